@@ -1,0 +1,6 @@
+import { Migration20261123000000_initial } from './Migration20261123000000_initial.ts'
+
+/** Every schema migration, oldest first. `ward.migrate()` applies the pending ones. */
+export const migrationsList = [
+  { name: 'Migration20261123000000_initial', class: Migration20261123000000_initial },
+]

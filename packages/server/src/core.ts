@@ -1,0 +1,280 @@
+import { randomUUID } from 'node:crypto'
+import type { MikroORM } from '@mikro-orm/core'
+import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { LRUCache } from 'lru-cache'
+import type { Problem } from './errors.ts'
+import type { EndReason, ResolvedOptions, SessionPolicy } from './options.ts'
+import { resolvePolicy } from './options.ts'
+import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
+import {
+  type EndTarget,
+  endSessions,
+  findById,
+  findByTokenHash,
+  fork,
+  insertSession,
+  listLive,
+  lockUser,
+  pruneLog,
+  writeActivity,
+} from './store.ts'
+import { generateToken, hashToken } from './tokens.ts'
+import { setSessionCookie } from './transport.ts'
+import { userAgentMatches } from './user-agent.ts'
+
+/** A session held in the process cache. Its record carries the freshest known activity. */
+export interface CacheEntry {
+  record: SessionRecord
+  policy: SessionPolicy
+  /** When the row was last read from the database (ms). */
+  checkedAt: number
+  /** The last activity time last written to (or read from) the database (ms). */
+  persistedActivityAt: number
+}
+
+/** The outcome of checking a token: a live session, or the problem to answer with. */
+export type Authentication = { entry: CacheEntry } | { problem: Problem }
+
+/** What `createSession` gives the app's login route. */
+export interface CreatedSession {
+  /** The token to hand to the client. Shown once: only its hash is stored. */
+  token: string
+  session: SessionInfo
+  /** Ids of the sessions this login evicted to stay within `maxSessions`. */
+  evicted: string[]
+}
+
+// Stored user agents are capped: the binding needs the browser's identity, not 10 KB of header.
+const MAX_USER_AGENT = 512
+
+function userAgentOf(c: Context): string {
+  return (c.req.header('user-agent') ?? '').slice(0, MAX_USER_AGENT)
+}
+
+function ended(reason: EndReason | null): Problem {
+  return {
+    status: 401,
+    error: 'session_ended',
+    message: `the session has ended (${reason ?? 'revoked'})`,
+    extra: { reason: reason ?? 'revoked' },
+    invalidToken: true,
+  }
+}
+
+/** The unknown-token answer; the same whatever the token, so it reveals nothing. */
+export const UNKNOWN_TOKEN: Problem = {
+  status: 401,
+  error: 'unauthenticated',
+  message: 'unknown or malformed session token',
+  invalidToken: true,
+}
+
+/**
+ * The state one ward shares between its middleware, routes and API: options, database and
+ * process cache, and the session lifecycle built on them.
+ */
+export class WardCore {
+  readonly options: ResolvedOptions
+  readonly orm: MikroORM
+  readonly #cache: LRUCache<string, CacheEntry>
+
+  constructor(options: ResolvedOptions, orm: MikroORM) {
+    this.options = options
+    this.orm = orm
+    this.#cache = new LRUCache({ max: options.cacheSize })
+  }
+
+  /** The per-user settings: `policy(userId, c)` over the ward's options, validated. */
+  async policyFor(userId: string, c: Context): Promise<SessionPolicy> {
+    const { policy } = this.options
+    if (!policy) return this.options
+    return resolvePolicy(await policy(userId, c), this.options, `policy(${JSON.stringify(userId)})`)
+  }
+
+  /**
+   * Checks a token hash: cache first (no database read on a hit), ended and expired sessions
+   * ended once, user-agent binding enforced.
+   */
+  async authenticate(c: Context, tokenHash: string, now = Date.now()): Promise<Authentication> {
+    let entry = this.#cache.get(tokenHash)
+    if (!entry || now - entry.checkedAt >= this.options.cacheTtl * 1000) {
+      const record = await findByTokenHash(fork(this.orm), tokenHash)
+      if (!record) {
+        this.#cache.delete(tokenHash)
+        return { problem: UNKNOWN_TOKEN }
+      }
+      if (record.endedAt) {
+        this.#cache.delete(tokenHash)
+        return { problem: ended(record.endReason) }
+      }
+      entry = this.#refresh(entry, record, await this.policyFor(record.userId, c), now)
+      this.#cache.set(tokenHash, entry)
+    }
+    let reason = expiryReason(entry.record, now, entry.policy)
+    if (reason === 'idle' && entry.checkedAt < now) {
+      // Never end for idleness on stale data: another instance may have seen activity.
+      const fresh = await findById(fork(this.orm), entry.record.id)
+      if (!fresh || fresh.endedAt) {
+        this.#cache.delete(tokenHash)
+        return { problem: ended(fresh?.endReason ?? null) }
+      }
+      entry = this.#refresh(entry, fresh, entry.policy, now)
+      reason = expiryReason(entry.record, now, entry.policy)
+    }
+    if (reason) {
+      await this.end({ ids: [entry.record.id] }, reason)
+      return { problem: ended(reason) }
+    }
+    const userAgent = userAgentOf(c)
+    if (!userAgentMatches(entry.record.userAgent, userAgent, this.options.userAgentBinding)) {
+      const detail = `user agent changed from ${JSON.stringify(entry.record.userAgent)} to ${JSON.stringify(userAgent)}`
+      await this.end({ ids: [entry.record.id] }, 'user_agent_changed', detail)
+      return { problem: ended('user_agent_changed') }
+    }
+    return { entry }
+  }
+
+  #refresh(
+    previous: CacheEntry | undefined,
+    record: SessionRecord,
+    policy: SessionPolicy,
+    now: number,
+  ): CacheEntry {
+    const stored = record.lastActivityAt.getTime()
+    const known = previous ? previous.record.lastActivityAt.getTime() : stored
+    // The cache may hold activity not yet written (touchInterval): keep the later of the two.
+    record.lastActivityAt = new Date(Math.max(stored, known))
+    return {
+      record,
+      policy,
+      checkedAt: now,
+      persistedActivityAt: Math.max(stored, previous?.persistedActivityAt ?? 0),
+    }
+  }
+
+  /**
+   * Records user activity at `at` (never moving it backwards). The database is written at
+   * most once per touchInterval; the cache always holds the fresh value.
+   */
+  async recordActivity(entry: CacheEntry, at: number, ip: string | undefined): Promise<void> {
+    if (entry.record.endedAt) return
+    entry.record.lastActivityAt = new Date(Math.max(entry.record.lastActivityAt.getTime(), at))
+    if (ip) entry.record.lastIp = ip
+    if (at - entry.persistedActivityAt < this.options.touchInterval * 1000) return
+    // Claimed before the write so concurrent requests of one session do not all write.
+    entry.persistedActivityAt = at
+    await writeActivity(
+      fork(this.orm),
+      entry.record.id,
+      entry.record.lastActivityAt,
+      entry.record.lastIp,
+    )
+  }
+
+  /**
+   * Ends the targeted live sessions with a reason: each is ended once (whoever races), dropped
+   * from the cache, reported to `onSessionEnd` and trimmed from the log per `logLimit`.
+   */
+  async end(
+    target: EndTarget,
+    reason: EndReason,
+    detail: string | null = null,
+  ): Promise<SessionRecord[]> {
+    const records = await endSessions(fork(this.orm), target, reason, new Date(), detail)
+    await this.#afterEnd(records, reason)
+    return records
+  }
+
+  async #afterEnd(records: SessionRecord[], reason: EndReason): Promise<void> {
+    for (const record of records) {
+      const cached = this.#cache.get(record.tokenHash)
+      if (cached) cached.record.endedAt = record.endedAt
+      this.#cache.delete(record.tokenHash)
+      await this.#callHook('onSessionEnd', () =>
+        this.options.hooks.onSessionEnd?.(toSessionInfo(record), reason),
+      )
+    }
+    const { logLimit } = this.options
+    if (logLimit === null) return
+    for (const userId of new Set(records.map((record) => record.userId))) {
+      await pruneLog(fork(this.orm), userId, logLimit)
+    }
+  }
+
+  async #callHook(name: string, call: () => void | Promise<void>): Promise<void> {
+    try {
+      await call()
+    } catch (error) {
+      // An audit hook must never break a login, a logout or a request.
+      this.options.logger.error(`sessionward: hooks.${name} threw`, error)
+    }
+  }
+
+  /** Starts a session for `userId` (see `Ward.createSession`). */
+  async createSession(c: Context, userId: string): Promise<CreatedSession> {
+    if (typeof userId !== 'string' || userId === '' || userId.length > 255) {
+      throw new TypeError('sessionward: createSession needs a userId string of 1 to 255 characters')
+    }
+    const policy = await this.policyFor(userId, c)
+    const now = new Date()
+    const token = generateToken()
+    const ip = this.options.clientIp(c) ?? null
+    const record: SessionRecord = {
+      id: randomUUID(),
+      userId,
+      tokenHash: hashToken(token),
+      createdAt: now,
+      lastActivityAt: now,
+      expiresAt: new Date(now.getTime() + policy.maxAge * 1000),
+      endedAt: null,
+      endReason: null,
+      ip,
+      lastIp: ip,
+      userAgent: userAgentOf(c),
+      detail: null,
+    }
+    const evicted = await fork(this.orm).transactional(async (tx) => {
+      let victims: SessionRecord[] = []
+      if (policy.maxSessions > 0) {
+        // Serializes this user's logins so N concurrent logins cannot all see room for one more.
+        await lockUser(tx, userId)
+        const live = await listLive(tx, userId)
+        const excess = live.length + 1 - policy.maxSessions
+        if (excess > 0) {
+          if (policy.onLimit === 'deny') throw sessionLimit(policy.maxSessions)
+          const leastRecentlyActive = live.slice(-excess).map((session) => session.id)
+          victims = await endSessions(tx, { ids: leastRecentlyActive }, 'evicted', now)
+        }
+      }
+      await insertSession(tx, record)
+      return victims
+    })
+    await this.#afterEnd(evicted, 'evicted')
+    this.#cache.set(record.tokenHash, {
+      record: { ...record },
+      policy,
+      checkedAt: now.getTime(),
+      persistedActivityAt: now.getTime(),
+    })
+    setSessionCookie(c, this.options, token, policy.maxAge)
+    const session = toSessionInfo(record)
+    await this.#callHook('onSessionStart', () => this.options.hooks.onSessionStart?.(session, c))
+    return { token, session, evicted: evicted.map((victim) => victim.id) }
+  }
+}
+
+function sessionLimit(maxSessions: number): HTTPException {
+  const body = {
+    error: 'session_limit',
+    message: `this account already has ${maxSessions} active session${maxSessions === 1 ? '' : 's'}; sign out elsewhere first`,
+  }
+  // An HTTPException carrying its response: Hono's default error handler answers it as is.
+  return new HTTPException(403, {
+    message: body.message,
+    res: new Response(JSON.stringify(body), {
+      status: 403,
+      headers: { 'content-type': 'application/json' },
+    }),
+  })
+}

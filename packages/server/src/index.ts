@@ -1,0 +1,22 @@
+export type { CreatedSession } from './core.ts'
+export { migrate } from './database.ts'
+export { SessionEntity } from './entity.ts'
+export type { ErrorCode } from './errors.ts'
+export { markPassive, type WardEnv } from './middleware.ts'
+export {
+  type CookieOptions,
+  DEFAULT_POLICY,
+  type EndReason,
+  type OnLimit,
+  type SessionPolicy,
+  type UserAgentBinding,
+  type WardHooks,
+  type WardOptions,
+  WardOptionsError,
+} from './options.ts'
+export { type PingAnswer, reconcileLastActivity } from './reconcile.ts'
+export type { SessionInfo } from './session.ts'
+export { StoreUnavailableError } from './store.ts'
+export { generateToken, hashToken } from './tokens.ts'
+export { type ParsedUserAgent, parseUserAgent } from './user-agent.ts'
+export { createWard, type Ward } from './ward.ts'

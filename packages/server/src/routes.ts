@@ -1,0 +1,177 @@
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { HTTPException } from 'hono/http-exception'
+import type { WardCore } from './core.ts'
+import { problemResponse } from './errors.ts'
+import { createRequireSession, markPassive, type WardEnv } from './middleware.ts'
+import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
+import type { SessionRecord } from './session.ts'
+import { fork, listEnded, listLive } from './store.ts'
+import { clearSessionCookie } from './transport.ts'
+import { parseUserAgent } from './user-agent.ts'
+
+// A ping body is a dozen bytes; anything near this size is not a ping.
+const MAX_PING_BODY = 1024
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+function describe(record: SessionRecord) {
+  return {
+    id: record.id,
+    createdAt: record.createdAt.toISOString(),
+    lastActivityAt: record.lastActivityAt.toISOString(),
+    expiresAt: record.expiresAt.toISOString(),
+    ip: record.lastIp ?? record.ip,
+    userAgent: parseUserAgent(record.userAgent),
+  }
+}
+
+/**
+ * The user's session routes (DESIGN §3): ping, logout, devices list and revoke, history.
+ * Every route needs a live session.
+ */
+export function createRoutes(core: WardCore): Hono<WardEnv> {
+  const app = new Hono<WardEnv>()
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse()
+    core.options.logger.error('sessionward: route failed', error)
+    return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
+  })
+  app.use('*', createRequireSession())
+
+  app.post(
+    '/ping',
+    bodyLimit({
+      maxSize: MAX_PING_BODY,
+      onError: (c) =>
+        problemResponse(c, {
+          status: 400,
+          error: 'invalid_request',
+          message: `the body must be at most ${MAX_PING_BODY} bytes`,
+        }),
+    }),
+    async (c) => {
+      markPassive(c)
+      let body: unknown
+      try {
+        body = JSON.parse(await c.req.text())
+      } catch {
+        return problemResponse(c, {
+          status: 400,
+          error: 'invalid_request',
+          message: 'the body must be JSON like {"idleFor": 12}',
+        })
+      }
+      const parsed = parseIdleFor(body)
+      if ('message' in parsed) {
+        return problemResponse(c, {
+          status: 400,
+          error: 'invalid_request',
+          message: parsed.message,
+        })
+      }
+      const { entry } = c.var.sessionward
+      if (!entry) throw new Error('unreachable: requireSession let a request through')
+      const now = Date.now()
+      const lastActivityAt = reconcileLastActivity(
+        entry.record.lastActivityAt.getTime(),
+        now,
+        parsed.idleFor,
+      )
+      await core.recordActivity(entry, lastActivityAt, core.options.clientIp(c))
+      c.header('Cache-Control', 'no-store')
+      return c.json(
+        pingAnswer(
+          entry.record.lastActivityAt.getTime(),
+          entry.record.expiresAt.getTime(),
+          now,
+          entry.policy,
+        ),
+      )
+    },
+  )
+
+  app.post('/logout', async (c) => {
+    const session = c.var.session
+    if (session) await core.end({ ids: [session.id] }, 'logout')
+    clearSessionCookie(c, core.options)
+    return c.body(null, 204)
+  })
+
+  app.get('/sessions', async (c) => {
+    const session = c.var.session
+    if (!session) throw new Error('unreachable: requireSession let a request through')
+    const live = await listLive(fork(core.orm), session.userId)
+    const current = c.var.sessionward.entry?.record
+    c.header('Cache-Control', 'no-store')
+    return c.json({
+      sessions: live.map((record) => ({
+        ...describe(record.id === current?.id ? current : record),
+        current: record.id === session.id,
+      })),
+    })
+  })
+
+  app.delete('/sessions/:id', async (c) => {
+    const session = c.var.session
+    if (!session) throw new Error('unreachable: requireSession let a request through')
+    const id = c.req.param('id')
+    // Not found and not yours get the same answer, so ids of other users cannot be probed.
+    const endedRecords = UUID.test(id)
+      ? await core.end({ ids: [id], userId: session.userId }, 'revoked')
+      : []
+    if (endedRecords.length === 0) {
+      return problemResponse(c, {
+        status: 404,
+        error: 'not_found',
+        message: 'no live session with this id among yours',
+      })
+    }
+    if (id === session.id) clearSessionCookie(c, core.options)
+    return c.body(null, 204)
+  })
+
+  app.delete('/sessions', async (c) => {
+    const session = c.var.session
+    if (!session) throw new Error('unreachable: requireSession let a request through')
+    const others = c.req.query('others')
+    if (others !== undefined && others !== 'true' && others !== 'false') {
+      return problemResponse(c, {
+        status: 400,
+        error: 'invalid_request',
+        message: 'others must be true or false',
+      })
+    }
+    const keepCurrent = others === 'true'
+    const endedRecords = await core.end(
+      keepCurrent ? { userId: session.userId, exceptId: session.id } : { userId: session.userId },
+      'revoked',
+    )
+    if (!keepCurrent) clearSessionCookie(c, core.options)
+    return c.json({ ended: endedRecords.length })
+  })
+
+  app.get('/history', async (c) => {
+    const session = c.var.session
+    if (!session) throw new Error('unreachable: requireSession let a request through')
+    const rawLimit = c.req.query('limit') ?? '20'
+    const limit = /^\d{1,3}$/.test(rawLimit) ? Number(rawLimit) : Number.NaN
+    if (!(limit >= 1 && limit <= 100)) {
+      return problemResponse(c, {
+        status: 400,
+        error: 'invalid_request',
+        message: 'limit must be a whole number from 1 to 100',
+      })
+    }
+    const history = await listEnded(fork(core.orm), session.userId, limit)
+    c.header('Cache-Control', 'no-store')
+    return c.json({
+      sessions: history.map((record) => ({
+        ...describe(record),
+        endedAt: record.endedAt?.toISOString() ?? null,
+        endReason: record.endReason,
+      })),
+    })
+  })
+
+  return app
+}

@@ -1,0 +1,274 @@
+import type { MikroORM } from '@mikro-orm/core'
+import type { EntityManager } from '@mikro-orm/sql'
+import { HTTPException } from 'hono/http-exception'
+import type { EndReason } from './options.ts'
+import type { SessionRecord } from './session.ts'
+
+// Every statement the library sends is here, in plain SQL that PostgreSQL and PGlite share.
+// Each call runs on its own fork of the EntityManager: never the global one.
+
+const COLUMNS =
+  'id, user_id, token_hash, created_at, last_activity_at, expires_at, ended_at, end_reason, ip, last_ip, user_agent, detail'
+
+type Row = Record<string, unknown>
+
+function toDate(value: unknown): Date {
+  return value instanceof Date ? value : new Date(String(value))
+}
+
+function toRecord(row: Row): SessionRecord {
+  return {
+    id: String(row.id),
+    userId: String(row.user_id),
+    tokenHash: String(row.token_hash),
+    createdAt: toDate(row.created_at),
+    lastActivityAt: toDate(row.last_activity_at),
+    expiresAt: toDate(row.expires_at),
+    endedAt: row.ended_at == null ? null : toDate(row.ended_at),
+    endReason: (row.end_reason as EndReason | null) ?? null,
+    ip: (row.ip as string | null) ?? null,
+    lastIp: (row.last_ip as string | null) ?? null,
+    userAgent: String(row.user_agent),
+    detail: (row.detail as string | null) ?? null,
+  }
+}
+
+/**
+ * A fresh EntityManager for one unit of work.
+ *
+ * @example
+ * await findById(fork(orm), id)
+ */
+export function fork(orm: MikroORM): EntityManager {
+  return orm.em.fork() as EntityManager
+}
+
+/**
+ * The database failed or could not be reached. An HTTPException carrying its 503
+ * `store_unavailable` JSON answer, so even an app's own login route fails closed and clearly.
+ */
+export class StoreUnavailableError extends HTTPException {
+  constructor(cause: unknown) {
+    const body = {
+      error: 'store_unavailable',
+      message: 'the session store is unavailable; try again shortly',
+    }
+    super(503, {
+      message: body.message,
+      cause,
+      res: new Response(JSON.stringify(body), {
+        status: 503,
+        headers: { 'content-type': 'application/json', 'retry-after': '5' },
+      }),
+    })
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+async function query(runner: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
+  try {
+    return await runner.execute<Row[]>(sql, params, 'all')
+  } catch (error) {
+    throw new StoreUnavailableError(error)
+  }
+}
+
+/**
+ * Stores a new session row.
+ *
+ * @example
+ * await insertSession(fork(orm), record)
+ */
+export async function insertSession(runner: EntityManager, record: SessionRecord): Promise<void> {
+  await query(
+    runner,
+    `insert into sessionward_session (${COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      record.id,
+      record.userId,
+      record.tokenHash,
+      record.createdAt,
+      record.lastActivityAt,
+      record.expiresAt,
+      record.endedAt,
+      record.endReason,
+      record.ip,
+      record.lastIp,
+      record.userAgent,
+      record.detail,
+    ],
+  )
+}
+
+/**
+ * The session whose token has this hash, live or ended, or null.
+ *
+ * @example
+ * await findByTokenHash(fork(orm), hashToken(token))
+ */
+export async function findByTokenHash(
+  runner: EntityManager,
+  tokenHash: string,
+): Promise<SessionRecord | null> {
+  const rows = await query(
+    runner,
+    `select ${COLUMNS} from sessionward_session where token_hash = ?`,
+    [tokenHash],
+  )
+  return rows[0] ? toRecord(rows[0]) : null
+}
+
+/**
+ * One session by id, or null.
+ *
+ * @example
+ * await findById(fork(orm), id)
+ */
+export async function findById(runner: EntityManager, id: string): Promise<SessionRecord | null> {
+  const rows = await query(runner, `select ${COLUMNS} from sessionward_session where id = ?`, [id])
+  return rows[0] ? toRecord(rows[0]) : null
+}
+
+/**
+ * Records activity. Never moves last activity backwards, whatever order writes land in.
+ *
+ * @example
+ * await writeActivity(fork(orm), id, new Date(), '203.0.113.7')
+ */
+export async function writeActivity(
+  runner: EntityManager,
+  id: string,
+  lastActivityAt: Date,
+  lastIp: string | null,
+): Promise<void> {
+  await query(
+    runner,
+    `update sessionward_session
+        set last_activity_at = greatest(last_activity_at, ?), last_ip = coalesce(?, last_ip)
+      where id = ? and ended_at is null`,
+    [lastActivityAt, lastIp, id],
+  )
+}
+
+/** Which live sessions `endSessions` ends. */
+export type EndTarget = { ids: string[]; userId?: string } | { userId: string; exceptId?: string }
+
+/**
+ * Ends live sessions and returns the rows it ended. The `ended_at is null` condition makes
+ * ending idempotent: of two racing callers only one gets the row back, so hooks fire once.
+ *
+ * @example
+ * await endSessions(fork(orm), { ids: [id] }, 'logout', new Date())
+ */
+export async function endSessions(
+  runner: EntityManager,
+  target: EndTarget,
+  reason: EndReason,
+  endedAt: Date,
+  detail: string | null = null,
+): Promise<SessionRecord[]> {
+  let where: string
+  let params: unknown[]
+  if ('ids' in target) {
+    if (target.ids.length === 0) return []
+    where = `id in (${target.ids.map(() => '?').join(', ')})`
+    params = target.ids
+    if (target.userId !== undefined) {
+      where += ' and user_id = ?'
+      params = [...params, target.userId]
+    }
+  } else if (target.exceptId) {
+    where = 'user_id = ? and id <> ?'
+    params = [target.userId, target.exceptId]
+  } else {
+    where = 'user_id = ?'
+    params = [target.userId]
+  }
+  const rows = await query(
+    runner,
+    `update sessionward_session set ended_at = ?, end_reason = ?, detail = coalesce(?, detail)
+      where ${where} and ended_at is null
+      returning ${COLUMNS}`,
+    [endedAt, reason, detail, ...params],
+  )
+  return rows.map(toRecord)
+}
+
+/**
+ * A user's live sessions, most recently active first.
+ *
+ * @example
+ * await listLive(fork(orm), 'alice')
+ */
+export async function listLive(runner: EntityManager, userId: string): Promise<SessionRecord[]> {
+  const rows = await query(
+    runner,
+    `select ${COLUMNS} from sessionward_session
+      where user_id = ? and ended_at is null
+      order by last_activity_at desc, id`,
+    [userId],
+  )
+  return rows.map(toRecord)
+}
+
+/**
+ * A user's ended sessions, most recently ended first.
+ *
+ * @example
+ * await listEnded(fork(orm), 'alice', 20)
+ */
+export async function listEnded(
+  runner: EntityManager,
+  userId: string,
+  limit: number,
+): Promise<SessionRecord[]> {
+  const rows = await query(
+    runner,
+    `select ${COLUMNS} from sessionward_session
+      where user_id = ? and ended_at is not null
+      order by ended_at desc, id
+      limit ?`,
+    [userId, limit],
+  )
+  return rows.map(toRecord)
+}
+
+/**
+ * Deletes a user's ended sessions beyond the `keep` most recent (the session log's limit).
+ * Never touches a live session.
+ *
+ * @example
+ * await pruneLog(fork(orm), 'alice', 20)
+ */
+export async function pruneLog(
+  runner: EntityManager,
+  userId: string,
+  keep: number,
+): Promise<number> {
+  const rows = await query(
+    runner,
+    `delete from sessionward_session
+      where id in (
+        select id from sessionward_session
+         where user_id = ? and ended_at is not null
+         order by ended_at desc, id
+         offset ?
+      )
+      returning id`,
+    [userId, keep],
+  )
+  return rows.length
+}
+
+/**
+ * Serializes logins of one user until the transaction ends, so counting live sessions and
+ * inserting a new one cannot interleave with another login of the same user.
+ *
+ * @example
+ * await fork(orm).transactional(async (tx) => { await lockUser(tx, userId); ... })
+ */
+export async function lockUser(runner: EntityManager, userId: string): Promise<void> {
+  await query(runner, "select pg_advisory_xact_lock(hashtextextended('sessionward:' || ?, 0))", [
+    userId,
+  ])
+}

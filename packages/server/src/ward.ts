@@ -1,0 +1,65 @@
+import type { MikroORM } from '@mikro-orm/core'
+import type { Context, Hono, MiddlewareHandler } from 'hono'
+import { type CreatedSession, WardCore } from './core.ts'
+import { migrate, openDatabase } from './database.ts'
+import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
+import { resolveOptions, type WardOptions } from './options.ts'
+import { createRoutes } from './routes.ts'
+import type { SessionRecord } from './session.ts'
+
+/** A configured sessionward instance. */
+export interface Ward {
+  /** Reads a token if present and sets `c.var.session` (null without a live session). */
+  middleware(): MiddlewareHandler<WardEnv>
+  /** Answers 401 JSON unless the request has a live session. */
+  requireSession(): MiddlewareHandler<WardEnv>
+  /** The user's routes: mount with `app.route('/session', ward.routes())`. */
+  routes(): Hono<WardEnv>
+  /** Starts a session in the app's login route; sets the cookie when cookies are on. */
+  createSession(c: Context, userId: string): Promise<CreatedSession>
+  /** Ends one of any user's sessions by id (for the app's own admin or security flows). */
+  endSession(id: string, reason?: 'revoked' | 'admin'): Promise<boolean>
+  /** Applies pending schema migrations; returns the names applied (none when up to date). */
+  migrate(): Promise<string[]>
+  /** Releases the database (and an embedded PGlite). A shared ORM is left open. */
+  close(): Promise<void>
+  /** The MikroORM instance the ward uses. */
+  readonly orm: MikroORM
+}
+
+/**
+ * Creates a ward: validates the options (throwing a `WardOptionsError` that names the bad
+ * option), opens the database and, for embedded PGlite, applies the schema.
+ *
+ * @example
+ * const ward = await createWard({ database: process.env.DATABASE_URL, expireAfter: 900 })
+ * await ward.migrate()
+ * app.use('*', ward.middleware())
+ * app.use('/api/*', ward.requireSession())
+ * app.route('/session', ward.routes())
+ */
+export async function createWard(options: WardOptions = {}): Promise<Ward> {
+  const resolved = resolveOptions(options)
+  const database = await openDatabase(options.database)
+  const core = new WardCore(resolved, database.orm)
+  // Nobody else can reach an embedded PGlite to migrate it, so the ward does it now.
+  const embedded = database.owned && !String(options.database ?? '').startsWith('postgres')
+  if (embedded) await migrate(database.orm)
+  const middleware = createMiddleware(core)
+  const requireSession = createRequireSession()
+  return {
+    middleware: () => middleware,
+    requireSession: () => requireSession,
+    routes: () => createRoutes(core),
+    createSession: (c, userId) => core.createSession(c, userId),
+    endSession: async (id, reason = 'revoked') => {
+      const ended: SessionRecord[] = await core.end({ ids: [id] }, reason)
+      return ended.length > 0
+    },
+    migrate: () => migrate(database.orm),
+    close: async () => {
+      if (database.owned) await database.orm.close(true)
+    },
+    orm: database.orm,
+  }
+}
