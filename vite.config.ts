@@ -23,6 +23,8 @@ export default defineConfig({
           name: 'server',
           include: ['packages/server/src/**/*.test.ts'],
           environment: 'node',
+          // One PGlite (about 1 GB, seconds to boot) per worker, shared by every test file.
+          isolate: false,
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

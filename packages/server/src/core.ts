@@ -78,6 +78,7 @@ export class WardCore {
   readonly options: ResolvedOptions
   readonly orm: MikroORM
   readonly #cache: LRUCache<string, CacheEntry>
+  readonly #loading = new Map<string, Promise<Authentication>>()
 
   constructor(options: ResolvedOptions, orm: MikroORM) {
     this.options = options
@@ -99,17 +100,9 @@ export class WardCore {
   async authenticate(c: Context, tokenHash: string, now = Date.now()): Promise<Authentication> {
     let entry = this.#cache.get(tokenHash)
     if (!entry || now - entry.checkedAt >= this.options.cacheTtl * 1000) {
-      const record = await findByTokenHash(fork(this.orm), tokenHash)
-      if (!record) {
-        this.#cache.delete(tokenHash)
-        return { problem: UNKNOWN_TOKEN }
-      }
-      if (record.endedAt) {
-        this.#cache.delete(tokenHash)
-        return { problem: ended(record.endReason) }
-      }
-      entry = this.#refresh(entry, record, await this.policyFor(record.userId, c), now)
-      this.#cache.set(tokenHash, entry)
+      const loaded = await this.#load(c, tokenHash, now)
+      if ('problem' in loaded) return loaded
+      entry = loaded.entry
     }
     let reason = expiryReason(entry.record, now, entry.policy)
     if (reason === 'idle' && entry.checkedAt < now) {
@@ -119,7 +112,7 @@ export class WardCore {
         this.#cache.delete(tokenHash)
         return { problem: ended(fresh?.endReason ?? null) }
       }
-      entry = this.#refresh(entry, fresh, entry.policy, now)
+      this.#refresh(entry, fresh, entry.policy, now)
       reason = expiryReason(entry.record, now, entry.policy)
     }
     if (reason) {
@@ -135,22 +128,47 @@ export class WardCore {
     return { entry }
   }
 
-  #refresh(
-    previous: CacheEntry | undefined,
-    record: SessionRecord,
-    policy: SessionPolicy,
-    now: number,
-  ): CacheEntry {
-    const stored = record.lastActivityAt.getTime()
-    const known = previous ? previous.record.lastActivityAt.getTime() : stored
-    // The cache may hold activity not yet written (touchInterval): keep the later of the two.
-    record.lastActivityAt = new Date(Math.max(stored, known))
-    return {
+  /** Reads a session into the cache. Concurrent requests of one token share one read. */
+  #load(c: Context, tokenHash: string, now: number): Promise<Authentication> {
+    let loading = this.#loading.get(tokenHash)
+    if (!loading) {
+      loading = this.#read(c, tokenHash, now).finally(() => this.#loading.delete(tokenHash))
+      this.#loading.set(tokenHash, loading)
+    }
+    return loading
+  }
+
+  async #read(c: Context, tokenHash: string, now: number): Promise<Authentication> {
+    const record = await findByTokenHash(fork(this.orm), tokenHash)
+    if (!record || record.endedAt) {
+      this.#cache.delete(tokenHash)
+      return { problem: record ? ended(record.endReason) : UNKNOWN_TOKEN }
+    }
+    const policy = await this.policyFor(record.userId, c)
+    const cached = this.#cache.get(tokenHash)
+    if (cached) {
+      this.#refresh(cached, record, policy, now)
+      return { entry: cached }
+    }
+    const entry: CacheEntry = {
       record,
       policy,
       checkedAt: now,
-      persistedActivityAt: Math.max(stored, previous?.persistedActivityAt ?? 0),
+      persistedActivityAt: record.lastActivityAt.getTime(),
     }
+    this.#cache.set(tokenHash, entry)
+    return { entry }
+  }
+
+  /** Updates a cached entry in place, so every request holding it sees the fresh row. */
+  #refresh(entry: CacheEntry, record: SessionRecord, policy: SessionPolicy, now: number): void {
+    const stored = record.lastActivityAt.getTime()
+    // The cache may hold activity not yet written (touchInterval): keep the later of the two.
+    record.lastActivityAt = new Date(Math.max(stored, entry.record.lastActivityAt.getTime()))
+    entry.record = record
+    entry.policy = policy
+    entry.checkedAt = now
+    entry.persistedActivityAt = Math.max(stored, entry.persistedActivityAt)
   }
 
   /**

@@ -1,0 +1,75 @@
+import { Hono } from 'hono'
+import type { WardEnv } from '../middleware.ts'
+import type { WardOptions } from '../options.ts'
+import { createWard, type Ward } from '../ward.ts'
+import type { TestDatabase } from './db.ts'
+
+export const CHROME_120 =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
+export const CHROME_121 =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36'
+export const FIREFOX_120 =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0'
+
+/** A small host app wired the way the README tells users to. */
+export interface TestApp {
+  ward: Ward
+  app: Hono<WardEnv>
+  /** Logs `userId` in and returns the token. */
+  login(userId: string, userAgent?: string): Promise<{ token: string; id: string }>
+  /** A request with a Bearer token (or none) and a user agent. */
+  call(
+    path: string,
+    init?: {
+      method?: string
+      token?: string
+      body?: string
+      userAgent?: string
+      headers?: Record<string, string>
+    },
+  ): Promise<Response>
+}
+
+/**
+ * A host app on the shared test database: `/login`, a protected `/api/me`, a passive
+ * `/api/poll`, and the session routes under `/session`.
+ */
+export async function testApp(database: TestDatabase, options: WardOptions = {}): Promise<TestApp> {
+  const ward = await createWard({ passive: ['/api/poll'], ...options, database: database.orm })
+  const app = new Hono<WardEnv>()
+  app.use('*', ward.middleware())
+  app.post('/login', async (c) => {
+    const { userId } = await c.req.json<{ userId: string }>()
+    const created = await ward.createSession(c, userId)
+    return c.json({ token: created.token, id: created.session.id, evicted: created.evicted })
+  })
+  app.use('/api/*', ward.requireSession())
+  app.get('/api/me', (c) => c.json({ userId: c.var.session?.userId }))
+  app.get('/api/poll', (c) => c.json({ ok: true }))
+  app.route('/session', ward.routes())
+  const call: TestApp['call'] = async (path, init = {}) =>
+    app.request(path, {
+      method: init.method ?? 'GET',
+      body: init.body,
+      headers: {
+        'user-agent': init.userAgent ?? CHROME_120,
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+        ...(init.body ? { 'content-type': 'application/json' } : {}),
+        ...init.headers,
+      },
+    })
+  return {
+    ward,
+    app,
+    call,
+    login: async (userId, userAgent = CHROME_120) => {
+      const response = await call('/login', {
+        method: 'POST',
+        body: JSON.stringify({ userId }),
+        userAgent,
+      })
+      if (response.status !== 200) throw new Error(`login failed: ${response.status}`)
+      return response.json()
+    },
+  }
+}

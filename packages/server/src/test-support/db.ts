@@ -1,0 +1,107 @@
+import { MikroORM } from '@mikro-orm/core'
+import { PgliteDriver } from '@mikro-orm/pglite'
+import { PostgreSqlDriver } from '@mikro-orm/postgresql'
+import type { EntityManager } from '@mikro-orm/sql'
+import { describe } from 'vitest'
+import { migrate } from '../database.ts'
+import { SessionEntity } from '../entity.ts'
+
+/** A database the server suite runs on, shared by every test of one worker. */
+export interface TestDatabase {
+  name: 'PGlite' | 'PostgreSQL'
+  orm: MikroORM
+  /** Every SQL statement sent since the last `reset()`. */
+  queries: string[]
+  /** The connection string of this worker's PostgreSQL database (PostgreSQL only). */
+  url?: string
+  /** Empties the session table and the query log. */
+  reset(): Promise<void>
+  /** Runs raw SQL (to read rows as they are stored). */
+  sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>
+}
+
+const DATABASE_URL = process.env.DATABASE_URL
+
+/** Why the PostgreSQL half of the suite is skipped, or null when it runs. */
+export const postgresSkipReason = DATABASE_URL ? null : 'DATABASE_URL is not set'
+
+const opened = new Map<string, Promise<TestDatabase>>()
+
+// The host-app way of sharing an ORM: its own MikroORM with the library's entity registered.
+async function open(name: TestDatabase['name']): Promise<TestDatabase> {
+  const queries: string[] = []
+  const common = {
+    entities: [SessionEntity],
+    debug: ['query' as const],
+    colors: false,
+    logger: (message: string) => {
+      if (message.startsWith('[query]')) queries.push(message)
+    },
+  }
+  let orm: MikroORM
+  let url: string | undefined
+  if (name === 'PGlite') {
+    orm = await MikroORM.init({ ...common, driver: PgliteDriver, dbName: 'memory://' })
+  } else {
+    url = await workerDatabase(String(DATABASE_URL))
+    orm = await MikroORM.init({ ...common, driver: PostgreSqlDriver, clientUrl: url })
+  }
+  await migrate(orm)
+  const em = () => orm.em.fork() as EntityManager
+  return {
+    name,
+    orm,
+    queries,
+    url,
+    reset: async () => {
+      await em().execute('truncate sessionward_session')
+      queries.length = 0
+    },
+    sql: (query, params = []) => em().execute(query, params, 'all'),
+  }
+}
+
+/** A fresh database per test worker, so parallel workers never truncate each other's rows. */
+async function workerDatabase(baseUrl: string): Promise<string> {
+  const url = new URL(baseUrl)
+  const name = `${url.pathname.slice(1) || 'postgres'}_w${process.env.VITEST_POOL_ID ?? '0'}`
+  const admin = await MikroORM.init({
+    driver: PostgreSqlDriver,
+    clientUrl: baseUrl,
+    entities: [SessionEntity],
+  })
+  const em = admin.em.fork() as EntityManager
+  await em.execute(`drop database if exists "${name}" with (force)`)
+  await em.execute(`create database "${name}"`)
+  await admin.close(true)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/**
+ * The worker's shared database of that kind, opened on first use. PGlite boots in seconds and
+ * takes about 1 GB, so one instance serves every test file of a worker.
+ */
+export function testDatabase(name: TestDatabase['name']): Promise<TestDatabase> {
+  let database = opened.get(name)
+  if (!database) {
+    database = open(name)
+    opened.set(name, database)
+  }
+  return database
+}
+
+/**
+ * Runs a block of tests on PGlite and, when DATABASE_URL is set, on PostgreSQL; the skipped
+ * half says why in its name.
+ *
+ * @example
+ * onEachDatabase((db) => { it('...', async () => { const orm = (await db()).orm }) })
+ */
+export function onEachDatabase(body: (database: () => Promise<TestDatabase>) => void): void {
+  describe('on PGlite', () => body(() => testDatabase('PGlite')))
+  describe.skipIf(postgresSkipReason !== null)(
+    `on PostgreSQL${postgresSkipReason ? ` (skipped: ${postgresSkipReason})` : ''}`,
+    () => body(() => testDatabase('PostgreSQL')),
+  )
+}
