@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { MikroORM } from '@mikro-orm/core'
+import type { EntityManager } from '@mikro-orm/sql'
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { LRUCache } from 'lru-cache'
@@ -17,6 +18,7 @@ import {
   listLive,
   lockUser,
   pruneLog,
+  StoreUnavailableError,
   writeActivity,
 } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
@@ -252,7 +254,7 @@ export class WardCore {
       userAgent: userAgentOf(c),
       detail: null,
     }
-    const evicted = await fork(this.orm).transactional(async (tx) => {
+    const evicted = await inTransaction(this.orm, async (tx) => {
       let victims: SessionRecord[] = []
       if (policy.maxSessions > 0) {
         // Serializes this user's logins so N concurrent logins cannot all see room for one more.
@@ -279,6 +281,18 @@ export class WardCore {
     const session = toSessionInfo(record)
     await this.#callHook('onSessionStart', () => this.options.hooks.onSessionStart?.(session, c))
     return { token, session, evicted: evicted.map((victim) => victim.id) }
+  }
+}
+
+/** Runs a unit of work in a transaction; failing to reach the store is a StoreUnavailableError. */
+async function inTransaction<T>(
+  orm: MikroORM,
+  work: (tx: EntityManager) => Promise<T>,
+): Promise<T> {
+  try {
+    return await fork(orm).transactional((tx) => work(tx as EntityManager))
+  } catch (error) {
+    throw error instanceof HTTPException ? error : new StoreUnavailableError(error)
   }
 }
 

@@ -43,7 +43,10 @@ const BASE_OPTIONS = {
  */
 export async function openDatabase(database: DatabaseOption): Promise<Database> {
   if (database instanceof MikroORM || isOrmLike(database)) {
-    if (!database.getMetadata().find(SessionEntity)) {
+    const known = [...database.getMetadata()].some(
+      (meta) => meta.tableName === SessionEntity.meta.tableName,
+    )
+    if (!known) {
       throw new WardOptionsError(
         'database: the MikroORM instance does not know the session entity; add `SessionEntity` from @sessionward/server to its `entities`',
       )

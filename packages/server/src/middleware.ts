@@ -3,7 +3,7 @@ import type { CacheEntry, WardCore } from './core.ts'
 import { UNKNOWN_TOKEN } from './core.ts'
 import { type Problem, problemResponse } from './errors.ts'
 import { type SessionInfo, toSessionInfo } from './session.ts'
-import { StoreUnavailableError } from './store.ts'
+import { describeStoreError, StoreUnavailableError } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, originAllowed, readCredentials } from './transport.ts'
 
@@ -101,7 +101,9 @@ export function createMiddleware(core: WardCore): MiddlewareHandler<WardEnv> {
       await core.recordActivity(outcome.entry, Date.now(), core.options.clientIp(c))
     } catch (error) {
       // The answer is already made; the cache keeps the activity and the next write retries.
-      core.options.logger.warn('sessionward: could not record activity', error)
+      core.options.logger.warn(
+        `sessionward: could not record activity: ${describeStoreError(error)}`,
+      )
     }
   }
 }
@@ -112,7 +114,9 @@ async function authenticateSafely(c: Context, core: WardCore, tokenHash: string)
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error
     // Fail closed: without the store nobody is authenticated.
-    core.options.logger.error('sessionward: session store unavailable', error.cause)
+    core.options.logger.error(
+      `sessionward: session store unavailable: ${describeStoreError(error)}`,
+    )
     return { problem: STORE_UNAVAILABLE }
   }
 }

@@ -6,7 +6,7 @@ import { problemResponse } from './errors.ts'
 import { createRequireSession, markPassive, type WardEnv } from './middleware.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
 import type { SessionRecord } from './session.ts'
-import { fork, listEnded, listLive } from './store.ts'
+import { describeStoreError, fork, listEnded, listLive, StoreUnavailableError } from './store.ts'
 import { clearSessionCookie } from './transport.ts'
 import { parseUserAgent } from './user-agent.ts'
 
@@ -32,8 +32,13 @@ function describe(record: SessionRecord) {
 export function createRoutes(core: WardCore): Hono<WardEnv> {
   const app = new Hono<WardEnv>()
   app.onError((error, c) => {
+    if (error instanceof StoreUnavailableError) {
+      core.options.logger.error(
+        `sessionward: session store unavailable: ${describeStoreError(error)}`,
+      )
+    }
     if (error instanceof HTTPException) return error.getResponse()
-    core.options.logger.error('sessionward: route failed', error)
+    core.options.logger.error(`sessionward: route failed: ${describeStoreError(error)}`)
     return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
   })
   app.use('*', createRequireSession())

@@ -65,6 +65,19 @@ export class StoreUnavailableError extends HTTPException {
   }
 }
 
+/**
+ * A database error as it may be logged: driver messages can quote the statement with its
+ * parameters, so hex digests (token hashes) are masked.
+ *
+ * @example
+ * logger.error('sessionward: store failed', describeStoreError(error))
+ */
+export function describeStoreError(error: unknown): string {
+  const cause = error instanceof StoreUnavailableError ? error.cause : error
+  const message = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
+  return message.replace(/[0-9a-f]{64}/gi, '[hash]')
+}
+
 async function query(runner: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
   try {
     return await runner.execute<Row[]>(sql, params, 'all')

@@ -1,0 +1,77 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import { testApp } from './test-support/app.ts'
+import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
+
+// Every kind of bad input a client can send, with the documented answer. Never a 500.
+onEachDatabase((open) => {
+  let db: TestDatabase
+  beforeEach(async () => {
+    db = await open()
+    await db.reset()
+  })
+
+  describe('POST /session/ping with a bad body answers 400 invalid_request', () => {
+    const cases: Array<[string, string]> = [
+      ['malformed JSON', '{"idleFor": '],
+      ['not an object', '[1, 2]'],
+      ['idleFor negative', '{"idleFor": -1}'],
+      ['idleFor NaN (as a string)', '{"idleFor": "NaN"}'],
+      ['idleFor a string', '{"idleFor": "12"}'],
+      ['idleFor 1e308', '{"idleFor": 1e308}'],
+      ['idleFor overflowing to Infinity', '{"idleFor": 1e999}'],
+      ['idleFor missing', '{}'],
+      ['idleFor null', '{"idleFor": null}'],
+      ['an empty body', ''],
+      ['a 1 MB body', JSON.stringify({ idleFor: 1, pad: 'x'.repeat(1024 * 1024) })],
+    ]
+    it.each(cases)('%s', async (_name, body) => {
+      const { login, call } = await testApp(db)
+      const { token } = await login('alice')
+      const response = await call('/session/ping', { method: 'POST', token, body })
+      expect(response.status).toBe(400)
+      const answer = await response.json()
+      expect(answer.error).toBe('invalid_request')
+      expect(typeof answer.message).toBe('string')
+    })
+  })
+
+  describe('bad credentials answer 401 unauthenticated with WWW-Authenticate', () => {
+    const cases: Array<[string, Record<string, string>]> = [
+      ['no credentials at all', {}],
+      ['a garbage bearer token', { authorization: 'Bearer garbage' }],
+      ['a token with a wrong prefix', { authorization: `Bearer xyz_${'A'.repeat(43)}` }],
+      ['a token of the right shape but unknown', { authorization: `Bearer swt_${'A'.repeat(43)}` }],
+      ['an unknown scheme', { authorization: `Basic ${btoa('alice:alice')}` }],
+      ['a scheme with no token', { authorization: 'Bearer ' }],
+      ['a 10 KB Authorization header', { authorization: `Bearer ${'a'.repeat(10 * 1024)}` }],
+      ['binary-looking bytes', { authorization: 'Bearer \u00ff\u00fe\u0001' }],
+      ['a garbage cookie', { cookie: '__Host-sessionward=%%%; other=1' }],
+    ]
+    it.each(cases)('%s', async (_name, headers) => {
+      const { call } = await testApp(db)
+      const response = await call('/api/me', { headers })
+      expect(response.status).toBe(401)
+      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="sessionward"/)
+      const answer = await response.json()
+      expect(answer).toMatchObject({ error: 'unauthenticated' })
+      expect(typeof answer.message).toBe('string')
+      expect(JSON.stringify(answer)).not.toContain('swt_')
+    })
+  })
+
+  it('a bad query on the devices routes answers 400 or 404 JSON', async () => {
+    const { login, call } = await testApp(db)
+    const { token } = await login('alice')
+    const others = await call('/session/sessions?others=maybe', { method: 'DELETE', token })
+    expect(others.status).toBe(400)
+    expect(await others.json()).toMatchObject({ error: 'invalid_request' })
+    const notUuid = await call('/session/sessions/not-a-uuid', { method: 'DELETE', token })
+    expect(notUuid.status).toBe(404)
+    expect(await notUuid.json()).toMatchObject({ error: 'not_found' })
+    for (const limit of ['0', '101', '-1', 'abc', '1.5', '1e2']) {
+      const history = await call(`/session/history?limit=${limit}`, { token })
+      expect(history.status, `limit=${limit}`).toBe(400)
+      expect(await history.json()).toMatchObject({ error: 'invalid_request' })
+    }
+  })
+})
