@@ -1,0 +1,101 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import { CHROME_120, testApp } from './test-support/app.ts'
+import { type TestDatabase, testDatabase } from './test-support/db.ts'
+
+const ORIGIN = 'http://localhost'
+
+function sessionCookie(response: Response): string {
+  const header = response.headers.get('set-cookie') ?? ''
+  const match = /__Host-sessionward=([^;]+)/.exec(header)
+  if (!match?.[1]) throw new Error(`no session cookie in ${header}`)
+  return match[1]
+}
+
+describe('cookie transport', () => {
+  let db: TestDatabase
+  beforeEach(async () => {
+    db = await testDatabase('PGlite')
+    await db.reset()
+  })
+
+  it('login sets a __Host- cookie: HttpOnly, Secure, SameSite=Lax, Path=/', async () => {
+    const { app } = await testApp(db)
+    const response = await app.request('/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+      headers: { 'content-type': 'application/json', 'user-agent': CHROME_120 },
+    })
+    const header = response.headers.get('set-cookie') ?? ''
+    expect(header).toMatch(/^__Host-sessionward=swt_[A-Za-z0-9_-]{43};/)
+    for (const attribute of ['HttpOnly', 'Secure', 'SameSite=Lax', 'Path=/', 'Max-Age=43200']) {
+      expect(header).toContain(attribute)
+    }
+  })
+
+  it('authenticates with the cookie and checks Origin on state-changing requests', async () => {
+    const { app, login } = await testApp(db)
+    await login('bob')
+    const loginResponse = await app.request('/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+      headers: { 'content-type': 'application/json', 'user-agent': CHROME_120 },
+    })
+    const cookie = `__Host-sessionward=${sessionCookie(loginResponse)}`
+    const headers = { cookie, 'user-agent': CHROME_120 }
+    expect(await (await app.request('/api/me', { headers })).json()).toEqual({ userId: 'alice' })
+
+    const crossSite = await app.request('/session/logout', {
+      method: 'POST',
+      headers: { ...headers, origin: 'https://evil.example' },
+    })
+    expect(crossSite.status).toBe(403)
+    expect(await crossSite.json()).toMatchObject({ error: 'origin_rejected' })
+    const noOrigin = await app.request('/session/logout', { method: 'POST', headers })
+    expect(noOrigin.status).toBe(403)
+    expect((await app.request('/api/me', { headers })).status).toBe(200)
+
+    const sameOrigin = await app.request(`${ORIGIN}/session/logout`, {
+      method: 'POST',
+      headers: { ...headers, origin: ORIGIN },
+    })
+    expect(sameOrigin.status).toBe(204)
+    expect(sameOrigin.headers.get('set-cookie')).toMatch(/__Host-sessionward=;.*Max-Age=0/)
+    expect((await app.request('/api/me', { headers })).status).toBe(401)
+  })
+
+  it('accepts a trusted origin and Sec-Fetch-Site: same-origin', async () => {
+    const { app } = await testApp(db, { trustedOrigins: ['https://app.example'] })
+    const loginResponse = await app.request('/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+      headers: { 'content-type': 'application/json', 'user-agent': CHROME_120 },
+    })
+    const headers = {
+      cookie: `__Host-sessionward=${sessionCookie(loginResponse)}`,
+      'user-agent': CHROME_120,
+      'content-type': 'application/json',
+    }
+    const trusted = await app.request('/session/ping', {
+      method: 'POST',
+      body: '{"idleFor":1}',
+      headers: { ...headers, origin: 'https://app.example' },
+    })
+    expect(trusted.status).toBe(200)
+    const fetchMetadata = await app.request('/session/ping', {
+      method: 'POST',
+      body: '{"idleFor":1}',
+      headers: { ...headers, 'sec-fetch-site': 'same-origin' },
+    })
+    expect(fetchMetadata.status).toBe(200)
+  })
+
+  it('cookie: false turns the cookie off', async () => {
+    const { app } = await testApp(db, { cookie: false })
+    const response = await app.request('/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+      headers: { 'content-type': 'application/json', 'user-agent': CHROME_120 },
+    })
+    expect(response.headers.get('set-cookie')).toBeNull()
+  })
+})
