@@ -1,1 +1,27 @@
-export {}
+/**
+ * @sessionward/client: logs inactive users out safely, across every open tab.
+ * Importing this module touches no DOM; `ward.start()` does.
+ */
+import type { ExpireDetail, StateDetail, WarnDetail } from './options.ts'
+
+export { DEFAULT_TEXTS, type DialogTexts } from './dialog.ts'
+export type {
+  ChannelType,
+  ExpireDetail,
+  ExpireReason,
+  HeadersOption,
+  SessionWardOptions,
+  StateDetail,
+  WardState,
+  WarnDetail,
+} from './options.ts'
+export { createSessionWard, type SessionWard } from './ward.ts'
+
+declare global {
+  interface WindowEventMap {
+    'sessionward:warn': CustomEvent<WarnDetail>
+    'sessionward:active': CustomEvent<Record<string, never>>
+    'sessionward:expire': CustomEvent<ExpireDetail>
+    'sessionward:state': CustomEvent<StateDetail>
+  }
+}

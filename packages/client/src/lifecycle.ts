@@ -1,0 +1,25 @@
+/**
+ * Calls `onWake` whenever a tab may have missed time: it became visible, got focus, came back
+ * from the back/forward cache, or was resumed after the browser froze it. Deadlines are
+ * re-checked then, because timers in hidden or frozen tabs fire late or not at all.
+ * `resumed` tells whether the tab was frozen or cached (it may have missed messages, too).
+ * Returns a function that removes every listener.
+ * @example
+ * const stop = watchLifecycle(window, (resumed) => check())
+ */
+export function watchLifecycle(win: Window, onWake: (resumed: boolean) => void): () => void {
+  const doc = win.document
+  const wake = (): void => onWake(false)
+  const resume = (): void => onWake(true)
+  const show = (event: PageTransitionEvent): void => onWake(event.persisted)
+  doc.addEventListener('visibilitychange', wake)
+  doc.addEventListener('resume', resume)
+  win.addEventListener('focus', wake)
+  win.addEventListener('pageshow', show)
+  return () => {
+    doc.removeEventListener('visibilitychange', wake)
+    doc.removeEventListener('resume', resume)
+    win.removeEventListener('focus', wake)
+    win.removeEventListener('pageshow', show)
+  }
+}

@@ -1,0 +1,362 @@
+import { describe, expect, test } from 'vitest'
+import {
+  backoff,
+  dueAt,
+  type MachineEvent,
+  type MachineState,
+  nextCheck,
+  remaining,
+  type ServerView,
+  STOPPED,
+  type Status,
+  shared,
+  step,
+} from './machine.ts'
+
+const W = 20_000
+const E = 30_000
+const s = (seconds: number): number => seconds * 1000
+/** A moment in the test's day (real timestamps are far from NEVER = 0). */
+const T0 = Date.UTC(2030, 0, 1)
+const at = (second: number): number => T0 + s(second)
+
+type Action =
+  | 'check'
+  | 'activity'
+  | 'stay'
+  | 'unreachable'
+  | { answer: ServerView }
+  | { ended: string }
+  | { follower: number }
+
+/** [second, action, status after it, effects other than sharing]. */
+type Row = [number, Action, Status, string[]?]
+
+/** Runs a script like the ward does: every event is followed by a check as the leader. */
+function play(rows: Row[]): MachineState {
+  let state = step(STOPPED, { type: 'start', now: T0, warnAfter: W, expireAfter: E }).state
+  for (const [second, action, status, effects = []] of rows) {
+    const now = at(second)
+    const seen: string[] = []
+    const run = (event: MachineEvent): void => {
+      const result = step(state, event)
+      state = result.state
+      for (const effect of result.effects) {
+        if (effect.type === 'ping') seen.push('ping')
+        if (effect.type === 'end') seen.push(effect.own ? 'logout' : 'end')
+      }
+    }
+    if (typeof action === 'object' && 'follower' in action) {
+      run({ type: 'check', now, delay: action.follower })
+    } else {
+      if (action === 'activity' || action === 'stay') {
+        run({ type: 'activity', at: now, now, extend: action === 'stay', remote: false })
+      } else if (action === 'unreachable') {
+        run({ type: 'unreachable', now })
+      } else if (typeof action === 'object' && 'answer' in action) {
+        // The table speaks the server's seconds; the machine takes milliseconds.
+        const view = Object.fromEntries(Object.entries(action.answer).map(([k, v]) => [k, s(v)]))
+        run({ type: 'answer', now, sentAt: state.lastPingAt, view })
+      } else if (typeof action === 'object' && 'ended' in action) {
+        run({ type: 'ended', now, reason: action.ended })
+      }
+      run({ type: 'check', now, delay: 0 })
+    }
+    expect([second, action, state.status, seen]).toEqual([second, action, status, effects])
+  }
+  return state
+}
+
+/** Start, and the first ping answered: the server saw the page load just now. */
+const opened: Row[] = [
+  [0, 'check', 'active', ['ping']],
+  [0, { answer: { idleFor: 0 } }, 'active'],
+]
+
+describe('state machine', () => {
+  const table: Array<[string, Row[], Partial<MachineState>?]> = [
+    [
+      'activity before the warning moves the deadline',
+      [
+        ...opened,
+        // Activity after a quiet spell is reported at once (the heartbeat was due).
+        [15, 'activity', 'active', ['ping']],
+        [15, { answer: { idleFor: 0 } }, 'active'],
+        [16, 'activity', 'active'],
+        [22.4, 'check', 'active'],
+        [22.5, 'check', 'active', ['ping']],
+        [22.5, { answer: { idleFor: 6.5 } }, 'active'],
+        [35, 'check', 'active'],
+        [36, 'check', 'active', ['ping']],
+        [36, { answer: { idleFor: 20 } }, 'warning'],
+      ],
+    ],
+    [
+      'warning, then stay: active again and the server hears it at once',
+      [
+        ...opened,
+        [20, 'check', 'active', ['ping']],
+        [20, { answer: { idleFor: 20 } }, 'warning'],
+        [25, 'stay', 'active', ['ping']],
+        [25, { answer: { idleFor: 0 } }, 'active'],
+        [44, 'check', 'active'],
+      ],
+    ],
+    [
+      'warning, then expiry confirmed by the server, which sends the one logout',
+      [
+        ...opened,
+        [20, 'check', 'active', ['ping']],
+        [20, { answer: { idleFor: 20 } }, 'warning'],
+        [29, 'check', 'warning'],
+        [30, 'check', 'warning', ['ping']],
+        [30, { ended: 'idle' }, 'expired', ['logout']],
+      ],
+      { reason: 'idle' },
+    ],
+    [
+      'the server knows of more recent activity (another device): no warning',
+      [
+        ...opened,
+        [20, 'check', 'active', ['ping']],
+        [20, { answer: { idleFor: 4 } }, 'active'],
+        [35, 'check', 'active'],
+        [36, 'check', 'active', ['ping']],
+      ],
+      { lastActivity: at(16) },
+    ],
+    [
+      'a 401 in the middle of the warning ends it with the server reason',
+      [
+        ...opened,
+        [20, 'check', 'active', ['ping']],
+        [20, { answer: { idleFor: 20 } }, 'warning'],
+        [24, 'stay', 'active', ['ping']],
+        [24, { ended: 'revoked' }, 'expired', ['logout']],
+      ],
+      { reason: 'revoked' },
+    ],
+    [
+      'network down: the warning still shows, and past expireAfter the tab logs out (fail safe)',
+      [
+        ...opened,
+        [20, 'check', 'active', ['ping']],
+        [20, 'unreachable', 'warning'],
+        [21, 'check', 'warning', ['ping']],
+        [21, 'unreachable', 'warning'],
+        [22, 'check', 'warning'],
+        [23, 'check', 'warning', ['ping']],
+        [23, 'unreachable', 'warning'],
+        [30, 'check', 'warning', ['ping']],
+        [30, 'unreachable', 'expired', ['logout']],
+      ],
+      { reason: 'idle', failures: 4 },
+    ],
+    [
+      'network down while the user is active: retries with backoff, never expires',
+      [
+        ...opened,
+        [5, 'activity', 'active'],
+        [7.5, 'check', 'active', ['ping']],
+        [7.5, 'unreachable', 'active'],
+        [8, 'activity', 'active'],
+        [8.5, 'check', 'active', ['ping']],
+        [8.5, 'unreachable', 'active'],
+        [10, 'activity', 'active'],
+        [10.5, 'check', 'active', ['ping']],
+        [10.5, { answer: { idleFor: 0.5 } }, 'active'],
+      ],
+      { failures: 0 },
+    ],
+    [
+      'a two-hour sleep is resolved by a ping on wake, not a blind logout',
+      [
+        ...opened,
+        [7200, 'check', 'active', ['ping']],
+        [7200, { answer: { idleFor: 12 } }, 'active'],
+      ],
+      { lastActivity: at(7188) },
+    ],
+    [
+      'a two-hour sleep the server confirms ends the session',
+      [
+        ...opened,
+        [7200, 'check', 'active', ['ping']],
+        [7200, { ended: 'idle' }, 'expired', ['logout']],
+      ],
+    ],
+    [
+      'a timer 70 s late (background throttling) asks before it acts',
+      [
+        ...opened,
+        [20, 'check', 'active', ['ping']],
+        [20, { answer: { idleFor: 20 } }, 'warning'],
+        [100, 'check', 'warning', ['ping']],
+        [100, { answer: { idleFor: 1 } }, 'active'],
+      ],
+    ],
+    [
+      'a timer 70 s late with nobody active expires once the server agrees',
+      [
+        ...opened,
+        [90, 'check', 'active', ['ping']],
+        [90, { answer: { idleFor: 90 } }, 'expired', ['logout']],
+      ],
+    ],
+    [
+      "the server's timings replace the local ones",
+      [
+        [0, 'check', 'active', ['ping']],
+        [0, { answer: { idleFor: 0, warnAfter: 50, expireAfter: 60 } }, 'active'],
+        [20, 'check', 'active'],
+        [50, 'check', 'active', ['ping']],
+      ],
+      { warnAfter: 50_000, expireAfter: 60_000 },
+    ],
+    [
+      'the absolute end (maxAge) is checked with the server when it comes',
+      [
+        [0, 'check', 'active', ['ping']],
+        [0, { answer: { idleFor: 0, expiresIn: 12 } }, 'active'],
+        [5, 'activity', 'active'],
+        [7.5, 'check', 'active', ['ping']],
+        [7.5, { answer: { idleFor: 2.5, expiresIn: 4.5 } }, 'active'],
+        [12, 'check', 'active', ['ping']],
+        [12, { ended: 'absolute' }, 'expired', ['logout']],
+      ],
+    ],
+    [
+      'a follower waits for the leader, then pings once per deadline',
+      [
+        ...opened,
+        [20, { follower: s(4) }, 'active'],
+        [23.9, { follower: s(4) }, 'active'],
+        [24, { follower: s(4) }, 'active', ['ping']],
+        [24, 'unreachable', 'warning'],
+        [25, { follower: s(4) }, 'warning'],
+      ],
+    ],
+  ]
+
+  test.each(table)('%s', (_name, rows, expected = {}) => {
+    expect(play(rows)).toMatchObject(expected)
+  })
+
+  test('a steady user costs one heartbeat per expireAfter/4, not one per activity', () => {
+    let state = step(STOPPED, { type: 'start', now: T0, warnAfter: W, expireAfter: E }).state
+    let pings = 0
+    for (let t = T0; t <= at(60); t += 1000) {
+      for (const event of [
+        { type: 'activity', at: t, now: t, extend: false, remote: false },
+        { type: 'check', now: t, delay: 0 },
+      ] as MachineEvent[]) {
+        const result = step(state, event)
+        state = result.state
+        if (result.effects.some((effect) => effect.type === 'ping')) {
+          pings++
+          state = step(state, { type: 'answer', now: t, sentAt: t, view: { idleFor: 0 } }).state
+        }
+      }
+    }
+    // The start ping, then one per heartbeat (7.5 s, seen at the next whole-second check: 8 s).
+    expect(pings).toBe(1 + 7)
+    expect(state.status).toBe('active')
+  })
+
+  test('a clock set back does not postpone the next heartbeat', () => {
+    let state = play([...opened, [5, 'activity', 'active']])
+    state = step(state, { type: 'check', now: at(5) - 3_600_000, delay: 0 }).state
+    expect(state.lastActivity).toBe(at(5) - 3_600_000)
+    // The activity at 5 s is still unreported, so a heartbeat is due 7.5 s after the last ping.
+    expect(dueAt(state)).toBe(at(7.5) - 3_600_000)
+  })
+
+  test('idleFor is never negative and keeps millisecond precision', () => {
+    const started = step(STOPPED, { type: 'start', now: at(1), warnAfter: W, expireAfter: E })
+    const { effects } = step(started.state, { type: 'check', now: at(1.2345), delay: 0 })
+    expect(effects[0]).toEqual({ type: 'ping', idleFor: 234.5 })
+  })
+
+  test('nothing happens after expiry or before start', () => {
+    const expired = play([
+      ...opened,
+      [1, 'stay', 'active', ['ping']],
+      [1, { ended: 'admin' }, 'expired', ['logout']],
+    ])
+    for (const state of [expired, STOPPED]) {
+      const events: MachineEvent[] = [
+        { type: 'check', now: at(100), delay: 0 },
+        { type: 'activity', at: at(100), now: at(100), extend: true, remote: false },
+        { type: 'logout', now: at(100) },
+        { type: 'sync', shared: { ...shared(expired), status: 'active', changedAt: at(200) } },
+      ]
+      for (const event of events) expect(step(state, event)).toEqual({ state, effects: [] })
+    }
+    expect(remaining(expired, at(2))).toBe(0)
+    expect(nextCheck(expired, 0)).toBeNull()
+  })
+
+  test('backoff doubles up to a minute', () => {
+    expect([1, 2, 3, 4, 7, 8, 30].map(backoff)).toEqual([
+      1000, 2000, 4000, 8000, 60_000, 60_000, 60_000,
+    ])
+  })
+})
+
+describe('what tabs share', () => {
+  const base = play([...opened, [20, 'check', 'active', ['ping']]])
+  const warned = step(base, {
+    type: 'answer',
+    now: at(20),
+    sentAt: at(20),
+    view: { idleFor: s(20) },
+  }).state
+
+  test("another tab's warning shows here, with the same deadline", () => {
+    const follower = play(opened)
+    const { state } = step(follower, { type: 'sync', shared: shared(warned) })
+    expect(state.status).toBe('warning')
+    expect(remaining(state, at(25))).toBe(s(5))
+  })
+
+  test('activity here that the warning tab had not seen keeps this tab active', () => {
+    const follower = play([...opened, [20, 'activity', 'active', ['ping']]])
+    expect(step(follower, { type: 'sync', shared: shared(warned) }).state.status).toBe('active')
+  })
+
+  test('a stale message cannot undo a newer decision', () => {
+    const stale = { ...shared(warned), status: 'active' as const, changedAt: at(1) }
+    expect(step(warned, { type: 'sync', shared: stale }).state.status).toBe('warning')
+  })
+
+  test('activity from another tab dismisses the warning and owes the server a ping', () => {
+    const { state, effects } = step(warned, {
+      type: 'activity',
+      at: at(22),
+      now: at(22),
+      extend: false,
+      remote: true,
+    })
+    expect(state.status).toBe('active')
+    expect(effects).toEqual([])
+    expect(dueAt(state)).toBe(at(22))
+  })
+
+  test('an expiry decided elsewhere ends this tab without a second logout', () => {
+    const ended = {
+      ...shared(warned),
+      status: 'expired' as const,
+      reason: 'idle',
+      changedAt: at(30),
+    }
+    const { state, effects } = step(play(opened), { type: 'sync', shared: ended })
+    expect(state).toMatchObject({ status: 'expired', reason: 'idle' })
+    expect(effects).toEqual([{ type: 'end', own: false }])
+  })
+
+  test("another tab's ping covers this tab's deadline", () => {
+    const follower = play(opened)
+    const pinged = step(follower, { type: 'pinged', at: at(20) }).state
+    expect(step(pinged, { type: 'check', now: at(21), delay: 2000 }).effects).toEqual([])
+  })
+})

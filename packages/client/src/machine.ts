@@ -1,0 +1,304 @@
+/**
+ * The ward's decisions as a pure function of time and events: no DOM, no timers, no I/O.
+ * Every deadline is computed from timestamps when it is checked, so a timer that fires late,
+ * a laptop that slept or a clock that jumped resolves correctly on the next check.
+ * All times are milliseconds since the epoch (the browser's clock, shared by its tabs).
+ */
+
+/** Where a tab stands. */
+export type Status = 'stopped' | 'active' | 'warning' | 'expired'
+
+/** What tabs tell each other. Every field is a fact that any tab may learn first. */
+export interface Shared {
+  status: Status
+  /** Why the session ended, when `status` is `expired`. */
+  reason: string | null
+  /** When `status` last changed; a tab adopts another's status only when it is newer. */
+  changedAt: number
+  /** Newest user activity seen in any tab or reported by the server. */
+  lastActivity: number
+  /** Newest ping started by any tab; `NEVER` before the first. */
+  lastPingAt: number
+  /** Start of the newest ping the server answered; activity after it is unreported. */
+  syncedAt: number
+  /** Consecutive pings that could not reach the server. */
+  failures: number
+  warnAfter: number
+  expireAfter: number
+  /** The absolute end of the session (the server's maxAge), once the server told. */
+  absoluteEnd: number | null
+}
+
+export interface MachineState extends Shared {
+  /** The server must hear about activity at this time (stay, extend, a new tab). */
+  extendAt: number
+  /** This tab awaits the answer to its own ping. */
+  inFlight: boolean
+}
+
+/** The server's answer to a ping, validated, in milliseconds. Absent fields are unknown. */
+export interface ServerView {
+  idleFor?: number
+  warnAfter?: number
+  expireAfter?: number
+  expiresIn?: number
+}
+
+export type MachineEvent =
+  | { type: 'start'; now: number; warnAfter: number; expireAfter: number }
+  /** Time to look at the deadlines. `delay` is how long a follower waits for the leader. */
+  | { type: 'check'; now: number; delay: number }
+  /** Activity at `at`, seen at `now`. `extend` asks for a ping at once (stay, extend()). */
+  | { type: 'activity'; at: number; now: number; extend: boolean; remote: boolean }
+  | { type: 'pinged'; at: number }
+  | { type: 'answer'; now: number; sentAt: number; view: ServerView }
+  | { type: 'unreachable'; now: number }
+  | { type: 'ended'; now: number; reason: string }
+  | { type: 'sync'; shared: Shared }
+  | { type: 'logout'; now: number }
+
+export type ShareMessage =
+  | { type: 'activity'; at: number; extend: boolean }
+  | { type: 'pinged'; at: number }
+  | { type: 'sync'; shared: Shared }
+
+export type Effect =
+  /** Ask the server; `idleFor` in milliseconds. */
+  | { type: 'ping'; idleFor: number }
+  | { type: 'share'; message: ShareMessage }
+  /** The session is over. `own`: this tab decided, so it sends the one logout request. */
+  | { type: 'end'; own: boolean }
+
+export interface Step {
+  state: MachineState
+  effects: Effect[]
+}
+
+/** Timestamp for "not yet"; finite so that every channel method can carry it. */
+export const NEVER = 0
+
+/** Retry delays after failed pings: 1 s, 2 s, 4 s … at most a minute. */
+export const backoff = (failures: number): number => Math.min(1000 * 2 ** (failures - 1), 60_000)
+
+export const STOPPED: MachineState = {
+  status: 'stopped',
+  reason: null,
+  changedAt: NEVER,
+  lastActivity: NEVER,
+  lastPingAt: NEVER,
+  syncedAt: NEVER,
+  failures: 0,
+  warnAfter: 0,
+  expireAfter: 0,
+  absoluteEnd: null,
+  extendAt: NEVER,
+  inFlight: false,
+}
+
+const live = (s: MachineState): boolean => s.status === 'active' || s.status === 'warning'
+
+const same = (state: MachineState): Step => ({ state, effects: [] })
+
+/** The part of the state other tabs need. */
+export function shared(s: MachineState): Shared {
+  const { extendAt: _extendAt, inFlight: _inFlight, ...rest } = s
+  return rest
+}
+
+/**
+ * When the server must next be asked, or Infinity. The leader asks at this time, followers a
+ * little later, so a frozen or closed leader costs at most one extra ping per deadline.
+ * @example
+ * dueAt({ ...state, status: 'active', lastActivity: 0, warnAfter: 840_000 }) // 840000 at most
+ */
+export function dueAt(s: MachineState): number {
+  if (!live(s)) return Number.POSITIVE_INFINITY
+  const due: number[] = []
+  if (s.lastPingAt !== NEVER && (s.failures > 0 || s.lastActivity > s.syncedAt)) {
+    // Heartbeat while the user is active, or retry after a failure.
+    const heartbeat = s.expireAfter / 4
+    due.push(s.lastPingAt + (s.failures > 0 ? Math.min(backoff(s.failures), heartbeat) : heartbeat))
+  }
+  if (s.extendAt > s.lastPingAt) due.push(s.extendAt)
+  const deadline = s.lastActivity + (s.status === 'active' ? s.warnAfter : s.expireAfter)
+  if (deadline > s.lastPingAt) due.push(deadline)
+  if (s.absoluteEnd !== null && s.absoluteEnd > s.lastPingAt) due.push(s.absoluteEnd)
+  return Math.min(...due)
+}
+
+/**
+ * When the tab should run its next check, or null when nothing is pending.
+ * @example
+ * nextCheck(state, 2000) // dueAt(state) + 2000 for a follower
+ */
+export function nextCheck(s: MachineState, delay: number): number | null {
+  if (s.inFlight) return null
+  const due = dueAt(s)
+  return Number.isFinite(due) ? due + delay : null
+}
+
+/**
+ * Milliseconds until the session ends without further activity (0 when it is not live).
+ * @example
+ * remaining({ ...state, status: 'warning', lastActivity: 0, expireAfter: 900_000 }, 870_000) // 30000
+ */
+export function remaining(s: MachineState, now: number): number {
+  if (!live(s)) return 0
+  let end = s.lastActivity + s.expireAfter
+  if (s.absoluteEnd !== null) end = Math.min(end, s.absoluteEnd)
+  return Math.max(0, end - now)
+}
+
+const end: Effect = { type: 'end', own: true }
+
+/** The status a tab's own ping result leads to, judged on reconciled idle time. */
+function settle(s: MachineState, now: number): Step {
+  const idle = now - s.lastActivity
+  if (idle >= s.expireAfter) {
+    return { state: { ...s, status: 'expired', reason: 'idle', changedAt: now }, effects: [end] }
+  }
+  const status: Status = idle >= s.warnAfter ? 'warning' : 'active'
+  const state = status === s.status ? s : { ...s, status, changedAt: now }
+  return { state, effects: [{ type: 'share', message: { type: 'sync', shared: shared(state) } }] }
+}
+
+/**
+ * A clock set back must not postpone deadlines into the future: everything this tab knows is
+ * moved back by the same amount, which keeps the order of events (and so what is unreported).
+ */
+function clamp(s: MachineState, now: number): MachineState {
+  const ahead = Math.max(s.lastActivity, s.lastPingAt, s.syncedAt, s.extendAt, s.changedAt) - now
+  if (ahead <= 0) return s
+  const back = (t: number): number => (t === NEVER ? t : t - ahead)
+  return {
+    ...s,
+    changedAt: back(s.changedAt),
+    lastActivity: back(s.lastActivity),
+    lastPingAt: back(s.lastPingAt),
+    syncedAt: back(s.syncedAt),
+    extendAt: back(s.extendAt),
+    absoluteEnd: s.absoluteEnd === null ? null : s.absoluteEnd - ahead,
+  }
+}
+
+function merge(s: MachineState, r: Shared): Step {
+  const next: MachineState = {
+    ...s,
+    lastActivity: Math.max(s.lastActivity, r.lastActivity),
+    lastPingAt: Math.max(s.lastPingAt, r.lastPingAt),
+    syncedAt: Math.max(s.syncedAt, r.syncedAt),
+  }
+  if (r.syncedAt > s.syncedAt) {
+    next.warnAfter = r.warnAfter
+    next.expireAfter = r.expireAfter
+    next.absoluteEnd = r.absoluteEnd
+  }
+  if (r.lastPingAt >= s.lastPingAt) next.failures = r.failures
+  // Activity this tab saw after the sender decided outranks the sender's warning.
+  const adopt =
+    r.changedAt > s.changedAt &&
+    r.status !== 'stopped' &&
+    (r.status !== 'warning' || s.lastActivity <= r.lastActivity)
+  if (!adopt) return same(next)
+  const state = { ...next, status: r.status, reason: r.reason, changedAt: r.changedAt }
+  return { state, effects: r.status === 'expired' ? [{ type: 'end', own: false }] : [] }
+}
+
+/**
+ * Advances the state by one event and says what to do about it.
+ * @example
+ * const { state, effects } = step(STOPPED, { type: 'start', now: 0, warnAfter: 20e3, expireAfter: 30e3 })
+ * step(state, { type: 'check', now: 0, delay: 0 }).effects[0] // { type: 'ping', idleFor: 0 }
+ */
+export function step(s: MachineState, e: MachineEvent): Step {
+  switch (e.type) {
+    case 'start': {
+      if (live(s)) return same(s)
+      const state: MachineState = {
+        ...STOPPED,
+        status: 'active',
+        changedAt: e.now,
+        lastActivity: e.now,
+        warnAfter: e.warnAfter,
+        expireAfter: e.expireAfter,
+        // The first ping learns the server's timings and tells it this tab is open.
+        extendAt: e.now,
+      }
+      return {
+        state,
+        effects: [{ type: 'share', message: { type: 'activity', at: e.now, extend: true } }],
+      }
+    }
+    case 'check': {
+      if (!live(s) || s.inFlight) return same(s)
+      const state = clamp(s, e.now)
+      if (e.now < dueAt(state) + e.delay) return same(state)
+      return {
+        state: { ...state, lastPingAt: e.now, inFlight: true },
+        effects: [
+          { type: 'ping', idleFor: e.now - state.lastActivity },
+          { type: 'share', message: { type: 'pinged', at: e.now } },
+        ],
+      }
+    }
+    case 'activity': {
+      if (!live(s)) return same(s)
+      const newer = e.at > s.lastActivity
+      const dismiss = newer && s.status === 'warning'
+      const extend = e.extend || dismiss
+      if (!newer && !extend) return same(s)
+      const state: MachineState = {
+        ...s,
+        lastActivity: Math.max(s.lastActivity, e.at),
+        extendAt: extend ? Math.max(s.extendAt, e.at) : s.extendAt,
+      }
+      if (dismiss) {
+        state.status = 'active'
+        state.changedAt = e.now
+      }
+      const effects: Effect[] = e.remote
+        ? []
+        : [{ type: 'share', message: { type: 'activity', at: e.at, extend } }]
+      return { state, effects }
+    }
+    case 'pinged':
+      return same(live(s) ? { ...s, lastPingAt: Math.max(s.lastPingAt, e.at) } : s)
+    case 'answer': {
+      if (!live(s)) return same({ ...s, inFlight: false })
+      const { view } = e
+      const state: MachineState = {
+        ...s,
+        inFlight: false,
+        failures: 0,
+        syncedAt: Math.max(s.syncedAt, e.sentAt),
+      }
+      if (view.idleFor !== undefined) {
+        state.lastActivity = Math.max(s.lastActivity, e.now - view.idleFor)
+      }
+      if (view.warnAfter !== undefined && view.expireAfter !== undefined) {
+        state.warnAfter = view.warnAfter
+        state.expireAfter = view.expireAfter
+      }
+      if (view.expiresIn !== undefined) state.absoluteEnd = e.now + view.expiresIn
+      return settle(state, e.now)
+    }
+    case 'unreachable':
+      if (!live(s)) return same({ ...s, inFlight: false })
+      // Settling on local idle is the fail-safe: past expireAfter it ends the session.
+      return settle({ ...s, inFlight: false, failures: s.failures + 1 }, e.now)
+    case 'ended':
+      if (!live(s)) return same({ ...s, inFlight: false })
+      return {
+        state: { ...s, inFlight: false, status: 'expired', reason: e.reason, changedAt: e.now },
+        effects: [end],
+      }
+    case 'sync':
+      return live(s) ? merge(s, e.shared) : same(s)
+    case 'logout':
+      if (!live(s)) return same(s)
+      return {
+        state: { ...s, status: 'expired', reason: 'logout', changedAt: e.now },
+        effects: [end],
+      }
+  }
+}

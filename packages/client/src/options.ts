@@ -1,0 +1,203 @@
+import { DEFAULT_TEXTS, type DialogTexts } from './dialog.ts'
+
+/** Why a session ended: a server reason (`idle`, `absolute`, `revoked`, …), `unauthenticated` or `logout`. */
+export type ExpireReason = string
+
+/** The state a ward is in. */
+export type WardState = 'stopped' | 'active' | 'warning' | 'expired'
+
+/** `sessionward:warn` detail and `onWarn` argument. */
+export interface WarnDetail {
+  /** Whole seconds until the session ends unless the user stays. */
+  remaining: number
+}
+
+/** `sessionward:expire` detail and `onExpire` argument. */
+export interface ExpireDetail {
+  reason: ExpireReason
+}
+
+/** `sessionward:state` detail and `onStateChange` argument. */
+export interface StateDetail {
+  state: WardState
+  previous: WardState
+}
+
+/** Extra request headers, or a function that returns them (called before every request). */
+export type HeadersOption = HeadersInit | (() => HeadersInit | Promise<HeadersInit>)
+
+/** How tabs talk to each other; broadcast-channel picks the best one when omitted. */
+export type ChannelType = 'native' | 'idb' | 'localstorage' | 'simulate'
+
+/** Options of {@link createSessionWard}. Times are in seconds. */
+export interface SessionWardOptions {
+  /** URL of the server's ping route, e.g. `/session/ping`. Required. */
+  pingUrl: string
+  /** URL of the server's logout route; without it expiry sends no request. */
+  logoutUrl?: string
+  /** Where every tab goes once the session has ended. */
+  redirectTo?: string
+  /** Seconds of inactivity before the warning (default 840). The server's value replaces it. */
+  warnAfter?: number
+  /** Seconds of inactivity before the session ends (default 900). The server's value replaces it. */
+  expireAfter?: number
+  /** Headers sent with every request, e.g. `() => ({ Authorization: `Bearer ${token}` })`. */
+  headers?: HeadersOption
+  /** `false` for headless mode: callbacks and DOM events only. Default `true`. */
+  dialog?: boolean
+  /** Replacement texts for the dialog; `{time}` in `message` marks the countdown. */
+  texts?: Partial<DialogTexts>
+  /** Nonce for the `<style>` fallback in browsers without constructable stylesheets. */
+  nonce?: string
+  /** Name of the channel tabs share (one per app). Default `sessionward`. */
+  channelName?: string
+  /** Force a broadcast-channel method (`simulate` in tests). */
+  channelType?: ChannelType
+  /** The `fetch` to use; defaults to the global one. */
+  fetch?: typeof fetch
+  /** How to leave the page after expiry; defaults to `location.assign`. */
+  navigate?: (url: string) => void
+  onWarn?: (detail: WarnDetail) => void
+  onActive?: () => void
+  onExpire?: (detail: ExpireDetail) => void
+  onStateChange?: (detail: StateDetail) => void
+}
+
+/** Options after validation, times in milliseconds. */
+export interface ResolvedOptions {
+  pingUrl: string
+  logoutUrl: string | null
+  redirectTo: string | null
+  warnAfter: number
+  expireAfter: number
+  headers: HeadersOption
+  dialog: boolean
+  texts: DialogTexts
+  nonce: string | null
+  channelName: string
+  channelType: ChannelType | null
+  fetch: typeof fetch | null
+  navigate: ((url: string) => void) | null
+  onWarn: ((detail: WarnDetail) => void) | null
+  onActive: (() => void) | null
+  onExpire: ((detail: ExpireDetail) => void) | null
+  onStateChange: ((detail: StateDetail) => void) | null
+}
+
+const CHANNEL_TYPES: readonly string[] = ['native', 'idb', 'localstorage', 'simulate']
+const KEYS: readonly string[] = [
+  'pingUrl',
+  'logoutUrl',
+  'redirectTo',
+  'warnAfter',
+  'expireAfter',
+  'headers',
+  'dialog',
+  'texts',
+  'nonce',
+  'channelName',
+  'channelType',
+  'fetch',
+  'navigate',
+  'onWarn',
+  'onActive',
+  'onExpire',
+  'onStateChange',
+]
+
+const fail = (message: string): never => {
+  throw new TypeError(`sessionward: ${message}`)
+}
+
+const describe = (value: unknown): string =>
+  typeof value === 'string' ? JSON.stringify(value) : String(value)
+
+function text(record: Record<string, unknown>, key: string, required = false): string | null {
+  const value = record[key]
+  if (value === undefined && !required) return null
+  if (typeof value !== 'string' || value.trim() === '') {
+    return fail(`${key} must be a non-empty string, got ${describe(value)}`)
+  }
+  return value
+}
+
+function seconds(record: Record<string, unknown>, key: string, fallback: number): number {
+  const value = record[key] ?? fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    return fail(`${key} must be a positive number of seconds, got ${describe(value)}`)
+  }
+  return value * 1000
+}
+
+function callback<T>(record: Record<string, unknown>, key: string): T | null {
+  const value = record[key]
+  if (value === undefined) return null
+  if (typeof value !== 'function') return fail(`${key} must be a function, got ${describe(value)}`)
+  return value as T
+}
+
+function texts(value: unknown): DialogTexts {
+  if (value === undefined) return DEFAULT_TEXTS
+  if (typeof value !== 'object' || value === null) {
+    return fail(`texts must be an object, got ${describe(value)}`)
+  }
+  const merged: DialogTexts = { ...DEFAULT_TEXTS }
+  for (const [key, entry] of Object.entries(value)) {
+    if (!Object.hasOwn(DEFAULT_TEXTS, key)) {
+      fail(`unknown text "${key}"; known: ${Object.keys(DEFAULT_TEXTS).join(', ')}`)
+    }
+    if (typeof entry !== 'string') fail(`texts.${key} must be a string, got ${describe(entry)}`)
+    merged[key as keyof DialogTexts] = entry as string
+  }
+  return merged
+}
+
+/**
+ * Validates options once, at construction, so a typo fails loudly instead of a session silently
+ * never expiring.
+ * @example
+ * resolveOptions({ pingUrl: '/session/ping', warnAfter: 20, expireAfter: 30 }).expireAfter // 30000
+ */
+export function resolveOptions(options: SessionWardOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    return fail(`options must be an object with at least pingUrl, got ${describe(options)}`)
+  }
+  const record = options as unknown as Record<string, unknown>
+  for (const key of Object.keys(record)) {
+    if (!KEYS.includes(key)) fail(`unknown option "${key}"`)
+  }
+  const warnAfter = seconds(record, 'warnAfter', 840)
+  const expireAfter = seconds(record, 'expireAfter', 900)
+  if (warnAfter >= expireAfter) {
+    fail(`warnAfter (${warnAfter / 1000}s) must be less than expireAfter (${expireAfter / 1000}s)`)
+  }
+  const headers = record.headers ?? {}
+  if (typeof headers !== 'object' && typeof headers !== 'function') {
+    fail(`headers must be an object or a function, got ${describe(headers)}`)
+  }
+  const dialog = record.dialog ?? true
+  if (typeof dialog !== 'boolean') fail(`dialog must be true or false, got ${describe(dialog)}`)
+  const channelType = text(record, 'channelType')
+  if (channelType !== null && !CHANNEL_TYPES.includes(channelType)) {
+    fail(`channelType must be one of ${CHANNEL_TYPES.join(', ')}, got ${describe(channelType)}`)
+  }
+  return {
+    pingUrl: text(record, 'pingUrl', true) as string,
+    logoutUrl: text(record, 'logoutUrl'),
+    redirectTo: text(record, 'redirectTo'),
+    warnAfter,
+    expireAfter,
+    headers: headers as HeadersOption,
+    dialog: dialog as boolean,
+    texts: texts(record.texts),
+    nonce: text(record, 'nonce'),
+    channelName: text(record, 'channelName') ?? 'sessionward',
+    channelType: channelType as ChannelType | null,
+    fetch: callback(record, 'fetch'),
+    navigate: callback(record, 'navigate'),
+    onWarn: callback(record, 'onWarn'),
+    onActive: callback(record, 'onActive'),
+    onExpire: callback(record, 'onExpire'),
+    onStateChange: callback(record, 'onStateChange'),
+  }
+}

@@ -1,0 +1,56 @@
+import type { SessionWardOptions } from './options.ts'
+import { createSessionWard, type SessionWard } from './ward.ts'
+
+/** What the script tag exposes as `window.SessionWard`. */
+export interface SessionWardGlobal {
+  /** The instance started from the tag's data- attributes, or null without `data-ping-url`. */
+  ward: SessionWard | null
+  createSessionWard: typeof createSessionWard
+}
+
+const STRINGS = ['pingUrl', 'logoutUrl', 'redirectTo', 'nonce', 'channelName', 'channelType']
+const NUMBERS = ['warnAfter', 'expireAfter']
+const TEXTS = ['title', 'message', 'stay', 'logout']
+
+/**
+ * Reads options from a script tag's data- attributes: every string or number option as its
+ * kebab-case name (`data-ping-url`, `data-warn-after="840"`, seconds for times), `data-dialog`
+ * (`false` for headless) and the dialog texts as `data-text-title`, `data-text-stay`, ….
+ * Returns null when there is no `data-ping-url`.
+ * @example
+ * // <script src="sessionward.iife.js" data-ping-url="/session/ping" data-warn-after="20">
+ * optionsFromDataset(script.dataset) // { pingUrl: '/session/ping', warnAfter: 20 }
+ */
+export function optionsFromDataset(data: DOMStringMap): SessionWardOptions | null {
+  if (data.pingUrl === undefined) return null
+  const record: Record<string, unknown> = {}
+  for (const key of STRINGS) if (data[key] !== undefined) record[key] = data[key]
+  // A value that is not a number stays a string, so validation names it in its error.
+  for (const key of NUMBERS) {
+    const value = data[key]
+    if (value !== undefined)
+      record[key] = value.trim() !== '' && Number.isFinite(+value) ? +value : value
+  }
+  if (data.dialog !== undefined)
+    record.dialog = data.dialog === 'false' ? false : data.dialog !== '' ? data.dialog : true
+  const texts: Record<string, string> = {}
+  for (const key of TEXTS) {
+    const value = data[`text${key[0]?.toUpperCase()}${key.slice(1)}`]
+    if (value !== undefined) texts[key] = value
+  }
+  if (Object.keys(texts).length > 0) record.texts = texts
+  return record as unknown as SessionWardOptions
+}
+
+/**
+ * The script-tag entry: starts a ward from the tag's data- attributes (if it has a
+ * `data-ping-url`) and returns what `window.SessionWard` exposes.
+ * @example
+ * window.SessionWard = boot(document.currentScript)
+ */
+export function boot(script: HTMLOrSVGScriptElement | null): SessionWardGlobal {
+  const options = script === null ? null : optionsFromDataset(script.dataset)
+  const ward = options === null ? null : createSessionWard(options)
+  ward?.start()
+  return { ward, createSessionWard }
+}

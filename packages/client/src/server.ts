@@ -1,0 +1,129 @@
+import type { ServerView } from './machine.ts'
+import type { HeadersOption } from './options.ts'
+
+/** What a ping came back with. */
+export type PingOutcome =
+  | { kind: 'answer'; view: ServerView }
+  /** 401: the server has ended the session (or never knew it). */
+  | { kind: 'ended'; reason: string }
+  /** Network error, timeout, 5xx, or an answer that is not the JSON we expect: retry later. */
+  | { kind: 'unreachable' }
+
+export interface Server {
+  ping(idleFor: number): Promise<PingOutcome>
+  logout(): Promise<void>
+}
+
+export interface ServerOptions {
+  pingUrl: string
+  logoutUrl: string | null
+  headers: HeadersOption
+  fetch: typeof fetch
+}
+
+/** A hung request must not stall the ward: after this long it counts as unreachable. */
+export const REQUEST_TIMEOUT = 10_000
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** Seconds from the server as milliseconds, or undefined when not a usable duration. */
+function duration(value: unknown): number | undefined {
+  if (typeof value !== 'number' || !(value >= 0)) return undefined
+  const ms = value * 1000
+  return Number.isFinite(ms) ? ms : undefined
+}
+
+/**
+ * Turns a ping response into an outcome. Nothing the server sends can throw here: fields that
+ * are missing, negative, non-finite or inconsistent are simply unknown.
+ * @example
+ * readPing(200, { idleFor: 3, warnAfter: 20, expireAfter: 30, expiresIn: 3600 }).kind // 'answer'
+ * readPing(401, { error: 'session_ended', reason: 'revoked' }) // { kind: 'ended', reason: 'revoked' }
+ */
+export function readPing(status: number, body: unknown): PingOutcome {
+  if (status === 401) {
+    const reason =
+      isRecord(body) && body.error === 'session_ended' && typeof body.reason === 'string'
+        ? body.reason
+        : 'unauthenticated'
+    return { kind: 'ended', reason }
+  }
+  if (status < 200 || status > 299 || !isRecord(body)) return { kind: 'unreachable' }
+  const view: ServerView = {}
+  const idleFor = duration(body.idleFor)
+  if (idleFor !== undefined) view.idleFor = idleFor
+  const warnAfter = duration(body.warnAfter)
+  const expireAfter = duration(body.expireAfter)
+  if (
+    warnAfter !== undefined &&
+    expireAfter !== undefined &&
+    0 < warnAfter &&
+    warnAfter < expireAfter
+  ) {
+    view.warnAfter = warnAfter
+    view.expireAfter = expireAfter
+  }
+  const expiresIn = duration(body.expiresIn)
+  if (expiresIn !== undefined) view.expiresIn = expiresIn
+  return { kind: 'answer', view }
+}
+
+function json(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The two requests the ward makes. Cookies go along (`credentials: 'same-origin'`), plus the
+ * `headers` option, evaluated per request so a refreshed token is picked up.
+ * @example
+ * const server = connect({ pingUrl: '/session/ping', logoutUrl: null, headers: {}, fetch })
+ * const outcome = await server.ping(12_000) // sends {"idleFor":12}
+ */
+export function connect(options: ServerOptions): Server {
+  /** Sends a POST and reads the answer, all within REQUEST_TIMEOUT. */
+  async function send(url: string, init: RequestInit): Promise<{ status: number; body: unknown }> {
+    const abort = new AbortController()
+    const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT)
+    try {
+      const extra =
+        typeof options.headers === 'function' ? await options.headers() : options.headers
+      const headers = new Headers(extra)
+      if (init.body !== undefined) headers.set('Content-Type', 'application/json')
+      const response = await options.fetch(url, {
+        ...init,
+        method: 'POST',
+        headers,
+        credentials: 'same-origin',
+        signal: abort.signal,
+      })
+      return { status: response.status, body: json(await response.text()) }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  return {
+    async ping(idleFor) {
+      try {
+        const body = JSON.stringify({ idleFor: Math.max(0, Math.round(idleFor)) / 1000 })
+        const { status, body: answer } = await send(options.pingUrl, { body })
+        return readPing(status, answer)
+      } catch {
+        return { kind: 'unreachable' }
+      }
+    },
+    async logout() {
+      if (options.logoutUrl === null) return
+      try {
+        // keepalive: the request must outlive the navigation that follows it.
+        await send(options.logoutUrl, { keepalive: true })
+      } catch {
+        // The session ends locally either way; the server also ends it on idle.
+      }
+    },
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * An in-test stand-in for @sessionward/server's /session routes, as a `fetch`: it keeps last
+ * activity, reconciles it with the client's idleFor (relative seconds, the smaller wins), ends
+ * the session once idle passes expireAfter, and answers errors as JSON, like the real one.
+ */
+export interface FakeServer {
+  fetch: typeof fetch
+  /** The idleFor of every ping received, in order. */
+  pings: number[]
+  /** Every request: method, url, headers, credentials. */
+  requests: Array<{ url: string; init: RequestInit }>
+  logouts: number
+  warnAfter: number
+  expireAfter: number
+  /** Seconds until the absolute end, from the first ping on. */
+  maxAge: number
+  /** Set to end the session with this reason (revoked, admin, …). */
+  ended: string | null
+  /** true: every request fails like a dropped connection. */
+  down: boolean
+  /** Answers every ping with exactly this, instead of the contract. */
+  reply: { status: number; body: string } | null
+  /** Another device (or a request in this one) was active just now. */
+  touch(): void
+}
+
+export function fakeServer(timing: { warnAfter: number; expireAfter: number }): FakeServer {
+  let lastActivity = Date.now()
+  let startedAt = Date.now()
+  const json = (status: number, body: unknown): Response =>
+    new Response(JSON.stringify(body), {
+      status,
+      headers: { 'Content-Type': 'application/json' },
+    })
+  const server: FakeServer = {
+    pings: [],
+    requests: [],
+    logouts: 0,
+    warnAfter: timing.warnAfter,
+    expireAfter: timing.expireAfter,
+    maxAge: 12 * 3600,
+    ended: null,
+    down: false,
+    reply: null,
+    touch() {
+      lastActivity = Date.now()
+    },
+    async fetch(input, init = {}) {
+      const url = String(input)
+      server.requests.push({ url, init })
+      if (server.down) throw new TypeError('Failed to fetch')
+      if (url.endsWith('/logout')) {
+        server.logouts++
+        server.ended ??= 'logout'
+        return new Response(null, { status: 204 })
+      }
+      const { idleFor } = JSON.parse(String(init.body)) as { idleFor: number }
+      if (server.pings.length === 0) startedAt = Date.now()
+      server.pings.push(idleFor)
+      if (server.reply !== null) {
+        return new Response(server.reply.body, { status: server.reply.status })
+      }
+      const now = Date.now()
+      if (server.ended === null && (now - lastActivity) / 1000 >= server.expireAfter) {
+        server.ended = 'idle'
+      }
+      if (server.ended !== null) {
+        return json(401, { error: 'session_ended', message: 'Session ended', reason: server.ended })
+      }
+      const idle = Math.min((now - lastActivity) / 1000, idleFor)
+      lastActivity = now - idle * 1000
+      return json(200, {
+        idleFor: idle,
+        warnAfter: server.warnAfter,
+        expireAfter: server.expireAfter,
+        expiresIn: server.maxAge - (now - startedAt) / 1000,
+      })
+    },
+  }
+  return server
+}

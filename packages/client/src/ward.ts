@@ -1,0 +1,288 @@
+import { watchActivity } from './activity.ts'
+import { createDialog, type Dialog } from './dialog.ts'
+import { watchLifecycle } from './lifecycle.ts'
+import {
+  type Effect,
+  type MachineEvent,
+  type MachineState,
+  nextCheck,
+  remaining,
+  STOPPED,
+  shared,
+  step,
+} from './machine.ts'
+import {
+  type ExpireDetail,
+  resolveOptions,
+  type SessionWardOptions,
+  type StateDetail,
+  type WardState,
+  type WarnDetail,
+} from './options.ts'
+import { connect, type Server } from './server.ts'
+import { joinTabs, type TabMessage, type Tabs } from './tabs.ts'
+
+/** A running (or stoppable) ward; see {@link createSessionWard}. */
+export interface SessionWard {
+  /** Starts watching; a no-op while running. After expiry or stop it starts a fresh session. */
+  start(): void
+  /** Removes every listener, timer, channel and the dialog. */
+  stop(): void
+  /** Records activity the DOM does not show (media playing, a long upload). */
+  activity(): void
+  /** "Stay signed in": records activity, dismisses the warning in every tab, pings at once. */
+  extend(): void
+  /** Ends the session in every tab (one logout request) and redirects. */
+  logout(): void
+  getState(): WardState
+  /** Whole seconds until the session ends without further activity (0 when not running). */
+  getRemaining(): number
+}
+
+/** How long an expiring tab waits for the logout request before it navigates away. */
+export const LOGOUT_WAIT = 2000
+
+/** setTimeout runs a longer delay at once, so long waits are checked in steps. */
+const MAX_DELAY = 2 ** 31 - 1
+
+interface Run {
+  tabs: Tabs
+  server: Server
+  dialog: Dialog | null
+  timer: ReturnType<typeof setTimeout> | undefined
+  ticker: ReturnType<typeof setInterval> | undefined
+  unwatch: Array<() => void>
+}
+
+/**
+ * Creates a ward. Options are validated here (a clear TypeError on bad input); nothing touches
+ * the DOM until `start()`, so importing and constructing are safe during server rendering.
+ * @example
+ * const ward = createSessionWard({ pingUrl: '/session/ping', logoutUrl: '/session/logout',
+ *   redirectTo: '/login?reason=idle', onWarn: ({ remaining }) => console.log(remaining) })
+ * ward.start()
+ */
+export function createSessionWard(input: SessionWardOptions): SessionWard {
+  const options = resolveOptions(input)
+  let state: MachineState = STOPPED
+  let run: Run | null = null
+
+  const now = (): number => Date.now()
+
+  function emit<T>(name: string, detail: T, callback: ((detail: T) => void) | null): void {
+    try {
+      callback?.(detail)
+    } catch (error) {
+      console.error(`sessionward: on${name} threw`, error)
+    }
+    window.dispatchEvent(new CustomEvent(`sessionward:${name}`, { detail }))
+  }
+
+  function getRemaining(): number {
+    return Math.ceil(remaining(state, now()) / 1000)
+  }
+
+  function render(current: Run): void {
+    if (current.dialog === null) return
+    if (state.status === 'warning') {
+      current.dialog.show(remaining(state, now()), state.expireAfter - state.warnAfter)
+    } else {
+      current.dialog.hide()
+    }
+  }
+
+  function announce(previous: WardState): void {
+    const status = state.status
+    if (run !== null) {
+      render(run)
+      clearInterval(run.ticker)
+      const current = run
+      run.ticker = status === 'warning' ? setInterval(() => render(current), 1000) : undefined
+    }
+    emit<StateDetail>('state', { state: status, previous }, options.onStateChange)
+    if (status === 'warning')
+      emit<WarnDetail>('warn', { remaining: getRemaining() }, options.onWarn)
+    if (status === 'active' && previous === 'warning') emit('active', {}, options.onActive)
+    if (status === 'expired') {
+      emit<ExpireDetail>('expire', { reason: state.reason ?? 'idle' }, options.onExpire)
+    }
+  }
+
+  function schedule(): void {
+    if (run === null) return
+    clearTimeout(run.timer)
+    const at = nextCheck(state, run.tabs.delay())
+    run.timer =
+      at === null ? undefined : setTimeout(check, Math.min(Math.max(0, at - now()), MAX_DELAY))
+  }
+
+  function advance(event: MachineEvent): void {
+    const result = step(state, event)
+    state = result.state
+    for (const effect of result.effects) perform(effect)
+  }
+
+  function apply(event: MachineEvent): void {
+    const previous = state.status
+    advance(event)
+    if (event.type !== 'check' && run !== null) {
+      advance({ type: 'check', now: now(), delay: run.tabs.delay() })
+    }
+    if (state.status !== previous) announce(previous)
+    schedule()
+  }
+
+  function check(): void {
+    if (run !== null) apply({ type: 'check', now: now(), delay: run.tabs.delay() })
+  }
+
+  function perform(effect: Effect): void {
+    const current = run
+    if (current === null) return
+    if (effect.type === 'ping') void ping(current, state.lastPingAt, effect.idleFor)
+    else if (effect.type === 'share') current.tabs.post(effect.message)
+    else {
+      run = null
+      release(current)
+      void finish(current, effect.own)
+    }
+  }
+
+  async function ping(current: Run, sentAt: number, idleFor: number): Promise<void> {
+    const outcome = await current.server.ping(idleFor)
+    if (run !== current) return
+    if (outcome.kind === 'answer') apply({ type: 'answer', now: now(), sentAt, view: outcome.view })
+    else if (outcome.kind === 'ended') apply({ type: 'ended', now: now(), reason: outcome.reason })
+    else apply({ type: 'unreachable', now: now() })
+  }
+
+  function release(current: Run): void {
+    clearTimeout(current.timer)
+    clearInterval(current.ticker)
+    for (const unwatch of current.unwatch) unwatch()
+    current.dialog?.destroy()
+  }
+
+  /** Logs out (when this tab decided), tells the other tabs, leaves the channel, redirects. */
+  async function finish(current: Run, own: boolean): Promise<void> {
+    // Runs after the expire event has been announced, so listeners see it before navigation.
+    await undefined
+    if (own) {
+      // Log out before telling the other tabs, so none of them reaches the login page while the
+      // server still knows the session.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const wait = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, LOGOUT_WAIT)
+      })
+      await Promise.race([current.server.logout(), wait])
+      clearTimeout(timer)
+      current.tabs.post({ type: 'sync', shared: shared(state) })
+    }
+    current.tabs.close()
+    if (options.redirectTo !== null && state.status === 'expired') {
+      const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
+      navigate(options.redirectTo)
+    }
+  }
+
+  function receive(current: Run, message: TabMessage): void {
+    if (run !== current) return
+    switch (message.type) {
+      case 'hello':
+        current.tabs.post({ type: 'sync', shared: shared(state) })
+        return
+      case 'bye':
+        return
+      case 'activity':
+        apply({
+          type: 'activity',
+          at: message.at,
+          now: now(),
+          extend: message.extend,
+          remote: true,
+        })
+        return
+      case 'pinged':
+        apply({ type: 'pinged', at: message.at })
+        return
+      case 'sync':
+        apply({ type: 'sync', shared: message.shared })
+    }
+  }
+
+  function local(extend: boolean): void {
+    const at = now()
+    apply({ type: 'activity', at, now: at, extend, remote: false })
+  }
+
+  return {
+    start() {
+      if (run !== null) return
+      if (typeof window === 'undefined') {
+        throw new TypeError('sessionward: start() needs a browser window')
+      }
+      const dialog = options.dialog
+        ? createDialog(document, {
+            texts: options.texts,
+            nonce: options.nonce,
+            onStay: () => local(true),
+            onLogout: () => apply({ type: 'logout', now: now() }),
+          })
+        : null
+      const current: Run = {
+        server: connect({
+          pingUrl: options.pingUrl,
+          logoutUrl: options.logoutUrl,
+          headers: options.headers,
+          fetch: options.fetch ?? ((url, init) => fetch(url, init)),
+        }),
+        dialog,
+        tabs: joinTabs({
+          name: options.channelName,
+          type: options.channelType,
+          onMessage: (message) => receive(current, message),
+          onLeader: () => {
+            if (run === current) check()
+          },
+        }),
+        timer: undefined,
+        ticker: undefined,
+        unwatch: [],
+      }
+      run = current
+      current.unwatch.push(
+        watchActivity(
+          window,
+          () => local(false),
+          (event) => dialog?.contains(event.target) ?? false,
+        ),
+        watchLifecycle(window, (resumed) => {
+          // A frozen tab may have missed messages: ask the others where things stand.
+          if (resumed) current.tabs.post({ type: 'hello' })
+          check()
+        }),
+      )
+      apply({
+        type: 'start',
+        now: now(),
+        warnAfter: options.warnAfter,
+        expireAfter: options.expireAfter,
+      })
+    },
+    stop() {
+      const previous = state.status
+      if (run !== null) {
+        release(run)
+        run.tabs.close()
+        run = null
+      }
+      state = STOPPED
+      if (previous !== 'stopped') announce(previous)
+    },
+    activity: () => local(false),
+    extend: () => local(true),
+    logout: () => apply({ type: 'logout', now: now() }),
+    getState: () => state.status,
+    getRemaining,
+  }
+}
