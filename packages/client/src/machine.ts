@@ -30,7 +30,7 @@ export interface Shared {
 }
 
 export interface MachineState extends Shared {
-  /** The server must hear about activity at this time (stay, extend, a new tab). */
+  /** The server must hear about activity at this time (stay, extend). */
   extendAt: number
   /** This tab awaits the answer to its own ping. */
   inFlight: boolean
@@ -119,6 +119,9 @@ export function dueAt(s: MachineState): number {
     const heartbeat = s.expireAfter / 4
     due.push(s.lastPingAt + (s.failures > 0 ? Math.min(backoff(s.failures), heartbeat) : heartbeat))
   }
+  // A tab that neither pinged nor heard of a ping learns the server's timings first. A tab
+  // opened next to others learns them from their answer to its hello instead.
+  if (s.lastPingAt === NEVER) due.push(s.changedAt)
   if (s.extendAt > s.lastPingAt) due.push(s.extendAt)
   const deadline = s.lastActivity + (s.status === 'active' ? s.warnAfter : s.expireAfter)
   if (deadline > s.lastPingAt) due.push(deadline)
@@ -221,12 +224,10 @@ export function step(s: MachineState, e: MachineEvent): Step {
         lastActivity: e.now,
         warnAfter: e.warnAfter,
         expireAfter: e.expireAfter,
-        // The first ping learns the server's timings and tells it this tab is open.
-        extendAt: e.now,
       }
       return {
         state,
-        effects: [{ type: 'share', message: { type: 'activity', at: e.now, extend: true } }],
+        effects: [{ type: 'share', message: { type: 'activity', at: e.now, extend: false } }],
       }
     }
     case 'check': {

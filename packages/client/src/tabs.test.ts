@@ -1,0 +1,194 @@
+import { BroadcastChannel, createLeaderElection } from 'broadcast-channel'
+import { afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
+import { FOLLOWER_GRACE, joinTabs, readMessage, type TabMessage } from './tabs.ts'
+import { installWebLocks, uniqueChannel } from './test-support/browser.ts'
+import { fakeServer } from './test-support/server.ts'
+import { openTabs, type Tab, wait } from './test-support/ward.ts'
+
+declare module 'vitest' {
+  interface TaskMeta {
+    /** Read by bench/client.ts through the JSON reporter. */
+    pings?: { oneTab: number; tenTabs: number; minutes: number }
+  }
+}
+
+let opened: Tab[] = []
+
+/** Starts tabs one after another, as a user opens them. */
+async function start(tabs: Tab[]): Promise<void> {
+  opened = tabs
+  for (const tab of tabs) {
+    tab.ward.start()
+    await wait(0.1)
+  }
+}
+
+const states = (): string[] => opened.map((tab) => tab.ward.getState())
+const pingers = (): number => opened.filter((tab) => tab.pings > 0).length
+const leader = (): Tab | undefined => opened.find((tab) => tab.pings > 0)
+
+beforeAll(installWebLocks)
+beforeEach(() => vi.useFakeTimers({ now: Date.UTC(2030, 0, 1, 9) }))
+afterEach(async () => {
+  for (const tab of opened) tab.ward.stop()
+  await wait(1)
+  vi.useRealTimers()
+})
+
+describe('three tabs on one channel', () => {
+  test('exactly one tab pings, and closing it hands the job to another', async () => {
+    const { server, tabs } = openTabs(3)
+    await start(tabs)
+    for (let second = 0; second < 60; second++) {
+      tabs[second % 3]?.ward.activity()
+      await wait(1)
+    }
+    expect(pingers()).toBe(1)
+    const first = leader() as Tab
+    const before = server.pings.length
+    first.ward.stop()
+    opened = tabs.filter((tab) => tab !== first)
+    for (const tab of opened) tab.pings = 0
+    for (let second = 0; second < 60; second++) {
+      opened[second % 2]?.ward.activity()
+      await wait(1)
+    }
+    expect(pingers()).toBe(1)
+    expect(server.pings.length - before).toBe(8)
+    expect(states()).toEqual(['active', 'active'])
+  })
+
+  test('activity in tab C keeps A and B from warning', async () => {
+    const { tabs } = openTabs(3)
+    await start(tabs)
+    for (let second = 0; second < 90; second++) {
+      if (second % 5 === 0) tabs[2]?.ward.activity()
+      await wait(1)
+    }
+    expect(states()).toEqual(['active', 'active', 'active'])
+    expect(tabs.map((tab) => tab.seen)).toEqual([[], [], []])
+  })
+
+  test('one warning in every tab at once; "stay" in B dismisses it in A and C', async () => {
+    const { server, tabs } = openTabs(3)
+    await start(tabs)
+    await wait(20)
+    expect(states()).toEqual(['warning', 'warning', 'warning'])
+    const pings = server.pings.length
+    tabs[1]?.ward.extend()
+    await wait(0.1)
+    expect(states()).toEqual(['active', 'active', 'active'])
+    expect(tabs.map((tab) => tab.seen)).toEqual([
+      ['warn 10', 'active'],
+      ['warn 10', 'active'],
+      ['warn 10', 'active'],
+    ])
+    // The server hears about "stay" once, from the leader.
+    expect(server.pings.length).toBe(pings + 1)
+    expect(server.pings.at(-1)).toBeLessThan(0.2)
+  })
+
+  test('expiry ends all three tabs with exactly one logout request', async () => {
+    const { server, tabs } = openTabs(3)
+    await start(tabs)
+    await wait(33)
+    expect(states()).toEqual(['expired', 'expired', 'expired'])
+    expect(server.logouts).toBe(1)
+    expect(tabs.map((tab) => tab.navigations)).toEqual([
+      ['/login?reason=idle'],
+      ['/login?reason=idle'],
+      ['/login?reason=idle'],
+    ])
+    expect(tabs.map((tab) => tab.seen.at(-1))).toEqual([
+      'expire idle',
+      'expire idle',
+      'expire idle',
+    ])
+  })
+
+  test('a frozen leader: one follower pings in its place, once per deadline', async () => {
+    // A tab that won the election and then froze: it holds leadership but does nothing.
+    const name = uniqueChannel()
+    const frozen = new BroadcastChannel(name, { type: 'simulate' })
+    const elector = createLeaderElection(frozen)
+    void elector.awaitLeadership()
+    await wait(0.1)
+    expect(elector.isLeader).toBe(true)
+    const { server, tabs } = openTabs(2, { channelName: name })
+    await start(tabs)
+    await wait(FOLLOWER_GRACE / 1000 + 0.1)
+    // The start ping: the server must learn the page is open.
+    expect(server.pings.length).toBe(1)
+    await wait(20)
+    expect(states()).toEqual(['warning', 'warning'])
+    expect(server.pings.length).toBe(2)
+    await wait(10)
+    expect(states()).toEqual(['expired', 'expired'])
+    expect(server.pings.length).toBe(3)
+    expect(server.logouts).toBe(1)
+    void frozen.close()
+  })
+})
+
+test('ten tabs, 30 minutes of steady activity: no more pings than one tab + 1', async ({
+  task,
+}) => {
+  const minutes = 30
+  /** Activity every second, moving from tab to tab; the server's default 840/900 s apply. */
+  async function simulate(count: number): Promise<number> {
+    const { server, tabs } = openTabs(count, {}, fakeServer({ warnAfter: 840, expireAfter: 900 }))
+    await start(tabs)
+    for (let second = 0; second < minutes * 60; second++) {
+      tabs[second % count]?.ward.activity()
+      await wait(1)
+    }
+    expect(states()).toEqual(tabs.map(() => 'active'))
+    for (const tab of tabs) tab.ward.stop()
+    await wait(1)
+    return server.pings.length
+  }
+  const oneTab = await simulate(1)
+  const tenTabs = await simulate(10)
+  task.meta.pings = { oneTab, tenTabs, minutes }
+  expect(oneTab).toBe(1 + (minutes * 60) / 225)
+  expect(tenTabs).toBeLessThanOrEqual(oneTab + 1)
+})
+
+describe('the channel', () => {
+  test('messages from another version of the SDK are dropped, not trusted', () => {
+    expect(readMessage({ from: 'x', type: 'activity', at: 5, extend: false })).not.toBeNull()
+    for (const data of [
+      null,
+      'hello',
+      { type: 'hello' },
+      { from: 'x', type: 'activity', at: '5', extend: false },
+      { from: 'x', type: 'pinged', at: Number.NaN },
+      { from: 'x', type: 'sync', shared: { status: 'sleeping' } },
+      { from: 'x', type: 'reload' },
+    ]) {
+      expect(readMessage(data)).toBeNull()
+    }
+  })
+
+  test('followers wait their turn; after close() nothing is sent or received', async () => {
+    const name = uniqueChannel()
+    const received: TabMessage[][] = [[], []]
+    const join = (inbox: TabMessage[]) =>
+      joinTabs({ name, type: 'simulate', onMessage: (m) => inbox.push(m), onLeader() {} })
+    const a = join(received[0] as TabMessage[])
+    await wait(0.1)
+    const b = join(received[1] as TabMessage[])
+    await wait(0.1)
+    expect([a.isLeader(), b.isLeader()]).toEqual([true, false])
+    expect(a.delay()).toBe(0)
+    expect([FOLLOWER_GRACE, 2 * FOLLOWER_GRACE]).toContain(b.delay())
+    expect(received[0]).toEqual([{ type: 'hello' }])
+    b.close()
+    b.post({ type: 'pinged', at: 1 })
+    a.post({ type: 'pinged', at: 2 })
+    await wait(0.1)
+    expect(received[0]).toEqual([{ type: 'hello' }, { type: 'bye' }])
+    expect(received[1]).toEqual([])
+    a.close()
+  })
+})

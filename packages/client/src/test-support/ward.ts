@@ -1,0 +1,54 @@
+import { vi } from 'vitest'
+import type { SessionWardOptions } from '../options.ts'
+import { createSessionWard, type SessionWard } from '../ward.ts'
+import { uniqueChannel } from './browser.ts'
+import { type FakeServer, fakeServer } from './server.ts'
+
+/** Lets fake time pass, running timers and the promises they settle. */
+export const wait = (seconds: number): Promise<unknown> =>
+  vi.advanceTimersByTimeAsync(seconds * 1000)
+
+export interface Tab {
+  ward: SessionWard
+  navigations: string[]
+  /** Pings this tab sent. */
+  pings: number
+  /** What the app saw through the callbacks, in order. */
+  seen: string[]
+}
+
+/** Opens `count` tabs of one app on one channel, talking to one server. */
+export function openTabs(
+  count: number,
+  options: Partial<SessionWardOptions> = {},
+  server: FakeServer = fakeServer({ warnAfter: 20, expireAfter: 30 }),
+): { server: FakeServer; tabs: Tab[] } {
+  const channelName = uniqueChannel()
+  const tabs = Array.from({ length: count }, () => {
+    const tab: Tab = {
+      ward: undefined as unknown as SessionWard,
+      navigations: [],
+      pings: 0,
+      seen: [],
+    }
+    tab.ward = createSessionWard({
+      pingUrl: '/session/ping',
+      logoutUrl: '/session/logout',
+      redirectTo: '/login?reason=idle',
+      channelName,
+      channelType: 'simulate',
+      dialog: false,
+      fetch: (url, init) => {
+        if (url === '/session/ping') tab.pings++
+        return server.fetch(url, init)
+      },
+      navigate: (url) => tab.navigations.push(url),
+      onWarn: ({ remaining }) => tab.seen.push(`warn ${remaining}`),
+      onActive: () => tab.seen.push('active'),
+      onExpire: ({ reason }) => tab.seen.push(`expire ${reason}`),
+      ...options,
+    })
+    return tab
+  })
+  return { server, tabs }
+}

@@ -1,0 +1,323 @@
+import { afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
+import { installWebLocks } from './test-support/browser.ts'
+import { type FakeServer, fakeServer } from './test-support/server.ts'
+import { openTabs, type Tab, wait } from './test-support/ward.ts'
+import type { SessionWard } from './ward.ts'
+
+const T0 = Date.UTC(2030, 0, 1, 9)
+const HOOK = (name: string): HTMLElement | null =>
+  document.querySelector<HTMLElement>(`[data-sessionward="${name}"]`)
+const dialog = (): HTMLDialogElement | null => HOOK('dialog') as HTMLDialogElement | null
+const move = (target: EventTarget = document.body): boolean =>
+  target.dispatchEvent(new MouseEvent('mousemove', { bubbles: true }))
+
+let server: FakeServer
+let tab: Tab
+let ward: SessionWard
+let events: string[]
+
+const record = (event: Event): void => {
+  const detail = (event as CustomEvent).detail as Record<string, unknown>
+  events.push(
+    `${event.type.slice('sessionward:'.length)} ${Object.values(detail).join(' ')}`.trim(),
+  )
+}
+const EVENTS = ['warn', 'active', 'expire', 'state'].map((name) => `sessionward:${name}`)
+
+/** One tab with the default dialog; the server says warn at 20 s, expire at 30 s. */
+async function open(options: Parameters<typeof openTabs>[1] = {}): Promise<void> {
+  server = fakeServer({ warnAfter: 20, expireAfter: 30 })
+  const opened = openTabs(1, { dialog: true, ...options }, server)
+  tab = opened.tabs[0] as Tab
+  ward = tab.ward
+  ward.start()
+  await wait(0)
+}
+
+beforeAll(installWebLocks)
+beforeEach(() => {
+  vi.useFakeTimers({ now: T0 })
+  events = []
+  for (const name of EVENTS) window.addEventListener(name, record)
+})
+afterEach(async () => {
+  ward.stop()
+  await wait(1)
+  for (const name of EVENTS) window.removeEventListener(name, record)
+  vi.useRealTimers()
+  document.body.replaceChildren()
+})
+
+describe('one tab', () => {
+  test('asks the server at start and adopts its timings over the local ones', async () => {
+    await open()
+    expect(server.pings).toEqual([0])
+    expect(ward.getState()).toBe('active')
+    // Local defaults are 840/900 s; the server's 20/30 s apply.
+    expect(ward.getRemaining()).toBe(30)
+    await wait(19)
+    expect(dialog()).toBeNull()
+    await wait(1)
+    expect(server.pings).toEqual([0, 20])
+    expect(ward.getState()).toBe('warning')
+    expect(dialog()?.open).toBe(true)
+  })
+
+  test('the warning dialog: an alertdialog, labelled, focused on "Stay", with a live countdown', async () => {
+    await open()
+    await wait(20)
+    const root = dialog() as HTMLDialogElement
+    expect(root.getAttribute('role')).toBe('alertdialog')
+    expect(root.getAttribute('aria-modal')).toBe('true')
+    const label = document.getElementById(root.getAttribute('aria-labelledby') ?? '')
+    const description = document.getElementById(root.getAttribute('aria-describedby') ?? '')
+    expect(label?.textContent).toBe('Are you still there?')
+    expect(description?.textContent).toBe('For your security, you will be signed out in 0:10.')
+    const countdown = HOOK('countdown') as HTMLElement
+    expect(countdown.getAttribute('aria-live')).toBe('polite')
+    expect(countdown.textContent).toBe('0:10')
+    expect(document.activeElement).toBe(HOOK('stay'))
+    expect(HOOK('stay')?.textContent).toBe('Stay signed in')
+    expect(HOOK('logout')?.textContent).toBe('Sign out')
+    expect(root.style.getPropertyValue('--sessionward-progress')).toBe('1.0000')
+    await wait(4)
+    expect(countdown.textContent).toBe('0:06')
+    expect(root.style.getPropertyValue('--sessionward-progress')).toBe('0.6000')
+    expect(events).toEqual(['state active stopped', 'state warning active', 'warn 10'])
+  })
+
+  test('texts are replaceable, the countdown goes where {time} is', async () => {
+    await open({
+      texts: { title: 'Noch da?', message: 'In {time} werden Sie abgemeldet.', stay: 'Bleiben' },
+    })
+    await wait(21)
+    expect(dialog()?.textContent).toBe('Noch da?In 0:09 werden Sie abgemeldet.BleibenSign out')
+  })
+
+  test('"Stay signed in" closes the dialog in place, returns focus and tells the server', async () => {
+    const input = document.createElement('input')
+    document.body.append(input)
+    input.focus()
+    await open()
+    await wait(22)
+    HOOK('stay')?.click()
+    await wait(0)
+    expect(dialog()?.open).toBe(false)
+    expect(document.activeElement).toBe(input)
+    expect(ward.getState()).toBe('active')
+    expect(server.pings).toEqual([0, 20, 0])
+    expect(events).toEqual([
+      'state active stopped',
+      'state warning active',
+      'warn 10',
+      'state active warning',
+      'active',
+    ])
+    expect(tab.seen).toEqual(['warn 10', 'active'])
+    await wait(19)
+    expect(ward.getState()).toBe('active')
+  })
+
+  test('Escape means stay', async () => {
+    await open()
+    await wait(20)
+    HOOK('stay')?.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }))
+    await wait(0)
+    expect(ward.getState()).toBe('active')
+    expect(dialog()?.open).toBe(false)
+  })
+
+  test('a dialog closed by the browser itself (close request) also means stay', async () => {
+    await open()
+    await wait(20)
+    dialog()?.close()
+    await wait(0)
+    expect(ward.getState()).toBe('active')
+  })
+
+  test('no answer to the warning: expiry, exactly one logout request, redirect', async () => {
+    await open()
+    await wait(30)
+    expect(ward.getState()).toBe('expired')
+    expect(server.logouts).toBe(1)
+    expect(tab.navigations).toEqual(['/login?reason=idle'])
+    expect(dialog()).toBeNull()
+    expect(events).toEqual([
+      'state active stopped',
+      'state warning active',
+      'warn 10',
+      'state expired warning',
+      'expire idle',
+    ])
+    const logout = server.requests.at(-1)
+    expect(logout?.url).toBe('/session/logout')
+    expect(logout?.init.credentials).toBe('same-origin')
+  })
+
+  test('"Sign out" logs out at once', async () => {
+    await open()
+    await wait(20)
+    HOOK('logout')?.click()
+    await wait(0)
+    expect(ward.getState()).toBe('expired')
+    expect(tab.seen).toEqual(['warn 10', 'expire logout'])
+    expect(server.logouts).toBe(1)
+    expect(tab.navigations).toEqual(['/login?reason=idle'])
+  })
+
+  test('steady mouse activity keeps the session alive with one heartbeat per expireAfter/4', async () => {
+    await open()
+    for (let second = 0; second < 120; second++) {
+      move()
+      await wait(1)
+    }
+    expect(ward.getState()).toBe('active')
+    expect(events).toEqual(['state active stopped'])
+    // The start ping, then a heartbeat every 7.5 s: 16 in two minutes.
+    expect(server.pings.length).toBe(1 + 16)
+  })
+
+  test('moving over the warning dialog is not activity; moving on the page (headless) is', async () => {
+    await open()
+    await wait(20)
+    move(dialog() as HTMLDialogElement)
+    await wait(1)
+    expect(ward.getState()).toBe('warning')
+    ward.stop()
+    await open({ dialog: false })
+    await wait(20)
+    expect(ward.getState()).toBe('warning')
+    move()
+    await wait(0)
+    expect(ward.getState()).toBe('active')
+    expect(dialog()).toBeNull()
+  })
+
+  test('a 401 in the middle of the warning ends the session with the server reason', async () => {
+    await open()
+    await wait(22)
+    server.ended = 'revoked'
+    HOOK('stay')?.click()
+    await wait(0)
+    expect(ward.getState()).toBe('expired')
+    expect(tab.seen).toEqual(['warn 10', 'active', 'expire revoked'])
+    expect(tab.navigations).toEqual(['/login?reason=idle'])
+  })
+
+  test('network down: the warning still comes, and past expireAfter the tab logs out (fail safe)', async () => {
+    await open()
+    server.down = true
+    await wait(20)
+    expect(ward.getState()).toBe('warning')
+    await wait(9)
+    expect(ward.getState()).toBe('warning')
+    await wait(1)
+    expect(ward.getState()).toBe('expired')
+    expect(tab.seen).toEqual(['warn 10', 'expire idle'])
+    expect(tab.navigations).toEqual(['/login?reason=idle'])
+  })
+
+  test('a two-hour sleep is resolved on wake by a ping: activity elsewhere keeps the session', async () => {
+    await open()
+    vi.setSystemTime(Date.now() + 2 * 3600_000)
+    server.touch()
+    document.dispatchEvent(new Event('visibilitychange'))
+    // Nothing is decided before the server answers.
+    expect(ward.getState()).toBe('active')
+    await wait(0)
+    expect(server.pings.at(-1)).toBe(7200)
+    expect(ward.getState()).toBe('active')
+    expect(server.logouts).toBe(0)
+    expect(ward.getRemaining()).toBe(30)
+  })
+
+  test('a two-hour sleep that the server confirms ends the session on wake', async () => {
+    await open()
+    vi.setSystemTime(Date.now() + 2 * 3600_000)
+    window.dispatchEvent(new Event('pageshow'))
+    await wait(0)
+    expect(ward.getState()).toBe('expired')
+    expect(tab.seen).toEqual(['expire idle'])
+    expect(server.logouts).toBe(1)
+  })
+
+  test('a timer that fires 70 s late (background throttling) asks the server first', async () => {
+    await open()
+    await wait(10)
+    // The 20 s warning timer fires at 90 s instead; meanwhile another device was active at 80 s.
+    vi.setSystemTime(Date.now() + 70_000)
+    server.touch()
+    await wait(10)
+    expect(server.pings).toEqual([0, 90])
+    expect(ward.getState()).toBe('active')
+    expect(ward.getRemaining()).toBe(20)
+  })
+
+  test('start() after expiry begins a fresh session; stop() leaves nothing behind', async () => {
+    const sheets = document.adoptedStyleSheets.length
+    await open()
+    await wait(30)
+    expect(ward.getState()).toBe('expired')
+    server.ended = null
+    server.touch()
+    ward.start()
+    await wait(20)
+    expect(ward.getState()).toBe('warning')
+    expect(document.adoptedStyleSheets.length).toBe(sheets + 1)
+    const pings = server.pings.length
+    ward.stop()
+    await wait(1)
+    expect(ward.getState()).toBe('stopped')
+    expect(vi.getTimerCount()).toBe(0)
+    expect(dialog()).toBeNull()
+    expect(document.adoptedStyleSheets.length).toBe(sheets)
+    move()
+    document.dispatchEvent(new Event('visibilitychange'))
+    await wait(60)
+    expect(server.pings.length).toBe(pings)
+    expect(events.at(-1)).toBe('state stopped warning')
+  })
+
+  test('a throwing callback is reported and changes nothing else', async () => {
+    const reported: unknown[] = []
+    vi.spyOn(console, 'error').mockImplementation((...args) => reported.push(args[0]))
+    await open({
+      onWarn: () => {
+        throw new Error('app bug')
+      },
+    })
+    await wait(20)
+    expect(reported).toEqual(['sessionward: onwarn threw'])
+    expect(events).toContain('warn 10')
+    expect(dialog()?.open).toBe(true)
+    vi.restoreAllMocks()
+  })
+})
+
+describe('nothing the server sends expires an active user or crashes the SDK', () => {
+  test.each([
+    ['HTML with 200', 200, '<!doctype html><title>Login</title>'],
+    ['500', 500, 'Internal Server Error'],
+    ['503 store_unavailable', 503, '{"error":"store_unavailable","message":"down"}'],
+    ['{}', 200, '{}'],
+    [
+      'huge numbers',
+      200,
+      '{"idleFor":1e308,"warnAfter":1e300,"expireAfter":1e308,"expiresIn":1e308}',
+    ],
+    ['negative idleFor', 200, '{"idleFor":-100000,"warnAfter":20,"expireAfter":30,"expiresIn":-5}'],
+    ['a JSON string', 200, '"ok"'],
+    ['an empty body', 200, ''],
+  ])('%s', async (_name, status, body) => {
+    await open({ warnAfter: 20, expireAfter: 30 })
+    server.reply = { status, body }
+    for (let second = 0; second < 180; second++) {
+      if (second % 5 === 0) move()
+      await wait(1)
+    }
+    expect(ward.getState()).toBe('active')
+    expect(events).toEqual(['state active stopped'])
+    expect(server.logouts).toBe(0)
+    expect(server.pings.length).toBeGreaterThan(5)
+  })
+})
