@@ -11,7 +11,7 @@ export function watchLifecycle(win: Window, onWake: (resumed: boolean) => void):
   const doc = win.document
   const wake = (): void => onWake(false)
   const resume = (): void => onWake(true)
-  const show = (event: PageTransitionEvent): void => onWake(event.persisted)
+  const show = (event: PageTransitionEvent): void => onWake(event.persisted === true)
   doc.addEventListener('visibilitychange', wake)
   doc.addEventListener('resume', resume)
   win.addEventListener('focus', wake)

@@ -1,0 +1,22 @@
+import { expect, test } from 'vitest'
+import { watchLifecycle } from './lifecycle.ts'
+
+/** happy-dom ignores the `persisted` init of PageTransitionEvent, so it is set on the event. */
+const pageshow = (persisted: boolean): Event =>
+  Object.defineProperty(new Event('pageshow'), 'persisted', { value: persisted })
+
+test('visibility, focus, back/forward cache and resume from freeze all wake the ward', () => {
+  const wakes: boolean[] = []
+  const stop = watchLifecycle(window, (resumed) => wakes.push(resumed))
+  document.dispatchEvent(new Event('visibilitychange'))
+  window.dispatchEvent(new Event('focus'))
+  window.dispatchEvent(pageshow(false))
+  window.dispatchEvent(pageshow(true))
+  document.dispatchEvent(new Event('resume'))
+  // Only a page that was frozen or cached may have missed messages from other tabs.
+  expect(wakes).toEqual([false, false, false, true, true])
+  stop()
+  document.dispatchEvent(new Event('visibilitychange'))
+  document.dispatchEvent(new Event('resume'))
+  expect(wakes.length).toBe(5)
+})

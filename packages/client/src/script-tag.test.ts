@@ -1,0 +1,70 @@
+import { afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { boot, optionsFromDataset } from './script-tag.ts'
+import { installWebLocks } from './test-support/browser.ts'
+
+const tag = (attributes: Record<string, string>): HTMLScriptElement => {
+  const script = document.createElement('script')
+  for (const [name, value] of Object.entries(attributes)) script.setAttribute(name, value)
+  return script
+}
+
+beforeAll(installWebLocks)
+afterEach(() => document.body.replaceChildren())
+
+describe('script tag', () => {
+  test('data- attributes become options: kebab-case names, seconds, dialog, texts', () => {
+    const script = tag({
+      'data-ping-url': '/session/ping',
+      'data-logout-url': '/session/logout',
+      'data-redirect-to': '/login?reason=idle',
+      'data-warn-after': '20',
+      'data-expire-after': '30',
+      'data-channel-name': 'my-app',
+      'data-nonce': 'abc',
+      'data-dialog': 'false',
+      'data-text-stay': 'Bleiben',
+      'data-unrelated': 'ignored',
+    })
+    expect(optionsFromDataset(script.dataset)).toEqual({
+      pingUrl: '/session/ping',
+      logoutUrl: '/session/logout',
+      redirectTo: '/login?reason=idle',
+      warnAfter: 20,
+      expireAfter: 30,
+      channelName: 'my-app',
+      nonce: 'abc',
+      dialog: false,
+      texts: { stay: 'Bleiben' },
+    })
+  })
+
+  test('without data-ping-url nothing starts, but the factory is there', () => {
+    expect(boot(null).ward).toBeNull()
+    const global = boot(tag({ 'data-warn-after': '20' }))
+    expect(global.ward).toBeNull()
+    expect(global.createSessionWard({ pingUrl: '/p' }).getState()).toBe('stopped')
+  })
+
+  test('a bad attribute fails with the option name in the message', () => {
+    expect(() => boot(tag({ 'data-ping-url': '/p', 'data-warn-after': 'soon' }))).toThrow(
+      'sessionward: warnAfter must be a positive number of seconds, got "soon"',
+    )
+    expect(() => boot(tag({ 'data-ping-url': '/p', 'data-dialog': 'maybe' }))).toThrow(
+      'sessionward: dialog must be true or false, got "maybe"',
+    )
+  })
+
+  test('with data-ping-url the ward starts right away (and stops before it could ping)', () => {
+    const { ward } = boot(
+      tag({ 'data-ping-url': '/session/ping', 'data-channel-type': 'simulate', 'data-dialog': '' }),
+    )
+    expect(ward?.getState()).toBe('active')
+    ward?.stop()
+  })
+})
+
+test('the bundle entry exposes window.SessionWard', async () => {
+  await import('./iife.ts')
+  expect(window.SessionWard.ward).toBeNull()
+  expect(typeof window.SessionWard.createSessionWard).toBe('function')
+})
