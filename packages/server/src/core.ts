@@ -25,9 +25,10 @@ import { generateToken, hashToken } from './tokens.ts'
 import { setSessionCookie } from './transport.ts'
 import { userAgentMatches } from './user-agent.ts'
 
-/** A session held in the process cache. Its record carries the freshest known activity. */
+/** A session held in the process cache, keyed by token hash; it carries the freshest activity. */
 export interface CacheEntry {
-  record: SessionRecord
+  /** What `c.var.session` shows: kept without the token hash, so no copy is made per request. */
+  session: SessionInfo
   policy: SessionPolicy
   /** When the row was last read from the database (ms). */
   checkedAt: number
@@ -96,6 +97,20 @@ export class WardCore {
   }
 
   /**
+   * The fast path: the cached session when it is fresh (within cacheTtl), not due to end and
+   * seen from the same user agent. Synchronous, no database; anything else goes to
+   * `authenticate`.
+   */
+  cachedSession(c: Context, tokenHash: string, now: number): CacheEntry | undefined {
+    const entry = this.#cache.get(tokenHash)
+    if (!entry || now - entry.checkedAt >= this.options.cacheTtl * 1000) return undefined
+    if (expiryReason(entry.session, now, entry.policy) !== null) return undefined
+    const userAgent = userAgentOf(c)
+    if (userAgent !== entry.session.userAgent) return undefined
+    return entry
+  }
+
+  /**
    * Checks a token hash: cache first (no database read on a hit), ended and expired sessions
    * ended once, user-agent binding enforced.
    */
@@ -106,25 +121,25 @@ export class WardCore {
       if ('problem' in loaded) return loaded
       entry = loaded.entry
     }
-    let reason = expiryReason(entry.record, now, entry.policy)
+    let reason = expiryReason(entry.session, now, entry.policy)
     if (reason === 'idle' && entry.checkedAt < now) {
       // Never end for idleness on stale data: another instance may have seen activity.
-      const fresh = await findById(fork(this.orm), entry.record.id)
+      const fresh = await findById(fork(this.orm), entry.session.id)
       if (!fresh || fresh.endedAt) {
         this.#cache.delete(tokenHash)
         return { problem: ended(fresh?.endReason ?? null) }
       }
       this.#refresh(entry, fresh, entry.policy, now)
-      reason = expiryReason(entry.record, now, entry.policy)
+      reason = expiryReason(entry.session, now, entry.policy)
     }
     if (reason) {
-      await this.end({ ids: [entry.record.id] }, reason)
+      await this.end({ ids: [entry.session.id] }, reason)
       return { problem: ended(reason) }
     }
     const userAgent = userAgentOf(c)
-    if (!userAgentMatches(entry.record.userAgent, userAgent, this.options.userAgentBinding)) {
-      const detail = `user agent changed from ${JSON.stringify(entry.record.userAgent)} to ${JSON.stringify(userAgent)}`
-      await this.end({ ids: [entry.record.id] }, 'user_agent_changed', detail)
+    if (!userAgentMatches(entry.session.userAgent, userAgent, this.options.userAgentBinding)) {
+      const detail = `user agent changed from ${JSON.stringify(entry.session.userAgent)} to ${JSON.stringify(userAgent)}`
+      await this.end({ ids: [entry.session.id] }, 'user_agent_changed', detail)
       return { problem: ended('user_agent_changed') }
     }
     return { entry }
@@ -153,7 +168,7 @@ export class WardCore {
       return { entry: cached }
     }
     const entry: CacheEntry = {
-      record,
+      session: toSessionInfo(record),
       policy,
       checkedAt: now,
       persistedActivityAt: record.lastActivityAt.getTime(),
@@ -166,30 +181,28 @@ export class WardCore {
   #refresh(entry: CacheEntry, record: SessionRecord, policy: SessionPolicy, now: number): void {
     const stored = record.lastActivityAt.getTime()
     // The cache may hold activity not yet written (touchInterval): keep the later of the two.
-    record.lastActivityAt = new Date(Math.max(stored, entry.record.lastActivityAt.getTime()))
-    entry.record = record
+    record.lastActivityAt = new Date(Math.max(stored, entry.session.lastActivityAt.getTime()))
+    entry.session = toSessionInfo(record)
     entry.policy = policy
     entry.checkedAt = now
     entry.persistedActivityAt = Math.max(stored, entry.persistedActivityAt)
   }
 
   /**
-   * Records user activity at `at` (never moving it backwards). The database is written at
-   * most once per touchInterval; the cache always holds the fresh value.
+   * Records user activity at `at` (never moving it backwards). The cache always holds the
+   * fresh value; the database is written at most once per touchInterval, and only then is a
+   * promise returned, so the common case costs no await.
    */
-  async recordActivity(entry: CacheEntry, at: number, ip: string | undefined): Promise<void> {
-    if (entry.record.endedAt) return
-    entry.record.lastActivityAt = new Date(Math.max(entry.record.lastActivityAt.getTime(), at))
-    if (ip) entry.record.lastIp = ip
-    if (at - entry.persistedActivityAt < this.options.touchInterval * 1000) return
+  recordActivity(entry: CacheEntry, at: number, ip: string | undefined): Promise<void> | undefined {
+    const { session } = entry
+    if (session.endedAt) return undefined
+    // Activity is kept to the second (as the client throttles it): no new Date per request.
+    if (at - session.lastActivityAt.getTime() >= 1000) session.lastActivityAt = new Date(at)
+    if (ip) session.lastIp = ip
+    if (at - entry.persistedActivityAt < this.options.touchInterval * 1000) return undefined
     // Claimed before the write so concurrent requests of one session do not all write.
     entry.persistedActivityAt = at
-    await writeActivity(
-      fork(this.orm),
-      entry.record.id,
-      entry.record.lastActivityAt,
-      entry.record.lastIp,
-    )
+    return writeActivity(fork(this.orm), session.id, session.lastActivityAt, session.lastIp)
   }
 
   /**
@@ -209,7 +222,7 @@ export class WardCore {
   async #afterEnd(records: SessionRecord[], reason: EndReason): Promise<void> {
     for (const record of records) {
       const cached = this.#cache.get(record.tokenHash)
-      if (cached) cached.record.endedAt = record.endedAt
+      if (cached) cached.session.endedAt = record.endedAt
       this.#cache.delete(record.tokenHash)
       await this.#callHook('onSessionEnd', () =>
         this.options.hooks.onSessionEnd?.(toSessionInfo(record), reason),
@@ -271,14 +284,14 @@ export class WardCore {
       return victims
     })
     await this.#afterEnd(evicted, 'evicted')
+    const session = toSessionInfo(record)
     this.#cache.set(record.tokenHash, {
-      record: { ...record },
+      session: { ...session },
       policy,
       checkedAt: now.getTime(),
       persistedActivityAt: now.getTime(),
     })
     setSessionCookie(c, this.options, token, policy.maxAge)
-    const session = toSessionInfo(record)
     await this.#callHook('onSessionStart', () => this.options.hooks.onSessionStart?.(session, c))
     return { token, session, evicted: evicted.map((victim) => victim.id) }
   }

@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import type { CacheEntry, WardCore } from './core.ts'
 import { UNKNOWN_TOKEN } from './core.ts'
 import { type Problem, problemResponse } from './errors.ts'
-import { type SessionInfo, toSessionInfo } from './session.ts'
+import type { SessionInfo } from './session.ts'
 import { describeStoreError, StoreUnavailableError } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, originAllowed, readCredentials } from './transport.ts'
@@ -83,22 +83,31 @@ export function createMiddleware(core: WardCore): MiddlewareHandler<WardEnv> {
       return next()
     }
     // Garbage never reaches the cache or the database.
-    const outcome = isTokenShaped(credentials.token)
-      ? await authenticateSafely(c, core, hashToken(credentials.token))
-      : { problem: UNKNOWN_TOKEN }
-    if ('problem' in outcome) {
-      state.problem = outcome.problem
-      if (credentials.source === 'cookie' && outcome.problem.status === 401) {
-        clearSessionCookie(c, core.options)
-      }
+    if (!isTokenShaped(credentials.token)) {
+      state.problem = UNKNOWN_TOKEN
       return next()
     }
-    state.entry = outcome.entry
-    c.set('session', toSessionInfo(outcome.entry.record))
+    const tokenHash = hashToken(credentials.token)
+    const now = Date.now()
+    let entry = core.cachedSession(c, tokenHash, now)
+    if (!entry) {
+      const outcome = await authenticateSafely(c, core, tokenHash, now)
+      if ('problem' in outcome) {
+        state.problem = outcome.problem
+        if (credentials.source === 'cookie' && outcome.problem.status === 401) {
+          clearSessionCookie(c, core.options)
+        }
+        return next()
+      }
+      entry = outcome.entry
+    }
+    state.entry = entry
+    c.set('session', entry.session)
     await next()
     if (state.passive || core.options.isPassive(c)) return
     try {
-      await core.recordActivity(outcome.entry, Date.now(), core.options.clientIp(c))
+      // Usually synchronous: a promise comes back only when a database write is due.
+      await core.recordActivity(entry, now, core.options.clientIp(c))
     } catch (error) {
       // The answer is already made; the cache keeps the activity and the next write retries.
       core.options.logger.warn(
@@ -108,9 +117,9 @@ export function createMiddleware(core: WardCore): MiddlewareHandler<WardEnv> {
   }
 }
 
-async function authenticateSafely(c: Context, core: WardCore, tokenHash: string) {
+async function authenticateSafely(c: Context, core: WardCore, tokenHash: string, now: number) {
   try {
-    return await core.authenticate(c, tokenHash)
+    return await core.authenticate(c, tokenHash, now)
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error
     // Fail closed: without the store nobody is authenticated.

@@ -5,7 +5,7 @@ import type { WardCore } from './core.ts'
 import { problemResponse } from './errors.ts'
 import { createRequireSession, markPassive, type WardEnv } from './middleware.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
-import type { SessionRecord } from './session.ts'
+import type { SessionInfo } from './session.ts'
 import { describeStoreError, fork, listEnded, listLive, StoreUnavailableError } from './store.ts'
 import { clearSessionCookie } from './transport.ts'
 import { parseUserAgent } from './user-agent.ts'
@@ -14,7 +14,7 @@ import { parseUserAgent } from './user-agent.ts'
 const MAX_PING_BODY = 1024
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-function describe(record: SessionRecord) {
+function describe(record: SessionInfo) {
   return {
     id: record.id,
     createdAt: record.createdAt.toISOString(),
@@ -78,7 +78,7 @@ export function createRoutes(core: WardCore): Hono<WardEnv> {
       if (!entry) throw new Error('unreachable: requireSession let a request through')
       const now = Date.now()
       const lastActivityAt = reconcileLastActivity(
-        entry.record.lastActivityAt.getTime(),
+        entry.session.lastActivityAt.getTime(),
         now,
         parsed.idleFor,
       )
@@ -86,8 +86,8 @@ export function createRoutes(core: WardCore): Hono<WardEnv> {
       c.header('Cache-Control', 'no-store')
       return c.json(
         pingAnswer(
-          entry.record.lastActivityAt.getTime(),
-          entry.record.expiresAt.getTime(),
+          entry.session.lastActivityAt.getTime(),
+          entry.session.expiresAt.getTime(),
           now,
           entry.policy,
         ),
@@ -106,7 +106,7 @@ export function createRoutes(core: WardCore): Hono<WardEnv> {
     const session = c.var.session
     if (!session) throw new Error('unreachable: requireSession let a request through')
     const live = await listLive(fork(core.orm), session.userId)
-    const current = c.var.sessionward.entry?.record
+    const current = c.var.sessionward.entry?.session
     c.header('Cache-Control', 'no-store')
     return c.json({
       sessions: live.map((record) => ({

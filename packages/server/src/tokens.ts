@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 
 /** Every session token starts with this, so secret scanners can recognise a leaked one. */
 export const TOKEN_PREFIX = 'swt_'
@@ -26,7 +26,7 @@ export function generateToken(): string {
  * const tokenHash = hashToken(token)
  */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex')
+  return hash('sha256', token, 'hex')
 }
 
 /**

@@ -1,0 +1,15 @@
+// `npm run bench`: every benchmark of the project, written to BENCHMARKS.md.
+import { writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { benchServer } from './server.ts'
+
+const sections = [await benchServer()]
+const header = [
+  '# Benchmarks',
+  '',
+  `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}.`,
+  'Ratios compare cases measured in the same run; absolute figures depend on the machine.',
+]
+const text = `${[...header, '', ...sections.flatMap((s) => [s, ''])].join('\n')}`
+writeFileSync(new URL('../BENCHMARKS.md', import.meta.url), text)
+process.stdout.write(text)

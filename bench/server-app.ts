@@ -1,0 +1,73 @@
+// The server half of `npm run bench`, run as a child process so the load generator does not
+// share its event loop. Serves (a) a bare Hono route, (b) the same route behind
+// `ward.requireSession()` and (c) the same route behind two no-op async middlewares (what any
+// middleware costs in Hono), and reports the SQL statements the ward sent and its CPU time.
+import { serve } from '@hono/node-server'
+import { MikroORM } from '@mikro-orm/core'
+import { createWard, migrate, SessionEntity, type WardEnv } from '@sessionward/server'
+import { Hono } from 'hono'
+
+const statements = { total: 0, reads: 0, writes: 0 }
+const logger = (message: string) => {
+  if (!message.startsWith('[query]')) return
+  statements.total++
+  if (/\bselect\b/i.test(message)) statements.reads++
+  else statements.writes++
+}
+const common = { entities: [SessionEntity], debug: ['query' as const], colors: false, logger }
+const url = process.env.DATABASE_URL
+let orm: MikroORM
+if (url) {
+  const { PostgreSqlDriver } = await import('@mikro-orm/postgresql')
+  orm = await MikroORM.init({ ...common, driver: PostgreSqlDriver, clientUrl: url })
+} else {
+  const { PgliteDriver } = await import('@mikro-orm/pglite')
+  orm = await MikroORM.init({ ...common, driver: PgliteDriver, dbName: 'memory://' })
+}
+await migrate(orm)
+const ward = await createWard({ database: orm })
+
+const answer = { ok: true, items: [1, 2, 3] }
+const bare = new Hono()
+bare.get('/resource', (c) => c.json(answer))
+
+const guarded = new Hono<WardEnv>()
+guarded.use('*', ward.middleware())
+guarded.get('/resource', ward.requireSession(), (c) => c.json(answer))
+
+const noop = new Hono()
+noop.use('*', async (_c, next) => {
+  await next()
+})
+noop.get(
+  '/resource',
+  async (_c, next) => {
+    await next()
+  },
+  (c) => c.json(answer),
+)
+
+const control = new Hono<WardEnv>()
+control.use('*', ward.middleware())
+control.post('/login', async (c) => c.json(await ward.createSession(c, `bench-${Date.now()}`)))
+control.get('/stats', (c) => c.json({ ...statements, cpu: process.cpuUsage() }))
+
+const ports: number[] = []
+for (const app of [bare, guarded, noop, control]) {
+  await new Promise<void>((resolve) => {
+    serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
+      ports.push(info.port)
+      resolve()
+    })
+  })
+}
+const [bareP, guardedP, noopP, controlP] = ports
+const database = url ? 'PostgreSQL' : 'PGlite'
+process.stdout.write(
+  `${JSON.stringify({ bare: bareP, guarded: guardedP, noop: noopP, control: controlP, database })}\n`,
+)
+process.on('SIGTERM', async () => {
+  await ward.close()
+  await orm.close(true)
+  process.exit(0)
+})
