@@ -38,9 +38,21 @@ describe('activity', () => {
     const stop = watchActivity(window, (at) => seen.push(at))
     window.dispatchEvent(new MouseEvent('mousemove'))
     vi.setSystemTime(Date.now() - 60_000)
+    vi.advanceTimersByTime(THROTTLE)
     window.dispatchEvent(new MouseEvent('mousemove'))
     expect(seen.length).toBe(2)
     stop()
+  })
+
+  test('the returned function also cancels the pending re-listen', () => {
+    let count = 0
+    const stop = watchActivity(window, () => count++)
+    window.dispatchEvent(new MouseEvent('mousemove'))
+    stop()
+    expect(vi.getTimerCount()).toBe(0)
+    vi.advanceTimersByTime(THROTTLE)
+    window.dispatchEvent(new MouseEvent('mousemove'))
+    expect(count).toBe(1)
   })
 
   test('ignored events do not count and do not use up the second', () => {

@@ -15,8 +15,10 @@ export const THROTTLE = 1000
 /**
  * Calls `onActivity` with a timestamp when the user moves, types, scrolls or touches, at most
  * once per second. Listeners are passive and on the capture phase of `window`, so no page code
- * can stop them and scrolling never waits for them. `ignore` filters events (e.g. the warning
- * dialog's own). Returns a function that removes every listener.
+ * can stop them and scrolling never waits for them. After each timestamp they are detached for
+ * the rest of the second: a mouse reports up to 1000 moves a second, and an event nobody listens
+ * to costs the page nothing. `ignore` filters events (e.g. the warning dialog's own).
+ * Returns a function that removes every listener and timer.
  * @example
  * const stop = watchActivity(window, (at) => console.log('active at', at))
  */
@@ -25,18 +27,23 @@ export function watchActivity(
   onActivity: (at: number) => void,
   ignore: (event: Event) => boolean = () => false,
 ): () => void {
-  let last = Number.NEGATIVE_INFINITY
-  const listener = (event: Event): void => {
-    const now = Date.now()
-    // The clock may jump back; a timestamp "from the future" must not silence activity.
-    if (now - last < THROTTLE && now >= last) return
-    if (ignore(event)) return
-    last = now
-    onActivity(now)
-  }
   const options: AddEventListenerOptions = { capture: true, passive: true }
-  for (const type of ACTIVITY_EVENTS) target.addEventListener(type, listener, options)
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const listen = (on: boolean): void => {
+    for (const type of ACTIVITY_EVENTS) {
+      if (on) target.addEventListener(type, listener, options)
+      else target.removeEventListener(type, listener, options)
+    }
+  }
+  function listener(event: Event): void {
+    if (ignore(event)) return
+    listen(false)
+    timer = setTimeout(() => listen(true), THROTTLE)
+    onActivity(Date.now())
+  }
+  listen(true)
   return () => {
-    for (const type of ACTIVITY_EVENTS) target.removeEventListener(type, listener, options)
+    clearTimeout(timer)
+    listen(false)
   }
 }

@@ -192,3 +192,12 @@ describe('the channel', () => {
     a.close()
   })
 })
+
+test('where the channel cannot be opened, a tab works alone as its own leader', () => {
+  // happy-dom has no IndexedDB, so forcing that method fails the way an old browser would.
+  const tabs = joinTabs({ name: uniqueChannel(), type: 'idb', onMessage() {}, onLeader() {} })
+  expect(tabs.isLeader()).toBe(true)
+  expect(tabs.delay()).toBe(0)
+  tabs.post({ type: 'hello' })
+  tabs.close()
+})

@@ -84,10 +84,16 @@ export function joinTabs(options: TabsOptions): Tabs {
   const id = Math.random().toString(36).slice(2)
   const peers = new Set<string>()
   let closed = false
-  const channel = new BroadcastChannel<Envelope>(
-    options.name,
-    options.type === null ? undefined : { type: options.type },
-  )
+  let channel: BroadcastChannel<Envelope>
+  try {
+    channel = new BroadcastChannel<Envelope>(
+      options.name,
+      options.type === null ? undefined : { type: options.type },
+    )
+  } catch {
+    // No way to reach other tabs here: this tab works alone, as its own leader.
+    return { post: ignore, isLeader: () => true, delay: () => 0, close: ignore }
+  }
   channel.onmessage = (data) => {
     const message = readMessage(data)
     if (closed || message === null) return

@@ -1,0 +1,228 @@
+// The client's benchmarks, as a Markdown section for BENCHMARKS.md (bench/run.ts calls this).
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+
+const root = join(import.meta.dirname, '..')
+const bundlePath = join(root, 'packages/client/dist/sessionward.iife.js')
+const EVENTS = 10_000
+const ROUNDS = 7
+
+interface Timing {
+  /** One MouseEvent dispatched EVENTS times: dispatch and listeners only. */
+  dispatch: number
+  /** A new MouseEvent per dispatch: adds the browser's cost of building events. */
+  fresh: number
+}
+
+interface Dispatch {
+  withSdk: Timing
+  without: Timing
+  how: string
+}
+
+/** Medians of ROUNDS timed runs after one warm-up, in the page: the loops the figures are about. */
+const measureInPage = (events: number, rounds: number): Timing => {
+  const target = document.body
+  const median = (run: () => void): number => {
+    run()
+    const times = Array.from({ length: rounds }, () => {
+      const start = performance.now()
+      run()
+      return performance.now() - start
+    }).sort((a, b) => a - b)
+    return times[Math.floor(rounds / 2)] ?? Number.NaN
+  }
+  const event = new MouseEvent('mousemove', { bubbles: true, clientX: 10, clientY: 10 })
+  return {
+    dispatch: median(() => {
+      for (let i = 0; i < events; i++) target.dispatchEvent(event)
+    }),
+    fresh: median(() => {
+      for (let i = 0; i < events; i++) {
+        target.dispatchEvent(
+          new MouseEvent('mousemove', { bubbles: true, clientX: i % 800, clientY: i % 600 }),
+        )
+      }
+    }),
+  }
+}
+
+/** A real browser: the script tag as a user would write it, on a routed fake origin. */
+async function inChromium(executablePath: string, bundle: string): Promise<Dispatch> {
+  const { chromium } = await import('playwright-core')
+  const profile = mkdtempSync(join(tmpdir(), 'sessionward-bench-'))
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  })
+  try {
+    const origin = 'http://bench.sessionward.test'
+    await context.route(`${origin}/**`, (route) => {
+      const path = new URL(route.request().url()).pathname
+      if (path === '/sessionward.iife.js') {
+        return route.fulfill({ body: bundle, contentType: 'text/javascript' })
+      }
+      if (path === '/session/ping') {
+        return route.fulfill({
+          json: { idleFor: 0, warnAfter: 840, expireAfter: 900, expiresIn: 43_200 },
+        })
+      }
+      const script =
+        path === '/with-sdk'
+          ? '<script src="/sessionward.iife.js" data-ping-url="/session/ping" data-dialog="false"></script>'
+          : ''
+      return route.fulfill({
+        body: `<!doctype html><html><head>${script}</head><body><main>page</main></body></html>`,
+        contentType: 'text/html',
+      })
+    })
+    const page = await context.newPage()
+    await page.goto(`${origin}/without-sdk`)
+    const without = await page.evaluate(
+      ([fn, events, rounds]) => new Function(`return (${fn})(${events}, ${rounds})`)(),
+      [measureInPage.toString(), EVENTS, ROUNDS] as const,
+    )
+    await page.goto(`${origin}/with-sdk`)
+    const state = await page.evaluate(() => window.SessionWard.ward?.getState())
+    if (state !== 'active') throw new Error(`the SDK did not start in Chromium (state ${state})`)
+    const withSdk = await page.evaluate(
+      ([fn, events, rounds]) => new Function(`return (${fn})(${events}, ${rounds})`)(),
+      [measureInPage.toString(), EVENTS, ROUNDS] as const,
+    )
+    const version = (await page.evaluate(() => navigator.userAgent)).match(/Chrome\/([\d.]+)/)?.[1]
+    return {
+      withSdk,
+      without,
+      how: `Chromium ${version ?? ''} headless (playwright-core), the IIFE bundle started by its script tag`,
+    }
+  } finally {
+    await context.close()
+    rmSync(profile, { recursive: true, force: true })
+  }
+}
+
+/** Fallback without a browser: happy-dom's Window in Node runs the same bundle. */
+async function inHappyDom(bundle: string, reason: string): Promise<Dispatch> {
+  const { Window } = await import('happy-dom')
+  const time = async (withSdk: boolean): Promise<Timing> => {
+    const window = new Window({
+      url: 'http://bench.sessionward.test/',
+      settings: {
+        enableJavaScriptEvaluation: true,
+        suppressInsecureJavaScriptEnvironmentWarning: true,
+      },
+    })
+    // happy-dom has no BroadcastChannel: broadcast-channel's in-memory method stands in.
+    const setup = withSdk
+      ? `${bundle};window.__ward=window.SessionWard.createSessionWard({pingUrl:'/session/ping',dialog:false,channelType:'simulate',fetch:async()=>new Response('{}')});window.__ward.start()`
+      : ''
+    window.eval(`${setup};window.__ms=(${measureInPage.toString()})(${EVENTS},${ROUNDS})`)
+    const ms = (window as unknown as { __ms: Timing }).__ms
+    window.eval('window.__ward?.stop()')
+    await window.happyDOM.close()
+    return ms
+  }
+  return {
+    withSdk: await time(true),
+    without: await time(false),
+    how: `happy-dom Window in Node (no Chromium: ${reason}), the IIFE bundle evaluated in it`,
+  }
+}
+
+/** Runs the ten-tab test under fake time and reads the counts it recorded (JSON reporter). */
+function pingCounts(): { oneTab: number; tenTabs: number; minutes: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'sessionward-pings-'))
+  const out = join(dir, 'report.json')
+  try {
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'node_modules/vitest/vitest.mjs'),
+        'run',
+        '--project',
+        'client',
+        'packages/client/src/tabs.test.ts',
+        '-t',
+        'ten tabs',
+        '--reporter=json',
+        `--outputFile=${out}`,
+      ],
+      { cwd: root, stdio: 'ignore' },
+    )
+    const report = JSON.parse(readFileSync(out, 'utf8')) as {
+      testResults: Array<{
+        assertionResults: Array<{ title: string; status: string; meta?: { pings?: unknown } }>
+      }>
+    }
+    const test = report.testResults
+      .flatMap((file) => file.assertionResults)
+      .find((result) => result.title.startsWith('ten tabs'))
+    if (test?.status !== 'passed' || test.meta?.pings === undefined) {
+      throw new Error('the ten-tab simulation did not pass')
+    }
+    return test.meta.pings as { oneTab: number; tenTabs: number; minutes: number }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Measures the client: listener cost, bundle size and pings across tabs.
+ * @example
+ * console.log(await benchClient()) // '## Client\n\n| measure | …'
+ */
+export async function benchClient(): Promise<string> {
+  execFileSync('npm', ['run', 'build:if-needed', '-w', '@sessionward/client'], {
+    cwd: root,
+    stdio: 'ignore',
+  })
+  const bundle = readFileSync(bundlePath, 'utf8')
+  const gzipped = gzipSync(bundle, { level: 9 }).length
+  const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+  let dispatch: Dispatch
+  if (!existsSync(chromiumPath)) {
+    dispatch = await inHappyDom(bundle, `${chromiumPath} not found`)
+  } else {
+    try {
+      dispatch = await inChromium(chromiumPath, bundle)
+    } catch (error) {
+      dispatch = await inHappyDom(
+        bundle,
+        `Chromium failed: ${(error as Error).message.split('\n')[0]}`,
+      )
+    }
+  }
+  const pings = pingCounts()
+  const ms = (value: number): string => value.toFixed(2)
+  const { withSdk, without } = dispatch
+  const share = (key: keyof Timing): string => ms(Math.max(0, withSdk[key] - without[key]))
+  const n = EVENTS.toLocaleString('en')
+  const kb = (gzipped / 1024).toFixed(2)
+  return [
+    '## Client',
+    '',
+    `Dispatch: ${dispatch.how}; ${n} \`mousemove\` events dispatched on \`<body>\` in a loop, median of ${ROUNDS} rounds after a warm-up, on the same page with and without the SDK. Size: \`dist/sessionward.iife.js\` (broadcast-channel included) through gzip level 9. Pings: the ten-tab test in packages/client/src/tabs.test.ts under fake time (activity every second, moving from tab to tab; the server's default 840/900 s).`,
+    '',
+    "| measure | with the SDK | page without the SDK | SDK's share | target |",
+    '|---|---:|---:|---:|---:|',
+    `| ${n} \`mousemove\` dispatches through the SDK's listeners (one event object) | **${ms(withSdk.dispatch)} ms** | ${ms(without.dispatch)} ms | ${share('dispatch')} ms | < 10 ms |`,
+    `| the same with a new \`MouseEvent\` per dispatch (adds the browser building events) | ${ms(withSdk.fresh)} ms | ${ms(without.fresh)} ms | ${share('fresh')} ms | |`,
+    '',
+    '| measure | result | target |',
+    '|---|---:|---:|',
+    `| \`sessionward.iife.js\` gzipped, broadcast-channel included | **${kb} KB** (${gzipped} bytes) | < 10 KB |`,
+    `| pings in ${pings.minutes} minutes of steady activity | **${pings.tenTabs}** with ten tabs, ${pings.oneTab} with one | ≤ one tab + 1 |`,
+  ].join('\n')
+}
