@@ -5,7 +5,7 @@ import type { WardCore } from './core.ts'
 import { problemResponse } from './errors.ts'
 import { createRequireSession, markPassive, type WardEnv } from './middleware.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
-import type { SessionInfo } from './session.ts'
+import { endsAt, type SessionInfo } from './session.ts'
 import { describeStoreError, fork, listEnded, listLive, StoreUnavailableError } from './store.ts'
 import { clearSessionCookie } from './transport.ts'
 import { parseUserAgent } from './user-agent.ts'
@@ -87,7 +87,7 @@ export function createRoutes(core: WardCore): Hono<WardEnv> {
       return c.json(
         pingAnswer(
           entry.session.lastActivityAt.getTime(),
-          entry.session.expiresAt.getTime(),
+          endsAt(entry.session, entry.policy),
           now,
           entry.policy,
         ),

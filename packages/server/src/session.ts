@@ -31,6 +31,20 @@ export function toSessionInfo(record: SessionRecord): SessionInfo {
 }
 
 /**
+ * When a session ends at the latest (ms). A maxAge shortened by policy after login applies at
+ * once; a longer one never extends a session beyond the end it was given at login.
+ *
+ * @example
+ * endsAt(session, policy) - Date.now() // ms left
+ */
+export function endsAt(
+  record: Pick<SessionRecord, 'createdAt' | 'expiresAt'>,
+  policy: Pick<SessionPolicy, 'maxAge'>,
+): number {
+  return Math.min(record.expiresAt.getTime(), record.createdAt.getTime() + policy.maxAge * 1000)
+}
+
+/**
  * Why a live session must end now, or null while it may go on. Absolute expiry wins over
  * idleness: it is the stricter, unconditional limit.
  *
@@ -38,11 +52,11 @@ export function toSessionInfo(record: SessionRecord): SessionInfo {
  * expiryReason(record, Date.now(), policy) // 'idle' | 'absolute' | null
  */
 export function expiryReason(
-  record: Pick<SessionRecord, 'lastActivityAt' | 'expiresAt'>,
+  record: Pick<SessionRecord, 'createdAt' | 'lastActivityAt' | 'expiresAt'>,
   now: number,
-  policy: Pick<SessionPolicy, 'expireAfter'>,
+  policy: Pick<SessionPolicy, 'expireAfter' | 'maxAge'>,
 ): 'absolute' | 'idle' | null {
-  if (now >= record.expiresAt.getTime()) return 'absolute'
+  if (now >= endsAt(record, policy)) return 'absolute'
   if (now - record.lastActivityAt.getTime() >= policy.expireAfter * 1000) return 'idle'
   return null
 }

@@ -1,0 +1,128 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { testApp } from './test-support/app.ts'
+import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
+
+const LOGINS = 50
+const CAP = 3
+const REPEATS = 5
+
+async function liveCount(db: TestDatabase, userId: string): Promise<number> {
+  const rows = await db.sql<{ n: number }>(
+    'select count(*)::int as n from sessionward_session where user_id = ? and ended_at is null',
+    [userId],
+  )
+  return rows[0]?.n ?? -1
+}
+
+onEachDatabase((open) => {
+  let db: TestDatabase
+  beforeEach(async () => {
+    db = await open()
+    await db.reset()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  describe(`${LOGINS} concurrent logins of one user with maxSessions ${CAP}`, () => {
+    it.each(Array.from({ length: REPEATS }, (_, i) => [i + 1]))(
+      'evict-oldest leaves exactly 3 live and evicts 47, each reported once (run %i)',
+      async () => {
+        await db.reset()
+        const ended: string[] = []
+        const { ward } = await testApp(db, {
+          maxSessions: CAP,
+          logLimit: null, // keep every ended row, to count them
+          hooks: { onSessionEnd: (session, reason) => void ended.push(`${session.id}:${reason}`) },
+        })
+        const results = await Promise.all(
+          Array.from({ length: LOGINS }, () =>
+            ward.createSession(fakeLoginContext(), 'alice').then(
+              (created) => ({ ok: true as const, created }),
+              (error: unknown) => ({ ok: false as const, error }),
+            ),
+          ),
+        )
+        expect(results.filter((r) => !r.ok)).toEqual([])
+        expect(await liveCount(db, 'alice')).toBe(CAP)
+        const evictedRows = await db.sql<{ n: number }>(
+          "select count(*)::int as n from sessionward_session where user_id = 'alice' and end_reason = 'evicted'",
+        )
+        expect(evictedRows[0]?.n).toBe(LOGINS - CAP)
+        expect(ended).toHaveLength(LOGINS - CAP)
+        expect(new Set(ended).size).toBe(LOGINS - CAP)
+        expect(ended.every((e) => e.endsWith(':evicted'))).toBe(true)
+        const reportedEvictions = results.flatMap((r) => (r.ok ? r.created.evicted : []))
+        expect(reportedEvictions.sort()).toEqual(ended.map((e) => e.split(':')[0]).sort())
+      },
+    )
+
+    it.each(Array.from({ length: REPEATS }, (_, i) => [i + 1]))(
+      'deny: exactly 47 logins answer 403 session_limit and nothing else changes (run %i)',
+      async () => {
+        await db.reset()
+        const { call } = await testApp(db, { maxSessions: CAP, onLimit: 'deny' })
+        const responses = await Promise.all(
+          Array.from({ length: LOGINS }, () =>
+            call('/login', { method: 'POST', body: JSON.stringify({ userId: 'alice' }) }),
+          ),
+        )
+        const statuses = responses.map((r) => r.status)
+        expect(statuses.filter((s) => s === 200)).toHaveLength(CAP)
+        expect(statuses.filter((s) => s === 403)).toHaveLength(LOGINS - CAP)
+        const denied = await Promise.all(
+          responses.filter((r) => r.status === 403).map((r) => r.json()),
+        )
+        expect(denied.every((body) => body.error === 'session_limit')).toBe(true)
+        expect(denied[0]?.message).toMatch(/already has 3 active sessions/)
+        const rows = await db.sql<{ n: number; ended: number }>(
+          "select count(*)::int as n, count(ended_at)::int as ended from sessionward_session where user_id = 'alice'",
+        )
+        expect(rows[0]).toEqual({ n: CAP, ended: 0 })
+      },
+    )
+  })
+
+  it('evicts the least recently active session first', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const start = Date.parse('2026-11-23T09:00:00Z')
+    vi.setSystemTime(start)
+    const { login, call } = await testApp(db, { maxSessions: 3, touchInterval: 0 })
+    const first = await login('alice')
+    const second = await login('alice')
+    const third = await login('alice')
+    // Activity order, oldest to newest: second, third, first.
+    vi.setSystemTime(start + 10_000)
+    await call('/api/me', { token: second.token })
+    vi.setSystemTime(start + 20_000)
+    await call('/api/me', { token: third.token })
+    vi.setSystemTime(start + 30_000)
+    await call('/api/me', { token: first.token })
+    vi.setSystemTime(start + 40_000)
+    const fourth = await call('/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+    })
+    expect((await fourth.json()).evicted).toEqual([second.id])
+    const evicted = await call('/api/me', { token: second.token })
+    expect(await evicted.json()).toMatchObject({ error: 'session_ended', reason: 'evicted' })
+    for (const survivor of [first, third]) {
+      expect((await call('/api/me', { token: survivor.token })).status).toBe(200)
+    }
+  })
+
+  it('maxSessions 0 means no cap', async () => {
+    const { login } = await testApp(db)
+    for (let i = 0; i < 10; i++) await login('alice')
+    expect(await liveCount(db, 'alice')).toBe(10)
+  })
+})
+
+/** createSession only reads headers from the context; this is the least a login request has. */
+function fakeLoginContext() {
+  return {
+    req: { header: (name: string) => (name === 'user-agent' ? 'test-agent' : undefined) },
+    env: undefined,
+    header: () => undefined,
+  } as never
+}
