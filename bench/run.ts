@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark of the project, written to BENCHMARKS.md.
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
+import { benchClient } from './client.ts'
 import { benchServer } from './server.ts'
 
-const sections = [await benchServer()]
+const sections = [await benchServer(), await benchClient()]
 const header = [
   '# Benchmarks',
   '',
