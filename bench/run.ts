@@ -2,9 +2,10 @@
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { benchClient } from './client.ts'
+import { benchLogin } from './login.ts'
 import { benchServer } from './server.ts'
 
-const sections = [await benchServer(), await benchClient()]
+const sections = [await benchServer(), await benchLogin(), await benchClient()]
 const header = [
   '# Benchmarks',
   '',

@@ -55,7 +55,8 @@ function userAgentOf(c: Context): string {
   return (c.req.header('user-agent') ?? '').slice(0, MAX_USER_AGENT)
 }
 
-function ended(reason: EndReason | null): Problem {
+/** The 401 `session_ended` answer for a session that ended with `reason`. */
+export function ended(reason: EndReason | null): Problem {
   return {
     status: 401,
     error: 'session_ended',
@@ -177,6 +178,16 @@ export class WardCore {
     return { entry }
   }
 
+  /**
+   * Moves a cached session to its new token hash (token rotation), so the old token stops
+   * hitting the cache at once instead of after cacheTtl.
+   */
+  rekey(oldHash: string, newHash: string): void {
+    const entry = this.#cache.get(oldHash)
+    this.#cache.delete(oldHash)
+    if (entry) this.#cache.set(newHash, entry)
+  }
+
   /** Updates a cached entry in place, so every request holding it sees the fresh row. */
   #refresh(entry: CacheEntry, record: SessionRecord, policy: SessionPolicy, now: number): void {
     const stored = record.lastActivityAt.getTime()
@@ -214,8 +225,31 @@ export class WardCore {
     reason: EndReason,
     detail: string | null = null,
   ): Promise<SessionRecord[]> {
-    const records = await endSessions(fork(this.orm), target, reason, new Date(), detail)
+    const records = await inTransaction(this.orm, (tx) =>
+      this.#endIn(tx, target, reason, new Date(), detail),
+    )
     await this.#afterEnd(records, reason)
+    return records
+  }
+
+  /**
+   * Ends sessions and trims their users' logs inside the caller's transaction: one commit for
+   * both, so keeping the log short costs no extra round trip to disk.
+   */
+  async #endIn(
+    tx: EntityManager,
+    target: EndTarget,
+    reason: EndReason,
+    endedAt: Date,
+    detail: string | null = null,
+  ): Promise<SessionRecord[]> {
+    const records = await endSessions(tx, target, reason, endedAt, detail)
+    const { logLimit } = this.options
+    if (logLimit !== null) {
+      for (const userId of new Set(records.map((record) => record.userId))) {
+        await pruneLog(tx, userId, logLimit)
+      }
+    }
     return records
   }
 
@@ -227,11 +261,6 @@ export class WardCore {
       await this.#callHook('onSessionEnd', () =>
         this.options.hooks.onSessionEnd?.(toSessionInfo(record), reason),
       )
-    }
-    const { logLimit } = this.options
-    if (logLimit === null) return
-    for (const userId of new Set(records.map((record) => record.userId))) {
-      await pruneLog(fork(this.orm), userId, logLimit)
     }
   }
 
@@ -277,7 +306,7 @@ export class WardCore {
         if (excess > 0) {
           if (policy.onLimit === 'deny') throw sessionLimit(policy.maxSessions)
           const leastRecentlyActive = live.slice(-excess).map((session) => session.id)
-          victims = await endSessions(tx, { ids: leastRecentlyActive }, 'evicted', now)
+          victims = await this.#endIn(tx, { ids: leastRecentlyActive }, 'evicted', now)
         }
       }
       await insertSession(tx, record)
