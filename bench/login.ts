@@ -1,8 +1,6 @@
-import { MikroORM } from '@mikro-orm/core'
-import { PostgreSqlDriver } from '@mikro-orm/postgresql'
-import type { EntityManager } from '@mikro-orm/sql'
-import { createWard, SessionEntity, type WardEnv, type WardOptions } from '@sessionward/server'
+import { createWard, type WardEnv, type WardOptions } from '@sessionward/server'
 import { Hono } from 'hono'
+import { freshDatabase } from '../packages/server/src/test-support/postgres.ts'
 
 const LOGINS = 3000
 const CONCURRENCY = 16
@@ -17,21 +15,6 @@ interface LoginRun {
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
-
-async function freshDatabase(baseUrl: string, name: string): Promise<string> {
-  const admin = await MikroORM.init({
-    driver: PostgreSqlDriver,
-    clientUrl: baseUrl,
-    entities: [SessionEntity],
-  })
-  const em = admin.em.fork() as EntityManager
-  await em.execute(`drop database if exists "${name}" with (force)`)
-  await em.execute(`create database "${name}"`)
-  await admin.close(true)
-  const url = new URL(baseUrl)
-  url.pathname = `/${name}`
-  return url.toString()
-}
 
 async function run(database: string, options: WardOptions): Promise<LoginRun> {
   const ward = await createWard({ ...options, database })

@@ -7,7 +7,6 @@ onEachDatabase((open) => {
   let db: TestDatabase
   beforeEach(async () => {
     db = await open()
-    await db.reset()
   })
 
   describe('POST /session/ping with a bad body answers 400 invalid_request', () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { testApp } from './test-support/app.ts'
+import { at } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
 
 const LOGINS = 50
@@ -18,7 +19,6 @@ onEachDatabase((open) => {
   let db: TestDatabase
   beforeEach(async () => {
     db = await open()
-    await db.reset()
   })
   afterEach(() => {
     vi.useRealTimers()
@@ -85,20 +85,19 @@ onEachDatabase((open) => {
 
   it('evicts the least recently active session first', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
-    const start = Date.parse('2026-11-23T09:00:00Z')
-    vi.setSystemTime(start)
+    at(0)
     const { login, call } = await testApp(db, { maxSessions: 3, touchInterval: 0 })
     const first = await login('alice')
     const second = await login('alice')
     const third = await login('alice')
     // Activity order, oldest to newest: second, third, first.
-    vi.setSystemTime(start + 10_000)
+    at(10)
     await call('/api/me', { token: second.token })
-    vi.setSystemTime(start + 20_000)
+    at(20)
     await call('/api/me', { token: third.token })
-    vi.setSystemTime(start + 30_000)
+    at(30)
     await call('/api/me', { token: first.token })
-    vi.setSystemTime(start + 40_000)
+    at(40)
     const fourth = await call('/login', {
       method: 'POST',
       body: JSON.stringify({ userId: 'alice' }),

@@ -1,10 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import type { EndReason } from './options.ts'
 import { CHROME_120, FIREFOX_120, testApp } from './test-support/app.ts'
+import { at, START, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
-
-const START = Date.parse('2026-11-23T09:00:00Z')
-const at = (seconds: number) => vi.setSystemTime(START + seconds * 1000)
 
 async function rows(db: TestDatabase, userId: string) {
   return db.sql<{ id: string; ended_at: Date | null; end_reason: string | null }>(
@@ -17,13 +15,8 @@ onEachDatabase((open) => {
   let db: TestDatabase
   beforeEach(async () => {
     db = await open()
-    await db.reset()
-    vi.useFakeTimers({ toFake: ['Date'] })
-    at(0)
   })
-  afterEach(() => {
-    vi.useRealTimers()
-  })
+  useFakeClock()
 
   describe('logLimit', () => {
     async function endFour(logLimit: number | null) {

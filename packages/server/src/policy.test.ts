@@ -1,10 +1,8 @@
-import { afterEach, beforeEach, expect, it, vi } from 'vitest'
+import { beforeEach, expect, it } from 'vitest'
 import type { SessionPolicy } from './options.ts'
 import { testApp } from './test-support/app.ts'
+import { at, START, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
-
-const START = Date.parse('2026-11-23T09:00:00Z')
-const at = (seconds: number) => vi.setSystemTime(START + seconds * 1000)
 
 onEachDatabase((open) => {
   let db: TestDatabase
@@ -14,14 +12,9 @@ onEachDatabase((open) => {
 
   beforeEach(async () => {
     db = await open()
-    await db.reset()
     overrides = {}
-    vi.useFakeTimers({ toFake: ['Date'] })
-    at(0)
   })
-  afterEach(() => {
-    vi.useRealTimers()
-  })
+  useFakeClock()
 
   it('warnAfter and expireAfter: the ping answers the user’s values', async () => {
     overrides.admin = { warnAfter: 100, expireAfter: 120 }

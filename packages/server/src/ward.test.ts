@@ -1,12 +1,7 @@
-import { afterEach, beforeEach, expect, it, vi } from 'vitest'
+import { beforeEach, expect, it } from 'vitest'
 import { CHROME_120, CHROME_121, FIREFOX_120, testApp } from './test-support/app.ts'
+import { at, START, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
-
-const START = new Date('2026-11-23T09:00:00Z')
-
-function at(seconds: number): void {
-  vi.setSystemTime(new Date(START.getTime() + seconds * 1000))
-}
 
 function activityWrites(db: TestDatabase): number {
   return db.queries.filter((q) => /update sessionward_session\s+set last_activity_at/.test(q))
@@ -17,13 +12,8 @@ onEachDatabase((open) => {
   let db: TestDatabase
   beforeEach(async () => {
     db = await open()
-    await db.reset()
-    vi.useFakeTimers({ toFake: ['Date'] })
-    at(0)
   })
-  afterEach(() => {
-    vi.useRealTimers()
-  })
+  useFakeClock()
 
   it('stores only the SHA-256 of the token, never the token', async () => {
     const { login } = await testApp(db)
@@ -113,7 +103,7 @@ onEachDatabase((open) => {
       'select last_activity_at from sessionward_session where id = ?',
       [id],
     )
-    expect(new Date(row?.last_activity_at ?? 0).getTime()).toBe(START.getTime() + 90_000)
+    expect(new Date(row?.last_activity_at ?? 0).getTime()).toBe(START + 90_000)
     at(200)
     expect((await call('/api/poll', { token })).status).toBe(200)
   })

@@ -5,6 +5,7 @@ import type { EntityManager } from '@mikro-orm/sql'
 import { describe } from 'vitest'
 import { migrate } from '../database.ts'
 import { SessionEntity } from '../entity.ts'
+import { freshDatabase } from './postgres.ts'
 
 /** A database the server suite runs on, shared by every test of one worker. */
 export interface TestDatabase {
@@ -62,20 +63,9 @@ async function open(name: TestDatabase['name']): Promise<TestDatabase> {
 }
 
 /** A fresh database per test worker, so parallel workers never truncate each other's rows. */
-async function workerDatabase(baseUrl: string): Promise<string> {
-  const url = new URL(baseUrl)
-  const name = `${url.pathname.slice(1) || 'postgres'}_w${process.env.VITEST_POOL_ID ?? '0'}`
-  const admin = await MikroORM.init({
-    driver: PostgreSqlDriver,
-    clientUrl: baseUrl,
-    entities: [SessionEntity],
-  })
-  const em = admin.em.fork() as EntityManager
-  await em.execute(`drop database if exists "${name}" with (force)`)
-  await em.execute(`create database "${name}"`)
-  await admin.close(true)
-  url.pathname = `/${name}`
-  return url.toString()
+function workerDatabase(baseUrl: string): Promise<string> {
+  const base = new URL(baseUrl).pathname.slice(1) || 'postgres'
+  return freshDatabase(baseUrl, `${base}_w${process.env.VITEST_POOL_ID ?? '0'}`)
 }
 
 /**
@@ -93,15 +83,20 @@ export function testDatabase(name: TestDatabase['name']): Promise<TestDatabase> 
 
 /**
  * Runs a block of tests on PGlite and, when DATABASE_URL is set, on PostgreSQL; the skipped
- * half says why in its name.
+ * half says why in its name. `open()` gives the worker's database with an empty session table.
  *
  * @example
- * onEachDatabase((db) => { it('...', async () => { const orm = (await db()).orm }) })
+ * onEachDatabase((open) => { beforeEach(async () => { db = await open() }) })
  */
-export function onEachDatabase(body: (database: () => Promise<TestDatabase>) => void): void {
-  describe('on PGlite', () => body(() => testDatabase('PGlite')))
+export function onEachDatabase(body: (open: () => Promise<TestDatabase>) => void): void {
+  const emptied = (name: TestDatabase['name']) => async () => {
+    const database = await testDatabase(name)
+    await database.reset()
+    return database
+  }
+  describe('on PGlite', () => body(emptied('PGlite')))
   describe.skipIf(postgresSkipReason !== null)(
     `on PostgreSQL${postgresSkipReason ? ` (skipped: ${postgresSkipReason})` : ''}`,
-    () => body(() => testDatabase('PostgreSQL')),
+    () => body(emptied('PostgreSQL')),
   )
 }

@@ -1,0 +1,29 @@
+import { MikroORM } from '@mikro-orm/core'
+import { PostgreSqlDriver } from '@mikro-orm/postgresql'
+import type { EntityManager } from '@mikro-orm/sql'
+import { SessionEntity } from '../entity.ts'
+
+/**
+ * Creates (or re-creates, empty) a PostgreSQL database next to the one `baseUrl` names and
+ * returns its URL. Tests and benchmarks each get their own, so they never share rows.
+ *
+ * @example
+ * const url = await freshDatabase(process.env.DATABASE_URL, 'sessionward_bench')
+ */
+export async function freshDatabase(baseUrl: string, name: string): Promise<string> {
+  const admin = await MikroORM.init({
+    driver: PostgreSqlDriver,
+    clientUrl: baseUrl,
+    entities: [SessionEntity],
+  })
+  try {
+    const em = admin.em.fork() as EntityManager
+    await em.execute(`drop database if exists "${name}" with (force)`)
+    await em.execute(`create database "${name}"`)
+  } finally {
+    await admin.close(true)
+  }
+  const url = new URL(baseUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
