@@ -1,8 +1,10 @@
 import { Migration20261123000000_initial } from './Migration20261123000000_initial.ts'
 import { Migration20261123005000_log_index } from './Migration20261123005000_log_index.ts'
+import { Migration20261123010000_admin } from './Migration20261123010000_admin.ts'
 
 /** Every schema migration, oldest first. `ward.migrate()` applies the pending ones. */
 export const migrationsList = [
   { name: 'Migration20261123000000_initial', class: Migration20261123000000_initial },
   { name: 'Migration20261123005000_log_index', class: Migration20261123005000_log_index },
+  { name: 'Migration20261123010000_admin', class: Migration20261123010000_admin },
 ]

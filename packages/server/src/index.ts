@@ -1,7 +1,16 @@
+export type { AdminRoutesOptions } from './admin/routes.ts'
 export type { CreatedSession } from './core.ts'
 export { migrate } from './database.ts'
 export { SessionEntity } from './entity.ts'
 export type { ErrorCode } from './errors.ts'
+export type {
+  AccessClaims,
+  IssuedAccessToken,
+  JwtAlgorithm,
+  JwtKeyMaterial,
+  JwtKeyOptions,
+  JwtOptions,
+} from './jwt.ts'
 export { markPassive, type WardEnv } from './middleware.ts'
 export {
   type CookieOptions,

@@ -1,7 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono'
-import type { CacheEntry, WardCore } from './core.ts'
+import type { Authentication, CacheEntry, WardCore } from './core.ts'
 import { UNKNOWN_TOKEN } from './core.ts'
 import { type Problem, problemResponse } from './errors.ts'
+import type { AccessTokens } from './jwt.ts'
 import type { SessionInfo } from './session.ts'
 import { describeStoreError, StoreUnavailableError } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
@@ -67,7 +68,10 @@ export function markPassive(c: Context<WardEnv>): void {
  * a dead or missing token goes on with `session = null` (so a login page still works) and
  * `requireSession()` answers it.
  */
-export function createMiddleware(core: WardCore): MiddlewareHandler<WardEnv> {
+export function createMiddleware(
+  core: WardCore,
+  accessTokens?: AccessTokens,
+): MiddlewareHandler<WardEnv> {
   return async (c, next) => {
     const state: RequestState = { entry: null, problem: null, passive: false }
     c.set('sessionward', state)
@@ -82,16 +86,23 @@ export function createMiddleware(core: WardCore): MiddlewareHandler<WardEnv> {
       state.problem = ORIGIN_REJECTED
       return next()
     }
-    // Garbage never reaches the cache or the database.
-    if (!isTokenShaped(credentials.token)) {
+    const now = Date.now()
+    let entry: CacheEntry | undefined
+    let tokenHash: string | undefined
+    if (isTokenShaped(credentials.token)) {
+      tokenHash = hashToken(credentials.token)
+      entry = core.cachedSession(c, tokenHash, now)
+    } else if (!(accessTokens && credentials.source === 'header' && isBearer(c))) {
+      // Garbage never reaches the cache or the database. JWTs only come as Bearer headers.
       state.problem = UNKNOWN_TOKEN
       return next()
     }
-    const tokenHash = hashToken(credentials.token)
-    const now = Date.now()
-    let entry = core.cachedSession(c, tokenHash, now)
     if (!entry) {
-      const outcome = await authenticateSafely(c, core, tokenHash, now)
+      const outcome = await authenticateSafely(core, () =>
+        tokenHash === undefined
+          ? (accessTokens as AccessTokens).authenticate(c, credentials.token, now)
+          : authenticateToken(c, core, accessTokens, tokenHash, now),
+      )
       if ('problem' in outcome) {
         state.problem = outcome.problem
         if (credentials.source === 'cookie' && outcome.problem.status === 401) {
@@ -117,9 +128,34 @@ export function createMiddleware(core: WardCore): MiddlewareHandler<WardEnv> {
   }
 }
 
-async function authenticateSafely(c: Context, core: WardCore, tokenHash: string, now: number) {
+function isBearer(c: Context): boolean {
+  return /^bearer /i.test(c.req.header('authorization') ?? '')
+}
+
+async function authenticateToken(
+  c: Context,
+  core: WardCore,
+  accessTokens: AccessTokens | undefined,
+  tokenHash: string,
+  now: number,
+): Promise<Authentication> {
+  const outcome = await core.authenticate(c, tokenHash, now)
+  // With rotation on, an unknown token may be a retired one presented again: theft detection.
+  if (accessTokens?.options.rotateOnRefresh && 'problem' in outcome) {
+    if (outcome.problem === UNKNOWN_TOKEN) {
+      const reuse = await accessTokens.detectReuse(tokenHash)
+      if (reuse) return { problem: reuse }
+    }
+  }
+  return outcome
+}
+
+async function authenticateSafely(
+  core: WardCore,
+  authenticate: () => Promise<Authentication>,
+): Promise<Authentication> {
   try {
-    return await core.authenticate(c, tokenHash, now)
+    return await authenticate()
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error
     // Fail closed: without the store nobody is authenticated.

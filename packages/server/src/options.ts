@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core'
 import type { Context } from 'hono'
+import { type JwtOptions, type ResolvedJwtOptions, resolveJwtOptions } from './jwt.ts'
 import type { SessionInfo } from './session.ts'
 
 /** Why a session ended; the value of `end_reason`. */
@@ -63,6 +64,8 @@ export interface WardOptions extends Partial<SessionPolicy> {
   cacheTtl?: number
   /** Where failures of hooks and background writes go. Default `console`. */
   logger?: Pick<Console, 'warn' | 'error'>
+  /** JWT access tokens bound to live sessions (`POST /session/token`); off when omitted. */
+  jwt?: JwtOptions
 }
 
 /** Options after defaults and validation. */
@@ -79,6 +82,7 @@ export interface ResolvedOptions extends SessionPolicy {
   cacheSize: number
   cacheTtl: number
   logger: Pick<Console, 'warn' | 'error'>
+  jwt: ResolvedJwtOptions | null
 }
 
 /** Thrown by `createWard` when an option is invalid; the message names the option. */
@@ -244,5 +248,6 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     cacheSize: count('cacheSize', options.cacheSize ?? 10_000) || 1,
     cacheTtl: seconds('cacheTtl', options.cacheTtl ?? 5),
     logger: options.logger ?? console,
+    jwt: options.jwt === undefined ? null : resolveJwtOptions(options.jwt),
   }
 }

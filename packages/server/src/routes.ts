@@ -3,11 +3,13 @@ import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from './core.ts'
 import { problemResponse } from './errors.ts'
+import type { AccessTokens } from './jwt.ts'
 import { createRequireSession, markPassive, type WardEnv } from './middleware.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
 import { endsAt, type SessionInfo } from './session.ts'
 import { describeStoreError, fork, listEnded, listLive, StoreUnavailableError } from './store.ts'
-import { clearSessionCookie } from './transport.ts'
+import { hashToken, isTokenShaped } from './tokens.ts'
+import { clearSessionCookie, readCredentials, setSessionCookie } from './transport.ts'
 import { parseUserAgent } from './user-agent.ts'
 
 // A ping body is a dozen bytes; anything near this size is not a ping.
@@ -29,7 +31,7 @@ function describe(record: SessionInfo) {
  * The user's session routes (DESIGN §3): ping, logout, devices list and revoke, history.
  * Every route needs a live session.
  */
-export function createRoutes(core: WardCore): Hono<WardEnv> {
+export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<WardEnv> {
   const app = new Hono<WardEnv>()
   app.onError((error, c) => {
     if (error instanceof StoreUnavailableError) {
@@ -176,6 +178,48 @@ export function createRoutes(core: WardCore): Hono<WardEnv> {
         endReason: record.endReason,
       })),
     })
+  })
+
+  app.post('/token', async (c) => {
+    // Issuing a token is bookkeeping, not something the user did.
+    markPassive(c)
+    if (!accessTokens) {
+      return problemResponse(c, {
+        status: 404,
+        error: 'not_found',
+        message: 'JWT access tokens are off: set the jwt option of createWard',
+      })
+    }
+    const credentials = readCredentials(c, core.options)
+    const { entry } = c.var.sessionward
+    if (!entry) throw new Error('unreachable: requireSession let a request through')
+    // Only the session token buys an access token: a leaked JWT cannot renew itself.
+    if (credentials.kind !== 'token' || !isTokenShaped(credentials.token)) {
+      return problemResponse(c, {
+        status: 401,
+        error: 'unauthenticated',
+        message: 'POST /session/token needs the session token, not an access token',
+        invalidToken: true,
+      })
+    }
+    const tokenHash = hashToken(credentials.token)
+    let token: string | undefined
+    if (accessTokens.options.rotateOnRefresh) {
+      const rotated = await accessTokens.rotate(entry, tokenHash)
+      if ('problem' in rotated) {
+        if (credentials.source === 'cookie') clearSessionCookie(c, core.options)
+        return problemResponse(c, rotated.problem)
+      }
+      token = rotated.token
+      const maxAge = (entry.session.expiresAt.getTime() - Date.now()) / 1000
+      setSessionCookie(c, core.options, token, maxAge)
+    } else {
+      accessTokens.remember(entry.session.id, tokenHash)
+    }
+    const issued = await accessTokens.issue(entry.session)
+    c.header('Cache-Control', 'no-store')
+    // A cookie token stays HttpOnly: it is never put in a body a script could read.
+    return c.json(token && credentials.source === 'header' ? { ...issued, token } : issued)
   })
 
   return app

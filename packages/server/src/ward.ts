@@ -1,7 +1,9 @@
 import type { MikroORM } from '@mikro-orm/core'
 import type { Context, Hono, MiddlewareHandler } from 'hono'
+import { type AdminRoutesOptions, createAdminRoutes } from './admin/routes.ts'
 import { type CreatedSession, WardCore } from './core.ts'
 import { migrate, openDatabase } from './database.ts'
+import { AccessTokens } from './jwt.ts'
 import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
 import { resolveOptions, type WardOptions } from './options.ts'
 import { createRoutes } from './routes.ts'
@@ -15,6 +17,11 @@ export interface Ward {
   requireSession(): MiddlewareHandler<WardEnv>
   /** The user's routes: mount with `app.route('/session', ward.routes())`. */
   routes(): Hono<WardEnv>
+  /**
+   * The admin view (JSON API and pages): mount with
+   * `app.route('/admin/sessions', ward.adminRoutes({ authorize: (c) => isAdmin(c) }))`.
+   */
+  adminRoutes(options: AdminRoutesOptions): Hono<WardEnv>
   /** Starts a session in the app's login route; sets the cookie when cookies are on. */
   createSession(c: Context, userId: string): Promise<CreatedSession>
   /** Ends one of any user's sessions by id (for the app's own admin or security flows). */
@@ -45,12 +52,14 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
   // Nobody else can reach an embedded PGlite to migrate it, so the ward does it now.
   const embedded = database.owned && !String(options.database ?? '').startsWith('postgres')
   if (embedded) await migrate(database.orm)
-  const middleware = createMiddleware(core)
+  const accessTokens = resolved.jwt ? new AccessTokens(core, resolved.jwt) : undefined
+  const middleware = createMiddleware(core, accessTokens)
   const requireSession = createRequireSession()
   return {
     middleware: () => middleware,
     requireSession: () => requireSession,
-    routes: () => createRoutes(core),
+    routes: () => createRoutes(core, accessTokens),
+    adminRoutes: (options) => createAdminRoutes(core, options),
     createSession: (c, userId) => core.createSession(c, userId),
     endSession: async (id, reason = 'revoked') => {
       const ended: SessionRecord[] = await core.end({ ids: [id] }, reason)

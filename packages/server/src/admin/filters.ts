@@ -1,0 +1,180 @@
+import type { EndReason } from '../options.ts'
+
+/** Every end reason, in the order the admin view lists them. */
+export const END_REASONS: readonly EndReason[] = [
+  'logout',
+  'idle',
+  'absolute',
+  'revoked',
+  'evicted',
+  'user_agent_changed',
+  'admin',
+  'refresh_reuse',
+]
+
+/** Where the next page starts: the sort key `(created_at, id)` of the last row shown. */
+export interface Cursor {
+  /** `created_at` in whole microseconds since the epoch (PostgreSQL's own precision). */
+  createdUs: string
+  id: string
+}
+
+/** What the admin list is filtered by. Dates are inclusive (`…After`) or exclusive (`…Before`). */
+export interface AdminFilters {
+  user?: string
+  live?: boolean
+  reason?: EndReason
+  createdAfter?: Date
+  createdBefore?: Date
+  endedAfter?: Date
+  endedBefore?: Date
+  cursor?: Cursor
+  limit: number
+}
+
+export const DEFAULT_LIMIT = 50
+export const MAX_LIMIT = 200
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const MICROS = /^-?\d{1,17}$/
+// A date (`2026-11-23`, UTC midnight) or a date-time with an optional zone (UTC when absent):
+// what `<input type="date">`, `<input type="datetime-local">` and `toISOString()` produce.
+const DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$/
+const DATE_FIELDS = ['createdAfter', 'createdBefore', 'endedAfter', 'endedBefore'] as const
+const KNOWN = new Set(['user', 'live', 'reason', 'cursor', 'limit', ...DATE_FIELDS])
+
+/**
+ * Whether a string is a session id (a UUID), checked before it reaches SQL.
+ *
+ * @example
+ * isSessionId('not-an-id') // false
+ */
+export function isSessionId(value: string): boolean {
+  return UUID.test(value)
+}
+
+/**
+ * An opaque cursor: base64url of the last row's sort key.
+ *
+ * @example
+ * encodeCursor({ createdUs: '1795424400000000', id: '…' }) // 'WyIxNzk1…'
+ */
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdUs, cursor.id])).toString('base64url')
+}
+
+/**
+ * Reads a cursor made by `encodeCursor`; anything else is null (a 400, never a SQL error).
+ *
+ * @example
+ * decodeCursor('garbage') // null
+ */
+export function decodeCursor(value: string): Cursor | null {
+  if (value.length > 200 || !/^[A-Za-z0-9_-]+$/.test(value)) return null
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'))
+    if (!Array.isArray(parsed) || parsed.length !== 2) return null
+    const [createdUs, id] = parsed as unknown[]
+    if (typeof createdUs !== 'string' || !MICROS.test(createdUs)) return null
+    if (typeof id !== 'string' || !UUID.test(id)) return null
+    return { createdUs, id }
+  } catch {
+    return null
+  }
+}
+
+function parseDate(value: string): Date | null {
+  if (!DATE.test(value)) return null
+  const zoned = value.length === 10 || /(Z|[+-]\d{2}:\d{2})$/.test(value) ? value : `${value}Z`
+  const date = new Date(zoned.length === 10 ? `${zoned}T00:00:00Z` : zoned)
+  return Number.isNaN(date.getTime()) ? null : date
+}
+
+/**
+ * Validates the admin list's query string. Empty values count as absent (an HTML form sends
+ * every field); unknown names are refused, so a typo never silently widens the list.
+ *
+ * @example
+ * parseListQuery({ user: 'alice', live: 'true' }) // { filters: { user: 'alice', live: true, limit: 50 } }
+ */
+export function parseListQuery(
+  query: Record<string, string | undefined>,
+): { filters: AdminFilters } | { message: string } {
+  for (const name of Object.keys(query)) {
+    if (!KNOWN.has(name)) {
+      return {
+        message: `unknown query parameter ${JSON.stringify(name)}; use ${[...KNOWN].join(', ')}`,
+      }
+    }
+  }
+  const value = (name: string) => {
+    const raw = query[name]
+    return raw === undefined || raw === '' ? undefined : raw
+  }
+  const filters: AdminFilters = { limit: DEFAULT_LIMIT }
+  const user = value('user')
+  if (user !== undefined) {
+    if (user.length > 255) return { message: 'user must be at most 255 characters' }
+    filters.user = user
+  }
+  const live = value('live')
+  if (live !== undefined) {
+    if (live !== 'true' && live !== 'false') return { message: 'live must be true or false' }
+    filters.live = live === 'true'
+  }
+  const reason = value('reason')
+  if (reason !== undefined) {
+    if (!END_REASONS.includes(reason as EndReason)) {
+      return { message: `reason must be one of ${END_REASONS.join(', ')}` }
+    }
+    filters.reason = reason as EndReason
+  }
+  for (const name of DATE_FIELDS) {
+    const raw = value(name)
+    if (raw === undefined) continue
+    const date = parseDate(raw)
+    if (!date) {
+      return {
+        message: `${name} must be a date like 2026-11-23 or 2026-11-23T09:30:00Z (UTC unless a zone is given)`,
+      }
+    }
+    filters[name] = date
+  }
+  const cursor = value('cursor')
+  if (cursor !== undefined) {
+    const decoded = decodeCursor(cursor)
+    if (!decoded)
+      return { message: 'cursor is not one this server issued: pass nextCursor back as is' }
+    filters.cursor = decoded
+  }
+  const limit = value('limit')
+  if (limit !== undefined) {
+    const n = /^\d{1,4}$/.test(limit) ? Number(limit) : Number.NaN
+    if (!(n >= 1 && n <= MAX_LIMIT)) {
+      return { message: `limit must be a whole number from 1 to ${MAX_LIMIT}` }
+    }
+    filters.limit = n
+  }
+  return { filters }
+}
+
+/**
+ * The query string for the same filters (for links: next page, filter by user).
+ *
+ * @example
+ * filterQuery({ user: 'alice', limit: 50 }, { cursor: 'abc' }) // '?user=alice&cursor=abc'
+ */
+export function filterQuery(filters: AdminFilters, extra: Record<string, string> = {}): string {
+  const params = new URLSearchParams()
+  if (filters.user !== undefined) params.set('user', filters.user)
+  if (filters.live !== undefined) params.set('live', String(filters.live))
+  if (filters.reason !== undefined) params.set('reason', filters.reason)
+  for (const name of DATE_FIELDS) {
+    const date = filters[name]
+    if (date) params.set(name, date.toISOString())
+  }
+  if (filters.limit !== DEFAULT_LIMIT) params.set('limit', String(filters.limit))
+  for (const [name, v] of Object.entries(extra)) params.set(name, v)
+  const text = params.toString()
+  return text ? `?${text}` : ''
+}

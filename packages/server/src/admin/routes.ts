@@ -1,0 +1,260 @@
+import type { Context, MiddlewareHandler } from 'hono'
+import { Hono } from 'hono'
+import { accepts } from 'hono/accepts'
+import { HTTPException } from 'hono/http-exception'
+import type { WardCore } from '../core.ts'
+import { type Problem, problemResponse } from '../errors.ts'
+import type { WardEnv } from '../middleware.ts'
+import { WardOptionsError } from '../options.ts'
+import { describeStoreError, fork, StoreUnavailableError } from '../store.ts'
+import { clearSessionCookie } from '../transport.ts'
+import { parseUserAgent } from '../user-agent.ts'
+import {
+  type AdminFilters,
+  encodeCursor,
+  filterQuery,
+  isSessionId,
+  parseListQuery,
+} from './filters.ts'
+import { detailPage, errorPage, listPage, type PageContext } from './pages.ts'
+import { type AdminSession, getSession, hourlyActivity, listSessions } from './queries.ts'
+import { ADMIN_CSS } from './styles.ts'
+
+/** What `ward.adminRoutes()` takes. */
+export interface AdminRoutesOptions {
+  /**
+   * Whether the signed-in caller may use the admin view. Called only when the request has a
+   * live session (`c.var.session`); anything but `true` is a 403.
+   */
+  authorize: (c: Context<WardEnv>) => boolean | Promise<boolean>
+}
+
+const UNAUTHENTICATED: Problem = {
+  status: 401,
+  error: 'unauthenticated',
+  message: 'sign in to use the admin view',
+}
+
+const FORBIDDEN: Problem = {
+  status: 403,
+  error: 'forbidden',
+  message: 'this account may not use the admin view',
+}
+
+// The admin pages' own policy, on top of whatever the host sends: no framing (the End buttons
+// must not be clickjacked), forms post only to this origin, nothing inline.
+const HTML_HEADERS: Record<string, string> = {
+  'Content-Security-Policy':
+    "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
+}
+
+/** JSON only when the caller prefers it to HTML (`Accept: application/json`). */
+function wantsJson(c: Context): boolean {
+  return (
+    accepts(c, {
+      header: 'Accept',
+      supports: ['text/html', 'application/json'],
+      default: 'text/html',
+    }) === 'application/json'
+  )
+}
+
+/** Errors are JSON unless the caller prefers HTML (a browser navigating). */
+function wantsHtml(c: Context): boolean {
+  return (
+    accepts(c, {
+      header: 'Accept',
+      supports: ['application/json', 'text/html'],
+      default: 'application/json',
+    }) === 'text/html'
+  )
+}
+
+function html(c: Context, body: string, status: 200 | 401 | 403 | 404 | 400 | 503 = 200) {
+  for (const [name, value] of Object.entries(HTML_HEADERS)) c.header(name, value)
+  return c.html(body, status)
+}
+
+function refuse(c: Context, problem: Problem): Response | Promise<Response> {
+  if (!wantsHtml(c)) return problemResponse(c, problem)
+  if (problem.status === 401) c.header('WWW-Authenticate', 'Bearer realm="sessionward"')
+  const status = ([401, 403, 404, 400, 503] as const).find((s) => s === problem.status) ?? 400
+  return html(c, errorPage(problem.error, problem.message), status)
+}
+
+function invalid(c: Context, message: string): Response {
+  return problemResponse(c, { status: 400, error: 'invalid_request', message })
+}
+
+/** The mount path: the request path minus the route's own `depth` trailing segments. */
+function baseOf(c: Context, depth: number): string {
+  const segments = c.req.path.replace(/\/+$/, '').split('/')
+  return segments.slice(0, segments.length - depth).join('/')
+}
+
+function describe(session: AdminSession) {
+  return {
+    id: session.id,
+    userId: session.userId,
+    live: session.endedAt === null,
+    createdAt: session.createdAt.toISOString(),
+    lastActivityAt: session.lastActivityAt.toISOString(),
+    expiresAt: session.expiresAt.toISOString(),
+    endedAt: session.endedAt?.toISOString() ?? null,
+    endReason: session.endReason,
+    ip: session.ip,
+    lastIp: session.lastIp,
+    userAgent: parseUserAgent(session.userAgent),
+    detail: session.detail,
+  }
+}
+
+/** After a form post, back to the page it came from when that page is ours, else `fallback`. */
+function back(c: Context, base: string, fallback: string): Response {
+  const referer = c.req.header('referer')
+  let target = fallback
+  if (referer && URL.canParse(referer)) {
+    const url = new URL(referer)
+    const own = url.origin === new URL(c.req.url).origin
+    // Only pages of this admin mount: never an open redirect.
+    if (own && (url.pathname === base || url.pathname.startsWith(`${base}/`))) {
+      target = url.pathname + url.search
+    }
+  }
+  return c.redirect(target, 303)
+}
+
+/**
+ * The admin view (DESIGN §3 "Admin"): a JSON API and server-rendered pages to list, filter,
+ * inspect and end sessions. Every route needs a live session for which `authorize(c)` is true:
+ * 401 without one, 403 when not authorized (JSON, or an HTML page for a browser).
+ *
+ * `GET /` (`?user=&live=&reason=&createdAfter=&createdBefore=&endedAfter=&endedBefore=&cursor=&limit=`),
+ * `GET /:id`, `DELETE /:id`, `DELETE /?user=ID`; for HTML forms, which cannot send DELETE:
+ * `POST /:id/end` and `POST /end?user=ID`.
+ *
+ * @example
+ * app.route('/admin/sessions', ward.adminRoutes({ authorize: (c) => c.var.session?.userId === 'admin' }))
+ */
+export function createAdminRoutes(core: WardCore, options: AdminRoutesOptions): Hono<WardEnv> {
+  if (typeof options !== 'object' || options === null || typeof options.authorize !== 'function') {
+    throw new WardOptionsError('adminRoutes needs { authorize: (c) => boolean | Promise<boolean> }')
+  }
+  const { authorize } = options
+  const app = new Hono<WardEnv>()
+  app.onError((error, c) => {
+    if (error instanceof StoreUnavailableError) {
+      core.options.logger.error(
+        `sessionward: session store unavailable: ${describeStoreError(error)}`,
+      )
+      return refuse(c, {
+        status: 503,
+        error: 'store_unavailable',
+        message: 'the session store is unavailable; try again shortly',
+      })
+    }
+    if (error instanceof HTTPException) return error.getResponse()
+    core.options.logger.error(`sessionward: admin route failed: ${describeStoreError(error)}`)
+    return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
+  })
+
+  const guard: MiddlewareHandler<WardEnv> = async (c, next) => {
+    const state = c.get('sessionward')
+    if (!state) throw new Error('sessionward: adminRoutes() needs ward.middleware() to run first')
+    // No live session: the middleware's reason (ended, cross-origin cookie, store down) or 401.
+    if (!state.entry) return refuse(c, state.problem ?? UNAUTHENTICATED)
+    let allowed = false
+    try {
+      allowed = (await authorize(c)) === true
+    } catch (error) {
+      if (error instanceof HTTPException) throw error
+      // Fail closed: an authorize that throws lets nobody in.
+      core.options.logger.error('sessionward: adminRoutes authorize threw', error)
+    }
+    if (!allowed) return refuse(c, FORBIDDEN)
+    c.header('Cache-Control', 'no-store')
+    await next()
+  }
+  app.use('*', guard)
+
+  app.get('/admin.css', (c) => {
+    c.header('Content-Type', 'text/css; charset=utf-8')
+    c.header('X-Content-Type-Options', 'nosniff')
+    return c.body(ADMIN_CSS)
+  })
+
+  app.get('/', async (c) => {
+    const parsed = parseListQuery(c.req.query())
+    if ('message' in parsed) return invalid(c, parsed.message)
+    const { filters } = parsed
+    const result = await listSessions(fork(core.orm), filters)
+    if (wantsJson(c)) {
+      return c.json({
+        sessions: result.sessions.map(describe),
+        nextCursor: result.next ? encodeCursor(result.next) : null,
+      })
+    }
+    const now = Date.now()
+    const activity = await hourlyActivity(fork(core.orm), now)
+    return html(c, listPage({ base: baseOf(c, 0), now }, filters, result, activity))
+  })
+
+  const endAll = async (c: Context<WardEnv>, depth: number) => {
+    const query = c.req.query()
+    const user = query.user
+    if (Object.keys(query).some((name) => name !== 'user' && name !== 'limit')) {
+      return invalid(c, 'only user may be given: ?user=ID')
+    }
+    if (user === undefined || user === '' || user.length > 255) {
+      return invalid(c, 'user is required (?user=ID): the admin ends one user’s sessions at a time')
+    }
+    const ended = await core.end({ userId: user }, 'admin')
+    if (ended.some((record) => record.id === c.var.session?.id)) clearSessionCookie(c, core.options)
+    if (!wantsHtml(c) || c.req.method === 'DELETE') return c.json({ ended: ended.length })
+    const base = baseOf(c, depth)
+    return back(c, base, `${base}${filterQuery({ user, limit: 50 } satisfies AdminFilters)}`)
+  }
+  app.delete('/', (c) => endAll(c, 0))
+  app.post('/end', (c) => endAll(c, 1))
+
+  const endOne = async (c: Context<WardEnv>, depth: number) => {
+    const id = c.req.param('id') ?? ''
+    if (!isSessionId(id)) return refuse(c, notFound())
+    const ended = await core.end({ ids: [id] }, 'admin')
+    if (ended.length === 0) {
+      const existing = await getSession(fork(core.orm), id)
+      return refuse(
+        c,
+        notFound(
+          existing ? `the session already ended (${existing.endReason ?? 'unknown'})` : undefined,
+        ),
+      )
+    }
+    if (id === c.var.session?.id) clearSessionCookie(c, core.options)
+    if (!wantsHtml(c) || c.req.method === 'DELETE') return c.body(null, 204)
+    const base = baseOf(c, depth)
+    return back(c, base, `${base}/${id}`)
+  }
+  app.delete('/:id', (c) => endOne(c, 1))
+  app.post('/:id/end', (c) => endOne(c, 2))
+
+  app.get('/:id', async (c) => {
+    const id = c.req.param('id')
+    const session = isSessionId(id) ? await getSession(fork(core.orm), id) : null
+    if (!session) return refuse(c, notFound())
+    if (wantsJson(c)) return c.json({ session: describe(session) })
+    return html(c, detailPage({ base: baseOf(c, 1), now: Date.now() }, session))
+  })
+
+  return app
+}
+
+function notFound(message = 'no session with this id'): Problem {
+  return { status: 404, error: 'not_found', message }
+}
+
+export type { PageContext }

@@ -1,0 +1,483 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  KeyObject,
+  type JsonWebKey as NodeJsonWebKey,
+  randomUUID,
+} from 'node:crypto'
+import type { EntityManager } from '@mikro-orm/sql'
+import type { Context } from 'hono'
+import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose'
+import { LRUCache } from 'lru-cache'
+import type { Authentication, CacheEntry, WardCore } from './core.ts'
+import { ended, UNKNOWN_TOKEN } from './core.ts'
+import type { Problem } from './errors.ts'
+import { WardOptionsError } from './options.ts'
+import type { SessionInfo } from './session.ts'
+import { findById, fork, StoreUnavailableError } from './store.ts'
+import { generateToken, hashToken } from './tokens.ts'
+
+/** Signature algorithms an access token may use. `none` is never one of them. */
+export type JwtAlgorithm = 'HS256' | 'EdDSA' | 'ES256' | 'RS256'
+
+/** Key material: a PEM string, a JWK object, a Node `KeyObject` or a WebCrypto `CryptoKey`. */
+export type JwtKeyMaterial = string | JsonWebKey | KeyObject | CryptoKey
+
+/** One key: an HMAC `secret`, or an asymmetric `privateKey` (signs) / `publicKey` (verifies). */
+export interface JwtKeyOptions {
+  /** Key id, written in the token header and used to pick the key when verifying. */
+  kid?: string
+  /** Default: HS256 for a secret; for an asymmetric key, the one its type allows. */
+  alg?: JwtAlgorithm
+  /** HS256 secret: at least 32 bytes (a string counts its UTF-8 bytes). */
+  secret?: string | Uint8Array | KeyObject
+  privateKey?: JwtKeyMaterial
+  publicKey?: JwtKeyMaterial
+}
+
+/** The `jwt` option: turns on `POST /session/token` and JWT access tokens in the middleware. */
+export interface JwtOptions extends JwtKeyOptions {
+  /** Seconds an access token lives (default 300). */
+  accessTtl?: number
+  /** `iss` written and required when set. */
+  issuer?: string
+  /** `aud` written and required when set. */
+  audience?: string
+  /** `POST /session/token` also returns a new session token and retires the one it was called with. */
+  rotateOnRefresh?: boolean
+  /** More keys accepted for verification only, picked by `kid` (key rotation). */
+  verificationKeys?: JwtKeyOptions[]
+}
+
+/** A key after validation: its algorithm is fixed here, never taken from a token. */
+export interface ResolvedJwtKey {
+  kid: string | undefined
+  alg: JwtAlgorithm
+  verifyKey: KeyObject
+  signKey: KeyObject | undefined
+}
+
+/** The `jwt` option after defaults and validation. */
+export interface ResolvedJwtOptions {
+  signing: ResolvedJwtKey & { signKey: KeyObject }
+  /** Verification keys by kid (`''` for the single key without a kid). */
+  keys: Map<string, ResolvedJwtKey>
+  accessTtl: number
+  issuer: string | undefined
+  audience: string | undefined
+  rotateOnRefresh: boolean
+}
+
+/** The claims of an access token this library issued. */
+export interface AccessClaims {
+  sub: string
+  sid: string
+  iat: number
+  exp: number
+  jti: string
+}
+
+/** What `POST /session/token` answers. */
+export interface IssuedAccessToken {
+  access: string
+  expiresIn: number
+}
+
+const ALGORITHMS: readonly JwtAlgorithm[] = ['HS256', 'EdDSA', 'ES256', 'RS256']
+// RFC 9068: access tokens are typed, so an ID token or any other JWT signed with the same key
+// is never accepted as one.
+const ACCESS_TOKEN_TYPE = 'at+jwt'
+const MIN_SECRET_BYTES = 32
+const MIN_RSA_BITS = 2048
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+// Three base64url segments: the only shape worth handing to the verifier.
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+// Retired session tokens kept per session for reuse detection (one per rotation).
+const RETIRED_KEPT = 64
+
+function keyObject(material: JwtKeyMaterial, kind: 'private' | 'public', where: string): KeyObject {
+  try {
+    if (material instanceof KeyObject) return material
+    if (typeof CryptoKey !== 'undefined' && material instanceof CryptoKey) {
+      return KeyObject.from(material)
+    }
+    const input =
+      typeof material === 'string'
+        ? material
+        : { key: material as NodeJsonWebKey, format: 'jwk' as const }
+    return kind === 'private' ? createPrivateKey(input) : createPublicKey(input)
+  } catch (error) {
+    throw new WardOptionsError(
+      `${where} is not a usable ${kind} key (PEM, JWK, KeyObject or CryptoKey): ${(error as Error).message}`,
+    )
+  }
+}
+
+function secretKey(secret: JwtKeyOptions['secret'], where: string): KeyObject {
+  let key: KeyObject
+  if (secret instanceof KeyObject) key = secret
+  else if (typeof secret === 'string') key = createSecretKey(Buffer.from(secret, 'utf8'))
+  else if (secret instanceof Uint8Array) key = createSecretKey(secret)
+  else throw new WardOptionsError(`${where}.secret must be a string, a Uint8Array or a KeyObject`)
+  if (key.type !== 'secret') throw new WardOptionsError(`${where}.secret must be a secret key`)
+  // HS256 is only as strong as its key: RFC 7518 §3.2 asks for at least 256 bits.
+  if ((key.symmetricKeySize ?? 0) < MIN_SECRET_BYTES) {
+    throw new WardOptionsError(
+      `${where}.secret must be at least ${MIN_SECRET_BYTES} bytes (e.g. randomBytes(32).toString('base64url'))`,
+    )
+  }
+  return key
+}
+
+/** The algorithm an asymmetric key allows, so a key is only ever used with one algorithm. */
+function algorithmOf(key: KeyObject): JwtAlgorithm | undefined {
+  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA'
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') {
+    return 'ES256'
+  }
+  if (
+    key.asymmetricKeyType === 'rsa' &&
+    (key.asymmetricKeyDetails?.modulusLength ?? 0) >= MIN_RSA_BITS
+  ) {
+    return 'RS256'
+  }
+  return undefined
+}
+
+function resolveKey(options: JwtKeyOptions, where: string, needSigning: boolean): ResolvedJwtKey {
+  if (typeof options !== 'object' || options === null) {
+    throw new WardOptionsError(`${where} must be an object`)
+  }
+  const { kid, alg } = options
+  if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > 128)) {
+    throw new WardOptionsError(`${where}.kid must be a string of 1 to 128 characters`)
+  }
+  if (alg !== undefined && !ALGORITHMS.includes(alg)) {
+    throw new WardOptionsError(
+      `${where}.alg must be one of ${ALGORITHMS.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(alg)}`,
+    )
+  }
+  const asymmetric = options.privateKey !== undefined || options.publicKey !== undefined
+  if (options.secret !== undefined && asymmetric) {
+    throw new WardOptionsError(`${where}: give either secret or privateKey/publicKey, not both`)
+  }
+  if (options.secret !== undefined || (!asymmetric && (alg ?? 'HS256') === 'HS256')) {
+    if (options.secret === undefined) {
+      throw new WardOptionsError(`${where} needs a secret (HS256) or a privateKey/publicKey`)
+    }
+    if ((alg ?? 'HS256') !== 'HS256') {
+      throw new WardOptionsError(`${where}.alg ${alg} needs privateKey/publicKey, not a secret`)
+    }
+    const key = secretKey(options.secret, where)
+    return { kid, alg: 'HS256', verifyKey: key, signKey: key }
+  }
+  const signKey =
+    options.privateKey === undefined
+      ? undefined
+      : keyObject(options.privateKey, 'private', `${where}.privateKey`)
+  if (needSigning && !signKey) {
+    throw new WardOptionsError(`${where} needs a privateKey to sign access tokens`)
+  }
+  // A public key derived from the private one when not given: the pair always matches.
+  const verifyKey = options.publicKey
+    ? keyObject(options.publicKey, 'public', `${where}.publicKey`)
+    : createPublicKey(signKey as KeyObject)
+  const keyAlg = algorithmOf(verifyKey)
+  if (!keyAlg) {
+    throw new WardOptionsError(
+      `${where}: unsupported key type; use Ed25519 (EdDSA), P-256 (ES256) or RSA >= ${MIN_RSA_BITS} bits (RS256)`,
+    )
+  }
+  if (alg !== undefined && alg !== keyAlg) {
+    throw new WardOptionsError(`${where}.alg is ${alg} but the key is for ${keyAlg}`)
+  }
+  if (signKey && algorithmOf(createPublicKey(signKey)) !== keyAlg) {
+    throw new WardOptionsError(`${where}: privateKey and publicKey are of different types`)
+  }
+  return { kid, alg: keyAlg, verifyKey, signKey }
+}
+
+function optionalString(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value === '') {
+    throw new WardOptionsError(`${name} must be a non-empty string`)
+  }
+  return value
+}
+
+/**
+ * Validates the `jwt` option: keys are imported once, each pinned to one algorithm, so a token
+ * can never choose how it is verified.
+ *
+ * @example
+ * resolveJwtOptions({ secret: process.env.JWT_SECRET, accessTtl: 300 })
+ */
+export function resolveJwtOptions(options: JwtOptions): ResolvedJwtOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new WardOptionsError('jwt must be an object like { secret } or { privateKey }')
+  }
+  const accessTtl = options.accessTtl ?? 300
+  if (typeof accessTtl !== 'number' || !Number.isSafeInteger(accessTtl) || accessTtl < 1) {
+    throw new WardOptionsError(
+      `jwt.accessTtl must be a whole number of seconds >= 1, got ${JSON.stringify(accessTtl)}`,
+    )
+  }
+  if (options.rotateOnRefresh !== undefined && typeof options.rotateOnRefresh !== 'boolean') {
+    throw new WardOptionsError('jwt.rotateOnRefresh must be true or false')
+  }
+  const extra = options.verificationKeys ?? []
+  if (!Array.isArray(extra)) {
+    throw new WardOptionsError('jwt.verificationKeys must be a list of keys')
+  }
+  const signing = resolveKey(options, 'jwt', true) as ResolvedJwtOptions['signing']
+  const all = [
+    signing,
+    ...extra.map((key, i) => resolveKey(key, `jwt.verificationKeys[${i}]`, false)),
+  ]
+  // With several keys, every token names its key: no guessing, no trying keys in turn.
+  if (all.length > 1 && all.some((key) => key.kid === undefined)) {
+    throw new WardOptionsError(
+      'jwt: with verificationKeys, every key (the signing one too) needs a kid',
+    )
+  }
+  const keys = new Map<string, ResolvedJwtKey>()
+  for (const key of all) {
+    const id = key.kid ?? ''
+    if (keys.has(id)) throw new WardOptionsError(`jwt: kid ${JSON.stringify(id)} is used twice`)
+    keys.set(id, key)
+  }
+  return {
+    signing,
+    keys,
+    accessTtl,
+    issuer: optionalString('jwt.issuer', options.issuer),
+    audience: optionalString('jwt.audience', options.audience),
+    rotateOnRefresh: options.rotateOnRefresh ?? false,
+  }
+}
+
+/**
+ * Whether a bearer credential is worth verifying as a JWT (three base64url segments).
+ *
+ * @example
+ * looksLikeJwt('eyJhbGciOi...') // true
+ */
+export function looksLikeJwt(value: string): boolean {
+  return JWT_SHAPE.test(value)
+}
+
+const INVALID_ACCESS_TOKEN: Problem = {
+  status: 401,
+  error: 'unauthenticated',
+  message: 'invalid access token',
+  invalidToken: true,
+}
+
+const EXPIRED_ACCESS_TOKEN: Problem = {
+  status: 401,
+  error: 'unauthenticated',
+  message: 'the access token has expired; get a new one from POST /session/token',
+  invalidToken: true,
+}
+
+const SESSION_GONE: Problem = {
+  status: 401,
+  error: 'session_ended',
+  message: 'the session has ended (revoked)',
+  extra: { reason: 'revoked' },
+  invalidToken: true,
+}
+
+type Row = Record<string, unknown>
+
+async function query(runner: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
+  try {
+    return await runner.execute<Row[]>(sql, params, 'all')
+  } catch (error) {
+    throw new StoreUnavailableError(error)
+  }
+}
+
+/**
+ * JWT access tokens bound to live sessions: issues them, verifies them, finds their session
+ * (applying every rule an opaque token gets) and rotates session tokens on refresh.
+ */
+export class AccessTokens {
+  readonly options: ResolvedJwtOptions
+  readonly #core: WardCore
+  /** Session id → its current token hash, so a JWT finds its cached session without a read. */
+  readonly #hashes: LRUCache<string, string>
+
+  constructor(core: WardCore, options: ResolvedJwtOptions) {
+    this.#core = core
+    this.options = options
+    this.#hashes = new LRUCache({ max: core.options.cacheSize })
+  }
+
+  /**
+   * Signs an access token for a live session: `sub`, `sid`, `iat`, `exp`, `jti` (+ `iss`, `aud`).
+   *
+   * @example
+   * const { access, expiresIn } = await accessTokens.issue(c.var.session)
+   */
+  async issue(session: SessionInfo): Promise<IssuedAccessToken> {
+    const { signing, accessTtl, issuer, audience } = this.options
+    const now = Math.floor(Date.now() / 1000)
+    // Never outlive the session's absolute end: the token would be refused anyway.
+    const expiresIn = Math.max(
+      1,
+      Math.min(accessTtl, Math.floor(session.expiresAt.getTime() / 1000) - now),
+    )
+    let jwt = new SignJWT({ sid: session.id })
+      .setProtectedHeader({
+        alg: signing.alg,
+        typ: ACCESS_TOKEN_TYPE,
+        ...(signing.kid ? { kid: signing.kid } : {}),
+      })
+      .setSubject(session.userId)
+      .setIssuedAt(now)
+      .setExpirationTime(now + expiresIn)
+      .setJti(randomUUID())
+    if (issuer) jwt = jwt.setIssuer(issuer)
+    if (audience) jwt = jwt.setAudience(audience)
+    return { access: await jwt.sign(signing.signKey), expiresIn }
+  }
+
+  /**
+   * Verifies signature, algorithm (pinned per key), `kid`, `typ`, `exp`, `iss` and `aud`.
+   *
+   * @example
+   * const claims = await accessTokens.verify(jwt) // AccessClaims or a 401 Problem
+   */
+  async verify(jwt: string): Promise<AccessClaims | Problem> {
+    if (!looksLikeJwt(jwt)) return INVALID_ACCESS_TOKEN
+    let kid: unknown
+    try {
+      kid = decodeProtectedHeader(jwt).kid
+    } catch {
+      return INVALID_ACCESS_TOKEN
+    }
+    // Unknown kid → refused; a kid is never a path, URL or anything but a lookup key.
+    const key = this.options.keys.get(typeof kid === 'string' ? kid : kid === undefined ? '' : '\0')
+    if (!key) return INVALID_ACCESS_TOKEN
+    try {
+      const { payload } = await jwtVerify(jwt, key.verifyKey, {
+        // The algorithm comes from the key's configuration, never from the token's header.
+        algorithms: [key.alg],
+        typ: ACCESS_TOKEN_TYPE,
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        requiredClaims: ['sub', 'sid', 'iat', 'exp', 'jti'],
+        // Lowering accessTtl also shortens tokens already out, whatever `exp` they carry.
+        maxTokenAge: this.options.accessTtl,
+      })
+      const { sub, sid, iat, exp, jti } = payload
+      if (
+        typeof sub !== 'string' ||
+        typeof sid !== 'string' ||
+        !UUID.test(sid) ||
+        typeof jti !== 'string' ||
+        typeof iat !== 'number' ||
+        typeof exp !== 'number'
+      ) {
+        return INVALID_ACCESS_TOKEN
+      }
+      return { sub, sid, iat, exp, jti }
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) return EXPIRED_ACCESS_TOKEN
+      return INVALID_ACCESS_TOKEN
+    }
+  }
+
+  /**
+   * Authenticates a request by access token: a valid JWT counts only while its `sid` session is
+   * live under the same idle, absolute and user-agent rules as the session token.
+   */
+  async authenticate(c: Context, jwt: string, now: number): Promise<Authentication> {
+    const claims = await this.verify(jwt)
+    if ('status' in claims) return { problem: claims }
+    const core = this.#core
+    let tokenHash = this.#hashes.get(claims.sid)
+    let outcome: Authentication | undefined
+    if (tokenHash !== undefined) {
+      const entry = core.cachedSession(c, tokenHash, now)
+      outcome = entry ? { entry } : await core.authenticate(c, tokenHash, now)
+    }
+    // Not known here yet, or its token was rotated (on another instance) or its row pruned.
+    if (!outcome || ('problem' in outcome && outcome.problem === UNKNOWN_TOKEN)) {
+      const record = await findById(fork(core.orm), claims.sid)
+      if (!record) return { problem: SESSION_GONE }
+      if (record.endedAt) return { problem: ended(record.endReason) }
+      tokenHash = record.tokenHash
+      this.#hashes.set(claims.sid, tokenHash)
+      outcome = await core.authenticate(c, tokenHash, now)
+    }
+    if ('problem' in outcome) {
+      return outcome.problem === UNKNOWN_TOKEN ? { problem: SESSION_GONE } : outcome
+    }
+    // The token names the session and its user: both must match what the store says.
+    const { session } = outcome.entry
+    if (session.id !== claims.sid || session.userId !== claims.sub) {
+      return { problem: INVALID_ACCESS_TOKEN }
+    }
+    return outcome
+  }
+
+  /** Notes the current token hash of a session (when a JWT is issued for it). */
+  remember(sessionId: string, tokenHash: string): void {
+    this.#hashes.set(sessionId, tokenHash)
+  }
+
+  /**
+   * Rotation: replaces the session's token and retires the old one. If the old token is no
+   * longer the current one (a concurrent or replayed refresh), that is reuse: the session ends.
+   */
+  async rotate(
+    entry: CacheEntry,
+    oldHash: string,
+  ): Promise<{ token: string } | { problem: Problem }> {
+    const token = generateToken()
+    const newHash = hashToken(token)
+    const rows = await query(
+      fork(this.#core.orm),
+      `update sessionward_session
+          set token_hash = ?,
+              retired_token_hashes = (array_prepend(token_hash, coalesce(retired_token_hashes, '{}')))[1:${RETIRED_KEPT}]
+        where id = ? and token_hash = ? and ended_at is null
+        returning id`,
+      [newHash, entry.session.id, oldHash],
+    )
+    if (rows.length === 0) {
+      return { problem: (await this.detectReuse(oldHash)) ?? ended(null) }
+    }
+    // The old token must stop working here at once, not after the cache's TTL.
+    this.#core.rekey(oldHash, newHash)
+    this.#hashes.set(entry.session.id, newHash)
+    return { token }
+  }
+
+  /**
+   * Theft detection: a retired session token presented again ends its session with reason
+   * `refresh_reuse` (the thief and the user both lose it; the user signs in again).
+   * Returns the problem to answer with, or null when the token was never one of ours.
+   */
+  async detectReuse(tokenHash: string): Promise<Problem | null> {
+    const rows = await query(
+      fork(this.#core.orm),
+      `select id, ended_at, end_reason from sessionward_session
+        where retired_token_hashes @> array[?]::text[]
+        limit 1`,
+      [tokenHash],
+    )
+    const row = rows[0]
+    if (!row) return null
+    if (row.ended_at != null) return ended(row.end_reason as SessionInfo['endReason'])
+    await this.#core.end(
+      { ids: [String(row.id)] },
+      'refresh_reuse',
+      'a retired session token was used again',
+    )
+    return ended('refresh_reuse')
+  }
+}
