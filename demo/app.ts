@@ -1,0 +1,267 @@
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import {
+  createWard,
+  type SessionPolicy,
+  StoreUnavailableError,
+  type Ward,
+  type WardEnv,
+} from '@sessionward/server'
+import { type Context, Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { csrf } from 'hono/csrf'
+import { HTTPException } from 'hono/http-exception'
+import { secureHeaders } from 'hono/secure-headers'
+import { DEMO_DEFAULTS, type DemoConfig } from './config.ts'
+import { dashboardPage, devicesPage, loginPage, notFoundPage } from './pages.ts'
+import { createUserDirectory, type DemoUser, type PublicUser, SEEDED_USERS } from './users.ts'
+
+/** What `createDemoApp` accepts: the settings of DESIGN §5, plus extra accounts (for tests). */
+export interface DemoAppOptions extends Partial<DemoConfig> {
+  /** Accounts besides the seeded alice, bob and admin. */
+  users?: DemoUser[]
+  /** Where the demo and the ward report problems. Default `console`. */
+  logger?: Pick<Console, 'info' | 'warn' | 'error'>
+}
+
+/** A running demo: serve `app.fetch` with any Hono adapter. */
+export interface DemoApp {
+  app: Hono<WardEnv>
+  ward: Ward
+  config: DemoConfig
+  /** The per-user settings the ward applies (admin: shorter idle, no session cap). */
+  policyFor(user: PublicUser): SessionPolicy
+  close(): Promise<void>
+}
+
+const PUBLIC = join(import.meta.dirname, 'public')
+const require = createRequire(import.meta.url)
+
+interface Asset {
+  body: string
+  type: string
+}
+
+function loadAssets(): Map<string, Asset> {
+  const assets = new Map<string, Asset>()
+  // The script-tag bundle through the client package's public entry point, as an app would.
+  const bundle = require.resolve('@sessionward/client/iife')
+  try {
+    assets.set('sessionward.iife.js', {
+      body: readFileSync(bundle, 'utf8'),
+      type: 'text/javascript; charset=utf-8',
+    })
+  } catch {
+    throw new Error(
+      `demo: ${bundle} is missing: build the client first (npm run build -w @sessionward/client)`,
+    )
+  }
+  const types: Record<string, string> = {
+    css: 'text/css; charset=utf-8',
+    js: 'text/javascript; charset=utf-8',
+    svg: 'image/svg+xml',
+  }
+  for (const name of [
+    'demo.css',
+    'ward-ui.js',
+    'dashboard.js',
+    'devices.js',
+    'login.js',
+    'favicon.svg',
+  ]) {
+    const type = types[name.slice(name.lastIndexOf('.') + 1)] ?? 'application/octet-stream'
+    assets.set(name, { body: readFileSync(join(PUBLIC, name), 'utf8'), type })
+  }
+  return assets
+}
+
+function problem(c: Context, status: 400 | 401, error: string, message: string) {
+  return c.json({ error, message }, status)
+}
+
+/**
+ * The demo app of DESIGN §5: a login form and JSON login, a dashboard, a devices page, and the
+ * ward's `/session` routes, under a strict Content-Security-Policy. Uses only the public entry
+ * points of `@sessionward/server` and `@sessionward/client`.
+ *
+ * @example
+ * const demo = await createDemoApp({ warnAfter: 4, expireAfter: 8 })
+ * serve({ fetch: demo.app.fetch, hostname: '127.0.0.1', port: 3000 })
+ */
+export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoApp> {
+  const logger = options.logger ?? console
+  const config: DemoConfig = {
+    database: options.database,
+    redisUrl: options.redisUrl,
+    warnAfter: options.warnAfter ?? DEMO_DEFAULTS.warnAfter,
+    expireAfter: options.expireAfter ?? DEMO_DEFAULTS.expireAfter,
+    maxSessions: options.maxSessions ?? DEMO_DEFAULTS.maxSessions,
+  }
+  if (config.redisUrl) {
+    logger.warn(
+      'demo: REDIS_URL is set, but @sessionward/server has no Redis support yet: not used',
+    )
+  }
+  const assets = loadAssets()
+  const users = createUserDirectory([...SEEDED_USERS, ...(options.users ?? [])])
+  const base: SessionPolicy = {
+    warnAfter: config.warnAfter,
+    expireAfter: config.expireAfter,
+    maxAge: 12 * 60 * 60,
+    maxSessions: config.maxSessions,
+    onLimit: 'evict-oldest',
+  }
+  // Admins get half the idle time and no cap on sessions (DESIGN §3's policy example).
+  const policyFor = (user: PublicUser | null): SessionPolicy =>
+    user?.role === 'admin'
+      ? {
+          ...base,
+          warnAfter: base.warnAfter / 2,
+          expireAfter: base.expireAfter / 2,
+          maxSessions: 0,
+        }
+      : base
+
+  const ward = await createWard({
+    database: config.database,
+    ...base,
+    policy: (userId) => policyFor(users.get(userId)),
+    passive: ['/api/poll'],
+    // Written at most this often; short thresholds need a shorter interval than the default 60 s.
+    touchInterval: Math.min(60, config.expireAfter / 4),
+    logger,
+  })
+  // Embedded PGlite is migrated by createWard; PostgreSQL is the app's to migrate (idempotent).
+  await ward.migrate()
+
+  const app = new Hono<WardEnv>()
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse()
+    if (error instanceof StoreUnavailableError) {
+      return c.json(
+        { error: 'store_unavailable', message: 'the session store is unavailable' },
+        503,
+      )
+    }
+    logger.error('demo: request failed', error)
+    return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
+  })
+  app.use(
+    '*',
+    secureHeaders({
+      // Served over plain http on 127.0.0.1: HSTS would mean nothing there.
+      strictTransportSecurity: false,
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+      },
+    }),
+  )
+  // Static files come before the ward: fetching a stylesheet is not user activity.
+  app.get('/assets/:name', (c) => {
+    const asset = assets.get(c.req.param('name'))
+    if (!asset) return c.notFound()
+    return c.body(asset.body, 200, { 'content-type': asset.type, 'cache-control': 'no-cache' })
+  })
+
+  app.use('*', ward.middleware())
+  // Login CSRF: a form may only post here from this origin (Hono's check of Origin).
+  app.use('*', csrf())
+  const requireSession = ward.requireSession()
+  app.use('/api/*', (c, next) => (c.req.path === '/api/login' ? next() : requireSession(c, next)))
+  app.route('/session', ward.routes())
+
+  const currentUser = (c: Context<WardEnv>): PublicUser | null => {
+    const session = c.var.session
+    return session ? users.get(session.userId) : null
+  }
+
+  app.post('/api/login', bodyLimit({ maxSize: 4096 }), async (c) => {
+    let body: unknown
+    try {
+      body = await c.req.json()
+    } catch {
+      return problem(
+        c,
+        400,
+        'invalid_request',
+        'the body must be JSON like {"username","password"}',
+      )
+    }
+    const { username, password } = (body ?? {}) as Record<string, unknown>
+    if (typeof username !== 'string' || typeof password !== 'string') {
+      return problem(c, 400, 'invalid_request', 'username and password must be strings')
+    }
+    const user = users.verify(username, password)
+    if (!user) return problem(c, 401, 'invalid_credentials', 'wrong username or password')
+    const { token, session, evicted } = await ward.createSession(c, user.id)
+    return c.json({ token, session, evicted })
+  })
+  app.get('/api/me', (c) => {
+    const session = c.var.session
+    if (!session) throw new Error('unreachable: requireSession let a request through')
+    return c.json({
+      user: currentUser(c),
+      session: {
+        id: session.id,
+        createdAt: session.createdAt,
+        lastActivityAt: session.lastActivityAt,
+        expiresAt: session.expiresAt,
+      },
+    })
+  })
+  // Passive (see `passive` above): polling does not keep an idle user signed in.
+  app.get('/api/poll', (c) => {
+    const session = c.var.session
+    if (!session) throw new Error('unreachable: requireSession let a request through')
+    c.header('cache-control', 'no-store')
+    return c.json({
+      lastActivityAt: session.lastActivityAt,
+      idleFor: Math.max(0, (Date.now() - session.lastActivityAt.getTime()) / 1000),
+    })
+  })
+
+  app.get('/login', (c) => {
+    if (c.var.session) return c.redirect('/', 303)
+    return c.html(loginPage({ reason: c.req.query('reason') }))
+  })
+  app.post('/login', bodyLimit({ maxSize: 4096 }), async (c) => {
+    const form = await c.req.parseBody()
+    const username = typeof form.username === 'string' ? form.username : ''
+    const password = typeof form.password === 'string' ? form.password : ''
+    const user = users.verify(username, password)
+    if (!user) {
+      return c.html(loginPage({ error: 'Wrong username or password.', username }), 401)
+    }
+    await ward.createSession(c, user.id)
+    return c.redirect('/', 303)
+  })
+
+  // Pages of a signed-out visitor send them to the login form.
+  app.get('/', (c) => {
+    const user = currentUser(c)
+    const session = c.var.session
+    if (!user || !session) return c.redirect('/login', 303)
+    c.header('cache-control', 'no-store')
+    return c.html(
+      dashboardPage({ user, policy: policyFor(user), lastActivityAt: session.lastActivityAt }),
+    )
+  })
+  app.get('/devices', (c) => {
+    const user = currentUser(c)
+    if (!user) return c.redirect('/login', 303)
+    c.header('cache-control', 'no-store')
+    return c.html(devicesPage({ user, policy: policyFor(user) }))
+  })
+  app.notFound((c) =>
+    c.req.path.startsWith('/api/')
+      ? c.json({ error: 'not_found', message: 'no such route' }, 404)
+      : c.html(notFoundPage(null), 404),
+  )
+
+  return { app, ward, config, policyFor, close: () => ward.close() }
+}

@@ -1,0 +1,62 @@
+/** Everything the demo can be told; `createDemoApp` takes it, `configFromEnv` reads it. */
+export interface DemoConfig {
+  /** Omitted = PGlite in memory; a postgres:// URL = PostgreSQL; a directory = PGlite on disk. */
+  database?: string
+  /** Redis is not supported by the server yet: set, it is reported and ignored. */
+  redisUrl?: string
+  /** Seconds of inactivity before the warning (demo default 20). */
+  warnAfter: number
+  /** Seconds of inactivity before the session ends (demo default 30). */
+  expireAfter: number
+  /** Concurrent sessions per user; the oldest is evicted beyond it (demo default 3; 0 = no cap). */
+  maxSessions: number
+}
+
+/** Where the demo listens, besides what the app itself needs. */
+export interface ServerConfig extends DemoConfig {
+  host: string
+  port: number
+}
+
+/** The demo's defaults: short enough to see a warning and an expiry (DESIGN §5). */
+export const DEMO_DEFAULTS = { warnAfter: 20, expireAfter: 30, maxSessions: 3 } as const
+
+function number(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < 0) {
+    throw new Error(`demo: ${name} must be a number >= 0, got ${JSON.stringify(raw)}`)
+  }
+  return value
+}
+
+/**
+ * Reads the demo's settings from the environment: `HOST`, `PORT`, `DATABASE_URL`, `REDIS_URL`,
+ * `WARN_AFTER`, `EXPIRE_AFTER` (seconds) and `MAX_SESSIONS`.
+ *
+ * @example
+ * configFromEnv({ PORT: '4000', WARN_AFTER: '4', EXPIRE_AFTER: '8' })
+ * // { host: '127.0.0.1', port: 4000, warnAfter: 4, expireAfter: 8, maxSessions: 3 }
+ */
+export function configFromEnv(env: Record<string, string | undefined> = process.env): ServerConfig {
+  const port = number(env, 'PORT', 3000)
+  if (!Number.isInteger(port) || port > 65_535) {
+    throw new Error(`demo: PORT must be a port number, got ${JSON.stringify(env.PORT)}`)
+  }
+  const maxSessions = number(env, 'MAX_SESSIONS', DEMO_DEFAULTS.maxSessions)
+  if (!Number.isInteger(maxSessions)) {
+    throw new Error(
+      `demo: MAX_SESSIONS must be a whole number, got ${JSON.stringify(env.MAX_SESSIONS)}`,
+    )
+  }
+  return {
+    host: env.HOST?.trim() || '127.0.0.1',
+    port,
+    database: env.DATABASE_URL?.trim() || undefined,
+    redisUrl: env.REDIS_URL?.trim() || undefined,
+    warnAfter: number(env, 'WARN_AFTER', DEMO_DEFAULTS.warnAfter),
+    expireAfter: number(env, 'EXPIRE_AFTER', DEMO_DEFAULTS.expireAfter),
+    maxSessions,
+  }
+}

@@ -1,0 +1,214 @@
+import type { SessionPolicy } from '@sessionward/server'
+import { html } from 'hono/html'
+import type { HtmlEscapedString } from 'hono/utils/html'
+import type { PublicUser } from './users.ts'
+
+// Pages are `hono/html` templates rather than JSX: `npm start` runs this file with Node's type
+// stripping, which does not transform JSX. Every interpolated value is escaped.
+
+type Html = HtmlEscapedString | Promise<HtmlEscapedString>
+
+/** Why the login page was reached; the SDK redirects with `?reason=idle`. */
+export const REASONS: Record<string, string> = {
+  idle: 'You were signed out after a period of inactivity.',
+  logout: 'You signed out.',
+  evicted: 'You were signed out because this account signed in on too many devices.',
+  revoked: 'This session was signed out from another device.',
+  absolute: 'Your session reached its maximum length. Please sign in again.',
+  admin: 'An administrator ended your session.',
+  user_agent_changed: 'Your session was ended because the browser changed.',
+}
+
+interface LayoutProps {
+  title: string
+  user: PublicUser | null
+  /** The signed-in user's policy: starts the SDK with it. */
+  policy?: SessionPolicy
+  current?: 'dashboard' | 'devices'
+  scripts?: string[]
+  body: Html
+}
+
+function wardScript(policy: SessionPolicy): Html {
+  // The SDK starts itself from these attributes; the server's ping answers refine the timings.
+  return html`<script
+      src="/assets/sessionward.iife.js"
+      data-ping-url="/session/ping"
+      data-logout-url="/session/logout"
+      data-redirect-to="/login?reason=idle"
+      data-warn-after="${policy.warnAfter}"
+      data-expire-after="${policy.expireAfter}"
+    ></script>`
+}
+
+function layout({ title, user, policy, current, scripts = [], body }: LayoutProps): Html {
+  const link = (href: string, label: string, name: LayoutProps['current']) =>
+    html`<a href="${href}" ${current === name ? html`aria-current="page"` : ''}>${label}</a>`
+  return html`<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>${title} · sessionward demo</title>
+    <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
+    <link rel="stylesheet" href="/assets/demo.css" />
+  </head>
+  <body>
+    <header class="top">
+      <a class="brand" href="/">sessionward <span>demo</span></a>
+      ${
+        user
+          ? html`<nav aria-label="Main">
+              ${link('/', 'Dashboard', 'dashboard')} ${link('/devices', 'Devices', 'devices')}
+            </nav>
+            <div class="who">
+              <span data-testid="user-name">${user.name}</span>
+              ${user.role === 'admin' ? html`<span class="badge">admin</span>` : ''}
+              <button type="button" class="link" data-action="sign-out">Sign out</button>
+            </div>`
+          : ''
+      }
+    </header>
+    <main>${body}</main>
+    ${policy ? wardScript(policy) : ''}
+    ${scripts.map((src) => html`<script src="${src}"></script>`)}
+  </body>
+</html>`
+}
+
+/** `/login`: a plain form; the reason for being here, and the demo accounts. */
+export function loginPage(props: { reason?: string; error?: string; username?: string }): Html {
+  const reason = props.reason && (REASONS[props.reason] ?? 'Your session has ended.')
+  return layout({
+    title: 'Sign in',
+    user: null,
+    scripts: ['/assets/login.js'],
+    body: html`<section class="card narrow">
+      <h1>Sign in</h1>
+      ${
+        reason
+          ? html`<p class="notice" role="status" data-testid="login-reason" data-reason="${props.reason}">
+              ${reason}
+            </p>`
+          : ''
+      }
+      ${props.error ? html`<p class="error" role="alert" data-testid="login-error">${props.error}</p>` : ''}
+      <form method="post" action="/login" class="form">
+        <label for="username">Username</label>
+        <input id="username" name="username" autocomplete="username" required value="${props.username ?? ''}" />
+        <label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required />
+        <button type="submit">Sign in</button>
+      </form>
+      <p class="hint">Demo accounts: <code>alice</code>/<code>alice</code>, <code>bob</code>/<code>bob</code>,
+        <code>admin</code>/<code>admin</code>.</p>
+    </section>`,
+  })
+}
+
+function seconds(value: number): string {
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} s`
+}
+
+/** `/`: the SDK's live state, a countdown, the server's view of the last activity. */
+export function dashboardPage(props: {
+  user: PublicUser
+  policy: SessionPolicy
+  lastActivityAt: Date
+}): Html {
+  const { user, policy } = props
+  return layout({
+    title: 'Dashboard',
+    user,
+    policy,
+    current: 'dashboard',
+    scripts: ['/assets/ward-ui.js', '/assets/dashboard.js'],
+    body: html`<h1>Hello, ${user.name}</h1>
+      <div class="grid">
+        <section class="card" aria-labelledby="state-title">
+          <h2 id="state-title">Session state</h2>
+          <p class="big"><output data-testid="ward-state" class="state">starting</output></p>
+          <p class="muted">Reported by the SDK: <code>active</code>, <code>warning</code>, <code>expired</code>.</p>
+        </section>
+        <section class="card" aria-labelledby="countdown-title">
+          <h2 id="countdown-title">Signed out in</h2>
+          <p class="big"><span data-testid="countdown">–</span></p>
+          <p class="muted">Without activity in any tab of this browser.</p>
+        </section>
+        <section class="card" aria-labelledby="activity-title">
+          <h2 id="activity-title">Last activity</h2>
+          <p class="big">
+            <time data-testid="last-activity" datetime="${props.lastActivityAt.toISOString()}"
+              >${props.lastActivityAt.toISOString()}</time
+            >
+          </p>
+          <p class="muted">As the server knows it, refreshed by a passive poll every 5 s.</p>
+        </section>
+      </div>
+      <section class="card" aria-labelledby="policy-title">
+        <h2 id="policy-title">Your policy</h2>
+        <ul class="facts">
+          <li>Warning after <strong>${seconds(policy.warnAfter)}</strong> without activity</li>
+          <li>Signed out after <strong>${seconds(policy.expireAfter)}</strong> without activity</li>
+          <li>
+            ${
+              policy.maxSessions > 0
+                ? html`At most <strong>${policy.maxSessions}</strong> sessions at once (the least recently active is
+                    signed out)`
+                : html`No limit on sessions at once`
+            }
+          </li>
+        </ul>
+        <p class="actions">
+          <button type="button" data-action="call-me">Call <code>/api/me</code> (counts as activity)</button>
+          <button type="button" class="secondary" data-action="poll">Call <code>/api/poll</code> (passive)</button>
+        </p>
+        <p class="muted" data-testid="api-result" aria-live="polite"></p>
+      </section>`,
+  })
+}
+
+/** `/devices`: filled in by devices.js from the ward's `/session/sessions` and `/history`. */
+export function devicesPage(props: { user: PublicUser; policy: SessionPolicy }): Html {
+  return layout({
+    title: 'Your devices',
+    user: props.user,
+    policy: props.policy,
+    current: 'devices',
+    scripts: ['/assets/ward-ui.js', '/assets/devices.js'],
+    body: html`<h1>Your devices</h1>
+      <section class="card" aria-labelledby="live-title">
+        <div class="row">
+          <h2 id="live-title">Signed in</h2>
+          <button type="button" class="secondary" data-action="revoke-others">Sign out everywhere else</button>
+        </div>
+        <p class="muted" data-testid="devices-status" role="status"></p>
+        <table class="sessions" data-testid="sessions">
+          <thead>
+            <tr><th scope="col">Device</th><th scope="col">IP address</th><th scope="col">Signed in</th>
+              <th scope="col">Last active</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr>
+          </thead>
+          <tbody><tr><td colspan="5" class="muted">Loading…</td></tr></tbody>
+        </table>
+      </section>
+      <section class="card" aria-labelledby="history-title">
+        <h2 id="history-title">Recently signed out</h2>
+        <table class="sessions" data-testid="history">
+          <thead>
+            <tr><th scope="col">Device</th><th scope="col">IP address</th><th scope="col">Signed in</th>
+              <th scope="col">Ended</th><th scope="col">Why</th></tr>
+          </thead>
+          <tbody><tr><td colspan="5" class="muted">Loading…</td></tr></tbody>
+        </table>
+      </section>`,
+  })
+}
+
+/** Any unknown page. */
+export function notFoundPage(user: PublicUser | null): Html {
+  return layout({
+    title: 'Not found',
+    user,
+    body: html`<section class="card narrow"><h1>Not found</h1><p><a href="/">Back to the dashboard</a></p></section>`,
+  })
+}

@@ -1,0 +1,45 @@
+// Shared by the signed-in pages: mirrors the SDK's state and countdown, remembers why the
+// session ended (for the login page), and signs out through the SDK so every tab follows.
+// A served file, not an inline script: the demo's Content-Security-Policy is default-src 'self'.
+;(() => {
+  const ward = window.SessionWard?.ward ?? null
+  const stateOutput = document.querySelector('[data-testid="ward-state"]')
+  const countdown = document.querySelector('[data-testid="countdown"]')
+
+  const clock = (seconds) => `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`
+
+  function render() {
+    const state = ward ? ward.getState() : 'unavailable'
+    if (stateOutput) {
+      stateOutput.textContent = state
+      stateOutput.dataset.state = state
+    }
+    if (countdown) {
+      const live = state === 'active' || state === 'warning'
+      countdown.textContent = live ? clock(ward.getRemaining()) : '–'
+    }
+  }
+
+  window.addEventListener('sessionward:state', render)
+  window.addEventListener('sessionward:expire', (event) => {
+    // Every tab lands on the SDK's redirectTo (?reason=idle); login.js shows the real reason.
+    try {
+      sessionStorage.setItem('sessionward-demo:reason', event.detail.reason)
+    } catch {
+      // Storage may be off; the login page then shows the generic message.
+    }
+  })
+  setInterval(render, 1000)
+  render()
+
+  for (const button of document.querySelectorAll('[data-action="sign-out"]')) {
+    button.addEventListener('click', async () => {
+      if (ward) {
+        ward.logout() // one logout request, every tab of this browser leaves
+        return
+      }
+      await fetch('/session/logout', { method: 'POST', credentials: 'same-origin' })
+      location.assign('/login?reason=logout')
+    })
+  }
+})()
