@@ -1,11 +1,19 @@
 // `npm run bench`: every benchmark of the project, written to BENCHMARKS.md.
 import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
+import { benchAdmin } from './admin.ts'
 import { benchClient } from './client.ts'
+import { benchJwt } from './jwt.ts'
 import { benchLogin } from './login.ts'
 import { benchServer } from './server.ts'
 
-const sections = [await benchServer(), await benchLogin(), await benchClient()]
+const sections = [
+  await benchServer(),
+  await benchLogin(),
+  await benchClient(),
+  await benchJwt(),
+  await benchAdmin(),
+]
 const header = [
   '# Benchmarks',
   '',

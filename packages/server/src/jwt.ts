@@ -308,11 +308,18 @@ export class AccessTokens {
   readonly #core: WardCore
   /** Session id → its current token hash, so a JWT finds its cached session without a read. */
   readonly #hashes: LRUCache<string, string>
+  /**
+   * Tokens already verified, by their exact text: a byte-for-byte repeat of a token whose
+   * signature checked out needs no second check (any change makes a different key); its
+   * expiry is still checked on every use.
+   */
+  readonly #verified: LRUCache<string, AccessClaims>
 
   constructor(core: WardCore, options: ResolvedJwtOptions) {
     this.#core = core
     this.options = options
     this.#hashes = new LRUCache({ max: core.options.cacheSize })
+    this.#verified = new LRUCache({ max: core.options.cacheSize })
   }
 
   /**
@@ -351,6 +358,14 @@ export class AccessTokens {
    * const claims = await accessTokens.verify(jwt) // AccessClaims or a 401 Problem
    */
   async verify(jwt: string): Promise<AccessClaims | Problem> {
+    const known = this.#verified.get(jwt)
+    if (known) {
+      // The checks jose makes on time, repeated: exp (strictly in the future) and token age.
+      const now = Math.floor(Date.now() / 1000)
+      if (now < known.exp && now - known.iat <= this.options.accessTtl) return known
+      this.#verified.delete(jwt)
+      return EXPIRED_ACCESS_TOKEN
+    }
     if (!looksLikeJwt(jwt)) return INVALID_ACCESS_TOKEN
     let kid: unknown
     try {
@@ -383,7 +398,9 @@ export class AccessTokens {
       ) {
         return INVALID_ACCESS_TOKEN
       }
-      return { sub, sid, iat, exp, jti }
+      const claims = { sub, sid, iat, exp, jti }
+      this.#verified.set(jwt, claims)
+      return claims
     } catch (error) {
       if (error instanceof errors.JWTExpired) return EXPIRED_ACCESS_TOKEN
       return INVALID_ACCESS_TOKEN

@@ -219,7 +219,7 @@ export function listPage(
     h(
       'section',
       { 'aria-labelledby': 'activity' },
-      h('h2', { id: 'activity' }, 'Last 24 hours'),
+      h('h2', { id: 'activity' }, 'Last 24 hours (counts refresh every 30 s)'),
       activityChart(activity),
     ),
     h(
