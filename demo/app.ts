@@ -169,8 +169,6 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
   })
 
   app.use('*', ward.middleware())
-  // Login CSRF: a form may only post here from this origin (Hono's check of Origin).
-  app.use('*', csrf())
   const requireSession = ward.requireSession()
   app.use('/api/*', (c, next) => (c.req.path === '/api/login' ? next() : requireSession(c, next)))
   app.route('/session', ward.routes())
@@ -229,7 +227,9 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (c.var.session) return c.redirect('/', 303)
     return c.html(loginPage({ reason: c.req.query('reason') }))
   })
-  app.post('/login', bodyLimit({ maxSize: 4096 }), async (c) => {
+  // Login CSRF: the form may only be posted from this origin (Hono's Origin / Sec-Fetch-Site
+  // check). Elsewhere the ward checks the Origin of every state-changing cookie request itself.
+  app.post('/login', csrf(), bodyLimit({ maxSize: 4096 }), async (c) => {
     const form = await c.req.parseBody()
     const username = typeof form.username === 'string' ? form.username : ''
     const password = typeof form.password === 'string' ? form.password : ''

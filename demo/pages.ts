@@ -62,6 +62,10 @@ function layout({ title, user, policy, current, scripts = [], body }: LayoutProp
               ${link('/', 'Dashboard', 'dashboard')} ${link('/devices', 'Devices', 'devices')}
             </nav>
             <div class="who">
+              <span class="pill" title="What the sessionward SDK in this tab reports">
+                <span data-ward="state" class="state">starting</span>
+                <span data-ward="countdown" class="muted"></span>
+              </span>
               <span data-testid="user-name">${user.name}</span>
               ${user.role === 'admin' ? html`<span class="badge">admin</span>` : ''}
               <button type="button" class="link" data-action="sign-out">Sign out</button>
@@ -107,7 +111,7 @@ export function loginPage(props: { reason?: string; error?: string; username?: s
 }
 
 function seconds(value: number): string {
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} s`
+  return `${Number.isInteger(value) ? value : value.toFixed(1)}\u00a0s`
 }
 
 /** `/`: the SDK's live state, a countdown, the server's view of the last activity. */
@@ -124,25 +128,30 @@ export function dashboardPage(props: {
     current: 'dashboard',
     scripts: ['/assets/ward-ui.js', '/assets/dashboard.js'],
     body: html`<h1>Hello, ${user.name}</h1>
+      <p class="lead">
+        Leave this browser alone: a warning appears after ${seconds(policy.warnAfter)} and you are signed out
+        after ${seconds(policy.expireAfter)}. Activity in any tab of this browser counts for all of them.
+      </p>
       <div class="grid">
         <section class="card" aria-labelledby="state-title">
           <h2 id="state-title">Session state</h2>
-          <p class="big"><output data-testid="ward-state" class="state">starting</output></p>
+          <p class="big"><output data-testid="ward-state" data-ward="state" class="state">starting</output></p>
           <p class="muted">Reported by the SDK: <code>active</code>, <code>warning</code>, <code>expired</code>.</p>
         </section>
         <section class="card" aria-labelledby="countdown-title">
           <h2 id="countdown-title">Signed out in</h2>
-          <p class="big"><span data-testid="countdown">–</span></p>
+          <p class="big"><span data-testid="countdown" data-ward="countdown">–</span></p>
           <p class="muted">Without activity in any tab of this browser.</p>
         </section>
         <section class="card" aria-labelledby="activity-title">
           <h2 id="activity-title">Last activity</h2>
           <p class="big">
             <time data-testid="last-activity" datetime="${props.lastActivityAt.toISOString()}"
-              >${props.lastActivityAt.toISOString()}</time
+              >${props.lastActivityAt.toISOString().slice(11, 19)}</time
             >
           </p>
-          <p class="muted">As the server knows it, refreshed by a passive poll every 5 s.</p>
+          <p class="muted"><span data-testid="last-activity-ago"></span> As the server knows it (a passive poll
+            every 5 s).</p>
         </section>
       </div>
       <section class="card" aria-labelledby="policy-title">

@@ -2,6 +2,7 @@
 // which does not keep the session alive) and two buttons to call the demo's API.
 ;(() => {
   const lastActivity = document.querySelector('[data-testid="last-activity"]')
+  const lastActivityAgo = document.querySelector('[data-testid="last-activity-ago"]')
   const result = document.querySelector('[data-testid="api-result"]')
   let at = lastActivity ? new Date(lastActivity.getAttribute('datetime')) : null
 
@@ -9,13 +10,25 @@
     if (!lastActivity || !at || Number.isNaN(at.getTime())) return
     const ago = Math.max(0, Math.round((Date.now() - at.getTime()) / 1000))
     lastActivity.setAttribute('datetime', at.toISOString())
-    lastActivity.textContent = `${at.toLocaleTimeString()} (${ago} s ago)`
+    lastActivity.textContent = at.toLocaleTimeString()
+    if (lastActivityAgo) lastActivityAgo.textContent = `${ago} s ago.`
   }
 
   async function call(path) {
     const response = await fetch(path, { credentials: 'same-origin', cache: 'no-store' })
     const body = await response.json().catch(() => ({}))
-    if (!response.ok) return { ok: false, status: response.status, body }
+    if (!response.ok) {
+      // The first request after a session ended gets its reason (and the cookie is cleared, so
+      // the SDK's next ping only hears "unauthenticated"): keep it for the login page.
+      if (body.error === 'session_ended' && body.reason) {
+        try {
+          sessionStorage.setItem('sessionward-demo:reason', body.reason)
+        } catch {
+          // Storage may be off.
+        }
+      }
+      return { ok: false, status: response.status, body }
+    }
     const next = body.lastActivityAt ?? body.session?.lastActivityAt
     if (next) at = new Date(next)
     render()

@@ -3,19 +3,20 @@
 // A served file, not an inline script: the demo's Content-Security-Policy is default-src 'self'.
 ;(() => {
   const ward = window.SessionWard?.ward ?? null
-  const stateOutput = document.querySelector('[data-testid="ward-state"]')
-  const countdown = document.querySelector('[data-testid="countdown"]')
+  // Every [data-ward="state"] and [data-ward="countdown"] of the page (header and dashboard).
+  const states = document.querySelectorAll('[data-ward="state"]')
+  const countdowns = document.querySelectorAll('[data-ward="countdown"]')
 
   const clock = (seconds) => `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`
 
   function render() {
     const state = ward ? ward.getState() : 'unavailable'
-    if (stateOutput) {
-      stateOutput.textContent = state
-      stateOutput.dataset.state = state
+    const live = state === 'active' || state === 'warning'
+    for (const output of states) {
+      output.textContent = state
+      output.dataset.state = state
     }
-    if (countdown) {
-      const live = state === 'active' || state === 'warning'
+    for (const countdown of countdowns) {
       countdown.textContent = live ? clock(ward.getRemaining()) : '–'
     }
   }
@@ -23,8 +24,12 @@
   window.addEventListener('sessionward:state', render)
   window.addEventListener('sessionward:expire', (event) => {
     // Every tab lands on the SDK's redirectTo (?reason=idle); login.js shows the real reason.
+    // 'unauthenticated' says less than a reason this page's own requests got (dashboard.js).
     try {
-      sessionStorage.setItem('sessionward-demo:reason', event.detail.reason)
+      const known = sessionStorage.getItem('sessionward-demo:reason')
+      if (event.detail.reason !== 'unauthenticated' || !known) {
+        sessionStorage.setItem('sessionward-demo:reason', event.detail.reason)
+      }
     } catch {
       // Storage may be off; the login page then shows the generic message.
     }

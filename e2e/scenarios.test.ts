@@ -1,0 +1,427 @@
+// Real-browser scenarios (issue 5): the demo served in this process, driven through Debian's
+// Chromium. Each scenario asserts what the user sees and what the database holds. See
+// docs/demo-and-e2e.md for how the suite is built and why.
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, it } from 'vitest'
+import {
+  chromiumSkipReason,
+  launchChromium,
+  launchFreezableChromium,
+  logOf,
+  newDevice,
+  pageLogs,
+} from './support/chromium.ts'
+import { type RunningDemo, startDemo } from './support/demo.ts'
+import {
+  beBusy,
+  dialogOpen,
+  LONG,
+  openTab,
+  signIn,
+  stateOf,
+  tokenOf,
+  waitForLogin,
+  waitForState,
+} from './support/pages.ts'
+
+const ROOT = join(import.meta.dirname, '..')
+const IMAGES = join(ROOT, 'docs', 'images')
+
+// Short thresholds so the suite is quick; long enough for a busy two-core machine.
+const WARN_AFTER = 5
+const EXPIRE_AFTER = 10
+const MAX_SESSIONS = 3
+
+/**
+ * The SDK's expire event for a session that ended for `reason`. The SDK hears the reason when
+ * its own ping is the first request after the end; when another request of the page got there
+ * first (the dashboard's passive poll), the server answered that one with the reason and cleared
+ * the cookie, so the ping hears `unauthenticated`. The login page shows the reason either way
+ * (the demo keeps what its own requests heard), and the scenarios assert that and the row.
+ */
+const ENDED = (reason: string) => new RegExp(`^expire:(${reason}|unauthenticated)$`)
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The session id a page is signed in with (asks the demo's `/api/me`). */
+async function sessionIdOf(page: Page): Promise<string> {
+  const me = await page.evaluate(async () => (await fetch('/api/me')).json())
+  return me.session.id
+}
+
+/** Polls `read` until `accept` holds; returns the last value. */
+async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeout = LONG) {
+  const end = Date.now() + timeout
+  let value = await read()
+  while (!accept(value) && Date.now() < end) {
+    await sleep(200)
+    value = await read()
+  }
+  return value
+}
+
+describe.skipIf(chromiumSkipReason !== null)(
+  `e2e in Chromium${chromiumSkipReason ? ` (skipped: ${chromiumSkipReason})` : ''}`,
+  () => {
+    let browser: Browser
+    let demo: RunningDemo
+
+    beforeAll(async () => {
+      // The demo serves the client's script-tag bundle from its dist, as `npm start` does.
+      execFileSync(process.execPath, [join(ROOT, 'packages/client/scripts/build-if-needed.ts')], {
+        stdio: 'ignore',
+      })
+      mkdirSync(IMAGES, { recursive: true })
+      ;[browser, demo] = await Promise.all([
+        launchChromium(),
+        startDemo({ warnAfter: WARN_AFTER, expireAfter: EXPIRE_AFTER, maxSessions: MAX_SESSIONS }),
+      ])
+    })
+
+    afterAll(async () => {
+      await browser?.close()
+      await demo?.close()
+    })
+
+    describe.concurrent('scenarios', () => {
+      it('a. one tab left alone: warning with a countdown, then logged out to /login?reason=idle', async ({
+        expect,
+      }) => {
+        const device = await newDevice(browser, 'a')
+        const page = await device.newPage()
+        await signIn(page, demo.url, 'alice')
+        const token = await tokenOf(device)
+        expect(token).toMatch(/^swt_/) // the __Host- Secure cookie is kept on http://127.0.0.1
+        const id = await sessionIdOf(page)
+
+        await waitForState(page, 'warning')
+        expect(await page.getAttribute('[data-testid="ward-state"]', 'data-state')).toBe('warning')
+        expect(await dialogOpen(page)).toBe(true)
+        const countdown = page.locator('[data-sessionward="countdown"]')
+        const first = await countdown.textContent()
+        expect(first).toMatch(/^\d+:\d\d$/)
+        // The countdown is live: it moves while the user does nothing.
+        await expect.poll(() => countdown.textContent(), { timeout: LONG }).not.toBe(first)
+
+        expect(await waitForLogin(page)).toBe('idle')
+        expect(new URL(page.url()).search).toBe('?reason=idle')
+        await expect(page.locator('[data-testid="login-reason"]').textContent()).resolves.toMatch(
+          /inactivity/,
+        )
+        expect(logOf(page).events).toEqual(['warn', expect.stringMatching(ENDED('idle'))])
+
+        const row = await demo.row(id)
+        expect(row?.endReason).toBe('idle')
+        expect(row?.endedAt).toBeInstanceOf(Date)
+        const answer = await fetch(`${demo.url}/api/me`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+        expect(answer.status).toBe(401)
+        expect(await answer.json()).toMatchObject({ error: 'session_ended', reason: 'idle' })
+        await device.close()
+      })
+
+      it('b. three tabs, activity only in the third: no tab warns', async ({ expect }) => {
+        const device = await newDevice(browser, 'b')
+        const first = await device.newPage()
+        await signIn(first, demo.url, 'bob')
+        const second = await openTab(device, `${demo.url}/`)
+        const third = await openTab(device, `${demo.url}/devices`)
+        const id = await sessionIdOf(third)
+        const busySince = Date.now()
+
+        // Well past warnAfter, and past expireAfter too, with someone working in one tab.
+        await beBusy(third, (EXPIRE_AFTER + 2) * 1000)
+
+        for (const page of [first, second, third]) {
+          expect(logOf(page).events).not.toContain('warn')
+          expect(await stateOf(page)).toBe('active')
+          expect(await dialogOpen(page)).toBe(false)
+          expect(new URL(page.url()).pathname).not.toBe('/login')
+        }
+        const row = await demo.row(id)
+        expect(row?.endedAt).toBeNull()
+        // The server heard of the activity (pings from the leader), not only the browser.
+        expect(row?.lastActivityAt.getTime()).toBeGreaterThan(busySince)
+        await device.close()
+      })
+
+      it('c. warning in all tabs; "Stay signed in" in one dismisses it in all and extends the session', async ({
+        expect,
+      }) => {
+        const device = await newDevice(browser, 'c')
+        const tabs = [await device.newPage()]
+        await signIn(tabs[0] as Page, demo.url, 'carol')
+        tabs.push(await openTab(device, `${demo.url}/`), await openTab(device, `${demo.url}/`))
+        const id = await sessionIdOf(tabs[0] as Page)
+
+        await Promise.all(tabs.map((tab) => waitForState(tab, 'warning')))
+        for (const tab of tabs) expect(await dialogOpen(tab)).toBe(true)
+
+        const stayedAt = Date.now()
+        await (tabs[1] as Page).click('[data-sessionward="stay"]')
+        await Promise.all(tabs.map((tab) => waitForState(tab, 'active')))
+        for (const tab of tabs) {
+          expect(await dialogOpen(tab)).toBe(false)
+          expect(logOf(tab).events.slice(0, 2)).toEqual(['warn', 'active'])
+        }
+        // The server moved the session's last activity to the moment of the click.
+        const row = await until(
+          () => demo.row(id),
+          (r) => (r?.lastActivityAt.getTime() ?? 0) >= stayedAt - 1000,
+        )
+        expect(row?.endedAt).toBeNull()
+        expect(row?.lastActivityAt.getTime()).toBeGreaterThanOrEqual(stayedAt - 1000)
+        await device.close()
+      })
+
+      it('d. expiry with three tabs: all land on the login page, one logout request', async ({
+        expect,
+      }) => {
+        const device = await newDevice(browser, 'd')
+        const tabs = [await device.newPage()]
+        await signIn(tabs[0] as Page, demo.url, 'dave')
+        tabs.push(
+          await openTab(device, `${demo.url}/`),
+          await openTab(device, `${demo.url}/devices`),
+        )
+        const id = await sessionIdOf(tabs[0] as Page)
+
+        const reasons = await Promise.all(tabs.map((tab) => waitForLogin(tab)))
+        expect(reasons).toEqual(['idle', 'idle', 'idle'])
+        // Give a late second logout request every chance to arrive before counting.
+        await sleep(3000)
+        expect(demo.logouts.filter((logout) => logout.device === 'd')).toHaveLength(1)
+        expect((await demo.row(id))?.endReason).toBe('idle')
+        await device.close()
+      })
+
+      it('e. a tab frozen past expireAfter expires at once when resumed', async ({ expect }) => {
+        const freezable = await launchFreezableChromium()
+        try {
+          await freezable.context.setExtraHTTPHeaders({ 'x-e2e-device': 'e' })
+          const page = await freezable.context.newPage()
+          await signIn(page, demo.url, 'erin')
+          const id = await sessionIdOf(page)
+          const cdp = await freezable.context.newCDPSession(page)
+          await cdp.send('Page.setWebLifecycleState', { state: 'frozen' })
+
+          await sleep((EXPIRE_AFTER + 3) * 1000)
+          // Frozen: no timer ran, nothing was asked, so the server has not ended it either.
+          expect(new URL(page.url()).pathname).toBe('/')
+          expect(logOf(page).events).toEqual([])
+          expect((await demo.row(id))?.endedAt).toBeNull()
+
+          await cdp.send('Page.setWebLifecycleState', { state: 'active' })
+          // At once: well before even a fresh warnAfter timer could have run.
+          expect(await waitForLogin(page, (WARN_AFTER - 1) * 1000)).toBe('idle')
+          expect(logOf(page).events).toEqual([expect.stringMatching(ENDED('idle'))])
+          expect((await demo.row(id))?.endReason).toBe('idle')
+        } finally {
+          await freezable.close()
+        }
+      })
+
+      it('f. session cap 3: a fourth login evicts the first device at its next ping', async ({
+        expect,
+      }) => {
+        const devices = []
+        const pages: Page[] = []
+        for (const name of ['f1', 'f2', 'f3', 'f4']) {
+          const device = await newDevice(browser, name)
+          const page = await device.newPage()
+          await signIn(page, demo.url, 'frank')
+          devices.push(device)
+          pages.push(page)
+        }
+        const rows = await demo.rows('frank')
+        expect(rows).toHaveLength(4)
+        expect(rows.filter((row) => row.endedAt === null)).toHaveLength(3)
+        expect(rows[0]?.endReason).toBe('evicted')
+
+        const [first, ...others] = pages as [Page, ...Page[]]
+        expect(await waitForLogin(first)).toBe('evicted')
+        expect(logOf(first).events.at(-1)).toMatch(ENDED('evicted'))
+        for (const page of others) expect(new URL(page.url()).pathname).toBe('/')
+        await Promise.all(devices.map((device) => device.close()))
+      })
+
+      it('g. revoking a device from /devices logs it out at its next ping', async ({ expect }) => {
+        const here = await newDevice(browser, 'g-here')
+        const there = await newDevice(browser, 'g-there')
+        const page = await here.newPage()
+        const other = await there.newPage()
+        await signIn(page, demo.url, 'grace')
+        await signIn(other, demo.url, 'grace')
+        const otherId = await sessionIdOf(other)
+
+        await page.goto(`${demo.url}/devices`)
+        await page.waitForSelector('body[data-devices-loaded]')
+        const rows = page.locator('[data-testid="sessions"] tbody tr')
+        await expect.poll(() => rows.count()).toBe(2)
+        await expect(page.locator('[data-testid="this-device"]').count()).resolves.toBe(1)
+        await page.click(`tr[data-session-id="${otherId}"] [data-action="revoke"]`)
+        await expect.poll(() => rows.count(), { timeout: LONG }).toBe(1)
+        await expect(
+          page.locator('[data-testid="history"] [data-reason="revoked"]').count(),
+        ).resolves.toBe(1)
+
+        expect(await waitForLogin(other)).toBe('revoked')
+        expect((await demo.row(otherId))?.endReason).toBe('revoked')
+        expect(new URL(page.url()).pathname).toBe('/devices')
+        await Promise.all([here.close(), there.close()])
+      })
+
+      it('h. accessibility: axe finds nothing on the dialog, focus moves in, Escape = stay, countdown is live', async ({
+        expect,
+      }) => {
+        const device = await newDevice(browser, 'h')
+        const page = await device.newPage()
+        await signIn(page, demo.url, 'heidi')
+        const id = await sessionIdOf(page)
+        await waitForState(page, 'warning')
+        const dialog = '[data-sessionward="dialog"]'
+        await page.waitForSelector(`${dialog}[open]`)
+        await page.screenshot({ path: join(IMAGES, 'warning-dialog.png') })
+
+        const focus = await page.evaluate(() => ({
+          inDialog: document.activeElement?.closest('[data-sessionward="dialog"]') !== null,
+          hook: (document.activeElement as HTMLElement | null)?.dataset.sessionward,
+        }))
+        expect(focus).toEqual({ inDialog: true, hook: 'stay' })
+
+        const live = await page.evaluate(() => {
+          const countdown = document.querySelector('[data-sessionward="countdown"]')
+          const region = countdown?.closest('[aria-live]')
+          return { live: region?.getAttribute('aria-live'), text: countdown?.textContent }
+        })
+        expect(live.live).toMatch(/^(polite|assertive)$/)
+        const countdown = page.locator('[data-sessionward="countdown"]')
+        await expect.poll(() => countdown.textContent(), { timeout: LONG }).not.toBe(live.text)
+
+        const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core'), 'utf8')
+        await page.evaluate(axeSource) // through DevTools: the page's CSP does not apply
+        const violations = await page.evaluate(async (selector) => {
+          const axe = (window as unknown as { axe: typeof import('axe-core') }).axe
+          const result = await axe.run(document.querySelector(selector) as Element)
+          return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`)
+        }, dialog)
+        expect(violations).toEqual([])
+
+        const escapedAt = Date.now()
+        await page.keyboard.press('Escape')
+        await waitForState(page, 'active')
+        expect(await dialogOpen(page)).toBe(false)
+        const row = await until(
+          () => demo.row(id),
+          (r) => (r?.lastActivityAt.getTime() ?? 0) >= escapedAt - 1000,
+        )
+        expect(row?.lastActivityAt.getTime()).toBeGreaterThanOrEqual(escapedAt - 1000)
+        await device.close()
+      })
+
+      it('screenshots of the dashboard and /devices for the README', async ({ expect }) => {
+        // Two more devices of judy's, signed in through the JSON API with their own user agents,
+        // and one that signed out, so the devices page has something to show.
+        const login = async (userAgent: string) => {
+          const response = await fetch(`${demo.url}/api/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'user-agent': userAgent },
+            body: JSON.stringify({ username: 'judy', password: 'judy' }),
+          })
+          expect(response.status).toBe(200)
+          return (await response.json()) as { token: string }
+        }
+        const android =
+          'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 EdgA/131.0.0.0'
+        const { token } = await login(android)
+        const out = await fetch(`${demo.url}/session/logout`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'user-agent': android },
+        })
+        expect(out.status).toBe(204)
+        await login(
+          'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0',
+        )
+        await login(
+          'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1',
+        )
+        const wrong = await fetch(`${demo.url}/api/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'judy', password: 'nope' }),
+        })
+        expect(wrong.status).toBe(401)
+        expect(await wrong.json()).toMatchObject({ error: 'invalid_credentials' })
+
+        const device = await newDevice(browser, 'screens')
+        const page = await device.newPage()
+        await signIn(page, demo.url, 'judy')
+        await page.waitForSelector('[data-testid="countdown"]:not(:empty)')
+        await expect
+          .poll(() => page.textContent('[data-testid="last-activity-ago"]'))
+          .toMatch(/ago/)
+        await page.screenshot({ path: join(IMAGES, 'dashboard.png'), fullPage: true })
+
+        await page.goto(`${demo.url}/devices`)
+        await page.waitForSelector('body[data-devices-loaded]')
+        await expect.poll(() => page.locator('[data-testid="sessions"] tbody tr').count()).toBe(3)
+        await expect(
+          page.locator('[data-testid="history"] [data-reason="logout"]').count(),
+        ).resolves.toBe(1)
+        await page.screenshot({ path: join(IMAGES, 'devices.png'), fullPage: true })
+        await device.close()
+      })
+    })
+
+    // After the others, so that it also covers every page they opened.
+    it('i. no Content-Security-Policy violation on any page', async ({ expect }) => {
+      const device = await newDevice(browser, 'i')
+      const page = await device.newPage()
+      const policies: string[] = []
+      page.on('response', (response) => {
+        if (response.request().resourceType() === 'document') {
+          policies.push(response.headers()['content-security-policy'] ?? 'none')
+        }
+      })
+      await page.goto(`${demo.url}/login`)
+      await page.fill('#username', 'ivan')
+      await page.fill('#password', 'wrong')
+      await page.click('button[type="submit"]')
+      await page.waitForSelector('[data-testid="login-error"]')
+      await signIn(page, demo.url, 'ivan')
+      await page.goto(`${demo.url}/devices`)
+      await page.waitForSelector('body[data-devices-loaded]')
+      await page.goto(`${demo.url}/no-such-page`)
+      await page.goto(`${demo.url}/`)
+      // The dialog builds its styles at runtime (constructable stylesheet, CSSOM custom property).
+      await waitForState(page, 'warning')
+      await page.click('[data-sessionward="stay"]')
+      await waitForState(page, 'active')
+      expect(policies.length).toBeGreaterThanOrEqual(6)
+      for (const policy of policies) expect(policy).toMatch(/^default-src 'self'/)
+
+      // The detector works: an inline script is refused and reported.
+      const control = await device.newPage()
+      logOf(control).control = true
+      await control.goto(`${demo.url}/login`)
+      await control.evaluate(() => {
+        const script = document.createElement('script')
+        script.textContent = 'document.title = "inline"'
+        document.body.append(script)
+      })
+      await expect.poll(() => logOf(control).cspViolations.length).toBeGreaterThan(0)
+      expect(await control.title()).not.toBe('inline')
+
+      const pages = pageLogs.filter((log) => !log.control)
+      expect(pages.length).toBeGreaterThan(15)
+      const violations = pages.flatMap((log) => log.cspViolations)
+      expect(violations).toEqual([])
+      await device.close()
+    })
+  },
+)

@@ -1,0 +1,68 @@
+import type { BrowserContext, Page } from 'playwright-core'
+
+/** The states the SDK reports (`[data-ward="state"]` on every signed-in page). */
+export type WardState = 'active' | 'warning' | 'expired' | 'stopped'
+
+/** Generous waits: the machine is small and shared; assert outcomes, never durations. */
+export const LONG = 30_000
+
+/** Signs in through the /login form, as a person would, and waits for the SDK to start. */
+export async function signIn(page: Page, baseUrl: string, username: string): Promise<void> {
+  await page.goto(`${baseUrl}/login`)
+  await page.fill('#username', username)
+  await page.fill('#password', username)
+  await Promise.all([page.waitForURL(`${baseUrl}/`), page.click('button[type="submit"]')])
+  await waitForState(page, 'active')
+}
+
+/** Opens one more tab of the same browser on `path` and waits for the SDK to start there. */
+export async function openTab(context: BrowserContext, url: string): Promise<Page> {
+  const page = await context.newPage()
+  await page.goto(url)
+  await waitForState(page, 'active')
+  return page
+}
+
+/** Waits until the page shows this SDK state (the header of every signed-in page has it). */
+export async function waitForState(page: Page, state: WardState, timeout = LONG): Promise<void> {
+  await page.waitForSelector(`[data-ward="state"][data-state="${state}"]`, {
+    state: 'attached',
+    timeout,
+  })
+}
+
+/** The SDK's state as the page shows it. */
+export function stateOf(page: Page): Promise<string | null> {
+  return page.getAttribute('[data-ward="state"]', 'data-state')
+}
+
+/** Waits until the page has landed on the login page, and returns why it says it is there. */
+export async function waitForLogin(page: Page, timeout = LONG): Promise<string | null> {
+  await page.waitForURL((url) => url.pathname === '/login', { timeout })
+  await page.waitForLoadState('load')
+  return page.getAttribute('[data-testid="login-reason"]', 'data-reason')
+}
+
+/** The session token this browser holds (the HttpOnly cookie), or null. */
+export async function tokenOf(context: BrowserContext): Promise<string | null> {
+  const cookie = (await context.cookies()).find((c) => c.name === '__Host-sessionward')
+  return cookie?.value ?? null
+}
+
+/** Whether the warning dialog is open on this page. */
+export function dialogOpen(page: Page): Promise<boolean> {
+  return page.evaluate(
+    () => document.querySelector<HTMLDialogElement>('[data-sessionward="dialog"]')?.open ?? false,
+  )
+}
+
+/** Moves the mouse now and then until `ms` have passed: a person reading and scrolling. */
+export async function beBusy(page: Page, ms: number): Promise<void> {
+  const end = Date.now() + ms
+  let x = 100
+  while (Date.now() < end) {
+    x = x === 100 ? 300 : 100
+    await page.mouse.move(x, 200 + (x % 7))
+    await page.waitForTimeout(700)
+  }
+}
