@@ -2,7 +2,8 @@ import { defineEntity, type InferEntity, p } from '@mikro-orm/core'
 
 /**
  * One row per session, live or ended: the ended rows are the session log. The token itself is
- * never a column; only its SHA-256 is.
+ * never a column; only its SHA-256 is. The schema itself ships as migrations (`ward.migrate()`);
+ * this mirrors it for hosts that share their ORM.
  *
  * @example
  * MikroORM.init({ entities: [SessionEntity], ... }) // when sharing the app's own ORM
@@ -23,6 +24,8 @@ export const SessionEntity = defineEntity({
     lastIp: p.text().nullable(),
     userAgent: p.text(),
     detail: p.text().nullable(),
+    /** Hashes of the tokens this session had before `rotateOnRefresh` replaced them. */
+    retiredTokenHashes: p.array().columnType('text[]').nullable(),
   },
   indexes: [
     {
@@ -31,6 +34,26 @@ export const SessionEntity = defineEntity({
         'create index "sessionward_session_live_user_idx" on "sessionward_session" ("user_id") where "ended_at" is null',
     },
     { name: 'sessionward_session_ended_at_idx', properties: ['endedAt'] },
+    {
+      name: 'sessionward_session_log_idx',
+      expression:
+        'create index "sessionward_session_log_idx" on "sessionward_session" ("user_id", "ended_at" desc) where "ended_at" is not null',
+    },
+    {
+      name: 'sessionward_session_created_idx',
+      expression:
+        'create index "sessionward_session_created_idx" on "sessionward_session" ("created_at" desc, "id" desc)',
+    },
+    {
+      name: 'sessionward_session_user_created_idx',
+      expression:
+        'create index "sessionward_session_user_created_idx" on "sessionward_session" ("user_id", "created_at" desc, "id" desc)',
+    },
+    {
+      name: 'sessionward_session_retired_idx',
+      expression:
+        'create index "sessionward_session_retired_idx" on "sessionward_session" using gin ("retired_token_hashes")',
+    },
   ],
 })
 

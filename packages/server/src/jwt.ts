@@ -309,9 +309,9 @@ export class AccessTokens {
   /** Session id → its current token hash, so a JWT finds its cached session without a read. */
   readonly #hashes: LRUCache<string, string>
   /**
-   * Tokens already verified, by their exact text: a byte-for-byte repeat of a token whose
-   * signature checked out needs no second check (any change makes a different key); its
-   * expiry is still checked on every use.
+   * Tokens already verified, by the SHA-256 of their exact text (no bearer credential is kept
+   * in memory): a byte-for-byte repeat of a token whose signature checked out needs no second
+   * check (any change makes a different key); its expiry is still checked on every use.
    */
   readonly #verified: LRUCache<string, AccessClaims>
 
@@ -358,12 +358,13 @@ export class AccessTokens {
    * const claims = await accessTokens.verify(jwt) // AccessClaims or a 401 Problem
    */
   async verify(jwt: string): Promise<AccessClaims | Problem> {
-    const known = this.#verified.get(jwt)
+    const digest = hashToken(jwt)
+    const known = this.#verified.get(digest)
     if (known) {
       // The checks jose makes on time, repeated: exp (strictly in the future) and token age.
       const now = Math.floor(Date.now() / 1000)
       if (now < known.exp && now - known.iat <= this.options.accessTtl) return known
-      this.#verified.delete(jwt)
+      this.#verified.delete(digest)
       return EXPIRED_ACCESS_TOKEN
     }
     if (!looksLikeJwt(jwt)) return INVALID_ACCESS_TOKEN
@@ -399,7 +400,7 @@ export class AccessTokens {
         return INVALID_ACCESS_TOKEN
       }
       const claims = { sub, sid, iat, exp, jti }
-      this.#verified.set(jwt, claims)
+      this.#verified.set(digest, claims)
       return claims
     } catch (error) {
       if (error instanceof errors.JWTExpired) return EXPIRED_ACCESS_TOKEN
