@@ -3,17 +3,10 @@ import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { benchAdmin } from './admin.ts'
 import { benchClient } from './client.ts'
-import { benchJwt } from './jwt.ts'
 import { benchLogin } from './login.ts'
 import { benchServer } from './server.ts'
 
-const sections = [
-  await benchServer(),
-  await benchLogin(),
-  await benchClient(),
-  await benchJwt(),
-  await benchAdmin(),
-]
+const sections = [await benchServer(), await benchLogin(), await benchClient(), await benchAdmin()]
 const header = [
   '# Benchmarks',
   '',

@@ -1,7 +1,8 @@
 // The server half of `npm run bench`, run as a child process so the load generator does not
-// share its event loop. Serves (a) a bare Hono route, (b) the same route behind
-// `ward.requireSession()` and (c) the same route behind two no-op async middlewares (what any
-// middleware costs in Hono), and reports the SQL statements the ward sent and its CPU time.
+// share its event loop. Serves a bare Hono route, the same route behind `ward.middleware()` +
+// `ward.requireSession()` (opaque token or JWT) and behind two no-op async middlewares (what
+// any middleware costs in Hono), and reports the SQL statements the ward sent and its CPU time.
+import { randomBytes } from 'node:crypto'
 import { serve } from '@hono/node-server'
 import { MikroORM } from '@mikro-orm/core'
 import { createWard, migrate, SessionEntity, type WardEnv } from '@sessionward/server'
@@ -25,7 +26,10 @@ if (url) {
   orm = await MikroORM.init({ ...common, driver: PgliteDriver, dbName: 'memory://' })
 }
 await migrate(orm)
-const ward = await createWard({ database: orm })
+const ward = await createWard({
+  database: orm,
+  jwt: { secret: randomBytes(32).toString('base64url'), accessTtl: 3600 },
+})
 
 const answer = { ok: true, items: [1, 2, 3] }
 const bare = new Hono()
@@ -50,6 +54,7 @@ noop.get(
 const control = new Hono<WardEnv>()
 control.use('*', ward.middleware())
 control.post('/login', async (c) => c.json(await ward.createSession(c, `bench-${Date.now()}`)))
+control.route('/session', ward.routes())
 control.get('/stats', (c) => c.json({ ...statements, cpu: process.cpuUsage() }))
 
 const ports: number[] = []

@@ -28,14 +28,24 @@ interface Sample {
   requests: number
 }
 
+interface Case {
+  label: string
+  port: number
+  headers: Record<string, string>
+}
+
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
 
 /**
- * Requests per second of (a) a bare Hono route, (b) the same route behind
- * `ward.requireSession()` with a valid token (a cache hit) and (c) the same route behind two
- * no-op async middlewares, measured in one run (a b c, a b c, …) with identical requests; the
- * server's CPU time per request; and the SQL statements the ward sends on cache hits.
+ * Requests per second and server CPU per request of one route served four ways, measured in
+ * one run with cases interleaved (a b c d, a b c d, …): (a) bare Hono, (b) behind
+ * `ward.middleware()` + `ward.requireSession()` with a session token (a cache hit), (c) behind
+ * two no-op async middlewares (what any middleware costs in Hono), (d) like (b) with a JWT
+ * access token; and the SQL statements the ward sends meanwhile.
+ *
+ * @example
+ * const section = await benchServer() // markdown
  */
 export async function benchServer(): Promise<string> {
   const child = spawn(process.execPath, ['--conditions=source', 'bench/server-app.ts'], {
@@ -46,15 +56,34 @@ export async function benchServer(): Promise<string> {
     const first = await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next()
     const ports = JSON.parse(String(first.value)) as Ports
     const control = `http://127.0.0.1:${ports.control}`
+    const userAgent = 'sessionward-bench'
     const login = await fetch(`${control}/login`, {
       method: 'POST',
-      headers: { 'user-agent': 'sessionward-bench' },
+      headers: { 'user-agent': userAgent },
     })
     const { token } = (await login.json()) as { token: string }
-    // Every case gets the same request, token included, so only the server side differs.
-    const headers = { 'user-agent': 'sessionward-bench', authorization: `Bearer ${token}` }
+    const opaque = { 'user-agent': userAgent, authorization: `Bearer ${token}` }
+    const exchange = await fetch(`${control}/session/token`, { method: 'POST', headers: opaque })
+    const { access } = (await exchange.json()) as { access: string }
+    const jwt = { 'user-agent': userAgent, authorization: `Bearer ${access}` }
+    // Cases a-c send the identical request (token included): only the server side differs.
+    const cases: Record<'a' | 'b' | 'c' | 'd', Case> = {
+      a: { label: '(a) bare Hono route', port: ports.bare, headers: opaque },
+      b: {
+        label:
+          '(b) same route behind `ward.middleware()` + `ward.requireSession()`, session token (cache hit)',
+        port: ports.guarded,
+        headers: opaque,
+      },
+      c: {
+        label: '(c) same route behind two no-op async middlewares (reference)',
+        port: ports.noop,
+        headers: opaque,
+      },
+      d: { label: '(d) like (b), HS256 JWT access token', port: ports.guarded, headers: jwt },
+    }
     const stats = async () => (await (await fetch(`${control}/stats`)).json()) as Stats
-    const measure = async (port: number, seconds = SECONDS): Promise<Sample> => {
+    const measure = async ({ port, headers }: Case, seconds = SECONDS): Promise<Sample> => {
       const before = await stats()
       const result = await autocannon({
         url: `http://127.0.0.1:${port}/resource`,
@@ -73,45 +102,44 @@ export async function benchServer(): Promise<string> {
         requests,
       }
     }
-    const cases = { a: ports.bare, b: ports.guarded, c: ports.noop }
-    for (const port of Object.values(cases)) await measure(port, 2) // warm-up: JIT and cache
-    const samples: Record<keyof typeof cases, Sample[]> = { a: [], b: [], c: [] }
+    const names = Object.keys(cases) as Array<keyof typeof cases>
+    for (const name of names) await measure(cases[name], 2) // warm-up: JIT and caches
+    const samples = Object.fromEntries(names.map((name) => [name, [] as Sample[]])) as Record<
+      keyof typeof cases,
+      Sample[]
+    >
     const before = await stats()
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, port] of Object.entries(cases) as Array<[keyof typeof cases, number]>) {
-        samples[name].push(await measure(port))
-      }
+      for (const name of names) samples[name].push(await measure(cases[name]))
     }
     const after = await stats()
     const rps = (name: keyof typeof cases) => median(samples[name].map((s) => s.rps))
     const cpu = (name: keyof typeof cases) => median(samples[name].map((s) => s.cpuPerRequest))
     const p99 = (name: keyof typeof cases) => median(samples[name].map((s) => s.p99))
+    const percentOfBare = (name: keyof typeof cases) =>
+      `${((rps(name) / rps('a')) * 100).toFixed(1)}%`
     const errors = Object.values(samples)
       .flat()
       .reduce((sum, s) => sum + s.errors, 0)
-    const guardedRequests = samples.b.reduce((sum, s) => sum + s.requests, 0)
-    // The a and c rounds send no SQL at all, so every statement here belongs to the b rounds.
+    const wardRequests = [...samples.b, ...samples.d].reduce((sum, s) => sum + s.requests, 0)
+    // Cases a and c send no SQL at all, so every statement here belongs to b and d.
     const reads = after.reads - before.reads
     const writes = after.writes - before.writes
-    const row = (name: keyof typeof cases, label: string) =>
-      `| ${label} | ${Math.round(rps(name))} | ${cpu(name).toFixed(1)} | ${p99(name)} |`
     return [
       `## Server: what the ward costs per request (${ports.database})`,
       '',
-      `${ROUNDS} rounds of ${SECONDS} s per case (a, b, c in turn), ${CONNECTIONS} connections, autocannon against @hono/node-server on 127.0.0.1, identical requests (Bearer token included); medians. Server CPU is the server process's user+system time divided by the requests it served.`,
+      `${ROUNDS} rounds of ${SECONDS} s per case (a, b, c, d in turn), ${CONNECTIONS} connections, autocannon against @hono/node-server on 127.0.0.1; medians. Server CPU is the server process's user+system time divided by the requests it served.`,
       '',
-      '| case | req/s | server CPU µs/request | p99 latency ms |',
-      '|---|---:|---:|---:|',
-      row('a', '(a) bare Hono route'),
-      row(
-        'b',
-        '(b) same route behind `ward.middleware()` + `ward.requireSession()`, valid token (cache hit)',
+      '| case | req/s | % of (a) | server CPU µs/request | p99 latency ms |',
+      '|---|---:|---:|---:|---:|',
+      ...names.map(
+        (name) =>
+          `| ${cases[name].label} | ${Math.round(rps(name))} | ${percentOfBare(name)} | ${cpu(name).toFixed(1)} | ${p99(name)} |`,
       ),
-      row('c', '(c) same route behind two no-op async middlewares (reference)'),
       '',
-      `- (b)/(a) req/s: **${((rps('b') / rps('a')) * 100).toFixed(1)}%** (target ≥ 85%); (b)/(c): ${((rps('b') / rps('c')) * 100).toFixed(1)}%`,
-      `- Server CPU per request: (b) − (a) = ${(cpu('b') - cpu('a')).toFixed(1)} µs, of which (c) − (a) = ${(cpu('c') - cpu('a')).toFixed(1)} µs is Hono's cost for any async middleware chain`,
-      `- SQL statements over ${guardedRequests} measured (b) requests: **${reads} reads, ${writes} writes** — cache hits read nothing; a read happens only when an entry is older than cacheTtl (5 s), a write at most once per touchInterval (60 s)`,
+      `- (b)/(a) req/s: **${percentOfBare('b')}** (target ≥ 85%); JWT (d)/(a): **${percentOfBare('d')}**`,
+      `- Server CPU per request over (a): session token ${(cpu('b') - cpu('a')).toFixed(1)} µs, JWT ${(cpu('d') - cpu('a')).toFixed(1)} µs, of which ${(cpu('c') - cpu('a')).toFixed(1)} µs is Hono's cost for any async middleware chain (c)`,
+      `- SQL statements over ${wardRequests} measured (b) and (d) requests: **${reads} reads, ${writes} writes** — cache hits read nothing; a read happens only when an entry is older than cacheTtl (5 s), a write at most once per touchInterval (60 s)`,
       `- Failed or non-2xx responses: ${errors}`,
     ].join('\n')
   } finally {

@@ -6,7 +6,6 @@ import {
   type JsonWebKey as NodeJsonWebKey,
   randomUUID,
 } from 'node:crypto'
-import type { EntityManager } from '@mikro-orm/sql'
 import type { Context } from 'hono'
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose'
 import { LRUCache } from 'lru-cache'
@@ -15,7 +14,7 @@ import { ended, UNKNOWN_TOKEN } from './core.ts'
 import type { Problem } from './errors.ts'
 import { WardOptionsError } from './options.ts'
 import type { SessionInfo } from './session.ts'
-import { findById, fork, StoreUnavailableError } from './store.ts'
+import { findById, fork, query } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
 
 /** Signature algorithms an access token may use. `none` is never one of them. */
@@ -287,16 +286,6 @@ const SESSION_GONE: Problem = {
   message: 'the session has ended (revoked)',
   extra: { reason: 'revoked' },
   invalidToken: true,
-}
-
-type Row = Record<string, unknown>
-
-async function query(runner: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
-  try {
-    return await runner.execute<Row[]>(sql, params, 'all')
-  } catch (error) {
-    throw new StoreUnavailableError(error)
-  }
 }
 
 /**

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import { HTTPException } from 'hono/http-exception'
 import type { EndReason } from './options.ts'
-import type { SessionRecord } from './session.ts'
+import type { SessionInfo, SessionRecord } from './session.ts'
 
 // Every statement the library sends is here, in plain SQL that PostgreSQL and PGlite share.
 // Each call runs on its own fork of the EntityManager: never the global one.
@@ -10,17 +10,29 @@ import type { SessionRecord } from './session.ts'
 const COLUMNS =
   'id, user_id, token_hash, created_at, last_activity_at, expires_at, ended_at, end_reason, ip, last_ip, user_agent, detail'
 
-type Row = Record<string, unknown>
+/** A row as the driver returns it. */
+export type Row = Record<string, unknown>
 
-function toDate(value: unknown): Date {
+/**
+ * A timestamp column as a Date, whichever form the driver returns it in.
+ *
+ * @example
+ * toDate(row.created_at)
+ */
+export function toDate(value: unknown): Date {
   return value instanceof Date ? value : new Date(String(value))
 }
 
-function toRecord(row: Row): SessionRecord {
+/**
+ * A selected row as `SessionInfo`; the token hash is neither read nor needed.
+ *
+ * @example
+ * rows.map(toSessionInfoRow)
+ */
+export function toSessionInfoRow(row: Row): SessionInfo {
   return {
     id: String(row.id),
     userId: String(row.user_id),
-    tokenHash: String(row.token_hash),
     createdAt: toDate(row.created_at),
     lastActivityAt: toDate(row.last_activity_at),
     expiresAt: toDate(row.expires_at),
@@ -31,6 +43,10 @@ function toRecord(row: Row): SessionRecord {
     userAgent: String(row.user_agent),
     detail: (row.detail as string | null) ?? null,
   }
+}
+
+function toRecord(row: Row): SessionRecord {
+  return { ...toSessionInfoRow(row), tokenHash: String(row.token_hash) }
 }
 
 /**
@@ -78,7 +94,13 @@ export function describeStoreError(error: unknown): string {
   return message.replace(/[0-9a-f]{64}/gi, '[hash]')
 }
 
-async function query(runner: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
+/**
+ * Runs one statement; any failure to reach or use the database is a StoreUnavailableError.
+ *
+ * @example
+ * const rows = await query(fork(orm), 'select 1 as one', [])
+ */
+export async function query(runner: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
   try {
     return await runner.execute<Row[]>(sql, params, 'all')
   } catch (error) {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/sql'
 import type { EndReason } from '../options.ts'
 import type { SessionInfo } from '../session.ts'
-import { StoreUnavailableError } from '../store.ts'
+import { query, type Row, toDate, toSessionInfoRow } from '../store.ts'
 import type { AdminFilters, Cursor } from './filters.ts'
 
 // The admin view's SQL, plain SQL shared by PostgreSQL and PGlite. Columns are listed one by
@@ -9,8 +9,6 @@ import type { AdminFilters, Cursor } from './filters.ts'
 const COLUMNS = `id, user_id, created_at, last_activity_at, expires_at, ended_at, end_reason,
   ip, last_ip, user_agent, detail,
   (extract(epoch from created_at) * 1000000)::bigint::text as created_us`
-
-type Row = Record<string, unknown>
 
 /** One session as the admin sees it (no token, no hash), with its sort key for cursors. */
 export interface AdminSession extends SessionInfo {
@@ -34,31 +32,9 @@ export interface HourlyActivity {
 
 const HOUR = 3_600_000
 
-async function query(runner: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
-  try {
-    return await runner.execute<Row[]>(sql, params, 'all')
-  } catch (error) {
-    throw new StoreUnavailableError(error)
-  }
-}
-
-function toDate(value: unknown): Date {
-  return value instanceof Date ? value : new Date(String(value))
-}
-
 function toAdminSession(row: Row): AdminSession {
   return {
-    id: String(row.id),
-    userId: String(row.user_id),
-    createdAt: toDate(row.created_at),
-    lastActivityAt: toDate(row.last_activity_at),
-    expiresAt: toDate(row.expires_at),
-    endedAt: row.ended_at == null ? null : toDate(row.ended_at),
-    endReason: (row.end_reason as EndReason | null) ?? null,
-    ip: (row.ip as string | null) ?? null,
-    lastIp: (row.last_ip as string | null) ?? null,
-    userAgent: String(row.user_agent),
-    detail: (row.detail as string | null) ?? null,
+    ...toSessionInfoRow(row),
     cursor: { createdUs: String(row.created_us), id: String(row.id) },
   }
 }
