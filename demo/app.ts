@@ -171,12 +171,17 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
   app.use('*', ward.middleware())
   const requireSession = ward.requireSession()
   app.use('/api/*', (c, next) => (c.req.path === '/api/login' ? next() : requireSession(c, next)))
-  app.route('/session', ward.routes())
-
   const currentUser = (c: Context<WardEnv>): PublicUser | null => {
     const session = c.var.session
     return session ? users.get(session.userId) : null
   }
+
+  app.route('/session', ward.routes())
+  // The library's admin view (JSON and server-rendered pages), for users with the admin role.
+  app.route(
+    '/admin/sessions',
+    ward.adminRoutes({ authorize: (c) => currentUser(c)?.role === 'admin' }),
+  )
 
   app.post('/api/login', bodyLimit({ maxSize: 4096 }), async (c) => {
     let body: unknown

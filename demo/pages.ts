@@ -60,6 +60,7 @@ function layout({ title, user, policy, current, scripts = [], body }: LayoutProp
         user
           ? html`<nav aria-label="Main">
               ${link('/', 'Dashboard', 'dashboard')} ${link('/devices', 'Devices', 'devices')}
+              ${user.role === 'admin' ? html`<a href="/admin/sessions">Admin</a>` : ''}
             </nav>
             <div class="who">
               <span class="pill" title="What the sessionward SDK in this tab reports">

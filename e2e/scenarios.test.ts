@@ -64,8 +64,10 @@ async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean, t
   return value
 }
 
+const STORE = process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'
+
 describe.skipIf(chromiumSkipReason !== null)(
-  `e2e in Chromium${chromiumSkipReason ? ` (skipped: ${chromiumSkipReason})` : ''}`,
+  `e2e in Chromium on ${STORE}${chromiumSkipReason ? ` (skipped: ${chromiumSkipReason})` : ''}`,
   () => {
     let browser: Browser
     let demo: RunningDemo
@@ -404,6 +406,18 @@ describe.skipIf(chromiumSkipReason !== null)(
       await waitForState(page, 'active')
       expect(policies.length).toBeGreaterThanOrEqual(6)
       for (const policy of policies) expect(policy).toMatch(/^default-src 'self'/)
+      const forbidden = await page.goto(`${demo.url}/admin/sessions`)
+      expect(forbidden?.status()).toBe(403)
+
+      // The library's admin pages, as the demo's admin sees them.
+      const adminDevice = await newDevice(browser, 'i-admin')
+      const admin = await adminDevice.newPage()
+      await signIn(admin, demo.url, 'admin')
+      const adminPage = await admin.goto(`${demo.url}/admin/sessions`)
+      expect(adminPage?.status()).toBe(200)
+      expect(adminPage?.headers()['content-security-policy']).toMatch(/default-src 'self'/)
+      await admin.waitForLoadState('load')
+      await adminDevice.close()
 
       // The detector works: an inline script is refused and reported.
       const control = await device.newPage()
