@@ -1,7 +1,7 @@
 // Real-browser scenarios (issue 5): the demo served in this process, driven through Debian's
 // Chromium. Each scenario asserts what the user sees and what the database holds. See
 // docs/demo-and-e2e.md for how the suite is built and why.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -324,6 +324,37 @@ describe.skipIf(chromiumSkipReason !== null)(
         )
         expect(row?.lastActivityAt.getTime()).toBeGreaterThanOrEqual(escapedAt - 1000)
         await device.close()
+      })
+
+      it('npm start: demo/server.ts serves the demo from the environment; alice signs in', async ({
+        expect,
+      }) => {
+        // What `npm start` runs after building the client, on a free port.
+        const child = spawn(process.execPath, ['--conditions=source', 'demo/server.ts'], {
+          cwd: ROOT,
+          env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATABASE_URL: '', REDIS_URL: '' },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        })
+        const exited = new Promise((resolve) => child.once('exit', resolve))
+        try {
+          const url = await new Promise<string>((resolve, reject) => {
+            let output = ''
+            child.stdout.on('data', (chunk: Buffer) => {
+              output += chunk.toString()
+              const match = /demo on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+              if (match?.[1]) resolve(match[1])
+            })
+            child.once('exit', (code) => reject(new Error(`demo exited (${code}): ${output}`)))
+          })
+          const device = await newDevice(browser, 'start')
+          const page = await device.newPage()
+          await signIn(page, url, 'alice')
+          expect(await page.textContent('[data-testid="user-name"]')).toBe('Alice')
+          await device.close()
+        } finally {
+          child.kill('SIGTERM')
+          await exited
+        }
       })
 
       it('screenshots of the dashboard and /devices for the README', async ({ expect }) => {
