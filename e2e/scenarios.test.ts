@@ -357,7 +357,9 @@ describe.skipIf(chromiumSkipReason !== null)(
         }
       })
 
-      it('screenshots of the dashboard and /devices for the README', async ({ expect }) => {
+      it('screenshots of the dashboard and /devices for the README; sign out everywhere else', async ({
+        expect,
+      }) => {
         // Two more devices of judy's, signed in through the JSON API with their own user agents,
         // and one that signed out, so the devices page has something to show.
         const login = async (userAgent: string) => {
@@ -407,6 +409,17 @@ describe.skipIf(chromiumSkipReason !== null)(
           page.locator('[data-testid="history"] [data-reason="logout"]').count(),
         ).resolves.toBe(1)
         await page.screenshot({ path: join(IMAGES, 'devices.png'), fullPage: true })
+
+        // "Sign out everywhere else" keeps only this device.
+        await page.click('[data-action="revoke-others"]')
+        await expect
+          .poll(() => page.textContent('[data-testid="devices-status"]'))
+          .toBe('Signed out 2 other sessions.')
+        await expect.poll(() => page.locator('[data-testid="sessions"] tbody tr').count()).toBe(1)
+        const rows = await demo.rows('judy')
+        expect(rows.filter((row) => row.endedAt === null)).toHaveLength(1)
+        expect(rows.filter((row) => row.endReason === 'revoked')).toHaveLength(2)
+        expect(await stateOf(page)).toBe('active')
         await device.close()
       })
     })
