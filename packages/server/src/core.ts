@@ -83,11 +83,17 @@ export class WardCore {
   readonly orm: MikroORM
   readonly #cache: LRUCache<string, CacheEntry>
   readonly #loading = new Map<string, Promise<Authentication>>()
+  /**
+   * Token hashes of sessions known to have ended, with the reason. An end is final, so a dead
+   * cookie keeps getting the true reason (the client shows it) without a database read.
+   */
+  readonly #endedReasons: LRUCache<string, EndReason>
 
   constructor(options: ResolvedOptions, orm: MikroORM) {
     this.options = options
     this.orm = orm
     this.#cache = new LRUCache({ max: options.cacheSize })
+    this.#endedReasons = new LRUCache({ max: options.cacheSize })
   }
 
   /** The per-user settings: `policy(userId, c)` over the ward's options, validated. */
@@ -116,6 +122,8 @@ export class WardCore {
    * ended once, user-agent binding enforced.
    */
   async authenticate(c: Context, tokenHash: string, now = Date.now()): Promise<Authentication> {
+    const endReason = this.#endedReasons.get(tokenHash)
+    if (endReason) return { problem: ended(endReason) }
     let entry = this.#cache.get(tokenHash)
     if (!entry || now - entry.checkedAt >= this.options.cacheTtl * 1000) {
       const loaded = await this.#load(c, tokenHash, now)
@@ -127,8 +135,7 @@ export class WardCore {
       // Never end for idleness on stale data: another instance may have seen activity.
       const fresh = await findById(fork(this.orm), entry.session.id)
       if (!fresh || fresh.endedAt) {
-        this.#cache.delete(tokenHash)
-        return { problem: ended(fresh?.endReason ?? null) }
+        return { problem: ended(this.#markEnded(tokenHash, fresh?.endReason ?? null)) }
       }
       this.#refresh(entry, fresh, entry.policy, now)
       reason = expiryReason(entry.session, now, entry.policy)
@@ -158,10 +165,11 @@ export class WardCore {
 
   async #read(c: Context, tokenHash: string, now: number): Promise<Authentication> {
     const record = await findByTokenHash(fork(this.orm), tokenHash)
-    if (!record || record.endedAt) {
+    if (!record) {
       this.#cache.delete(tokenHash)
-      return { problem: record ? ended(record.endReason) : UNKNOWN_TOKEN }
+      return { problem: UNKNOWN_TOKEN }
     }
+    if (record.endedAt) return { problem: ended(this.#markEnded(tokenHash, record.endReason)) }
     const policy = await this.policyFor(record.userId, c)
     const cached = this.#cache.get(tokenHash)
     if (cached) {
@@ -257,11 +265,19 @@ export class WardCore {
     for (const record of records) {
       const cached = this.#cache.get(record.tokenHash)
       if (cached) cached.session.endedAt = record.endedAt
-      this.#cache.delete(record.tokenHash)
+      this.#markEnded(record.tokenHash, reason)
       await this.#callHook('onSessionEnd', () =>
         this.options.hooks.onSessionEnd?.(toSessionInfo(record), reason),
       )
     }
+  }
+
+  /** Drops an ended session from the cache and remembers why it ended. */
+  #markEnded(tokenHash: string, reason: EndReason | null): EndReason {
+    const known = reason ?? 'revoked'
+    this.#cache.delete(tokenHash)
+    this.#endedReasons.set(tokenHash, known)
+    return known
   }
 
   async #callHook(name: string, call: () => void | Promise<void>): Promise<void> {

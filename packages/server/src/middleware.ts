@@ -95,6 +95,7 @@ export function createMiddleware(
     } else if (!(accessTokens && credentials.source === 'header' && isBearer(c))) {
       // Garbage never reaches the cache or the database. JWTs only come as Bearer headers.
       state.problem = UNKNOWN_TOKEN
+      if (credentials.source === 'cookie') clearSessionCookie(c, core.options)
       return next()
     }
     if (!entry) {
@@ -105,7 +106,9 @@ export function createMiddleware(
       )
       if ('problem' in outcome) {
         state.problem = outcome.problem
-        if (credentials.source === 'cookie' && outcome.problem.status === 401) {
+        // An unknown cookie is dropped. A session_ended one is kept so every later request
+        // (the client's ping among them) hears the true reason; logout or login replaces it.
+        if (credentials.source === 'cookie' && outcome.problem === UNKNOWN_TOKEN) {
           clearSessionCookie(c, core.options)
         }
         return next()

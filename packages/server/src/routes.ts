@@ -43,6 +43,15 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
     core.options.logger.error(`sessionward: route failed: ${describeStoreError(error)}`)
     return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
   })
+  // Registered before requireSession: logging out of a session that has already ended is not
+  // an error, and it is where a kept session_ended cookie gets cleared.
+  app.post('/logout', async (c, next) => {
+    const { entry, problem } = c.var.sessionward
+    if (!entry && problem?.error !== 'session_ended') return next()
+    if (entry) await core.end({ ids: [entry.session.id] }, 'logout')
+    clearSessionCookie(c, core.options)
+    return c.body(null, 204)
+  })
   app.use('*', createRequireSession())
 
   app.post(
@@ -96,13 +105,6 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
       )
     },
   )
-
-  app.post('/logout', async (c) => {
-    const session = c.var.session
-    if (session) await core.end({ ids: [session.id] }, 'logout')
-    clearSessionCookie(c, core.options)
-    return c.body(null, 204)
-  })
 
   app.get('/sessions', async (c) => {
     const session = c.var.session

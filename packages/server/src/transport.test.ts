@@ -89,6 +89,42 @@ describe('cookie transport', () => {
     expect(fetchMetadata.status).toBe(200)
   })
 
+  it('an ended session’s cookie keeps answering its reason until logout clears it', async () => {
+    const { app, call, login } = await testApp(db)
+    const loginResponse = await app.request('/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+      headers: { 'content-type': 'application/json', 'user-agent': CHROME_120 },
+    })
+    const cookie = `__Host-sessionward=${sessionCookie(loginResponse)}`
+    const other = await login('alice')
+    const { sessions } = await (await call('/session/sessions', { token: other.token })).json()
+    const cookieSession = sessions.find((s: { current: boolean }) => !s.current)
+    await call(`/session/sessions/${cookieSession.id}`, { method: 'DELETE', token: other.token })
+    const headers = { cookie, 'user-agent': CHROME_120, origin: ORIGIN }
+    for (const path of ['/api/poll', '/api/me', '/session/ping']) {
+      const response = await app.request(`${ORIGIN}${path}`, {
+        method: path === '/session/ping' ? 'POST' : 'GET',
+        body: path === '/session/ping' ? '{"idleFor":0}' : undefined,
+        headers,
+      })
+      expect(await response.json()).toMatchObject({ error: 'session_ended', reason: 'revoked' })
+      expect(response.headers.get('set-cookie')).toBeNull()
+    }
+    const logout = await app.request(`${ORIGIN}/session/logout`, { method: 'POST', headers })
+    expect(logout.status).toBe(204)
+    expect(logout.headers.get('set-cookie')).toMatch(/__Host-sessionward=;.*Max-Age=0/)
+  })
+
+  it('an unknown cookie is cleared at once', async () => {
+    const { app } = await testApp(db)
+    const response = await app.request('/api/me', {
+      headers: { cookie: `__Host-sessionward=swt_${'A'.repeat(43)}`, 'user-agent': CHROME_120 },
+    })
+    expect(response.status).toBe(401)
+    expect(response.headers.get('set-cookie')).toMatch(/__Host-sessionward=;.*Max-Age=0/)
+  })
+
   it('cookie: false turns the cookie off', async () => {
     const { app } = await testApp(db, { cookie: false })
     const response = await app.request('/login', {
