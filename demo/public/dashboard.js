@@ -17,18 +17,7 @@
   async function call(path) {
     const response = await fetch(path, { credentials: 'same-origin', cache: 'no-store' })
     const body = await response.json().catch(() => ({}))
-    if (!response.ok) {
-      // The first request after a session ended gets its reason (and the cookie is cleared, so
-      // the SDK's next ping only hears "unauthenticated"): keep it for the login page.
-      if (body.error === 'session_ended' && body.reason) {
-        try {
-          sessionStorage.setItem('sessionward-demo:reason', body.reason)
-        } catch {
-          // Storage may be off.
-        }
-      }
-      return { ok: false, status: response.status, body }
-    }
+    if (!response.ok) return { ok: false, status: response.status, body }
     const next = body.lastActivityAt ?? body.session?.lastActivityAt
     if (next) at = new Date(next)
     render()

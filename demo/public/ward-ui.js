@@ -24,12 +24,8 @@
   window.addEventListener('sessionward:state', render)
   window.addEventListener('sessionward:expire', (event) => {
     // Every tab lands on the SDK's redirectTo (?reason=idle); login.js shows the real reason.
-    // 'unauthenticated' says less than a reason this page's own requests got (dashboard.js).
     try {
-      const known = sessionStorage.getItem('sessionward-demo:reason')
-      if (event.detail.reason !== 'unauthenticated' || !known) {
-        sessionStorage.setItem('sessionward-demo:reason', event.detail.reason)
-      }
+      sessionStorage.setItem('sessionward-demo:reason', event.detail.reason)
     } catch {
       // Storage may be off; the login page then shows the generic message.
     }
