@@ -19,6 +19,7 @@ import { type RunningDemo, startDemo } from './support/demo.ts'
 import {
   beBusy,
   dialogOpen,
+  keepBusy,
   LONG,
   openTab,
   signIn,
@@ -45,6 +46,17 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 async function sessionIdOf(page: Page): Promise<string> {
   const me = await page.evaluate(async () => (await fetch('/api/me')).json())
   return me.session.id
+}
+
+/** Signs `username` in through `POST /api/login` as another device (its own user agent). */
+async function apiLogin(baseUrl: string, username: string, userAgent: string) {
+  const response = await fetch(`${baseUrl}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': userAgent },
+    body: JSON.stringify({ username, password: username }),
+  })
+  if (response.status !== 200) throw new Error(`login of ${username}: ${response.status}`)
+  return (await response.json()) as { token: string; session: { id: string } }
 }
 
 /** Polls `read` until `accept` holds; returns the last value. */
@@ -415,6 +427,90 @@ describe.skipIf(chromiumSkipReason !== null)(
         expect(rows.filter((row) => row.endReason === 'revoked')).toHaveLength(2)
         expect(await stateOf(page)).toBe('active')
         await device.close()
+      })
+
+      it('j. admin: the admin page lists sessions, filters by user, ends a session; that browser is logged out at its next ping', async ({
+        expect,
+      }) => {
+        // Two more sessions of mallory's, from other user agents, one of them signed out, so
+        // the filtered list (and the README's screenshot) shows live and ended rows.
+        const firefox =
+          'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0'
+        const android =
+          'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36'
+        const out = await apiLogin(demo.url, 'mallory', android)
+        const logout = await fetch(`${demo.url}/session/logout`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${out.token}`, 'user-agent': android },
+        })
+        expect(logout.status).toBe(204)
+        const other = await apiLogin(demo.url, 'mallory', firefox)
+
+        // Mallory works on the dashboard in her browser the whole time (so she is not idle).
+        const userDevice = await newDevice(browser, 'j-user')
+        const user = await userDevice.newPage()
+        await signIn(user, demo.url, 'mallory')
+        const id = await sessionIdOf(user)
+        const stopWorking = keepBusy(user)
+
+        // The admin, in another browser, opens the admin view from the demo's header.
+        const adminDevice = await newDevice(browser, 'j-admin')
+        const admin = await adminDevice.newPage()
+        await signIn(admin, demo.url, 'admin')
+        await Promise.all([
+          admin.waitForURL(`${demo.url}/admin/sessions`),
+          admin.click('header a[href="/admin/sessions"]'),
+        ])
+        const rows = admin.locator('[data-testid="sessions"] tbody tr')
+        const listedUsers = () =>
+          rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.userId))
+        const listed = admin.locator(`tr[data-session-id="${id}"]`)
+        await expect(listed.getAttribute('data-user-id')).resolves.toBe('mallory')
+        await expect(listed.locator('[data-testid="status"]').textContent()).resolves.toBe('live')
+        // Everyone's sessions: at least the admin's own besides mallory's.
+        expect(new Set(await listedUsers())).toContain('admin')
+
+        // Filter by user with the page's form (a GET form: every field is sent, empty ones too).
+        await admin.fill('#f-user', 'mallory')
+        await Promise.all([
+          admin.waitForURL((url) => url.searchParams.get('user') === 'mallory'),
+          admin.click('form.filters button[type="submit"]'),
+        ])
+        expect(await listedUsers()).toEqual(['mallory', 'mallory', 'mallory'])
+        expect(await admin.locator('[data-testid="end-session"]').count()).toBe(2)
+        await expect(admin.inputValue('#f-user')).resolves.toBe('mallory')
+        const filtered = admin.url()
+
+        // End the browser's session with its End button: back on the same filtered list.
+        await Promise.all([
+          admin.waitForURL(filtered),
+          admin.click(`tr[data-session-id="${id}"] [data-testid="end-session"]`),
+        ])
+        await admin.waitForLoadState('load')
+        await expect(listed.locator('[data-testid="status"]').textContent()).resolves.toBe(
+          'ended: admin',
+        )
+        expect(await listed.locator('[data-testid="end-session"]').count()).toBe(0)
+        expect(await listedUsers()).toEqual(['mallory', 'mallory', 'mallory'])
+        await admin.screenshot({ path: join(IMAGES, 'admin.png'), fullPage: true })
+
+        // Mallory's browser, still busy, is logged out at its next ping and told why.
+        try {
+          expect(await waitForLogin(user)).toBe('admin')
+        } finally {
+          await stopWorking()
+        }
+        await expect(user.locator('[data-testid="login-reason"]').textContent()).resolves.toMatch(
+          /administrator ended your session/,
+        )
+        expect(logOf(user).events.filter((event) => event.startsWith('expire'))).toEqual([
+          ENDED('admin'),
+        ])
+        expect((await demo.row(id))?.endReason).toBe('admin')
+        // Only that session: her other device is still signed in.
+        const live = (await demo.rows('mallory')).filter((row) => row.endedAt === null)
+        expect(live.map((row) => row.id)).toEqual([other.session.id])
+        await Promise.all([userDevice.close(), adminDevice.close()])
       })
     })
 

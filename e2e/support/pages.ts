@@ -66,3 +66,23 @@ export async function beBusy(page: Page, ms: number): Promise<void> {
     await page.waitForTimeout(700)
   }
 }
+
+/**
+ * Moves the mouse now and then in the background, as `beBusy` does, until the returned `stop()`
+ * is called or the page closes. A move while the page navigates is simply skipped.
+ */
+export function keepBusy(page: Page): () => Promise<void> {
+  let running = true
+  const loop = (async () => {
+    let x = 100
+    while (running && !page.isClosed()) {
+      x = x === 100 ? 300 : 100
+      await page.mouse.move(x, 200 + (x % 7)).catch(() => {})
+      await new Promise((resolve) => setTimeout(resolve, 700))
+    }
+  })()
+  return async () => {
+    running = false
+    await loop
+  }
+}
