@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts'
 
 const root = join(import.meta.dirname, '..')
 const bundlePath = join(root, 'packages/client/dist/sessionward.iife.js')
@@ -57,15 +58,7 @@ async function inChromium(executablePath: string, bundle: string): Promise<Dispa
   const context = await chromium.launchPersistentContext(profile, {
     executablePath,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+    args: CHROMIUM_ARGS,
   })
   try {
     const origin = 'http://bench.sessionward.test'
@@ -190,7 +183,7 @@ export async function benchClient(): Promise<string> {
   })
   const bundle = readFileSync(bundlePath, 'utf8')
   const gzipped = gzipSync(bundle, { level: 9 }).length
-  const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+  const chromiumPath = CHROMIUM_PATH
   let dispatch: Dispatch
   if (!existsSync(chromiumPath)) {
     dispatch = await inHappyDom(bundle, `${chromiumPath} not found`)

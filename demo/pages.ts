@@ -92,7 +92,7 @@ export function loginPage(props: { reason?: string; error?: string; username?: s
       <h1>Sign in</h1>
       ${
         reason
-          ? html`<p class="notice" role="status" data-testid="login-reason" data-reason="${props.reason}">
+          ? html`<p class="notice" role="status" data-testid="login-reason" data-reason="${props.reason}" data-messages="${JSON.stringify(REASONS)}">
               ${reason}
             </p>`
           : ''

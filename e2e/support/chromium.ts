@@ -12,7 +12,8 @@ export const chromiumSkipReason = existsSync(CHROMIUM_PATH)
   ? null
   : `no Chromium at ${CHROMIUM_PATH} (install chromium or set CHROMIUM_PATH)`
 
-const ARGS = [
+/** Flags for Chromium as root on a machine without a network: no sandbox, no background calls. */
+export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--headless',
   '--disable-gpu',
@@ -25,7 +26,7 @@ const ARGS = [
 
 /** One headless Chromium for the whole suite; Playwright gives each launch its own profile. */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ARGS })
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS })
 }
 
 /** A Chromium whose default context can freeze its pages (see `launchFreezableChromium`). */
@@ -47,7 +48,7 @@ export async function launchFreezableChromium(): Promise<FreezableChromium> {
   const profile = mkdtempSync(join(tmpdir(), 'sessionward-e2e-'))
   const child = spawn(
     CHROMIUM_PATH,
-    [...ARGS, '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'],
+    [...CHROMIUM_ARGS, '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   )
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
