@@ -8,6 +8,7 @@ export default defineConfig({
   resolve: { conditions: [...conditions, ...defaultClientConditions] },
   ssr: { resolve: { conditions: [...conditions, ...defaultServerConditions] } },
   test: {
+    globalSetup: ['./test-skips.ts'],
     projects: [
       {
         extends: true,

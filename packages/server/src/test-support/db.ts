@@ -5,7 +5,9 @@ import type { EntityManager } from '@mikro-orm/sql'
 import { describe } from 'vitest'
 import { migrate } from '../database.ts'
 import { SessionEntity } from '../entity.ts'
-import { freshDatabase } from './postgres.ts'
+import { freshDatabase, postgresSkipReason } from './postgres.ts'
+
+export { postgresSkipReason }
 
 /** A database the server suite runs on, shared by every test of one worker. */
 export interface TestDatabase {
@@ -22,9 +24,6 @@ export interface TestDatabase {
 }
 
 const DATABASE_URL = process.env.DATABASE_URL
-
-/** Why the PostgreSQL half of the suite is skipped, or null when it runs. */
-export const postgresSkipReason = DATABASE_URL ? null : 'DATABASE_URL is not set'
 
 const opened = new Map<string, Promise<TestDatabase>>()
 

@@ -3,6 +3,9 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql'
 import type { EntityManager } from '@mikro-orm/sql'
 import { SessionEntity } from '../entity.ts'
 
+/** Why the PostgreSQL half of the server suite is skipped, or null when it runs. */
+export const postgresSkipReason = process.env.DATABASE_URL ? null : 'DATABASE_URL is not set'
+
 /**
  * Creates (or re-creates, empty) a PostgreSQL database next to the one `baseUrl` names and
  * returns its URL. Tests and benchmarks each get their own, so they never share rows.
