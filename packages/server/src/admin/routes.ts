@@ -60,26 +60,16 @@ const HTML_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 }
 
-/** JSON only when the caller prefers it to HTML (`Accept: application/json`). */
-function wantsJson(c: Context): boolean {
-  return (
-    accepts(c, {
-      header: 'Accept',
-      supports: ['text/html', 'application/json'],
-      default: 'text/html',
-    }) === 'application/json'
-  )
-}
+const HTML = 'text/html'
+const JSON_TYPE = 'application/json'
 
-/** Errors are JSON unless the caller prefers HTML (a browser navigating). */
-function wantsHtml(c: Context): boolean {
-  return (
-    accepts(c, {
-      header: 'Accept',
-      supports: ['application/json', 'text/html'],
-      default: 'application/json',
-    }) === 'text/html'
-  )
+/**
+ * Which of HTML and JSON the caller's Accept prefers; `fallback` when it names neither or both
+ * equally (any type). Pages fall back to HTML (a browser), errors to JSON (an API client).
+ */
+function preferred(c: Context, fallback: typeof HTML | typeof JSON_TYPE): string {
+  const other = fallback === HTML ? JSON_TYPE : HTML
+  return accepts(c, { header: 'Accept', supports: [fallback, other], default: fallback })
 }
 
 function html(c: Context, body: string, status: 200 | 401 | 403 | 404 | 400 | 503 = 200) {
@@ -88,7 +78,7 @@ function html(c: Context, body: string, status: 200 | 401 | 403 | 404 | 400 | 50
 }
 
 function refuse(c: Context, problem: Problem): Response | Promise<Response> {
-  if (!wantsHtml(c)) return problemResponse(c, problem)
+  if (preferred(c, JSON_TYPE) !== HTML) return problemResponse(c, problem)
   if (problem.status === 401) c.header('WWW-Authenticate', 'Bearer realm="sessionward"')
   const status = ([401, 403, 404, 400, 503] as const).find((s) => s === problem.status) ?? 400
   return html(c, errorPage(problem.error, problem.message), status)
@@ -215,7 +205,7 @@ export function createAdminRoutes(core: WardCore, options: AdminRoutesOptions): 
     if ('message' in parsed) return invalid(c, parsed.message)
     const { filters } = parsed
     const result = await listSessions(fork(core.orm), filters)
-    if (wantsJson(c)) {
+    if (preferred(c, HTML) === JSON_TYPE) {
       return c.json({
         sessions: result.sessions.map(describe),
         nextCursor: result.next ? encodeCursor(result.next) : null,
@@ -237,7 +227,8 @@ export function createAdminRoutes(core: WardCore, options: AdminRoutesOptions): 
     }
     const ended = await core.end({ userId: user }, 'admin')
     if (ended.some((record) => record.id === c.var.session?.id)) clearSessionCookie(c, core.options)
-    if (!wantsHtml(c) || c.req.method === 'DELETE') return c.json({ ended: ended.length })
+    if (preferred(c, JSON_TYPE) !== HTML || c.req.method === 'DELETE')
+      return c.json({ ended: ended.length })
     const base = baseOf(c, depth)
     return back(c, base, `${base}${filterQuery({ user, limit: 50 } satisfies AdminFilters)}`)
   }
@@ -258,7 +249,7 @@ export function createAdminRoutes(core: WardCore, options: AdminRoutesOptions): 
       )
     }
     if (id === c.var.session?.id) clearSessionCookie(c, core.options)
-    if (!wantsHtml(c) || c.req.method === 'DELETE') return c.body(null, 204)
+    if (preferred(c, JSON_TYPE) !== HTML || c.req.method === 'DELETE') return c.body(null, 204)
     const base = baseOf(c, depth)
     return back(c, base, `${base}/${id}`)
   }
@@ -269,7 +260,7 @@ export function createAdminRoutes(core: WardCore, options: AdminRoutesOptions): 
     const id = c.req.param('id')
     const session = isSessionId(id) ? await getSession(fork(core.orm), id) : null
     if (!session) return refuse(c, notFound())
-    if (wantsJson(c)) return c.json({ session: describe(session) })
+    if (preferred(c, HTML) === JSON_TYPE) return c.json({ session: describe(session) })
     return html(c, detailPage({ base: baseOf(c, 1), now: Date.now() }, session))
   })
 
