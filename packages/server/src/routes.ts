@@ -1,7 +1,7 @@
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
-import type { WardCore } from './core.ts'
+import type { CacheEntry, WardCore } from './core.ts'
 import { problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
 import { createRequireSession, markPassive, type WardEnv } from './middleware.ts'
@@ -25,6 +25,13 @@ function describe(record: SessionInfo) {
     ip: record.lastIp ?? record.ip,
     userAgent: parseUserAgent(record.userAgent),
   }
+}
+
+/** The request's live session; every route here runs behind requireSession. */
+function liveEntry(c: Context<WardEnv>): CacheEntry {
+  const { entry } = c.var.sessionward
+  if (!entry) throw new Error('unreachable: requireSession let a request through')
+  return entry
 }
 
 /**
@@ -85,8 +92,7 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
           message: parsed.message,
         })
       }
-      const { entry } = c.var.sessionward
-      if (!entry) throw new Error('unreachable: requireSession let a request through')
+      const entry = liveEntry(c)
       const now = Date.now()
       const lastActivityAt = reconcileLastActivity(
         entry.session.lastActivityAt.getTime(),
@@ -107,22 +113,20 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
   )
 
   app.get('/sessions', async (c) => {
-    const session = c.var.session
-    if (!session) throw new Error('unreachable: requireSession let a request through')
+    const { session } = liveEntry(c)
     const live = await listLive(fork(core.orm), session.userId)
-    const current = c.var.sessionward.entry?.session
     c.header('Cache-Control', 'no-store')
     return c.json({
       sessions: live.map((record) => ({
-        ...describe(record.id === current?.id ? current : record),
+        // The current session's cached copy has activity not yet written to the row.
+        ...describe(record.id === session.id ? session : record),
         current: record.id === session.id,
       })),
     })
   })
 
   app.delete('/sessions/:id', async (c) => {
-    const session = c.var.session
-    if (!session) throw new Error('unreachable: requireSession let a request through')
+    const { session } = liveEntry(c)
     const id = c.req.param('id')
     // Not found and not yours get the same answer, so ids of other users cannot be probed.
     const endedRecords = UUID.test(id)
@@ -140,8 +144,7 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
   })
 
   app.delete('/sessions', async (c) => {
-    const session = c.var.session
-    if (!session) throw new Error('unreachable: requireSession let a request through')
+    const { session } = liveEntry(c)
     const others = c.req.query('others')
     if (others !== undefined && others !== 'true' && others !== 'false') {
       return problemResponse(c, {
@@ -160,8 +163,7 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
   })
 
   app.get('/history', async (c) => {
-    const session = c.var.session
-    if (!session) throw new Error('unreachable: requireSession let a request through')
+    const { session } = liveEntry(c)
     const rawLimit = c.req.query('limit') ?? '20'
     const limit = /^\d{1,3}$/.test(rawLimit) ? Number(rawLimit) : Number.NaN
     if (!(limit >= 1 && limit <= 100)) {
@@ -193,8 +195,7 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
       })
     }
     const credentials = readCredentials(c, core.options)
-    const { entry } = c.var.sessionward
-    if (!entry) throw new Error('unreachable: requireSession let a request through')
+    const entry = liveEntry(c)
     // Only the session token buys an access token: a leaked JWT cannot renew itself.
     if (credentials.kind !== 'token' || !isTokenShaped(credentials.token)) {
       return problemResponse(c, {
