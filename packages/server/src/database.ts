@@ -13,6 +13,8 @@ export interface Database {
   orm: MikroORM
   /** Embedded PGlite or a URL: the ward opened it, so `ward.close()` closes it. */
   owned: boolean
+  /** An embedded PGlite the ward opened: nothing else can reach it, to migrate it for one. */
+  embedded: boolean
 }
 
 // The library keeps its own migration history so it never mixes with the host app's.
@@ -51,7 +53,7 @@ export async function openDatabase(database: DatabaseOption): Promise<Database> 
         'database: the MikroORM instance does not know the session entity; add `SessionEntity` from @sessionward/server to its `entities`',
       )
     }
-    return { orm: database, owned: false }
+    return { orm: database, owned: false, embedded: false }
   }
   if (database !== undefined && (typeof database !== 'string' || database.trim() === '')) {
     throw new WardOptionsError(
@@ -65,7 +67,7 @@ export async function openDatabase(database: DatabaseOption): Promise<Database> 
       driver: PostgreSqlDriver,
       clientUrl: database,
     })
-    return { orm, owned: true }
+    return { orm, owned: true, embedded: false }
   }
   const { PgliteDriver } = await import('@mikro-orm/pglite')
   // PGlite's in-memory cluster is named 'memory://'; anything else is a directory on disk.
@@ -74,7 +76,7 @@ export async function openDatabase(database: DatabaseOption): Promise<Database> 
     driver: PgliteDriver,
     dbName: database ?? 'memory://',
   })
-  return { orm, owned: true }
+  return { orm, owned: true, embedded: true }
 }
 
 function isOrmLike(value: unknown): value is MikroORM {

@@ -7,7 +7,6 @@ import { AccessTokens } from './jwt.ts'
 import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
 import { resolveOptions, type WardOptions } from './options.ts'
 import { createRoutes } from './routes.ts'
-import type { SessionRecord } from './session.ts'
 
 /** A configured sessionward instance. */
 export interface Ward {
@@ -49,9 +48,7 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const resolved = resolveOptions(options)
   const database = await openDatabase(options.database)
   const core = new WardCore(resolved, database.orm)
-  // Nobody else can reach an embedded PGlite to migrate it, so the ward does it now.
-  const embedded = database.owned && !String(options.database ?? '').startsWith('postgres')
-  if (embedded) await migrate(database.orm)
+  if (database.embedded) await migrate(database.orm)
   const accessTokens = resolved.jwt ? new AccessTokens(core, resolved.jwt) : undefined
   const middleware = createMiddleware(core, accessTokens)
   const requireSession = createRequireSession()
@@ -62,7 +59,7 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     adminRoutes: (options) => createAdminRoutes(core, options),
     createSession: (c, userId) => core.createSession(c, userId),
     endSession: async (id, reason = 'revoked') => {
-      const ended: SessionRecord[] = await core.end({ ids: [id] }, reason)
+      const ended = await core.end({ ids: [id] }, reason)
       return ended.length > 0
     },
     migrate: () => migrate(database.orm),
