@@ -92,7 +92,7 @@ export function createMiddleware(
     if (isTokenShaped(credentials.token)) {
       tokenHash = hashToken(credentials.token)
       entry = core.cachedSession(c, tokenHash, now)
-    } else if (!(accessTokens && credentials.source === 'header' && isBearer(c))) {
+    } else if (!(accessTokens && credentials.source === 'bearer')) {
       // Garbage never reaches the cache or the database. JWTs only come as Bearer headers.
       state.problem = UNKNOWN_TOKEN
       if (credentials.source === 'cookie') clearSessionCookie(c, core.options)
@@ -129,10 +129,6 @@ export function createMiddleware(
       )
     }
   }
-}
-
-function isBearer(c: Context): boolean {
-  return /^bearer /i.test(c.req.header('authorization') ?? '')
 }
 
 async function authenticateToken(

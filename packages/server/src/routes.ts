@@ -222,7 +222,7 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
     const issued = await accessTokens.issue(entry.session)
     c.header('Cache-Control', 'no-store')
     // A cookie token stays HttpOnly: it is never put in a body a script could read.
-    return c.json(token && credentials.source === 'header' ? { ...issued, token } : issued)
+    return c.json(token && credentials.source !== 'cookie' ? { ...issued, token } : issued)
   })
 
   return app

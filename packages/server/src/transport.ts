@@ -2,8 +2,11 @@ import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import type { ResolvedOptions } from './options.ts'
 
-/** Where a request's token came from. Cookie tokens need the CSRF origin check. */
-export type TokenSource = 'header' | 'cookie'
+/**
+ * Where a request's token came from: the `Bearer` or `Token` scheme of the Authorization
+ * header, or the cookie. Cookie tokens need the CSRF origin check; JWTs come only as Bearer.
+ */
+export type TokenSource = 'bearer' | 'token' | 'cookie'
 
 /** The result of reading a request's credentials. */
 export type Credentials =
@@ -20,14 +23,16 @@ const AUTHORIZATION = /^(Bearer|Token) +(\S+) *$/i
  * cookie; a header in any other shape is malformed, never silently ignored.
  *
  * @example
- * readCredentials(c, options) // { kind: 'token', token: 'swt_...', source: 'header' }
+ * readCredentials(c, options) // { kind: 'token', token: 'swt_...', source: 'bearer' }
  */
 export function readCredentials(c: Context, options: ResolvedOptions): Credentials {
   const header = c.req.header('authorization')
   if (header !== undefined) {
     if (header.length > MAX_AUTHORIZATION_LENGTH) return { kind: 'malformed' }
     const match = AUTHORIZATION.exec(header)
-    return match?.[2] ? { kind: 'token', token: match[2], source: 'header' } : { kind: 'malformed' }
+    if (!match?.[1] || !match[2]) return { kind: 'malformed' }
+    const source = match[1].toLowerCase() === 'bearer' ? 'bearer' : 'token'
+    return { kind: 'token', token: match[2], source }
   }
   if (options.cookie) {
     const token = getCookie(c, options.cookie.name)
