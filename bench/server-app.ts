@@ -1,8 +1,10 @@
 // The server half of `npm run bench`, run as a child process so the load generator does not
-// share its event loop. Serves a bare Hono route, the same route behind `ward.middleware()` +
-// `ward.requireSession()` (opaque token or JWT) and behind two no-op async middlewares (what
-// any middleware costs in Hono), and reports the SQL statements the ward sent and its CPU time.
-import { randomBytes } from 'node:crypto'
+// share its event loop. Serves a bare Hono route; the same route behind `ward.requireSession()`
+// (opaque token or JWT) and behind `ward.middleware()` + `ward.requireSession()`; and two
+// references: one no-op async middleware (what any middleware costs in Hono) and one that only
+// takes the SHA-256 of the token (what any check of a hashed token costs). Reports the SQL
+// statements the ward sent and the process's CPU time.
+import { hash, randomBytes } from 'node:crypto'
 import { serve } from '@hono/node-server'
 import { MikroORM } from '@mikro-orm/core'
 import { createWard, migrate, SessionEntity, type WardEnv } from '@sessionward/server'
@@ -32,20 +34,32 @@ const ward = await createWard({
 })
 
 const answer = { ok: true, items: [1, 2, 3] }
+// The hashing reference keeps its digests so the work cannot be optimised away.
+const digests = new Set<string>()
 const bare = new Hono()
 bare.get('/resource', (c) => c.json(answer))
 
 const guarded = new Hono<WardEnv>()
-guarded.use('*', ward.middleware())
 guarded.get('/resource', ward.requireSession(), (c) => c.json(answer))
 
+const layered = new Hono<WardEnv>()
+layered.use('*', ward.middleware())
+layered.get('/resource', ward.requireSession(), (c) => c.json(answer))
+
 const noop = new Hono()
-noop.use('*', async (_c, next) => {
-  await next()
-})
 noop.get(
   '/resource',
   async (_c, next) => {
+    await next()
+  },
+  (c) => c.json(answer),
+)
+
+const hashed = new Hono()
+hashed.get(
+  '/resource',
+  async (c, next) => {
+    digests.add(hash('sha256', c.req.header('authorization') ?? '', 'hex'))
     await next()
   },
   (c) => c.json(answer),
@@ -58,7 +72,7 @@ control.route('/session', ward.routes())
 control.get('/stats', (c) => c.json({ ...statements, cpu: process.cpuUsage() }))
 
 const ports: number[] = []
-for (const app of [bare, guarded, noop, control]) {
+for (const app of [bare, guarded, layered, noop, hashed, control]) {
   await new Promise<void>((resolve) => {
     serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
       ports.push(info.port)
@@ -66,10 +80,10 @@ for (const app of [bare, guarded, noop, control]) {
     })
   })
 }
-const [bareP, guardedP, noopP, controlP] = ports
+const [bareP, guardedP, layeredP, noopP, hashedP, controlP] = ports
 const database = url ? 'PostgreSQL' : 'PGlite'
 process.stdout.write(
-  `${JSON.stringify({ bare: bareP, guarded: guardedP, noop: noopP, control: controlP, database })}\n`,
+  `${JSON.stringify({ bare: bareP, guarded: guardedP, layered: layeredP, noop: noopP, hashed: hashedP, control: controlP, database })}\n`,
 )
 process.on('SIGTERM', async () => {
   await ward.close()

@@ -9,7 +9,9 @@ const CONNECTIONS = 50
 interface Ports {
   bare: number
   guarded: number
+  layered: number
   noop: number
+  hashed: number
   control: number
   database: string
 }
@@ -38,11 +40,13 @@ const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
 
 /**
- * Requests per second and server CPU per request of one route served four ways, measured in
- * one run with cases interleaved (a b c d, a b c d, …): (a) bare Hono, (b) behind
- * `ward.middleware()` + `ward.requireSession()` with a session token (a cache hit), (c) behind
- * two no-op async middlewares (what any middleware costs in Hono), (d) like (b) with a JWT
- * access token; and the SQL statements the ward sends meanwhile.
+ * Requests per second and server CPU per request of one route served six ways, measured in
+ * one run with cases interleaved (a b c d e f, a b c d e f, …): (a) bare Hono, (b) behind
+ * `ward.requireSession()` with a session token (a cache hit), (c) behind `ward.middleware()` +
+ * `ward.requireSession()`, (d) like (b) with a JWT access token, and two references: (e) one
+ * no-op async middleware (what any middleware costs in Hono), (f) one middleware that only
+ * hashes the token (what any check of a hashed token costs); and the SQL statements the ward
+ * sends meanwhile.
  *
  * @example
  * const section = await benchServer() // markdown
@@ -66,21 +70,30 @@ export async function benchServer(): Promise<string> {
     const exchange = await fetch(`${control}/session/token`, { method: 'POST', headers: opaque })
     const { access } = (await exchange.json()) as { access: string }
     const jwt = { 'user-agent': userAgent, authorization: `Bearer ${access}` }
-    // Cases a-c send the identical request (token included): only the server side differs.
-    const cases: Record<'a' | 'b' | 'c' | 'd', Case> = {
+    // Every case but (d) sends the identical request (token included): only the server differs.
+    const cases: Record<'a' | 'b' | 'c' | 'd' | 'e' | 'f', Case> = {
       a: { label: '(a) bare Hono route', port: ports.bare, headers: opaque },
       b: {
-        label:
-          '(b) same route behind `ward.middleware()` + `ward.requireSession()`, session token (cache hit)',
+        label: '(b) same route behind `ward.requireSession()`, session token (cache hit)',
         port: ports.guarded,
         headers: opaque,
       },
       c: {
-        label: '(c) same route behind two no-op async middlewares (reference)',
-        port: ports.noop,
+        label: '(c) same route behind `ward.middleware()` + `ward.requireSession()`',
+        port: ports.layered,
         headers: opaque,
       },
       d: { label: '(d) like (b), HS256 JWT access token', port: ports.guarded, headers: jwt },
+      e: {
+        label: '(e) reference: one no-op async middleware',
+        port: ports.noop,
+        headers: opaque,
+      },
+      f: {
+        label: '(f) reference: one async middleware that only takes the SHA-256 of the token',
+        port: ports.hashed,
+        headers: opaque,
+      },
     }
     const stats = async () => (await (await fetch(`${control}/stats`)).json()) as Stats
     const measure = async ({ port, headers }: Case, seconds = SECONDS): Promise<Sample> => {
@@ -118,17 +131,21 @@ export async function benchServer(): Promise<string> {
     const p99 = (name: keyof typeof cases) => median(samples[name].map((s) => s.p99))
     const percentOfBare = (name: keyof typeof cases) =>
       `${((rps(name) / rps('a')) * 100).toFixed(1)}%`
+    const over = (name: keyof typeof cases) => (cpu(name) - cpu('a')).toFixed(1)
     const errors = Object.values(samples)
       .flat()
       .reduce((sum, s) => sum + s.errors, 0)
-    const wardRequests = [...samples.b, ...samples.d].reduce((sum, s) => sum + s.requests, 0)
-    // Cases a and c send no SQL at all, so every statement here belongs to b and d.
+    const wardRequests = [...samples.b, ...samples.c, ...samples.d].reduce(
+      (sum, s) => sum + s.requests,
+      0,
+    )
+    // Cases a, e and f send no SQL at all, so every statement here belongs to b, c and d.
     const reads = after.reads - before.reads
     const writes = after.writes - before.writes
     return [
       `## Server: what the ward costs per request (${ports.database})`,
       '',
-      `${ROUNDS} rounds of ${SECONDS} s per case (a, b, c, d in turn), ${CONNECTIONS} connections, autocannon against @hono/node-server on 127.0.0.1; medians. Server CPU is the server process's user+system time divided by the requests it served.`,
+      `${ROUNDS} rounds of ${SECONDS} s per case (a to f in turn), ${CONNECTIONS} connections, autocannon against @hono/node-server on 127.0.0.1; medians. Server CPU is the server process's user+system time divided by the requests it served.`,
       '',
       '| case | req/s | % of (a) | server CPU µs/request | p99 latency ms |',
       '|---|---:|---:|---:|---:|',
@@ -137,9 +154,10 @@ export async function benchServer(): Promise<string> {
           `| ${cases[name].label} | ${Math.round(rps(name))} | ${percentOfBare(name)} | ${cpu(name).toFixed(1)} | ${p99(name)} |`,
       ),
       '',
-      `- (b)/(a) req/s: **${percentOfBare('b')}** (target ≥ 85%); JWT (d)/(a): **${percentOfBare('d')}**`,
-      `- Server CPU per request over (a): session token ${(cpu('b') - cpu('a')).toFixed(1)} µs, JWT ${(cpu('d') - cpu('a')).toFixed(1)} µs, of which ${(cpu('c') - cpu('a')).toFixed(1)} µs is Hono's cost for any async middleware chain (c)`,
-      `- SQL statements over ${wardRequests} measured (b) and (d) requests: **${reads} reads, ${writes} writes** — cache hits read nothing; a read happens only when an entry is older than cacheTtl (5 s), a write at most once per touchInterval (60 s)`,
+      `- (b)/(a) req/s: **${percentOfBare('b')}** (target ≥ 85%); with \`middleware()\` too (c)/(a): ${percentOfBare('c')}; JWT (d)/(a): ${percentOfBare('d')}`,
+      `- The references bound what any such check can reach: a no-op async middleware (e) ${percentOfBare('e')}, hashing the token and nothing else (f) ${percentOfBare('f')}`,
+      `- Server CPU per request over (a): (b) ${over('b')} µs, (c) ${over('c')} µs, (d) ${over('d')} µs; (e) ${over('e')} µs, (f) ${over('f')} µs`,
+      `- SQL statements over ${wardRequests} measured (b), (c) and (d) requests: **${reads} reads, ${writes} writes** — cache hits read nothing; a read happens only when an entry is older than cacheTtl (5 s), a write at most once per touchInterval (60 s)`,
       `- Failed or non-2xx responses: ${errors}`,
     ].join('\n')
   } finally {

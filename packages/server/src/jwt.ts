@@ -346,8 +346,7 @@ export class AccessTokens {
    * @example
    * const claims = await accessTokens.verify(jwt) // AccessClaims or a 401 Problem
    */
-  async verify(jwt: string): Promise<AccessClaims | Problem> {
-    const digest = hashToken(jwt)
+  async verify(jwt: string, digest = hashToken(jwt)): Promise<AccessClaims | Problem> {
     const known = this.#verified.get(digest)
     if (known) {
       // The checks jose makes on time, repeated: exp (strictly in the future) and token age.
@@ -399,10 +398,16 @@ export class AccessTokens {
 
   /**
    * Authenticates a request by access token: a valid JWT counts only while its `sid` session is
-   * live under the same idle, absolute and user-agent rules as the session token.
+   * live under the same idle, absolute and user-agent rules as the session token. `digest` is
+   * the SHA-256 of `jwt` when the caller has it already.
    */
-  async authenticate(c: Context, jwt: string, now: number): Promise<Authentication> {
-    const claims = await this.verify(jwt)
+  async authenticate(
+    c: Context,
+    jwt: string,
+    now: number,
+    digest = hashToken(jwt),
+  ): Promise<Authentication> {
+    const claims = await this.verify(jwt, digest)
     if ('status' in claims) return { problem: claims }
     const core = this.#core
     let tokenHash = this.#hashes.get(claims.sid)

@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler, Next } from 'hono'
 import type { Authentication, CacheEntry, WardCore } from './core.ts'
 import { UNKNOWN_TOKEN } from './core.ts'
 import { type Problem, problemResponse } from './errors.ts'
@@ -66,69 +66,118 @@ export function markPassive(c: Context<WardEnv>): void {
 /**
  * Reads a token if present and sets `c.var.session`. Never answers by itself: a request with
  * a dead or missing token goes on with `session = null` (so a login page still works) and
- * `requireSession()` answers it.
+ * `requireSession()` answers it. Runs once per request however many times it is mounted.
  */
 export function createMiddleware(
   core: WardCore,
   accessTokens?: AccessTokens,
 ): MiddlewareHandler<WardEnv> {
-  return async (c, next) => {
-    const state: RequestState = { entry: null, problem: null, passive: false }
-    c.set('sessionward', state)
-    c.set('session', null)
-    const credentials = readCredentials(c, core.options)
-    if (credentials.kind === 'none') return next()
-    if (credentials.kind === 'malformed') {
-      state.problem = MALFORMED_AUTHORIZATION
-      return next()
-    }
-    if (credentials.source === 'cookie' && !originAllowed(c, core.options)) {
-      state.problem = ORIGIN_REJECTED
-      return next()
-    }
-    const now = Date.now()
-    let entry: CacheEntry | undefined
-    let tokenHash: string | undefined
-    if (isTokenShaped(credentials.token)) {
-      tokenHash = hashToken(credentials.token)
-      entry = core.cachedSession(c, tokenHash, now)
-    } else if (!(accessTokens && credentials.source === 'bearer')) {
-      // Garbage never reaches the cache or the database. JWTs only come as Bearer headers.
-      state.problem = UNKNOWN_TOKEN
-      if (credentials.source === 'cookie') clearSessionCookie(c, core.options)
-      return next()
-    }
-    if (!entry) {
-      const outcome = await authenticateSafely(core, () =>
-        tokenHash === undefined
-          ? (accessTokens as AccessTokens).authenticate(c, credentials.token, now)
-          : authenticateToken(c, core, accessTokens, tokenHash, now),
-      )
-      if ('problem' in outcome) {
-        state.problem = outcome.problem
-        // An unknown cookie is dropped. A session_ended one is kept so every later request
-        // (the client's ping among them) hears the true reason; logout or login replaces it.
-        if (credentials.source === 'cookie' && outcome.problem === UNKNOWN_TOKEN) {
-          clearSessionCookie(c, core.options)
-        }
-        return next()
-      }
-      entry = outcome.entry
-    }
-    state.entry = entry
-    c.set('session', entry.session)
-    await next()
-    if (state.passive || core.options.isPassive(c)) return
-    try {
-      // Usually synchronous: a promise comes back only when a database write is due.
-      await core.recordActivity(entry, now, core.options.clientIp(c))
-    } catch (error) {
-      // The answer is already made; the cache keeps the activity and the next write retries.
-      core.options.logger.warn(
-        `sessionward: could not record activity: ${describeStoreError(error)}`,
-      )
-    }
+  return (c, next) => (c.get('sessionward') ? next() : guard(c, next, core, accessTokens, false))
+}
+
+/**
+ * Lets a request through only with a live session; otherwise answers 401 JSON (with
+ * `WWW-Authenticate`), 403 for a cross-origin cookie request, or 503 when the store is down.
+ * Reads the token itself when `middleware()` has not run: one layer instead of two.
+ */
+export function createRequireSession(
+  core: WardCore,
+  accessTokens?: AccessTokens,
+): MiddlewareHandler<WardEnv> {
+  return (c, next) => {
+    const state = c.get('sessionward')
+    if (!state) return guard(c, next, core, accessTokens, true)
+    if (!state.entry) return Promise.resolve(problemResponse(c, state.problem ?? NO_TOKEN))
+    return next()
   }
+}
+
+/** Identifies the request, answers it when a session is required and missing, then records activity. */
+async function guard(
+  c: Context<WardEnv>,
+  next: Next,
+  core: WardCore,
+  accessTokens: AccessTokens | undefined,
+  required: boolean,
+): Promise<Response | undefined> {
+  const now = Date.now()
+  const identified = identify(c, core, accessTokens, now)
+  // A cache hit is answered synchronously: no extra turn of the event loop per request.
+  const state = identified instanceof Promise ? await identified : identified
+  const { entry } = state
+  if (!entry) {
+    if (required) return problemResponse(c, state.problem ?? NO_TOKEN)
+    await next()
+    return
+  }
+  await next()
+  if (state.passive || core.options.isPassive(c)) return
+  try {
+    // Usually synchronous: a promise comes back only when a database write is due.
+    const write = core.recordActivity(entry, now, core.options.clientIp(c))
+    if (write) await write
+  } catch (error) {
+    // The answer is already made; the cache keeps the activity and the next write retries.
+    core.options.logger.warn(`sessionward: could not record activity: ${describeStoreError(error)}`)
+  }
+}
+
+/**
+ * Reads the request's credentials into its `RequestState` and `c.var.session`: synchronously
+ * on a cache hit, with a promise when the store (or a JWT signature) must be consulted.
+ */
+function identify(
+  c: Context<WardEnv>,
+  core: WardCore,
+  accessTokens: AccessTokens | undefined,
+  now: number,
+): RequestState | Promise<RequestState> {
+  const state: RequestState = { entry: null, problem: null, passive: false }
+  c.set('sessionward', state)
+  c.set('session', null)
+  const credentials = readCredentials(c, core.options)
+  if (credentials.kind === 'none') return state
+  if (credentials.kind === 'malformed') {
+    state.problem = MALFORMED_AUTHORIZATION
+    return state
+  }
+  if (credentials.source === 'cookie' && !originAllowed(c, core.options)) {
+    state.problem = ORIGIN_REJECTED
+    return state
+  }
+  const { token, source } = credentials
+  // One digest serves the session cache, the database lookup and the verified-JWT cache. Only
+  // real session tokens are ever cached under theirs, so a hit needs no shape check first.
+  const tokenHash = hashToken(token)
+  const cached = core.cachedSession(c, tokenHash, now)
+  if (cached) return live(c, state, cached)
+  let authenticate: () => Promise<Authentication>
+  if (isTokenShaped(token)) {
+    authenticate = () => authenticateToken(c, core, accessTokens, tokenHash, now)
+  } else if (accessTokens && source === 'bearer') {
+    authenticate = () => accessTokens.authenticate(c, token, now, tokenHash)
+  } else {
+    // Garbage never reaches the database. JWTs only come as Bearer headers.
+    state.problem = UNKNOWN_TOKEN
+    if (source === 'cookie') clearSessionCookie(c, core.options)
+    return state
+  }
+  return authenticateSafely(core, authenticate).then((outcome) => {
+    if ('entry' in outcome) return live(c, state, outcome.entry)
+    state.problem = outcome.problem
+    // An unknown cookie is dropped. A session_ended one is kept so every later request (the
+    // client's ping among them) hears the true reason; logout or login replaces it.
+    if (source === 'cookie' && outcome.problem === UNKNOWN_TOKEN) {
+      clearSessionCookie(c, core.options)
+    }
+    return state
+  })
+}
+
+function live(c: Context<WardEnv>, state: RequestState, entry: CacheEntry): RequestState {
+  state.entry = entry
+  c.set('session', entry.session)
+  return state
 }
 
 async function authenticateToken(
@@ -162,20 +211,5 @@ async function authenticateSafely(
       `sessionward: session store unavailable: ${describeStoreError(error)}`,
     )
     return { problem: STORE_UNAVAILABLE }
-  }
-}
-
-/**
- * Lets a request through only with a live session; otherwise answers 401 JSON (with
- * `WWW-Authenticate`), 403 for a cross-origin cookie request, or 503 when the store is down.
- */
-export function createRequireSession(): MiddlewareHandler<WardEnv> {
-  return async (c, next) => {
-    const state = c.get('sessionward')
-    if (!state) {
-      throw new Error('sessionward: requireSession() needs ward.middleware() to run first')
-    }
-    if (!state.entry) return problemResponse(c, state.problem ?? NO_TOKEN)
-    await next()
   }
 }

@@ -4,7 +4,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { CacheEntry, WardCore } from './core.ts'
 import { problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
-import { createRequireSession, markPassive, type WardEnv } from './middleware.ts'
+import { createMiddleware, createRequireSession, markPassive, type WardEnv } from './middleware.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
 import { endsAt, type SessionInfo } from './session.ts'
 import { describeStoreError, fork, listEnded, listLive, StoreUnavailableError } from './store.ts'
@@ -50,6 +50,8 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
     core.options.logger.error(`sessionward: route failed: ${describeStoreError(error)}`)
     return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
   })
+  // The routes work whether or not the app mounted ward.middleware(): it runs once either way.
+  app.use('*', createMiddleware(core, accessTokens))
   // Registered before requireSession: logging out of a session that has already ended is not
   // an error, and it is where a kept session_ended cookie gets cleared.
   app.post('/logout', async (c, next) => {
@@ -59,7 +61,7 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
     clearSessionCookie(c, core.options)
     return c.body(null, 204)
   })
-  app.use('*', createRequireSession())
+  app.use('*', createRequireSession(core, accessTokens))
 
   app.post(
     '/ping',

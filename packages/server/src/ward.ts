@@ -10,9 +10,12 @@ import { createRoutes } from './routes.ts'
 
 /** A configured sessionward instance. */
 export interface Ward {
-  /** Reads a token if present and sets `c.var.session` (null without a live session). */
+  /**
+   * Reads a token if present and sets `c.var.session` (null without a live session). Needed
+   * only where routes without `requireSession()` want to know the session.
+   */
   middleware(): MiddlewareHandler<WardEnv>
-  /** Answers 401 JSON unless the request has a live session. */
+  /** Answers 401 JSON unless the request has a live session; reads the token itself if needed. */
   requireSession(): MiddlewareHandler<WardEnv>
   /** The user's routes: mount with `app.route('/session', ward.routes())`. */
   routes(): Hono<WardEnv>
@@ -51,12 +54,12 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
   if (database.embedded) await migrate(database.orm)
   const accessTokens = resolved.jwt ? new AccessTokens(core, resolved.jwt) : undefined
   const middleware = createMiddleware(core, accessTokens)
-  const requireSession = createRequireSession()
+  const requireSession = createRequireSession(core, accessTokens)
   return {
     middleware: () => middleware,
     requireSession: () => requireSession,
     routes: () => createRoutes(core, accessTokens),
-    adminRoutes: (options) => createAdminRoutes(core, options),
+    adminRoutes: (options) => createAdminRoutes(core, options, middleware),
     createSession: (c, userId) => core.createSession(c, userId),
     endSession: async (id, reason = 'revoked') => {
       const ended = await core.end({ ids: [id] }, reason)

@@ -138,7 +138,11 @@ function back(c: Context, base: string, fallback: string): Response {
  * @example
  * app.route('/admin/sessions', ward.adminRoutes({ authorize: (c) => c.var.session?.userId === 'admin' }))
  */
-export function createAdminRoutes(core: WardCore, options: AdminRoutesOptions): Hono<WardEnv> {
+export function createAdminRoutes(
+  core: WardCore,
+  options: AdminRoutesOptions,
+  identify: MiddlewareHandler<WardEnv>,
+): Hono<WardEnv> {
   if (typeof options !== 'object' || options === null || typeof options.authorize !== 'function') {
     throw new WardOptionsError('adminRoutes needs { authorize: (c) => boolean | Promise<boolean> }')
   }
@@ -176,8 +180,7 @@ export function createAdminRoutes(core: WardCore, options: AdminRoutesOptions): 
   }
 
   const guard: MiddlewareHandler<WardEnv> = async (c, next) => {
-    const state = c.get('sessionward')
-    if (!state) throw new Error('sessionward: adminRoutes() needs ward.middleware() to run first')
+    const state = c.var.sessionward
     // No live session: the middleware's reason (ended, cross-origin cookie, store down) or 401.
     if (!state.entry) return refuse(c, state.problem ?? UNAUTHENTICATED)
     let allowed = false
@@ -192,7 +195,7 @@ export function createAdminRoutes(core: WardCore, options: AdminRoutesOptions): 
     c.header('Cache-Control', 'no-store')
     await next()
   }
-  app.use('*', guard)
+  app.use('*', identify, guard)
 
   app.get('/admin.css', (c) => {
     c.header('Content-Type', 'text/css; charset=utf-8')
