@@ -125,6 +125,21 @@ onEachDatabase((open) => {
       expect((await app.call('/api/me', { token: access })).status).toBe(200)
     })
 
+    it('takes a JWT only as a Bearer header, even once it is verified and cached', async () => {
+      const app = await testApp(db, { jwt: { secret: SECRET } })
+      const { token } = await app.login('alice')
+      const access = await accessToken(app, token)
+      expect((await app.call('/api/me', { token: access })).status).toBe(200)
+      const asCookie = await app.call('/api/me', {
+        headers: { cookie: `__Host-sessionward=${access}` },
+      })
+      expect(asCookie.status).toBe(401)
+      expect(await asCookie.json()).toMatchObject({ error: 'unauthenticated' })
+      const asToken = await app.call('/api/me', { headers: { authorization: `Token ${access}` } })
+      expect(asToken.status).toBe(401)
+      expect(await asToken.json()).toMatchObject({ error: 'unauthenticated' })
+    })
+
     it('answers 404 on POST /session/token when JWT mode is off', async () => {
       const app = await testApp(db)
       const { token } = await app.login('alice')

@@ -349,9 +349,7 @@ export class AccessTokens {
   async verify(jwt: string, digest = hashToken(jwt)): Promise<AccessClaims | Problem> {
     const known = this.#verified.get(digest)
     if (known) {
-      // The checks jose makes on time, repeated: exp (strictly in the future) and token age.
-      const now = Math.floor(Date.now() / 1000)
-      if (now < known.exp && now - known.iat <= this.options.accessTtl) return known
+      if (this.#unexpired(known, Date.now())) return known
       this.#verified.delete(digest)
       return EXPIRED_ACCESS_TOKEN
     }
@@ -394,6 +392,29 @@ export class AccessTokens {
       if (error instanceof errors.JWTExpired) return EXPIRED_ACCESS_TOKEN
       return INVALID_ACCESS_TOKEN
     }
+  }
+
+  /** The checks jose makes on time, repeated for a cached token: exp (strictly in the future) and token age. */
+  #unexpired(claims: AccessClaims, now: number): boolean {
+    const seconds = Math.floor(now / 1000)
+    return seconds < claims.exp && seconds - claims.iat <= this.options.accessTtl
+  }
+
+  /**
+   * The fast path, synchronous and without a database: a token verified before (same SHA-256),
+   * unexpired, whose session is fresh in the cache and matches its `sid` and `sub`. Anything
+   * else goes to `authenticate`.
+   */
+  cachedSession(c: Context, digest: string, now: number): CacheEntry | undefined {
+    const claims = this.#verified.get(digest)
+    if (!claims || !this.#unexpired(claims, now)) return undefined
+    const tokenHash = this.#hashes.get(claims.sid)
+    if (tokenHash === undefined) return undefined
+    const entry = this.#core.cachedSession(c, tokenHash, now)
+    if (!entry || entry.session.id !== claims.sid || entry.session.userId !== claims.sub) {
+      return undefined
+    }
+    return entry
   }
 
   /**

@@ -149,7 +149,9 @@ function identify(
   // One digest serves the session cache, the database lookup and the verified-JWT cache. Only
   // real session tokens are ever cached under theirs, so a hit needs no shape check first.
   const tokenHash = hashToken(token)
-  const cached = core.cachedSession(c, tokenHash, now)
+  const cached =
+    core.cachedSession(c, tokenHash, now) ??
+    (source === 'bearer' ? accessTokens?.cachedSession(c, tokenHash, now) : undefined)
   if (cached) return live(c, state, cached)
   let authenticate: () => Promise<Authentication>
   if (isTokenShaped(token)) {
