@@ -3,12 +3,10 @@ import { beforeEach, expect, it } from 'vitest'
 import type { WardEnv } from './middleware.ts'
 import { CHROME_120 } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
-import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
+import { activityWrites, onEachDatabase, type TestDatabase } from './test-support/db.ts'
 import { createWard, type Ward } from './ward.ts'
 
 const reads = (db: TestDatabase) => db.queries.filter((q) => /\bselect\b/i.test(q)).length
-const activityWrites = (db: TestDatabase) =>
-  db.queries.filter((q) => /update sessionward_session\s+set last_activity_at/.test(q)).length
 
 /** An app that mounts the ward's pieces as `mount` says, with a login route and `/api/me`. */
 function hostApp(ward: Ward, mount: (app: Hono<WardEnv>) => void) {

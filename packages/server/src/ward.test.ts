@@ -1,12 +1,7 @@
 import { beforeEach, expect, it } from 'vitest'
 import { CHROME_120, CHROME_121, FIREFOX_120, testApp } from './test-support/app.ts'
 import { at, START, useFakeClock } from './test-support/clock.ts'
-import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
-
-function activityWrites(db: TestDatabase): number {
-  return db.queries.filter((q) => /update sessionward_session\s+set last_activity_at/.test(q))
-    .length
-}
+import { activityWrites, onEachDatabase, type TestDatabase } from './test-support/db.ts'
 
 onEachDatabase((open) => {
   let db: TestDatabase

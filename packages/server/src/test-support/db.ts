@@ -23,6 +23,12 @@ export interface TestDatabase {
   sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>
 }
 
+/** How many activity writes (`update … set last_activity_at`) the query log holds. */
+export function activityWrites(db: TestDatabase): number {
+  return db.queries.filter((q) => /update sessionward_session\s+set last_activity_at/.test(q))
+    .length
+}
+
 const DATABASE_URL = process.env.DATABASE_URL
 
 const opened = new Map<string, Promise<TestDatabase>>()
