@@ -266,6 +266,11 @@ export function looksLikeJwt(value: string): boolean {
   return JWT_SHAPE.test(value)
 }
 
+// The token names the session and its user: both must match what the store says.
+function names(claims: AccessClaims, session: SessionInfo): boolean {
+  return session.id === claims.sid && session.userId === claims.sub
+}
+
 const INVALID_ACCESS_TOKEN: Problem = {
   status: 401,
   error: 'unauthenticated',
@@ -411,10 +416,7 @@ export class AccessTokens {
     const tokenHash = this.#hashes.get(claims.sid)
     if (tokenHash === undefined) return undefined
     const entry = this.#core.cachedSession(c, tokenHash, now)
-    if (!entry || entry.session.id !== claims.sid || entry.session.userId !== claims.sub) {
-      return undefined
-    }
-    return entry
+    return entry && names(claims, entry.session) ? entry : undefined
   }
 
   /**
@@ -449,12 +451,7 @@ export class AccessTokens {
     if ('problem' in outcome) {
       return outcome.problem === UNKNOWN_TOKEN ? { problem: SESSION_GONE } : outcome
     }
-    // The token names the session and its user: both must match what the store says.
-    const { session } = outcome.entry
-    if (session.id !== claims.sid || session.userId !== claims.sub) {
-      return { problem: INVALID_ACCESS_TOKEN }
-    }
-    return outcome
+    return names(claims, outcome.entry.session) ? outcome : { problem: INVALID_ACCESS_TOKEN }
   }
 
   /** Notes the current token hash of a session (when a JWT is issued for it). */
