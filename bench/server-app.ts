@@ -2,8 +2,8 @@
 // share its event loop. Serves a bare Hono route; the same route behind `ward.requireSession()`
 // (opaque token or JWT) and behind `ward.middleware()` + `ward.requireSession()`; and two
 // references: one no-op async middleware (what any middleware costs in Hono) and one that only
-// takes the SHA-256 of the token (what any check of a hashed token costs). Reports the SQL
-// statements the ward sent and the process's CPU time.
+// takes the SHA-256 of the Authorization header (what any check of a hashed token costs).
+// Reports the SQL statements the ward sent and the process's CPU time.
 import { hash, randomBytes } from 'node:crypto'
 import { serve } from '@hono/node-server'
 import { MikroORM } from '@mikro-orm/core'

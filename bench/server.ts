@@ -47,8 +47,8 @@ const median = (values: number[]) =>
  * `ward.requireSession()` with a session token (a cache hit), (c) behind `ward.middleware()` +
  * `ward.requireSession()`, (d) like (b) with a JWT access token, and two references: (e) one
  * no-op async middleware (what any middleware costs in Hono), (f) one middleware that only
- * hashes the token (what any check of a hashed token costs); and the SQL statements the ward
- * sends meanwhile.
+ * hashes the Authorization header (what any check of a hashed token costs); and the SQL
+ * statements the ward sends meanwhile.
  *
  * @example
  * const section = await benchServer() // markdown
@@ -92,7 +92,8 @@ export async function benchServer(): Promise<string> {
         headers: opaque,
       },
       f: {
-        label: '(f) reference: one async middleware that only takes the SHA-256 of the token',
+        label:
+          '(f) reference: one async middleware that only takes the SHA-256 of the Authorization header',
         port: ports.hashed,
         headers: opaque,
       },
@@ -163,7 +164,7 @@ export async function benchServer(): Promise<string> {
       ),
       '',
       `- (b)/(a) req/s: **${percentOfBare('b')}** (target ≥ 85%); with \`middleware()\` too (c)/(a): ${percentOfBare('c')}; JWT (d)/(a): ${percentOfBare('d')}`,
-      `- The references bound what any such check can reach: a no-op async middleware (e) ${percentOfBare('e')}, hashing the token and nothing else (f) ${percentOfBare('f')}`,
+      `- The references bound what any such check can reach: a no-op async middleware (e) ${percentOfBare('e')}, hashing the Authorization header and nothing else (f) ${percentOfBare('f')}`,
       `- Server CPU per request over (a): (b) ${over('b')} µs, (c) ${over('c')} µs, (d) ${over('d')} µs; (e) ${over('e')} µs, (f) ${over('f')} µs`,
       `- SQL statements over ${wardRequests} measured (b), (c) and (d) requests: **${reads} reads, ${writes} writes** — cache hits read nothing; a read happens only when an entry is older than cacheTtl (5 s), a write at most once per touchInterval (60 s)`,
       `- Failed or non-2xx responses: ${errors}`,
