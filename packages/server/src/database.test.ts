@@ -35,7 +35,7 @@ function appFor(ward: Ward) {
 function capturingLogger() {
   const lines: string[] = []
   const write = (...args: unknown[]) => void lines.push(args.map(String).join(' '))
-  return { lines, logger: { warn: write, error: write } }
+  return { lines, logger: { info: write, warn: write, error: write } }
 }
 
 describe('the database option', () => {

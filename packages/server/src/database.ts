@@ -1,7 +1,7 @@
 import { MikroORM } from '@mikro-orm/core'
 import { Migrator } from '@mikro-orm/migrations'
 import type { EntityManager } from '@mikro-orm/sql'
-import { migrationsList } from '../migrations/index.ts'
+import { migrationsList } from './migrations/index.ts'
 import { SessionEntity } from './entity.ts'
 import { WardOptionsError } from './options.ts'
 

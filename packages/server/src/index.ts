@@ -20,6 +20,7 @@ export {
   type SessionPolicy,
   type UserAgentBinding,
   type WardHooks,
+  type WardLogger,
   type WardOptions,
   WardOptionsError,
 } from './options.ts'

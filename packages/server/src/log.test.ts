@@ -161,7 +161,11 @@ onEachDatabase((open) => {
     it('a throwing hook is logged and never breaks the request', async () => {
       const logged: string[] = []
       const { login, call } = await testApp(db, {
-        logger: { warn: () => {}, error: (message: string) => void logged.push(message) },
+        logger: {
+          info: () => {},
+          warn: () => {},
+          error: (message: string) => void logged.push(message),
+        },
         hooks: {
           onSessionStart: () => {
             throw new Error('audit log down')

@@ -43,6 +43,9 @@ export interface CookieOptions {
   secure?: boolean
 }
 
+/** Where the ward writes: one line per start-up fact, misconfiguration or failure. */
+export type WardLogger = Pick<Console, 'info' | 'warn' | 'error'>
+
 /** Everything `createWard` accepts. Times are in seconds. */
 export interface WardOptions extends Partial<SessionPolicy> {
   database?: string | MikroORM
@@ -62,8 +65,8 @@ export interface WardOptions extends Partial<SessionPolicy> {
   cacheSize?: number
   /** Seconds a cached session is trusted before its row is re-read (default 5). */
   cacheTtl?: number
-  /** Where failures of hooks and background writes go. Default `console`. */
-  logger?: Pick<Console, 'warn' | 'error'>
+  /** Where start-up facts (info), misconfiguration (warn) and failures (error) go. Default `console`. */
+  logger?: WardLogger
   /** JWT access tokens bound to live sessions (`POST /session/token`); off when omitted. */
   jwt?: JwtOptions
 }
@@ -81,7 +84,7 @@ export interface ResolvedOptions extends SessionPolicy {
   clientIp: (c: Context) => string | undefined
   cacheSize: number
   cacheTtl: number
-  logger: Pick<Console, 'warn' | 'error'>
+  logger: WardLogger
   jwt: ResolvedJwtOptions | null
 }
 
