@@ -1,8 +1,8 @@
 import { MikroORM } from '@mikro-orm/core'
 import { Migrator } from '@mikro-orm/migrations'
 import type { EntityManager } from '@mikro-orm/sql'
-import { migrationsList } from './migrations/index.ts'
 import { SessionEntity } from './entity.ts'
+import { migrationsList } from './migrations/index.ts'
 import { WardOptionsError } from './options.ts'
 
 /** What `createWard({ database })` accepts: nothing, a PGlite directory, a postgres:// URL or an ORM. */
