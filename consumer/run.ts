@@ -1,0 +1,345 @@
+// The consumer test (`npm run test:consumer`): what a user installs must work, verbatim, in a
+// fresh app outside this repository. It packs both packages, lints the tarballs (publint, attw),
+// installs them with the README's install line into a temporary app, then
+//   1. runs the README's plain-JavaScript server and signs in, pings, calls a protected route,
+//      logs out and gets the 401 after it (on embedded PGlite, and on PostgreSQL when
+//      DATABASE_URL is set);
+//   2. typechecks a strict TypeScript consumer of the documented server and client API with the
+//      lowest hono the peer range allows and with the newest;
+//   3. builds a Vite app that imports @sessionward/client, and in Chromium loads both that app
+//      and the script tag from the path the README names, against the README's server.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromiumSkipReason, launchChromium } from '../e2e/support/chromium.ts'
+import { freshDatabase } from '../packages/server/src/test-support/postgres.ts'
+
+const repo = join(import.meta.dirname, '..')
+const fixtures = join(import.meta.dirname, 'fixtures')
+const work = mkdtempSync(join(tmpdir(), 'sessionward-consumer-'))
+const packs = join(work, 'packs')
+const app = join(work, 'app')
+const keep = process.env.KEEP_CONSUMER === '1'
+let step = 0
+
+function log(message: string): void {
+  console.log(`\n== consumer ${++step}: ${message}`)
+}
+
+function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
+  console.log(`$ ${command} ${args.join(' ')}`)
+  const output = execFileSync(command, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  process.stdout.write(output)
+  return output
+}
+
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`consumer test failed: ${message}`)
+  console.log(`ok - ${message}`)
+}
+
+/** The code block that follows `<!-- consumer-test:NAME -->` in the root README. */
+function readmeBlock(name: string): string {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8')
+  const marker = readme.indexOf(`<!-- consumer-test:${name} -->`)
+  if (marker < 0) throw new Error(`README.md has no <!-- consumer-test:${name} --> block`)
+  const match = /```\w*\n([\s\S]*?)```/.exec(readme.slice(marker))
+  if (!match?.[1]) throw new Error(`README.md: no code block after consumer-test:${name}`)
+  return match[1]
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+/** Starts the README's server.mjs and waits until it answers. */
+async function startServer(
+  databaseUrl: string | undefined,
+): Promise<{ base: string; stop(): Promise<void> }> {
+  const port = await freePort()
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) }
+  delete env.DATABASE_URL
+  if (databaseUrl) env.DATABASE_URL = databaseUrl
+  const child: ChildProcess = spawn(process.execPath, ['server.mjs'], {
+    cwd: app,
+    env,
+    stdio: 'inherit',
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const base = `http://127.0.0.1:${port}`
+  for (let attempt = 0; ; attempt++) {
+    const early = await Promise.race([exited, new Promise((r) => setTimeout(r, 250, 'waiting'))])
+    if (early !== 'waiting') throw new Error(`server.mjs exited with ${early} before answering`)
+    const answer = await fetch(`${base}/api/me`).catch(() => null)
+    if (answer) break
+    if (attempt > 240) throw new Error('server.mjs did not answer within 60 s')
+  }
+  return {
+    base,
+    stop: async () => {
+      child.kill()
+      await exited
+    },
+  }
+}
+
+async function json(response: Response): Promise<Record<string, unknown>> {
+  const text = await response.text()
+  try {
+    return JSON.parse(text) as Record<string, unknown>
+  } catch {
+    throw new Error(
+      `expected JSON from ${response.url} (${response.status}), got: ${text.slice(0, 200)}`,
+    )
+  }
+}
+
+/** Sign in, ping, a protected route, logout, and the 401 after it, over plain HTTP. */
+async function httpFlow(base: string): Promise<void> {
+  const post = (path: string, body: unknown, token?: string) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token && { authorization: `Bearer ${token}` }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  const wrong = await post('/login', { username: 'alice', password: 'nope' })
+  check(wrong.status === 401, `wrong password → ${wrong.status}`)
+  const login = await post('/login', { username: 'alice', password: 'alice' })
+  const signedIn = await json(login)
+  const token = String(signedIn.token)
+  check(login.status === 200 && token.startsWith('swt_'), `sign in → ${login.status}, token swt_…`)
+  check(
+    /__Host-sessionward=/.test(login.headers.get('set-cookie') ?? ''),
+    'sign in sets the session cookie',
+  )
+  const ping = await post('/session/ping', { idleFor: 0 }, token)
+  const answer = await json(ping)
+  check(
+    ping.status === 200 && answer.warnAfter === 840 && answer.expireAfter === 900,
+    `ping → ${ping.status} ${JSON.stringify(answer)}`,
+  )
+  const me = await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${token}` } })
+  const who = await json(me)
+  check(
+    me.status === 200 && who.userId === 'user-1',
+    `GET /api/me → ${me.status} ${JSON.stringify(who)}`,
+  )
+  const anonymous = await fetch(`${base}/api/me`)
+  check(anonymous.status === 401, `GET /api/me without a token → ${anonymous.status}`)
+  const logout = await post('/session/logout', undefined, token)
+  check(logout.status === 204, `logout → ${logout.status}`)
+  const after = await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${token}` } })
+  const problem = await json(after)
+  check(
+    after.status === 401 && problem.error === 'session_ended' && problem.reason === 'logout',
+    `GET /api/me after logout → ${after.status} ${JSON.stringify(problem)}`,
+  )
+}
+
+/** In Chromium: the served script tag and the Vite app each see a live session, then log out. */
+async function browserFlow(base: string): Promise<void> {
+  const browser = await launchChromium()
+  try {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const signIn = () =>
+      page.evaluate(async () => {
+        const answer = await fetch('/login', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'alice', password: 'alice' }),
+        })
+        return answer.status
+      })
+    const logoutAnswer = () =>
+      page.waitForResponse(
+        (r) => r.url() === `${base}/session/logout` && r.request().method() === 'POST',
+      )
+    const me = () => page.evaluate(async () => (await fetch('/api/me')).status)
+
+    // The script tag, from the path the README names, served by the ward itself.
+    const script = page.waitForResponse(`${base}/session/sessionward.js`)
+    await page.goto(`${base}/`)
+    check((await script).status() === 200, 'GET /session/sessionward.js → 200')
+    check((await signIn()) === 200, 'the page signs in with the cookie (same origin)')
+    check((await me()) === 200, 'GET /api/me with the cookie → 200')
+    await page.reload()
+    await page.waitForFunction(() => window.SessionWard?.ward?.getState() === 'active')
+    check(true, 'window.SessionWard.ward started from the data- attributes: state active')
+    let logout = logoutAnswer()
+    await page.evaluate(() => window.SessionWard.ward?.logout())
+    check((await logout).status() === 204, 'the script-tag SDK logs out → 204')
+    check((await me()) === 401, 'GET /api/me after the SDK logged out → 401')
+
+    // The Vite app, served from its build output on the server's origin.
+    const dist = join(app, 'web', 'dist')
+    await page.route(`${base}/vite/**`, (route) => {
+      const path = new URL(route.request().url()).pathname.replace(/^\/vite\/?/, '') || 'index.html'
+      const type = path.endsWith('.js') ? 'text/javascript' : 'text/html'
+      return route.fulfill({ body: readFileSync(join(dist, path)), contentType: type })
+    })
+    await page.goto(`${base}/vite/`)
+    check((await signIn()) === 200, 'signed in again for the Vite app')
+    await page.goto(`${base}/vite/`)
+    await page.waitForFunction(
+      () => (window as { viteWard?: { getState(): string } }).viteWard?.getState() === 'active',
+    )
+    check(true, 'the Vite app started createSessionWard: state active')
+    logout = logoutAnswer()
+    await page.evaluate(() => (window as { viteWard?: { logout(): void } }).viteWard?.logout())
+    check((await logout).status() === 204, 'the bundled SDK logs out → 204')
+    check((await me()) === 401, 'GET /api/me after the bundled SDK logged out → 401')
+  } finally {
+    await browser.close()
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`consumer test in ${work}`)
+  log('pack both packages (prepack builds them)')
+  mkdirSync(packs)
+  run(
+    'npm',
+    [
+      'pack',
+      '-w',
+      'packages/server',
+      '-w',
+      'packages/client',
+      '--pack-destination',
+      packs,
+      '--silent',
+    ],
+    repo,
+  )
+  const tarballs = readdirSync(packs).filter((name) => name.endsWith('.tgz'))
+  check(tarballs.length === 2, `two tarballs: ${tarballs.join(', ')}`)
+  const tarball = (name: string) =>
+    join(packs, tarballs.find((t) => t.startsWith(`sessionward-${name}-`)) ?? '')
+
+  log('publint and attw on each tarball')
+  for (const name of ['server', 'client']) {
+    run('npx', ['publint', 'run', tarball(name), '--strict'], repo)
+    run('npx', ['attw', tarball(name), '--profile', 'esm-only', '--format', 'ascii'], repo)
+  }
+
+  log("install the tarballs into a fresh app with the README's install line")
+  cpSync(fixtures, app, { recursive: true })
+  const installs = readmeBlock('install')
+    .split('\n')
+    .map((line) => line.replace(/#.*$/, '').trim())
+    .filter((line) => line.startsWith('npm install '))
+  check(installs.length > 0, `README install lines: ${installs.length}`)
+  const devTools = readFileSync(join(repo, 'package.json'), 'utf8')
+  const pinned = JSON.parse(devTools).devDependencies as Record<string, string>
+  for (const line of installs) {
+    const packages = line
+      .split(/\s+/)
+      .slice(2)
+      .map((name) => (name.startsWith('@sessionward/') ? tarball(name.split('/')[1] ?? '') : name))
+    run('npm', ['install', '--no-audit', '--no-fund', ...packages], app)
+  }
+  // The app's own tools, at the versions this repository tests with.
+  const tools = ['typescript', 'vite', '@types/node'].map((name) => `${name}@${pinned[name]}`)
+  run('npm', ['install', '--no-audit', '--no-fund', '-D', ...tools], app)
+  writeFileSync(join(app, 'server.mjs'), readmeBlock('server.mjs'))
+
+  // The repository's own suite runs on the newest hono; here everything after the typecheck runs
+  // on the lowest the peer range allows.
+  log(
+    'typecheck a strict TypeScript consumer with the newest and the lowest hono the peer range allows',
+  )
+  const peerRange = JSON.parse(readFileSync(join(repo, 'packages/server/package.json'), 'utf8'))
+    .peerDependencies.hono as string
+  const lowest = /^\^(\d+\.\d+\.\d+)$/.exec(peerRange)?.[1]
+  check(lowest, `hono peer range ${peerRange}, lowest ${lowest}`)
+  const newest = run('npm', ['view', 'hono', 'version'], app).trim()
+  for (const version of [newest, lowest]) {
+    run('npm', ['install', '--no-audit', '--no-fund', `hono@${version}`], app)
+    const installed = JSON.parse(
+      readFileSync(join(app, 'node_modules/hono/package.json'), 'utf8'),
+    ).version
+    // Strict with exactOptionalPropertyTypes; then every declaration file checked too
+    // (MikroORM's own declarations fail under exactOptionalPropertyTypes, so not both at once).
+    run('npx', ['tsc', '-p', 'tsconfig.json'], app)
+    run('npx', ['tsc', '-p', 'tsconfig.libcheck.json'], app)
+    check(installed === version, `tsc --noEmit passes with hono ${installed}`)
+  }
+
+  log('build a Vite app that imports @sessionward/client')
+  run('npx', ['vite', 'build', '--logLevel', 'warn'], join(app, 'web'))
+  const built = readdirSync(join(app, 'web', 'dist', 'assets'))
+  check(
+    built.some((file) => file.endsWith('.js')),
+    `vite build wrote ${built.join(', ')}`,
+  )
+
+  log(
+    "the README's server on embedded PGlite (lowest hono): sign in, ping, protected route, logout, 401",
+  )
+  let server = await startServer(undefined)
+  try {
+    await httpFlow(server.base)
+  } finally {
+    await server.stop()
+  }
+
+  let databaseUrl: string | undefined
+  if (process.env.DATABASE_URL) {
+    log("the README's server on PostgreSQL (a fresh database)")
+    const base = new URL(process.env.DATABASE_URL).pathname.slice(1) || 'postgres'
+    databaseUrl = await freshDatabase(process.env.DATABASE_URL, `${base}_consumer`)
+    server = await startServer(databaseUrl)
+    try {
+      await httpFlow(server.base)
+    } finally {
+      await server.stop()
+    }
+  } else {
+    console.log('PostgreSQL run skipped: DATABASE_URL is not set')
+  }
+
+  log("in Chromium: the served script tag and the Vite app against the README's server")
+  if (chromiumSkipReason) {
+    console.log(`browser run skipped: ${chromiumSkipReason}`)
+  } else {
+    server = await startServer(databaseUrl)
+    try {
+      await browserFlow(server.base)
+    } finally {
+      await server.stop()
+    }
+  }
+  console.log('\n== consumer test passed')
+}
+
+try {
+  await main()
+} finally {
+  if (!keep) rmSync(work, { recursive: true, force: true })
+}
