@@ -6,7 +6,7 @@ import { HTTPException } from 'hono/http-exception'
 import { LRUCache } from 'lru-cache'
 import type { Problem } from './errors.ts'
 import type { EndReason, ResolvedOptions, SessionPolicy } from './options.ts'
-import { resolvePolicy } from './options.ts'
+import { activityWriteInterval, resolvePolicy } from './options.ts'
 import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
 import {
   type EndTarget,
@@ -218,7 +218,8 @@ export class WardCore {
     // Activity is kept to the second (as the client throttles it): no new Date per request.
     if (at - session.lastActivityAt.getTime() >= 1000) session.lastActivityAt = new Date(at)
     if (ip) session.lastIp = ip
-    if (at - entry.persistedActivityAt < this.options.touchInterval * 1000) return undefined
+    const interval = activityWriteInterval(this.options.touchInterval, entry.policy.expireAfter)
+    if (at - entry.persistedActivityAt < interval * 1000) return undefined
     // Claimed before the write so concurrent requests of one session do not all write.
     entry.persistedActivityAt = at
     return writeActivity(fork(this.orm), session.id, session.lastActivityAt, session.lastIp)

@@ -12,7 +12,7 @@ import { LRUCache } from 'lru-cache'
 import type { Authentication, CacheEntry, WardCore } from './core.ts'
 import { ended, UNKNOWN_TOKEN } from './core.ts'
 import type { Problem } from './errors.ts'
-import { WardOptionsError } from './options.ts'
+import { assertKnownKeys, WardOptionsError } from './options.ts'
 import type { SessionInfo } from './session.ts'
 import { findById, fork, query } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
@@ -216,6 +216,22 @@ export function resolveJwtOptions(options: JwtOptions): ResolvedJwtOptions {
   if (typeof options !== 'object' || options === null) {
     throw new WardOptionsError('jwt must be an object like { secret } or { privateKey }')
   }
+  const keyFields = {
+    kid: true,
+    alg: true,
+    secret: true,
+    privateKey: true,
+    publicKey: true,
+  } satisfies Record<keyof JwtKeyOptions, true>
+  const fields = {
+    ...keyFields,
+    accessTtl: true,
+    issuer: true,
+    audience: true,
+    rotateOnRefresh: true,
+    verificationKeys: true,
+  } satisfies Record<keyof JwtOptions, true>
+  assertKnownKeys(options, Object.keys(fields), 'jwt')
   const accessTtl = options.accessTtl ?? 300
   if (typeof accessTtl !== 'number' || !Number.isSafeInteger(accessTtl) || accessTtl < 1) {
     throw new WardOptionsError(
@@ -223,7 +239,9 @@ export function resolveJwtOptions(options: JwtOptions): ResolvedJwtOptions {
     )
   }
   if (options.rotateOnRefresh !== undefined && typeof options.rotateOnRefresh !== 'boolean') {
-    throw new WardOptionsError('jwt.rotateOnRefresh must be true or false')
+    throw new WardOptionsError(
+      `jwt.rotateOnRefresh must be true or false, got ${JSON.stringify(options.rotateOnRefresh)}`,
+    )
   }
   const extra = options.verificationKeys ?? []
   if (!Array.isArray(extra)) {
@@ -232,7 +250,10 @@ export function resolveJwtOptions(options: JwtOptions): ResolvedJwtOptions {
   const signing = resolveKey(options, 'jwt', true) as ResolvedJwtOptions['signing']
   const all = [
     signing,
-    ...extra.map((key, i) => resolveKey(key, `jwt.verificationKeys[${i}]`, false)),
+    ...extra.map((key, i) => {
+      assertKnownKeys(key, Object.keys(keyFields), `jwt.verificationKeys[${i}]`)
+      return resolveKey(key, `jwt.verificationKeys[${i}]`, false)
+    }),
   ]
   // With several keys, every token names its key: no guessing, no trying keys in turn.
   if (all.length > 1 && all.some((key) => key.kid === undefined)) {

@@ -1,5 +1,24 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_POLICY, resolveOptions, resolvePolicy, type WardOptions } from './options.ts'
+import {
+  activityWriteInterval,
+  DEFAULT_POLICY,
+  resolveOptions,
+  resolvePolicy,
+  type WardOptions,
+  WardOptionsError,
+} from './options.ts'
+import { createWard } from './ward.ts'
+
+const SECRET = 'a-test-secret-of-at-least-32-bytes!!'
+
+function catchError(run: () => unknown): Error {
+  try {
+    run()
+  } catch (error) {
+    return error as Error
+  }
+  throw new Error('expected an error')
+}
 
 describe('resolveOptions', () => {
   it('applies the DESIGN defaults', () => {
@@ -48,7 +67,7 @@ describe('resolveOptions', () => {
     [
       'an unknown userAgentBinding',
       { userAgentBinding: 'loose' as never },
-      /userAgentBinding must be one of 'strict', 'browser', 'off', got "loose"/,
+      /userAgentBinding must be one of 'strict', 'browser', 'off', got the string "loose"/,
     ],
     [
       'a touchInterval as long as expireAfter',
@@ -100,6 +119,189 @@ describe('resolveOptions', () => {
   })
 })
 
+describe('unknown option keys', () => {
+  it('createWard refuses a misspelt option and suggests the right one', async () => {
+    const misspelt = { expireAfer: 60 } as WardOptions
+    await expect(createWard(misspelt)).rejects.toThrow(WardOptionsError)
+    await expect(createWard(misspelt)).rejects.toThrow(
+      'sessionward: unknown option "expireAfer" — did you mean "expireAfter"?',
+    )
+  })
+
+  it('suggests through a swapped pair of letters and a different case', () => {
+    expect(() => resolveOptions({ touchIntreval: 30 } as WardOptions)).toThrow(
+      /unknown option "touchIntreval" — did you mean "touchInterval"\?/,
+    )
+    expect(() => resolveOptions({ CacheTTL: 1 } as WardOptions)).toThrow(
+      /unknown option "CacheTTL" — did you mean "cacheTtl"\?/,
+    )
+  })
+
+  it('lists the known options when no name is close', () => {
+    const error = catchError(() => resolveOptions({ redis: 'redis://localhost' } as WardOptions))
+    expect(error).toBeInstanceOf(WardOptionsError)
+    expect(error.message).toMatch(/^sessionward: unknown option "redis" \(known: database, /)
+    expect(error.message).not.toMatch(/did you mean/)
+  })
+
+  it.each<[string, WardOptions, string]>([
+    [
+      'cookie',
+      { cookie: { secur: true } as never },
+      'cookie: unknown option "secur" — did you mean "secure"?',
+    ],
+    [
+      'hooks',
+      { hooks: { onSessionEnded: () => {} } as never },
+      'hooks: unknown option "onSessionEnded" — did you mean "onSessionEnd"?',
+    ],
+    [
+      'jwt',
+      { jwt: { secret: SECRET, accesTtl: 60 } as never },
+      'jwt: unknown option "accesTtl" — did you mean "accessTtl"?',
+    ],
+    [
+      'a jwt verification key',
+      {
+        jwt: {
+          secret: SECRET,
+          kid: 'a',
+          verificationKeys: [{ kid: 'b', secrett: SECRET }],
+        } as never,
+      },
+      'jwt.verificationKeys[0]: unknown option "secrett" — did you mean "secret"?',
+    ],
+  ])('names a nested unknown key with its path (%s)', (_name, options, message) => {
+    expect(() => resolveOptions(options)).toThrow(`sessionward: ${message}`)
+  })
+})
+
+describe('option types', () => {
+  it('refuses cookie.secure given as the string "false" (read from the environment)', () => {
+    expect(() => resolveOptions({ cookie: { name: 'sid', secure: 'false' as never } })).toThrow(
+      'sessionward: cookie.secure must be true or false, got the string "false"',
+    )
+  })
+
+  it.each<[string, WardOptions, string]>([
+    [
+      'number',
+      { cacheSize: '100' as never },
+      'cacheSize must be a whole number >= 0, got the string "100"',
+    ],
+    [
+      'number (seconds)',
+      { cacheTtl: true as never },
+      'cacheTtl must be a finite number of seconds >= 0, got true',
+    ],
+    [
+      'boolean',
+      { jwt: { secret: SECRET, rotateOnRefresh: 1 } as never },
+      'jwt.rotateOnRefresh must be true or false',
+    ],
+    [
+      'string',
+      { cookie: { name: 42 as never } },
+      'cookie.name must be a valid cookie name, got 42',
+    ],
+    [
+      'function',
+      { clientIp: 'x-forwarded-for' as never },
+      'clientIp must be a function (c) => string | undefined, got the string "x-forwarded-for"',
+    ],
+    [
+      'nested function',
+      { hooks: { onSessionEnd: 'log' as never } },
+      'hooks.onSessionEnd must be a function (session, reason) => void, got the string "log"',
+    ],
+    [
+      'array',
+      { trustedOrigins: 'https://app.example.com' as never },
+      'trustedOrigins must be a list of origins like "https://app.example.com", got the string "https://app.example.com"',
+    ],
+    ['object', { hooks: [] as never }, 'hooks must be an object, got an array'],
+    [
+      'object or false',
+      { cookie: true as never },
+      'cookie must be false or an object { name, secure }, got true',
+    ],
+    [
+      'number or null',
+      { logLimit: 'none' as never },
+      'logLimit must be a whole number >= 0 or null, got the string "none"',
+    ],
+  ])('refuses a wrong %s type, naming the option', (_type, options, message) => {
+    expect(() => resolveOptions(options)).toThrow(`sessionward: ${message}`)
+  })
+
+  it.each<[string, unknown, string]>([
+    [
+      'a string',
+      'console',
+      'logger must be an object with info, warn and error functions, got the string "console"',
+    ],
+    [
+      'without warn',
+      { info: () => {}, error: () => {} },
+      'logger.warn must be a function (logger needs info, warn and error, like console), got undefined',
+    ],
+  ])('refuses a logger that is %s', (_name, logger, message) => {
+    expect(() => resolveOptions({ logger: logger as never })).toThrow(`sessionward: ${message}`)
+  })
+
+  it('accepts a logger with more methods than the three it uses (pino, winston)', () => {
+    const logger = { ...console, child: () => logger, level: 'info' }
+    expect(resolveOptions({ logger }).logger).toBe(logger)
+  })
+
+  it('accepts every option WardOptions documents', () => {
+    // Required<>: a key added to WardOptions must be added here, and then to the validator table.
+    const every: Required<WardOptions> = {
+      database: 'validated by openDatabase',
+      warnAfter: 60,
+      expireAfter: 120,
+      maxAge: 3600,
+      maxSessions: 3,
+      onLimit: 'deny',
+      policy: () => ({}),
+      passive: ['/api/poll'],
+      userAgentBinding: 'strict',
+      touchInterval: 10,
+      logLimit: null,
+      hooks: { onSessionStart: () => {}, onSessionEnd: () => {} },
+      cookie: { name: 'sid', secure: false },
+      trustedOrigins: ['https://app.example.com'],
+      clientIp: () => undefined,
+      cacheSize: 100,
+      cacheTtl: 1,
+      logger: console,
+      jwt: { secret: SECRET, accessTtl: 60, issuer: 'me', audience: 'app', rotateOnRefresh: true },
+    }
+    expect(() => resolveOptions(every)).not.toThrow()
+  })
+})
+
+describe('touchInterval', () => {
+  it('defaults to min(60, expireAfter / 4), so a short expireAfter needs no other setting', () => {
+    expect(resolveOptions({ warnAfter: 20, expireAfter: 30 }).touchInterval).toBe(7.5)
+    expect(resolveOptions({ warnAfter: 200, expireAfter: 240 }).touchInterval).toBe(60)
+    expect(resolveOptions().touchInterval).toBe(60)
+  })
+
+  it('keeps an explicit value below expireAfter', () => {
+    expect(resolveOptions({ expireAfter: 900, touchInterval: 300 }).touchInterval).toBe(300)
+    expect(() => resolveOptions({ warnAfter: 20, expireAfter: 30, touchInterval: 30 })).toThrow(
+      /touchInterval \(30\) must be less than expireAfter \(30\)/,
+    )
+  })
+
+  it('a session whose policy shortens expireAfter writes activity at least every quarter of it', () => {
+    expect(activityWriteInterval(60, 900)).toBe(60)
+    expect(activityWriteInterval(60, 20)).toBe(5)
+    expect(activityWriteInterval(300, 3600)).toBe(300)
+  })
+})
+
 describe('resolvePolicy', () => {
   it('validates per-user overrides against the base and names where they came from', () => {
     expect(resolvePolicy({ expireAfter: 300, warnAfter: 240 }, DEFAULT_POLICY)).toMatchObject({
@@ -109,6 +311,19 @@ describe('resolvePolicy', () => {
     })
     expect(() => resolvePolicy({ expireAfter: 300 }, DEFAULT_POLICY, 'policy("admin")')).toThrow(
       /policy\("admin"\).warnAfter \(840\) must be less than expireAfter \(300\)/,
+    )
+  })
+
+  it('refuses an unknown key in a per-user answer, naming the user', () => {
+    expect(() =>
+      resolvePolicy({ expireAftr: 300 } as never, DEFAULT_POLICY, 'policy("admin")'),
+    ).toThrow(
+      'sessionward: policy("admin"): unknown option "expireAftr" — did you mean "expireAfter"?',
+    )
+    expect(() =>
+      resolvePolicy({ cookie: false } as never, DEFAULT_POLICY, 'policy("admin")'),
+    ).toThrow(
+      'sessionward: policy("admin"): unknown option "cookie" (known: warnAfter, expireAfter, maxAge, maxSessions, onLimit)',
     )
   })
 })

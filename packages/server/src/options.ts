@@ -107,34 +107,226 @@ export const DEFAULT_POLICY: SessionPolicy = {
 
 const ON_LIMIT: readonly OnLimit[] = ['evict-oldest', 'deny']
 const BINDINGS: readonly UserAgentBinding[] = ['strict', 'browser', 'off']
+const LOGGER_METHODS = ['info', 'warn', 'error'] as const
+const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+/** The most seconds between two activity writes of one session, unless `touchInterval` says. */
+const DEFAULT_TOUCH_INTERVAL = 60
 
-function seconds(name: string, value: unknown, { min = 0 } = {}): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new WardOptionsError(
-      `${name} must be a finite number of seconds >= ${min}, got ${JSON.stringify(value)}`,
-    )
-  }
-  return value
+/** Checks one present (not undefined) option value; `name` is its path, e.g. `cookie.secure`. */
+type Check = (value: unknown, name: string) => void
+
+function fail(message: string): never {
+  throw new WardOptionsError(message)
 }
 
-function count(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new WardOptionsError(`${name} must be a whole number >= 0, got ${JSON.stringify(value)}`)
-  }
-  return value
+// Says what a wrong value is without echoing objects (a key, a connection) into an error.
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object' && value !== null) return 'an object'
+  return String(value)
 }
 
-function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T)) {
-    throw new WardOptionsError(
-      `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`,
-    )
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+const pathOf = (where: string, key: string): string => (where ? `${where}.${key}` : key)
+
+const seconds =
+  ({ min = 0 } = {}): Check =>
+  (value, name) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+      fail(`${name} must be a finite number of seconds >= ${min}, got ${describe(value)}`)
+    }
   }
-  return value as T
+
+const isWholeNumber = (value: unknown): boolean =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+
+const wholeNumber: Check = (value, name) => {
+  if (!isWholeNumber(value)) fail(`${name} must be a whole number >= 0, got ${describe(value)}`)
+}
+
+const oneOf =
+  (allowed: readonly string[]): Check =>
+  (value, name) => {
+    if (!allowed.includes(value as string)) {
+      fail(
+        `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`,
+      )
+    }
+  }
+
+const boolean: Check = (value, name) => {
+  if (typeof value !== 'boolean') fail(`${name} must be true or false, got ${describe(value)}`)
+}
+
+const func =
+  (signature: string): Check =>
+  (value, name) => {
+    if (typeof value !== 'function') {
+      fail(`${name} must be a function ${signature}, got ${describe(value)}`)
+    }
+  }
+
+/** An object whose keys are all in `checks`, each value passing its check. */
+const fields =
+  (checks: Record<string, Check>): Check =>
+  (value, name) => {
+    if (!isRecord(value)) fail(`${name} must be an object, got ${describe(value)}`)
+    checkFields(value, checks, name)
+  }
+
+// Validated where they are used: database by openDatabase, jwt by resolveJwtOptions.
+const checkedElsewhere: Check = () => {}
+
+const POLICY_CHECKS = {
+  warnAfter: seconds(),
+  expireAfter: seconds({ min: 1 }),
+  maxAge: seconds({ min: 1 }),
+  maxSessions: wholeNumber,
+  onLimit: oneOf(ON_LIMIT),
+} satisfies Record<keyof SessionPolicy, Check>
+
+const POLICY_KEYS = Object.keys(POLICY_CHECKS) as (keyof SessionPolicy)[]
+
+const COOKIE_CHECKS = {
+  name: (value, name) => {
+    if (typeof value !== 'string' || !COOKIE_NAME.test(value)) {
+      fail(`${name} must be a valid cookie name, got ${describe(value)}`)
+    }
+  },
+  secure: boolean,
+} satisfies Record<keyof CookieOptions, Check>
+
+/** Every `createWard` option and its check: the one list of known option names. */
+const OPTION_CHECKS = {
+  database: checkedElsewhere,
+  ...POLICY_CHECKS,
+  policy: func('(userId, c) => overrides'),
+  passive: (value, name) => {
+    if (typeof value === 'function') return
+    if (!Array.isArray(value) || !value.every((p) => typeof p === 'string' && p.startsWith('/'))) {
+      fail(
+        `${name} must be a list of paths starting with "/" (a trailing * matches a prefix) or a function (c) => boolean, got ${describe(value)}`,
+      )
+    }
+  },
+  userAgentBinding: oneOf(BINDINGS),
+  touchInterval: seconds(),
+  logLimit: (value, name) => {
+    if (value !== null && !isWholeNumber(value)) {
+      fail(`${name} must be a whole number >= 0 or null, got ${describe(value)}`)
+    }
+  },
+  hooks: fields({
+    onSessionStart: func('(session, c) => void'),
+    onSessionEnd: func('(session, reason) => void'),
+  } satisfies Record<keyof WardHooks, Check>),
+  cookie: (value, name) => {
+    if (value === false) return
+    if (!isRecord(value)) {
+      fail(`${name} must be false or an object { name, secure }, got ${describe(value)}`)
+    }
+    checkFields(value, COOKIE_CHECKS, name)
+  },
+  trustedOrigins: (value, name) => {
+    if (!Array.isArray(value) || !value.every((o) => typeof o === 'string' && URL.canParse(o))) {
+      fail(
+        `${name} must be a list of origins like "https://app.example.com", got ${describe(value)}`,
+      )
+    }
+  },
+  clientIp: func('(c) => string | undefined'),
+  cacheSize: wholeNumber,
+  cacheTtl: seconds(),
+  logger: (value, name) => {
+    if (!isRecord(value)) {
+      fail(`${name} must be an object with info, warn and error functions, got ${describe(value)}`)
+    }
+    // Only the three methods the ward calls: a pino or winston logger has many more keys.
+    for (const method of LOGGER_METHODS) {
+      const fn = value[method]
+      if (typeof fn !== 'function') {
+        fail(
+          `${name}.${method} must be a function (logger needs info, warn and error, like console), got ${describe(fn)}`,
+        )
+      }
+    }
+  },
+  jwt: checkedElsewhere,
+} satisfies Record<keyof WardOptions, Check>
+
+/** Refuses keys not in `checks` (suggesting a close name), then checks each present value. */
+function checkFields(record: object, checks: Record<string, Check>, where: string): void {
+  assertKnownKeys(record, Object.keys(checks), where)
+  for (const [key, check] of Object.entries(checks)) {
+    const value = (record as Record<string, unknown>)[key]
+    if (value !== undefined) check(value, pathOf(where, key))
+  }
 }
 
 /**
- * Validates a (possibly partial, per-user) policy on top of a base one.
+ * Throws a `WardOptionsError` unless `value` is an object whose keys are all in `known`; an
+ * unknown key is named with the closest known one when a typo is likely.
+ *
+ * @example
+ * assertKnownKeys({ secrte: 'x' }, ['secret', 'kid'], 'jwt') // throws: jwt: unknown option "secrte" — did you mean "secret"?
+ */
+export function assertKnownKeys(value: unknown, known: readonly string[], where: string): void {
+  if (!isRecord(value)) fail(`${where || 'options'} must be an object, got ${describe(value)}`)
+  const prefix = where ? `${where}: ` : ''
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue
+    const near = closest(key, known)
+    fail(
+      near === undefined
+        ? `${prefix}unknown option ${JSON.stringify(key)} (known: ${known.join(', ')})`
+        : `${prefix}unknown option ${JSON.stringify(key)} — did you mean ${JSON.stringify(near)}?`,
+    )
+  }
+}
+
+/** The known name a typo most likely meant: within a third of its length in edits, case aside. */
+function closest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1
+  for (const name of known) {
+    const distance = editDistance(key.toLowerCase(), name.toLowerCase())
+    if (distance < bestDistance) {
+      best = name
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+/** Edits (insert, delete, substitute, swap two neighbours) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  // rows[i][j]: distance between the first i characters of a and the first j of b.
+  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  )
+  const at = (i: number, j: number) => rows[i]?.[j] ?? Number.POSITIVE_INFINITY
+  for (let i = 1; i <= a.length; i++) {
+    const row = rows[i] as number[]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let distance = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        distance = Math.min(distance, at(i - 2, j - 2) + 1)
+      }
+      row[j] = distance
+    }
+  }
+  return at(a.length, b.length)
+}
+
+/**
+ * Validates a (possibly partial, per-user) policy on top of a base one; `where` names its
+ * source in errors.
  *
  * @example
  * resolvePolicy({ expireAfter: 300, warnAfter: 240 }, DEFAULT_POLICY)
@@ -142,39 +334,44 @@ function oneOf<T extends string>(name: string, value: unknown, allowed: readonly
 export function resolvePolicy(
   overrides: Partial<SessionPolicy>,
   base: SessionPolicy,
-  where = 'options',
+  where = '',
 ): SessionPolicy {
-  const merged = { ...base, ...definedOnly(overrides) }
-  const policy: SessionPolicy = {
-    warnAfter: seconds(`${where}.warnAfter`, merged.warnAfter),
-    expireAfter: seconds(`${where}.expireAfter`, merged.expireAfter, { min: 1 }),
-    maxAge: seconds(`${where}.maxAge`, merged.maxAge, { min: 1 }),
-    maxSessions: count(`${where}.maxSessions`, merged.maxSessions),
-    onLimit: oneOf(`${where}.onLimit`, merged.onLimit, ON_LIMIT),
-  }
+  checkFields(overrides, POLICY_CHECKS, where)
+  return withOverrides(base, overrides, where)
+}
+
+// Takes checked overrides over the base and checks the one rule between two settings.
+function withOverrides(
+  base: SessionPolicy,
+  overrides: Partial<SessionPolicy>,
+  where: string,
+): SessionPolicy {
+  const policy = Object.fromEntries(
+    POLICY_KEYS.map((key) => [key, overrides[key] ?? base[key]]),
+  ) as unknown as SessionPolicy
   if (policy.warnAfter >= policy.expireAfter) {
-    throw new WardOptionsError(
-      `${where}.warnAfter (${policy.warnAfter}) must be less than expireAfter (${policy.expireAfter})`,
+    fail(
+      `${pathOf(where, 'warnAfter')} (${policy.warnAfter}) must be less than expireAfter (${policy.expireAfter})`,
     )
   }
   return policy
 }
 
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+/**
+ * Seconds between two activity writes of a session: `touchInterval`, but at most a quarter of
+ * the session's own `expireAfter`, so a policy that shortens the idle limit never outruns the
+ * writes an idle check on another instance relies on. Also the `touchInterval` default.
+ *
+ * @example
+ * activityWriteInterval(60, 20) // 5
+ */
+export function activityWriteInterval(touchInterval: number, expireAfter: number): number {
+  return Math.min(touchInterval, expireAfter / 4)
 }
 
 function passiveMatcher(passive: WardOptions['passive']): (c: Context) => boolean {
   if (passive === undefined) return () => false
   if (typeof passive === 'function') return passive
-  if (
-    !Array.isArray(passive) ||
-    !passive.every((p) => typeof p === 'string' && p.startsWith('/'))
-  ) {
-    throw new WardOptionsError(
-      'passive must be a list of paths starting with "/" (a trailing * matches a prefix) or a function (c) => boolean',
-    )
-  }
   const exact = new Set(passive.filter((p) => !p.endsWith('*')))
   const prefixes = passive.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1))
   return (c) => exact.has(c.req.path) || prefixes.some((prefix) => c.req.path.startsWith(prefix))
@@ -195,61 +392,38 @@ function socketAddress(c: Context): string | undefined {
  * resolveOptions({ warnAfter: 900, expireAfter: 900 }) // throws: warnAfter (900) must be less than expireAfter (900)
  */
 export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new WardOptionsError('options must be an object')
-  }
-  const policy = resolvePolicy(options, DEFAULT_POLICY)
-  if (options.policy !== undefined && typeof options.policy !== 'function') {
-    throw new WardOptionsError('policy must be a function (userId, c) => overrides')
-  }
-  const touchInterval = seconds('touchInterval', options.touchInterval ?? 60)
+  checkFields(options, OPTION_CHECKS, '')
+  const policy = withOverrides(DEFAULT_POLICY, options, '')
+  const touchInterval =
+    options.touchInterval ?? activityWriteInterval(DEFAULT_TOUCH_INTERVAL, policy.expireAfter)
   if (touchInterval >= policy.expireAfter) {
-    throw new WardOptionsError(
+    fail(
       `touchInterval (${touchInterval}) must be less than expireAfter (${policy.expireAfter}), or activity could be lost before an idle check`,
     )
   }
-  const logLimit = options.logLimit === null ? null : count('logLimit', options.logLimit ?? 20)
   let cookie: ResolvedOptions['cookie'] = false
   if (options.cookie !== false) {
     const name = options.cookie?.name ?? '__Host-sessionward'
     const secure = options.cookie?.secure ?? true
-    if (typeof name !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-      throw new WardOptionsError(
-        `cookie.name must be a valid cookie name, got ${JSON.stringify(name)}`,
-      )
-    }
-    if (name.startsWith('__Host-') && secure !== true) {
-      throw new WardOptionsError('cookie.secure must be true for a __Host- cookie name')
+    if (name.startsWith('__Host-') && !secure) {
+      fail('cookie.secure must be true for a __Host- cookie name')
     }
     cookie = { name, secure }
-  }
-  const trustedOrigins = options.trustedOrigins ?? []
-  if (!Array.isArray(trustedOrigins) || !trustedOrigins.every((o) => URL.canParse(o))) {
-    throw new WardOptionsError(
-      'trustedOrigins must be a list of origins like "https://app.example.com"',
-    )
-  }
-  if (options.clientIp !== undefined && typeof options.clientIp !== 'function') {
-    throw new WardOptionsError('clientIp must be a function (c) => string | undefined')
-  }
-  for (const [name, hook] of Object.entries(options.hooks ?? {})) {
-    if (hook !== undefined && typeof hook !== 'function') {
-      throw new WardOptionsError(`hooks.${name} must be a function`)
-    }
   }
   return {
     ...policy,
     policy: options.policy,
     isPassive: passiveMatcher(options.passive),
-    userAgentBinding: oneOf('userAgentBinding', options.userAgentBinding ?? 'browser', BINDINGS),
+    userAgentBinding: options.userAgentBinding ?? 'browser',
     touchInterval,
-    logLimit,
+    logLimit: options.logLimit === undefined ? 20 : options.logLimit,
     hooks: options.hooks ?? {},
     cookie,
-    trustedOrigins: trustedOrigins.map((o) => new URL(o).origin),
+    trustedOrigins: (options.trustedOrigins ?? []).map((o) => new URL(o).origin),
     clientIp: options.clientIp ?? socketAddress,
-    cacheSize: count('cacheSize', options.cacheSize ?? 10_000) || 1,
-    cacheTtl: seconds('cacheTtl', options.cacheTtl ?? 5),
+    // lru-cache needs room for at least one entry.
+    cacheSize: Math.max(1, options.cacheSize ?? 10_000),
+    cacheTtl: options.cacheTtl ?? 5,
     logger: options.logger ?? console,
     jwt: options.jwt === undefined ? null : resolveJwtOptions(options.jwt),
   }

@@ -2,7 +2,7 @@ import { beforeEach, expect, it } from 'vitest'
 import type { SessionPolicy } from './options.ts'
 import { testApp } from './test-support/app.ts'
 import { at, START, useFakeClock } from './test-support/clock.ts'
-import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
+import { activityWrites, onEachDatabase, type TestDatabase } from './test-support/db.ts'
 
 onEachDatabase((open) => {
   let db: TestDatabase
@@ -104,5 +104,31 @@ onEachDatabase((open) => {
     await expect(ward.createSession(c as never, 'admin')).rejects.toThrow(
       /policy\("admin"\)\.warnAfter \(900\) must be less than expireAfter \(60\)/,
     )
+  })
+
+  it('an unknown key in a policy answer fails loudly at login, naming the user and the key', async () => {
+    overrides.admin = { expireAftr: 60 } as Partial<SessionPolicy>
+    const { ward } = await testApp(db, { policy })
+    const c = { req: { header: () => undefined }, env: undefined, header: () => undefined }
+    await expect(ward.createSession(c as never, 'admin')).rejects.toThrow(
+      'policy("admin"): unknown option "expireAftr" — did you mean "expireAfter"?',
+    )
+  })
+
+  it('a policy that shortens expireAfter below touchInterval writes activity every quarter of it', async () => {
+    overrides.admin = { warnAfter: 10, expireAfter: 20 }
+    const { login, call } = await testApp(db, { policy, touchInterval: 60 })
+    const admin = await login('admin')
+    const alice = await login('alice')
+    db.queries.length = 0
+    at(4)
+    await call('/api/me', { token: admin.token })
+    await call('/api/me', { token: alice.token })
+    expect(activityWrites(db)).toBe(0)
+    // 5 s = 20 / 4 for admin; alice keeps the ward's 60 s.
+    at(5)
+    await call('/api/me', { token: admin.token })
+    await call('/api/me', { token: alice.token })
+    expect(activityWrites(db)).toBe(1)
   })
 })
