@@ -128,8 +128,6 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     ...base,
     policy: (userId) => policyFor(users.get(userId)),
     passive: ['/api/poll'],
-    // Written at most this often; short thresholds need a shorter interval than the default 60 s.
-    touchInterval: Math.min(60, config.expireAfter / 4),
     logger,
   })
   // Embedded PGlite is migrated by createWard; PostgreSQL is the app's to migrate (idempotent).
