@@ -1,4 +1,5 @@
 export type { AdminRoutesOptions } from './admin/routes.ts'
+export type { ClientScript } from './client-script.ts'
 export type { CreatedSession } from './core.ts'
 export { migrate } from './database.ts'
 export { SessionEntity } from './entity.ts'

@@ -1,6 +1,7 @@
 import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
+import { type ClientScriptFile, clientScriptRoutes } from './client-script.ts'
 import type { CacheEntry, WardCore } from './core.ts'
 import { problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
@@ -35,10 +36,14 @@ function liveEntry(c: Context<WardEnv>): CacheEntry {
 }
 
 /**
- * The user's session routes (DESIGN §3): ping, logout, devices list and revoke, history.
- * Every route needs a live session.
+ * The user's session routes (DESIGN §3): ping, logout, devices list and revoke, history, and
+ * the public browser script. Every other route needs a live session.
  */
-export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<WardEnv> {
+export function createRoutes(
+  core: WardCore,
+  clientScript: ClientScriptFile,
+  accessTokens?: AccessTokens,
+): Hono<WardEnv> {
   const app = new Hono<WardEnv>()
   app.onError((error, c) => {
     if (error instanceof StoreUnavailableError) {
@@ -50,6 +55,8 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
     core.options.logger.error(`sessionward: route failed: ${describeStoreError(error)}`)
     return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
   })
+  // Public and before the session is read: a page loads its script before anyone signs in.
+  app.route('/', clientScriptRoutes(clientScript))
   // The routes work whether or not the app mounted ward.middleware(): it runs once either way.
   app.use('*', createMiddleware(core, accessTokens))
   // Registered before requireSession: logging out of a session that has already ended is not

@@ -1,4 +1,5 @@
-import { beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import type { WardOptions } from './options.ts'
 import { CHROME_120, testApp } from './test-support/app.ts'
 import { type TestDatabase, testDatabase } from './test-support/db.ts'
 
@@ -133,5 +134,56 @@ describe('cookie transport', () => {
       headers: { 'content-type': 'application/json', 'user-agent': CHROME_120 },
     })
     expect(response.headers.get('set-cookie')).toBeNull()
+  })
+})
+
+describe('a Secure cookie set over plain HTTP', () => {
+  let db: TestDatabase
+  beforeEach(async () => {
+    db = await testDatabase('PGlite')
+    await db.reset()
+  })
+
+  /** Logs in twice at `url` and returns what the ward warned. */
+  async function warningsFor(
+    url: string,
+    headers: Record<string, string> = {},
+    options: WardOptions = {},
+  ): Promise<string[]> {
+    const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn() }
+    const { app } = await testApp(db, { ...options, logger })
+    for (const userId of ['alice', 'bob']) {
+      const response = await app.request(url, {
+        method: 'POST',
+        body: JSON.stringify({ userId }),
+        headers: { 'content-type': 'application/json', 'user-agent': CHROME_120, ...headers },
+      })
+      expect(response.status).toBe(200)
+    }
+    return logger.warn.mock.calls.map((call) => String(call[0]))
+  }
+
+  it('is logged once per ward, saying why sign-in will not stick and what to do', async () => {
+    const warnings = await warningsFor('http://app.example.test/login')
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain('http://app.example.test')
+    expect(warnings[0]).toContain('browsers drop a Secure cookie set over http')
+    expect(warnings[0]).toContain('serve the app over HTTPS')
+    expect(warnings[0]).toContain("cookie: { secure: false, name: 'sessionward' }")
+    expect(warnings[0]).not.toMatch(/swt_|[0-9a-f]{64}/)
+  })
+
+  it('is not logged on localhost, where browsers accept Secure cookies over http', async () => {
+    for (const host of ['localhost', '127.0.0.1', '[::1]', 'app.localhost']) {
+      expect(await warningsFor(`http://${host}:3000/login`)).toEqual([])
+    }
+  })
+
+  it('is not logged over https, behind a TLS proxy, or with secure: false', async () => {
+    expect(await warningsFor('https://app.example.test/login')).toEqual([])
+    const proxied = { 'x-forwarded-proto': 'https' }
+    expect(await warningsFor('http://app.example.test/login', proxied)).toEqual([])
+    const insecure = { cookie: { secure: false, name: 'sessionward' } }
+    expect(await warningsFor('http://app.example.test/login', {}, insecure)).toEqual([])
   })
 })

@@ -41,9 +41,42 @@ export function readCredentials(c: Context, options: ResolvedOptions): Credentia
   return { kind: 'none' }
 }
 
+// Hosts browsers treat as secure contexts, where they accept a Secure cookie over http.
+const LOOPBACK = /^(localhost|.+\.localhost|127(\.\d{1,3}){3}|\[::1\])$/
+
+/**
+ * The request's origin when a Secure cookie set on it would be dropped by the browser (plain
+ * http to a host that is not loopback), else null. `X-Forwarded-Proto: https` (TLS ended at a
+ * proxy) counts as https; trusting it unchecked is harmless, since it only silences a warning.
+ */
+function originDroppingSecureCookies(c: Context): string | null {
+  // Parsed without throwing: a hint must never fail the login it is about.
+  const url = URL.parse(c.req.url)
+  if (url?.protocol !== 'http:' || LOOPBACK.test(url.hostname)) return null
+  const forwarded = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase()
+  return forwarded === 'https' ? null : url.origin
+}
+
+// Wards (by their options) that have warned: one log line says it, not one per login.
+const warnedOverHttp = new WeakSet<ResolvedOptions>()
+
+function warnIfDropped(c: Context, options: ResolvedOptions): void {
+  if (warnedOverHttp.has(options)) return
+  const origin = originDroppingSecureCookies(c)
+  if (origin === null) return
+  warnedOverHttp.add(options)
+  options.logger.warn(
+    `sessionward: the session cookie is Secure but ${origin} is plain http: ` +
+      'browsers drop a Secure cookie set over http, so every sign-in seems to end at once. ' +
+      'Fix: serve the app over HTTPS (behind a TLS proxy, have it send X-Forwarded-Proto: https); ' +
+      "for local HTTP testing, use cookie: { secure: false, name: 'sessionward' }.",
+  )
+}
+
 /**
  * Sets the session cookie: HttpOnly (no script can read it), SameSite=Lax (not sent on
- * cross-site POSTs), Secure and Path=/ (required by the `__Host-` prefix).
+ * cross-site POSTs), Secure and Path=/ (required by the `__Host-` prefix). A Secure cookie set
+ * over plain http to a non-loopback host is logged once per ward: the browser will drop it.
  *
  * @example
  * setSessionCookie(c, options, token, 43200)
@@ -55,6 +88,7 @@ export function setSessionCookie(
   maxAgeSeconds: number,
 ): void {
   if (!options.cookie) return
+  if (options.cookie.secure) warnIfDropped(c, options)
   setCookie(c, options.cookie.name, token, {
     httpOnly: true,
     secure: options.cookie.secure,

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core'
 import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { type AdminRoutesOptions, createAdminRoutes } from './admin/routes.ts'
+import { type ClientScript, ClientScriptFile } from './client-script.ts'
 import { type CreatedSession, WardCore } from './core.ts'
 import { migrate, openDatabase } from './database.ts'
 import { AccessTokens } from './jwt.ts'
@@ -17,8 +18,17 @@ export interface Ward {
   middleware(): MiddlewareHandler<WardEnv>
   /** Answers 401 JSON unless the request has a live session; reads the token itself if needed. */
   requireSession(): MiddlewareHandler<WardEnv>
-  /** The user's routes: mount with `app.route('/session', ward.routes())`. */
+  /**
+   * The user's routes and the browser script (`/sessionward.js`): mount with
+   * `app.route('/session', ward.routes())`.
+   */
   routes(): Hono<WardEnv>
+  /**
+   * The versioned, immutable script URL (relative to the routes' mount) and its SRI value, for
+   * `<script src="/session/${path}" integrity="${integrity}">`. Throws when the client bundle
+   * is not built (a source checkout: `npm run build -w @sessionward/client`).
+   */
+  clientScript(): ClientScript
   /**
    * The admin view (JSON API and pages): mount with
    * `app.route('/admin/sessions', ward.adminRoutes({ authorize: (c) => isAdmin(c) }))`.
@@ -55,10 +65,12 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const accessTokens = resolved.jwt ? new AccessTokens(core, resolved.jwt) : undefined
   const middleware = createMiddleware(core, accessTokens)
   const requireSession = createRequireSession(core, accessTokens)
+  const clientScript = new ClientScriptFile(resolved.logger)
   return {
     middleware: () => middleware,
     requireSession: () => requireSession,
-    routes: () => createRoutes(core, accessTokens),
+    routes: () => createRoutes(core, clientScript, accessTokens),
+    clientScript: () => clientScript.describe(),
     adminRoutes: (options) => createAdminRoutes(core, options, middleware),
     createSession: (c, userId) => core.createSession(c, userId),
     endSession: async (id, reason = 'revoked') => {
