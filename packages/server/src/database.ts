@@ -183,7 +183,7 @@ export async function openDatabase(database: DatabaseOption): Promise<Database> 
     ...BASE_OPTIONS,
     driver: PgliteDriver,
     dbName: target.kind === 'memory' ? 'memory://' : target.path,
-  }).catch((error) => explainDriverImport(error, 'PGlite'))
+  })
   return { orm, owned: true, embedded: true, description }
 }
 
