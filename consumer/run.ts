@@ -182,13 +182,18 @@ async function browserFlow(base: string): Promise<void> {
       )
     const me = () => page.evaluate(async () => (await fetch('/api/me')).status)
 
-    // The script tag, from the path the README names, served by the ward itself.
+    // The script tag, from the path the README names, served by the ward itself. Sign in from a
+    // page of the same origin first (the JSON 401 of /api/me), as a login page would.
+    await page.goto(`${base}/api/me`)
+    check((await signIn()) === 200, 'a same-origin page signs in; the browser keeps the cookie')
+    check((await me()) === 200, 'GET /api/me with the cookie → 200')
     const script = page.waitForResponse(`${base}/session/sessionward.js`)
     await page.goto(`${base}/`)
-    check((await script).status() === 200, 'GET /session/sessionward.js → 200')
-    check((await signIn()) === 200, 'the page signs in with the cookie (same origin)')
-    check((await me()) === 200, 'GET /api/me with the cookie → 200')
-    await page.reload()
+    const served = await script
+    check(
+      served.status() === 200 && /javascript/.test(served.headers()['content-type'] ?? ''),
+      `GET /session/sessionward.js → ${served.status()} ${served.headers()['content-type']}`,
+    )
     await page.waitForFunction(() => window.SessionWard?.ward?.getState() === 'active')
     check(true, 'window.SessionWard.ward started from the data- attributes: state active')
     let logout = logoutAnswer()
@@ -203,7 +208,7 @@ async function browserFlow(base: string): Promise<void> {
       const type = path.endsWith('.js') ? 'text/javascript' : 'text/html'
       return route.fulfill({ body: readFileSync(join(dist, path)), contentType: type })
     })
-    await page.goto(`${base}/vite/`)
+    await page.goto(`${base}/api/me`)
     check((await signIn()) === 200, 'signed in again for the Vite app')
     await page.goto(`${base}/vite/`)
     await page.waitForFunction(

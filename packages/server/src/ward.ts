@@ -60,6 +60,7 @@ export interface Ward {
 export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const resolved = resolveOptions(options)
   const database = await openDatabase(options.database)
+  resolved.logger.info(database.description)
   const core = new WardCore(resolved, database.orm)
   if (database.embedded) await migrate(database.orm)
   const accessTokens = resolved.jwt ? new AccessTokens(core, resolved.jwt) : undefined

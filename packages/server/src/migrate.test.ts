@@ -1,0 +1,57 @@
+import { MikroORM } from '@mikro-orm/core'
+import { PgliteDriver } from '@mikro-orm/pglite'
+import { PostgreSqlDriver } from '@mikro-orm/postgresql'
+import type { EntityManager } from '@mikro-orm/sql'
+import { describe, expect, it } from 'vitest'
+import { migrate } from './database.ts'
+import { SessionEntity } from './entity.ts'
+import { migrationsList } from './migrations/index.ts'
+import { freshDatabase, postgresSkipReason } from './test-support/postgres.ts'
+
+const ALL = migrationsList.map((migration) => migration.name)
+
+async function recorded(orm: MikroORM): Promise<string[]> {
+  const rows = await (orm.em.fork() as EntityManager).execute<{ name: string }[]>(
+    'select name from sessionward_migrations order by id',
+  )
+  return rows.map((row) => row.name)
+}
+
+describe('concurrent migrate() on one empty database', () => {
+  it('PGlite: 4 calls on one ORM all succeed and apply each migration once', async () => {
+    const orm = await MikroORM.init({
+      driver: PgliteDriver,
+      dbName: 'memory://',
+      entities: [SessionEntity],
+    })
+    try {
+      const results = await Promise.all([1, 2, 3, 4].map(() => migrate(orm)))
+      expect(results.flat().sort()).toEqual(ALL)
+      expect(await recorded(orm)).toEqual(ALL)
+      expect(await migrate(orm)).toEqual([])
+    } finally {
+      await orm.close(true)
+    }
+  }, 120_000) // a fresh PGlite takes half a minute to boot on a loaded machine
+
+  it.skipIf(postgresSkipReason !== null)(
+    `PostgreSQL: 4 instances booting at once all succeed and apply each migration once${postgresSkipReason ? ` (skipped: ${postgresSkipReason})` : ''}`,
+    async () => {
+      const base = String(process.env.DATABASE_URL)
+      const url = await freshDatabase(base, `${new URL(base).pathname.slice(1)}_concurrent`)
+      const orms = await Promise.all(
+        [1, 2, 3, 4].map(() =>
+          MikroORM.init({ driver: PostgreSqlDriver, clientUrl: url, entities: [SessionEntity] }),
+        ),
+      )
+      try {
+        const results = await Promise.all(orms.map((orm) => migrate(orm)))
+        expect(results.flat().sort()).toEqual(ALL)
+        expect(await recorded(orms[0] as MikroORM)).toEqual(ALL)
+        expect(await migrate(orms[1] as MikroORM)).toEqual([])
+      } finally {
+        await Promise.all(orms.map((orm) => orm.close(true)))
+      }
+    },
+  )
+})
