@@ -199,6 +199,8 @@ async function browserFlow(base: string): Promise<void> {
     let logout = logoutAnswer()
     await page.evaluate(() => window.SessionWard.ward?.logout())
     check((await logout).status() === 204, 'the script-tag SDK logs out → 204')
+    await page.waitForURL(/\/login\?reason=/)
+    check(true, `every tab leaves for ${new URL(page.url()).pathname}${new URL(page.url()).search}`)
     check((await me()) === 401, 'GET /api/me after the SDK logged out → 401')
 
     // The Vite app, served from its build output on the server's origin.
@@ -218,6 +220,7 @@ async function browserFlow(base: string): Promise<void> {
     logout = logoutAnswer()
     await page.evaluate(() => (window as { viteWard?: { logout(): void } }).viteWard?.logout())
     check((await logout).status() === 204, 'the bundled SDK logs out → 204')
+    await page.waitForURL(/\/login\?reason=/)
     check((await me()) === 401, 'GET /api/me after the bundled SDK logged out → 401')
   } finally {
     await browser.close()
@@ -329,6 +332,32 @@ async function main(): Promise<void> {
     console.log('PostgreSQL run skipped: DATABASE_URL is not set')
   }
 
+  log(
+    'the migration CLI of the installed package: --sql through psql, then migrate finds it current',
+  )
+  if (process.env.DATABASE_URL) {
+    const base = new URL(process.env.DATABASE_URL).pathname.slice(1) || 'postgres'
+    const empty = await freshDatabase(process.env.DATABASE_URL, `${base}_consumer_sql`)
+    run('npx', ['sessionward', '--help'], app)
+    const sql = run('npx', ['sessionward', 'migrate', '--sql', '--database', empty], app)
+    check(/create table/i.test(sql), `migrate --sql printed ${sql.split('\n').length} lines of SQL`)
+    writeFileSync(join(app, 'schema.sql'), sql)
+    run('psql', [empty, '-q', '-v', 'ON_ERROR_STOP=1', '-f', 'schema.sql'], app)
+    const after = run('npx', ['sessionward', 'migrate', '--database', empty], app)
+    check(
+      /is current/.test(after),
+      'after psql applied the SQL, `sessionward migrate` finds the schema current',
+    )
+    const other = await freshDatabase(process.env.DATABASE_URL, `${base}_consumer_cli`)
+    const applied = run('npx', ['sessionward', 'migrate', '--database', other], app)
+    check(
+      /^Applied \d+ migrations/.test(applied),
+      'on another empty database it applies the migrations',
+    )
+  } else {
+    console.log('CLI run skipped: DATABASE_URL is not set')
+  }
+
   log("in Chromium: the served script tag and the Vite app against the README's server")
   if (chromiumSkipReason) {
     console.log(`browser run skipped: ${chromiumSkipReason}`)
@@ -340,6 +369,16 @@ async function main(): Promise<void> {
       await server.stop()
     }
   }
+  log('embedded mode without the optional PGlite packages: createWard says what to install')
+  run('npm', ['uninstall', '--no-audit', '--no-fund', '@mikro-orm/pglite'], app)
+  const probe = `import('@sessionward/server').then((m) => m.createWard()).then(
+    () => { console.log('createWard succeeded'); process.exit(1) },
+    (e) => { console.log(e.name + ': ' + e.message); process.exit(0) })`
+  const message = run(process.execPath, ['--input-type=module', '-e', probe], app)
+  check(
+    /WardOptionsError/.test(message) && /npm install [^`]*@mikro-orm\/pglite/.test(message),
+    'createWard() without @mikro-orm/pglite fails with the install command',
+  )
   console.log('\n== consumer test passed')
 }
 
