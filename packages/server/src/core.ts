@@ -3,11 +3,11 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import { LRUCache } from 'lru-cache'
 import type { Problem } from './errors.ts'
 import type { EndReason, ResolvedOptions, SessionPolicy } from './options.ts'
 import { resolvePolicy } from './options.ts'
 import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
+import { type CachedSession, SessionCache } from './session-cache.ts'
 import {
   type EndTarget,
   endSessions,
@@ -25,19 +25,8 @@ import { generateToken, hashToken } from './tokens.ts'
 import { setSessionCookie } from './transport.ts'
 import { userAgentMatches } from './user-agent.ts'
 
-/** A session held in the process cache, keyed by token hash; it carries the freshest activity. */
-export interface CacheEntry {
-  /** What `c.var.session` shows: kept without the token hash, so no copy is made per request. */
-  session: SessionInfo
-  policy: SessionPolicy
-  /** When the row was last read from the database (ms). */
-  checkedAt: number
-  /** The last activity time last written to (or read from) the database (ms). */
-  persistedActivityAt: number
-}
-
 /** The outcome of checking a token: a live session, or the problem to answer with. */
-export type Authentication = { entry: CacheEntry } | { problem: Problem }
+export type Authentication = { entry: CachedSession } | { problem: Problem }
 
 /** What `createSession` gives the app's login route. */
 export interface CreatedSession {
@@ -81,19 +70,24 @@ export const UNKNOWN_TOKEN: Problem = {
 export class WardCore {
   readonly options: ResolvedOptions
   readonly orm: MikroORM
-  readonly #cache: LRUCache<string, CacheEntry>
-  readonly #loading = new Map<string, Promise<Authentication>>()
-  /**
-   * Token hashes of sessions known to have ended, with the reason. An end is final, so a dead
-   * cookie keeps getting the true reason (the client shows it) without a database read.
-   */
-  readonly #endedReasons: LRUCache<string, EndReason>
+  readonly #cache: SessionCache<Context>
 
   constructor(options: ResolvedOptions, orm: MikroORM) {
     this.options = options
     this.orm = orm
-    this.#cache = new LRUCache({ max: options.cacheSize })
-    this.#endedReasons = new LRUCache({ max: options.cacheSize })
+    this.#cache = new SessionCache(
+      {
+        max: options.cacheSize,
+        ttl: options.cacheTtl * 1000,
+        touchInterval: options.touchInterval * 1000,
+      },
+      {
+        read: (tokenHash) => findByTokenHash(fork(orm), tokenHash),
+        policy: (userId, c) => this.policyFor(userId, c),
+        writeActivity: (session) =>
+          writeActivity(fork(orm), session.id, session.lastActivityAt, session.lastIp),
+      },
+    )
   }
 
   /** The per-user settings: `policy(userId, c)` over the ward's options, validated. */
@@ -108,9 +102,9 @@ export class WardCore {
    * seen from the same user agent. Synchronous, no database; anything else goes to
    * `authenticate`.
    */
-  cachedSession(c: Context, tokenHash: string, now: number): CacheEntry | undefined {
-    const entry = this.#cache.get(tokenHash)
-    if (!entry || now - entry.checkedAt >= this.options.cacheTtl * 1000) return undefined
+  cachedSession(c: Context, tokenHash: string, now: number): CachedSession | undefined {
+    const entry = this.#cache.fresh(tokenHash, now)
+    if (!entry) return undefined
     if (expiryReason(entry.session, now, entry.policy) !== null) return undefined
     const userAgent = userAgentOf(c)
     if (userAgent !== entry.session.userAgent) return undefined
@@ -122,22 +116,20 @@ export class WardCore {
    * ended once, user-agent binding enforced.
    */
   async authenticate(c: Context, tokenHash: string, now = Date.now()): Promise<Authentication> {
-    const endReason = this.#endedReasons.get(tokenHash)
-    if (endReason) return { problem: ended(endReason) }
-    let entry = this.#cache.get(tokenHash)
-    if (!entry || now - entry.checkedAt >= this.options.cacheTtl * 1000) {
-      const loaded = await this.#load(c, tokenHash, now)
-      if ('problem' in loaded) return loaded
-      entry = loaded.entry
-    }
+    const found = await this.#cache.lookup(tokenHash, now, c)
+    if ('unknown' in found) return { problem: UNKNOWN_TOKEN }
+    if ('ended' in found) return { problem: ended(found.ended) }
+    const { entry } = found
     let reason = expiryReason(entry.session, now, entry.policy)
     if (reason === 'idle' && entry.checkedAt < now) {
       // Never end for idleness on stale data: another instance may have seen activity.
       const fresh = await findById(fork(this.orm), entry.session.id)
       if (!fresh || fresh.endedAt) {
-        return { problem: ended(this.#markEnded(tokenHash, fresh?.endReason ?? null)) }
+        const known = fresh?.endReason ?? 'revoked'
+        this.#cache.markEnded(tokenHash, known, fresh?.endedAt ?? null)
+        return { problem: ended(known) }
       }
-      this.#refresh(entry, fresh, entry.policy, now)
+      this.#cache.update(entry, fresh, entry.policy, now)
       reason = expiryReason(entry.session, now, entry.policy)
     }
     if (reason) {
@@ -153,75 +145,21 @@ export class WardCore {
     return { entry }
   }
 
-  /** Reads a session into the cache. Concurrent requests of one token share one read. */
-  #load(c: Context, tokenHash: string, now: number): Promise<Authentication> {
-    let loading = this.#loading.get(tokenHash)
-    if (!loading) {
-      loading = this.#read(c, tokenHash, now).finally(() => this.#loading.delete(tokenHash))
-      this.#loading.set(tokenHash, loading)
-    }
-    return loading
-  }
-
-  async #read(c: Context, tokenHash: string, now: number): Promise<Authentication> {
-    const record = await findByTokenHash(fork(this.orm), tokenHash)
-    if (!record) {
-      this.#cache.delete(tokenHash)
-      return { problem: UNKNOWN_TOKEN }
-    }
-    if (record.endedAt) return { problem: ended(this.#markEnded(tokenHash, record.endReason)) }
-    const policy = await this.policyFor(record.userId, c)
-    const cached = this.#cache.get(tokenHash)
-    if (cached) {
-      this.#refresh(cached, record, policy, now)
-      return { entry: cached }
-    }
-    const entry: CacheEntry = {
-      session: toSessionInfo(record),
-      policy,
-      checkedAt: now,
-      persistedActivityAt: record.lastActivityAt.getTime(),
-    }
-    this.#cache.set(tokenHash, entry)
-    return { entry }
-  }
-
   /**
    * Moves a cached session to its new token hash (token rotation), so the old token stops
    * hitting the cache at once instead of after cacheTtl.
    */
   rekey(oldHash: string, newHash: string): void {
-    const entry = this.#cache.get(oldHash)
-    this.#cache.delete(oldHash)
-    if (entry) this.#cache.set(newHash, entry)
+    this.#cache.rotate(oldHash, newHash)
   }
 
-  /** Updates a cached entry in place, so every request holding it sees the fresh row. */
-  #refresh(entry: CacheEntry, record: SessionRecord, policy: SessionPolicy, now: number): void {
-    const stored = record.lastActivityAt.getTime()
-    // The cache may hold activity not yet written (touchInterval): keep the later of the two.
-    record.lastActivityAt = new Date(Math.max(stored, entry.session.lastActivityAt.getTime()))
-    entry.session = toSessionInfo(record)
-    entry.policy = policy
-    entry.checkedAt = now
-    entry.persistedActivityAt = Math.max(stored, entry.persistedActivityAt)
-  }
-
-  /**
-   * Records user activity at `at` (never moving it backwards). The cache always holds the
-   * fresh value; the database is written at most once per touchInterval, and only then is a
-   * promise returned, so the common case costs no await.
-   */
-  recordActivity(entry: CacheEntry, at: number, ip: string | undefined): Promise<void> | undefined {
-    const { session } = entry
-    if (session.endedAt) return undefined
-    // Activity is kept to the second (as the client throttles it): no new Date per request.
-    if (at - session.lastActivityAt.getTime() >= 1000) session.lastActivityAt = new Date(at)
-    if (ip) session.lastIp = ip
-    if (at - entry.persistedActivityAt < this.options.touchInterval * 1000) return undefined
-    // Claimed before the write so concurrent requests of one session do not all write.
-    entry.persistedActivityAt = at
-    return writeActivity(fork(this.orm), session.id, session.lastActivityAt, session.lastIp)
+  /** Records user activity at `at` (see `SessionCache.recordActivity`). */
+  recordActivity(
+    entry: CachedSession,
+    at: number,
+    ip: string | undefined,
+  ): Promise<void> | undefined {
+    return this.#cache.recordActivity(entry, at, ip)
   }
 
   /**
@@ -263,21 +201,11 @@ export class WardCore {
 
   async #afterEnd(records: SessionRecord[], reason: EndReason): Promise<void> {
     for (const record of records) {
-      const cached = this.#cache.get(record.tokenHash)
-      if (cached) cached.session.endedAt = record.endedAt
-      this.#markEnded(record.tokenHash, reason)
+      this.#cache.markEnded(record.tokenHash, reason, record.endedAt)
       await this.#callHook('onSessionEnd', () =>
         this.options.hooks.onSessionEnd?.(toSessionInfo(record), reason),
       )
     }
-  }
-
-  /** Drops an ended session from the cache and remembers why it ended. */
-  #markEnded(tokenHash: string, reason: EndReason | null): EndReason {
-    const known = reason ?? 'revoked'
-    this.#cache.delete(tokenHash)
-    this.#endedReasons.set(tokenHash, known)
-    return known
   }
 
   async #callHook(name: string, call: () => void | Promise<void>): Promise<void> {
@@ -330,12 +258,7 @@ export class WardCore {
     })
     await this.#afterEnd(evicted, 'evicted')
     const session = toSessionInfo(record)
-    this.#cache.set(record.tokenHash, {
-      session: { ...session },
-      policy,
-      checkedAt: now.getTime(),
-      persistedActivityAt: now.getTime(),
-    })
+    this.#cache.add(record.tokenHash, session, policy, now.getTime())
     setSessionCookie(c, this.options, token, policy.maxAge)
     await this.#callHook('onSessionStart', () => this.options.hooks.onSessionStart?.(session, c))
     return { token, session, evicted: evicted.map((victim) => victim.id) }

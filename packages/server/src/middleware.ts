@@ -1,16 +1,17 @@
 import type { Context, MiddlewareHandler, Next } from 'hono'
-import type { Authentication, CacheEntry, WardCore } from './core.ts'
+import type { Authentication, WardCore } from './core.ts'
 import { UNKNOWN_TOKEN } from './core.ts'
 import { type Problem, problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
 import type { SessionInfo } from './session.ts'
+import type { CachedSession } from './session-cache.ts'
 import { describeStoreError, StoreUnavailableError } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, originAllowed, readCredentials } from './transport.ts'
 
 /** Per-request state the ward keeps on the context. */
 export interface RequestState {
-  entry: CacheEntry | null
+  entry: CachedSession | null
   /** Why there is no session although credentials were sent; answered by requireSession. */
   problem: Problem | null
   /** Set by `markPassive(c)`: this request does not count as user activity. */
@@ -176,7 +177,7 @@ function identify(
   })
 }
 
-function live(c: Context<WardEnv>, state: RequestState, entry: CacheEntry): RequestState {
+function live(c: Context<WardEnv>, state: RequestState, entry: CachedSession): RequestState {
   state.entry = entry
   c.set('session', entry.session)
   return state

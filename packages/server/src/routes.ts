@@ -1,12 +1,13 @@
 import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
-import type { CacheEntry, WardCore } from './core.ts'
+import type { WardCore } from './core.ts'
 import { problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
 import { createMiddleware, createRequireSession, markPassive, type WardEnv } from './middleware.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
 import { endsAt, type SessionInfo } from './session.ts'
+import type { CachedSession } from './session-cache.ts'
 import { describeStoreError, fork, listEnded, listLive, StoreUnavailableError } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, readCredentials, setSessionCookie } from './transport.ts'
@@ -28,7 +29,7 @@ function describe(record: SessionInfo) {
 }
 
 /** The request's live session; every route here runs behind requireSession. */
-function liveEntry(c: Context<WardEnv>): CacheEntry {
+function liveEntry(c: Context<WardEnv>): CachedSession {
   const { entry } = c.var.sessionward
   if (!entry) throw new Error('unreachable: requireSession let a request through')
   return entry

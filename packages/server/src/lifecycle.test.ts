@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto'
+import { beforeEach, expect, it } from 'vitest'
+import type { SessionPolicy } from './options.ts'
+import { testApp } from './test-support/app.ts'
+import { at, useFakeClock } from './test-support/clock.ts'
+import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
+
+const SECRET = randomBytes(32).toString('base64url')
+
+/** A promise the test resolves by hand, to hold an async `policy()` in flight. */
+function gate() {
+  let open = () => {}
+  const opened = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { opened, open }
+}
+
+/**
+ * An async policy (a role lookup) that holds its next call until the test opens the gate, and
+ * says when it has been entered: a session load is then in flight.
+ */
+function heldPolicy() {
+  let hold: ReturnType<typeof gate> | null = null
+  let entered = gate()
+  const policy = async (): Promise<Partial<SessionPolicy>> => {
+    const current = hold
+    if (current) {
+      hold = null
+      entered.open()
+      await current.opened
+    }
+    return {}
+  }
+  return {
+    policy,
+    /** Holds the next policy call; resolves once a load is waiting in it. */
+    holdNext() {
+      const held = gate()
+      hold = held
+      entered = gate()
+      const waiting = entered.opened
+      return { waiting, release: held.open }
+    },
+  }
+}
+
+onEachDatabase((open) => {
+  let db: TestDatabase
+  beforeEach(async () => {
+    db = await open()
+  })
+  useFakeClock()
+
+  it('defect 2: a session revoked while its load is in flight never comes back', async () => {
+    const held = heldPolicy()
+    const { ward, login, call } = await testApp(db, { policy: held.policy })
+    const alice = await login('alice')
+    at(6) // past cacheTtl: the next request re-reads the row, and waits in policy()
+    const { waiting, release } = held.holdNext()
+    const inFlight = call('/api/me', { token: alice.token })
+    await waiting
+    expect(await ward.endSession(alice.id)).toBe(true)
+    release()
+    await inFlight
+    for (let i = 0; i < 3; i++) {
+      const after = await call('/api/me', { token: alice.token })
+      expect(after.status).toBe(401)
+      expect(await after.json()).toMatchObject({ error: 'session_ended', reason: 'revoked' })
+    }
+  })
+
+  it('defect 2: a token rotated while its load is in flight stops working at once', async () => {
+    const held = heldPolicy()
+    const { login, call } = await testApp(db, {
+      policy: held.policy,
+      jwt: { secret: SECRET, rotateOnRefresh: true },
+    })
+    const alice = await login('alice')
+    at(6) // past cacheTtl: this request re-reads the row, and waits in policy()
+    const { waiting, release } = held.holdNext()
+    const inFlight = call('/api/me', { token: alice.token })
+    await waiting
+    // Another tab's refresh, authenticated from the cache just before its TTL ran out.
+    at(4)
+    const rotated = await call('/session/token', { method: 'POST', token: alice.token })
+    expect(rotated.status).toBe(200)
+    at(6)
+    release()
+    await inFlight
+    // The old token answers what the store says (retired), never what a late load cached. (The
+    // request in flight with it counts as reuse until a reuse interval exists: issue 11, defect 11.)
+    const old = await call('/api/me', { token: alice.token })
+    expect(old.status).toBe(401)
+  })
+})
