@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { beforeEach, expect, it } from 'vitest'
+import { beforeEach, expect, expectTypeOf, it } from 'vitest'
+import type { WardEnv } from './middleware.ts'
 import type { SessionPolicy } from './options.ts'
+import type { SessionInfo } from './session.ts'
 import { testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
@@ -92,5 +94,45 @@ onEachDatabase((open) => {
     // request in flight with it counts as reuse until a reuse interval exists: issue 11, defect 11.)
     const old = await call('/api/me', { token: alice.token })
     expect(old.status).toBe(401)
+  })
+
+  it('defect 4: a handler cannot change what the next request of its session sees', async () => {
+    const { app, login, call } = await testApp(db)
+    const tampered: string[] = []
+    const views: unknown[] = []
+    app.get('/view', (c) => {
+      views.push(c.var.session)
+      return c.body(null, 204)
+    })
+    app.get('/tamper', (c) => {
+      const session = c.var.session as { userId: string; lastActivityAt: Date } | null
+      try {
+        if (session) session.userId = 'mallory'
+      } catch (error) {
+        tampered.push((error as Error).name)
+      }
+      session?.lastActivityAt.setTime(0)
+      return c.json({ userId: c.var.session?.userId })
+    })
+    const alice = await login('alice')
+    await call('/tamper', { token: alice.token })
+    expect(tampered).toEqual(['TypeError'])
+    const me = await call('/api/me', { token: alice.token })
+    expect(await me.json()).toEqual({ userId: 'alice' })
+    const ping = await call('/session/ping', {
+      method: 'POST',
+      token: alice.token,
+      body: '{"idleFor":0}',
+    })
+    expect(await ping.json()).toMatchObject({ idleFor: 0, expiresIn: 43_200 })
+    // The view costs no copy per request: requests between two changes share one.
+    for (let i = 0; i < 3; i++) await call('/view', { token: alice.token })
+    expect(new Set(views).size).toBe(1)
+  })
+
+  it('defect 4: WardEnv shows apps the session, not the ward’s internal state', () => {
+    // Checked by `tsc` (npm run typecheck): the per-request state is private to the ward.
+    expectTypeOf<keyof WardEnv['Variables']>().toEqualTypeOf<'session'>()
+    expectTypeOf<WardEnv['Variables']['session']>().toEqualTypeOf<Readonly<SessionInfo> | null>()
   })
 })

@@ -4,7 +4,13 @@ import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from './core.ts'
 import { problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
-import { createMiddleware, createRequireSession, markPassive, type WardEnv } from './middleware.ts'
+import {
+  createMiddleware,
+  createRequireSession,
+  markPassive,
+  requestState,
+  type WardEnv,
+} from './middleware.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
 import { endsAt, type SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
@@ -30,7 +36,7 @@ function describe(record: SessionInfo) {
 
 /** The request's live session; every route here runs behind requireSession. */
 function liveEntry(c: Context<WardEnv>): CachedSession {
-  const { entry } = c.var.sessionward
+  const entry = requestState(c)?.entry
   if (!entry) throw new Error('unreachable: requireSession let a request through')
   return entry
 }
@@ -56,7 +62,7 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
   // Registered before requireSession: logging out of a session that has already ended is not
   // an error, and it is where a kept session_ended cookie gets cleared.
   app.post('/logout', async (c, next) => {
-    const { entry, problem } = c.var.sessionward
+    const { entry = null, problem = null } = requestState(c) ?? {}
     if (!entry && problem?.error !== 'session_ended') return next()
     if (entry) await core.end({ ids: [entry.session.id] }, 'logout')
     clearSessionCookie(c, core.options)

@@ -15,7 +15,9 @@ import { type SessionInfo, type SessionRecord, toSessionInfo } from './session.t
  * 3. The freshest activity wins. A re-read row never moves the cached activity (or the user
  *    agent adopted since) backwards; the row is written at most once per touchInterval, one
  *    write in flight per session, and a write counts as done only once it succeeded.
- * 4. A miss is remembered briefly (MISS_TTL, at most MISSES_KEPT hashes), so a repeated unknown
+ * 4. Handlers see a frozen copy of the session (`sessionView`), made once per change of the
+ *    entry and shared by the requests until the next change: never the entry itself.
+ * 5. A miss is remembered briefly (MISS_TTL, at most MISSES_KEPT hashes), so a repeated unknown
  *    token costs no read; `add()` clears a remembered miss for its hash.
  */
 
@@ -30,6 +32,8 @@ export interface CachedSession {
   persistedActivityAt: number
   /** The activity write in flight, if any: one at a time per session. */
   writing: Promise<void> | null
+  /** The read-only copy handlers see; null after a change, until the next request needs it. */
+  view: Readonly<SessionInfo> | null
 }
 
 /** What a token hash stands for: a live cached session, an ended one, or nothing known. */
@@ -175,6 +179,7 @@ export class SessionCache<R> {
     entry.policy = policy
     entry.checkedAt = now
     entry.persistedActivityAt = Math.max(stored, entry.persistedActivityAt)
+    entry.view = null
   }
 
   /** Puts a session just created into the cache (its hash is new: no miss may hide it). */
@@ -194,7 +199,10 @@ export class SessionCache<R> {
     this.#gone.set(tokenHash, reason)
     const entry = this.#sessions.peek(tokenHash, { allowStale: true })
     // Requests already holding the entry see the end (no activity write is due any more).
-    if (entry && endedAt) entry.session.endedAt = endedAt
+    if (entry && endedAt) {
+      entry.session.endedAt = endedAt
+      entry.view = null
+    }
     this.#sessions.delete(tokenHash)
   }
 
@@ -219,8 +227,14 @@ export class SessionCache<R> {
     const { session } = entry
     if (session.endedAt) return undefined
     // Activity is kept to the second (as the client throttles it): no new Date per request.
-    if (at - session.lastActivityAt.getTime() >= 1000) session.lastActivityAt = new Date(at)
-    if (ip) session.lastIp = ip
+    if (at - session.lastActivityAt.getTime() >= 1000) {
+      session.lastActivityAt = new Date(at)
+      entry.view = null
+    }
+    if (ip && ip !== session.lastIp) {
+      session.lastIp = ip
+      entry.view = null
+    }
     if (at - entry.persistedActivityAt < this.#touchInterval) return undefined
     // Claimed before the write so concurrent requests of one session do not all write.
     entry.persistedActivityAt = at
@@ -235,5 +249,27 @@ function newEntry(session: SessionInfo, policy: SessionPolicy, now: number): Cac
     checkedAt: now,
     persistedActivityAt: session.lastActivityAt.getTime(),
     writing: null,
+    view: null,
   }
+}
+
+/**
+ * The session as handlers see it: frozen, with its own dates, so nothing a handler does reaches
+ * the cache. Made once per change of the entry, not per request.
+ *
+ * @example
+ * c.set('session', sessionView(entry))
+ */
+export function sessionView(entry: CachedSession): Readonly<SessionInfo> {
+  if (!entry.view) {
+    const { session } = entry
+    entry.view = Object.freeze({
+      ...session,
+      createdAt: new Date(session.createdAt),
+      lastActivityAt: new Date(session.lastActivityAt),
+      expiresAt: new Date(session.expiresAt),
+      endedAt: session.endedAt && new Date(session.endedAt),
+    })
+  }
+  return entry.view
 }
