@@ -84,8 +84,8 @@ export class WardCore {
       {
         read: (tokenHash) => findByTokenHash(fork(orm), tokenHash),
         policy: (userId, c) => this.policyFor(userId, c),
-        writeActivity: (session) =>
-          writeActivity(fork(orm), session.id, session.lastActivityAt, session.lastIp),
+        writeActivity: (session, userAgent) =>
+          writeActivity(fork(orm), session.id, session.lastActivityAt, session.lastIp, userAgent),
       },
     )
   }
@@ -142,6 +142,8 @@ export class WardCore {
       await this.end({ ids: [entry.session.id] }, 'user_agent_changed', detail)
       return { problem: ended('user_agent_changed') }
     }
+    // Passed the binding with another string (a browser update): parse it once, not per request.
+    if (userAgent !== entry.session.userAgent) this.#cache.adoptUserAgent(entry, userAgent)
     return { entry }
   }
 

@@ -12,8 +12,8 @@ import { type SessionInfo, type SessionRecord, toSessionInfo } from './session.t
  *    `#gone`, then deletes it from the cache, which aborts a load in flight: lru-cache discards
  *    an aborted load's result. A load also checks `#gone` before its result is stored, so no
  *    order of awaits can put an ended session back.
- * 3. The freshest activity wins. A re-read row never moves the cached activity (or the user
- *    agent adopted since) backwards; the row is written at most once per touchInterval, one
+ * 3. The freshest activity wins. A re-read row never moves the cached activity back, nor
+ *    undoes a user agent adopted since the last write (it is written with the next one); the row is written at most once per touchInterval, one
  *    write in flight per session, and a write counts as done only once it succeeded.
  * 4. Handlers see a frozen copy of the session (`sessionView`), made once per change of the
  *    entry and shared by the requests until the next change: never the entry itself.
@@ -30,6 +30,8 @@ export interface CachedSession {
   checkedAt: number
   /** The last activity time known to be in the row (ms). */
   persistedActivityAt: number
+  /** A user agent adopted (a browser update) and not yet written to the row. */
+  adoptedUserAgent: string | null
   /** The activity write in flight, if any: one at a time per session. */
   writing: Promise<void> | null
   /** The read-only copy handlers see; null after a change, until the next request needs it. */
@@ -43,7 +45,8 @@ export type Lookup = { entry: CachedSession } | { ended: EndReason } | { unknown
 export interface SessionSource<R> {
   read(tokenHash: string): Promise<SessionRecord | null>
   policy(userId: string, request: R): Promise<SessionPolicy>
-  writeActivity(session: SessionInfo): Promise<void>
+  /** Writes activity, and the user agent when `userAgent` is not null. */
+  writeActivity(session: SessionInfo, userAgent: string | null): Promise<void>
 }
 
 const UNKNOWN: Lookup = { unknown: true }
@@ -175,6 +178,7 @@ export class SessionCache<R> {
     Object.assign(session, toSessionInfo(record), {
       lastActivityAt: new Date(lastActivityAt),
       lastIp: lastActivityAt > stored ? session.lastIp : record.lastIp,
+      userAgent: entry.adoptedUserAgent ?? record.userAgent,
     })
     entry.policy = policy
     entry.checkedAt = now
@@ -204,6 +208,16 @@ export class SessionCache<R> {
       entry.view = null
     }
     this.#sessions.delete(tokenHash)
+  }
+
+  /**
+   * Adopts the user agent a request came with, once it passed the binding (a browser update):
+   * later requests compare equal without parsing, and the next activity write stores it.
+   */
+  adoptUserAgent(entry: CachedSession, userAgent: string): void {
+    entry.session.userAgent = userAgent
+    entry.adoptedUserAgent = userAgent
+    entry.view = null
   }
 
   /** Moves a session to its new token hash (rotation); the old hash is gone at once (rule 2). */
@@ -238,7 +252,11 @@ export class SessionCache<R> {
     if (at - entry.persistedActivityAt < this.#touchInterval) return undefined
     // Claimed before the write so concurrent requests of one session do not all write.
     entry.persistedActivityAt = at
-    return this.#source.writeActivity(session)
+    const { adoptedUserAgent } = entry
+    return this.#source.writeActivity(session, adoptedUserAgent).then(() => {
+      // Written: a re-read row now has it (unless another was adopted meanwhile).
+      if (entry.adoptedUserAgent === adoptedUserAgent) entry.adoptedUserAgent = null
+    })
   }
 }
 
@@ -248,6 +266,7 @@ function newEntry(session: SessionInfo, policy: SessionPolicy, now: number): Cac
     policy,
     checkedAt: now,
     persistedActivityAt: session.lastActivityAt.getTime(),
+    adoptedUserAgent: null,
     writing: null,
     view: null,
   }

@@ -165,23 +165,26 @@ export async function findById(runner: EntityManager, id: string): Promise<Sessi
 }
 
 /**
- * Records activity. Never moves last activity backwards, whatever order writes land in.
+ * Records activity, and the user agent when one was adopted since the last write (null keeps
+ * the stored one). Never moves last activity backwards, whatever order writes land in.
  *
  * @example
- * await writeActivity(fork(orm), id, new Date(), '203.0.113.7')
+ * await writeActivity(fork(orm), id, new Date(), '203.0.113.7', null)
  */
 export async function writeActivity(
   runner: EntityManager,
   id: string,
   lastActivityAt: Date,
   lastIp: string | null,
+  userAgent: string | null,
 ): Promise<void> {
   await query(
     runner,
     `update sessionward_session
-        set last_activity_at = greatest(last_activity_at, ?), last_ip = coalesce(?, last_ip)
+        set last_activity_at = greatest(last_activity_at, ?), last_ip = coalesce(?, last_ip),
+            user_agent = coalesce(?, user_agent)
       where id = ? and ended_at is null`,
-    [lastActivityAt, lastIp, id],
+    [lastActivityAt, lastIp, userAgent, id],
   )
 }
 
