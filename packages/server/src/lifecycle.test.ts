@@ -6,6 +6,7 @@ import type { SessionInfo } from './session.ts'
 import { testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
+import { generateToken } from './tokens.ts'
 
 const SECRET = randomBytes(32).toString('base64url')
 
@@ -134,5 +135,20 @@ onEachDatabase((open) => {
     // Checked by `tsc` (npm run typecheck): the per-request state is private to the ward.
     expectTypeOf<keyof WardEnv['Variables']>().toEqualTypeOf<'session'>()
     expectTypeOf<WardEnv['Variables']['session']>().toEqualTypeOf<Readonly<SessionInfo> | null>()
+  })
+
+  it('defect 7: a repeated unknown token costs no read', async () => {
+    const { call } = await testApp(db)
+    const unknown = Array.from({ length: 50 }, () => generateToken())
+    db.queries.length = 0
+    for (let round = 0; round < 3; round++) {
+      for (const token of unknown) {
+        const response = await call('/api/me', { token })
+        expect(response.status).toBe(401)
+        expect(await response.json()).toMatchObject({ error: 'unauthenticated' })
+      }
+    }
+    const reads = db.queries.filter((q) => /\bselect\b/i.test(q)).length
+    expect(reads).toBe(unknown.length)
   })
 })
