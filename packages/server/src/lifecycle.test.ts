@@ -4,8 +4,8 @@ import type { WardEnv } from './middleware.ts'
 import type { SessionPolicy } from './options.ts'
 import type { SessionInfo } from './session.ts'
 import { testApp } from './test-support/app.ts'
-import { at, useFakeClock } from './test-support/clock.ts'
-import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
+import { at, START, useFakeClock } from './test-support/clock.ts'
+import { activityWrites, onEachDatabase, type TestDatabase } from './test-support/db.ts'
 import { generateToken } from './tokens.ts'
 
 const SECRET = randomBytes(32).toString('base64url')
@@ -151,4 +151,49 @@ onEachDatabase((open) => {
     const reads = db.queries.filter((q) => /\bselect\b/i.test(q)).length
     expect(reads).toBe(unknown.length)
   })
+
+  it('defect 10: after a failed activity write the next request writes again', async () => {
+    const warnings: string[] = []
+    const logger = { info: () => {}, error: () => {}, warn: (line: string) => warnings.push(line) }
+    const { login, call } = await testApp(db, { touchInterval: 60, logger })
+    const alice = await login('alice')
+    const lastActivity = async () => {
+      const [row] = await db.sql<{ last_activity_at: Date }>(
+        'select last_activity_at from sessionward_session where id = ?',
+        [alice.id],
+      )
+      return new Date(String(row?.last_activity_at)).getTime()
+    }
+    await refuseActivityWrites(db, async () => {
+      at(61)
+      expect((await call('/api/me', { token: alice.token })).status).toBe(200)
+    })
+    expect(warnings).toEqual([expect.stringMatching(/could not record activity/)])
+    at(62)
+    expect((await call('/api/me', { token: alice.token })).status).toBe(200)
+    expect(await lastActivity()).toBe(START + 62_000)
+    // Concurrent requests of one session still write once.
+    at(130)
+    db.queries.length = 0
+    const responses = await Promise.all(
+      Array.from({ length: 5 }, () => call('/api/me', { token: alice.token })),
+    )
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200, 200])
+    expect(activityWrites(db)).toBe(1)
+    expect(await lastActivity()).toBe(START + 130_000)
+  })
 })
+
+/** Runs `body` while the database refuses activity writes (a trigger raises), as when it fails. */
+async function refuseActivityWrites(db: TestDatabase, body: () => Promise<void>): Promise<void> {
+  await db.sql(`create or replace function sessionward_test_refuse() returns trigger
+    language plpgsql as $$ begin raise exception 'activity write refused'; end $$`)
+  await db.sql(`create trigger sessionward_test_refuse before update of last_activity_at
+    on sessionward_session for each row execute function sessionward_test_refuse()`)
+  try {
+    await body()
+  } finally {
+    await db.sql('drop trigger sessionward_test_refuse on sessionward_session')
+    await db.sql('drop function sessionward_test_refuse')
+  }
+}

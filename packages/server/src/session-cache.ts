@@ -249,14 +249,23 @@ export class SessionCache<R> {
       session.lastIp = ip
       entry.view = null
     }
-    if (at - entry.persistedActivityAt < this.#touchInterval) return undefined
-    // Claimed before the write so concurrent requests of one session do not all write.
-    entry.persistedActivityAt = at
+    if (entry.writing || at - entry.persistedActivityAt < this.#touchInterval) return undefined
+    // One write in flight per session; it counts only once it succeeded, so after a failure
+    // the next request writes again.
     const { adoptedUserAgent } = entry
-    return this.#source.writeActivity(session, adoptedUserAgent).then(() => {
-      // Written: a re-read row now has it (unless another was adopted meanwhile).
-      if (entry.adoptedUserAgent === adoptedUserAgent) entry.adoptedUserAgent = null
-    })
+    const written = session.lastActivityAt.getTime()
+    const write = this.#source
+      .writeActivity(session, adoptedUserAgent)
+      .then(() => {
+        entry.persistedActivityAt = Math.max(entry.persistedActivityAt, written)
+        // Written: a re-read row now has it (unless another was adopted meanwhile).
+        if (entry.adoptedUserAgent === adoptedUserAgent) entry.adoptedUserAgent = null
+      })
+      .finally(() => {
+        entry.writing = null
+      })
+    entry.writing = write
+    return write
   }
 }
 
