@@ -10,11 +10,13 @@ import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } fro
 import { type CachedSession, SessionCache } from './session-cache.ts'
 import {
   type EndTarget,
+  type Expiry,
   endSessions,
   findById,
   findByTokenHash,
   fork,
   insertSession,
+  listExpired,
   listLive,
   lockUser,
   pruneLog,
@@ -36,6 +38,10 @@ export interface CreatedSession {
   /** Ids of the sessions this login evicted to stay within `maxSessions`. */
   evicted: string[]
 }
+
+// The background sweep ends at most this many sessions per round, so a backlog never holds
+// the database long.
+const SWEEP_BATCH = 500
 
 // Stored user agents are capped: the binding needs the browser's identity, not 10 KB of header.
 const MAX_USER_AGENT = 512
@@ -219,6 +225,92 @@ export class WardCore {
     }
   }
 
+  /**
+   * Splits a user's live rows (most recently active first) into the live ones and the expired
+   * ones by reason, under the user's current policy. Activity is the freshest known: this
+   * cache's, else the row's plus one write interval that another instance may not have
+   * written yet.
+   */
+  #sortOut(
+    rows: SessionRecord[],
+    policy: SessionPolicy,
+    now: number,
+  ): { live: SessionRecord[]; expired: Map<EndReason, string[]> } {
+    const live: SessionRecord[] = []
+    const expired = new Map<EndReason, string[]>()
+    for (const row of rows) {
+      const reason = expiryReason(this.#freshest(row), now, policy)
+      if (reason) expired.set(reason, [...(expired.get(reason) ?? []), row.id])
+      else live.push(row)
+    }
+    return { live, expired }
+  }
+
+  /** A row with the freshest activity known for it (see `#sortOut`). */
+  #freshest(row: SessionRecord): SessionRecord {
+    const cached = this.#cache.peek(row.tokenHash)?.session.lastActivityAt.getTime() ?? 0
+    const margin = this.options.touchInterval * 1000
+    const lastActivityAt = Math.max(cached, row.lastActivityAt.getTime() + margin)
+    return { ...row, lastActivityAt: new Date(lastActivityAt) }
+  }
+
+  /**
+   * A user's live sessions for the devices list, most recently active first: expired ones
+   * (not yet swept) are left out, under `policy`.
+   */
+  async liveSessions(
+    userId: string,
+    policy: SessionPolicy,
+    now = Date.now(),
+  ): Promise<SessionRecord[]> {
+    return this.#sortOut(await listLive(fork(this.orm), userId), policy, now).live
+  }
+
+  /** What SQL needs to tell expired rows at `now` (see `expiredCondition`). */
+  expiry(now: number): Expiry {
+    const { expireAfter, touchInterval } = this.options
+    return { now: new Date(now), expireAfter, margin: touchInterval }
+  }
+
+  /**
+   * Ends up to `limit` expired sessions (absolute, or idle past expireAfter plus one write
+   * interval by their rows) with their reason; hooks fire. A session this instance has seen
+   * active since is spared, and so is one whose row was written meanwhile. Returns how many
+   * ended.
+   */
+  async sweep(now = Date.now(), limit = SWEEP_BATCH): Promise<number> {
+    const { expireAfter, touchInterval } = this.options
+    const expiry = this.expiry(now)
+    const groups = new Map<string, { reason: EndReason; target: EndTarget }>()
+    for (const { record, expireAfter: own } of await listExpired(fork(this.orm), expiry, limit)) {
+      const rowExpireAfter = own ?? expireAfter
+      // The row's own limits: the absolute end it was given, the idle limit it logged in with.
+      const reason = expiryReason(this.#freshest(record), now, {
+        expireAfter: rowExpireAfter,
+        maxAge: Number.POSITIVE_INFINITY,
+      })
+      if (!reason) continue
+      const key = reason === 'idle' ? `idle:${rowExpireAfter}` : reason
+      const group = groups.get(key) ?? {
+        reason,
+        // Idle ends only while no instance has written activity since the row was read.
+        target: {
+          ids: [],
+          ...(reason === 'idle'
+            ? { activeBefore: new Date(now - (rowExpireAfter + touchInterval) * 1000) }
+            : {}),
+        },
+      }
+      if ('ids' in group.target) group.target.ids.push(record.id)
+      groups.set(key, group)
+    }
+    let ended = 0
+    for (const { reason, target } of groups.values()) {
+      ended += (await this.end(target, reason)).length
+    }
+    return ended
+  }
+
   /** Starts a session for `userId` (see `Ward.createSession`). */
   async createSession(c: Context, userId: string): Promise<CreatedSession> {
     if (typeof userId !== 'string' || userId === '' || userId.length > 255) {
@@ -242,12 +334,17 @@ export class WardCore {
       userAgent: userAgentOf(c),
       detail: null,
     }
+    const endedBefore: { records: SessionRecord[]; reason: EndReason }[] = []
     const evicted = await inTransaction(this.orm, async (tx) => {
       let victims: SessionRecord[] = []
       if (policy.maxSessions > 0) {
         // Serializes this user's logins so N concurrent logins cannot all see room for one more.
         await lockUser(tx, userId)
-        const live = await listLive(tx, userId)
+        const { live, expired } = this.#sortOut(await listLive(tx, userId), policy, now.getTime())
+        // Expired sessions end with their true reason, and never count against the cap.
+        for (const [reason, ids] of expired) {
+          endedBefore.push({ reason, records: await this.#endIn(tx, { ids }, reason, now) })
+        }
         const excess = live.length + 1 - policy.maxSessions
         if (excess > 0) {
           if (policy.onLimit === 'deny') throw sessionLimit(policy.maxSessions)
@@ -255,9 +352,10 @@ export class WardCore {
           victims = await this.#endIn(tx, { ids: leastRecentlyActive }, 'evicted', now)
         }
       }
-      await insertSession(tx, record)
+      await insertSession(tx, record, policy.expireAfter)
       return victims
     })
+    for (const { records, reason } of endedBefore) await this.#afterEnd(records, reason)
     await this.#afterEnd(evicted, 'evicted')
     const session = toSessionInfo(record)
     this.#cache.add(record.tokenHash, session, policy, now.getTime())

@@ -5,7 +5,12 @@ import type { SessionPolicy } from './options.ts'
 import type { SessionInfo } from './session.ts'
 import { testApp } from './test-support/app.ts'
 import { at, START, useFakeClock } from './test-support/clock.ts'
-import { activityWrites, onEachDatabase, type TestDatabase } from './test-support/db.ts'
+import {
+  activityWrites,
+  onEachDatabase,
+  refuseActivityWrites,
+  type TestDatabase,
+} from './test-support/db.ts'
 import { generateToken } from './tokens.ts'
 
 const SECRET = randomBytes(32).toString('base64url')
@@ -183,17 +188,3 @@ onEachDatabase((open) => {
     expect(await lastActivity()).toBe(START + 130_000)
   })
 })
-
-/** Runs `body` while the database refuses activity writes (a trigger raises), as when it fails. */
-async function refuseActivityWrites(db: TestDatabase, body: () => Promise<void>): Promise<void> {
-  await db.sql(`create or replace function sessionward_test_refuse() returns trigger
-    language plpgsql as $$ begin raise exception 'activity write refused'; end $$`)
-  await db.sql(`create trigger sessionward_test_refuse before update of last_activity_at
-    on sessionward_session for each row execute function sessionward_test_refuse()`)
-  try {
-    await body()
-  } finally {
-    await db.sql('drop trigger sessionward_test_refuse on sessionward_session')
-    await db.sql('drop function sessionward_test_refuse')
-  }
-}

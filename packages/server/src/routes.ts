@@ -14,7 +14,7 @@ import {
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
 import { endsAt, type SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
-import { describeStoreError, fork, listEnded, listLive, StoreUnavailableError } from './store.ts'
+import { describeStoreError, fork, listEnded, StoreUnavailableError } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, readCredentials, setSessionCookie } from './transport.ts'
 import { parseUserAgent } from './user-agent.ts'
@@ -122,8 +122,8 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
   )
 
   app.get('/sessions', async (c) => {
-    const { session } = liveEntry(c)
-    const live = await listLive(fork(core.orm), session.userId)
+    const { session, policy } = liveEntry(c)
+    const live = await core.liveSessions(session.userId, policy)
     c.header('Cache-Control', 'no-store')
     return c.json({
       sessions: live.map((record) => ({

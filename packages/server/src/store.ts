@@ -112,12 +112,17 @@ export async function query(runner: EntityManager, sql: string, params: unknown[
  * Stores a new session row.
  *
  * @example
- * await insertSession(fork(orm), record)
+ * await insertSession(fork(orm), record, policy.expireAfter)
  */
-export async function insertSession(runner: EntityManager, record: SessionRecord): Promise<void> {
+export async function insertSession(
+  runner: EntityManager,
+  record: SessionRecord,
+  expireAfter: number,
+): Promise<void> {
   await query(
     runner,
-    `insert into sessionward_session (${COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `insert into sessionward_session (${COLUMNS}, expire_after)
+      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       record.id,
       record.userId,
@@ -131,6 +136,7 @@ export async function insertSession(runner: EntityManager, record: SessionRecord
       record.lastIp,
       record.userAgent,
       record.detail,
+      expireAfter,
     ],
   )
 }
@@ -188,8 +194,13 @@ export async function writeActivity(
   )
 }
 
-/** Which live sessions `endSessions` ends. */
-export type EndTarget = { ids: string[]; userId?: string } | { userId: string; exceptId?: string }
+/**
+ * Which live sessions `endSessions` ends. `activeBefore` spares a session whose row shows
+ * activity since (written by another instance after it was chosen).
+ */
+export type EndTarget =
+  | { ids: string[]; userId?: string; activeBefore?: Date }
+  | { userId: string; exceptId?: string }
 
 /**
  * Ends live sessions and returns the rows it ended. The `ended_at is null` condition makes
@@ -215,6 +226,10 @@ export async function endSessions(
       where += ' and user_id = ?'
       params = [...params, target.userId]
     }
+    if (target.activeBefore !== undefined) {
+      where += ' and last_activity_at < ?'
+      params = [...params, target.activeBefore]
+    }
   } else if (target.exceptId) {
     where = 'user_id = ? and id <> ?'
     params = [target.userId, target.exceptId]
@@ -230,6 +245,55 @@ export async function endSessions(
     [endedAt, reason, detail, ...params],
   )
   return rows.map(toRecord)
+}
+
+/** What SQL needs to tell an expired session: the time, and the idle limit rows may lack. */
+export interface Expiry {
+  now: Date
+  /** The ward's expireAfter (s), for rows stored without their own. */
+  expireAfter: number
+  /** Seconds a row's activity may lag what some instance has seen (touchInterval). */
+  margin: number
+}
+
+/**
+ * The SQL condition (with its parameters) that a not-ended row is past its absolute end, or
+ * idle past its expireAfter plus `margin` by what its row says.
+ *
+ * @example
+ * const [condition, params] = expiredCondition(expiry)
+ */
+export function expiredCondition(expiry: Expiry): [string, unknown[]] {
+  return [
+    `(expires_at <= ? or last_activity_at + (coalesce(expire_after, ?) + ?) * interval '1 second' <= ?)`,
+    [expiry.now, expiry.expireAfter, expiry.margin, expiry.now],
+  ]
+}
+
+/**
+ * Up to `limit` sessions not ended but expired by their rows (see `expiredCondition`), for the
+ * background sweep to end.
+ *
+ * @example
+ * await listExpired(fork(orm), { now: new Date(), expireAfter: 900, margin: 60 }, 500)
+ */
+export async function listExpired(
+  runner: EntityManager,
+  expiry: Expiry,
+  limit: number,
+): Promise<{ record: SessionRecord; expireAfter: number | null }[]> {
+  const [condition, params] = expiredCondition(expiry)
+  const rows = await query(
+    runner,
+    `select ${COLUMNS}, expire_after from sessionward_session
+      where ended_at is null and ${condition}
+      limit ?`,
+    [...params, limit],
+  )
+  return rows.map((row) => ({
+    record: toRecord(row),
+    expireAfter: row.expire_after == null ? null : Number(row.expire_after),
+  }))
 }
 
 /**

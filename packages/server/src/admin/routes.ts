@@ -207,7 +207,7 @@ export function createAdminRoutes(
     const parsed = parseListQuery(c.req.query())
     if ('message' in parsed) return invalid(c, parsed.message)
     const { filters } = parsed
-    const result = await listSessions(fork(core.orm), filters)
+    const result = await listSessions(fork(core.orm), filters, core.expiry(Date.now()))
     if (preferred(c, HTML) === JSON_TYPE) {
       return c.json({
         sessions: result.sessions.map(describe),
