@@ -241,9 +241,22 @@ export class WardCore {
     for (const row of rows) {
       const reason = expiryReason(this.#freshest(row), now, policy)
       if (reason) expired.set(reason, [...(expired.get(reason) ?? []), row.id])
-      else live.push(row)
+      else live.push(this.#withCachedActivity(row))
     }
+    // Most recently active first by the freshest activity; ties: the newest created first, so
+    // evict-oldest takes the oldest created (docs/decisions.md).
+    live.sort(
+      (x, y) =>
+        y.lastActivityAt.getTime() - x.lastActivityAt.getTime() ||
+        y.createdAt.getTime() - x.createdAt.getTime(),
+    )
     return { live, expired }
+  }
+
+  /** A row with this cache's activity when it is later than the row's. */
+  #withCachedActivity(row: SessionRecord): SessionRecord {
+    const cached = this.#cache.peek(row.tokenHash)?.session.lastActivityAt
+    return cached && cached > row.lastActivityAt ? { ...row, lastActivityAt: cached } : row
   }
 
   /** A row with the freshest activity known for it (see `#sortOut`). */
