@@ -110,6 +110,41 @@ onEachDatabase((open) => {
     }
   })
 
+  it('defect 3: evict-oldest counts activity the cache has not written yet, ties by created_at', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    at(0)
+    const { login, call } = await testApp(db, { maxSessions: 3 }) // default touchInterval (60)
+    const a = await login('alice')
+    at(1)
+    const b = await login('alice')
+    at(2)
+    await login('alice')
+    at(30)
+    expect((await call('/api/me', { token: a.token })).status).toBe(200) // cached, not written
+    at(40)
+    const fourth = await call('/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+    })
+    expect((await fourth.json()).evicted).toEqual([b.id])
+    // Same activity everywhere: the oldest created goes first, whatever the random ids say.
+    await db.reset()
+    at(100)
+    const first = await login('bob')
+    at(101)
+    const second = await login('bob')
+    at(102)
+    const third = await login('bob')
+    await db.sql("update sessionward_session set last_activity_at = ? where user_id = 'bob'", [
+      new Date(),
+    ])
+    const { ward } = await testApp(db, { maxSessions: 3 })
+    const created = await ward.createSession(fakeLoginContext(), 'bob')
+    expect(created.evicted).toEqual([first.id])
+    expect(await liveCount(db, 'bob')).toBe(3)
+    expect([second.id, third.id]).not.toContain(first.id)
+  })
+
   it('maxSessions 0 means no cap', async () => {
     const { login } = await testApp(db)
     for (let i = 0; i < 10; i++) await login('alice')

@@ -3,18 +3,20 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import { LRUCache } from 'lru-cache'
 import type { Problem } from './errors.ts'
 import type { EndReason, ResolvedOptions, SessionPolicy } from './options.ts'
-import { activityWriteInterval, resolvePolicy } from './options.ts'
+import { resolvePolicy } from './options.ts'
 import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
+import { type CachedSession, SessionCache } from './session-cache.ts'
 import {
   type EndTarget,
+  type Expiry,
   endSessions,
   findById,
   findByTokenHash,
   fork,
   insertSession,
+  listExpired,
   listLive,
   lockUser,
   pruneLog,
@@ -25,19 +27,8 @@ import { generateToken, hashToken } from './tokens.ts'
 import { setSessionCookie } from './transport.ts'
 import { userAgentMatches } from './user-agent.ts'
 
-/** A session held in the process cache, keyed by token hash; it carries the freshest activity. */
-export interface CacheEntry {
-  /** What `c.var.session` shows: kept without the token hash, so no copy is made per request. */
-  session: SessionInfo
-  policy: SessionPolicy
-  /** When the row was last read from the database (ms). */
-  checkedAt: number
-  /** The last activity time last written to (or read from) the database (ms). */
-  persistedActivityAt: number
-}
-
 /** The outcome of checking a token: a live session, or the problem to answer with. */
-export type Authentication = { entry: CacheEntry } | { problem: Problem }
+export type Authentication = { entry: CachedSession } | { problem: Problem }
 
 /** What `createSession` gives the app's login route. */
 export interface CreatedSession {
@@ -47,6 +38,10 @@ export interface CreatedSession {
   /** Ids of the sessions this login evicted to stay within `maxSessions`. */
   evicted: string[]
 }
+
+// The background sweep ends at most this many sessions per round, so a backlog never holds
+// the database long.
+const SWEEP_BATCH = 500
 
 // Stored user agents are capped: the binding needs the browser's identity, not 10 KB of header.
 const MAX_USER_AGENT = 512
@@ -81,19 +76,24 @@ export const UNKNOWN_TOKEN: Problem = {
 export class WardCore {
   readonly options: ResolvedOptions
   readonly orm: MikroORM
-  readonly #cache: LRUCache<string, CacheEntry>
-  readonly #loading = new Map<string, Promise<Authentication>>()
-  /**
-   * Token hashes of sessions known to have ended, with the reason. An end is final, so a dead
-   * cookie keeps getting the true reason (the client shows it) without a database read.
-   */
-  readonly #endedReasons: LRUCache<string, EndReason>
+  readonly #cache: SessionCache<Context>
 
   constructor(options: ResolvedOptions, orm: MikroORM) {
     this.options = options
     this.orm = orm
-    this.#cache = new LRUCache({ max: options.cacheSize })
-    this.#endedReasons = new LRUCache({ max: options.cacheSize })
+    this.#cache = new SessionCache(
+      {
+        max: options.cacheSize,
+        ttl: options.cacheTtl * 1000,
+        touchInterval: options.touchInterval * 1000,
+      },
+      {
+        read: (tokenHash) => findByTokenHash(fork(orm), tokenHash),
+        policy: (userId, c) => this.policyFor(userId, c),
+        writeActivity: (session, userAgent) =>
+          writeActivity(fork(orm), session.id, session.lastActivityAt, session.lastIp, userAgent),
+      },
+    )
   }
 
   /** The per-user settings: `policy(userId, c)` over the ward's options, validated. */
@@ -108,9 +108,9 @@ export class WardCore {
    * seen from the same user agent. Synchronous, no database; anything else goes to
    * `authenticate`.
    */
-  cachedSession(c: Context, tokenHash: string, now: number): CacheEntry | undefined {
-    const entry = this.#cache.get(tokenHash)
-    if (!entry || now - entry.checkedAt >= this.options.cacheTtl * 1000) return undefined
+  cachedSession(c: Context, tokenHash: string, now: number): CachedSession | undefined {
+    const entry = this.#cache.fresh(tokenHash, now)
+    if (!entry) return undefined
     if (expiryReason(entry.session, now, entry.policy) !== null) return undefined
     const userAgent = userAgentOf(c)
     if (userAgent !== entry.session.userAgent) return undefined
@@ -122,22 +122,20 @@ export class WardCore {
    * ended once, user-agent binding enforced.
    */
   async authenticate(c: Context, tokenHash: string, now = Date.now()): Promise<Authentication> {
-    const endReason = this.#endedReasons.get(tokenHash)
-    if (endReason) return { problem: ended(endReason) }
-    let entry = this.#cache.get(tokenHash)
-    if (!entry || now - entry.checkedAt >= this.options.cacheTtl * 1000) {
-      const loaded = await this.#load(c, tokenHash, now)
-      if ('problem' in loaded) return loaded
-      entry = loaded.entry
-    }
+    const found = await this.#cache.lookup(tokenHash, now, c)
+    if ('unknown' in found) return { problem: UNKNOWN_TOKEN }
+    if ('ended' in found) return { problem: ended(found.ended) }
+    const { entry } = found
     let reason = expiryReason(entry.session, now, entry.policy)
     if (reason === 'idle' && entry.checkedAt < now) {
       // Never end for idleness on stale data: another instance may have seen activity.
       const fresh = await findById(fork(this.orm), entry.session.id)
       if (!fresh || fresh.endedAt) {
-        return { problem: ended(this.#markEnded(tokenHash, fresh?.endReason ?? null)) }
+        const known = fresh?.endReason ?? 'revoked'
+        this.#cache.markEnded(tokenHash, known, fresh?.endedAt ?? null)
+        return { problem: ended(known) }
       }
-      this.#refresh(entry, fresh, entry.policy, now)
+      this.#cache.update(entry, fresh, entry.policy, now)
       reason = expiryReason(entry.session, now, entry.policy)
     }
     if (reason) {
@@ -150,39 +148,8 @@ export class WardCore {
       await this.end({ ids: [entry.session.id] }, 'user_agent_changed', detail)
       return { problem: ended('user_agent_changed') }
     }
-    return { entry }
-  }
-
-  /** Reads a session into the cache. Concurrent requests of one token share one read. */
-  #load(c: Context, tokenHash: string, now: number): Promise<Authentication> {
-    let loading = this.#loading.get(tokenHash)
-    if (!loading) {
-      loading = this.#read(c, tokenHash, now).finally(() => this.#loading.delete(tokenHash))
-      this.#loading.set(tokenHash, loading)
-    }
-    return loading
-  }
-
-  async #read(c: Context, tokenHash: string, now: number): Promise<Authentication> {
-    const record = await findByTokenHash(fork(this.orm), tokenHash)
-    if (!record) {
-      this.#cache.delete(tokenHash)
-      return { problem: UNKNOWN_TOKEN }
-    }
-    if (record.endedAt) return { problem: ended(this.#markEnded(tokenHash, record.endReason)) }
-    const policy = await this.policyFor(record.userId, c)
-    const cached = this.#cache.get(tokenHash)
-    if (cached) {
-      this.#refresh(cached, record, policy, now)
-      return { entry: cached }
-    }
-    const entry: CacheEntry = {
-      session: toSessionInfo(record),
-      policy,
-      checkedAt: now,
-      persistedActivityAt: record.lastActivityAt.getTime(),
-    }
-    this.#cache.set(tokenHash, entry)
+    // Passed the binding with another string (a browser update): parse it once, not per request.
+    if (userAgent !== entry.session.userAgent) this.#cache.adoptUserAgent(entry, userAgent)
     return { entry }
   }
 
@@ -191,38 +158,16 @@ export class WardCore {
    * hitting the cache at once instead of after cacheTtl.
    */
   rekey(oldHash: string, newHash: string): void {
-    const entry = this.#cache.get(oldHash)
-    this.#cache.delete(oldHash)
-    if (entry) this.#cache.set(newHash, entry)
+    this.#cache.rotate(oldHash, newHash)
   }
 
-  /** Updates a cached entry in place, so every request holding it sees the fresh row. */
-  #refresh(entry: CacheEntry, record: SessionRecord, policy: SessionPolicy, now: number): void {
-    const stored = record.lastActivityAt.getTime()
-    // The cache may hold activity not yet written (touchInterval): keep the later of the two.
-    record.lastActivityAt = new Date(Math.max(stored, entry.session.lastActivityAt.getTime()))
-    entry.session = toSessionInfo(record)
-    entry.policy = policy
-    entry.checkedAt = now
-    entry.persistedActivityAt = Math.max(stored, entry.persistedActivityAt)
-  }
-
-  /**
-   * Records user activity at `at` (never moving it backwards). The cache always holds the
-   * fresh value; the database is written at most once per touchInterval, and only then is a
-   * promise returned, so the common case costs no await.
-   */
-  recordActivity(entry: CacheEntry, at: number, ip: string | undefined): Promise<void> | undefined {
-    const { session } = entry
-    if (session.endedAt) return undefined
-    // Activity is kept to the second (as the client throttles it): no new Date per request.
-    if (at - session.lastActivityAt.getTime() >= 1000) session.lastActivityAt = new Date(at)
-    if (ip) session.lastIp = ip
-    const interval = activityWriteInterval(this.options.touchInterval, entry.policy.expireAfter)
-    if (at - entry.persistedActivityAt < interval * 1000) return undefined
-    // Claimed before the write so concurrent requests of one session do not all write.
-    entry.persistedActivityAt = at
-    return writeActivity(fork(this.orm), session.id, session.lastActivityAt, session.lastIp)
+  /** Records user activity at `at` (see `SessionCache.recordActivity`). */
+  recordActivity(
+    entry: CachedSession,
+    at: number,
+    ip: string | undefined,
+  ): Promise<void> | undefined {
+    return this.#cache.recordActivity(entry, at, ip)
   }
 
   /**
@@ -264,21 +209,11 @@ export class WardCore {
 
   async #afterEnd(records: SessionRecord[], reason: EndReason): Promise<void> {
     for (const record of records) {
-      const cached = this.#cache.get(record.tokenHash)
-      if (cached) cached.session.endedAt = record.endedAt
-      this.#markEnded(record.tokenHash, reason)
+      this.#cache.markEnded(record.tokenHash, reason, record.endedAt)
       await this.#callHook('onSessionEnd', () =>
         this.options.hooks.onSessionEnd?.(toSessionInfo(record), reason),
       )
     }
-  }
-
-  /** Drops an ended session from the cache and remembers why it ended. */
-  #markEnded(tokenHash: string, reason: EndReason | null): EndReason {
-    const known = reason ?? 'revoked'
-    this.#cache.delete(tokenHash)
-    this.#endedReasons.set(tokenHash, known)
-    return known
   }
 
   async #callHook(name: string, call: () => void | Promise<void>): Promise<void> {
@@ -288,6 +223,105 @@ export class WardCore {
       // An audit hook must never break a login, a logout or a request.
       this.options.logger.error(`sessionward: hooks.${name} threw`, error)
     }
+  }
+
+  /**
+   * Splits a user's live rows (most recently active first) into the live ones and the expired
+   * ones by reason, under the user's current policy. Activity is the freshest known: this
+   * cache's, else the row's plus one write interval that another instance may not have
+   * written yet.
+   */
+  #sortOut(
+    rows: SessionRecord[],
+    policy: SessionPolicy,
+    now: number,
+  ): { live: SessionRecord[]; expired: Map<EndReason, string[]> } {
+    const live: SessionRecord[] = []
+    const expired = new Map<EndReason, string[]>()
+    for (const row of rows) {
+      const reason = expiryReason(this.#freshest(row), now, policy)
+      if (reason) expired.set(reason, [...(expired.get(reason) ?? []), row.id])
+      else live.push(this.#withCachedActivity(row))
+    }
+    // Most recently active first by the freshest activity; ties: the newest created first, so
+    // evict-oldest takes the oldest created (docs/decisions.md).
+    live.sort(
+      (x, y) =>
+        y.lastActivityAt.getTime() - x.lastActivityAt.getTime() ||
+        y.createdAt.getTime() - x.createdAt.getTime(),
+    )
+    return { live, expired }
+  }
+
+  /** A row with this cache's activity when it is later than the row's. */
+  #withCachedActivity(row: SessionRecord): SessionRecord {
+    const cached = this.#cache.peek(row.tokenHash)?.session.lastActivityAt
+    return cached && cached > row.lastActivityAt ? { ...row, lastActivityAt: cached } : row
+  }
+
+  /** A row with the freshest activity known for it (see `#sortOut`). */
+  #freshest(row: SessionRecord): SessionRecord {
+    const cached = this.#cache.peek(row.tokenHash)?.session.lastActivityAt.getTime() ?? 0
+    const margin = this.options.touchInterval * 1000
+    const lastActivityAt = Math.max(cached, row.lastActivityAt.getTime() + margin)
+    return { ...row, lastActivityAt: new Date(lastActivityAt) }
+  }
+
+  /**
+   * A user's live sessions for the devices list, most recently active first: expired ones
+   * (not yet swept) are left out, under `policy`.
+   */
+  async liveSessions(
+    userId: string,
+    policy: SessionPolicy,
+    now = Date.now(),
+  ): Promise<SessionRecord[]> {
+    return this.#sortOut(await listLive(fork(this.orm), userId), policy, now).live
+  }
+
+  /** What SQL needs to tell expired rows at `now` (see `expiredCondition`). */
+  expiry(now: number): Expiry {
+    const { expireAfter, touchInterval } = this.options
+    return { now: new Date(now), expireAfter, margin: touchInterval }
+  }
+
+  /**
+   * Ends up to `limit` expired sessions (absolute, or idle past expireAfter plus one write
+   * interval by their rows) with their reason; hooks fire. A session this instance has seen
+   * active since is spared, and so is one whose row was written meanwhile. Returns how many
+   * ended.
+   */
+  async sweep(now = Date.now(), limit = SWEEP_BATCH): Promise<number> {
+    const { expireAfter, touchInterval } = this.options
+    const expiry = this.expiry(now)
+    const groups = new Map<string, { reason: EndReason; target: EndTarget }>()
+    for (const { record, expireAfter: own } of await listExpired(fork(this.orm), expiry, limit)) {
+      const rowExpireAfter = own ?? expireAfter
+      // The row's own limits: the absolute end it was given, the idle limit it logged in with.
+      const reason = expiryReason(this.#freshest(record), now, {
+        expireAfter: rowExpireAfter,
+        maxAge: Number.POSITIVE_INFINITY,
+      })
+      if (!reason) continue
+      const key = reason === 'idle' ? `idle:${rowExpireAfter}` : reason
+      const group = groups.get(key) ?? {
+        reason,
+        // Idle ends only while no instance has written activity since the row was read.
+        target: {
+          ids: [],
+          ...(reason === 'idle'
+            ? { activeBefore: new Date(now - (rowExpireAfter + touchInterval) * 1000) }
+            : {}),
+        },
+      }
+      if ('ids' in group.target) group.target.ids.push(record.id)
+      groups.set(key, group)
+    }
+    let ended = 0
+    for (const { reason, target } of groups.values()) {
+      ended += (await this.end(target, reason)).length
+    }
+    return ended
   }
 
   /** Starts a session for `userId` (see `Ward.createSession`). */
@@ -313,12 +347,17 @@ export class WardCore {
       userAgent: userAgentOf(c),
       detail: null,
     }
+    const endedBefore: { records: SessionRecord[]; reason: EndReason }[] = []
     const evicted = await inTransaction(this.orm, async (tx) => {
       let victims: SessionRecord[] = []
       if (policy.maxSessions > 0) {
         // Serializes this user's logins so N concurrent logins cannot all see room for one more.
         await lockUser(tx, userId)
-        const live = await listLive(tx, userId)
+        const { live, expired } = this.#sortOut(await listLive(tx, userId), policy, now.getTime())
+        // Expired sessions end with their true reason, and never count against the cap.
+        for (const [reason, ids] of expired) {
+          endedBefore.push({ reason, records: await this.#endIn(tx, { ids }, reason, now) })
+        }
         const excess = live.length + 1 - policy.maxSessions
         if (excess > 0) {
           if (policy.onLimit === 'deny') throw sessionLimit(policy.maxSessions)
@@ -326,17 +365,13 @@ export class WardCore {
           victims = await this.#endIn(tx, { ids: leastRecentlyActive }, 'evicted', now)
         }
       }
-      await insertSession(tx, record)
+      await insertSession(tx, record, policy.expireAfter)
       return victims
     })
+    for (const { records, reason } of endedBefore) await this.#afterEnd(records, reason)
     await this.#afterEnd(evicted, 'evicted')
     const session = toSessionInfo(record)
-    this.#cache.set(record.tokenHash, {
-      session: { ...session },
-      policy,
-      checkedAt: now.getTime(),
-      persistedActivityAt: now.getTime(),
-    })
+    this.#cache.add(record.tokenHash, session, policy, now.getTime())
     setSessionCookie(c, this.options, token, policy.maxAge)
     await this.#callHook('onSessionStart', () => this.options.hooks.onSessionStart?.(session, c))
     return { token, session, evicted: evicted.map((victim) => victim.id) }

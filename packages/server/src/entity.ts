@@ -26,6 +26,8 @@ export const SessionEntity = defineEntity({
     detail: p.text().nullable(),
     /** Hashes of the tokens this session had before `rotateOnRefresh` replaced them. */
     retiredTokenHashes: p.array().columnType('text[]').nullable(),
+    /** The idle limit (seconds) the session's policy gave it at login; null: the ward's own. */
+    expireAfter: p.integer().nullable(),
   },
   indexes: [
     {

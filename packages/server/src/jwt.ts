@@ -9,11 +9,12 @@ import {
 import type { Context } from 'hono'
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose'
 import { LRUCache } from 'lru-cache'
-import type { Authentication, CacheEntry, WardCore } from './core.ts'
+import type { Authentication, WardCore } from './core.ts'
 import { ended, UNKNOWN_TOKEN } from './core.ts'
 import type { Problem } from './errors.ts'
 import { assertKnownKeys, WardOptionsError } from './options.ts'
 import type { SessionInfo } from './session.ts'
+import type { CachedSession } from './session-cache.ts'
 import { findById, fork, query } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
 
@@ -431,7 +432,7 @@ export class AccessTokens {
    * unexpired, whose session is fresh in the cache and matches its `sid` and `sub`. Anything
    * else goes to `authenticate`.
    */
-  cachedSession(c: Context, digest: string, now: number): CacheEntry | undefined {
+  cachedSession(c: Context, digest: string, now: number): CachedSession | undefined {
     const claims = this.#verified.get(digest)
     if (!claims || !this.#unexpired(claims, now)) return undefined
     const tokenHash = this.#hashes.get(claims.sid)
@@ -485,7 +486,7 @@ export class AccessTokens {
    * longer the current one (a concurrent or replayed refresh), that is reuse: the session ends.
    */
   async rotate(
-    entry: CacheEntry,
+    entry: CachedSession,
     oldHash: string,
   ): Promise<{ token: string } | { problem: Problem }> {
     const token = generateToken()

@@ -37,7 +37,7 @@ onEachDatabase((open) => {
   useFakeClock()
 
   it('requireSession() alone reads the token, answers 401 without one, and records activity', async () => {
-    const ward = await createWard({ database: db.orm, touchInterval: 60 })
+    const ward = await createWard({ sweepInterval: 0, database: db.orm, touchInterval: 60 })
     const { call, login } = hostApp(ward, (app) => {
       app.get('/api/me', ward.requireSession(), (c) => c.json({ userId: c.var.session?.userId }))
     })
@@ -56,7 +56,7 @@ onEachDatabase((open) => {
   })
 
   it('ward.routes() and adminRoutes() work without ward.middleware() on the app', async () => {
-    const ward = await createWard({ database: db.orm })
+    const ward = await createWard({ sweepInterval: 0, database: db.orm })
     const { call, login } = hostApp(ward, (app) => {
       app.route('/session', ward.routes())
       app.route('/admin/sessions', ward.adminRoutes({ authorize: () => true }))
@@ -75,7 +75,12 @@ onEachDatabase((open) => {
   })
 
   it('mounted more than once, the ward reads the store and records activity once per request', async () => {
-    const ward = await createWard({ database: db.orm, touchInterval: 60, cacheTtl: 0 })
+    const ward = await createWard({
+      sweepInterval: 0,
+      database: db.orm,
+      touchInterval: 60,
+      cacheTtl: 0,
+    })
     const { call, login } = hostApp(ward, (app) => {
       app.use('*', ward.middleware())
       app.use('/api/*', ward.middleware(), ward.requireSession())

@@ -1,16 +1,17 @@
 import type { Context, MiddlewareHandler, Next } from 'hono'
-import type { Authentication, CacheEntry, WardCore } from './core.ts'
+import type { Authentication, WardCore } from './core.ts'
 import { UNKNOWN_TOKEN } from './core.ts'
 import { type Problem, problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
 import type { SessionInfo } from './session.ts'
+import { type CachedSession, sessionView } from './session-cache.ts'
 import { describeStoreError, StoreUnavailableError } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, originAllowed, readCredentials } from './transport.ts'
 
-/** Per-request state the ward keeps on the context. */
+/** Per-request state the ward keeps beside the context, out of apps' types. */
 export interface RequestState {
-  entry: CacheEntry | null
+  entry: CachedSession | null
   /** Why there is no session although credentials were sent; answered by requireSession. */
   problem: Problem | null
   /** Set by `markPassive(c)`: this request does not count as user activity. */
@@ -20,10 +21,22 @@ export interface RequestState {
 /** Hono environment of an app that uses a ward: `new Hono<WardEnv>()`. */
 export interface WardEnv {
   Variables: {
-    /** The live session of this request, or null. */
-    session: SessionInfo | null
-    sessionward: RequestState
+    /** The live session of this request (read-only), or null. */
+    session: Readonly<SessionInfo> | null
   }
+}
+
+// Private to the ward: apps see `c.var.session` only, never the cache entry behind it.
+const requestStates = new WeakMap<Context, RequestState>()
+
+/**
+ * The ward's state for this request, once its middleware has run.
+ *
+ * @example
+ * const entry = requestState(c)?.entry
+ */
+export function requestState(c: Context): RequestState | undefined {
+  return requestStates.get(c)
 }
 
 const NO_TOKEN: Problem = {
@@ -59,7 +72,7 @@ export const STORE_UNAVAILABLE: Problem = {
  * app.get('/api/notifications', (c) => { markPassive(c); return c.json(...) })
  */
 export function markPassive(c: Context<WardEnv>): void {
-  const state = c.get('sessionward')
+  const state = requestStates.get(c)
   if (state) state.passive = true
 }
 
@@ -72,7 +85,7 @@ export function createMiddleware(
   core: WardCore,
   accessTokens?: AccessTokens,
 ): MiddlewareHandler<WardEnv> {
-  return (c, next) => (c.get('sessionward') ? next() : guard(c, next, core, accessTokens, false))
+  return (c, next) => (requestStates.has(c) ? next() : guard(c, next, core, accessTokens, false))
 }
 
 /**
@@ -85,7 +98,7 @@ export function createRequireSession(
   accessTokens?: AccessTokens,
 ): MiddlewareHandler<WardEnv> {
   return (c, next) => {
-    const state = c.get('sessionward')
+    const state = requestStates.get(c)
     if (!state) return guard(c, next, core, accessTokens, true)
     if (!state.entry) return Promise.resolve(problemResponse(c, state.problem ?? NO_TOKEN))
     return next()
@@ -133,7 +146,7 @@ function identify(
   now: number,
 ): RequestState | Promise<RequestState> {
   const state: RequestState = { entry: null, problem: null, passive: false }
-  c.set('sessionward', state)
+  requestStates.set(c, state)
   c.set('session', null)
   const credentials = readCredentials(c, core.options)
   if (credentials.kind === 'none') return state
@@ -176,9 +189,9 @@ function identify(
   })
 }
 
-function live(c: Context<WardEnv>, state: RequestState, entry: CacheEntry): RequestState {
+function live(c: Context<WardEnv>, state: RequestState, entry: CachedSession): RequestState {
   state.entry = entry
-  c.set('session', entry.session)
+  c.set('session', sessionView(entry))
   return state
 }
 

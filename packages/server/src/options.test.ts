@@ -274,6 +274,7 @@ describe('option types', () => {
       clientIp: () => undefined,
       cacheSize: 100,
       cacheTtl: 1,
+      sweepInterval: 0,
       logger: console,
       jwt: { secret: SECRET, accessTtl: 60, issuer: 'me', audience: 'app', rotateOnRefresh: true },
     }

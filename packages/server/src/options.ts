@@ -65,6 +65,8 @@ export interface WardOptions extends Partial<SessionPolicy> {
   cacheSize?: number
   /** Seconds a cached session is trusted before its row is re-read (default 5). */
   cacheTtl?: number
+  /** Seconds between background sweeps that end expired sessions (default 60; 0 turns it off). */
+  sweepInterval?: number
   /** Where start-up facts (info), misconfiguration (warn) and failures (error) go. Default `console`. */
   logger?: WardLogger
   /** JWT access tokens bound to live sessions (`POST /session/token`); off when omitted. */
@@ -84,6 +86,7 @@ export interface ResolvedOptions extends SessionPolicy {
   clientIp: (c: Context) => string | undefined
   cacheSize: number
   cacheTtl: number
+  sweepInterval: number
   logger: WardLogger
   jwt: ResolvedJwtOptions | null
 }
@@ -242,6 +245,7 @@ const OPTION_CHECKS = {
   clientIp: func('(c) => string | undefined'),
   cacheSize: wholeNumber,
   cacheTtl: seconds(),
+  sweepInterval: seconds(),
   logger: (value, name) => {
     if (!isRecord(value)) {
       fail(`${name} must be an object with info, warn and error functions, got ${describe(value)}`)
@@ -424,6 +428,7 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     // lru-cache needs room for at least one entry.
     cacheSize: Math.max(1, options.cacheSize ?? 10_000),
     cacheTtl: options.cacheTtl ?? 5,
+    sweepInterval: options.sweepInterval ?? 60,
     logger: options.logger ?? console,
     jwt: options.jwt === undefined ? null : resolveJwtOptions(options.jwt),
   }

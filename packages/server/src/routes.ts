@@ -2,13 +2,20 @@ import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { type ClientScriptFile, clientScriptRoutes } from './client-script.ts'
-import type { CacheEntry, WardCore } from './core.ts'
+import type { WardCore } from './core.ts'
 import { problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
-import { createMiddleware, createRequireSession, markPassive, type WardEnv } from './middleware.ts'
+import {
+  createMiddleware,
+  createRequireSession,
+  markPassive,
+  requestState,
+  type WardEnv,
+} from './middleware.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
 import { endsAt, type SessionInfo } from './session.ts'
-import { describeStoreError, fork, listEnded, listLive, StoreUnavailableError } from './store.ts'
+import type { CachedSession } from './session-cache.ts'
+import { describeStoreError, fork, listEnded, StoreUnavailableError } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, readCredentials, setSessionCookie } from './transport.ts'
 import { parseUserAgent } from './user-agent.ts'
@@ -29,8 +36,8 @@ function describe(record: SessionInfo) {
 }
 
 /** The request's live session; every route here runs behind requireSession. */
-function liveEntry(c: Context<WardEnv>): CacheEntry {
-  const { entry } = c.var.sessionward
+function liveEntry(c: Context<WardEnv>): CachedSession {
+  const entry = requestState(c)?.entry
   if (!entry) throw new Error('unreachable: requireSession let a request through')
   return entry
 }
@@ -62,7 +69,7 @@ export function createRoutes(
   // Registered before requireSession: logging out of a session that has already ended is not
   // an error, and it is where a kept session_ended cookie gets cleared.
   app.post('/logout', async (c, next) => {
-    const { entry, problem } = c.var.sessionward
+    const { entry = null, problem = null } = requestState(c) ?? {}
     if (!entry && problem?.error !== 'session_ended') return next()
     if (entry) await core.end({ ids: [entry.session.id] }, 'logout')
     clearSessionCookie(c, core.options)
@@ -122,8 +129,8 @@ export function createRoutes(
   )
 
   app.get('/sessions', async (c) => {
-    const { session } = liveEntry(c)
-    const live = await listLive(fork(core.orm), session.userId)
+    const { session, policy } = liveEntry(c)
+    const live = await core.liveSessions(session.userId, policy)
     c.header('Cache-Control', 'no-store')
     return c.json({
       sessions: live.map((record) => ({

@@ -112,12 +112,17 @@ export async function query(runner: EntityManager, sql: string, params: unknown[
  * Stores a new session row.
  *
  * @example
- * await insertSession(fork(orm), record)
+ * await insertSession(fork(orm), record, policy.expireAfter)
  */
-export async function insertSession(runner: EntityManager, record: SessionRecord): Promise<void> {
+export async function insertSession(
+  runner: EntityManager,
+  record: SessionRecord,
+  expireAfter: number,
+): Promise<void> {
   await query(
     runner,
-    `insert into sessionward_session (${COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `insert into sessionward_session (${COLUMNS}, expire_after)
+      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       record.id,
       record.userId,
@@ -131,6 +136,7 @@ export async function insertSession(runner: EntityManager, record: SessionRecord
       record.lastIp,
       record.userAgent,
       record.detail,
+      expireAfter,
     ],
   )
 }
@@ -165,28 +171,36 @@ export async function findById(runner: EntityManager, id: string): Promise<Sessi
 }
 
 /**
- * Records activity. Never moves last activity backwards, whatever order writes land in.
+ * Records activity, and the user agent when one was adopted since the last write (null keeps
+ * the stored one). Never moves last activity backwards, whatever order writes land in.
  *
  * @example
- * await writeActivity(fork(orm), id, new Date(), '203.0.113.7')
+ * await writeActivity(fork(orm), id, new Date(), '203.0.113.7', null)
  */
 export async function writeActivity(
   runner: EntityManager,
   id: string,
   lastActivityAt: Date,
   lastIp: string | null,
+  userAgent: string | null,
 ): Promise<void> {
   await query(
     runner,
     `update sessionward_session
-        set last_activity_at = greatest(last_activity_at, ?), last_ip = coalesce(?, last_ip)
+        set last_activity_at = greatest(last_activity_at, ?), last_ip = coalesce(?, last_ip),
+            user_agent = coalesce(?, user_agent)
       where id = ? and ended_at is null`,
-    [lastActivityAt, lastIp, id],
+    [lastActivityAt, lastIp, userAgent, id],
   )
 }
 
-/** Which live sessions `endSessions` ends. */
-export type EndTarget = { ids: string[]; userId?: string } | { userId: string; exceptId?: string }
+/**
+ * Which live sessions `endSessions` ends. `activeBefore` spares a session whose row shows
+ * activity since (written by another instance after it was chosen).
+ */
+export type EndTarget =
+  | { ids: string[]; userId?: string; activeBefore?: Date }
+  | { userId: string; exceptId?: string }
 
 /**
  * Ends live sessions and returns the rows it ended. The `ended_at is null` condition makes
@@ -212,6 +226,10 @@ export async function endSessions(
       where += ' and user_id = ?'
       params = [...params, target.userId]
     }
+    if (target.activeBefore !== undefined) {
+      where += ' and last_activity_at < ?'
+      params = [...params, target.activeBefore]
+    }
   } else if (target.exceptId) {
     where = 'user_id = ? and id <> ?'
     params = [target.userId, target.exceptId]
@@ -227,6 +245,55 @@ export async function endSessions(
     [endedAt, reason, detail, ...params],
   )
   return rows.map(toRecord)
+}
+
+/** What SQL needs to tell an expired session: the time, and the idle limit rows may lack. */
+export interface Expiry {
+  now: Date
+  /** The ward's expireAfter (s), for rows stored without their own. */
+  expireAfter: number
+  /** Seconds a row's activity may lag what some instance has seen (touchInterval). */
+  margin: number
+}
+
+/**
+ * The SQL condition (with its parameters) that a not-ended row is past its absolute end, or
+ * idle past its expireAfter plus `margin` by what its row says.
+ *
+ * @example
+ * const [condition, params] = expiredCondition(expiry)
+ */
+export function expiredCondition(expiry: Expiry): [string, unknown[]] {
+  return [
+    `(expires_at <= ? or last_activity_at + (coalesce(expire_after, ?) + ?) * interval '1 second' <= ?)`,
+    [expiry.now, expiry.expireAfter, expiry.margin, expiry.now],
+  ]
+}
+
+/**
+ * Up to `limit` sessions not ended but expired by their rows (see `expiredCondition`), for the
+ * background sweep to end.
+ *
+ * @example
+ * await listExpired(fork(orm), { now: new Date(), expireAfter: 900, margin: 60 }, 500)
+ */
+export async function listExpired(
+  runner: EntityManager,
+  expiry: Expiry,
+  limit: number,
+): Promise<{ record: SessionRecord; expireAfter: number | null }[]> {
+  const [condition, params] = expiredCondition(expiry)
+  const rows = await query(
+    runner,
+    `select ${COLUMNS}, expire_after from sessionward_session
+      where ended_at is null and ${condition}
+      limit ?`,
+    [...params, limit],
+  )
+  return rows.map((row) => ({
+    record: toRecord(row),
+    expireAfter: row.expire_after == null ? null : Number(row.expire_after),
+  }))
 }
 
 /**

@@ -8,6 +8,7 @@ import { AccessTokens } from './jwt.ts'
 import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
 import { resolveOptions, type WardOptions } from './options.ts'
 import { createRoutes } from './routes.ts'
+import { describeStoreError } from './store.ts'
 
 /** A configured sessionward instance. */
 export interface Ward {
@@ -38,9 +39,14 @@ export interface Ward {
   createSession(c: Context, userId: string): Promise<CreatedSession>
   /** Ends one of any user's sessions by id (for the app's own admin or security flows). */
   endSession(id: string, reason?: 'revoked' | 'admin'): Promise<boolean>
+  /**
+   * Ends expired sessions now (idle or past their absolute end), up to one batch, with hooks;
+   * returns how many. The ward also does this every `sweepInterval` seconds.
+   */
+  sweep(): Promise<number>
   /** Applies pending schema migrations; returns the names applied (none when up to date). */
   migrate(): Promise<string[]>
-  /** Releases the database (and an embedded PGlite). A shared ORM is left open. */
+  /** Stops the sweep and releases the database (and an embedded PGlite). A shared ORM is left open. */
   close(): Promise<void>
   /** The MikroORM instance the ward uses. */
   readonly orm: MikroORM
@@ -67,6 +73,7 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const middleware = createMiddleware(core, accessTokens)
   const requireSession = createRequireSession(core, accessTokens)
   const clientScript = new ClientScriptFile(resolved.logger)
+  const sweeper = resolved.sweepInterval > 0 ? startSweeping(core, resolved.sweepInterval) : null
   return {
     middleware: () => middleware,
     requireSession: () => requireSession,
@@ -78,10 +85,31 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
       const ended = await core.end({ ids: [id] }, reason)
       return ended.length > 0
     },
+    sweep: () => core.sweep(),
     migrate: () => migrate(database.orm),
     close: async () => {
+      if (sweeper) clearInterval(sweeper)
       if (database.owned) await database.orm.close(true)
     },
     orm: database.orm,
   }
+}
+
+/** Sweeps expired sessions every `seconds`; the timer never keeps the process alive. */
+function startSweeping(core: WardCore, seconds: number): NodeJS.Timeout {
+  let running = false
+  const timer = setInterval(async () => {
+    // One sweep at a time: a slow database never piles them up.
+    if (running) return
+    running = true
+    try {
+      await core.sweep()
+    } catch (error) {
+      core.options.logger.warn(`sessionward: sweep failed: ${describeStoreError(error)}`)
+    } finally {
+      running = false
+    }
+  }, seconds * 1000)
+  timer.unref()
+  return timer
 }

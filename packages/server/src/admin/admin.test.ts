@@ -199,7 +199,12 @@ onEachDatabase((open) => {
 
     it('filters by user, live, reason and date ranges', async () => {
       const app = await adminApp(db)
-      await insertRow(db, { userId: 'bob', createdAt: '2026-11-20T10:00:00Z' })
+      const live = await insertRow(db, { userId: 'bob', createdAt: '2026-11-20T10:00:00Z' })
+      // Still in use: a session idle for days is not live (issue 11, defect 1).
+      await db.sql(
+        'update sessionward_session set last_activity_at = ?, expires_at = ? where id = ?',
+        [new Date(Date.now()), new Date(Date.now() + 3_600_000), live],
+      )
       await insertRow(db, {
         userId: 'bob',
         createdAt: '2026-11-21T10:00:00Z',

@@ -1,7 +1,14 @@
 import type { EntityManager } from '@mikro-orm/sql'
 import type { EndReason } from '../options.ts'
 import type { SessionInfo } from '../session.ts'
-import { query, type Row, toDate, toSessionInfoRow } from '../store.ts'
+import {
+  type Expiry,
+  expiredCondition,
+  query,
+  type Row,
+  toDate,
+  toSessionInfoRow,
+} from '../store.ts'
 import type { AdminFilters, Cursor } from './filters.ts'
 
 // The admin view's SQL, plain SQL shared by PostgreSQL and PGlite. Columns are listed one by
@@ -44,11 +51,12 @@ function toAdminSession(row: Row): AdminSession {
  * inserted while someone pages is never shown twice nor shifts the others (no OFFSET).
  *
  * @example
- * const page = await listSessions(fork(orm), { user: 'alice', live: true, limit: 50 })
+ * const page = await listSessions(fork(orm), { user: 'alice', live: true, limit: 50 }, expiry)
  */
 export async function listSessions(
   runner: EntityManager,
   filters: AdminFilters,
+  expiry: Expiry,
 ): Promise<AdminPage> {
   const where: string[] = []
   const params: unknown[] = []
@@ -56,8 +64,14 @@ export async function listSessions(
     where.push('user_id = ?')
     params.push(filters.user)
   }
-  if (filters.live === true) where.push('ended_at is null')
-  if (filters.live === false) where.push('ended_at is not null')
+  if (filters.live !== undefined) {
+    // Live: not ended and not expired (an abandoned session awaiting the sweep is not live).
+    const [expired, expiredParams] = expiredCondition(expiry)
+    where.push(
+      filters.live ? `ended_at is null and not ${expired}` : `(ended_at is not null or ${expired})`,
+    )
+    params.push(...expiredParams)
+  }
   if (filters.reason !== undefined) {
     where.push('end_reason = ?')
     params.push(filters.reason)

@@ -4,7 +4,7 @@ import { accepts } from 'hono/accepts'
 import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from '../core.ts'
 import { type Problem, problemResponse } from '../errors.ts'
-import type { WardEnv } from '../middleware.ts'
+import { requestState, type WardEnv } from '../middleware.ts'
 import { WardOptionsError } from '../options.ts'
 import { describeStoreError, fork, StoreUnavailableError } from '../store.ts'
 import { clearSessionCookie } from '../transport.ts'
@@ -180,9 +180,9 @@ export function createAdminRoutes(
   }
 
   const guard: MiddlewareHandler<WardEnv> = async (c, next) => {
-    const state = c.var.sessionward
+    const state = requestState(c)
     // No live session: the middleware's reason (ended, cross-origin cookie, store down) or 401.
-    if (!state.entry) return refuse(c, state.problem ?? UNAUTHENTICATED)
+    if (!state?.entry) return refuse(c, state?.problem ?? UNAUTHENTICATED)
     let allowed = false
     try {
       allowed = (await authorize(c)) === true
@@ -207,7 +207,7 @@ export function createAdminRoutes(
     const parsed = parseListQuery(c.req.query())
     if ('message' in parsed) return invalid(c, parsed.message)
     const { filters } = parsed
-    const result = await listSessions(fork(core.orm), filters)
+    const result = await listSessions(fork(core.orm), filters, core.expiry(Date.now()))
     if (preferred(c, HTML) === JSON_TYPE) {
       return c.json({
         sessions: result.sessions.map(describe),

@@ -35,7 +35,13 @@ export interface TestApp {
  * `/api/poll`, and the session routes under `/session`.
  */
 export async function testApp(database: TestDatabase, options: WardOptions = {}): Promise<TestApp> {
-  const ward = await createWard({ passive: ['/api/poll'], ...options, database: database.orm })
+  // No background sweep: tests sweep with `ward.sweep()` at a time they choose.
+  const ward = await createWard({
+    passive: ['/api/poll'],
+    sweepInterval: 0,
+    ...options,
+    database: database.orm,
+  })
   const app = new Hono<WardEnv>()
   app.use('*', ward.middleware())
   app.post('/login', async (c) => {

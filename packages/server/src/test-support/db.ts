@@ -29,6 +29,23 @@ export function activityWrites(db: TestDatabase): number {
     .length
 }
 
+/** Runs `body` while the database refuses activity writes (a trigger raises), as when it fails. */
+export async function refuseActivityWrites(
+  db: TestDatabase,
+  body: () => Promise<void>,
+): Promise<void> {
+  await db.sql(`create or replace function sessionward_test_refuse() returns trigger
+    language plpgsql as $$ begin raise exception 'activity write refused'; end $$`)
+  await db.sql(`create trigger sessionward_test_refuse before update of last_activity_at
+    on sessionward_session for each row execute function sessionward_test_refuse()`)
+  try {
+    await body()
+  } finally {
+    await db.sql('drop trigger sessionward_test_refuse on sessionward_session')
+    await db.sql('drop function sessionward_test_refuse')
+  }
+}
+
 const DATABASE_URL = process.env.DATABASE_URL
 
 const opened = new Map<string, Promise<TestDatabase>>()

@@ -1,0 +1,305 @@
+import { LRUCache } from 'lru-cache'
+import { activityWriteInterval, type EndReason, type SessionPolicy } from './options.ts'
+import { type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
+
+/*
+ * The process cache of sessions, keyed by token hash. Every rule about what it holds lives
+ * here, and nothing else writes to it:
+ *
+ * 1. One load per hash. Concurrent requests of one token share one read of the row (and one
+ *    `policy()` call): lru-cache's `fetch()` keeps the load in flight in the cache itself.
+ * 2. An ended hash never comes back. Ending (or rotating away) a hash first records it in
+ *    `#gone`, then deletes it from the cache, which aborts a load in flight: lru-cache discards
+ *    an aborted load's result. A load also checks `#gone` before its result is stored, so no
+ *    order of awaits can put an ended session back.
+ * 3. The freshest activity wins. A re-read row never moves the cached activity back, nor
+ *    undoes a user agent adopted since the last write (it is written with the next one); the row is written at most once per touchInterval, one
+ *    write in flight per session, and a write counts as done only once it succeeded.
+ * 4. Handlers see a frozen copy of the session (`sessionView`), made once per change of the
+ *    entry and shared by the requests until the next change: never the entry itself.
+ * 5. A miss is remembered briefly (MISS_TTL, at most MISSES_KEPT hashes), so a repeated unknown
+ *    token costs no read; `add()` clears a remembered miss for its hash.
+ */
+
+/** A session held in the cache. Only this module changes it. */
+export interface CachedSession {
+  /** The session as known here: the row, with fresher activity than the row may have. */
+  readonly session: SessionInfo
+  policy: SessionPolicy
+  /** When the row was last read from the database (ms). */
+  checkedAt: number
+  /** The last activity time known to be in the row (ms). */
+  persistedActivityAt: number
+  /** A user agent adopted (a browser update) and not yet written to the row. */
+  adoptedUserAgent: string | null
+  /** The activity write in flight, if any: one at a time per session. */
+  writing: Promise<void> | null
+  /** The read-only copy handlers see; null after a change, until the next request needs it. */
+  view: Readonly<SessionInfo> | null
+}
+
+/** What a token hash stands for: a live cached session, an ended one, or nothing known. */
+export type Lookup = { entry: CachedSession } | { ended: EndReason } | { unknown: true }
+
+/** Where the cache reads sessions from and writes activity to. `R` is the request, for `policy`. */
+export interface SessionSource<R> {
+  read(tokenHash: string): Promise<SessionRecord | null>
+  policy(userId: string, request: R): Promise<SessionPolicy>
+  /** Writes activity, and the user agent when `userAgent` is not null. */
+  writeActivity(session: SessionInfo, userAgent: string | null): Promise<void>
+}
+
+const UNKNOWN: Lookup = { unknown: true }
+// A hash rotated away: unknown to this cache from now on (reuse detection looks further).
+const ROTATED = 'rotated'
+// Misses are kept briefly: a token created on another instance must not wait long.
+const MISS_TTL = 5_000
+const MISSES_KEPT = 10_000
+
+/** A load that found no live session: carries the answer to every request waiting on it. */
+class NotLive extends Error {
+  readonly lookup: Lookup
+  constructor(lookup: Lookup) {
+    super('not live')
+    this.lookup = lookup
+  }
+}
+
+interface LoadContext<R> {
+  now: number
+  request: R
+}
+
+export class SessionCache<R> {
+  readonly #sessions: LRUCache<string, CachedSession, LoadContext<R>>
+  /** Hashes that ended (with why) or were rotated away: never stored again. */
+  readonly #gone: LRUCache<string, EndReason | typeof ROTATED>
+  readonly #misses: LRUCache<string, true> | null
+  readonly #source: SessionSource<R>
+  readonly #ttl: number
+  readonly #touchInterval: number
+
+  constructor(
+    options: { max: number; ttl: number; touchInterval: number },
+    source: SessionSource<R>,
+  ) {
+    this.#source = source
+    this.#ttl = options.ttl
+    this.#touchInterval = options.touchInterval
+    this.#gone = new LRUCache({ max: options.max })
+    // cacheTtl 0 means "always read": no miss is trusted either.
+    this.#misses =
+      options.ttl > 0
+        ? new LRUCache({
+            max: MISSES_KEPT,
+            ttl: Math.min(MISS_TTL, options.ttl),
+            perf: { now: () => Date.now() },
+          })
+        : null
+    this.#sessions = new LRUCache({
+      max: options.max,
+      fetchMethod: (tokenHash, stale, { signal, context }) =>
+        this.#load(tokenHash, stale, signal, context),
+    })
+  }
+
+  /** The cached session when its row was read within the TTL; never a database read. */
+  fresh(tokenHash: string, now: number): CachedSession | undefined {
+    const entry = this.#sessions.get(tokenHash)
+    return entry && now - entry.checkedAt < this.#ttl ? entry : undefined
+  }
+
+  /** The cached session, however old, without touching the LRU order (for activity lookups). */
+  peek(tokenHash: string): CachedSession | undefined {
+    return this.#sessions.peek(tokenHash, { allowStale: true })
+  }
+
+  /**
+   * What a token hash stands for: from the cache when fresh, else from one shared read.
+   * Throws what the store throws.
+   */
+  async lookup(tokenHash: string, now: number, request: R): Promise<Lookup> {
+    for (let attempt = 0; ; attempt++) {
+      const gone = this.#gone.get(tokenHash)
+      if (gone !== undefined) return gone === ROTATED ? UNKNOWN : { ended: gone }
+      if (this.#misses?.has(tokenHash)) return UNKNOWN
+      const entry = this.fresh(tokenHash, now)
+      if (entry) return { entry }
+      try {
+        const loaded = await this.#sessions.fetch(tokenHash, {
+          forceRefresh: true,
+          context: { now, request },
+        })
+        return loaded ? { entry: loaded } : UNKNOWN
+      } catch (error) {
+        if (error instanceof NotLive) return error.lookup
+        // An end, a rotation or eviction aborted the load: look again, once (rule 2).
+        if (attempt > 0 || this.#gone.get(tokenHash) === undefined) throw error
+      }
+    }
+  }
+
+  async #load(
+    tokenHash: string,
+    stale: CachedSession | undefined,
+    signal: AbortSignal,
+    { now, request }: LoadContext<R>,
+  ): Promise<CachedSession> {
+    const record = await this.#source.read(tokenHash)
+    if (!record) {
+      this.#misses?.set(tokenHash, true)
+      throw new NotLive(UNKNOWN)
+    }
+    if (record.endedAt) {
+      const reason = record.endReason ?? 'revoked'
+      this.#gone.set(tokenHash, reason)
+      throw new NotLive({ ended: reason })
+    }
+    const policy = await this.#source.policy(record.userId, request)
+    // Rule 2: an end during the load has aborted it (lru-cache drops this result) and is in
+    // #gone; either way nothing ended is stored.
+    const gone = this.#gone.get(tokenHash)
+    if (signal.aborted || gone !== undefined) {
+      throw new NotLive(gone === undefined || gone === ROTATED ? UNKNOWN : { ended: gone })
+    }
+    if (!stale) return newEntry(toSessionInfo(record), policy, now)
+    this.update(stale, record, policy, now)
+    return stale
+  }
+
+  /**
+   * Takes in a re-read row, keeping the cached activity when it is later (rule 3), so every
+   * request holding the entry sees the fresh row.
+   */
+  update(entry: CachedSession, record: SessionRecord, policy: SessionPolicy, now: number): void {
+    const stored = record.lastActivityAt.getTime()
+    const session = entry.session
+    const lastActivityAt = Math.max(stored, session.lastActivityAt.getTime())
+    Object.assign(session, toSessionInfo(record), {
+      lastActivityAt: new Date(lastActivityAt),
+      lastIp: lastActivityAt > stored ? session.lastIp : record.lastIp,
+      userAgent: entry.adoptedUserAgent ?? record.userAgent,
+    })
+    entry.policy = policy
+    entry.checkedAt = now
+    entry.persistedActivityAt = Math.max(stored, entry.persistedActivityAt)
+    entry.view = null
+  }
+
+  /** Puts a session just created into the cache (its hash is new: no miss may hide it). */
+  add(tokenHash: string, session: SessionInfo, policy: SessionPolicy, now: number): void {
+    this.#misses?.delete(tokenHash)
+    this.#sessions.set(tokenHash, newEntry({ ...session }, policy, now))
+  }
+
+  /** Why the session of this hash ended, when this cache knows it ended. */
+  endedReason(tokenHash: string): EndReason | undefined {
+    const gone = this.#gone.get(tokenHash)
+    return gone === ROTATED ? undefined : gone
+  }
+
+  /** Records that a session ended: its hash never enters the cache again (rule 2). */
+  markEnded(tokenHash: string, reason: EndReason, endedAt: Date | null): void {
+    this.#gone.set(tokenHash, reason)
+    const entry = this.#sessions.peek(tokenHash, { allowStale: true })
+    // Requests already holding the entry see the end (no activity write is due any more).
+    if (entry && endedAt) {
+      entry.session.endedAt = endedAt
+      entry.view = null
+    }
+    this.#sessions.delete(tokenHash)
+  }
+
+  /**
+   * Adopts the user agent a request came with, once it passed the binding (a browser update):
+   * later requests compare equal without parsing, and the next activity write stores it.
+   */
+  adoptUserAgent(entry: CachedSession, userAgent: string): void {
+    entry.session.userAgent = userAgent
+    entry.adoptedUserAgent = userAgent
+    entry.view = null
+  }
+
+  /** Moves a session to its new token hash (rotation); the old hash is gone at once (rule 2). */
+  rotate(oldHash: string, newHash: string): void {
+    const entry = this.#sessions.peek(oldHash, { allowStale: true })
+    this.#gone.set(oldHash, ROTATED)
+    this.#sessions.delete(oldHash)
+    if (entry) this.#sessions.set(newHash, entry)
+  }
+
+  /**
+   * Records activity at `at` (never moving it backwards). The cache always holds the fresh
+   * value; the row is written at most once per touchInterval, and only then is a promise
+   * returned, so the common case costs no await.
+   */
+  recordActivity(
+    entry: CachedSession,
+    at: number,
+    ip: string | undefined,
+  ): Promise<void> | undefined {
+    const { session } = entry
+    if (session.endedAt) return undefined
+    // Activity is kept to the second (as the client throttles it): no new Date per request.
+    if (at - session.lastActivityAt.getTime() >= 1000) {
+      session.lastActivityAt = new Date(at)
+      entry.view = null
+    }
+    if (ip && ip !== session.lastIp) {
+      session.lastIp = ip
+      entry.view = null
+    }
+    // A policy that shortens expireAfter shortens this session's write interval with it.
+    const interval = activityWriteInterval(this.#touchInterval / 1000, entry.policy.expireAfter)
+    if (entry.writing || at - entry.persistedActivityAt < interval * 1000) return undefined
+    // One write in flight per session; it counts only once it succeeded, so after a failure
+    // the next request writes again.
+    const { adoptedUserAgent } = entry
+    const written = session.lastActivityAt.getTime()
+    const write = this.#source
+      .writeActivity(session, adoptedUserAgent)
+      .then(() => {
+        entry.persistedActivityAt = Math.max(entry.persistedActivityAt, written)
+        // Written: a re-read row now has it (unless another was adopted meanwhile).
+        if (entry.adoptedUserAgent === adoptedUserAgent) entry.adoptedUserAgent = null
+      })
+      .finally(() => {
+        entry.writing = null
+      })
+    entry.writing = write
+    return write
+  }
+}
+
+function newEntry(session: SessionInfo, policy: SessionPolicy, now: number): CachedSession {
+  return {
+    session,
+    policy,
+    checkedAt: now,
+    persistedActivityAt: session.lastActivityAt.getTime(),
+    adoptedUserAgent: null,
+    writing: null,
+    view: null,
+  }
+}
+
+/**
+ * The session as handlers see it: frozen, with its own dates, so nothing a handler does reaches
+ * the cache. Made once per change of the entry, not per request.
+ *
+ * @example
+ * c.set('session', sessionView(entry))
+ */
+export function sessionView(entry: CachedSession): Readonly<SessionInfo> {
+  if (!entry.view) {
+    const { session } = entry
+    entry.view = Object.freeze({
+      ...session,
+      createdAt: new Date(session.createdAt),
+      lastActivityAt: new Date(session.lastActivityAt),
+      expiresAt: new Date(session.expiresAt),
+      endedAt: session.endedAt && new Date(session.endedAt),
+    })
+  }
+  return entry.view
+}
