@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import type { CacheEntry, WardCore } from './core.ts'
-import { problemResponse } from './errors.ts'
+import { answerUnmatched, problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
 import { createMiddleware, createRequireSession, markPassive, type WardEnv } from './middleware.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
@@ -227,5 +227,6 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
     return c.json(token && credentials.source !== 'cookie' ? { ...issued, token } : issued)
   })
 
+  answerUnmatched(app)
   return app
 }

@@ -3,7 +3,7 @@ import { Hono } from 'hono'
 import { accepts } from 'hono/accepts'
 import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from '../core.ts'
-import { type Problem, problemResponse } from '../errors.ts'
+import { answerUnmatched, type Problem, problemResponse } from '../errors.ts'
 import type { WardEnv } from '../middleware.ts'
 import { WardOptionsError } from '../options.ts'
 import { describeStoreError, fork, StoreUnavailableError } from '../store.ts'
@@ -267,6 +267,7 @@ export function createAdminRoutes(
     return html(c, detailPage({ base: baseOf(c, 1), now: Date.now() }, session))
   })
 
+  answerUnmatched(app)
   return app
 }
 
