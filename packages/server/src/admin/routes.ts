@@ -15,6 +15,7 @@ import {
   filterQuery,
   isSessionId,
   parseListQuery,
+  userProblem,
 } from './filters.ts'
 import { detailPage, errorPage, listPage, type PageContext } from './pages.ts'
 import {
@@ -225,9 +226,11 @@ export function createAdminRoutes(
     if (Object.keys(query).some((name) => name !== 'user' && name !== 'limit')) {
       return invalid(c, 'only user may be given: ?user=ID')
     }
-    if (user === undefined || user === '' || user.length > 255) {
+    if (user === undefined || user === '') {
       return invalid(c, 'user is required (?user=ID): the admin ends one user’s sessions at a time')
     }
+    const problem = userProblem(user)
+    if (problem) return invalid(c, problem)
     const ended = await core.end({ userId: user }, 'admin')
     if (ended.some((record) => record.id === c.var.session?.id)) clearSessionCookie(c, core.options)
     if (preferred(c, JSON_TYPE) !== HTML || c.req.method === 'DELETE')
