@@ -1,4 +1,5 @@
 import type { Context, Env, Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 
 /** Every error code the library answers with. */
@@ -45,6 +46,24 @@ export function problemResponse(c: Context, problem: Problem): Response {
     { error: problem.error, message: problem.message, ...problem.extra },
     problem.status,
   )
+}
+
+/**
+ * A problem as an HTTPException carrying its JSON answer, for what an app calls from its own
+ * routes (`createSession`): Hono's default error handler answers it as is.
+ *
+ * @example
+ * throw problemException({ status: 403, error: 'origin_rejected', message: '…' })
+ */
+export function problemException(problem: Problem): HTTPException {
+  const body = { error: problem.error, message: problem.message, ...problem.extra }
+  return new HTTPException(problem.status, {
+    message: problem.message,
+    res: new Response(JSON.stringify(body), {
+      status: problem.status,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    }),
+  })
 }
 
 // The order methods are listed in an Allow header.
