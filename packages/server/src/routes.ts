@@ -215,9 +215,12 @@ export function createRoutes(core: WardCore, accessTokens?: AccessTokens): Hono<
         if (credentials.source === 'cookie') clearSessionCookie(c, core.options)
         return problemResponse(c, rotated.problem)
       }
+      // No token when this request lost a concurrent refresh: the winner's stays the one live token.
       token = rotated.token
-      const maxAge = (entry.session.expiresAt.getTime() - Date.now()) / 1000
-      setSessionCookie(c, core.options, token, maxAge)
+      if (token) {
+        const maxAge = (entry.session.expiresAt.getTime() - Date.now()) / 1000
+        setSessionCookie(c, core.options, token, maxAge)
+      }
     } else {
       accessTokens.remember(entry.session.id, tokenHash)
     }
