@@ -20,7 +20,7 @@ import {
   listLive,
   lockUser,
   pruneLog,
-  StoreUnavailableError,
+  storeError,
   writeActivity,
 } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
@@ -378,7 +378,7 @@ export class WardCore {
   }
 }
 
-/** Runs a unit of work in a transaction; failing to reach the store is a StoreUnavailableError. */
+/** Runs a unit of work in a transaction; a store failure is answered as `storeError` says. */
 async function inTransaction<T>(
   orm: MikroORM,
   work: (tx: EntityManager) => Promise<T>,
@@ -386,7 +386,7 @@ async function inTransaction<T>(
   try {
     return await fork(orm).transactional((tx) => work(tx as EntityManager))
   } catch (error) {
-    throw error instanceof HTTPException ? error : new StoreUnavailableError(error)
+    throw storeError(error)
   }
 }
 

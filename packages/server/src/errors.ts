@@ -1,4 +1,5 @@
-import type { Context } from 'hono'
+import type { Context, Env, Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 
 /** Every error code the library answers with. */
@@ -9,8 +10,10 @@ export type ErrorCode =
   | 'session_limit'
   | 'origin_rejected'
   | 'not_found'
+  | 'method_not_allowed'
   | 'forbidden'
   | 'store_unavailable'
+  | 'internal'
 
 /** An error answer: `{"error","message"}` plus any extra fields (such as `reason`). */
 export interface Problem {
@@ -42,5 +45,68 @@ export function problemResponse(c: Context, problem: Problem): Response {
   return c.json(
     { error: problem.error, message: problem.message, ...problem.extra },
     problem.status,
+  )
+}
+
+/**
+ * A problem as an HTTPException carrying its JSON answer, for what an app calls from its own
+ * routes (`createSession`): Hono's default error handler answers it as is.
+ *
+ * @example
+ * throw problemException({ status: 403, error: 'origin_rejected', message: '…' })
+ */
+export function problemException(problem: Problem): HTTPException {
+  const body = { error: problem.error, message: problem.message, ...problem.extra }
+  return new HTTPException(problem.status, {
+    message: problem.message,
+    res: new Response(JSON.stringify(body), {
+      status: problem.status,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    }),
+  })
+}
+
+// The order methods are listed in an Allow header.
+const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
+/**
+ * Ends a ward mount with JSON answers for requests its routes do not match: 405
+ * `method_not_allowed` with `Allow` for a known path, 404 `not_found` for any other path. They
+ * are routes, registered after all others, because a mounted app's `notFound` is never called:
+ * the host's (often an HTML page) would answer instead. The methods come from the routes
+ * themselves, so a new route needs no table update.
+ *
+ * @example
+ * app.get('/sessions', list)
+ * answerUnmatched(app) // PUT /sessions → 405, Allow: GET, HEAD
+ */
+export function answerUnmatched<E extends Env>(app: Hono<E>): void {
+  const allowed = new Map<string, Set<string>>()
+  for (const { method, path } of app.routes) {
+    // Middleware (`app.use`) is registered for every method: it allows nothing by itself.
+    if (method === 'ALL') continue
+    const methods = allowed.get(path) ?? new Set<string>()
+    methods.add(method)
+    // Hono answers HEAD with the GET route.
+    if (method === 'GET') methods.add('HEAD')
+    allowed.set(path, methods)
+  }
+  for (const [path, methods] of allowed) {
+    const allow = METHOD_ORDER.filter((method) => methods.has(method)).join(', ')
+    app.all(path, (c) => {
+      c.header('Allow', allow)
+      return problemResponse(c, {
+        status: 405,
+        error: 'method_not_allowed',
+        message: `${c.req.method} is not allowed here; use ${allow}`,
+      })
+    })
+  }
+  app.all('*', (c) =>
+    problemResponse(c, {
+      status: 404,
+      error: 'not_found',
+      message: `no route ${c.req.method} ${c.req.path}`,
+    }),
   )
 }

@@ -15,7 +15,7 @@ import type { Problem } from './errors.ts'
 import { assertKnownKeys, WardOptionsError } from './options.ts'
 import type { SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
-import { findById, fork, query } from './store.ts'
+import { findById, fork, query, type Row, toDate } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
 
 /** Signature algorithms an access token may use. `none` is never one of them. */
@@ -46,6 +46,12 @@ export interface JwtOptions extends JwtKeyOptions {
   audience?: string
   /** `POST /session/token` also returns a new session token and retires the one it was called with. */
   rotateOnRefresh?: boolean
+  /**
+   * Seconds after a rotation during which the immediately previous session token is still
+   * accepted (concurrent refreshes from tabs sharing one cookie); 0 to 60, default 10. After it
+   * a retired token presented again ends the session (`refresh_reuse`).
+   */
+  reuseInterval?: number
   /** More keys accepted for verification only, picked by `kid` (key rotation). */
   verificationKeys?: JwtKeyOptions[]
 }
@@ -67,6 +73,7 @@ export interface ResolvedJwtOptions {
   issuer: string | undefined
   audience: string | undefined
   rotateOnRefresh: boolean
+  reuseInterval: number
 }
 
 /** The claims of an access token this library issued. */
@@ -95,6 +102,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 // Retired session tokens kept per session for reuse detection (one per rotation).
 const RETIRED_KEPT = 64
+// A retired token accepted for longer than a minute is a stolen token's head start, not leeway.
+const MAX_REUSE_INTERVAL = 60
 
 function keyObject(material: JwtKeyMaterial, kind: 'private' | 'public', where: string): KeyObject {
   try {
@@ -230,6 +239,7 @@ export function resolveJwtOptions(options: JwtOptions): ResolvedJwtOptions {
     issuer: true,
     audience: true,
     rotateOnRefresh: true,
+    reuseInterval: true,
     verificationKeys: true,
   } satisfies Record<keyof JwtOptions, true>
   assertKnownKeys(options, Object.keys(fields), 'jwt')
@@ -242,6 +252,17 @@ export function resolveJwtOptions(options: JwtOptions): ResolvedJwtOptions {
   if (options.rotateOnRefresh !== undefined && typeof options.rotateOnRefresh !== 'boolean') {
     throw new WardOptionsError(
       `jwt.rotateOnRefresh must be true or false, got ${JSON.stringify(options.rotateOnRefresh)}`,
+    )
+  }
+  const reuseInterval = options.reuseInterval === undefined ? 10 : options.reuseInterval
+  if (
+    typeof reuseInterval !== 'number' ||
+    !Number.isSafeInteger(reuseInterval) ||
+    reuseInterval < 0 ||
+    reuseInterval > MAX_REUSE_INTERVAL
+  ) {
+    throw new WardOptionsError(
+      `jwt.reuseInterval must be a whole number of seconds from 0 to ${MAX_REUSE_INTERVAL}, got ${JSON.stringify(reuseInterval)}`,
     )
   }
   const extra = options.verificationKeys ?? []
@@ -275,6 +296,7 @@ export function resolveJwtOptions(options: JwtOptions): ResolvedJwtOptions {
     issuer: optionalString('jwt.issuer', options.issuer),
     audience: optionalString('jwt.audience', options.audience),
     rotateOnRefresh: options.rotateOnRefresh ?? false,
+    reuseInterval,
   }
 }
 
@@ -483,25 +505,30 @@ export class AccessTokens {
 
   /**
    * Rotation: replaces the session's token and retires the old one. If the old token is no
-   * longer the current one (a concurrent or replayed refresh), that is reuse: the session ends.
+   * longer the current one, a concurrent refresh that lost the race (the immediately previous
+   * token, within `reuseInterval`) gets no new token (`token: undefined`): the winner's is the
+   * session's one live token. Anything else is reuse: the session ends.
    */
   async rotate(
     entry: CachedSession,
     oldHash: string,
-  ): Promise<{ token: string } | { problem: Problem }> {
+    now = Date.now(),
+  ): Promise<{ token: string | undefined } | { problem: Problem }> {
     const token = generateToken()
     const newHash = hashToken(token)
     const rows = await query(
       fork(this.#core.orm),
       `update sessionward_session
-          set token_hash = ?,
+          set token_hash = ?, token_rotated_at = ?,
               retired_token_hashes = (array_prepend(token_hash, coalesce(retired_token_hashes, '{}')))[1:${RETIRED_KEPT}]
         where id = ? and token_hash = ? and ended_at is null
         returning id`,
-      [newHash, entry.session.id, oldHash],
+      [newHash, new Date(now), entry.session.id, oldHash],
     )
     if (rows.length === 0) {
-      return { problem: (await this.detectReuse(oldHash)) ?? ended(null) }
+      const retired = await this.#findRetired(oldHash)
+      if (retired && this.#withinReuseInterval(retired, oldHash, now)) return { token: undefined }
+      return { problem: retired ? await this.#reused(retired) : ended(null) }
     }
     // The old token must stop working here at once, not after the cache's TTL.
     this.#core.rekey(oldHash, newHash)
@@ -510,23 +537,51 @@ export class AccessTokens {
   }
 
   /**
-   * Theft detection: a retired session token presented again ends its session with reason
-   * `refresh_reuse` (the thief and the user both lose it; the user signs in again).
-   * Returns the problem to answer with, or null when the token was never one of ours.
+   * A retired session token presented again. The immediately previous token within
+   * `reuseInterval` of the rotation is the same client racing itself (tabs share one cookie):
+   * it authenticates as the session's current token. Any other is theft detection: the session
+   * ends with `refresh_reuse` (the thief and the user both lose it; the user signs in again).
+   * Returns null when the token was never one of ours.
    */
-  async detectReuse(tokenHash: string): Promise<Problem | null> {
-    const rows = await query(
+  async authenticateRetired(
+    c: Context,
+    tokenHash: string,
+    now: number,
+  ): Promise<Authentication | null> {
+    const retired = await this.#findRetired(tokenHash)
+    if (!retired) return null
+    if (this.#withinReuseInterval(retired, tokenHash, now)) {
+      return this.#core.authenticate(c, String(retired.token_hash), now)
+    }
+    return { problem: await this.#reused(retired) }
+  }
+
+  #findRetired(tokenHash: string): Promise<Row | undefined> {
+    return query(
       fork(this.#core.orm),
-      `select id, ended_at, end_reason from sessionward_session
+      `select id, token_hash, ended_at, end_reason, token_rotated_at,
+              retired_token_hashes[1] as previous
+         from sessionward_session
         where retired_token_hashes @> array[?]::text[]
         limit 1`,
       [tokenHash],
+    ).then((rows) => rows[0])
+  }
+
+  // Only the immediately previous token, only briefly: an older one is never a race.
+  #withinReuseInterval(retired: Row, tokenHash: string, now: number): boolean {
+    return (
+      retired.ended_at == null &&
+      retired.previous === tokenHash &&
+      retired.token_rotated_at != null &&
+      now - toDate(retired.token_rotated_at).getTime() < this.options.reuseInterval * 1000
     )
-    const row = rows[0]
-    if (!row) return null
-    if (row.ended_at != null) return ended(row.end_reason as SessionInfo['endReason'])
+  }
+
+  async #reused(retired: Row): Promise<Problem> {
+    if (retired.ended_at != null) return ended(retired.end_reason as SessionInfo['endReason'])
     await this.#core.end(
-      { ids: [String(row.id)] },
+      { ids: [String(retired.id)] },
       'refresh_reuse',
       'a retired session token was used again',
     )

@@ -206,8 +206,8 @@ async function authenticateToken(
   // With rotation on, an unknown token may be a retired one presented again: theft detection.
   if (accessTokens?.options.rotateOnRefresh && 'problem' in outcome) {
     if (outcome.problem === UNKNOWN_TOKEN) {
-      const reuse = await accessTokens.detectReuse(tokenHash)
-      if (reuse) return { problem: reuse }
+      const retired = await accessTokens.authenticateRetired(c, tokenHash, now)
+      if (retired) return retired
     }
   }
   return outcome

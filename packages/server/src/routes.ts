@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { type ClientScriptFile, clientScriptRoutes } from './client-script.ts'
 import type { WardCore } from './core.ts'
-import { problemResponse } from './errors.ts'
+import { answerUnmatched, problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
 import {
   createMiddleware,
@@ -229,9 +229,12 @@ export function createRoutes(
         if (credentials.source === 'cookie') clearSessionCookie(c, core.options)
         return problemResponse(c, rotated.problem)
       }
+      // No token when this request lost a concurrent refresh: the winner's stays the one live token.
       token = rotated.token
-      const maxAge = (entry.session.expiresAt.getTime() - Date.now()) / 1000
-      setSessionCookie(c, core.options, token, maxAge)
+      if (token) {
+        const maxAge = (entry.session.expiresAt.getTime() - Date.now()) / 1000
+        setSessionCookie(c, core.options, token, maxAge)
+      }
     } else {
       accessTokens.remember(entry.session.id, tokenHash)
     }
@@ -241,5 +244,6 @@ export function createRoutes(
     return c.json(token && credentials.source !== 'cookie' ? { ...issued, token } : issued)
   })
 
+  answerUnmatched(app)
   return app
 }

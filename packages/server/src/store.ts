@@ -62,23 +62,84 @@ export function fork(orm: MikroORM): EntityManager {
 /**
  * The database failed or could not be reached. An HTTPException carrying its 503
  * `store_unavailable` JSON answer, so even an app's own login route fails closed and clearly.
+ * `Retry-After` only when retrying may help (unreachable, timed out, overloaded): a statement
+ * the store cannot run (a missing table: migrations not applied) needs the operator, not a retry.
  */
 export class StoreUnavailableError extends HTTPException {
-  constructor(cause: unknown) {
+  readonly retryable: boolean
+  constructor(cause: unknown, retryable = true) {
     const body = {
       error: 'store_unavailable',
-      message: 'the session store is unavailable; try again shortly',
+      message: retryable
+        ? 'the session store is unavailable; try again shortly'
+        : 'the session store could not run a statement; the server needs attention',
     }
+    const headers: Record<string, string> = { 'content-type': 'application/json' }
+    if (retryable) headers['retry-after'] = '5'
     super(503, {
       message: body.message,
       cause,
-      res: new Response(JSON.stringify(body), {
-        status: 503,
-        headers: { 'content-type': 'application/json', 'retry-after': '5' },
-      }),
+      res: new Response(JSON.stringify(body), { status: 503, headers }),
     })
     this.name = 'StoreUnavailableError'
+    this.retryable = retryable
   }
+}
+
+/**
+ * The store refused a value the client sent (bad text, a conflict): a 400 `invalid_request`.
+ * An HTTPException carrying its answer; it is the client's mistake, so it is never logged as a
+ * store failure.
+ */
+export class StoreInputError extends HTTPException {
+  constructor(message: string, cause?: unknown) {
+    const body = { error: 'invalid_request', message }
+    super(400, {
+      message,
+      cause,
+      res: new Response(JSON.stringify(body), {
+        status: 400,
+        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+      }),
+    })
+    this.name = 'StoreInputError'
+  }
+}
+
+// Node's own error codes (ECONNREFUSED, EPIPE) start with E; no SQLSTATE class does.
+const SQLSTATE = /^(?!E)[0-9A-Z]{5}$/
+// SQLSTATE classes of a store that cannot serve right now: connection (08), rollback by
+// serialization or deadlock (40), insufficient resources (53), lock not available (55),
+// operator intervention: statement timeout, shutdown (57), system error (58).
+const TRANSIENT_CLASSES = new Set(['08', '40', '53', '55', '57', '58'])
+const INPUT_MESSAGES: Record<string, string> = {
+  '22001': 'a value in the request is too long',
+  '22021': 'a value in the request has bytes the session store cannot hold',
+  '22P02': 'a value in the request is not in the expected format',
+  '22P05': 'a value in the request has characters the session store cannot hold',
+}
+
+/**
+ * What a failed store call answers. No SQLSTATE (unreachable, pool timeout, closed) or a
+ * transient class: 503 with Retry-After. Data exceptions (22) and integrity violations (23)
+ * come from what the client sent: 400. Any other SQLSTATE is a statement the store cannot run:
+ * 503 without Retry-After, logged by whoever answers it.
+ *
+ * @example
+ * storeError(error) // StoreInputError for 22P02, StoreUnavailableError for ECONNREFUSED
+ */
+export function storeError(error: unknown): HTTPException {
+  if (error instanceof HTTPException) return error
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code !== 'string' || !SQLSTATE.test(code)) return new StoreUnavailableError(error)
+  const sqlClass = code.slice(0, 2)
+  if (sqlClass === '22') {
+    const message =
+      INPUT_MESSAGES[code] ?? 'a value in the request is not valid for the session store'
+    return new StoreInputError(message, error)
+  }
+  if (sqlClass === '23') return new StoreInputError('the request conflicts with stored data', error)
+  return new StoreUnavailableError(error, TRANSIENT_CLASSES.has(sqlClass))
 }
 
 /**
@@ -95,16 +156,22 @@ export function describeStoreError(error: unknown): string {
 }
 
 /**
- * Runs one statement; any failure to reach or use the database is a StoreUnavailableError.
+ * Runs one statement; a failure is answered as `storeError` classifies it (400 for input the
+ * store refuses, 503 for a store that cannot serve).
  *
  * @example
  * const rows = await query(fork(orm), 'select 1 as one', [])
  */
 export async function query(runner: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
+  // PostgreSQL text cannot hold NUL, and the wire protocol breaks on one (08P01, which would
+  // read as a lost connection): refused before it is sent.
+  if (params.some((param) => typeof param === 'string' && param.includes('\0'))) {
+    throw new StoreInputError('a value in the request contains a NUL byte, which cannot be stored')
+  }
   try {
     return await runner.execute<Row[]>(sql, params, 'all')
   } catch (error) {
-    throw new StoreUnavailableError(error)
+    throw storeError(error)
   }
 }
 

@@ -124,5 +124,29 @@ export function originAllowed(c: Context, options: ResolvedOptions): boolean {
   if (SAFE_METHODS.has(c.req.method)) return true
   const origin = c.req.header('origin')
   if (origin === undefined) return c.req.header('sec-fetch-site') === 'same-origin'
+  return isOwnOrTrusted(c, options, origin)
+}
+
+/**
+ * Login CSRF check for the request that sets the cookie (`createSession`): the same Origin rule
+ * as `originAllowed`, but a request with neither Origin nor `Sec-Fetch-Site` may pass — no
+ * browser sends a cross-site POST without Origin, so it is an API client with no victim's
+ * cookie jar to fill. GET logins (OAuth callbacks, magic links) arrive cross-site by design and
+ * carry their own proof (state, a one-time code).
+ *
+ * @example
+ * loginOriginAllowed(c, options) // false for a form posted from https://evil.example
+ */
+export function loginOriginAllowed(c: Context, options: ResolvedOptions): boolean {
+  if (SAFE_METHODS.has(c.req.method)) return true
+  const origin = c.req.header('origin')
+  if (origin === undefined) {
+    const site = c.req.header('sec-fetch-site')
+    return site === undefined || site === 'same-origin' || site === 'none'
+  }
+  return isOwnOrTrusted(c, options, origin)
+}
+
+function isOwnOrTrusted(c: Context, options: ResolvedOptions, origin: string): boolean {
   return origin === new URL(c.req.url).origin || options.trustedOrigins.includes(origin)
 }

@@ -4,11 +4,19 @@ import { type AdminRoutesOptions, createAdminRoutes } from './admin/routes.ts'
 import { type ClientScript, ClientScriptFile } from './client-script.ts'
 import { type CreatedSession, WardCore } from './core.ts'
 import { migrate, openDatabase } from './database.ts'
+import { type Problem, problemException } from './errors.ts'
 import { AccessTokens } from './jwt.ts'
 import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
 import { resolveOptions, type WardOptions } from './options.ts'
 import { createRoutes } from './routes.ts'
 import { describeStoreError } from './store.ts'
+import { loginOriginAllowed } from './transport.ts'
+
+const LOGIN_ORIGIN_REJECTED: Problem = {
+  status: 403,
+  error: 'origin_rejected',
+  message: 'a sign-in that sets the session cookie must come from the app’s own origin',
+}
 
 /** A configured sessionward instance. */
 export interface Ward {
@@ -35,7 +43,10 @@ export interface Ward {
    * `app.route('/admin/sessions', ward.adminRoutes({ authorize: (c) => isAdmin(c) }))`.
    */
   adminRoutes(options: AdminRoutesOptions): Hono<WardEnv>
-  /** Starts a session in the app's login route; sets the cookie when cookies are on. */
+  /**
+   * Starts a session in the app's login route; sets the cookie when cookies are on. With cookies
+   * on, a cross-origin POST (login CSRF) throws an HTTPException answering 403 `origin_rejected`.
+   */
   createSession(c: Context, userId: string): Promise<CreatedSession>
   /** Ends one of any user's sessions by id (for the app's own admin or security flows). */
   endSession(id: string, reason?: 'revoked' | 'admin'): Promise<boolean>
@@ -80,7 +91,13 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     routes: () => createRoutes(core, clientScript, accessTokens),
     clientScript: () => clientScript.describe(),
     adminRoutes: (options) => createAdminRoutes(core, options, middleware),
-    createSession: (c, userId) => core.createSession(c, userId),
+    createSession: async (c, userId) => {
+      // Login CSRF: the request that sets the cookie gets the same Origin check as those using it.
+      if (resolved.cookie && !loginOriginAllowed(c, resolved)) {
+        throw problemException(LOGIN_ORIGIN_REJECTED)
+      }
+      return core.createSession(c, userId)
+    },
     endSession: async (id, reason = 'revoked') => {
       const ended = await core.end({ ids: [id] }, reason)
       return ended.length > 0

@@ -54,6 +54,19 @@ export function isSessionId(value: string): boolean {
 }
 
 /**
+ * Why a `?user=` value cannot name a user, or null. A NUL byte is refused here, before SQL:
+ * PostgreSQL text cannot hold one.
+ *
+ * @example
+ * userProblem('a\u0000b') // 'user must not contain a NUL byte (%00)'
+ */
+export function userProblem(user: string): string | null {
+  if (user.length > 255) return 'user must be at most 255 characters'
+  if (user.includes('\0')) return 'user must not contain a NUL byte (%00)'
+  return null
+}
+
+/**
  * An opaque cursor: base64url of the last row's sort key.
  *
  * @example
@@ -114,7 +127,8 @@ export function parseListQuery(
   const filters: AdminFilters = { limit: DEFAULT_LIMIT }
   const user = value('user')
   if (user !== undefined) {
-    if (user.length > 255) return { message: 'user must be at most 255 characters' }
+    const problem = userProblem(user)
+    if (problem) return { message: problem }
     filters.user = user
   }
   const live = value('live')

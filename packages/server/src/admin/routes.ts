@@ -3,7 +3,7 @@ import { Hono } from 'hono'
 import { accepts } from 'hono/accepts'
 import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from '../core.ts'
-import { type Problem, problemResponse } from '../errors.ts'
+import { answerUnmatched, type Problem, problemResponse } from '../errors.ts'
 import { requestState, type WardEnv } from '../middleware.ts'
 import { WardOptionsError } from '../options.ts'
 import { describeStoreError, fork, StoreUnavailableError } from '../store.ts'
@@ -15,6 +15,7 @@ import {
   filterQuery,
   isSessionId,
   parseListQuery,
+  userProblem,
 } from './filters.ts'
 import { detailPage, errorPage, listPage, type PageContext } from './pages.ts'
 import {
@@ -225,9 +226,11 @@ export function createAdminRoutes(
     if (Object.keys(query).some((name) => name !== 'user' && name !== 'limit')) {
       return invalid(c, 'only user may be given: ?user=ID')
     }
-    if (user === undefined || user === '' || user.length > 255) {
+    if (user === undefined || user === '') {
       return invalid(c, 'user is required (?user=ID): the admin ends one user’s sessions at a time')
     }
+    const problem = userProblem(user)
+    if (problem) return invalid(c, problem)
     const ended = await core.end({ userId: user }, 'admin')
     if (ended.some((record) => record.id === c.var.session?.id)) clearSessionCookie(c, core.options)
     if (preferred(c, JSON_TYPE) !== HTML || c.req.method === 'DELETE')
@@ -267,6 +270,7 @@ export function createAdminRoutes(
     return html(c, detailPage({ base: baseOf(c, 1), now: Date.now() }, session))
   })
 
+  answerUnmatched(app)
   return app
 }
 

@@ -1,6 +1,7 @@
 import { Migration20261123000000_initial } from './Migration20261123000000_initial.ts'
 import { Migration20261123005000_log_index } from './Migration20261123005000_log_index.ts'
 import { Migration20261123010000_admin } from './Migration20261123010000_admin.ts'
+import { Migration20261123020000_rotation } from './Migration20261123020000_rotation.ts'
 import { Migration20261124000000_expire_after } from './Migration20261124000000_expire_after.ts'
 
 /** Every schema migration, oldest first. `ward.migrate()` applies the pending ones. */
@@ -8,5 +9,6 @@ export const migrationsList = [
   { name: 'Migration20261123000000_initial', class: Migration20261123000000_initial },
   { name: 'Migration20261123005000_log_index', class: Migration20261123005000_log_index },
   { name: 'Migration20261123010000_admin', class: Migration20261123010000_admin },
+  { name: 'Migration20261123020000_rotation', class: Migration20261123020000_rotation },
   { name: 'Migration20261124000000_expire_after', class: Migration20261124000000_expire_after },
 ]
