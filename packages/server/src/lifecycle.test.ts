@@ -82,7 +82,8 @@ onEachDatabase((open) => {
     const held = heldPolicy()
     const { login, call } = await testApp(db, {
       policy: held.policy,
-      jwt: { secret: SECRET, rotateOnRefresh: true },
+      // Strict rotation (no reuse interval, defect 11), so the old token must be refused at once.
+      jwt: { secret: SECRET, rotateOnRefresh: true, reuseInterval: 0 },
     })
     const alice = await login('alice')
     at(6) // past cacheTtl: this request re-reads the row, and waits in policy()
@@ -96,8 +97,7 @@ onEachDatabase((open) => {
     at(6)
     release()
     await inFlight
-    // The old token answers what the store says (retired), never what a late load cached. (The
-    // request in flight with it counts as reuse until a reuse interval exists: issue 11, defect 11.)
+    // The old token answers what the store says (retired), never what a late load cached.
     const old = await call('/api/me', { token: alice.token })
     expect(old.status).toBe(401)
   })
