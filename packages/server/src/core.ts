@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/sql'
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { Problem } from './errors.ts'
-import type { EndReason, ResolvedOptions, SessionPolicy } from './options.ts'
+import type { ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
 import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
 import { type CachedSession, SessionCache } from './session-cache.ts'
@@ -26,6 +26,7 @@ import {
 import { generateToken, hashToken } from './tokens.ts'
 import { setSessionCookie } from './transport.ts'
 import { userAgentMatches } from './user-agent.ts'
+import type { EndReason, SessionPolicy } from './vocabulary.ts'
 
 /** The outcome of checking a token: a live session, or the problem to answer with. */
 export type Authentication = { entry: CachedSession } | { problem: Problem }

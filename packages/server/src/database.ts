@@ -3,8 +3,8 @@ import { MikroORM, type Transaction } from '@mikro-orm/core'
 import { Migrator } from '@mikro-orm/migrations'
 import type { AbstractSqlDriver, EntityManager } from '@mikro-orm/sql'
 import { SessionEntity } from './entity.ts'
+import { WardOptionsError } from './errors.ts'
 import { migrationsList } from './migrations/index.ts'
-import { WardOptionsError } from './options.ts'
 
 /** What `createWard({ database })` accepts: nothing, a PGlite directory, a postgres:// URL or an ORM. */
 export type DatabaseOption = string | MikroORM | undefined

@@ -110,3 +110,11 @@ export function answerUnmatched<E extends Env>(app: Hono<E>): void {
     }),
   )
 }
+
+/** Thrown by `createWard` when an option is invalid; the message names the option. */
+export class WardOptionsError extends Error {
+  constructor(message: string) {
+    super(`sessionward: ${message}`)
+    this.name = 'WardOptionsError'
+  }
+}

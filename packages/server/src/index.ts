@@ -4,30 +4,21 @@ export type { CreatedSession } from './core.ts'
 export { migrate } from './database.ts'
 export { SessionEntity } from './entity.ts'
 export type { ErrorCode } from './errors.ts'
-export type {
-  AccessClaims,
-  IssuedAccessToken,
-  JwtAlgorithm,
-  JwtKeyMaterial,
-  JwtKeyOptions,
-  JwtOptions,
-} from './jwt.ts'
+export { WardOptionsError } from './errors.ts'
+export type { AccessClaims, IssuedAccessToken } from './jwt.ts'
+export type { JwtAlgorithm, JwtKeyMaterial, JwtKeyOptions, JwtOptions } from './jwt-options.ts'
 export { markPassive, type WardEnv } from './middleware.ts'
 export {
   type CookieOptions,
   DEFAULT_POLICY,
-  type EndReason,
-  type OnLimit,
-  type SessionPolicy,
-  type UserAgentBinding,
   type WardHooks,
   type WardLogger,
   type WardOptions,
-  WardOptionsError,
 } from './options.ts'
 export { type PingAnswer, reconcileLastActivity } from './reconcile.ts'
 export type { SessionInfo } from './session.ts'
 export { StoreUnavailableError } from './store.ts'
 export { generateToken, hashToken } from './tokens.ts'
 export { type ParsedUserAgent, parseUserAgent } from './user-agent.ts'
+export type { EndReason, OnLimit, SessionPolicy, UserAgentBinding } from './vocabulary.ts'
 export { createWard, type Ward } from './ward.ts'

@@ -1,8 +1,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { resolveJwtOptions } from './jwt.ts'
-import { WardOptionsError } from './options.ts'
+import { WardOptionsError } from './errors.ts'
+import { resolveJwtOptions } from './jwt-options.ts'
 import { CHROME_120, FIREFOX_120, type TestApp, testApp } from './test-support/app.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
 

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { beforeEach, expect, expectTypeOf, it } from 'vitest'
 import type { WardEnv } from './middleware.ts'
-import type { SessionPolicy } from './options.ts'
 import type { SessionInfo } from './session.ts'
 import { testApp } from './test-support/app.ts'
 import { at, START, useFakeClock } from './test-support/clock.ts'
@@ -12,6 +11,7 @@ import {
   type TestDatabase,
 } from './test-support/db.ts'
 import { generateToken } from './tokens.ts'
+import type { SessionPolicy } from './vocabulary.ts'
 
 const SECRET = randomBytes(32).toString('base64url')
 

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest'
-import type { EndReason } from './options.ts'
 import { CHROME_120, FIREFOX_120, testApp } from './test-support/app.ts'
 import { at, START, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
+import type { EndReason } from './vocabulary.ts'
 
 async function rows(db: TestDatabase, userId: string) {
   return db.sql<{ id: string; ended_at: Date | null; end_reason: string | null }>(

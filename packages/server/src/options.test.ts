@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { WardOptionsError } from './errors.ts'
 import {
   activityWriteInterval,
   DEFAULT_POLICY,
   resolveOptions,
   resolvePolicy,
   type WardOptions,
-  WardOptionsError,
 } from './options.ts'
 import { createWard } from './ward.ts'
 

@@ -1,8 +1,8 @@
 import { beforeEach, expect, it } from 'vitest'
-import type { SessionPolicy } from './options.ts'
 import { testApp } from './test-support/app.ts'
 import { at, START, useFakeClock } from './test-support/clock.ts'
 import { activityWrites, onEachDatabase, type TestDatabase } from './test-support/db.ts'
+import type { SessionPolicy } from './vocabulary.ts'
 
 onEachDatabase((open) => {
   let db: TestDatabase

@@ -1,4 +1,4 @@
-import type { SessionPolicy } from './options.ts'
+import type { SessionPolicy } from './vocabulary.ts'
 
 /** The largest `idleFor` a client may send: about 31 years; anything above is not a real idle time. */
 export const MAX_IDLE_FOR = 1e9

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { beforeEach, describe, expect, it } from 'vitest'
-import { resolveJwtOptions } from './jwt.ts'
+import { resolveJwtOptions } from './jwt-options.ts'
 import { CHROME_120, testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'

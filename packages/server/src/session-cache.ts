@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache'
-import { activityWriteInterval, type EndReason, type SessionPolicy } from './options.ts'
+import { activityWriteInterval } from './options.ts'
 import { type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
+import type { EndReason, SessionPolicy } from './vocabulary.ts'
 
 /*
  * The process cache of sessions, keyed by token hash. Every rule about what it holds lives

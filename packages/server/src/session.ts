@@ -1,4 +1,4 @@
-import type { EndReason, SessionPolicy } from './options.ts'
+import type { EndReason, SessionPolicy } from './vocabulary.ts'
 
 /** A session row as the library handles it. `tokenHash` never leaves the server package. */
 export interface SessionRecord {

@@ -1,8 +1,8 @@
 import type { MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import { HTTPException } from 'hono/http-exception'
-import type { EndReason } from './options.ts'
 import type { SessionInfo, SessionRecord } from './session.ts'
+import type { EndReason } from './vocabulary.ts'
 
 // Every statement the library sends is here, in plain SQL that PostgreSQL and PGlite share.
 // Each call runs on its own fork of the EntityManager: never the global one.

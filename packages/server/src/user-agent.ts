@@ -1,5 +1,5 @@
 import UAParser from 'ua-parser-js'
-import type { UserAgentBinding } from './options.ts'
+import type { UserAgentBinding } from './vocabulary.ts'
 
 /** A user agent as the devices list shows it. */
 export interface ParsedUserAgent {

@@ -1,5 +1,5 @@
 import { jsx as h, type JSXNode } from 'hono/jsx'
-import type { EndReason } from '../options.ts'
+import type { EndReason } from '../vocabulary.ts'
 import { END_REASONS } from './filters.ts'
 import type { HourlyActivity } from './queries.ts'
 

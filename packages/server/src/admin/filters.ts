@@ -1,4 +1,4 @@
-import type { EndReason } from '../options.ts'
+import type { EndReason } from '../vocabulary.ts'
 
 /** Every end reason, in the order the admin view lists them. */
 export const END_REASONS: readonly EndReason[] = [

@@ -1,5 +1,4 @@
 import type { EntityManager } from '@mikro-orm/sql'
-import type { EndReason } from '../options.ts'
 import type { SessionInfo } from '../session.ts'
 import {
   type Expiry,
@@ -9,6 +8,7 @@ import {
   toDate,
   toSessionInfoRow,
 } from '../store.ts'
+import type { EndReason } from '../vocabulary.ts'
 import type { AdminFilters, Cursor } from './filters.ts'
 
 // The admin view's SQL, plain SQL shared by PostgreSQL and PGlite. Columns are listed one by

@@ -1,0 +1,27 @@
+// The words every layer shares: plain types, no code, so any module may import them.
+
+/** Why a session ended; the value of `end_reason`. */
+export type EndReason =
+  | 'logout'
+  | 'idle'
+  | 'absolute'
+  | 'revoked'
+  | 'evicted'
+  | 'user_agent_changed'
+  | 'admin'
+  | 'refresh_reuse'
+
+/** How strictly a session is bound to the user agent it logged in with. */
+export type UserAgentBinding = 'strict' | 'browser' | 'off'
+
+/** What happens when a login would exceed `maxSessions`. */
+export type OnLimit = 'evict-oldest' | 'deny'
+
+/** The settings `policy(userId, c)` may override per user. Times in seconds. */
+export interface SessionPolicy {
+  warnAfter: number
+  expireAfter: number
+  maxAge: number
+  maxSessions: number
+  onLimit: OnLimit
+}
