@@ -48,6 +48,11 @@ onEachDatabase((open) => {
     it.each([
       ['the app’s own Origin', { origin: 'http://localhost', 'sec-fetch-site': 'same-origin' }],
       ['no Origin, Sec-Fetch-Site: same-origin', { 'sec-fetch-site': 'same-origin' }],
+      // A form posted under `Referrer-Policy: no-referrer` (the demo's) carries `Origin: null`.
+      [
+        'Origin: null from a same-origin form (no-referrer)',
+        { origin: 'null', 'sec-fetch-site': 'same-origin' },
+      ],
       ['no Origin and no fetch metadata (not a browser)', {}],
     ])('%s: 200 with the cookie', async (_name, headers) => {
       const response = await loginWith(headers)

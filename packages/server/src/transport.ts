@@ -123,8 +123,14 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 export function originAllowed(c: Context, options: ResolvedOptions): boolean {
   if (SAFE_METHODS.has(c.req.method)) return true
   const origin = c.req.header('origin')
-  if (origin === undefined) return c.req.header('sec-fetch-site') === 'same-origin'
+  if (origin === undefined || origin === 'null') return sameOriginByFetchMetadata(c)
   return isOwnOrTrusted(c, options, origin)
+}
+
+// A form posted under `Referrer-Policy: no-referrer` sends `Origin: null`, and an opaque origin
+// (a sandboxed frame) does too: only the browser-set Sec-Fetch-Site can tell them apart.
+function sameOriginByFetchMetadata(c: Context): boolean {
+  return c.req.header('sec-fetch-site') === 'same-origin'
 }
 
 /**
@@ -140,6 +146,7 @@ export function originAllowed(c: Context, options: ResolvedOptions): boolean {
 export function loginOriginAllowed(c: Context, options: ResolvedOptions): boolean {
   if (SAFE_METHODS.has(c.req.method)) return true
   const origin = c.req.header('origin')
+  if (origin === 'null') return sameOriginByFetchMetadata(c)
   if (origin === undefined) {
     const site = c.req.header('sec-fetch-site')
     return site === undefined || site === 'same-origin' || site === 'none'
