@@ -25,6 +25,14 @@ export {
   type WardOptions,
   WardOptionsError,
 } from './options.ts'
+export type {
+  AuthenticateOptions,
+  AuthenticateOutcome,
+  Refusal,
+  RequestFacts,
+  SignInOutcome,
+  WardProblem,
+} from './outside-hono.ts'
 export { type PingAnswer, reconcileLastActivity } from './reconcile.ts'
 export type { SessionInfo } from './session.ts'
 export { StoreUnavailableError } from './store.ts'
