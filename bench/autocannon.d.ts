@@ -9,6 +9,12 @@ declare module 'autocannon' {
     latency: Histogram
     errors: number
     non2xx: number
+    statusCodeStats?: Record<string, { count: number }>
+  }
+  /** One request of a sequence; `setupRequest` may rewrite it before each send. */
+  interface RequestSpec {
+    setupRequest?: (request: RequestSpec & { headers?: Record<string, string> }) => RequestSpec
+    headers?: Record<string, string>
   }
   interface Options {
     url: string
@@ -17,6 +23,9 @@ declare module 'autocannon' {
     duration?: number
     method?: string
     body?: string
+    /** A fixed number of requests instead of a duration. */
+    amount?: number
+    requests?: RequestSpec[]
   }
   export default function autocannon(options: Options): Promise<Result>
 }

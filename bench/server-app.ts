@@ -30,6 +30,8 @@ if (url) {
 await migrate(orm)
 const ward = await createWard({
   database: orm,
+  // stdout carries only the ports line the parent reads; the ward's start-up line goes to stderr.
+  logger: { info: console.error, warn: console.warn, error: console.error },
   jwt: { secret: randomBytes(32).toString('base64url'), accessTtl: 3600 },
 })
 

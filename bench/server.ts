@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
+import { generateToken } from '@sessionward/server'
 import autocannon from 'autocannon'
 
 // Short rounds, many of them, with every case in each: a drift in the machine's speed hits all
@@ -38,8 +39,76 @@ interface Case {
   headers: Record<string, string>
 }
 
+// The repeated-unknown-token case: this many distinct well-shaped tokens nobody issued, sent
+// round-robin in groups (each token of a group this many times before the next group starts),
+// so a token comes back well within the session cache's 5 s memory of a miss however slow the
+// first reads are.
+const UNKNOWN_TOKENS = 1000
+const UNKNOWN_GROUP = 100
+const UNKNOWN_PASSES = 5
+
+/** What the repeated-unknown-token case saw. */
+interface UnknownTokens {
+  tokens: number
+  requests: number
+  /** Requests answered 401, as every one should be. */
+  refused: number
+  reads: number
+  seconds: number
+}
+
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
+
+/**
+ * Sends `UNKNOWN_TOKENS` distinct unknown tokens, `UNKNOWN_PASSES` times each round-robin in
+ * groups of `UNKNOWN_GROUP`, to the route behind `requireSession()` and counts the SQL reads
+ * meanwhile: the session cache remembers a miss, so each distinct token should cost one read,
+ * however often it comes back.
+ *
+ * @example
+ * const { reads, tokens } = await measureUnknownTokens(ports.guarded, stats, 'sessionward-bench')
+ */
+export async function measureUnknownTokens(
+  port: number,
+  stats: () => Promise<Stats>,
+  userAgent: string,
+): Promise<UnknownTokens> {
+  const tokens = Array.from({ length: UNKNOWN_TOKENS }, generateToken)
+  const groupRequests = UNKNOWN_GROUP * UNKNOWN_PASSES
+  // Request n: group ⌊n / groupRequests⌋, and within it the tokens in turn.
+  const tokenFor = (n: number) =>
+    tokens[Math.floor(n / groupRequests) * UNKNOWN_GROUP + ((n % groupRequests) % UNKNOWN_GROUP)]
+  let next = 0
+  const requests = UNKNOWN_TOKENS * UNKNOWN_PASSES
+  const before = await stats()
+  const started = performance.now()
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/resource`,
+    connections: CONNECTIONS,
+    amount: requests,
+    requests: [
+      {
+        setupRequest: (request) => {
+          const token = tokenFor(next++)
+          return {
+            ...request,
+            headers: { 'user-agent': userAgent, authorization: `Bearer ${token}` },
+          }
+        },
+      },
+    ],
+  })
+  const seconds = (performance.now() - started) / 1000
+  const after = await stats()
+  return {
+    tokens: tokens.length,
+    requests: result.requests.total,
+    refused: result.statusCodeStats?.['401']?.count ?? 0,
+    reads: after.reads - before.reads,
+    seconds,
+  }
+}
 
 /**
  * Requests per second and server CPU per request of one route served six ways, measured in
@@ -48,7 +117,8 @@ const median = (values: number[]) =>
  * `ward.requireSession()`, (d) like (b) with a JWT access token, and two references: (e) one
  * no-op async middleware (what any middleware costs in Hono), (f) one middleware that only
  * hashes the Authorization header (what any check of a hashed token costs); and the SQL
- * statements the ward sends meanwhile.
+ * statements the ward sends meanwhile. Then the repeated-unknown-token case: the reads per
+ * distinct token (`measureUnknownTokens`).
  *
  * @example
  * const section = await benchServer() // markdown
@@ -129,6 +199,7 @@ export async function benchServer(): Promise<string> {
       for (const name of names) samples[name].push(await measure(cases[name]))
     }
     const after = await stats()
+    const unknown = await measureUnknownTokens(ports.guarded, stats, userAgent)
     const rps = (name: keyof typeof cases) => median(samples[name].map((s) => s.rps))
     const cpu = (name: keyof typeof cases) => median(samples[name].map((s) => s.cpuPerRequest))
     const p99 = (name: keyof typeof cases) => median(samples[name].map((s) => s.p99))
@@ -167,6 +238,7 @@ export async function benchServer(): Promise<string> {
       `- The references bound what any such check can reach: a no-op async middleware (e) ${percentOfBare('e')}, hashing the Authorization header and nothing else (f) ${percentOfBare('f')}`,
       `- Server CPU per request over (a): (b) ${over('b')} µs, (c) ${over('c')} µs, (d) ${over('d')} µs; (e) ${over('e')} µs, (f) ${over('f')} µs`,
       `- SQL statements over ${wardRequests} measured (b), (c) and (d) requests: **${reads} reads, ${writes} writes** — cache hits read nothing; a read happens only when an entry is older than cacheTtl (5 s), a write at most once per touchInterval (60 s)`,
+      `- Repeated unknown tokens: ${unknown.tokens} distinct well-shaped tokens nobody issued, sent ${UNKNOWN_PASSES} times each round-robin in groups of ${UNKNOWN_GROUP} (${unknown.requests} requests in ${unknown.seconds.toFixed(1)} s, ${unknown.refused} answered 401) to (b)'s route: **${unknown.reads} reads, ${(unknown.reads / unknown.tokens).toFixed(2)} per distinct token** — the session cache remembers a miss for 5 s, so a token seen again costs no read`,
       `- Failed or non-2xx responses: ${errors}`,
     ].join('\n')
   } finally {

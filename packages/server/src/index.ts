@@ -15,6 +15,14 @@ export {
   type WardLogger,
   type WardOptions,
 } from './options.ts'
+export type {
+  AuthenticateOptions,
+  AuthenticateOutcome,
+  Refusal,
+  RequestFacts,
+  SignInOutcome,
+  WardProblem,
+} from './outside-hono.ts'
 export { type PingAnswer, reconcileLastActivity } from './reconcile.ts'
 export type { SessionInfo } from './session.ts'
 export { StoreUnavailableError } from './store.ts'

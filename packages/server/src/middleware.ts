@@ -39,7 +39,7 @@ export function requestState(c: Context): RequestState | undefined {
   return requestStates.get(c)
 }
 
-const NO_TOKEN: Problem = {
+export const NO_TOKEN: Problem = {
   status: 401,
   error: 'unauthenticated',
   message: 'no session token: send Authorization: Bearer <token> or the session cookie',

@@ -8,6 +8,14 @@ import { type Problem, problemException } from './errors.ts'
 import { AccessTokens } from './jwt.ts'
 import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
 import { resolveOptions, type WardOptions } from './options.ts'
+import {
+  type AuthenticateOptions,
+  type AuthenticateOutcome,
+  createAuthenticate,
+  createSignIn,
+  type RequestFacts,
+  type SignInOutcome,
+} from './outside-hono.ts'
 import { createRoutes } from './routes.ts'
 import { describeStoreError } from './store.ts'
 import { loginOriginAllowed } from './transport.ts'
@@ -48,6 +56,28 @@ export interface Ward {
    * on, a cross-origin POST (login CSRF) throws an HTTPException answering 403 `origin_rejected`.
    */
   createSession(c: Context, userId: string): Promise<CreatedSession>
+  /**
+   * Outside Hono: the decision `requireSession()` takes for `request` (token from Authorization
+   * or the cookie, Origin check, expiry, user-agent binding, JWT), activity recorded unless
+   * `passive`. `ip` is the socket's address. A refusal comes with a ready JSON `response`.
+   *
+   * @example
+   * const outcome = await ward.authenticate(request, { ip: socket.remoteAddress })
+   * if ('problem' in outcome) return outcome.response
+   * outcome.session.userId
+   */
+  authenticate(request: Request, options?: AuthenticateOptions): Promise<AuthenticateOutcome>
+  /**
+   * Outside Hono: `createSession` for `request`, with the headers to send (the cookie's
+   * `Set-Cookie`); a refused sign-in (`origin_rejected`, `session_limit`) comes as a refusal
+   * with a ready `response`, not an exception.
+   *
+   * @example
+   * const outcome = await ward.signIn(request, userId, { ip: socket.remoteAddress })
+   * if ('problem' in outcome) return outcome.response
+   * return Response.json({ token: outcome.token }, { headers: outcome.headers })
+   */
+  signIn(request: Request, userId: string, facts?: RequestFacts): Promise<SignInOutcome>
   /** Ends one of any user's sessions by id (for the app's own admin or security flows). */
   endSession(id: string, reason?: 'revoked' | 'admin'): Promise<boolean>
   /**
@@ -84,6 +114,13 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const middleware = createMiddleware(core, accessTokens)
   const requireSession = createRequireSession(core, accessTokens)
   const clientScript = new ClientScriptFile(resolved.logger)
+  const createSession: Ward['createSession'] = async (c, userId) => {
+    // Login CSRF: the request that sets the cookie gets the same Origin check as those using it.
+    if (resolved.cookie && !loginOriginAllowed(c, resolved)) {
+      throw problemException(LOGIN_ORIGIN_REJECTED)
+    }
+    return core.createSession(c, userId)
+  }
   const sweeper = resolved.sweepInterval > 0 ? startSweeping(core, resolved.sweepInterval) : null
   return {
     middleware: () => middleware,
@@ -91,13 +128,9 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     routes: () => createRoutes(core, clientScript, accessTokens),
     clientScript: () => clientScript.describe(),
     adminRoutes: (options) => createAdminRoutes(core, options, middleware),
-    createSession: async (c, userId) => {
-      // Login CSRF: the request that sets the cookie gets the same Origin check as those using it.
-      if (resolved.cookie && !loginOriginAllowed(c, resolved)) {
-        throw problemException(LOGIN_ORIGIN_REJECTED)
-      }
-      return core.createSession(c, userId)
-    },
+    createSession,
+    authenticate: createAuthenticate(middleware),
+    signIn: createSignIn(createSession),
     endSession: async (id, reason = 'revoked') => {
       const ended = await core.end({ ids: [id] }, reason)
       return ended.length > 0
