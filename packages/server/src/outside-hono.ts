@@ -3,8 +3,8 @@ import { HTTPException } from 'hono/http-exception'
 import type { CreatedSession } from './core.ts'
 import { type ErrorCode, type Problem, problemResponse } from './errors.ts'
 import { markPassive, NO_TOKEN, requestState, type WardEnv } from './middleware.ts'
-import type { EndReason } from './options.ts'
 import type { SessionInfo } from './session.ts'
+import type { EndReason } from './vocabulary.ts'
 
 /*
  * The framework-free entries (`ward.authenticate(request)`, `ward.signIn(request, userId)`).
