@@ -3,12 +3,13 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { migrate } from './database.ts'
 import { SessionEntity } from './entity.ts'
+import { boundStoreCalls, fork, query, StoreUnavailableError, transaction } from './store.ts'
 import { testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
-import { postgresSkipReason } from './test-support/db.ts'
+import { postgresSkipReason, testDatabase } from './test-support/db.ts'
 import { freshDatabase } from './test-support/postgres.ts'
 import { type StallProxy, stallProxy } from './test-support/stall-proxy.ts'
-import type { Ward } from './ward.ts'
+import { createWard, type Ward } from './ward.ts'
 
 // Short, so the test is quick; every wait below is derived from it, never a fixed window.
 const STORE_TIMEOUT = 1
@@ -142,6 +143,58 @@ describe
         .execute("select count(*)::int as n from sessionward_session where user_id = 'carol'")
       expect(rows).toEqual([{ n: 1 }])
       expect(lines.join('\n')).not.toMatch(/[0-9a-f]{64}|swt_/)
+    })
+  },
+)
+
+describe.skipIf(postgresSkipReason !== null)(
+  `defect 6: a statement past storeTimeout is cancelled by PostgreSQL${postgresSkipReason ? ` (skipped: ${postgresSkipReason})` : ''}`,
+  () => {
+    /** Whether the server still runs a statement containing `marker`. */
+    const running = async (orm: MikroORM, marker: string) => {
+      const rows = await orm.em
+        .fork()
+        .getConnection()
+        .execute<{ n: number }[]>(
+          "select count(*)::int as n from pg_stat_activity where state = 'active' and query like ? and query not like '%pg_stat_activity%'",
+          [`%${marker}%`],
+        )
+      return (rows[0]?.n ?? 0) > 0
+    }
+
+    it('in a ward transaction (any ORM) and in a single statement on a pool the ward opened', async () => {
+      const shared = await testDatabase('PostgreSQL')
+      const ward = await createWard({
+        database: String(shared.url),
+        storeTimeout: STORE_TIMEOUT,
+        sweepInterval: 0,
+      })
+      const appOrm = await MikroORM.init({
+        driver: PostgreSqlDriver,
+        clientUrl: String(shared.url),
+        entities: [SessionEntity],
+      })
+      boundStoreCalls(appOrm, STORE_TIMEOUT)
+      try {
+        const calls: [string, (sql: string) => Promise<unknown>][] = [
+          ['transaction', (sql) => transaction(appOrm, (tx) => query(tx, sql, []))],
+          ['statement', (sql) => query(fork(ward.orm), sql, [])],
+        ]
+        for (const [kind, call] of calls) {
+          const marker = `sessionward_cancel_${kind}`
+          // A statement that would hold its connection for a minute.
+          const outcome = await call(`select pg_sleep(60), '${marker}'`).catch((e: unknown) => e)
+          expect(outcome, kind).toBeInstanceOf(StoreUnavailableError)
+          expect((outcome as StoreUnavailableError).getResponse().status).toBe(503)
+          await vi.waitFor(async () => expect(await running(appOrm, marker), kind).toBe(false), {
+            timeout: ANSWER_BOUND_MS,
+            interval: 100,
+          })
+        }
+      } finally {
+        await ward.close()
+        await appOrm.close(true)
+      }
     })
   },
 )
