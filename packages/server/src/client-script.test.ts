@@ -91,8 +91,10 @@ describe('the served browser script', () => {
     db.queries.length = 0
     const script = await host.call('/session/sessionward.js', { token })
     expect(script.status).toBe(200)
+    await host.settled()
     expect(activityWrites(db)).toBe(0)
     expect((await host.call('/api/me', { token })).status).toBe(200)
+    await host.settled()
     expect(activityWrites(db)).toBe(1)
   })
 })

@@ -9,6 +9,8 @@ import { resolvePolicy } from './options.ts'
 import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
 import { type CachedSession, SessionCache } from './session-cache.ts'
 import {
+  boundStoreCalls,
+  describeStoreError,
   type EndTarget,
   type Expiry,
   endSessions,
@@ -20,7 +22,7 @@ import {
   listLive,
   lockUser,
   pruneLog,
-  storeError,
+  transaction,
   writeActivity,
 } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
@@ -78,10 +80,13 @@ export class WardCore {
   readonly options: ResolvedOptions
   readonly orm: MikroORM
   readonly #cache: SessionCache<Context>
+  /** Activity writes in flight: no request waits for them, `close()` does. */
+  readonly #writing = new Set<Promise<void>>()
 
   constructor(options: ResolvedOptions, orm: MikroORM) {
     this.options = options
     this.orm = orm
+    boundStoreCalls(orm, options.storeTimeout)
     this.#cache = new SessionCache(
       {
         max: options.cacheSize,
@@ -162,13 +167,27 @@ export class WardCore {
     this.#cache.rotate(oldHash, newHash)
   }
 
-  /** Records user activity at `at` (see `SessionCache.recordActivity`). */
-  recordActivity(
-    entry: CachedSession,
-    at: number,
-    ip: string | undefined,
-  ): Promise<void> | undefined {
-    return this.#cache.recordActivity(entry, at, ip)
+  /**
+   * Records user activity at `at` (see `SessionCache.recordActivity`). Never awaited: no
+   * answer waits for an activity write. A failed write is logged once (no token, no hash); the
+   * cache keeps the activity and the next request writes again.
+   */
+  recordActivity(entry: CachedSession, at: number, ip: string | undefined): void {
+    const write = this.#cache.recordActivity(entry, at, ip)
+    if (!write) return
+    const logged = write
+      .catch((error: unknown) => {
+        this.options.logger.warn(
+          `sessionward: could not record activity: ${describeStoreError(error)}`,
+        )
+      })
+      .finally(() => this.#writing.delete(logged))
+    this.#writing.add(logged)
+  }
+
+  /** Waits for the activity writes in flight (each bounded by storeTimeout), as on close. */
+  async settle(): Promise<void> {
+    await Promise.all(this.#writing)
   }
 
   /**
@@ -180,7 +199,7 @@ export class WardCore {
     reason: EndReason,
     detail: string | null = null,
   ): Promise<SessionRecord[]> {
-    const records = await inTransaction(this.orm, (tx) =>
+    const records = await transaction(this.orm, (tx) =>
       this.#endIn(tx, target, reason, new Date(), detail),
     )
     await this.#afterEnd(records, reason)
@@ -349,7 +368,7 @@ export class WardCore {
       detail: null,
     }
     const endedBefore: { records: SessionRecord[]; reason: EndReason }[] = []
-    const evicted = await inTransaction(this.orm, async (tx) => {
+    const evicted = await transaction(this.orm, async (tx) => {
       let victims: SessionRecord[] = []
       if (policy.maxSessions > 0) {
         // Serializes this user's logins so N concurrent logins cannot all see room for one more.
@@ -376,18 +395,6 @@ export class WardCore {
     setSessionCookie(c, this.options, token, policy.maxAge)
     await this.#callHook('onSessionStart', () => this.options.hooks.onSessionStart?.(session, c))
     return { token, session, evicted: evicted.map((victim) => victim.id) }
-  }
-}
-
-/** Runs a unit of work in a transaction; a store failure is answered as `storeError` says. */
-async function inTransaction<T>(
-  orm: MikroORM,
-  work: (tx: EntityManager) => Promise<T>,
-): Promise<T> {
-  try {
-    return await fork(orm).transactional((tx) => work(tx as EntityManager))
-  } catch (error) {
-    throw storeError(error)
   }
 }
 

@@ -145,12 +145,17 @@ export function explainDriverImport(error: unknown, driver: keyof typeof DRIVER_
 }
 
 /**
- * Opens (or adopts) the database named by the `database` option.
+ * Opens (or adopts) the database named by the `database` option. With `storeTimeout`
+ * (seconds), a PostgreSQL pool it opens has PostgreSQL cancel any statement that outlasts it
+ * (`statement_timeout`) and gives up connecting after it.
  *
  * @example
- * const { orm } = await openDatabase(process.env.DATABASE_URL)
+ * const { orm } = await openDatabase(process.env.DATABASE_URL, 5)
  */
-export async function openDatabase(database: DatabaseOption): Promise<Database> {
+export async function openDatabase(
+  database: DatabaseOption,
+  storeTimeout?: number,
+): Promise<Database> {
   const target = storeTarget(database)
   const description = describeStore(target)
   if (target.kind === 'orm') {
@@ -168,10 +173,16 @@ export async function openDatabase(database: DatabaseOption): Promise<Database> 
     const { PostgreSqlDriver } = await import('@mikro-orm/postgresql').catch((error) =>
       explainDriverImport(error, 'PostgreSQL'),
     )
+    const bound = storeTimeout === undefined ? undefined : Math.ceil(storeTimeout * 1000)
     const orm = await MikroORM.init({
       ...BASE_OPTIONS,
       driver: PostgreSqlDriver,
       clientUrl: target.url,
+      // pg's pool options: the server ends a statement past the bound, so a call the ward gave
+      // up on does not keep its connection busy; migrations lift it (see migrateUnderLock).
+      ...(bound === undefined
+        ? {}
+        : { driverOptions: { statement_timeout: bound, connectionTimeoutMillis: bound } }),
     })
     return { orm, owned: true, embedded: false, description }
   }
@@ -246,6 +257,8 @@ const migrations = new WeakMap<MikroORM, Promise<string[]>>()
 async function migrateUnderLock(orm: MikroORM): Promise<string[]> {
   const connection = (orm.em.fork() as EntityManager).getConnection()
   return connection.transactional(async (trx) => {
+    // Migrations may wait for another instance's and rebuild indexes: no storeTimeout here.
+    await connection.execute('set local statement_timeout = 0', [], 'run', trx)
     await connection.execute(MIGRATION_LOCK, [], 'run', trx)
     const applied = await migratorFor(orm, trx).up({ transaction: trx })
     return applied.map((migration) => migration.name)

@@ -23,6 +23,8 @@ export interface Problem {
   extra?: Record<string, string>
   /** A token was sent but is not valid: the 401 challenge says `invalid_token`. */
   invalidToken?: boolean
+  /** Seconds after which a retry may succeed (`Retry-After`), for a store that cannot serve now. */
+  retryAfter?: number
 }
 
 /**
@@ -41,6 +43,7 @@ export function problemResponse(c: Context, problem: Problem): Response {
         : 'Bearer realm="sessionward"',
     )
   }
+  if (problem.retryAfter !== undefined) c.header('Retry-After', String(problem.retryAfter))
   c.header('Cache-Control', 'no-store')
   return c.json(
     { error: problem.error, message: problem.message, ...problem.extra },
@@ -57,12 +60,14 @@ export function problemResponse(c: Context, problem: Problem): Response {
  */
 export function problemException(problem: Problem): HTTPException {
   const body = { error: problem.error, message: problem.message, ...problem.extra }
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+  }
+  if (problem.retryAfter !== undefined) headers['retry-after'] = String(problem.retryAfter)
   return new HTTPException(problem.status, {
     message: problem.message,
-    res: new Response(JSON.stringify(body), {
-      status: problem.status,
-      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-    }),
+    res: new Response(JSON.stringify(body), { status: problem.status, headers }),
   })
 }
 

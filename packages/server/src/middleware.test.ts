@@ -52,6 +52,7 @@ onEachDatabase((open) => {
     db.queries.length = 0
     at(61)
     expect((await call('/api/me', token)).status).toBe(200)
+    await ward.close() // waits for the activity write, which the answer never does
     expect(activityWrites(db)).toBe(1)
   })
 
@@ -92,6 +93,7 @@ onEachDatabase((open) => {
     expect((await call('/api/me', token)).status).toBe(200)
     // cacheTtl 0: every request re-reads its row, once; the touch is due, and written once.
     expect(reads(db)).toBe(1)
+    await ward.close() // waits for the activity write, which the answer never does
     expect(activityWrites(db)).toBe(1)
   })
 })

@@ -58,12 +58,6 @@ const ORIGIN_REJECTED: Problem = {
   message: 'cookie-authenticated requests that change state must come from the app’s own origin',
 }
 
-export const STORE_UNAVAILABLE: Problem = {
-  status: 503,
-  error: 'store_unavailable',
-  message: 'the session store is unavailable; try again shortly',
-}
-
 /**
  * Marks the current request as passive: it will not count as user activity (polling,
  * background refreshes). `/session/ping` is passive itself.
@@ -125,14 +119,8 @@ async function guard(
   }
   await next()
   if (state.passive || core.options.isPassive(c)) return
-  try {
-    // Usually synchronous: a promise comes back only when a database write is due.
-    const write = core.recordActivity(entry, now, core.options.clientIp(c))
-    if (write) await write
-  } catch (error) {
-    // The answer is already made; the cache keeps the activity and the next write retries.
-    core.options.logger.warn(`sessionward: could not record activity: ${describeStoreError(error)}`)
-  }
+  // Fire and forget: the answer is made, and a due database write never holds it.
+  core.recordActivity(entry, now, core.options.clientIp(c))
 }
 
 /**
@@ -225,6 +213,6 @@ async function authenticateSafely(
     core.options.logger.error(
       `sessionward: session store unavailable: ${describeStoreError(error)}`,
     )
-    return { problem: STORE_UNAVAILABLE }
+    return { problem: error.problem }
   }
 }

@@ -97,6 +97,21 @@ describe('resolveOptions', () => {
       /hooks.onSessionEnd must be a function/,
     ],
     ['a policy that is not a function', { policy: {} as never }, /policy must be a function/],
+    [
+      'a storeTimeout of 0 (no bound)',
+      { storeTimeout: 0 },
+      /storeTimeout must be a number of seconds > 0 and at most 2147483, got 0/,
+    ],
+    [
+      'a storeTimeout past what a timer can wait',
+      { storeTimeout: 3e6 },
+      /storeTimeout must be a number of seconds > 0 and at most 2147483/,
+    ],
+    [
+      'a storeTimeout given as a string',
+      { storeTimeout: '5' as never },
+      /storeTimeout must be a number of seconds > 0 and at most 2147483, got the string "5"/,
+    ],
   ]
   it.each(invalid)('refuses %s with a message naming the option', (_name, options, message) => {
     expect(() => resolveOptions(options)).toThrow(message)
@@ -275,6 +290,7 @@ describe('option types', () => {
       cacheSize: 100,
       cacheTtl: 1,
       sweepInterval: 0,
+      storeTimeout: 2.5,
       logger: console,
       jwt: { secret: SECRET, accessTtl: 60, issuer: 'me', audience: 'app', rotateOnRefresh: true },
     }

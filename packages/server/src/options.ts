@@ -43,6 +43,11 @@ export interface WardOptions extends Partial<SessionPolicy> {
   cacheTtl?: number
   /** Seconds between background sweeps that end expired sessions (default 60; 0 turns it off). */
   sweepInterval?: number
+  /**
+   * Seconds any one database call (or login transaction) may take before the request answers
+   * 503 `store_unavailable` (default 5).
+   */
+  storeTimeout?: number
   /** Where start-up facts (info), misconfiguration (warn) and failures (error) go. Default `console`. */
   logger?: WardLogger
   /** JWT access tokens bound to live sessions (`POST /session/token`); off when omitted. */
@@ -63,6 +68,7 @@ export interface ResolvedOptions extends SessionPolicy {
   cacheSize: number
   cacheTtl: number
   sweepInterval: number
+  storeTimeout: number
   logger: WardLogger
   jwt: ResolvedJwtOptions | null
 }
@@ -80,6 +86,8 @@ const ON_LIMIT: readonly OnLimit[] = ['evict-oldest', 'deny']
 const BINDINGS: readonly UserAgentBinding[] = ['strict', 'browser', 'off']
 const LOGGER_METHODS = ['info', 'warn', 'error'] as const
 const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+// Timers (setTimeout) and PostgreSQL's statement_timeout both stop at 2^31 - 1 ms.
+const MAX_STORE_TIMEOUT = Math.floor((2 ** 31 - 1) / 1000)
 /** The most seconds between two activity writes of one session, unless `touchInterval` says. */
 const DEFAULT_TOUCH_INTERVAL = 60
 
@@ -197,6 +205,14 @@ const OPTION_CHECKS = {
   cacheSize: wholeNumber,
   cacheTtl: seconds(),
   sweepInterval: seconds(),
+  // Always bounded: 0 would mean "wait forever", the stall this option exists to end.
+  storeTimeout: (value, name) => {
+    if (typeof value !== 'number' || !(value > 0 && value <= MAX_STORE_TIMEOUT)) {
+      fail(
+        `${name} must be a number of seconds > 0 and at most ${MAX_STORE_TIMEOUT}, got ${describe(value)}`,
+      )
+    }
+  },
   logger: (value, name) => {
     if (!isRecord(value)) {
       fail(`${name} must be an object with info, warn and error functions, got ${describe(value)}`)
@@ -324,6 +340,7 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     cacheSize: Math.max(1, options.cacheSize ?? 10_000),
     cacheTtl: options.cacheTtl ?? 5,
     sweepInterval: options.sweepInterval ?? 60,
+    storeTimeout: options.storeTimeout ?? 5,
     logger: options.logger ?? console,
     jwt: options.jwt === undefined ? null : resolveJwtOptions(options.jwt),
   }

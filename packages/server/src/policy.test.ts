@@ -117,18 +117,20 @@ onEachDatabase((open) => {
 
   it('a policy that shortens expireAfter below touchInterval writes activity every quarter of it', async () => {
     overrides.admin = { warnAfter: 10, expireAfter: 20 }
-    const { login, call } = await testApp(db, { policy, touchInterval: 60 })
+    const { settled, login, call } = await testApp(db, { policy, touchInterval: 60 })
     const admin = await login('admin')
     const alice = await login('alice')
     db.queries.length = 0
     at(4)
     await call('/api/me', { token: admin.token })
     await call('/api/me', { token: alice.token })
+    await settled()
     expect(activityWrites(db)).toBe(0)
     // 5 s = 20 / 4 for admin; alice keeps the ward's 60 s.
     at(5)
     await call('/api/me', { token: admin.token })
     await call('/api/me', { token: alice.token })
+    await settled()
     expect(activityWrites(db)).toBe(1)
   })
 })

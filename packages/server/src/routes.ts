@@ -115,7 +115,7 @@ export function createRoutes(
         now,
         parsed.idleFor,
       )
-      await core.recordActivity(entry, lastActivityAt, core.options.clientIp(c))
+      core.recordActivity(entry, lastActivityAt, core.options.clientIp(c))
       c.header('Cache-Control', 'no-store')
       return c.json(
         pingAnswer(

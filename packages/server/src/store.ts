@@ -1,6 +1,7 @@
-import type { MikroORM } from '@mikro-orm/core'
+import type { Configuration, MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import { HTTPException } from 'hono/http-exception'
+import type { Problem } from './errors.ts'
 import type { SessionInfo, SessionRecord } from './session.ts'
 import type { EndReason } from './vocabulary.ts'
 
@@ -59,6 +60,9 @@ export function fork(orm: MikroORM): EntityManager {
   return orm.em.fork() as EntityManager
 }
 
+/** Seconds a client is told to wait (`Retry-After`) when the store cannot serve right now. */
+export const STORE_RETRY_AFTER = 5
+
 /**
  * The database failed or could not be reached. An HTTPException carrying its 503
  * `store_unavailable` JSON answer, so even an app's own login route fails closed and clearly.
@@ -75,7 +79,7 @@ export class StoreUnavailableError extends HTTPException {
         : 'the session store could not run a statement; the server needs attention',
     }
     const headers: Record<string, string> = { 'content-type': 'application/json' }
-    if (retryable) headers['retry-after'] = '5'
+    if (retryable) headers['retry-after'] = String(STORE_RETRY_AFTER)
     super(503, {
       message: body.message,
       cause,
@@ -83,6 +87,16 @@ export class StoreUnavailableError extends HTTPException {
     })
     this.name = 'StoreUnavailableError'
     this.retryable = retryable
+  }
+
+  /** The same answer as a `Problem`, for middleware that answers with `problemResponse`. */
+  get problem(): Problem {
+    return {
+      status: 503,
+      error: 'store_unavailable',
+      message: this.message,
+      ...(this.retryable ? { retryAfter: STORE_RETRY_AFTER } : {}),
+    }
   }
 }
 
@@ -155,9 +169,51 @@ export function describeStoreError(error: unknown): string {
   return message.replace(/[0-9a-f]{64}/gi, '[hash]')
 }
 
+// The bound (ms) on every call through `query()` and `transaction()`, per MikroORM instance
+// (its forks share its Configuration). Unset: unbounded (an ORM no ward runs on).
+const storeBounds = new WeakMap<Configuration, number>()
+// The deadline (performance.now() ms) of a transaction, for each statement run inside it.
+const deadlines = new WeakMap<EntityManager, number>()
+
 /**
- * Runs one statement; a failure is answered as `storeError` classifies it (400 for input the
- * store refuses, 503 for a store that cannot serve).
+ * Bounds every store call the ward makes on this ORM to `seconds` (`storeTimeout`): past it,
+ * the call fails as a retryable 503. One bound per ORM: the last ward created on it sets it.
+ *
+ * @example
+ * boundStoreCalls(orm, 5)
+ */
+export function boundStoreCalls(orm: MikroORM, seconds: number): void {
+  storeBounds.set(orm.config, seconds * 1000)
+}
+
+/** The store took longer than its bound: a 503 with Retry-After, like an unreachable store. */
+function storeTimedOut(bound: number): StoreUnavailableError {
+  const cause = new Error(`no answer within storeTimeout (${bound / 1000} s)`)
+  cause.name = 'StoreTimeoutError'
+  return new StoreUnavailableError(cause)
+}
+
+/**
+ * `work`, or a `storeTimedOut` rejection once `ms` pass first. The last resort for a stalled
+ * socket: the statement itself is cancelled by statement_timeout where the store can.
+ */
+function withinBound<T>(work: Promise<T>, ms: number, bound: number): Promise<T> {
+  if (ms <= 0) {
+    // Never sent: its outcome no longer matters (a rejection must not go unhandled).
+    work.catch(() => undefined)
+    return Promise.reject(storeTimedOut(bound))
+  }
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(storeTimedOut(bound)), ms)
+  })
+  return Promise.race([work, late]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Runs one statement within the store bound (a transaction's statements within what is left
+ * of its own); a failure is answered as `storeError` classifies it (400 for input the store
+ * refuses, 503 for a store that cannot serve or did not answer in time).
  *
  * @example
  * const rows = await query(fork(orm), 'select 1 as one', [])
@@ -168,8 +224,53 @@ export async function query(runner: EntityManager, sql: string, params: unknown[
   if (params.some((param) => typeof param === 'string' && param.includes('\0'))) {
     throw new StoreInputError('a value in the request contains a NUL byte, which cannot be stored')
   }
+  const bound = storeBounds.get(runner.config)
+  const deadline = deadlines.get(runner)
+  // A transaction past its deadline sends nothing more: the throw rolls it back.
+  if (bound !== undefined && deadline !== undefined && performance.now() >= deadline) {
+    throw storeTimedOut(bound)
+  }
   try {
-    return await runner.execute<Row[]>(sql, params, 'all')
+    const rows = runner.execute<Row[]>(sql, params, 'all')
+    if (bound === undefined) return await rows
+    return await withinBound(
+      rows,
+      (deadline ?? performance.now() + bound) - performance.now(),
+      bound,
+    )
+  } catch (error) {
+    throw storeError(error)
+  }
+}
+
+/**
+ * Runs a unit of work in one transaction, bounded as a whole by the store bound: PostgreSQL
+ * cancels a statement that outlasts it (`SET LOCAL statement_timeout`), a stalled connection
+ * gives up at a timer, and work past the deadline rolls back rather than commits. A failure is
+ * answered as `storeError` says.
+ *
+ * @example
+ * await transaction(orm, async (tx) => { await lockUser(tx, userId); ... })
+ */
+export async function transaction<T>(
+  orm: MikroORM,
+  work: (tx: EntityManager) => Promise<T>,
+): Promise<T> {
+  const bound = storeBounds.get(orm.config)
+  // From the call, not from BEGIN: a BEGIN that stalls must not restart the clock.
+  const deadline = performance.now() + (bound ?? 0)
+  const run = fork(orm).transactional(async (em) => {
+    const tx = em as EntityManager
+    if (bound === undefined) return work(tx)
+    deadlines.set(tx, deadline)
+    await query(tx, `set local statement_timeout = ${Math.ceil(bound)}`, [])
+    const result = await work(tx)
+    // Answered 503 meanwhile (the timer won): nothing of it may land after all.
+    if (performance.now() >= deadline) throw storeTimedOut(bound)
+    return result
+  })
+  try {
+    return await (bound === undefined ? run : withinBound(run, bound, bound))
   } catch (error) {
     throw storeError(error)
   }

@@ -83,7 +83,11 @@ onEachDatabase((open) => {
   })
 
   it('/ping: a client that saw more recent activity moves last activity forward', async () => {
-    const { login, call } = await testApp(db, { warnAfter: 60, expireAfter: 120, touchInterval: 0 })
+    const { settled, login, call } = await testApp(db, {
+      warnAfter: 60,
+      expireAfter: 120,
+      touchInterval: 0,
+    })
     const { token, id } = await login('alice')
     at(100)
     const response = await call('/session/ping', { method: 'POST', token, body: '{"idleFor":10}' })
@@ -94,6 +98,7 @@ onEachDatabase((open) => {
       expireAfter: 120,
       expiresIn: 43_200 - 100,
     })
+    await settled()
     const [row] = await db.sql<{ last_activity_at: Date }>(
       'select last_activity_at from sessionward_session where id = ?',
       [id],
@@ -119,16 +124,18 @@ onEachDatabase((open) => {
   })
 
   it('20 requests inside one touchInterval cause at most 1 activity write', async () => {
-    const { login, call } = await testApp(db, { touchInterval: 60 })
+    const { settled, login, call } = await testApp(db, { touchInterval: 60 })
     const { token } = await login('alice')
     db.queries.length = 0
     for (let i = 1; i <= 20; i++) {
       at(i)
       expect((await call('/api/me', { token })).status).toBe(200)
     }
+    await settled()
     expect(activityWrites(db)).toBe(0)
     at(61)
     await Promise.all(Array.from({ length: 20 }, () => call('/api/me', { token })))
+    await settled()
     expect(activityWrites(db)).toBe(1)
   })
 

@@ -87,7 +87,10 @@ export interface Ward {
   sweep(): Promise<number>
   /** Applies pending schema migrations; returns the names applied (none when up to date). */
   migrate(): Promise<string[]>
-  /** Stops the sweep and releases the database (and an embedded PGlite). A shared ORM is left open. */
+  /**
+   * Stops the sweep, waits for activity writes in flight, and releases the database (and an
+   * embedded PGlite). A shared ORM is left open.
+   */
   close(): Promise<void>
   /** The MikroORM instance the ward uses. */
   readonly orm: MikroORM
@@ -106,7 +109,7 @@ export interface Ward {
  */
 export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const resolved = resolveOptions(options)
-  const database = await openDatabase(options.database)
+  const database = await openDatabase(options.database, resolved.storeTimeout)
   resolved.logger.info(database.description)
   const core = new WardCore(resolved, database.orm)
   if (database.embedded) await migrate(database.orm)
@@ -139,6 +142,8 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     migrate: () => migrate(database.orm),
     close: async () => {
       if (sweeper) clearInterval(sweeper)
+      // The last activity of each session reaches the row before the database goes.
+      await core.settle()
       if (database.owned) await database.orm.close(true)
     },
     orm: database.orm,

@@ -153,11 +153,7 @@ export function createAdminRoutes(
       core.options.logger.error(
         `sessionward: session store unavailable: ${describeStoreError(error)}`,
       )
-      return refuse(c, {
-        status: 503,
-        error: 'store_unavailable',
-        message: 'the session store is unavailable; try again shortly',
-      })
+      return refuse(c, error.problem)
     }
     if (error instanceof HTTPException) return error.getResponse()
     core.options.logger.error(`sessionward: admin route failed: ${describeStoreError(error)}`)

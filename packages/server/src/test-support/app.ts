@@ -15,6 +15,11 @@ export const FIREFOX_120 =
 export interface TestApp {
   ward: Ward
   app: Hono<WardEnv>
+  /**
+   * Waits for the activity writes in flight (no answer waits for them). On the shared ORM
+   * `ward.close()` does only that (the sweep is off in tests): the ward keeps working.
+   */
+  settled(): Promise<void>
   /** Logs `userId` in and returns the token. */
   login(userId: string, userAgent?: string): Promise<{ token: string; id: string }>
   /** A request with a Bearer token (or none) and a user agent. */
@@ -31,16 +36,20 @@ export interface TestApp {
 }
 
 /**
- * A host app on the shared test database: `/login`, a protected `/api/me`, a passive
- * `/api/poll`, and the session routes under `/session`.
+ * A host app on the shared test database (or a postgres:// URL the ward opens itself):
+ * `/login`, a protected `/api/me`, a passive `/api/poll`, and the session routes under
+ * `/session`.
  */
-export async function testApp(database: TestDatabase, options: WardOptions = {}): Promise<TestApp> {
+export async function testApp(
+  database: Pick<TestDatabase, 'orm'> | string,
+  options: WardOptions = {},
+): Promise<TestApp> {
   // No background sweep: tests sweep with `ward.sweep()` at a time they choose.
   const ward = await createWard({
     passive: ['/api/poll'],
     sweepInterval: 0,
     ...options,
-    database: database.orm,
+    database: typeof database === 'string' ? database : database.orm,
   })
   const app = new Hono<WardEnv>()
   app.use('*', ward.middleware())
@@ -68,6 +77,7 @@ export async function testApp(database: TestDatabase, options: WardOptions = {})
     ward,
     app,
     call,
+    settled: () => ward.close(),
     login: async (userId, userAgent = CHROME_120) => {
       const response = await call('/login', {
         method: 'POST',
