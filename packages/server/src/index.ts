@@ -30,4 +30,10 @@ export type { SessionInfo } from './session.ts'
 export { StoreUnavailableError } from './store.ts'
 export { generateToken, hashToken } from './tokens.ts'
 export { type ParsedUserAgent, parseUserAgent } from './user-agent.ts'
-export { createWard, type Ward } from './ward.ts'
+export {
+  createWard,
+  type EndSessionsOptions,
+  type ListSessionsOptions,
+  type SessionPage,
+  type Ward,
+} from './ward.ts'
