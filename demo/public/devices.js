@@ -1,5 +1,6 @@
-// The devices page, from the ward's JSON routes: GET /session/sessions (live sessions, with the
-// current one marked), GET /session/history (ended ones and why), DELETE to revoke.
+// The devices page, from the ward's JSON routes: GET /session/sessions (live sessions, newest
+// sign-in first, the current one marked; paged: "Show more" follows nextCursor), GET
+// /session/history (ended ones and why), DELETE to revoke.
 ;(() => {
   const live = document.querySelector('[data-testid="sessions"] tbody')
   const history = document.querySelector('[data-testid="history"] tbody')
@@ -84,6 +85,51 @@
     await load()
   }
 
+  function liveRow(session) {
+    const last = el('td')
+    last.append(when(session.lastActivityAt))
+    const actions = el('td', undefined, { class: 'actions' })
+    if (session.current) {
+      actions.append(el('span', 'current', { class: 'muted small' }))
+    } else {
+      const button = el('button', 'Revoke', {
+        type: 'button',
+        class: 'secondary',
+        'data-action': 'revoke',
+      })
+      button.setAttribute(
+        'aria-label',
+        `Revoke ${session.userAgent.browser ?? 'device'} on ${session.userAgent.os ?? 'unknown system'}`,
+      )
+      button.addEventListener('click', () => revoke(session))
+      actions.append(button)
+    }
+    return row(session, [last, actions])
+  }
+
+  // The list comes a page at a time; a last row offers the next page while there is one.
+  function moreRow(nextCursor) {
+    const tr = el('tr', undefined, { 'data-testid': 'more-sessions' })
+    const cell = el('td', undefined, { colspan: '5' })
+    const button = el('button', 'Show more devices', { type: 'button', class: 'secondary' })
+    button.addEventListener('click', async () => {
+      const page = await request(
+        'GET',
+        `/session/sessions?cursor=${encodeURIComponent(nextCursor)}`,
+      )
+      if (!page.response.ok) {
+        say(page.body?.message ?? 'Could not load more devices.')
+        return
+      }
+      tr.replaceWith(...page.body.sessions.map(liveRow), ...more(page.body.nextCursor))
+    })
+    cell.append(button)
+    tr.append(cell)
+    return tr
+  }
+
+  const more = (nextCursor) => (nextCursor ? [moreRow(nextCursor)] : [])
+
   async function load() {
     const [sessions, ended] = await Promise.all([
       request('GET', '/session/sessions'),
@@ -93,29 +139,7 @@
       say('Your session has ended.')
       return
     }
-    live.replaceChildren(
-      ...sessions.body.sessions.map((session) => {
-        const last = el('td')
-        last.append(when(session.lastActivityAt))
-        const actions = el('td', undefined, { class: 'actions' })
-        if (session.current) {
-          actions.append(el('span', 'current', { class: 'muted small' }))
-        } else {
-          const button = el('button', 'Revoke', {
-            type: 'button',
-            class: 'secondary',
-            'data-action': 'revoke',
-          })
-          button.setAttribute(
-            'aria-label',
-            `Revoke ${session.userAgent.browser ?? 'device'} on ${session.userAgent.os ?? 'unknown system'}`,
-          )
-          button.addEventListener('click', () => revoke(session))
-          actions.append(button)
-        }
-        return row(session, [last, actions])
-      }),
-    )
+    live.replaceChildren(...sessions.body.sessions.map(liveRow), ...more(sessions.body.nextCursor))
     if (ended.body.sessions.length === 0) empty(history, 'Nothing yet.')
     else
       history.replaceChildren(

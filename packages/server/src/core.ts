@@ -6,6 +6,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { Problem } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
+import type { PageRequest } from './paging.ts'
 import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
 import { type CachedSession, SessionCache } from './session-cache.ts'
 import {
@@ -20,7 +21,9 @@ import {
   insertSession,
   listExpired,
   listLive,
+  listLivePage,
   lockUser,
+  type Page,
   pruneLog,
   transaction,
   writeActivity,
@@ -61,6 +64,19 @@ export function ended(reason: EndReason | null): Problem {
     message: `the session has ended (${reason ?? 'revoked'})`,
     extra: { reason: reason ?? 'revoked' },
     invalidToken: true,
+  }
+}
+
+/**
+ * Throws a TypeError naming `caller` unless `userId` is a string of 1 to 255 characters (what
+ * the user_id column holds).
+ *
+ * @example
+ * checkUserId(userId, 'listSessions')
+ */
+export function checkUserId(userId: unknown, caller: string): asserts userId is string {
+  if (typeof userId !== 'string' || userId === '' || userId.length > 255) {
+    throw new TypeError(`sessionward: ${caller} needs a userId string of 1 to 255 characters`)
   }
 }
 
@@ -288,15 +304,17 @@ export class WardCore {
   }
 
   /**
-   * A user's live sessions for the devices list, most recently active first: expired ones
-   * (not yet swept) are left out, under `policy`.
+   * One page of a user's live sessions (the devices list, `ward.listSessions`), newest login
+   * first: expired ones not yet swept are left out, activity is this cache's when fresher than
+   * the row's, and the token hash is dropped.
    */
   async liveSessions(
     userId: string,
-    policy: SessionPolicy,
+    page: PageRequest,
     now = Date.now(),
-  ): Promise<SessionRecord[]> {
-    return this.#sortOut(await listLive(fork(this.orm), userId), policy, now).live
+  ): Promise<Page<SessionInfo>> {
+    const { rows, next } = await listLivePage(fork(this.orm), userId, this.expiry(now), page)
+    return { rows: rows.map((row) => toSessionInfo(this.#withCachedActivity(row))), next }
   }
 
   /** What SQL needs to tell expired rows at `now` (see `expiredCondition`). */
@@ -346,9 +364,7 @@ export class WardCore {
 
   /** Starts a session for `userId` (see `Ward.createSession`). */
   async createSession(c: Context, userId: string): Promise<CreatedSession> {
-    if (typeof userId !== 'string' || userId === '' || userId.length > 255) {
-      throw new TypeError('sessionward: createSession needs a userId string of 1 to 255 characters')
-    }
+    checkUserId(userId, 'createSession')
     const policy = await this.policyFor(userId, c)
     const now = new Date()
     const token = generateToken()

@@ -33,9 +33,9 @@ export const SessionEntity = defineEntity({
   },
   indexes: [
     {
-      name: 'sessionward_session_live_user_idx',
+      name: 'sessionward_session_live_user_created_idx',
       expression:
-        'create index "sessionward_session_live_user_idx" on "sessionward_session" ("user_id") where "ended_at" is null',
+        'create index "sessionward_session_live_user_created_idx" on "sessionward_session" ("user_id", "created_at" desc, "id" desc) where "ended_at" is null',
     },
     { name: 'sessionward_session_ended_at_idx', properties: ['endedAt'] },
     {

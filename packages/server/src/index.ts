@@ -29,4 +29,10 @@ export { StoreUnavailableError } from './store.ts'
 export { generateToken, hashToken } from './tokens.ts'
 export { type ParsedUserAgent, parseUserAgent } from './user-agent.ts'
 export type { EndReason, OnLimit, SessionPolicy, UserAgentBinding } from './vocabulary.ts'
-export { createWard, type Ward } from './ward.ts'
+export {
+  createWard,
+  type EndSessionsOptions,
+  type ListSessionsOptions,
+  type SessionPage,
+  type Ward,
+} from './ward.ts'

@@ -12,17 +12,19 @@ import {
   requestState,
   type WardEnv,
 } from './middleware.ts'
+import { DEFAULT_PAGE, encodeCursor, isSessionId, MAX_PAGE, parsePage } from './paging.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
 import { endsAt, type SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
-import { describeStoreError, fork, listEnded, StoreUnavailableError } from './store.ts'
+import { describeStoreError, fork, listEndedPage, StoreUnavailableError } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, readCredentials, setSessionCookie } from './transport.ts'
 import { parseUserAgent } from './user-agent.ts'
 
 // A ping body is a dozen bytes; anything near this size is not a ping.
 const MAX_PING_BODY = 1024
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+// The history's page when no limit is asked for: the whole log at the default logLimit.
+const HISTORY_PAGE = 20
 
 function describe(record: SessionInfo) {
   return {
@@ -33,6 +35,18 @@ function describe(record: SessionInfo) {
     ip: record.lastIp ?? record.ip,
     userAgent: parseUserAgent(record.userAgent),
   }
+}
+
+/** The request's `?limit=` and `?cursor=` for a user's list (1 to MAX_PAGE rows a page). */
+function readPage(c: Context, defaultLimit: number): ReturnType<typeof parsePage> {
+  return parsePage(
+    { limit: c.req.query('limit'), cursor: c.req.query('cursor') },
+    { defaultLimit, max: MAX_PAGE },
+  )
+}
+
+function badQuery(c: Context, message: string): Response {
+  return problemResponse(c, { status: 400, error: 'invalid_request', message })
 }
 
 /** The request's live session; every route here runs behind requireSession. */
@@ -129,15 +143,18 @@ export function createRoutes(
   )
 
   app.get('/sessions', async (c) => {
-    const { session, policy } = liveEntry(c)
-    const live = await core.liveSessions(session.userId, policy)
+    const { session } = liveEntry(c)
+    const paged = readPage(c, DEFAULT_PAGE)
+    if ('message' in paged) return badQuery(c, paged.message)
+    const { rows, next } = await core.liveSessions(session.userId, paged.page)
     c.header('Cache-Control', 'no-store')
     return c.json({
-      sessions: live.map((record) => ({
+      sessions: rows.map((record) => ({
         // The current session's cached copy has activity not yet written to the row.
         ...describe(record.id === session.id ? session : record),
         current: record.id === session.id,
       })),
+      nextCursor: next && encodeCursor(next),
     })
   })
 
@@ -145,7 +162,7 @@ export function createRoutes(
     const { session } = liveEntry(c)
     const id = c.req.param('id')
     // Not found and not yours get the same answer, so ids of other users cannot be probed.
-    const endedRecords = UUID.test(id)
+    const endedRecords = isSessionId(id)
       ? await core.end({ ids: [id], userId: session.userId }, 'revoked')
       : []
     if (endedRecords.length === 0) {
@@ -180,23 +197,17 @@ export function createRoutes(
 
   app.get('/history', async (c) => {
     const { session } = liveEntry(c)
-    const rawLimit = c.req.query('limit') ?? '20'
-    const limit = /^\d{1,3}$/.test(rawLimit) ? Number(rawLimit) : Number.NaN
-    if (!(limit >= 1 && limit <= 100)) {
-      return problemResponse(c, {
-        status: 400,
-        error: 'invalid_request',
-        message: 'limit must be a whole number from 1 to 100',
-      })
-    }
-    const history = await listEnded(fork(core.orm), session.userId, limit)
+    const paged = readPage(c, HISTORY_PAGE)
+    if ('message' in paged) return badQuery(c, paged.message)
+    const { rows, next } = await listEndedPage(fork(core.orm), session.userId, paged.page)
     c.header('Cache-Control', 'no-store')
     return c.json({
-      sessions: history.map((record) => ({
+      sessions: rows.map((record) => ({
         ...describe(record),
         endedAt: record.endedAt?.toISOString() ?? null,
         endReason: record.endReason,
       })),
+      nextCursor: next && encodeCursor(next),
     })
   })
 

@@ -2,6 +2,7 @@ import type { Configuration, MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import { HTTPException } from 'hono/http-exception'
 import type { Problem } from './errors.ts'
+import type { Cursor, PageRequest } from './paging.ts'
 import type { SessionInfo, SessionRecord } from './session.ts'
 import type { EndReason } from './vocabulary.ts'
 
@@ -482,25 +483,95 @@ export async function listLive(runner: EntityManager, userId: string): Promise<S
 }
 
 /**
- * A user's ended sessions, most recently ended first.
+ * The select expression of a timestamp column in whole microseconds since the epoch, as text:
+ * a cursor's `atUs`, exact where a JS Date would round to milliseconds.
  *
  * @example
- * await listEnded(fork(orm), 'alice', 20)
+ * `select id, ${microseconds('created_at')} as sort_us from sessionward_session`
  */
-export async function listEnded(
+export function microseconds(column: string): string {
+  return `(extract(epoch from ${column}) * 1000000)::bigint::text`
+}
+
+/**
+ * The keyset condition for a list in `order by <column> desc, id desc`: rows after the cursor.
+ * A row comparison, so an index on `(…, <column> desc, id desc)` starts right after it (no
+ * OFFSET: rows added while someone pages never shift the others).
+ *
+ * @example
+ * const [condition, params] = afterCursor('created_at', cursor)
+ */
+export function afterCursor(column: string, cursor: Cursor): [string, unknown[]] {
+  return [
+    `(${column}, id) < ('epoch'::timestamptz + ?::bigint * interval '1 microsecond', ?::uuid)`,
+    [cursor.atUs, cursor.id],
+  ]
+}
+
+/** One page of rows, and where the next one starts (null on the last page). */
+export interface Page<T> {
+  rows: T[]
+  next: Cursor | null
+}
+
+/** Rows read with `limit + 1` (and a `sort_us` column) as one page of `limit`. */
+function toPage<T>(rows: Row[], limit: number, map: (row: Row) => T): Page<T> {
+  const shown = rows.slice(0, limit)
+  const last = shown.at(-1)
+  return {
+    rows: shown.map(map),
+    next: rows.length > limit && last ? { atUs: String(last.sort_us), id: String(last.id) } : null,
+  }
+}
+
+/**
+ * One page of a user's live sessions that are not expired (see `expiredCondition`), newest
+ * login first, ties by id. Login time never changes, so paging is stable while the sessions
+ * are used: each one shows up exactly once.
+ *
+ * @example
+ * await listLivePage(fork(orm), 'alice', expiry, { limit: 50 })
+ */
+export async function listLivePage(
   runner: EntityManager,
   userId: string,
-  limit: number,
-): Promise<SessionRecord[]> {
+  expiry: Expiry,
+  page: PageRequest,
+): Promise<Page<SessionRecord>> {
+  const [expired, expiredParams] = expiredCondition(expiry)
+  const [after, afterParams] = page.cursor ? afterCursor('created_at', page.cursor) : ['true', []]
   const rows = await query(
     runner,
-    `select ${COLUMNS} from sessionward_session
-      where user_id = ? and ended_at is not null
-      order by ended_at desc, id
+    `select ${COLUMNS}, ${microseconds('created_at')} as sort_us from sessionward_session
+      where user_id = ? and ended_at is null and not ${expired} and ${after}
+      order by created_at desc, id desc
       limit ?`,
-    [userId, limit],
+    [userId, ...expiredParams, ...afterParams, page.limit + 1],
   )
-  return rows.map(toRecord)
+  return toPage(rows, page.limit, toRecord)
+}
+
+/**
+ * One page of a user's ended sessions, most recently ended first, ties by id.
+ *
+ * @example
+ * await listEndedPage(fork(orm), 'alice', { limit: 20 })
+ */
+export async function listEndedPage(
+  runner: EntityManager,
+  userId: string,
+  page: PageRequest,
+): Promise<Page<SessionInfo>> {
+  const [after, afterParams] = page.cursor ? afterCursor('ended_at', page.cursor) : ['true', []]
+  const rows = await query(
+    runner,
+    `select ${COLUMNS}, ${microseconds('ended_at')} as sort_us from sessionward_session
+      where user_id = ? and ended_at is not null and ${after}
+      order by ended_at desc, id desc
+      limit ?`,
+    [userId, ...afterParams, page.limit + 1],
+  )
+  return toPage(rows, page.limit, toSessionInfoRow)
 }
 
 /**
@@ -521,7 +592,7 @@ export async function pruneLog(
       where id in (
         select id from sessionward_session
          where user_id = ? and ended_at is not null
-         order by ended_at desc, id
+         order by ended_at desc, id desc
          offset ?
       )
       returning id`,

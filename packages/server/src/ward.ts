@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { type AdminRoutesOptions, createAdminRoutes } from './admin/routes.ts'
 import { type ClientScript, ClientScriptFile } from './client-script.ts'
-import { type CreatedSession, WardCore } from './core.ts'
+import { type CreatedSession, checkUserId, WardCore } from './core.ts'
 import { migrate, openDatabase } from './database.ts'
 import { type Problem, problemException } from './errors.ts'
 import { AccessTokens } from './jwt.ts'
@@ -16,7 +16,16 @@ import {
   type RequestFacts,
   type SignInOutcome,
 } from './outside-hono.ts'
+import {
+  DEFAULT_PAGE,
+  decodeCursor,
+  encodeCursor,
+  isSessionId,
+  MAX_PAGE,
+  type PageRequest,
+} from './paging.ts'
 import { createRoutes } from './routes.ts'
+import type { SessionInfo } from './session.ts'
 import { describeStoreError } from './store.ts'
 import { loginOriginAllowed } from './transport.ts'
 
@@ -81,6 +90,24 @@ export interface Ward {
   /** Ends one of any user's sessions by id (for the app's own admin or security flows). */
   endSession(id: string, reason?: 'revoked' | 'admin'): Promise<boolean>
   /**
+   * One page of a user's live sessions, newest login first, as the devices list shows them
+   * (expired ones left out, no token hash); pass `nextCursor` back for the next page.
+   *
+   * @example
+   * const { sessions, nextCursor } = await ward.listSessions(userId, { limit: 20 })
+   */
+  listSessions(userId: string, options?: ListSessionsOptions): Promise<SessionPage>
+  /**
+   * Ends a user's live sessions, all or all but `except` (OWASP ASVS 5.0 7.4.2, 7.4.3: after a
+   * password change, when an account is disabled). Hooks fire, the caches drop them at once.
+   * Returns how many ended.
+   *
+   * @example
+   * await ward.endSessions(userId, { except: c.var.session.id }) // password changed here
+   * await ward.endSessions(userId, { reason: 'admin' }) // account disabled
+   */
+  endSessions(userId: string, options?: EndSessionsOptions): Promise<number>
+  /**
    * Ends expired sessions now (idle or past their absolute end), up to one batch, with hooks;
    * returns how many. The ward also does this every `sweepInterval` seconds.
    */
@@ -94,6 +121,73 @@ export interface Ward {
   close(): Promise<void>
   /** The MikroORM instance the ward uses. */
   readonly orm: MikroORM
+}
+
+/** What `ward.listSessions` takes. */
+export interface ListSessionsOptions {
+  /** Sessions per page, 1 to 100 (default 50). */
+  limit?: number
+  /** The `nextCursor` of the previous page; the first page without it. */
+  cursor?: string
+}
+
+/** One page of `ward.listSessions`. */
+export interface SessionPage {
+  sessions: SessionInfo[]
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null
+}
+
+/** What `ward.endSessions` takes. */
+export interface EndSessionsOptions {
+  /** A session id to keep (the one that changed the password). */
+  except?: string
+  /** Recorded as the end reason: `'revoked'` (default) or `'admin'`. */
+  reason?: 'revoked' | 'admin'
+}
+
+/** `options` as a plain object with only `known` keys; a TypeError naming the method otherwise. */
+function readOptions(options: unknown, known: string[], method: string): Record<string, unknown> {
+  if (options === undefined) return {}
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`sessionward: ${method} options must be an object`)
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(
+        `sessionward: ${method} has no option ${JSON.stringify(key)}; use ${known.join(', ')}`,
+      )
+    }
+  }
+  return options as Record<string, unknown>
+}
+
+/** `ward.listSessions`' options as a page to read; a TypeError for anything else. */
+function listPage(options: unknown): PageRequest {
+  const { limit = DEFAULT_PAGE, cursor } = readOptions(options, ['limit', 'cursor'], 'listSessions')
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+    throw new TypeError(
+      `sessionward: listSessions limit must be a whole number from 1 to ${MAX_PAGE}`,
+    )
+  }
+  if (cursor === undefined) return { limit }
+  const decoded = typeof cursor === 'string' ? decodeCursor(cursor) : null
+  if (!decoded) {
+    throw new TypeError('sessionward: listSessions cursor must be a nextCursor it returned')
+  }
+  return { limit, cursor: decoded }
+}
+
+/** `ward.endSessions`' options checked; a TypeError for anything else. */
+function endOptions(options: unknown): { except?: string; reason: 'revoked' | 'admin' } {
+  const { except, reason = 'revoked' } = readOptions(options, ['except', 'reason'], 'endSessions')
+  if (except !== undefined && (typeof except !== 'string' || !isSessionId(except))) {
+    throw new TypeError('sessionward: endSessions except must be a session id (a UUID)')
+  }
+  if (reason !== 'revoked' && reason !== 'admin') {
+    throw new TypeError("sessionward: endSessions reason must be 'revoked' or 'admin'")
+  }
+  return except === undefined ? { reason } : { except, reason }
 }
 
 /**
@@ -137,6 +231,17 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     endSession: async (id, reason = 'revoked') => {
       const ended = await core.end({ ids: [id] }, reason)
       return ended.length > 0
+    },
+    listSessions: async (userId, options) => {
+      checkUserId(userId, 'listSessions')
+      const { rows, next } = await core.liveSessions(userId, listPage(options))
+      return { sessions: rows, nextCursor: next && encodeCursor(next) }
+    },
+    endSessions: async (userId, options) => {
+      checkUserId(userId, 'endSessions')
+      const { except, reason } = endOptions(options)
+      const target = except === undefined ? { userId } : { userId, exceptId: except }
+      return (await core.end(target, reason)).length
     },
     sweep: () => core.sweep(),
     migrate: () => migrate(database.orm),

@@ -1,3 +1,4 @@
+import { type Cursor, parsePage } from '../paging.ts'
 import type { EndReason } from '../vocabulary.ts'
 
 /** Every end reason, in the order the admin view lists them. */
@@ -11,13 +12,6 @@ export const END_REASONS: readonly EndReason[] = [
   'admin',
   'refresh_reuse',
 ]
-
-/** Where the next page starts: the sort key `(created_at, id)` of the last row shown. */
-export interface Cursor {
-  /** `created_at` in whole microseconds since the epoch (PostgreSQL's own precision). */
-  createdUs: string
-  id: string
-}
 
 /** What the admin list is filtered by. Dates are inclusive (`…After`) or exclusive (`…Before`). */
 export interface AdminFilters {
@@ -35,23 +29,11 @@ export interface AdminFilters {
 export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 200
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const MICROS = /^-?\d{1,17}$/
 // A date (`2026-11-23`, UTC midnight) or a date-time with an optional zone (UTC when absent):
 // what `<input type="date">`, `<input type="datetime-local">` and `toISOString()` produce.
 const DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$/
 const DATE_FIELDS = ['createdAfter', 'createdBefore', 'endedAfter', 'endedBefore'] as const
 const KNOWN = new Set(['user', 'live', 'reason', 'cursor', 'limit', ...DATE_FIELDS])
-
-/**
- * Whether a string is a session id (a UUID), checked before it reaches SQL.
- *
- * @example
- * isSessionId('not-an-id') // false
- */
-export function isSessionId(value: string): boolean {
-  return UUID.test(value)
-}
 
 /**
  * Why a `?user=` value cannot name a user, or null. A NUL byte is refused here, before SQL:
@@ -64,36 +46,6 @@ export function userProblem(user: string): string | null {
   if (user.length > 255) return 'user must be at most 255 characters'
   if (user.includes('\0')) return 'user must not contain a NUL byte (%00)'
   return null
-}
-
-/**
- * An opaque cursor: base64url of the last row's sort key.
- *
- * @example
- * encodeCursor({ createdUs: '1795424400000000', id: '…' }) // 'WyIxNzk1…'
- */
-export function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify([cursor.createdUs, cursor.id])).toString('base64url')
-}
-
-/**
- * Reads a cursor made by `encodeCursor`; anything else is null (a 400, never a SQL error).
- *
- * @example
- * decodeCursor('garbage') // null
- */
-export function decodeCursor(value: string): Cursor | null {
-  if (value.length > 200 || !/^[A-Za-z0-9_-]+$/.test(value)) return null
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'))
-    if (!Array.isArray(parsed) || parsed.length !== 2) return null
-    const [createdUs, id] = parsed as unknown[]
-    if (typeof createdUs !== 'string' || !MICROS.test(createdUs)) return null
-    if (typeof id !== 'string' || !UUID.test(id)) return null
-    return { createdUs, id }
-  } catch {
-    return null
-  }
 }
 
 function parseDate(value: string): Date | null {
@@ -154,21 +106,13 @@ export function parseListQuery(
     }
     filters[name] = date
   }
-  const cursor = value('cursor')
-  if (cursor !== undefined) {
-    const decoded = decodeCursor(cursor)
-    if (!decoded)
-      return { message: 'cursor is not one this server issued: pass nextCursor back as is' }
-    filters.cursor = decoded
-  }
-  const limit = value('limit')
-  if (limit !== undefined) {
-    const n = /^\d{1,4}$/.test(limit) ? Number(limit) : Number.NaN
-    if (!(n >= 1 && n <= MAX_LIMIT)) {
-      return { message: `limit must be a whole number from 1 to ${MAX_LIMIT}` }
-    }
-    filters.limit = n
-  }
+  const paged = parsePage(
+    { limit: value('limit'), cursor: value('cursor') },
+    { defaultLimit: DEFAULT_LIMIT, max: MAX_LIMIT },
+  )
+  if ('message' in paged) return paged
+  filters.limit = paged.page.limit
+  if (paged.page.cursor) filters.cursor = paged.page.cursor
   return { filters }
 }
 

@@ -1,21 +1,24 @@
 import type { EntityManager } from '@mikro-orm/sql'
+import type { Cursor } from '../paging.ts'
 import type { SessionInfo } from '../session.ts'
 import {
+  afterCursor,
   type Expiry,
   expiredCondition,
+  microseconds,
   query,
   type Row,
   toDate,
   toSessionInfoRow,
 } from '../store.ts'
 import type { EndReason } from '../vocabulary.ts'
-import type { AdminFilters, Cursor } from './filters.ts'
+import type { AdminFilters } from './filters.ts'
 
 // The admin view's SQL, plain SQL shared by PostgreSQL and PGlite. Columns are listed one by
 // one: token_hash and retired_token_hashes are never selected, so they cannot leak into a view.
 const COLUMNS = `id, user_id, created_at, last_activity_at, expires_at, ended_at, end_reason,
   ip, last_ip, user_agent, detail,
-  (extract(epoch from created_at) * 1000000)::bigint::text as created_us`
+  ${microseconds('created_at')} as created_us`
 
 /** One session as the admin sees it (no token, no hash), with its sort key for cursors. */
 export interface AdminSession extends SessionInfo {
@@ -42,7 +45,7 @@ const HOUR = 3_600_000
 function toAdminSession(row: Row): AdminSession {
   return {
     ...toSessionInfoRow(row),
-    cursor: { createdUs: String(row.created_us), id: String(row.id) },
+    cursor: { atUs: String(row.created_us), id: String(row.id) },
   }
 }
 
@@ -88,11 +91,9 @@ export async function listSessions(
     params.push(date)
   }
   if (filters.cursor) {
-    // Row comparison: the index on (created_at desc, id desc) starts right after the cursor.
-    where.push(
-      "(created_at, id) < ('epoch'::timestamptz + ?::bigint * interval '1 microsecond', ?::uuid)",
-    )
-    params.push(filters.cursor.createdUs, filters.cursor.id)
+    const [after, afterParams] = afterCursor('created_at', filters.cursor)
+    where.push(after)
+    params.push(...afterParams)
   }
   const rows = await query(
     runner,

@@ -5,17 +5,11 @@ import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from '../core.ts'
 import { answerUnmatched, type Problem, problemResponse, WardOptionsError } from '../errors.ts'
 import { requestState, type WardEnv } from '../middleware.ts'
+import { encodeCursor, isSessionId } from '../paging.ts'
 import { describeStoreError, fork, StoreUnavailableError } from '../store.ts'
 import { clearSessionCookie } from '../transport.ts'
 import { parseUserAgent } from '../user-agent.ts'
-import {
-  type AdminFilters,
-  encodeCursor,
-  filterQuery,
-  isSessionId,
-  parseListQuery,
-  userProblem,
-} from './filters.ts'
+import { type AdminFilters, filterQuery, parseListQuery, userProblem } from './filters.ts'
 import { detailPage, errorPage, listPage, type PageContext } from './pages.ts'
 import {
   type AdminSession,

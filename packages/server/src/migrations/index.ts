@@ -3,6 +3,7 @@ import { Migration20261123005000_log_index } from './Migration20261123005000_log
 import { Migration20261123010000_admin } from './Migration20261123010000_admin.ts'
 import { Migration20261123020000_rotation } from './Migration20261123020000_rotation.ts'
 import { Migration20261124000000_expire_after } from './Migration20261124000000_expire_after.ts'
+import { Migration20261125000000_live_page_index } from './Migration20261125000000_live_page_index.ts'
 
 /** Every schema migration, oldest first. `ward.migrate()` applies the pending ones. */
 export const migrationsList = [
@@ -11,4 +12,8 @@ export const migrationsList = [
   { name: 'Migration20261123010000_admin', class: Migration20261123010000_admin },
   { name: 'Migration20261123020000_rotation', class: Migration20261123020000_rotation },
   { name: 'Migration20261124000000_expire_after', class: Migration20261124000000_expire_after },
+  {
+    name: 'Migration20261125000000_live_page_index',
+    class: Migration20261125000000_live_page_index,
+  },
 ]
