@@ -226,7 +226,8 @@ onEachDatabase((open) => {
         ip: '198.51.100.4',
       })
       expect('session' in active && active.session.userId).toBe('alice')
-      expect(activityWrites(db)).toBe(1)
+      // The write is not awaited by the answer (defect 6): wait for it to land.
+      await expect.poll(() => activityWrites(db)).toBe(1)
       const [row] = await db.sql<{ last_ip: string; last_activity_at: Date }>(
         'select last_ip, last_activity_at from sessionward_session where id = ?',
         [signedIn.session.id],
