@@ -36,6 +36,13 @@ export default defineConfig({
           name: 'e2e',
           include: ['e2e/**/*.test.ts'],
           environment: 'node',
+          // After the unit projects, not beside them: the scenarios' thresholds are seconds
+          // long (expireAfter 10 s), and the server suite's PGlite instances would take the CPU
+          // they need to sign in four devices within one threshold.
+          sequence: { groupOrder: 1 },
+          // Two scenarios at a time: with five (Vitest's default), four sign-ins no longer fit in
+          // one 10 s threshold on two shared cores (f), nor the dialog checks in one warning (h).
+          maxConcurrency: 2,
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
