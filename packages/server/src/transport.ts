@@ -134,24 +134,20 @@ function sameOriginByFetchMetadata(c: Context): boolean {
 }
 
 /**
- * Login CSRF check for the request that sets the cookie (`createSession`): the same Origin rule
- * as `originAllowed`, but a request with neither Origin nor `Sec-Fetch-Site` may pass — no
- * browser sends a cross-site POST without Origin, so it is an API client with no victim's
- * cookie jar to fill. GET logins (OAuth callbacks, magic links) arrive cross-site by design and
- * carry their own proof (state, a one-time code).
+ * Login CSRF check for the request that sets the cookie (`createSession`): `originAllowed`, and
+ * besides, a request with neither Origin nor `Sec-Fetch-Site` (or `none`: typed by the user) may
+ * pass — no browser sends a cross-site POST without Origin, so it is an API client with no
+ * victim's cookie jar to fill. GET logins (OAuth callbacks, magic links) arrive cross-site by
+ * design and carry their own proof (state, a one-time code).
  *
  * @example
  * loginOriginAllowed(c, options) // false for a form posted from https://evil.example
  */
 export function loginOriginAllowed(c: Context, options: ResolvedOptions): boolean {
-  if (SAFE_METHODS.has(c.req.method)) return true
-  const origin = c.req.header('origin')
-  if (origin === 'null') return sameOriginByFetchMetadata(c)
-  if (origin === undefined) {
-    const site = c.req.header('sec-fetch-site')
-    return site === undefined || site === 'same-origin' || site === 'none'
-  }
-  return isOwnOrTrusted(c, options, origin)
+  if (originAllowed(c, options)) return true
+  if (c.req.header('origin') !== undefined) return false
+  const site = c.req.header('sec-fetch-site')
+  return site === undefined || site === 'none'
 }
 
 function isOwnOrTrusted(c: Context, options: ResolvedOptions, origin: string): boolean {
