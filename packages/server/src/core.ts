@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import type { Context } from 'hono'
-import { HTTPException } from 'hono/http-exception'
-import type { Problem } from './errors.ts'
+import type { HTTPException } from 'hono/http-exception'
+import { type Problem, problemException } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
 import type { PageRequest } from './paging.ts'
@@ -415,16 +415,9 @@ export class WardCore {
 }
 
 function sessionLimit(maxSessions: number): HTTPException {
-  const body = {
+  return problemException({
+    status: 403,
     error: 'session_limit',
     message: `this account already has ${maxSessions} active session${maxSessions === 1 ? '' : 's'}; sign out elsewhere first`,
-  }
-  // An HTTPException carrying its response: Hono's default error handler answers it as is.
-  return new HTTPException(403, {
-    message: body.message,
-    res: new Response(JSON.stringify(body), {
-      status: 403,
-      headers: { 'content-type': 'application/json' },
-    }),
   })
 }

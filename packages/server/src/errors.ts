@@ -52,6 +52,23 @@ export function problemResponse(c: Context, problem: Problem): Response {
 }
 
 /**
+ * A problem as a standalone JSON `Response` (no Hono context), with the headers
+ * `problemResponse` sets but the 401 challenge.
+ *
+ * @example
+ * new HTTPException(503, { res: problemAnswer(problem) })
+ */
+export function problemAnswer(problem: Problem): Response {
+  const body = { error: problem.error, message: problem.message, ...problem.extra }
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+  }
+  if (problem.retryAfter !== undefined) headers['retry-after'] = String(problem.retryAfter)
+  return new Response(JSON.stringify(body), { status: problem.status, headers })
+}
+
+/**
  * A problem as an HTTPException carrying its JSON answer, for what an app calls from its own
  * routes (`createSession`): Hono's default error handler answers it as is.
  *
@@ -59,15 +76,9 @@ export function problemResponse(c: Context, problem: Problem): Response {
  * throw problemException({ status: 403, error: 'origin_rejected', message: '…' })
  */
 export function problemException(problem: Problem): HTTPException {
-  const body = { error: problem.error, message: problem.message, ...problem.extra }
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'cache-control': 'no-store',
-  }
-  if (problem.retryAfter !== undefined) headers['retry-after'] = String(problem.retryAfter)
   return new HTTPException(problem.status, {
     message: problem.message,
-    res: new Response(JSON.stringify(body), { status: problem.status, headers }),
+    res: problemAnswer(problem),
   })
 }
 

@@ -1,7 +1,7 @@
 import type { Configuration, MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import { HTTPException } from 'hono/http-exception'
-import type { Problem } from './errors.ts'
+import { type Problem, problemAnswer } from './errors.ts'
 import type { Cursor, PageRequest } from './paging.ts'
 import type { SessionInfo, SessionRecord } from './session.ts'
 import type { EndReason } from './vocabulary.ts'
@@ -73,31 +73,27 @@ export const STORE_RETRY_AFTER = 5
 export class StoreUnavailableError extends HTTPException {
   readonly retryable: boolean
   constructor(cause: unknown, retryable = true) {
-    const body = {
-      error: 'store_unavailable',
-      message: retryable
-        ? 'the session store is unavailable; try again shortly'
-        : 'the session store could not run a statement; the server needs attention',
-    }
-    const headers: Record<string, string> = { 'content-type': 'application/json' }
-    if (retryable) headers['retry-after'] = String(STORE_RETRY_AFTER)
-    super(503, {
-      message: body.message,
-      cause,
-      res: new Response(JSON.stringify(body), { status: 503, headers }),
-    })
+    const problem = storeProblem(retryable)
+    super(503, { message: problem.message, cause, res: problemAnswer(problem) })
     this.name = 'StoreUnavailableError'
     this.retryable = retryable
   }
 
   /** The same answer as a `Problem`, for middleware that answers with `problemResponse`. */
   get problem(): Problem {
-    return {
-      status: 503,
-      error: 'store_unavailable',
-      message: this.message,
-      ...(this.retryable ? { retryAfter: STORE_RETRY_AFTER } : {}),
-    }
+    return storeProblem(this.retryable)
+  }
+}
+
+// Unreachable or timed out: a retry may succeed. Anything else needs the operator.
+function storeProblem(retryable: boolean): Problem {
+  return {
+    status: 503,
+    error: 'store_unavailable',
+    message: retryable
+      ? 'the session store is unavailable; try again shortly'
+      : 'the session store could not run a statement; the server needs attention',
+    ...(retryable ? { retryAfter: STORE_RETRY_AFTER } : {}),
   }
 }
 
@@ -108,15 +104,8 @@ export class StoreUnavailableError extends HTTPException {
  */
 export class StoreInputError extends HTTPException {
   constructor(message: string, cause?: unknown) {
-    const body = { error: 'invalid_request', message }
-    super(400, {
-      message,
-      cause,
-      res: new Response(JSON.stringify(body), {
-        status: 400,
-        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-      }),
-    })
+    const res = problemAnswer({ status: 400, error: 'invalid_request', message })
+    super(400, { message, cause, res })
     this.name = 'StoreInputError'
   }
 }
