@@ -271,8 +271,12 @@ describe.skipIf(chromiumSkipReason !== null)(
         const there = await newDevice(browser, 'g-there')
         const page = await here.newPage()
         const other = await there.newPage()
+        // Both devices stay in use, so neither idles out (expireAfter is 10 s) however long a
+        // sign-in takes here; the one that clicks rests only for the click itself.
         await signIn(page, demo.url, 'grace')
+        let stopHere = keepBusy(page)
         await signIn(other, demo.url, 'grace')
+        const stopThere = keepBusy(other)
         const otherId = await sessionIdOf(other)
 
         await page.goto(`${demo.url}/devices`)
@@ -280,13 +284,16 @@ describe.skipIf(chromiumSkipReason !== null)(
         const rows = page.locator('[data-testid="sessions"] tbody tr')
         await expect.poll(() => rows.count()).toBe(2)
         await expect(page.locator('[data-testid="this-device"]').count()).resolves.toBe(1)
+        await stopHere()
         await page.click(`tr[data-session-id="${otherId}"] [data-action="revoke"]`)
+        stopHere = keepBusy(page)
         await expect.poll(() => rows.count(), { timeout: LONG }).toBe(1)
         await expect(
           page.locator('[data-testid="history"] [data-reason="revoked"]').count(),
         ).resolves.toBe(1)
 
         expect(await waitForLogin(other)).toBe('revoked')
+        await Promise.all([stopHere(), stopThere()])
         expect((await demo.row(otherId))?.endReason).toBe('revoked')
         expect(new URL(page.url()).pathname).toBe('/devices')
         await Promise.all([here.close(), there.close()])
