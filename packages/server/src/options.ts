@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core'
 import type { Context } from 'hono'
+import type { Redis } from 'ioredis'
 import { type JwtOptions, type ResolvedJwtOptions, resolveJwtOptions } from './jwt-options.ts'
 import { assertKnownKeys, describe, fail, isRecord } from './option-checks.ts'
 import type { SessionInfo } from './session.ts'
@@ -52,6 +53,12 @@ export interface WardOptions extends Partial<SessionPolicy> {
   logger?: WardLogger
   /** JWT access tokens bound to live sessions (`POST /session/token`); off when omitted. */
   jwt?: JwtOptions
+  /**
+   * Many instances: an ioredis client or a `redis://` URL. Every end reaches every instance (and
+   * its `/session/events` streams) at once, and idle decisions count activity seen anywhere.
+   * Off when omitted: ends reach other instances within `cacheTtl`.
+   */
+  redis?: Redis | string
 }
 
 /** Options after defaults and validation. */
@@ -71,6 +78,7 @@ export interface ResolvedOptions extends SessionPolicy {
   storeTimeout: number
   logger: WardLogger
   jwt: ResolvedJwtOptions | null
+  redis: Redis | string | null
 }
 
 /** DESIGN defaults: 14 min warning, 15 min idle (PCI DSS 8.2.8), 12 h absolute. */
@@ -228,7 +236,23 @@ const OPTION_CHECKS = {
     }
   },
   jwt: checkedElsewhere,
+  redis: (value, name) => {
+    if (typeof value === 'string' ? /^rediss?:\/\/./.test(value) : isRedisClient(value)) return
+    fail(
+      `${name} must be an ioredis client (new Redis(...)) or a URL like "redis://127.0.0.1:6379", got ${describe(value)}`,
+    )
+  },
 } satisfies Record<keyof WardOptions, Check>
+
+// Duck-typed: the app's ioredis may be another copy than ours.
+function isRedisClient(value: unknown): boolean {
+  return (
+    isRecord(value) &&
+    ['duplicate', 'publish', 'zadd', 'zmscore'].every(
+      (method) => typeof value[method] === 'function',
+    )
+  )
+}
 
 /** Refuses keys not in `checks` (suggesting a close name), then checks each present value. */
 function checkFields(record: object, checks: Record<string, Check>, where: string): void {
@@ -343,5 +367,6 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     storeTimeout: options.storeTimeout ?? 5,
     logger: options.logger ?? console,
     jwt: options.jwt === undefined ? null : resolveJwtOptions(options.jwt),
+    redis: options.redis ?? null,
   }
 }

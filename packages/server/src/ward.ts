@@ -115,8 +115,8 @@ export interface Ward {
   /** Applies pending schema migrations; returns the names applied (none when up to date). */
   migrate(): Promise<string[]>
   /**
-   * Stops the sweep, waits for activity writes in flight, and releases the database (and an
-   * embedded PGlite). A shared ORM is left open.
+   * Stops the sweep, ends the event streams, waits for activity writes in flight, and releases
+   * the database (and an embedded PGlite) and Redis. A shared ORM or Redis client is left open.
    */
   close(): Promise<void>
   /** The MikroORM instance the ward uses. */
@@ -248,7 +248,7 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     close: async () => {
       if (sweeper) clearInterval(sweeper)
       // The last activity of each session reaches the row before the database goes.
-      await core.settle()
+      await core.close()
       if (database.owned) await database.orm.close(true)
     },
     orm: database.orm,
