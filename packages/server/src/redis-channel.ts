@@ -88,8 +88,8 @@ export class RedisChannel {
     for (const client of [this.#publisher, this.#subscriber]) {
       client.on('error', (error: Error) => this.#wentDown(error.message))
       client.on('close', () => this.#wentDown('connection closed'))
+      client.on('ready', () => this.#cameBack())
     }
-    this.#subscriber.on('ready', () => this.#cameBack())
     this.#subscriber.on('message', (_channel: string, message: string) => this.#receive(message))
     this.#subscriber.subscribe(CHANNEL).catch((error: Error) => this.#wentDown(error.message))
     this.#timer = setInterval(() => this.#flush(), ACTIVITY_FLUSH)
@@ -190,8 +190,9 @@ export class RedisChannel {
     )
   }
 
+  // Back only when both connections are: ends published before then would be lost.
   #cameBack(): void {
-    if (!this.#down) return
+    if (!this.#down || !this.#ready() || this.#subscriber.status !== 'ready') return
     this.#down = false
     this.#logger.info('sessionward: Redis available again; ends and activity are shared')
   }
