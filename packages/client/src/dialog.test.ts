@@ -1,11 +1,23 @@
-import { afterEach, describe, expect, test } from 'vitest'
-import { CSS, createDialog, DEFAULT_TEXTS, formatTime } from './dialog.ts'
+import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
+import { CSS, createDialog, DEFAULT_TEXTS, formatTime, HOST, spokenTime } from './dialog.ts'
 import { adoptStyles } from './styles.ts'
+import { installWebLocks } from './test-support/browser.ts'
+import { fakeServer } from './test-support/server.ts'
+import { openTabs, wait } from './test-support/ward.ts'
 
+/** The dialog's shadow root, where its hooks are. */
+const shadow = (): ShadowRoot | null => document.querySelector(HOST)?.shadowRoot ?? null
 const hook = (name: string): HTMLElement | null =>
-  document.querySelector<HTMLElement>(`[data-sessionward="${name}"]`)
+  shadow()?.querySelector<HTMLElement>(`[data-sessionward="${name}"]`) ?? null
+const quiet = { texts: DEFAULT_TEXTS, nonce: null, onStay() {}, onLogout() {} }
 
-afterEach(() => document.body.replaceChildren())
+beforeAll(installWebLocks)
+afterEach(() => {
+  vi.useRealTimers()
+  document.body.replaceChildren()
+  document.head.replaceChildren()
+  document.documentElement.lang = ''
+})
 
 describe('dialog', () => {
   test.each([
@@ -20,61 +32,128 @@ describe('dialog', () => {
     expect(formatTime(ms)).toBe(text)
   })
 
+  test.each([
+    [125_000, 'en', '2 minutes'],
+    [119_000, 'en', '1 minute'],
+    [60_000, 'en', '1 minute'],
+    [59_000, 'en', '59 seconds'],
+    [59_001, 'en', '1 minute'],
+    [30_000, 'en', '30 seconds'],
+    [1, 'en', '1 second'],
+    [120_000, 'de', '2 Minuten'],
+  ])('%i ms is said as %j in %s, never more than is left', (ms, lang, words) => {
+    expect(spokenTime(ms, lang)).toBe(words)
+  })
+
+  test('a page language that is no language tag still gets words, not an error', () => {
+    expect(spokenTime(120_000, 'en_US')).toMatch(/^2 \p{L}+/u)
+    expect(spokenTime(120_000, '')).toMatch(/^2 \p{L}+/u)
+  })
+
   test('nothing is in the document before the first warning, nothing after destroy', () => {
     const sheets = document.adoptedStyleSheets.length
-    const dialog = createDialog(document, {
-      texts: DEFAULT_TEXTS,
-      nonce: null,
-      onStay() {},
-      onLogout() {},
-    })
-    expect(hook('dialog')).toBeNull()
+    const dialog = createDialog(document, quiet)
+    expect(document.querySelector(HOST)).toBeNull()
     dialog.show(5000, 10_000)
     expect(hook('dialog')).not.toBeNull()
-    expect(document.adoptedStyleSheets.length).toBe(sheets + 1)
-    dialog.destroy()
-    expect(hook('dialog')).toBeNull()
+    // The stylesheet is the shadow root's: the page's own sheets are untouched.
+    expect(shadow()?.adoptedStyleSheets.length).toBe(1)
     expect(document.adoptedStyleSheets.length).toBe(sheets)
+    dialog.destroy()
+    expect(document.querySelector(HOST)).toBeNull()
+    expect(document.body.childElementCount).toBe(0)
+  })
+
+  test('lives in an open shadow root; every part has a hook and a part name', () => {
+    const dialog = createDialog(document, quiet)
+    dialog.show(5000, 10_000)
+    const host = document.querySelector(HOST)
+    expect(host?.parentElement).toBe(document.body)
+    expect(host?.childElementCount).toBe(0)
+    // The hooks are not in the page's tree, where page CSS and selectors would reach them.
+    expect(document.querySelector('[data-sessionward]')).toBeNull()
+    const names = [...(shadow()?.querySelectorAll<HTMLElement>('[data-sessionward]') ?? [])].map(
+      (node) => [node.dataset.sessionward, node.getAttribute('part')],
+    )
+    expect(names).toEqual(
+      [
+        'dialog',
+        'title',
+        'message',
+        'countdown',
+        'status',
+        'bar',
+        'fill',
+        'actions',
+        'stay',
+        'logout',
+      ].map((name) => [name, name]),
+    )
+    expect((hook('dialog') as HTMLDialogElement).open).toBe(true)
+    dialog.destroy()
+  })
+
+  test('an alertdialog labelled and described inside its shadow root, focus on "Stay"', () => {
+    const dialog = createDialog(document, quiet)
+    dialog.show(70_000, 90_000)
+    const root = hook('dialog') as HTMLElement
+    expect(root.getAttribute('role')).toBe('alertdialog')
+    expect(root.getAttribute('aria-modal')).toBe('true')
+    const label = shadow()?.getElementById(root.getAttribute('aria-labelledby') ?? '')
+    const description = shadow()?.getElementById(root.getAttribute('aria-describedby') ?? '')
+    expect(label?.textContent).toBe('Are you still there?')
+    expect(description?.textContent).toBe('For your security, you will be signed out in 1:10.')
+    expect(shadow()?.activeElement).toBe(hook('stay'))
+    dialog.destroy()
   })
 
   test('CSP-safe: a constructable stylesheet, no <style> element, no markup parsing', () => {
     const dialog = createDialog(document, {
+      ...quiet,
       texts: { ...DEFAULT_TEXTS, title: '<img src=x onerror=alert(1)>' },
-      nonce: null,
-      onStay() {},
-      onLogout() {},
     })
     dialog.show(5000, 10_000)
     expect(document.querySelectorAll('style, img').length).toBe(0)
-    expect(document.querySelector('h2')?.textContent).toBe('<img src=x onerror=alert(1)>')
+    expect(shadow()?.querySelectorAll('style, img').length).toBe(0)
+    expect(hook('title')?.textContent).toBe('<img src=x onerror=alert(1)>')
     dialog.destroy()
   })
 
-  test('the stylesheet honours reduced motion and exposes the theme variables', () => {
-    expect(CSS).toContain(
-      '@media (prefers-reduced-motion:reduce){.sessionward__fill{transition:none}}',
-    )
+  test('the stylesheet honours reduced motion, resets inherited page styles, has theme variables', () => {
+    expect(CSS).toContain('@media (prefers-reduced-motion:reduce){[part=fill]{transition:none}}')
+    expect(CSS).toContain(':host{all:initial!important}')
     for (const name of ['bg', 'fg', 'accent', 'accent-fg', 'radius', 'font', 'backdrop', 'track']) {
       expect(CSS).toContain(`var(--sessionward-${name},`)
     }
   })
 
-  test('without constructable stylesheets, a <style> with the nonce', () => {
+  test('the page theme reaches the dialog through custom properties, page rules do not', () => {
+    const style = document.createElement('style')
+    style.textContent =
+      ':root{--sessionward-fg:rgb(1, 2, 3)} h2{color:rgb(128, 128, 128)} dialog{margin:0}'
+    document.head.append(style)
+    const dialog = createDialog(document, quiet)
+    dialog.show(5000, 10_000)
+    const title = getComputedStyle(hook('title') as HTMLElement)
+    expect(title.color).toBe('rgb(1, 2, 3)')
+    dialog.destroy()
+  })
+
+  test('without constructable stylesheets, a <style> with the nonce inside the shadow root', () => {
     // A document without a window has no CSSStyleSheet constructor to use.
     const doc = document.implementation.createHTMLDocument('')
-    const remove = adoptStyles(doc, '.a{color:red}', 'r4nd0m')
-    const style = doc.querySelector('style')
+    const root = doc.createElement(HOST).attachShadow({ mode: 'open' })
+    adoptStyles(root, '.a{color:red}', 'r4nd0m')
+    const style = root.querySelector('style')
     expect(style?.nonce).toBe('r4nd0m')
     expect(style?.textContent).toBe('.a{color:red}')
-    remove()
     expect(doc.querySelector('style')).toBeNull()
   })
 
   test('clicks on its buttons and events inside it', () => {
     const calls: string[] = []
     const dialog = createDialog(document, {
-      texts: DEFAULT_TEXTS,
-      nonce: null,
+      ...quiet,
       onStay: () => calls.push('stay'),
       onLogout: () => calls.push('logout'),
     })
@@ -84,10 +163,102 @@ describe('dialog', () => {
     hook('logout')?.click()
     expect(calls).toEqual(['stay', 'logout'])
     expect(dialog.contains(hook('countdown'))).toBe(true)
+    // What a page listener sees of an event from inside: the host element.
+    expect(dialog.contains(document.querySelector(HOST))).toBe(true)
     expect(dialog.contains(document.body)).toBe(false)
     expect(dialog.contains(window)).toBe(false)
+    expect(dialog.contains(null)).toBe(false)
     dialog.hide()
     expect(dialog.contains(hook('countdown'))).toBe(false)
+    dialog.destroy()
+  })
+})
+
+describe('announcements', () => {
+  test('the visible countdown is not a live region; a separate polite one is', () => {
+    const dialog = createDialog(document, quiet)
+    dialog.show(5000, 10_000)
+    expect(hook('countdown')?.closest('[aria-live]')).toBeNull()
+    const status = hook('status')
+    expect(status?.getAttribute('aria-live')).toBe('polite')
+    expect(status?.getAttribute('aria-atomic')).toBe('true')
+    dialog.destroy()
+  })
+
+  test('a 3:10 warning under the ward: the countdown moves every second, the live region speaks 5 times', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2030, 0, 1, 9) })
+    document.documentElement.lang = 'en'
+    const server = fakeServer({ warnAfter: 20, expireAfter: 20 + 190 })
+    const ward = openTabs(1, { dialog: true }, server).tabs[0]?.ward
+    ward?.start()
+    await wait(20)
+    const status = hook('status') as HTMLElement
+    const countdown = hook('countdown') as HTMLElement
+    expect(countdown.textContent).toBe('3:10')
+    // Opening is announced by the alertdialog itself, through its description.
+    expect(status.textContent).toBe('')
+    // New text put in the region: what a screen reader reacts to.
+    const added = (records: MutationRecord[]) => records.filter((r) => r.addedNodes.length > 0)
+    let changes = 0
+    const observer = new MutationObserver((records) => {
+      changes += added(records).length
+    })
+    observer.observe(status, { childList: true, characterData: true, subtree: true })
+    const said: string[] = []
+    const shown = new Set<string>()
+    let last = ''
+    for (let second = 1; second < 190; second++) {
+      await wait(1)
+      shown.add(countdown.textContent ?? '')
+      if (status.textContent !== last) said.push(`${countdown.textContent} ${status.textContent}`)
+      last = status.textContent ?? ''
+    }
+    changes += added(observer.takeRecords()).length
+    observer.disconnect()
+    const message = (time: string) => `For your security, you will be signed out in ${time}.`
+    expect(said).toEqual([
+      `3:00 ${message('3 minutes')}`,
+      `2:00 ${message('2 minutes')}`,
+      `1:00 ${message('1 minute')}`,
+      `0:30 ${message('30 seconds')}`,
+      `0:10 ${message('10 seconds')}`,
+    ])
+    // Every second from 3:09 down to 0:01 was on screen.
+    expect(shown.size).toBe(189)
+    // 5 in 189 s, at most 3 within any minute (the last one).
+    expect(changes).toBe(5)
+    ward?.stop()
+    await wait(1)
+  })
+
+  test('a reopened warning starts silent again; closing empties the live region', () => {
+    document.documentElement.lang = 'en'
+    const dialog = createDialog(document, quiet)
+    dialog.show(65_000, 90_000)
+    dialog.show(60_000, 90_000)
+    expect(hook('status')?.textContent).toBe(
+      'For your security, you will be signed out in 1 minute.',
+    )
+    dialog.hide()
+    expect(hook('status')?.textContent).toBe('')
+    dialog.show(45_000, 90_000)
+    expect(hook('status')?.textContent).toBe('')
+    dialog.show(30_000, 90_000)
+    expect(hook('status')?.textContent).toBe(
+      'For your security, you will be signed out in 30 seconds.',
+    )
+    dialog.destroy()
+  })
+
+  test('texts without {time}: the spoken time follows the message', () => {
+    const dialog = createDialog(document, {
+      ...quiet,
+      texts: { ...DEFAULT_TEXTS, message: 'Sie werden abgemeldet in' },
+    })
+    document.documentElement.lang = 'de'
+    dialog.show(11_000, 90_000)
+    dialog.show(10_000, 90_000)
+    expect(hook('status')?.textContent).toBe('Sie werden abgemeldet in10 Sekunden')
     dialog.destroy()
   })
 })

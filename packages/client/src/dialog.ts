@@ -33,23 +33,32 @@ export interface DialogOptions {
   onLogout(): void
 }
 
-/** Themable through the `--sessionward-*` custom properties; see the README. */
+/** The element the dialog lives in, in an open shadow root: the page's CSS does not reach it. */
+export const HOST = 'sessionward-dialog'
+
+/**
+ * Applied inside the shadow root only. `:host{all:initial}` stops inherited page styles (text
+ * transforms, letter spacing…) at the host; custom properties still inherit, so the
+ * `--sessionward-*` theme set on the page applies. See the README.
+ */
 export const CSS = `
-.sessionward{box-sizing:border-box;width:min(var(--sessionward-width,28rem),calc(100vw - 2rem));padding:1.5rem;border:0;border-radius:var(--sessionward-radius,12px);background:var(--sessionward-bg,#fff);color:var(--sessionward-fg,#1b1b1f);font:var(--sessionward-font,1rem/1.5 system-ui,sans-serif);box-shadow:var(--sessionward-shadow,0 12px 40px rgb(0 0 0/.25))}
-.sessionward::backdrop{background:var(--sessionward-backdrop,rgb(0 0 0/.5))}
-.sessionward__title{margin:0 0 .5rem;font-size:1.25em;line-height:1.3}
-.sessionward__message{margin:0 0 1rem}
-.sessionward__countdown{font-weight:700;font-variant-numeric:tabular-nums}
-.sessionward__bar{height:.375rem;margin:0 0 1.25rem;border-radius:999px;overflow:hidden;background:var(--sessionward-track,#e3e3e8)}
-.sessionward__fill{height:100%;background:var(--sessionward-accent,#0b57d0);transform-origin:left;transform:scaleX(var(--sessionward-progress,1));transition:transform 1s linear}
-.sessionward__fill:dir(rtl){transform-origin:right}
-.sessionward__actions{display:flex;flex-wrap:wrap;gap:.75rem;justify-content:flex-end}
-.sessionward__actions button{font:inherit;padding:.5rem 1rem;border:1px solid var(--sessionward-accent,#0b57d0);border-radius:var(--sessionward-button-radius,8px);cursor:pointer}
-.sessionward__stay{background:var(--sessionward-accent,#0b57d0);color:var(--sessionward-accent-fg,#fff)}
-.sessionward__logout{background:transparent;color:var(--sessionward-accent,#0b57d0)}
-.sessionward button:focus-visible{outline:3px solid var(--sessionward-focus,#0b57d0);outline-offset:2px}
-@media (prefers-reduced-motion:reduce){.sessionward__fill{transition:none}}
+:host{all:initial!important}
+dialog{box-sizing:border-box;width:var(--sessionward-width,28rem);padding:1.5rem;border:0;border-radius:var(--sessionward-radius,12px);background:var(--sessionward-bg,#fff);color:var(--sessionward-fg,#1b1b1f);font:var(--sessionward-font,1rem/1.5 system-ui,sans-serif);box-shadow:var(--sessionward-shadow,0 12px 40px rgb(0 0 0/.25))}
+dialog::backdrop{background:var(--sessionward-backdrop,rgb(0 0 0/.5))}
+h2{margin:0 0 .5rem;font-size:1.25em;line-height:1.3}
+p{margin:0 0 1rem}
+[part=countdown]{font-weight:700;font-variant-numeric:tabular-nums}
+[part=status]{position:absolute;clip-path:inset(50%)}
+[part=bar]{height:.375rem;margin:0 0 1.25rem;border-radius:999px;overflow:hidden;background:var(--sessionward-track,#e3e3e8)}
+[part=fill]{height:100%;width:calc(var(--sessionward-progress,1)*100%);background:var(--sessionward-accent,#0b57d0);transition:width 1s linear}
+[part=actions]{display:flex;flex-wrap:wrap;gap:.75rem;justify-content:flex-end}
+button{font:inherit;padding:.5rem 1rem;border:1px solid var(--sessionward-accent,#0b57d0);border-radius:var(--sessionward-button-radius,8px);cursor:pointer;background:none;color:var(--sessionward-accent,#0b57d0)}
+[part=stay]{background:var(--sessionward-accent,#0b57d0);color:var(--sessionward-accent-fg,#fff)}
+button:focus-visible{outline:3px solid var(--sessionward-focus,#0b57d0);outline-offset:2px}
+@media (prefers-reduced-motion:reduce){[part=fill]{transition:none}}
 `
+
+const secondsOf = (ms: number): number => Math.ceil(Math.max(0, ms) / 1000)
 
 /**
  * Formats a countdown as m:ss, rounding up so it never shows 0:00 while time is left.
@@ -57,15 +66,43 @@ export const CSS = `
  * formatTime(65_000) // '1:05'
  */
 export function formatTime(ms: number): string {
-  const total = Math.ceil(Math.max(0, ms) / 1000)
+  const total = secondsOf(ms)
   return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, '0')}`
 }
 
-let count = 0
+/**
+ * The time left in words, in `lang` (the page's `<html lang>`): whole minutes from one minute
+ * up, rounded down so it never promises more time than there is, else seconds.
+ * @example
+ * spokenTime(125_000, 'en') // '2 minutes'
+ */
+export function spokenTime(ms: number, lang: string): string {
+  const seconds = secondsOf(ms)
+  const [value, unit] = seconds < 60 ? [seconds, 'second'] : [Math.floor(seconds / 60), 'minute']
+  const format = (locales: string | string[]): string =>
+    new Intl.NumberFormat(locales, { style: 'unit', unit, unitDisplay: 'long' }).format(value)
+  try {
+    return format(lang || [])
+  } catch {
+    // Not a BCP 47 tag (e.g. "en_US"): the browser's own language rather than no dialog.
+    return format([])
+  }
+}
+
+/**
+ * Which announcement a time left belongs to: one per whole minute, then at 30 s and 10 s
+ * (GOV.UK's timeout pattern), so a screen reader hears at most 3 in the last minute.
+ */
+function announcementOf(ms: number): number {
+  const seconds = secondsOf(ms)
+  return seconds > 60 ? Math.ceil(seconds / 60) : seconds > 30 ? 1 : seconds > 10 ? 0.5 : 0
+}
 
 /**
  * The default warning: a modal `<dialog role="alertdialog">` (the platform keeps focus inside
- * and puts it in the top layer), Escape = stay, a polite live countdown and a progress bar.
+ * and puts it in the top layer), Escape = stay, a countdown redrawn every second, a polite
+ * live region that announces it now and then, and a progress bar. It lives in an open shadow
+ * root of a `<sessionward-dialog>` element, so the page's CSS neither breaks nor restyles it.
  * Built with DOM calls and a constructable stylesheet, so it runs under a CSP without
  * 'unsafe-inline'. Nothing touches the document before the first `show`.
  * @example
@@ -73,8 +110,17 @@ let count = 0
  * dialog.show(30_000, 60_000)
  */
 export function createDialog(doc: Document, options: DialogOptions): Dialog {
-  let parts: { root: HTMLDialogElement; countdown: HTMLElement; removeStyles(): void } | null = null
+  const [before = '', after = ''] = options.texts.message.split('{time}')
+  let parts: {
+    host: HTMLElement
+    shadow: ShadowRoot
+    root: HTMLDialogElement
+    countdown: HTMLElement
+    status: HTMLElement
+    stay: HTMLElement
+  } | null = null
   let open = false
+  let announced = 0
   let returnFocus: Element | null = null
 
   function stay(event: Event): void {
@@ -83,49 +129,53 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
   }
 
   function build(): NonNullable<typeof parts> {
-    const id = `sessionward-${++count}`
+    // Each element carries its name as `part` (for `::part()` styling and the stylesheet) and
+    // as `data-sessionward` (the stable hook for tests).
     const el = <K extends keyof HTMLElementTagNameMap>(
       tag: K,
-      className: string,
+      name: string,
       text = '',
+      attributes: Record<string, string> = {},
     ): HTMLElementTagNameMap[K] => {
       const node = doc.createElement(tag)
-      node.className = `sessionward__${className}`
+      for (const [key, value] of Object.entries({ ...attributes, part: name })) {
+        node.setAttribute(key, value)
+      }
+      node.dataset.sessionward = name
       node.textContent = text
       return node
     }
-    const root = doc.createElement('dialog')
-    root.className = 'sessionward'
-    root.dataset.sessionward = 'dialog'
-    root.setAttribute('role', 'alertdialog')
-    root.setAttribute('aria-modal', 'true')
-    root.setAttribute('aria-labelledby', `${id}-title`)
-    root.setAttribute('aria-describedby', `${id}-message`)
-    const title = el('h2', 'title', options.texts.title)
-    title.id = `${id}-title`
-    const message = el('p', 'message')
-    message.id = `${id}-message`
+    const host = doc.createElement(HOST)
+    const shadow = host.attachShadow({ mode: 'open' })
+    adoptStyles(shadow, CSS, options.nonce)
+    // Ids are scoped to the shadow root: no clash with the page or another dialog.
+    const root = el('dialog', 'dialog', '', {
+      role: 'alertdialog',
+      'aria-modal': 'true',
+      'aria-labelledby': 'title',
+      'aria-describedby': 'message',
+    })
+    const message = el('p', 'message', '', { id: 'message' })
+    // The visible countdown changes every second; only `status` is a live region.
     const countdown = el('span', 'countdown')
-    countdown.dataset.sessionward = 'countdown'
-    countdown.setAttribute('aria-live', 'polite')
-    countdown.setAttribute('aria-atomic', 'true')
-    const [before = '', after = ''] = options.texts.message.split('{time}')
     message.append(before, countdown, after)
-    const bar = el('div', 'bar')
-    bar.setAttribute('aria-hidden', 'true')
+    const status = el('p', 'status', '', { 'aria-live': 'polite', 'aria-atomic': 'true' })
+    const bar = el('div', 'bar', '', { 'aria-hidden': 'true' })
     bar.append(el('div', 'fill'))
+    // Buttons outside any form: no type needed, a click submits nothing.
     const stayButton = el('button', 'stay', options.texts.stay)
-    stayButton.type = 'button'
-    stayButton.dataset.sessionward = 'stay'
-    stayButton.autofocus = true
     stayButton.addEventListener('click', stay)
     const logoutButton = el('button', 'logout', options.texts.logout)
-    logoutButton.type = 'button'
-    logoutButton.dataset.sessionward = 'logout'
     logoutButton.addEventListener('click', () => options.onLogout())
     const actions = el('div', 'actions')
     actions.append(stayButton, logoutButton)
-    root.append(title, message, bar, actions)
+    root.append(
+      el('h2', 'title', options.texts.title, { id: 'title' }),
+      message,
+      status,
+      bar,
+      actions,
+    )
     root.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') stay(event)
     })
@@ -135,44 +185,49 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
     root.addEventListener('close', (event) => {
       if (open) stay(event)
     })
-    const removeStyles = adoptStyles(doc, CSS, options.nonce)
-    doc.body.append(root)
-    return { root, countdown, removeStyles }
+    shadow.append(root)
+    doc.body.append(host)
+    return { host, shadow, root, countdown, status, stay: stayButton }
   }
 
   function hide(): void {
     if (!open || parts === null) return
     open = false
+    parts.status.textContent = ''
     parts.root.close()
-    if (returnFocus !== null && 'focus' in returnFocus && returnFocus.isConnected) {
-      ;(returnFocus as HTMLElement).focus()
-    }
+    // A no-op for an element the page has removed meanwhile.
+    ;(returnFocus as HTMLElement | null)?.focus?.()
     returnFocus = null
   }
 
   return {
     show(left, total) {
       parts ??= build()
-      const { root, countdown } = parts
+      const { root, countdown, status } = parts
       countdown.textContent = formatTime(left)
       const ratio = total > 0 ? Math.min(1, Math.max(0, left / total)) : 0
       root.style.setProperty('--sessionward-progress', ratio.toFixed(4))
+      // Opening is announced by the alertdialog itself (its description holds the time).
+      const now = announcementOf(left)
+      if (open && now !== announced) {
+        status.textContent = before + spokenTime(left, doc.documentElement.lang) + after
+      }
+      announced = now
       if (open) return
       open = true
       returnFocus = doc.activeElement
       root.showModal()
-      root.querySelector<HTMLElement>('[data-sessionward="stay"]')?.focus()
+      parts.stay.focus()
     },
     hide,
     contains(target) {
-      if (!open || parts === null || target === null || !('nodeType' in target)) return false
-      return parts.root.contains(target as Node)
+      // Page listeners see events from inside retargeted to the host element.
+      const node = target as Node | null
+      return open && (node === parts?.host || node?.getRootNode?.() === parts?.shadow)
     },
     destroy() {
       hide()
-      if (parts === null) return
-      parts.root.remove()
-      parts.removeStyles()
+      parts?.host.remove()
       parts = null
     },
   }

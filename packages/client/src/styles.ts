@@ -1,27 +1,24 @@
 /**
- * Adds a stylesheet to a document without anything a strict Content-Security-Policy would block:
- * a constructable stylesheet where supported, otherwise a `<style>` carrying the page's nonce.
- * Returns a function that removes it again.
+ * Styles a shadow root without anything a strict Content-Security-Policy would block: a
+ * constructable stylesheet where supported, otherwise a `<style>` carrying the page's nonce.
+ * Either goes away with the shadow root, and neither reaches the page around it.
  * @example
- * const remove = adoptStyles(document, '.x { color: red }', null)
+ * adoptStyles(host.attachShadow({ mode: 'open' }), 'h2 { color: red }', null)
  */
-export function adoptStyles(doc: Document, css: string, nonce: string | null): () => void {
-  const view = doc.defaultView
+export function adoptStyles(root: ShadowRoot, css: string, nonce: string | null): void {
+  const view = root.ownerDocument.defaultView
   if (
     view !== null &&
-    'adoptedStyleSheets' in doc &&
+    'adoptedStyleSheets' in root &&
     'replaceSync' in view.CSSStyleSheet.prototype
   ) {
     const sheet = new view.CSSStyleSheet()
     sheet.replaceSync(css)
-    doc.adoptedStyleSheets = [...doc.adoptedStyleSheets, sheet]
-    return () => {
-      doc.adoptedStyleSheets = doc.adoptedStyleSheets.filter((s) => s !== sheet)
-    }
+    root.adoptedStyleSheets = [sheet]
+    return
   }
-  const style = doc.createElement('style')
+  const style = root.ownerDocument.createElement('style')
   if (nonce !== null) style.nonce = nonce
   style.textContent = css
-  doc.head.append(style)
-  return () => style.remove()
+  root.append(style)
 }
