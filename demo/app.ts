@@ -15,6 +15,7 @@ import { HTTPException } from 'hono/http-exception'
 import { secureHeaders } from 'hono/secure-headers'
 import { DEMO_DEFAULTS, type DemoConfig } from './config.ts'
 import { dashboardPage, devicesPage, loginPage, notFoundPage } from './pages.ts'
+import { tailwindAssets, tailwindPage } from './tailwind.ts'
 import { createUserDirectory, type DemoUser, type PublicUser, SEEDED_USERS } from './users.ts'
 
 /** What `createDemoApp` accepts: the settings of DESIGN §5, plus extra accounts (for tests). */
@@ -104,6 +105,9 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     )
   }
   const assets = loadAssets()
+  for (const [name, body] of tailwindAssets()) {
+    assets.set(name, { body, type: 'text/css; charset=utf-8' })
+  }
   const users = createUserDirectory([...SEEDED_USERS, ...(options.users ?? [])])
   const base: SessionPolicy = {
     warnAfter: config.warnAfter,
@@ -259,6 +263,14 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (!user) return c.redirect('/login', 303)
     c.header('cache-control', 'no-store')
     return c.html(devicesPage({ user, policy: policyFor(user) }))
+  })
+  // A page under Tailwind v4's preflight (demo/tailwind.ts), when tailwindcss is installed.
+  app.get('/tailwind', (c) => {
+    const user = currentUser(c)
+    if (!user) return c.redirect('/login', 303)
+    if (!assets.has('tailwind-preflight.css')) return c.html(notFoundPage(user), 404)
+    c.header('cache-control', 'no-store')
+    return c.html(tailwindPage({ user, policy: policyFor(user) }))
   })
   app.notFound((c) =>
     c.req.path.startsWith('/api/')

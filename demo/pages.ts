@@ -29,7 +29,8 @@ interface LayoutProps {
   body: Html
 }
 
-function wardScript(policy: SessionPolicy): Html {
+/** The SDK's script tag, started with the user's policy (also used by demo/tailwind.ts). */
+export function wardScript(policy: SessionPolicy): Html {
   // The SDK starts itself from these attributes; the server's ping answers refine the timings.
   return html`<script
       src="/assets/sessionward.iife.js"

@@ -1,11 +1,21 @@
+import { execFileSync } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { MikroORM } from '@mikro-orm/core'
 import { PostgreSqlDriver } from '@mikro-orm/postgresql'
 import type { EntityManager } from '@mikro-orm/sql'
 import { SessionEntity } from '@sessionward/server'
+import type { Browser } from 'playwright-core'
 import { createDemoApp, type DemoApp } from '../../demo/app.ts'
 import type { DemoUser } from '../../demo/users.ts'
+import { launchChromium } from './chromium.ts'
+
+const ROOT = join(import.meta.dirname, '..', '..')
+
+/** Where the e2e runs write the README's screenshots. */
+export const IMAGES = join(ROOT, 'docs', 'images')
 
 /** A session row as the database holds it. */
 export interface Row {
@@ -160,4 +170,19 @@ export async function startDemo(options: {
       await postgres?.drop()
     },
   }
+}
+
+/**
+ * What a test file starts in `beforeAll`: one headless Chromium and the demo. The demo serves
+ * the client's script-tag bundle from its dist, as `npm start` does, so it is built first if
+ * missing or older than its sources.
+ */
+export async function startBrowserAndDemo(
+  options: Parameters<typeof startDemo>[0],
+): Promise<[Browser, RunningDemo]> {
+  execFileSync(process.execPath, [join(ROOT, 'packages/client/scripts/build-if-needed.ts')], {
+    stdio: 'ignore',
+  })
+  mkdirSync(IMAGES, { recursive: true })
+  return Promise.all([launchChromium(), startDemo(options)])
 }

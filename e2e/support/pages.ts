@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import type { BrowserContext, Page } from 'playwright-core'
 
 /** The states the SDK reports (`[data-ward="state"]` on every signed-in page). */
@@ -49,11 +51,41 @@ export async function tokenOf(context: BrowserContext): Promise<string | null> {
   return cookie?.value ?? null
 }
 
-/** Whether the warning dialog is open on this page. */
+/**
+ * Whether the warning dialog is open on this page. Its hooks are in the open shadow root of
+ * `<sessionward-dialog>`: Playwright's CSS selectors pierce it (`page.click('[data-sessionward=
+ * "stay"]')`), while code in the page goes through `host.shadowRoot`, as here.
+ */
 export function dialogOpen(page: Page): Promise<boolean> {
   return page.evaluate(
-    () => document.querySelector<HTMLDialogElement>('[data-sessionward="dialog"]')?.open ?? false,
+    () =>
+      document
+        .querySelector('sessionward-dialog')
+        ?.shadowRoot?.querySelector<HTMLDialogElement>('[data-sessionward="dialog"]')?.open ??
+      false,
   )
+}
+
+/**
+ * Runs axe-core on the open dialog. Given the host element, axe checks its shadow tree too;
+ * `shadowChecks` counts the checks that passed on nodes inside it (axe names those by a path:
+ * the host's selector, then the inner one), to show it did look inside.
+ */
+export async function axeDialog(
+  page: Page,
+): Promise<{ violations: string[]; shadowChecks: number }> {
+  const source = readFileSync(createRequire(import.meta.url).resolve('axe-core'), 'utf8')
+  await page.evaluate(source) // through DevTools: the page's CSP does not apply
+  return page.evaluate(async () => {
+    const { axe } = window as unknown as { axe: typeof import('axe-core') }
+    const result = await axe.run(document.querySelector('sessionward-dialog') as Element)
+    return {
+      violations: result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`),
+      shadowChecks: result.passes.flatMap((rule) =>
+        rule.nodes.filter((node) => Array.isArray(node.target[0])),
+      ).length,
+    }
+  })
 }
 
 /** Moves the mouse now and then until `ms` have passed: a person reading and scrolling. */

@@ -93,20 +93,6 @@ describe('dialog', () => {
     dialog.destroy()
   })
 
-  test('an alertdialog labelled and described inside its shadow root, focus on "Stay"', () => {
-    const dialog = createDialog(document, quiet)
-    dialog.show(70_000, 90_000)
-    const root = hook('dialog') as HTMLElement
-    expect(root.getAttribute('role')).toBe('alertdialog')
-    expect(root.getAttribute('aria-modal')).toBe('true')
-    const label = shadow()?.getElementById(root.getAttribute('aria-labelledby') ?? '')
-    const description = shadow()?.getElementById(root.getAttribute('aria-describedby') ?? '')
-    expect(label?.textContent).toBe('Are you still there?')
-    expect(description?.textContent).toBe('For your security, you will be signed out in 1:10.')
-    expect(shadow()?.activeElement).toBe(hook('stay'))
-    dialog.destroy()
-  })
-
   test('CSP-safe: a constructable stylesheet, no <style> element, no markup parsing', () => {
     const dialog = createDialog(document, {
       ...quiet,
