@@ -43,6 +43,9 @@ export default defineConfig({
           // Two scenarios at a time: with five (Vitest's default), four sign-ins no longer fit in
           // one 10 s threshold on two shared cores (f), nor the dialog checks in one warning (h).
           maxConcurrency: 2,
+          // One file at a time (each starts its own Chromium and demo): e2e/dialog.test.ts
+          // beside the scenarios would take the CPU their thresholds are sized for.
+          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

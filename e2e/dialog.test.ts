@@ -3,7 +3,7 @@
 // Its own demo and browser, so it runs beside e2e/scenarios.test.ts without sharing accounts.
 import { join } from 'node:path'
 import { describe, it } from 'vitest'
-import { chromiumSkipReason, newDevice } from './support/chromium.ts'
+import { chromiumSkipReason, logOf, newDevice } from './support/chromium.ts'
 import { IMAGES, startBrowserAndDemo } from './support/demo.ts'
 import { axeDialog, dialogOpen, LONG, signIn, waitForState } from './support/pages.ts'
 
@@ -124,6 +124,8 @@ describe.skipIf(chromiumSkipReason !== null)(
         expect(text).toMatch(/^For your security, you will be signed out in \d+ seconds\.$/)
       }
       expect(counts.redrawn).toBeGreaterThan(counts.announced.length)
+      // The shadow root's constructable stylesheet needs no 'unsafe-inline'.
+      expect(logOf(page).cspViolations).toEqual([])
       await device.close()
     })
   },
