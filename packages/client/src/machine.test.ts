@@ -351,7 +351,7 @@ describe('what tabs share', () => {
     }
     const { state, effects } = step(play(opened), { type: 'sync', shared: ended })
     expect(state).toMatchObject({ status: 'expired', reason: 'idle' })
-    expect(effects).toEqual([{ type: 'end', own: false }])
+    expect(effects).toEqual([{ type: 'end', own: false, logout: false }])
   })
 
   test("another tab's ping covers this tab's deadline", () => {

@@ -8,7 +8,15 @@ export interface SessionWardGlobal {
   createSessionWard: typeof createSessionWard
 }
 
-const STRINGS = ['pingUrl', 'logoutUrl', 'redirectTo', 'nonce', 'channelName', 'channelType']
+const STRINGS = [
+  'pingUrl',
+  'logoutUrl',
+  'redirectTo',
+  'eventsUrl',
+  'nonce',
+  'channelName',
+  'channelType',
+]
 const NUMBERS = ['warnAfter', 'expireAfter']
 const TEXTS = ['title', 'message', 'stay', 'logout']
 
@@ -31,6 +39,8 @@ export function optionsFromDataset(data: DOMStringMap): SessionWardOptions | nul
     if (value !== undefined)
       record[key] = value.trim() !== '' && Number.isFinite(+value) ? +value : value
   }
+  // `false` or an empty value turns the events channel off.
+  if (data.eventsUrl === 'false' || data.eventsUrl === '') record.eventsUrl = false
   if (data.dialog !== undefined)
     record.dialog = data.dialog === 'false' ? false : data.dialog !== '' ? data.dialog : true
   const texts: Record<string, string> = {}
