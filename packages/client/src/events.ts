@@ -37,12 +37,13 @@ export function sseParser(onEvent: (type: string, data: string) => void): (chunk
   let buffer = ''
   let type = ''
   let data: string[] = []
+  let cr = false
   return (chunk) => {
-    buffer += chunk
-    // A CR at the end may be the first half of a CRLF: it waits for the next chunk.
-    const cut = buffer.endsWith('\r') ? buffer.length - 1 : buffer.length
-    const lines = buffer.slice(0, cut).split(/\r\n|\r|\n/)
-    buffer = (lines.pop() as string) + buffer.slice(cut)
+    // A CRLF cut between two chunks is one line end: the CR ended the line already.
+    buffer += cr && chunk[0] === '\n' ? chunk.slice(1) : chunk
+    cr = chunk.endsWith('\r')
+    const lines = buffer.split(/\r\n|\r|\n/)
+    buffer = lines.pop() as string
     if (buffer.length > MAX_LINE) throw new RangeError('sessionward: event line too long')
     for (const line of lines) {
       if (line === '') {
@@ -87,6 +88,7 @@ export function listen(options: EventsOptions): () => void {
   }
   let heard = false
   const feed = sseParser((type, data) => {
+    if (done) return
     const body = json(data)
     if (type === 'ended') finish(() => options.onEnded(endReason(body)))
     if (type !== 'policy') return

@@ -373,7 +373,7 @@ export function step(s: MachineState, e: MachineEvent): Step {
       }
     }
     case 'lost': {
-      if (s.channel !== 'open') return same(s)
+      if (!live(s) || s.channel !== 'open') return same(s)
       // Pings go on meanwhile: a broken channel alone never ends a session.
       const channelFailures = s.channelFailures + 1
       const channelRetryAt = e.now + backoff(channelFailures)

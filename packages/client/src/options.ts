@@ -123,11 +123,17 @@ const fail = (message: string): never => {
 const describe = (value: unknown): string =>
   typeof value === 'string' ? JSON.stringify(value) : String(value)
 
-function text(record: Record<string, unknown>, key: string, required = false): string | null {
+/** A string option; `or` names what else the option accepts, for the error message. */
+function text(
+  record: Record<string, unknown>,
+  key: string,
+  required = false,
+  or = '',
+): string | null {
   const value = record[key]
   if (value === undefined && !required) return null
   if (typeof value !== 'string' || value.trim() === '') {
-    return fail(`${key} must be a non-empty string, got ${describe(value)}`)
+    return fail(`${key} must be a non-empty string${or}, got ${describe(value)}`)
   }
   return value
 }
@@ -226,9 +232,11 @@ export function resolveOptions(options: SessionWardOptions): ResolvedOptions {
     redirectTo:
       typeof record.redirectTo === 'function'
         ? (record.redirectTo as (reason: ExpireReason) => string)
-        : text(record, 'redirectTo'),
+        : text(record, 'redirectTo', false, ' or a function'),
     eventsUrl:
-      record.eventsUrl === false ? null : (text(record, 'eventsUrl') ?? eventsUrlFor(pingUrl)),
+      record.eventsUrl === false
+        ? null
+        : (text(record, 'eventsUrl', false, ' or false') ?? eventsUrlFor(pingUrl)),
     warnAfter,
     expireAfter,
     headers: headers as HeadersOption,
