@@ -23,7 +23,8 @@ const TEXTS = ['title', 'message', 'stay', 'logout']
 /**
  * Reads options from a script tag's data- attributes: every string or number option as its
  * kebab-case name (`data-ping-url`, `data-warn-after="840"`, seconds for times), `data-dialog`
- * (`false` for headless) and the dialog texts as `data-text-title`, `data-text-stay`, ….
+ * (`false` for headless), `data-events-url` (`false` or empty: no events channel) and the
+ * dialog texts as `data-text-title`, `data-text-stay`, ….
  * Returns null when there is no `data-ping-url`.
  * @example
  * // <script src="sessionward.iife.js" data-ping-url="/session/ping" data-warn-after="20">
