@@ -433,4 +433,17 @@ describe('the events channel', () => {
     // An older ping answer from elsewhere does not bring the old thresholds back.
     expect(step(state, { type: 'sync', shared: shared(follower) }).state.warnAfter).toBe(s(5))
   })
+
+  test('after the clock is set back an hour, a newer policy still reaches the other tabs', () => {
+    const policy = (state: MachineState, now: number, warnAfter: number) =>
+      step(state, { type: 'policy', now, warnAfter, expireAfter: 2 * warnAfter }).state
+    const hour = 3_600_000
+    const leader = policy(play(opened), at(5), s(5))
+    const follower = step(play(opened), { type: 'sync', shared: shared(leader) }).state
+    const check = (state: MachineState, delay: number) =>
+      step(state, { type: 'check', now: at(6) - hour, delay }).state
+    const newer = policy(check(leader, 0), at(7) - hour, s(8))
+    const { state } = step(check(follower, s(2)), { type: 'sync', shared: shared(newer) })
+    expect(state.warnAfter).toBe(s(8))
+  })
 })

@@ -223,7 +223,8 @@ function settle(s: MachineState, now: number): Step {
  * moved back by the same amount, which keeps the order of events (and so what is unreported).
  */
 function clamp(s: MachineState, now: number): MachineState {
-  const ahead = Math.max(s.lastActivity, s.lastPingAt, s.syncedAt, s.extendAt, s.changedAt) - now
+  const ahead =
+    Math.max(s.lastActivity, s.lastPingAt, s.syncedAt, s.extendAt, s.changedAt, s.policyAt) - now
   if (ahead <= 0) return s
   const back = (t: number): number => (t === NEVER ? t : t - ahead)
   return {
@@ -233,6 +234,8 @@ function clamp(s: MachineState, now: number): MachineState {
     lastPingAt: back(s.lastPingAt),
     syncedAt: back(s.syncedAt),
     extendAt: back(s.extendAt),
+    policyAt: back(s.policyAt),
+    channelRetryAt: back(s.channelRetryAt),
     absoluteEnd: s.absoluteEnd === null ? null : s.absoluteEnd - ahead,
   }
 }
