@@ -44,7 +44,7 @@ export function sseParser(onEvent: (type: string, data: string) => void): (chunk
     cr = chunk.endsWith('\r')
     const lines = buffer.split(/\r\n|\r|\n/)
     buffer = lines.pop() as string
-    if (buffer.length > MAX_LINE) throw new RangeError('sessionward: event line too long')
+    if (buffer.length > MAX_LINE) throw new RangeError()
     for (const line of lines) {
       if (line === '') {
         if (data.length > 0) onEvent(type || 'message', data.join('\n'))
@@ -105,7 +105,6 @@ export function listen(options: EventsOptions): () => void {
     const response = await options.fetch(options.url, {
       headers,
       credentials: 'same-origin',
-      cache: 'no-store',
       signal: abort.signal,
     })
     if (response.status === 401) {
@@ -118,7 +117,8 @@ export function listen(options: EventsOptions): () => void {
       }
     }
     const reader = response.ok ? response.body?.getReader() : undefined
-    if (reader === undefined) throw new Error('sessionward: events unavailable')
+    // Caught below: any failure is "unavailable".
+    if (reader === undefined) throw new Error()
     const decoder = new TextDecoder()
     while (!done) {
       const { value, done: closed } = await reader.read()
