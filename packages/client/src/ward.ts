@@ -74,7 +74,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   let run: Run | null = null
 
   const now = (): number => Date.now()
-  const server = (): typeof fetch => options.fetch ?? ((url, init) => fetch(url, init))
+  const fetcher = (): typeof fetch => options.fetch ?? ((url, init) => fetch(url, init))
 
   function emit<T>(name: string, detail: T, callback: ((detail: T) => void) | null): void {
     try {
@@ -170,7 +170,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     current.unlisten = listen({
       url: options.eventsUrl as string,
       headers: options.headers,
-      fetch: server(),
+      fetch: fetcher(),
       onPolicy: (warnAfter, expireAfter) =>
         events({ type: 'policy', now: now(), warnAfter, expireAfter }),
       onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
@@ -199,8 +199,14 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     current.dialog?.destroy()
   }
 
-  /** Logs out (when this tab decided), tells the other tabs, leaves the channel, redirects. */
-  async function finish(current: Run, { own, logout }: { own: boolean; logout: boolean }) {
+  /**
+   * Sends the logout request (`logout`), tells the other tabs (`own`: this tab decided), leaves
+   * the channel and redirects with the reason.
+   */
+  async function finish(
+    current: Run,
+    { own, logout }: { own: boolean; logout: boolean },
+  ): Promise<void> {
     // Runs after the expire event has been announced, so listeners see it before navigation.
     await undefined
     if (logout) {
@@ -279,7 +285,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
           pingUrl: options.pingUrl,
           logoutUrl: options.logoutUrl,
           headers: options.headers,
-          fetch: server(),
+          fetch: fetcher(),
         }),
         dialog,
         tabs: join(),
