@@ -187,7 +187,7 @@ describe.skipIf(chromiumSkipReason !== null)(
         await device.close()
       })
 
-      it('d. expiry with three tabs: all land on the login page, one logout request', async ({
+      it('d. expiry with three tabs: all land on the login page, never more than one logout request', async ({
         expect,
       }) => {
         const device = await newDevice(browser, 'd')
@@ -201,9 +201,12 @@ describe.skipIf(chromiumSkipReason !== null)(
 
         const reasons = await Promise.all(tabs.map((tab) => waitForLogin(tab)))
         expect(reasons).toEqual(['idle', 'idle', 'idle'])
-        // Give a late second logout request every chance to arrive before counting.
+        // Give a late second logout request every chance to arrive before counting. The server
+        // ends the session at the leader's deadline ping: a tab that hears it from the ping's
+        // 401 sends the one logout request, a tab that hears it on /session/events first sends
+        // none (the session has ended already), so never more than one.
         await sleep(3000)
-        expect(demo.logouts.filter((logout) => logout.device === 'd')).toHaveLength(1)
+        expect(demo.logouts.filter((logout) => logout.device === 'd').length).toBeLessThanOrEqual(1)
         expect((await demo.row(id))?.endReason).toBe('idle')
         await device.close()
       })
