@@ -92,7 +92,9 @@ function pathOf(target: string | undefined): string {
 export function createFront(options: FrontOptions): Server {
   const targets = options.instances.map((origin) => new URL(origin))
   if (targets.length === 0) throw new Error('createFront: instances must name at least one URL')
-  const agent = new Agent({ keepAlive: true })
+  // A new loopback connection per request: a reused idle connection that the instance closes
+  // at the same moment would fail the request (a 502 a person watching would not understand).
+  const agent = new Agent({ keepAlive: false })
   let next = 0
 
   function forward(incoming: IncomingMessage, outgoing: ServerResponse): void {
