@@ -556,6 +556,8 @@ export class WardCore {
     const session = toSessionInfo(record)
     this.#cache.add(record.tokenHash, session, policy, now.getTime())
     setSessionCookie(c, this.options, token, policy.maxAge)
+    // The app's login answer carries the token (body or cookie): no cache may keep it.
+    c.header('Cache-Control', 'no-store')
     await this.#callHook('onSessionStart', () => this.options.hooks.onSessionStart?.(session, c))
     return { token, session, evicted: evicted.map((victim) => victim.id) }
   }

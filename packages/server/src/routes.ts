@@ -204,7 +204,6 @@ export function createRoutes(
         parsed.idleFor,
       )
       core.recordActivity(entry, lastActivityAt, core.options.clientIp(c))
-      c.header('Cache-Control', 'no-store')
       return c.json(
         pingAnswer(
           entry.session.lastActivityAt.getTime(),
@@ -231,7 +230,6 @@ export function createRoutes(
     const paged = readPage(c, DEFAULT_PAGE)
     if ('message' in paged) return badQuery(c, paged.message)
     const { rows, next } = await core.liveSessions(session.userId, paged.page)
-    c.header('Cache-Control', 'no-store')
     return c.json({
       sessions: rows.map((record) => ({
         // The current session's cached copy has activity not yet written to the row.
@@ -285,7 +283,6 @@ export function createRoutes(
     const paged = readPage(c, HISTORY_PAGE)
     if ('message' in paged) return badQuery(c, paged.message)
     const { rows, next } = await listEndedPage(fork(core.orm), session.userId, paged.page)
-    c.header('Cache-Control', 'no-store')
     return c.json({
       sessions: rows.map((record) => ({
         ...describe(record),
@@ -335,7 +332,6 @@ export function createRoutes(
       accessTokens.remember(entry.session.id, tokenHash)
     }
     const issued = await accessTokens.issue(entry.session)
-    c.header('Cache-Control', 'no-store')
     // A cookie token stays HttpOnly: it is never put in a body a script could read.
     return c.json(token && credentials.source !== 'cookie' ? { ...issued, token } : issued)
   })
