@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { WardOptions } from './options.ts'
 import { type TestApp, testApp } from './test-support/app.ts'
 import { postgresSkipReason } from './test-support/db.ts'
 import { freshDatabase } from './test-support/postgres.ts'
@@ -151,11 +152,12 @@ describe.skipIf(postgresSkipReason !== null)(
     })
 
     /** The app under test: its ward reaches PostgreSQL only through the proxy. */
-    async function start(database = url): Promise<TestApp> {
+    async function start(database = url, options: WardOptions = {}): Promise<TestApp> {
       const app = await testApp(database, {
         cacheTtl: CACHE_TTL,
         storeTimeout: STORE_TIMEOUT,
         logger: log.logger,
+        ...options,
       })
       wards.push(app.ward)
       await app.ward.migrate()
@@ -424,6 +426,32 @@ describe.skipIf(postgresSkipReason !== null)(
         })
         expect((await answer(() => app.call('/api/me', { token: laptop.token }))).status).toBe(200)
       })
+
+      it.skipIf(!process.env.REDIS_URL)(
+        `with Redis, the other instances refuse a session logged out during an outage at once${process.env.REDIS_URL ? '' : ' (skipped: REDIS_URL is not set)'}`,
+        async () => {
+          // A long cacheTtl: only the published end can make the other instance refuse it.
+          const shared = { redis: String(process.env.REDIS_URL), cacheTtl: 60 }
+          const other = await start(directUrl, shared)
+          const app = await start(url, shared)
+          const alice = await other.login('alice')
+          expect((await answer(() => app.call('/api/me', { token: alice.token }))).status).toBe(200)
+          proxy.cut()
+          const logout = await answer(() =>
+            app.call('/session/logout', { method: 'POST', token: alice.token }),
+          )
+          expect(logout).toMatchObject({ status: 503, error: 'store_unavailable' })
+          await vi.waitFor(
+            async () =>
+              expect(
+                await answer(() => other.call('/api/me', { token: alice.token })),
+              ).toMatchObject({ status: 401, error: 'session_ended' }),
+            { timeout: PROBE_LIMIT_MS, interval: TICK_MS },
+          )
+          proxy.resume()
+          await storedEnd(other, alice.id, 'logout')
+        },
+      )
     })
   },
 )
