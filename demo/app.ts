@@ -173,6 +173,12 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     return c.body(asset.body, 200, { 'content-type': asset.type, 'cache-control': 'no-cache' })
   })
 
+  // Past the static files every answer is about the visitor's session or carries its token (the
+  // login answers included): no cache may keep it. The client script keeps its own caching.
+  app.use('*', async (c, next) => {
+    await next()
+    if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store')
+  })
   app.use('*', ward.middleware())
   const requireSession = ward.requireSession()
   app.use('/api/*', (c, next) => (c.req.path === '/api/login' ? next() : requireSession(c, next)))

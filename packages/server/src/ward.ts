@@ -249,6 +249,7 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
       if (sweeper) clearInterval(sweeper)
       // The last activity of each session reaches the row before the database goes.
       await core.close()
+      core.dropPendingEnds()
       if (database.owned) await database.orm.close(true)
     },
     orm: database.orm,
