@@ -28,6 +28,7 @@ import {
   transaction,
   writeActivity,
 } from './store.ts'
+import type { FailureCounter } from './throttle.ts'
 import { generateToken, hashToken } from './tokens.ts'
 import { setSessionCookie } from './transport.ts'
 import { userAgentMatches } from './user-agent.ts'
@@ -98,6 +99,8 @@ export class WardCore {
   readonly #cache: SessionCache<Context>
   /** Activity writes in flight: no request waits for them, `close()` does. */
   readonly #writing = new Set<Promise<void>>()
+  /** Failed token lookups per client IP (`throttle.tokenGuesses`); null when off. */
+  tokenGuesses: FailureCounter | null = null
 
   constructor(options: ResolvedOptions, orm: MikroORM) {
     this.options = options

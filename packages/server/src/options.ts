@@ -3,6 +3,7 @@ import type { Context } from 'hono'
 import { type JwtOptions, type ResolvedJwtOptions, resolveJwtOptions } from './jwt-options.ts'
 import { assertKnownKeys, describe, fail, isRecord } from './option-checks.ts'
 import type { SessionInfo } from './session.ts'
+import { type ResolvedThrottle, resolveThrottle, type ThrottleOptions } from './throttle-options.ts'
 import type { EndReason, OnLimit, SessionPolicy, UserAgentBinding } from './vocabulary.ts'
 
 /** Audit hooks. A hook that throws is logged and never breaks the request. */
@@ -52,6 +53,11 @@ export interface WardOptions extends Partial<SessionPolicy> {
   logger?: WardLogger
   /** JWT access tokens bound to live sessions (`POST /session/token`); off when omitted. */
   jwt?: JwtOptions
+  /**
+   * Limits on guessing: unknown tokens per client IP, failed sign-ins per account and per IP
+   * (`ward.loginThrottle`). On by default; `false` turns all off.
+   */
+  throttle?: ThrottleOptions | false
 }
 
 /** Options after defaults and validation. */
@@ -71,6 +77,7 @@ export interface ResolvedOptions extends SessionPolicy {
   storeTimeout: number
   logger: WardLogger
   jwt: ResolvedJwtOptions | null
+  throttle: ResolvedThrottle
 }
 
 /** DESIGN defaults: 14 min warning, 15 min idle (PCI DSS 8.2.8), 12 h absolute. */
@@ -141,7 +148,8 @@ const fields =
     checkFields(value, checks, name)
   }
 
-// Validated where they are used: database by openDatabase, jwt by resolveJwtOptions.
+// Validated where they are used: database by openDatabase, jwt by resolveJwtOptions, throttle by
+// resolveThrottle.
 const checkedElsewhere: Check = () => {}
 
 const POLICY_CHECKS = {
@@ -228,6 +236,7 @@ const OPTION_CHECKS = {
     }
   },
   jwt: checkedElsewhere,
+  throttle: checkedElsewhere,
 } satisfies Record<keyof WardOptions, Check>
 
 /** Refuses keys not in `checks` (suggesting a close name), then checks each present value. */
@@ -343,5 +352,6 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     storeTimeout: options.storeTimeout ?? 5,
     logger: options.logger ?? console,
     jwt: options.jwt === undefined ? null : resolveJwtOptions(options.jwt),
+    throttle: resolveThrottle(options.throttle),
   }
 }
