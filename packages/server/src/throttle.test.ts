@@ -8,7 +8,7 @@ import type { WardEnv } from './middleware.ts'
 import { resolveOptions } from './options.ts'
 import { testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
-import { onEachDatabase, type TestDatabase, testDatabase } from './test-support/db.ts'
+import { onEachDatabase, type TestDatabase, usePglite } from './test-support/db.ts'
 import { createThrottles } from './throttle.ts'
 import { DEFAULT_THROTTLE } from './throttle-options.ts'
 import { generateToken } from './tokens.ts'
@@ -181,15 +181,11 @@ function loginApp(ward: Ward) {
 }
 
 describe('ward.loginThrottle', () => {
-  let db: TestDatabase
-  beforeAll(async () => {
-    db = await testDatabase('PGlite')
-  })
-  beforeEach(() => db.reset())
+  const database = usePglite()
   useFakeClock()
 
   const wardWith = (logins: object) =>
-    createWard({ database: db.orm, sweepInterval: 0, clientIp, throttle: { logins } })
+    createWard({ database: database().orm, sweepInterval: 0, clientIp, throttle: { logins } })
 
   it('per account: after N failures from any addresses, even the right password gets 429 until the window passes', async () => {
     const login = loginApp(
@@ -262,7 +258,7 @@ describe('ward.loginThrottle', () => {
     expect(response.status).toBe(429)
     expect(response.headers.get('retry-after')).toBe('60')
     expect(await response.json()).toMatchObject({ error: 'too_many_requests' })
-    const off = await createWard({ database: db.orm, sweepInterval: 0, throttle: false })
+    const off = await createWard({ database: database().orm, sweepInterval: 0, throttle: false })
     for (let i = 0; i < 20; i++) await off.loginThrottle.check({ ip: '198.51.100.8' }, 'frank')
   })
 })
