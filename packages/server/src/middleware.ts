@@ -6,7 +6,7 @@ import { type AccessTokens, EXPIRED_ACCESS_TOKEN } from './jwt.ts'
 import type { SessionInfo } from './session.ts'
 import { type CachedSession, sessionView } from './session-cache.ts'
 import { describeStoreError, StoreUnavailableError } from './store.ts'
-import { type FailureCounter, tooManyGuesses } from './throttle.ts'
+import { addressKey, type FailureCounter, tooManyGuesses } from './throttle.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import {
   type Credentials,
@@ -173,7 +173,7 @@ function identify(
   const ip = guesses ? core.options.clientIp(c) : undefined
   // Without an address there is nothing to count by: one shared key would lock everyone out.
   if (!guesses || ip === undefined) return settle(c, core, state, credentials, verify())
-  return throttled(guesses, ip, state, async () =>
+  return throttled(guesses, addressKey(ip), state, async () =>
     settle(c, core, state, credentials, await verify()),
   )
 }

@@ -9,7 +9,7 @@ import { resolveOptions } from './options.ts'
 import { testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase, usePglite } from './test-support/db.ts'
-import { createThrottles } from './throttle.ts'
+import { addressKey, createThrottles } from './throttle.ts'
 import { DEFAULT_THROTTLE } from './throttle-options.ts'
 import { generateToken } from './tokens.ts'
 import { createWard, type Ward } from './ward.ts'
@@ -73,6 +73,22 @@ describe('the throttle option', () => {
   })
 })
 
+describe('addressKey', () => {
+  it.each([
+    ['203.0.113.7', '203.0.113.7'],
+    ['::ffff:203.0.113.7', '203.0.113.7'],
+    ['2001:db8:1:2:aaaa:bbbb:cccc:dddd', '2001:db8:1:2::/64'],
+    ['2001:DB8:1:2::1', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['64:ff9b::203.0.113.7', '64:ff9b:0:0::/64'],
+    ['proxy-label', 'proxy-label'],
+  ])('counts %s as %s', (ip, key) => {
+    expect(addressKey(ip)).toBe(key)
+  })
+})
+
 onEachDatabase((open) => {
   let db: TestDatabase
   beforeEach(async () => {
@@ -110,6 +126,17 @@ onEachDatabase((open) => {
       db.queries.length = 0
       expect((await guess(call, '203.0.113.1')).status).toBe(401)
       expect(db.queries.length).toBeGreaterThan(0) // looked up again
+    })
+
+    it('counts the addresses of one IPv6 /64 together: rotating within it gains nothing', async () => {
+      const { call } = await testApp(db, {
+        clientIp,
+        throttle: { tokenGuesses: { points: 2, duration: 60 } },
+      })
+      expect((await guess(call, '2001:db8:5:6::1')).status).toBe(401)
+      expect((await guess(call, '2001:db8:5:6::2')).status).toBe(401)
+      expect((await guess(call, '2001:db8:5:6:ffff::3')).status).toBe(429)
+      expect((await guess(call, '2001:db8:5:7::1')).status).toBe(401) // the next /64
     })
 
     it('counts unreadable tokens and Authorization headers, which never reach the store', async () => {

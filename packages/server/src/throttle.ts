@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { isIPv4, isIPv6 } from 'node:net'
 import type { Context } from 'hono'
 import type { Redis } from 'ioredis'
 import {
@@ -10,6 +11,31 @@ import {
 } from 'rate-limiter-flexible'
 import { type Problem, problemException } from './errors.ts'
 import type { Limit, ResolvedThrottle } from './throttle-options.ts'
+
+/**
+ * The key a client address is counted under: an IPv4 address as it is, an IPv6 address by its
+ * /64 network. One subscriber usually holds a whole /64, so counting single IPv6 addresses would
+ * give a guesser 2^64 fresh keys. Anything else (a proxy's label) is counted as it is.
+ *
+ * @example
+ * addressKey('2001:db8:1:2:aaaa::1') // '2001:db8:1:2::/64'
+ * addressKey('::ffff:203.0.113.7') // '203.0.113.7'
+ */
+export function addressKey(ip: string): string {
+  const address = ip.replace(/%.*$/, '') // a zone id names the interface, not the client
+  const mapped = /^::ffff:([\d.]+)$/i.exec(address)?.[1]
+  if (mapped && isIPv4(mapped)) return mapped
+  if (!isIPv6(address)) return ip
+  const [head = '', tail] = address.split('::')
+  const left = head ? head.split(':') : []
+  const right = tail ? tail.split(':') : []
+  // A trailing dotted IPv4 part fills two groups; only the first four groups are kept anyway.
+  const width = (groups: string[]) => groups.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0)
+  const zeros = Array<string>(8 - width(left) - width(right)).fill('0')
+  const groups = tail === undefined ? left : [...left, ...zeros, ...right]
+  const network = groups.slice(0, 4).map((group) => Number.parseInt(group, 16).toString(16))
+  return `${network.join(':')}::/64`
+}
 
 /** Where the counters live in Redis unless a test says otherwise. */
 export const THROTTLE_KEY_PREFIX = 'sessionward:throttle'
@@ -204,8 +230,10 @@ export function createLoginThrottle(
   clientIp: (c: Context) => string | undefined,
 ): LoginThrottle {
   const { loginAccounts, loginIps } = throttles
-  const ipOf = (from: Context | RequestAddress): string | undefined =>
-    'req' in from ? clientIp(from) : from.ip
+  const ipOf = (from: Context | RequestAddress): string | undefined => {
+    const ip = 'req' in from ? clientIp(from) : from.ip
+    return ip === undefined ? undefined : addressKey(ip)
+  }
   return {
     check: async (from, username) => {
       const account = accountKey(username, 'check')
