@@ -3,10 +3,17 @@ import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { benchAdmin } from './admin.ts'
 import { benchClient } from './client.ts'
+import { benchCluster } from './cluster.ts'
 import { benchLogin } from './login.ts'
 import { benchServer } from './server.ts'
 
-const sections = [await benchServer(), await benchLogin(), await benchClient(), await benchAdmin()]
+const sections = [
+  await benchServer(),
+  await benchCluster(),
+  await benchLogin(),
+  await benchClient(),
+  await benchAdmin(),
+]
 const header = [
   '# Benchmarks',
   '',

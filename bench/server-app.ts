@@ -35,6 +35,15 @@ const ward = await createWard({
   jwt: { secret: randomBytes(32).toString('base64url'), accessTtl: 3600 },
 })
 
+// (g): the same ward with the Redis channel on, when the bench has a Redis.
+const redisWard = process.env.REDIS_URL
+  ? await createWard({
+      database: orm,
+      redis: process.env.REDIS_URL,
+      logger: { info: console.error, warn: console.warn, error: console.error },
+    })
+  : null
+
 const answer = { ok: true, items: [1, 2, 3] }
 // The hashing reference keeps its digests so the work cannot be optimised away.
 const digests = new Set<string>()
@@ -47,6 +56,9 @@ guarded.get('/resource', ward.requireSession(), (c) => c.json(answer))
 const layered = new Hono<WardEnv>()
 layered.use('*', ward.middleware())
 layered.get('/resource', ward.requireSession(), (c) => c.json(answer))
+
+const guardedRedis = new Hono<WardEnv>()
+if (redisWard) guardedRedis.get('/resource', redisWard.requireSession(), (c) => c.json(answer))
 
 const noop = new Hono()
 noop.get(
@@ -74,7 +86,7 @@ control.route('/session', ward.routes())
 control.get('/stats', (c) => c.json({ ...statements, cpu: process.cpuUsage() }))
 
 const ports: number[] = []
-for (const app of [bare, guarded, layered, noop, hashed, control]) {
+for (const app of [bare, guarded, layered, noop, hashed, control, guardedRedis]) {
   await new Promise<void>((resolve) => {
     serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
       ports.push(info.port)
@@ -82,13 +94,14 @@ for (const app of [bare, guarded, layered, noop, hashed, control]) {
     })
   })
 }
-const [bareP, guardedP, layeredP, noopP, hashedP, controlP] = ports
+const [bareP, guardedP, layeredP, noopP, hashedP, controlP, guardedRedisP] = ports
 const database = url ? 'PostgreSQL' : 'PGlite'
 process.stdout.write(
-  `${JSON.stringify({ bare: bareP, guarded: guardedP, layered: layeredP, noop: noopP, hashed: hashedP, control: controlP, database })}\n`,
+  `${JSON.stringify({ bare: bareP, guarded: guardedP, layered: layeredP, noop: noopP, hashed: hashedP, control: controlP, guardedRedis: redisWard ? guardedRedisP : 0, database })}\n`,
 )
 process.on('SIGTERM', async () => {
   await ward.close()
+  await redisWard?.close()
   await orm.close(true)
   process.exit(0)
 })

@@ -16,6 +16,8 @@ interface Ports {
   noop: number
   hashed: number
   control: number
+  /** (g)'s port; 0 without REDIS_URL. */
+  guardedRedis: number
   database: string
 }
 
@@ -143,7 +145,7 @@ export async function benchServer(): Promise<string> {
     const { access } = (await exchange.json()) as { access: string }
     const jwt = { 'user-agent': userAgent, authorization: `Bearer ${access}` }
     // Every case but (d) sends the identical request (token included): only the server differs.
-    const cases: Record<'a' | 'b' | 'c' | 'd' | 'e' | 'f', Case> = {
+    const cases: Record<'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'g', Case> = {
       a: { label: '(a) bare Hono route', port: ports.bare, headers: opaque },
       b: {
         label: '(b) same route behind `ward.requireSession()`, session token (cache hit)',
@@ -167,6 +169,11 @@ export async function benchServer(): Promise<string> {
         port: ports.hashed,
         headers: opaque,
       },
+      g: {
+        label: '(g) like (b), the ward with the Redis channel on (`redis` option)',
+        port: ports.guardedRedis,
+        headers: opaque,
+      },
     }
     const stats = async () => (await (await fetch(`${control}/stats`)).json()) as Stats
     const measure = async ({ port, headers }: Case, seconds = SECONDS): Promise<Sample> => {
@@ -188,7 +195,10 @@ export async function benchServer(): Promise<string> {
         requests,
       }
     }
-    const names = Object.keys(cases) as Array<keyof typeof cases>
+    // (g) only when the bench has a Redis (REDIS_URL).
+    const names = (Object.keys(cases) as Array<keyof typeof cases>).filter(
+      (name) => cases[name].port !== 0,
+    )
     for (const name of names) await measure(cases[name], 2) // warm-up: JIT and caches
     const samples = Object.fromEntries(names.map((name) => [name, [] as Sample[]])) as Record<
       keyof typeof cases,
@@ -212,20 +222,26 @@ export async function benchServer(): Promise<string> {
       return `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}%`
     }
     const over = (name: keyof typeof cases) => (cpu(name) - cpu('a')).toFixed(1)
+    const redisLine = () => {
+      if (!names.includes('g'))
+        return '- (g), the ward with Redis: not measured (REDIS_URL is not set)'
+      const points = median(ratios('g')) - median(ratios('b'))
+      return `- Redis on (g) vs off (b), cache hits: ${percentOfBare('g')} vs ${percentOfBare('b')} of (a): **${points >= 0 ? '+' : ''}${points.toFixed(1)} points** (target: within 3) — a cache hit makes no Redis round trip; activity is published at most once a second per session, in batches`
+    }
     const errors = Object.values(samples)
       .flat()
       .reduce((sum, s) => sum + s.errors, 0)
-    const wardRequests = [...samples.b, ...samples.c, ...samples.d].reduce(
+    const wardRequests = [...samples.b, ...samples.c, ...samples.d, ...(samples.g ?? [])].reduce(
       (sum, s) => sum + s.requests,
       0,
     )
-    // Cases a, e and f send no SQL at all, so every statement here belongs to b, c and d.
+    // Cases a, e and f send no SQL at all, so every statement here belongs to b, c, d and g.
     const reads = after.reads - before.reads
     const writes = after.writes - before.writes
     return [
       `## Server: what the ward costs per request (${ports.database})`,
       '',
-      `${ROUNDS} rounds of ${SECONDS} s per case (a to f in turn in each round), ${CONNECTIONS} connections, autocannon against @hono/node-server on 127.0.0.1. req/s, CPU and p99 are medians over the rounds; "% of (a)" is the median over the rounds of the case's req/s divided by (a)'s in the same round. Server CPU is the server process's user+system time divided by the requests it served.`,
+      `${ROUNDS} rounds of ${SECONDS} s per case (a to ${names.at(-1)} in turn in each round), ${CONNECTIONS} connections, autocannon against @hono/node-server on 127.0.0.1. req/s, CPU and p99 are medians over the rounds; "% of (a)" is the median over the rounds of the case's req/s divided by (a)'s in the same round. Server CPU is the server process's user+system time divided by the requests it served.`,
       '',
       '| case | req/s | % of (a) | % of (a), range over rounds | server CPU µs/request | p99 latency ms |',
       '|---|---:|---:|---:|---:|---:|',
@@ -237,7 +253,8 @@ export async function benchServer(): Promise<string> {
       `- (b)/(a) req/s: **${percentOfBare('b')}** (target ≥ 85%); with \`middleware()\` too (c)/(a): ${percentOfBare('c')}; JWT (d)/(a): ${percentOfBare('d')}`,
       `- The references bound what any such check can reach: a no-op async middleware (e) ${percentOfBare('e')}, hashing the Authorization header and nothing else (f) ${percentOfBare('f')}`,
       `- Server CPU per request over (a): (b) ${over('b')} µs, (c) ${over('c')} µs, (d) ${over('d')} µs; (e) ${over('e')} µs, (f) ${over('f')} µs`,
-      `- SQL statements over ${wardRequests} measured (b), (c) and (d) requests: **${reads} reads, ${writes} writes** — cache hits read nothing; a read happens only when an entry is older than cacheTtl (5 s), a write at most once per touchInterval (60 s)`,
+      redisLine(),
+      `- SQL statements over ${wardRequests} measured (b), (c), (d) and (g) requests: **${reads} reads, ${writes} writes** — cache hits read nothing; a read happens only when an entry is older than cacheTtl (5 s), a write at most once per touchInterval (60 s)`,
       `- Repeated unknown tokens: ${unknown.tokens} distinct well-shaped tokens nobody issued, sent ${UNKNOWN_PASSES} times each round-robin in groups of ${UNKNOWN_GROUP} (${unknown.requests} requests in ${unknown.seconds.toFixed(1)} s, ${unknown.refused} answered 401) to (b)'s route: **${unknown.reads} reads, ${(unknown.reads / unknown.tokens).toFixed(2)} per distinct token** — the session cache remembers a miss for 5 s, so a token seen again costs no read`,
       `- Failed or non-2xx responses: ${errors}`,
     ].join('\n')

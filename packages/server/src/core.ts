@@ -3,12 +3,15 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import type { Context } from 'hono'
 import type { HTTPException } from 'hono/http-exception'
+import type { Redis } from 'ioredis'
 import { type Problem, problemException } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
 import type { PageRequest } from './paging.ts'
+import { type EndNotice, RedisChannel } from './redis-channel.ts'
 import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
 import { type CachedSession, SessionCache } from './session-cache.ts'
+import { SessionWatchers } from './session-watchers.ts'
 import {
   boundStoreCalls,
   describeStoreError,
@@ -96,9 +99,14 @@ export const UNKNOWN_TOKEN: Problem = {
 export class WardCore {
   readonly options: ResolvedOptions
   readonly orm: MikroORM
+  /** The open `/session/events` streams of this instance. */
+  readonly watchers = new SessionWatchers()
   readonly #cache: SessionCache<Context>
+  /** Ends and activity shared with the other instances; null without the `redis` option. */
+  readonly #channel: RedisChannel | null
   /** Activity writes in flight: no request waits for them, `close()` does. */
   readonly #writing = new Set<Promise<void>>()
+
   /** Failed token lookups per client IP (`throttle.tokenGuesses`); null when off. */
   tokenGuesses: FailureCounter | null = null
 
@@ -106,6 +114,17 @@ export class WardCore {
     this.options = options
     this.orm = orm
     boundStoreCalls(orm, options.storeTimeout)
+    this.#channel = options.redis
+      ? new RedisChannel(
+          options.redis,
+          {
+            ended: ({ tokenHash, sessionId, reason, endedAt }) =>
+              this.#cache.markEnded(tokenHash, sessionId, reason, new Date(endedAt)),
+            activity: (tokenHash, at) => this.#cache.noteActivity(tokenHash, at),
+          },
+          options.logger,
+        )
+      : null
     this.#cache = new SessionCache(
       {
         max: options.cacheSize,
@@ -117,8 +136,15 @@ export class WardCore {
         policy: (userId, c) => this.policyFor(userId, c),
         writeActivity: (session, userAgent) =>
           writeActivity(fork(orm), session.id, session.lastActivityAt, session.lastIp, userAgent),
+        onEnded: (sessionId, reason) => this.watchers.ended(sessionId, reason),
+        onPolicyChanged: (sessionId, policy) => this.watchers.policyChanged(sessionId, policy),
       },
     )
+  }
+
+  /** The ward's Redis client (shared with the throttle's counters); null without `redis`. */
+  get redis(): Redis | null {
+    return this.#channel?.client ?? null
   }
 
   /** The per-user settings: `policy(userId, c)` over the ward's options, validated. */
@@ -152,12 +178,17 @@ export class WardCore {
     if ('ended' in found) return { problem: ended(found.ended) }
     const { entry } = found
     let reason = expiryReason(entry.session, now, entry.policy)
+    if (reason === 'idle' && this.#channel) {
+      // Activity another instance saw and has not written yet counts too.
+      await this.#takeSharedActivity([tokenHash])
+      reason = expiryReason(entry.session, now, entry.policy)
+    }
     if (reason === 'idle' && entry.checkedAt < now) {
       // Never end for idleness on stale data: another instance may have seen activity.
       const fresh = await findById(fork(this.orm), entry.session.id)
       if (!fresh || fresh.endedAt) {
         const known = fresh?.endReason ?? 'revoked'
-        this.#cache.markEnded(tokenHash, known, fresh?.endedAt ?? null)
+        this.#cache.markEnded(tokenHash, entry.session.id, known, fresh?.endedAt ?? null)
         return { problem: ended(known) }
       }
       this.#cache.update(entry, fresh, entry.policy, now)
@@ -192,7 +223,12 @@ export class WardCore {
    * cache keeps the activity and the next request writes again.
    */
   recordActivity(entry: CachedSession, at: number, ip: string | undefined): void {
+    const before = entry.session.lastActivityAt
     const write = this.#cache.recordActivity(entry, at, ip)
+    // A new Date means the activity moved (at most once a second): the others hear of it.
+    if (this.#channel && entry.session.lastActivityAt !== before) {
+      this.#channel.noteActivity(entry.tokenHash, entry.session.lastActivityAt.getTime())
+    }
     if (!write) return
     const logged = write
       .catch((error: unknown) => {
@@ -207,6 +243,21 @@ export class WardCore {
   /** Waits for the activity writes in flight (each bounded by storeTimeout), as on close. */
   async settle(): Promise<void> {
     await Promise.all(this.#writing)
+  }
+
+  /**
+   * Ends the event streams, waits for activity writes in flight and leaves Redis (a client the
+   * app passed in stays open).
+   */
+  async close(): Promise<void> {
+    this.watchers.closeAll()
+    await this.settle()
+    await this.#channel?.close()
+  }
+
+  /** Why the session of this hash ended, when this instance knows it ended. */
+  endedReason(tokenHash: string): EndReason | undefined {
+    return this.#cache.endedReason(tokenHash)
   }
 
   /**
@@ -247,8 +298,10 @@ export class WardCore {
   }
 
   async #afterEnd(records: SessionRecord[], reason: EndReason): Promise<void> {
+    // The other instances hear of the ends before this one's hooks run.
+    this.#channel?.publishEnds(records.map((record) => endNotice(record, reason)))
     for (const record of records) {
-      this.#cache.markEnded(record.tokenHash, reason, record.endedAt)
+      this.#cache.markEnded(record.tokenHash, record.id, reason, record.endedAt)
       await this.#callHook('onSessionEnd', () =>
         this.options.hooks.onSessionEnd?.(toSessionInfo(record), reason),
       )
@@ -292,17 +345,17 @@ export class WardCore {
     return { live, expired }
   }
 
-  /** A row with this cache's activity when it is later than the row's. */
+  /** A row with this instance's activity when it is later than the row's. */
   #withCachedActivity(row: SessionRecord): SessionRecord {
-    const cached = this.#cache.peek(row.tokenHash)?.session.lastActivityAt
-    return cached && cached > row.lastActivityAt ? { ...row, lastActivityAt: cached } : row
+    const known = this.#cache.latestActivity(row.tokenHash)
+    return known > row.lastActivityAt.getTime() ? { ...row, lastActivityAt: new Date(known) } : row
   }
 
   /** A row with the freshest activity known for it (see `#sortOut`). */
   #freshest(row: SessionRecord): SessionRecord {
-    const cached = this.#cache.peek(row.tokenHash)?.session.lastActivityAt.getTime() ?? 0
+    const known = this.#cache.latestActivity(row.tokenHash)
     const margin = this.options.touchInterval * 1000
-    const lastActivityAt = Math.max(cached, row.lastActivityAt.getTime() + margin)
+    const lastActivityAt = Math.max(known, row.lastActivityAt.getTime() + margin)
     return { ...row, lastActivityAt: new Date(lastActivityAt) }
   }
 
@@ -336,7 +389,9 @@ export class WardCore {
     const { expireAfter, touchInterval } = this.options
     const expiry = this.expiry(now)
     const groups = new Map<string, { reason: EndReason; target: EndTarget }>()
-    for (const { record, expireAfter: own } of await listExpired(fork(this.orm), expiry, limit)) {
+    const candidates = await listExpired(fork(this.orm), expiry, limit)
+    await this.#takeSharedActivity(candidates.map(({ record }) => record.tokenHash))
+    for (const { record, expireAfter: own } of candidates) {
       const rowExpireAfter = own ?? expireAfter
       // The row's own limits: the absolute end it was given, the idle limit it logged in with.
       const reason = expiryReason(this.#freshest(record), now, {
@@ -363,6 +418,14 @@ export class WardCore {
       ended += (await this.end(target, reason)).length
     }
     return ended
+  }
+
+  /** Takes in the activity other instances published for these hashes (with Redis only). */
+  async #takeSharedActivity(tokenHashes: string[]): Promise<void> {
+    if (!this.#channel) return
+    for (const [tokenHash, at] of await this.#channel.latestActivity(tokenHashes)) {
+      this.#cache.noteActivity(tokenHash, at)
+    }
   }
 
   /** Starts a session for `userId` (see `Ward.createSession`). */
@@ -415,6 +478,11 @@ export class WardCore {
     await this.#callHook('onSessionStart', () => this.options.hooks.onSessionStart?.(session, c))
     return { token, session, evicted: evicted.map((victim) => victim.id) }
   }
+}
+
+function endNotice(record: SessionRecord, reason: EndReason): EndNotice {
+  const endedAt = record.endedAt?.getTime() ?? Date.now()
+  return { sessionId: record.id, tokenHash: record.tokenHash, reason, endedAt }
 }
 
 function sessionLimit(maxSessions: number): HTTPException {

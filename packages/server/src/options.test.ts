@@ -153,9 +153,9 @@ describe('unknown option keys', () => {
   })
 
   it('lists the known options when no name is close', () => {
-    const error = catchError(() => resolveOptions({ redis: 'redis://localhost' } as WardOptions))
+    const error = catchError(() => resolveOptions({ memcached: 'localhost:11211' } as WardOptions))
     expect(error).toBeInstanceOf(WardOptionsError)
-    expect(error.message).toMatch(/^sessionward: unknown option "redis" \(known: database, /)
+    expect(error.message).toMatch(/^sessionward: unknown option "memcached" \(known: database, /)
     expect(error.message).not.toMatch(/did you mean/)
   })
 
@@ -297,8 +297,18 @@ describe('option types', () => {
         tokenGuesses: { points: 5 },
         logins: { perAccount: false, perIp: { duration: 60 } },
       },
+      redis: 'redis://127.0.0.1:6379',
     }
     expect(() => resolveOptions(every)).not.toThrow()
+  })
+
+  it.each<[string, unknown]>([
+    ['a URL of another scheme', 'http://127.0.0.1:6379'],
+    ['an object that is not an ioredis client', { host: '127.0.0.1', port: 6379 }],
+  ])('refuses a redis option that is %s', (_name, redis) => {
+    expect(() => resolveOptions({ redis: redis as never })).toThrow(
+      'sessionward: redis must be an ioredis client (new Redis(...)) or a URL like "redis://127.0.0.1:6379"',
+    )
   })
 })
 

@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core'
 import type { Context } from 'hono'
+import type { Redis } from 'ioredis'
 import { type JwtOptions, type ResolvedJwtOptions, resolveJwtOptions } from './jwt-options.ts'
 import { assertKnownKeys, describe, fail, isRecord } from './option-checks.ts'
 import type { SessionInfo } from './session.ts'
@@ -58,6 +59,12 @@ export interface WardOptions extends Partial<SessionPolicy> {
    * (`ward.loginThrottle`). On by default; `false` turns all off.
    */
   throttle?: ThrottleOptions | false
+  /**
+   * Many instances: an ioredis client or a `redis://` URL. Every end reaches every instance (and
+   * its `/session/events` streams) at once, and idle decisions count activity seen anywhere.
+   * Off when omitted: ends reach other instances within `cacheTtl`.
+   */
+  redis?: Redis | string
 }
 
 /** Options after defaults and validation. */
@@ -78,6 +85,7 @@ export interface ResolvedOptions extends SessionPolicy {
   logger: WardLogger
   jwt: ResolvedJwtOptions | null
   throttle: ResolvedThrottle
+  redis: Redis | string | null
 }
 
 /** DESIGN defaults: 14 min warning, 15 min idle (PCI DSS 8.2.8), 12 h absolute. */
@@ -237,7 +245,23 @@ const OPTION_CHECKS = {
   },
   jwt: checkedElsewhere,
   throttle: checkedElsewhere,
+  redis: (value, name) => {
+    if (typeof value === 'string' ? /^rediss?:\/\/./.test(value) : isRedisClient(value)) return
+    fail(
+      `${name} must be an ioredis client (new Redis(...)) or a URL like "redis://127.0.0.1:6379", got ${describe(value)}`,
+    )
+  },
 } satisfies Record<keyof WardOptions, Check>
+
+// Duck-typed: the app's ioredis may be another copy than ours.
+function isRedisClient(value: unknown): boolean {
+  return (
+    isRecord(value) &&
+    ['duplicate', 'publish', 'zadd', 'zmscore'].every(
+      (method) => typeof value[method] === 'function',
+    )
+  )
+}
 
 /** Refuses keys not in `checks` (suggesting a close name), then checks each present value. */
 function checkFields(record: object, checks: Record<string, Check>, where: string): void {
@@ -353,5 +377,6 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     logger: options.logger ?? console,
     jwt: options.jwt === undefined ? null : resolveJwtOptions(options.jwt),
     throttle: resolveThrottle(options.throttle),
+    redis: options.redis ?? null,
   }
 }

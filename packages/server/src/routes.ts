@@ -1,6 +1,7 @@
 import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
+import { type SSEStreamingApi, streamSSE } from 'hono/streaming'
 import { type ClientScriptFile, clientScriptRoutes } from './client-script.ts'
 import type { WardCore } from './core.ts'
 import { answerUnmatched, problemResponse } from './errors.ts'
@@ -20,6 +21,7 @@ import { describeStoreError, fork, listEndedPage, StoreUnavailableError } from '
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, readCredentials, setSessionCookie } from './transport.ts'
 import { parseUserAgent } from './user-agent.ts'
+import type { EndReason, SessionPolicy } from './vocabulary.ts'
 
 // A ping body is a dozen bytes; anything near this size is not a ping.
 const MAX_PING_BODY = 1024
@@ -54,6 +56,53 @@ function liveEntry(c: Context<WardEnv>): CachedSession {
   const entry = requestState(c)?.entry
   if (!entry) throw new Error('unreachable: requireSession let a request through')
   return entry
+}
+
+// A comment line this often keeps proxies and load balancers from closing an idle stream.
+const KEEPALIVE_INTERVAL = 15_000
+
+/** The thresholds a client takes from a `policy` event, as from a ping answer. */
+function thresholds(policy: SessionPolicy): string {
+  return JSON.stringify({ warnAfter: policy.warnAfter, expireAfter: policy.expireAfter })
+}
+
+/**
+ * One `/session/events` stream (DESIGN §3): the session's thresholds at once and after each
+ * change, a keepalive comment every KEEPALIVE_INTERVAL, and `ended` with the reason the moment
+ * the session ends on any instance, after which the stream closes.
+ */
+async function streamEvents(
+  core: WardCore,
+  entry: CachedSession,
+  stream: SSEStreamingApi,
+): Promise<void> {
+  const { id } = entry.session
+  let finish: (reason: EndReason | null) => void = () => {}
+  const finished = new Promise<EndReason | null>((resolve) => {
+    finish = resolve
+  })
+  const unwatch = core.watchers.watch(id, {
+    ended: (reason) => finish(reason),
+    policyChanged: (policy) => {
+      stream.writeSSE({ event: 'policy', data: thresholds(policy) }).catch(() => finish(null))
+    },
+    closed: () => finish(null),
+  })
+  stream.onAbort(() => finish(null))
+  const keepalive = setInterval(() => {
+    stream.write(': keepalive\n\n').catch(() => finish(null))
+  }, KEEPALIVE_INTERVAL)
+  try {
+    await stream.writeSSE({ event: 'policy', data: thresholds(entry.policy) })
+    // An end between the request's check and the watch above is not missed.
+    const endedMeanwhile = core.endedReason(entry.tokenHash)
+    if (endedMeanwhile) finish(endedMeanwhile)
+    const reason = await finished
+    if (reason) await stream.writeSSE({ event: 'ended', data: JSON.stringify({ reason }) })
+  } finally {
+    clearInterval(keepalive)
+    unwatch()
+  }
 }
 
 /**
@@ -141,6 +190,16 @@ export function createRoutes(
       )
     },
   )
+
+  app.get('/events', (c) => {
+    // Listening is not activity: an open stream never keeps a session alive.
+    markPassive(c)
+    const response = streamSSE(c, (stream) => streamEvents(core, liveEntry(c), stream))
+    response.headers.set('Cache-Control', 'no-store')
+    // nginx buffers proxied answers unless told not to; a buffered stream delivers nothing.
+    response.headers.set('X-Accel-Buffering', 'no')
+    return response
+  })
 
   app.get('/sessions', async (c) => {
     const { session } = liveEntry(c)

@@ -20,10 +20,16 @@ import type { EndReason, SessionPolicy } from './vocabulary.ts'
  *    entry and shared by the requests until the next change: never the entry itself.
  * 5. A miss is remembered briefly (MISS_TTL, at most MISSES_KEPT hashes), so a repeated unknown
  *    token costs no read; `add()` clears a remembered miss for its hash.
+ * 6. Activity another instance saw (`noteActivity`) only ever moves a session's activity forward,
+ *    cached or not yet loaded, and is never written here: the instance that saw it writes it.
+ * 7. Every session that becomes known as ended here, however it was learnt (an end made here,
+ *    a row read ended, another instance's notice), is reported once to `onEnded`.
  */
 
 /** A session held in the cache. Only this module changes it. */
 export interface CachedSession {
+  /** The hash the session is cached under (it changes when the token rotates). */
+  tokenHash: string
   /** The session as known here: the row, with fresher activity than the row may have. */
   readonly session: SessionInfo
   policy: SessionPolicy
@@ -48,6 +54,10 @@ export interface SessionSource<R> {
   policy(userId: string, request: R): Promise<SessionPolicy>
   /** Writes activity, and the user agent when `userAgent` is not null. */
   writeActivity(session: SessionInfo, userAgent: string | null): Promise<void>
+  /** Told once per session that becomes known as ended (rule 7). */
+  onEnded(sessionId: string, reason: EndReason): void
+  /** Told when a re-read gives a session other warning or idle thresholds. */
+  onPolicyChanged(sessionId: string, policy: SessionPolicy): void
 }
 
 const UNKNOWN: Lookup = { unknown: true }
@@ -76,6 +86,8 @@ export class SessionCache<R> {
   /** Hashes that ended (with why) or were rotated away: never stored again. */
   readonly #gone: LRUCache<string, EndReason | typeof ROTATED>
   readonly #misses: LRUCache<string, true> | null
+  /** Activity other instances saw for sessions not cached here (ms), taken in on load. */
+  readonly #remoteActivity: LRUCache<string, number>
   readonly #source: SessionSource<R>
   readonly #ttl: number
   readonly #touchInterval: number
@@ -88,6 +100,7 @@ export class SessionCache<R> {
     this.#ttl = options.ttl
     this.#touchInterval = options.touchInterval
     this.#gone = new LRUCache({ max: options.max })
+    this.#remoteActivity = new LRUCache({ max: options.max })
     // cacheTtl 0 means "always read": no miss is trusted either.
     this.#misses =
       options.ttl > 0
@@ -113,6 +126,12 @@ export class SessionCache<R> {
   /** The cached session, however old, without touching the LRU order (for activity lookups). */
   peek(tokenHash: string): CachedSession | undefined {
     return this.#sessions.peek(tokenHash, { allowStale: true })
+  }
+
+  /** The latest activity known here for a hash (ms; 0 when none): cached or another instance's. */
+  latestActivity(tokenHash: string): number {
+    const cached = this.peek(tokenHash)?.session.lastActivityAt.getTime() ?? 0
+    return Math.max(cached, this.#remoteActivity.get(tokenHash) ?? 0)
   }
 
   /**
@@ -153,7 +172,7 @@ export class SessionCache<R> {
     }
     if (record.endedAt) {
       const reason = record.endReason ?? 'revoked'
-      this.#gone.set(tokenHash, reason)
+      this.#markGone(tokenHash, record.id, reason)
       throw new NotLive({ ended: reason })
     }
     const policy = await this.#source.policy(record.userId, request)
@@ -163,9 +182,17 @@ export class SessionCache<R> {
     if (signal.aborted || gone !== undefined) {
       throw new NotLive(gone === undefined || gone === ROTATED ? UNKNOWN : { ended: gone })
     }
-    if (!stale) return newEntry(toSessionInfo(record), policy, now)
-    this.update(stale, record, policy, now)
-    return stale
+    const remote = this.#remoteActivity.get(tokenHash) ?? 0
+    const entry = stale ?? newEntry(tokenHash, toSessionInfo(record), policy, now)
+    if (stale) {
+      const before = stale.policy
+      this.update(stale, record, policy, now)
+      if (before.warnAfter !== policy.warnAfter || before.expireAfter !== policy.expireAfter) {
+        this.#source.onPolicyChanged(record.id, policy)
+      }
+    }
+    this.#takeActivity(entry, remote)
+    return entry
   }
 
   /**
@@ -190,7 +217,7 @@ export class SessionCache<R> {
   /** Puts a session just created into the cache (its hash is new: no miss may hide it). */
   add(tokenHash: string, session: SessionInfo, policy: SessionPolicy, now: number): void {
     this.#misses?.delete(tokenHash)
-    this.#sessions.set(tokenHash, newEntry({ ...session }, policy, now))
+    this.#sessions.set(tokenHash, newEntry(tokenHash, { ...session }, policy, now))
   }
 
   /** Why the session of this hash ended, when this cache knows it ended. */
@@ -199,9 +226,12 @@ export class SessionCache<R> {
     return gone === ROTATED ? undefined : gone
   }
 
-  /** Records that a session ended: its hash never enters the cache again (rule 2). */
-  markEnded(tokenHash: string, reason: EndReason, endedAt: Date | null): void {
-    this.#gone.set(tokenHash, reason)
+  /**
+   * Records that a session ended: its hash never enters the cache again (rule 2), and the end
+   * is reported once (rule 7).
+   */
+  markEnded(tokenHash: string, sessionId: string, reason: EndReason, endedAt: Date | null): void {
+    this.#markGone(tokenHash, sessionId, reason)
     const entry = this.#sessions.peek(tokenHash, { allowStale: true })
     // Requests already holding the entry see the end (no activity write is due any more).
     if (entry && endedAt) {
@@ -209,6 +239,30 @@ export class SessionCache<R> {
       entry.view = null
     }
     this.#sessions.delete(tokenHash)
+  }
+
+  #markGone(tokenHash: string, sessionId: string, reason: EndReason): void {
+    const known = this.#gone.get(tokenHash)
+    this.#gone.set(tokenHash, reason)
+    if (known === undefined || known === ROTATED) this.#source.onEnded(sessionId, reason)
+  }
+
+  /**
+   * Takes in activity another instance saw at `at` (rule 6): the cached session's, or kept
+   * for the session's next load here.
+   */
+  noteActivity(tokenHash: string, at: number): void {
+    const entry = this.#sessions.peek(tokenHash, { allowStale: true })
+    if (entry) this.#takeActivity(entry, at)
+    else if (at > (this.#remoteActivity.get(tokenHash) ?? 0))
+      this.#remoteActivity.set(tokenHash, at)
+  }
+
+  #takeActivity(entry: CachedSession, at: number): void {
+    const { session } = entry
+    if (at <= session.lastActivityAt.getTime() || session.endedAt) return
+    session.lastActivityAt = new Date(at)
+    entry.view = null
   }
 
   /**
@@ -226,7 +280,10 @@ export class SessionCache<R> {
     const entry = this.#sessions.peek(oldHash, { allowStale: true })
     this.#gone.set(oldHash, ROTATED)
     this.#sessions.delete(oldHash)
-    if (entry) this.#sessions.set(newHash, entry)
+    if (entry) {
+      entry.tokenHash = newHash
+      this.#sessions.set(newHash, entry)
+    }
   }
 
   /**
@@ -272,8 +329,14 @@ export class SessionCache<R> {
   }
 }
 
-function newEntry(session: SessionInfo, policy: SessionPolicy, now: number): CachedSession {
+function newEntry(
+  tokenHash: string,
+  session: SessionInfo,
+  policy: SessionPolicy,
+  now: number,
+): CachedSession {
   return {
+    tokenHash,
     session,
     policy,
     checkedAt: now,

@@ -8,7 +8,8 @@ import type { WardEnv } from './middleware.ts'
 import { resolveOptions } from './options.ts'
 import { testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
-import { onEachDatabase, type TestDatabase, usePglite } from './test-support/db.ts'
+import { onEachDatabase, type TestDatabase, testDatabase, usePglite } from './test-support/db.ts'
+import { stallProxy } from './test-support/stall-proxy.ts'
 import { addressKey, createThrottles } from './throttle.ts'
 import { DEFAULT_THROTTLE } from './throttle-options.ts'
 import { generateToken } from './tokens.ts'
@@ -340,6 +341,54 @@ describe.skipIf(!REDIS_URL)(
       expect(await one.loginIps?.attempt('192.0.2.2')).toBe(1)
       expect(await redis.keys(`${prefix}:account*`)).toHaveLength(1)
       expect(await redis.keys(`${prefix}:ip*`)).toHaveLength(1)
+    })
+
+    it('two wards on one Redis: guesses on one block the address on the other, before any lookup', async () => {
+      const db = await testDatabase('PGlite')
+      await db.reset()
+      const options = {
+        clientIp,
+        redis,
+        throttle: { tokenGuesses: { points: 2, duration: 60 } },
+      } as const
+      const one = await testApp(db, options)
+      const other = await testApp(db, options)
+      // This run's own /64 on the shared Redis; its key is deleted after.
+      const network = `2001:db8:${randomUUID().slice(0, 4)}:1`
+      const ip = `${network}::1`
+      try {
+        for (const app of [one, other]) {
+          const answer = await app.call('/api/me', { token: generateToken(), headers: from(ip) })
+          expect(answer.status).toBe(401)
+        }
+        db.queries.length = 0
+        const blocked = await one.call('/api/me', { token: generateToken(), headers: from(ip) })
+        expect(blocked.status).toBe(429)
+        expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
+        expect(db.queries).toEqual([])
+      } finally {
+        await redis.del(`sessionward:throttle:token:${network}::/64`)
+        await Promise.all([one.settled(), other.settled()])
+      }
+    })
+
+    it('counts in memory while Redis stalls (each call waits for it at most 1 s), rather than holding the request', async () => {
+      const url = new URL(String(REDIS_URL))
+      const proxy = await stallProxy(url.hostname, Number(url.port || 6379))
+      const stalling = new Redis({ host: '127.0.0.1', port: proxy.port })
+      try {
+        await stalling.ping()
+        proxy.stall()
+        // A window longer than the waits: each call gives Redis its second first.
+        const minute = { ...limits, tokenGuesses: { points: 2, duration: 60 } }
+        const counter = createThrottles(minute, stalling, prefix).tokenGuesses
+        await counter?.failed('192.0.2.4')
+        await counter?.failed('192.0.2.4')
+        expect(await counter?.blockedFor('192.0.2.4')).toBeGreaterThan(0)
+      } finally {
+        stalling.disconnect()
+        await proxy.close()
+      }
     })
 
     it('counts in memory while Redis cannot answer, rather than failing the request', async () => {

@@ -7,7 +7,7 @@ import {
   RateLimiterMemory,
   RateLimiterRedis,
   RateLimiterRes,
-  type RateLimiterStoreAbstract,
+  RLWrapperTimeouts,
 } from 'rate-limiter-flexible'
 import { type Problem, problemException } from './errors.ts'
 import type { Limit, ResolvedThrottle } from './throttle-options.ts'
@@ -39,6 +39,11 @@ export function addressKey(ip: string): string {
 
 /** Where the counters live in Redis unless a test says otherwise. */
 export const THROTTLE_KEY_PREFIX = 'sessionward:throttle'
+// A Redis that does not answer within this is counted around in memory, never waited for.
+const REDIS_TIMEOUT = 1000
+
+/** The limiter calls a counter makes (rate-limiter-flexible's limiters and wrappers all have them). */
+type Limiter = Pick<RateLimiterAbstract, 'get' | 'penalty' | 'consume' | 'reward' | 'delete'>
 
 /**
  * Failures per key (a client IP, an account) in a fixed window of `duration` seconds that
@@ -46,9 +51,9 @@ export const THROTTLE_KEY_PREFIX = 'sessionward:throttle'
  */
 export class FailureCounter {
   readonly limit: Limit
-  readonly #limiter: RateLimiterAbstract
+  readonly #limiter: Limiter
 
-  constructor(limit: Limit, limiter: RateLimiterAbstract) {
+  constructor(limit: Limit, limiter: Limiter) {
     this.limit = limit
     this.#limiter = limiter
   }
@@ -100,7 +105,7 @@ function retryAfter(counted: RateLimiterRes): number {
 /**
  * A counter for `limit`: in this process's memory, or in Redis when the ward has a client, so
  * every instance counts the same failures. While Redis cannot answer, each instance counts in
- * its own memory (the single-instance bound) instead of failing every request.
+ * its own memory (the single-instance bound) instead of failing or holding every request.
  *
  * @example
  * const counter = failureCounter({ points: 30, duration: 60 }, redis, 'sessionward:throttle:token')
@@ -113,22 +118,16 @@ export function failureCounter(
   const settings = { points: limit.points, duration: limit.duration, keyPrefix }
   const memory = new RateLimiterMemory(settings)
   if (!redis) return new FailureCounter(limit, memory)
-  const shared: RateLimiterStoreAbstract = new RateLimiterRedis({
+  const shared = new RateLimiterRedis({
     ...settings,
     storeClient: redis,
     // A disconnected client would queue the command and hold the request: use memory instead.
     rejectIfRedisNotReady: true,
     insuranceLimiter: memory,
   })
-  return new FailureCounter(limit, shared)
-}
-
-/**
- * The ward's Redis client, once the `redis` option resolves to one (`ResolvedOptions.redis`);
- * null until then, and without Redis.
- */
-export function wardRedis(options: object): Redis | null {
-  return (options as { redis?: Redis | null }).redis ?? null
+  // A connected Redis that stalls would hold it too: past the timeout, memory answers.
+  const bounded = new RLWrapperTimeouts({ limiter: shared, timeoutMs: REDIS_TIMEOUT })
+  return new FailureCounter(limit, bounded)
 }
 
 /** The ward's counters, built from its `throttle` settings; null where a limiter is off. */

@@ -1,15 +1,20 @@
-// The words every layer shares: plain types, no code, so any module may import them.
+// The words every layer shares: plain types and constant lists, no code, so any module may
+// import them.
+
+/** Every end reason, in the order the admin view lists them. */
+export const END_REASONS = [
+  'logout',
+  'idle',
+  'absolute',
+  'revoked',
+  'evicted',
+  'user_agent_changed',
+  'admin',
+  'refresh_reuse',
+] as const
 
 /** Why a session ended; the value of `end_reason`. */
-export type EndReason =
-  | 'logout'
-  | 'idle'
-  | 'absolute'
-  | 'revoked'
-  | 'evicted'
-  | 'user_agent_changed'
-  | 'admin'
-  | 'refresh_reuse'
+export type EndReason = (typeof END_REASONS)[number]
 
 /** How strictly a session is bound to the user agent it logged in with. */
 export type UserAgentBinding = 'strict' | 'browser' | 'off'

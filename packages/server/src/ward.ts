@@ -27,7 +27,7 @@ import {
 import { createRoutes } from './routes.ts'
 import type { SessionInfo } from './session.ts'
 import { describeStoreError } from './store.ts'
-import { createLoginThrottle, createThrottles, type LoginThrottle, wardRedis } from './throttle.ts'
+import { createLoginThrottle, createThrottles, type LoginThrottle } from './throttle.ts'
 import { loginOriginAllowed } from './transport.ts'
 
 const LOGIN_ORIGIN_REJECTED: Problem = {
@@ -129,8 +129,8 @@ export interface Ward {
   /** Applies pending schema migrations; returns the names applied (none when up to date). */
   migrate(): Promise<string[]>
   /**
-   * Stops the sweep, waits for activity writes in flight, and releases the database (and an
-   * embedded PGlite). A shared ORM is left open.
+   * Stops the sweep, ends the event streams, waits for activity writes in flight, and releases
+   * the database (and an embedded PGlite) and Redis. A shared ORM or Redis client is left open.
    */
   close(): Promise<void>
   /** The MikroORM instance the ward uses. */
@@ -220,7 +220,8 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const database = await openDatabase(options.database, resolved.storeTimeout)
   resolved.logger.info(database.description)
   const core = new WardCore(resolved, database.orm)
-  const throttles = createThrottles(resolved.throttle, wardRedis(resolved))
+  // On the channel's Redis client when there is one: every instance counts the same failures.
+  const throttles = createThrottles(resolved.throttle, core.redis)
   core.tokenGuesses = throttles.tokenGuesses
   if (database.embedded) await migrate(database.orm)
   const accessTokens = resolved.jwt ? new AccessTokens(core, resolved.jwt) : undefined
@@ -265,7 +266,7 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     close: async () => {
       if (sweeper) clearInterval(sweeper)
       // The last activity of each session reaches the row before the database goes.
-      await core.settle()
+      await core.close()
       if (database.owned) await database.orm.close(true)
     },
     orm: database.orm,

@@ -1,6 +1,6 @@
 import { jsx as h, type JSXNode } from 'hono/jsx'
 import type { EndReason } from '../vocabulary.ts'
-import { END_REASONS } from './filters.ts'
+import { END_REASONS } from '../vocabulary.ts'
 import type { HourlyActivity } from './queries.ts'
 
 // Colours are SVG presentation attributes, not inline styles: a CSP without 'unsafe-inline'

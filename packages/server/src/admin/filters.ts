@@ -1,17 +1,5 @@
 import { type Cursor, parsePage } from '../paging.ts'
-import type { EndReason } from '../vocabulary.ts'
-
-/** Every end reason, in the order the admin view lists them. */
-export const END_REASONS: readonly EndReason[] = [
-  'logout',
-  'idle',
-  'absolute',
-  'revoked',
-  'evicted',
-  'user_agent_changed',
-  'admin',
-  'refresh_reuse',
-]
+import { END_REASONS, type EndReason } from '../vocabulary.ts'
 
 /** What the admin list is filtered by. Dates are inclusive (`…After`) or exclusive (`…Before`). */
 export interface AdminFilters {

@@ -2,8 +2,9 @@ import type { JSXNode } from 'hono/jsx'
 import { jsx as h } from 'hono/jsx'
 import { encodeCursor } from '../paging.ts'
 import { parseUserAgent } from '../user-agent.ts'
+import { END_REASONS } from '../vocabulary.ts'
 import { activityChart } from './chart.ts'
-import { type AdminFilters, END_REASONS, filterQuery } from './filters.ts'
+import { type AdminFilters, filterQuery } from './filters.ts'
 import type { AdminPage, AdminSession, HourlyActivity } from './queries.ts'
 
 // Server-rendered with hono/jsx through `jsx()` calls rather than JSX syntax: Node runs the

@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import type { WardOptions } from '../options.ts'
+
+const WARD_PROCESS = fileURLToPath(new URL('./ward-process.ts', import.meta.url))
+// Generous: a Node process boots, opens PostgreSQL and migrates on a loaded machine.
+const START_TIMEOUT = 60_000
+
+/** Why the many-instance tests are skipped, or null when they run. */
+export const manyInstancesSkipReason = !process.env.DATABASE_URL
+  ? 'DATABASE_URL is not set'
+  : !process.env.REDIS_URL
+    ? 'REDIS_URL is not set'
+    : null
+
+/** A child process whose output lines are kept and can be waited for. */
+class Watched {
+  readonly lines: string[] = []
+  readonly #child: ChildProcess
+  #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = []
+
+  constructor(child: ChildProcess) {
+    this.#child = child
+    let partial = ''
+    const take = (chunk: Buffer) => {
+      const text = partial + chunk.toString()
+      const lines = text.split('\n')
+      partial = lines.pop() ?? ''
+      for (const line of lines) this.#line(line)
+    }
+    child.stdout?.on('data', take)
+    child.stderr?.on('data', take)
+  }
+
+  #line(line: string): void {
+    this.lines.push(line)
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!waiter.pattern.test(line)) return true
+      waiter.resolve(line)
+      return false
+    })
+  }
+
+  /** The first line (already printed or to come) matching `pattern`. */
+  waitFor(pattern: RegExp, timeout = START_TIMEOUT): Promise<string> {
+    const seen = this.lines.find((line) => pattern.test(line))
+    if (seen) return Promise.resolve(seen)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`no line matching ${pattern} in ${timeout} ms:\n${this.lines.join('\n')}`))
+      }, timeout)
+      this.#waiters.push({
+        pattern,
+        resolve: (line) => {
+          clearTimeout(timer)
+          resolve(line)
+        },
+      })
+    })
+  }
+
+  count(pattern: RegExp): number {
+    return this.lines.filter((line) => pattern.test(line)).length
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
+    const exited = new Promise((resolve) => this.#child.once('exit', resolve))
+    this.#child.kill(signal)
+    await exited
+  }
+}
+
+/** A ward instance in its own process (test-support/ward-process.ts). */
+export interface Instance extends Pick<Watched, 'lines' | 'waitFor' | 'count' | 'stop'> {
+  url: string
+}
+
+/** Starts a ward instance on `databaseUrl` (and `redisUrl` when given) with `options`. */
+export async function startInstance(
+  databaseUrl: string,
+  redisUrl: string | null,
+  options: WardOptions = {},
+): Promise<Instance> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    WARD_OPTIONS: JSON.stringify(options),
+  }
+  if (redisUrl) env.REDIS_URL = redisUrl
+  else delete env.REDIS_URL
+  const child = spawn(process.execPath, ['--conditions=source', WARD_PROCESS], { env })
+  const watched = new Watched(child)
+  let port: string
+  try {
+    port = (await watched.waitFor(/^listening \d+$/)).split(' ')[1] as string
+  } catch (error) {
+    await watched.stop('SIGKILL')
+    throw error
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    lines: watched.lines,
+    waitFor: (pattern, timeout) => watched.waitFor(pattern, timeout),
+    count: (pattern) => watched.count(pattern),
+    stop: (signal) => watched.stop(signal),
+  }
+}
+
+/** A port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+/** A Redis server of the test's own (nothing on disk), which the test may kill and restart. */
+export interface OwnRedis {
+  url: string
+  kill(): Promise<void>
+  restart(): Promise<void>
+}
+
+export async function startRedis(): Promise<OwnRedis> {
+  const port = await freePort()
+  let server: Watched | null = null
+  const start = async () => {
+    const child = spawn('redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ])
+    server = new Watched(child)
+    await server.waitFor(/Ready to accept connections/)
+  }
+  await start()
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    kill: async () => {
+      await server?.stop('SIGKILL')
+    },
+    restart: start,
+  }
+}
