@@ -372,6 +372,17 @@ describe.skipIf(!REDIS_URL)(
       }
     })
 
+    /** Seconds an address is blocked for after two guesses counted through `client`. */
+    async function blockedAfterTwoGuesses(client: Redis, duration: number) {
+      const settings = { ...limits, tokenGuesses: { points: 2, duration } }
+      const counter = createThrottles(settings, client, prefix).tokenGuesses
+      if (!counter) throw new Error('token guesses are on')
+      const ip = `192.0.2.${duration}`
+      await counter.failed(ip)
+      await counter.failed(ip)
+      return counter.blockedFor(ip)
+    }
+
     it('counts in memory while Redis stalls (each call waits for it at most 1 s), rather than holding the request', async () => {
       const url = new URL(String(REDIS_URL))
       const proxy = await stallProxy(url.hostname, Number(url.port || 6379))
@@ -380,11 +391,7 @@ describe.skipIf(!REDIS_URL)(
         await stalling.ping()
         proxy.stall()
         // A window longer than the waits: each call gives Redis its second first.
-        const minute = { ...limits, tokenGuesses: { points: 2, duration: 60 } }
-        const counter = createThrottles(minute, stalling, prefix).tokenGuesses
-        await counter?.failed('192.0.2.4')
-        await counter?.failed('192.0.2.4')
-        expect(await counter?.blockedFor('192.0.2.4')).toBeGreaterThan(0)
+        expect(await blockedAfterTwoGuesses(stalling, 60)).toBeGreaterThan(0)
       } finally {
         stalling.disconnect()
         await proxy.close()
@@ -398,10 +405,7 @@ describe.skipIf(!REDIS_URL)(
         maxRetriesPerRequest: 0,
       })
       try {
-        const counter = createThrottles(limits, down, prefix).tokenGuesses
-        await counter?.failed('192.0.2.3')
-        await counter?.failed('192.0.2.3')
-        expect(await counter?.blockedFor('192.0.2.3')).toBe(1)
+        expect(await blockedAfterTwoGuesses(down, 1)).toBe(1)
       } finally {
         down.disconnect()
       }
