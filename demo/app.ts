@@ -76,6 +76,14 @@ function loadAssets(): Map<string, Asset> {
   return assets
 }
 
+/**
+ * The client's address behind the cluster's front: the last `X-Forwarded-For` entry, the one
+ * the front appended. Earlier entries came from the client and prove nothing.
+ */
+function forwardedClientIp(c: Context): string | undefined {
+  return c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim() || undefined
+}
+
 function problem(c: Context, status: 400 | 401, error: string, message: string) {
   return c.json({ error, message }, status)
 }
@@ -94,14 +102,10 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
   const config: DemoConfig = {
     database: options.database,
     redisUrl: options.redisUrl,
+    trustProxy: options.trustProxy ?? false,
     warnAfter: options.warnAfter ?? DEMO_DEFAULTS.warnAfter,
     expireAfter: options.expireAfter ?? DEMO_DEFAULTS.expireAfter,
     maxSessions: options.maxSessions ?? DEMO_DEFAULTS.maxSessions,
-  }
-  if (config.redisUrl) {
-    logger.warn(
-      'demo: REDIS_URL is set, but @sessionward/server has no Redis support yet: not used',
-    )
   }
   const assets = loadAssets()
   const users = createUserDirectory([...SEEDED_USERS, ...(options.users ?? [])])
@@ -128,6 +132,9 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     ...base,
     policy: (userId) => policyFor(users.get(userId)),
     passive: ['/api/poll'],
+    // Ends and activity reach the other instances of `npm run demo:cluster` through Redis.
+    ...(config.redisUrl ? { redis: config.redisUrl } : {}),
+    ...(config.trustProxy ? { clientIp: forwardedClientIp } : {}),
     logger,
   })
   // Embedded PGlite is migrated by createWard; PostgreSQL is the app's to migrate (idempotent).
