@@ -210,8 +210,11 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (typeof username !== 'string' || typeof password !== 'string') {
       return problem(c, 400, 'invalid_request', 'username and password must be strings')
     }
+    // Failed passwords per account and per address: over a limit it throws, answering 429 JSON.
+    await ward.loginThrottle.check(c, username)
     const user = users.verify(username, password)
     if (!user) return problem(c, 401, 'invalid_credentials', 'wrong username or password')
+    await ward.loginThrottle.succeeded(c, username)
     const { token, session, evicted } = await ward.createSession(c, user.id)
     return c.json({ token, session, evicted })
   })
@@ -243,16 +246,32 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (c.var.session) return c.redirect('/', 303)
     return c.html(loginPage({ reason: c.req.query('reason') }))
   })
+  // The form's answer to a throttled sign-in: the login page again, with the 429 and its wait.
+  const signInThrottled = async (c: Context<WardEnv>, username: string) => {
+    try {
+      await ward.loginThrottle.check(c, username)
+      return null
+    } catch (error) {
+      if (!(error instanceof HTTPException) || error.status !== 429) throw error
+      const retryAfter = error.getResponse().headers.get('retry-after') ?? '60'
+      c.header('retry-after', retryAfter)
+      const wait = `Too many failed sign-ins. Try again in ${retryAfter} seconds.`
+      return c.html(loginPage({ error: wait, username }), 429)
+    }
+  }
   // Login CSRF: the form may only be posted from this origin (Hono's Origin / Sec-Fetch-Site
   // check). Elsewhere the ward checks the Origin of every state-changing cookie request itself.
   app.post('/login', csrf(), bodyLimit({ maxSize: 4096 }), async (c) => {
     const form = await c.req.parseBody()
     const username = typeof form.username === 'string' ? form.username : ''
     const password = typeof form.password === 'string' ? form.password : ''
+    const throttled = await signInThrottled(c, username)
+    if (throttled) return throttled
     const user = users.verify(username, password)
     if (!user) {
       return c.html(loginPage({ error: 'Wrong username or password.', username }), 401)
     }
+    await ward.loginThrottle.succeeded(c, username)
     await ward.createSession(c, user.id)
     return c.redirect('/', 303)
   })

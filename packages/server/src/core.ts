@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import type { Context } from 'hono'
 import type { HTTPException } from 'hono/http-exception'
+import type { Redis } from 'ioredis'
 import { type Problem, problemException } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
@@ -33,6 +34,7 @@ import {
   transaction,
   writeActivity,
 } from './store.ts'
+import type { FailureCounter } from './throttle.ts'
 import { generateToken, hashToken } from './tokens.ts'
 import { setSessionCookie } from './transport.ts'
 import { userAgentMatches } from './user-agent.ts'
@@ -121,6 +123,9 @@ export class WardCore {
   /** Logouts and revokes the store could not take yet: refused here, retried until it does. */
   readonly #pendingEnds: PendingEnds
 
+  /** Failed token lookups per client IP (`throttle.tokenGuesses`); null when off. */
+  tokenGuesses: FailureCounter | null = null
+
   constructor(options: ResolvedOptions, orm: MikroORM) {
     this.options = options
     this.orm = orm
@@ -157,6 +162,11 @@ export class WardCore {
       end: async ({ target, reason }) => void (await this.end(target, reason)),
       warn: (message) => options.logger.warn(message),
     })
+  }
+
+  /** The ward's Redis client (shared with the throttle's counters); null without `redis`. */
+  get redis(): Redis | null {
+    return this.#channel?.client ?? null
   }
 
   /** The per-user settings: `policy(userId, c)` over the ward's options, validated. */
