@@ -9,6 +9,9 @@ export default function reportSkips(): void {
     postgresSkipReason && `server tests on PostgreSQL skipped: ${postgresSkipReason}`,
     manyInstancesSkipReason && `many-instance tests (Redis) skipped: ${manyInstancesSkipReason}`,
     chromiumSkipReason && `e2e scenarios skipped: ${chromiumSkipReason}`,
+    !chromiumSkipReason &&
+      manyInstancesSkipReason &&
+      `e2e cluster scenario skipped: ${manyInstancesSkipReason}`,
   ]
   for (const line of skipped) if (line) console.info(line)
 }

@@ -77,6 +77,14 @@ function loadAssets(): Map<string, Asset> {
   return assets
 }
 
+/**
+ * The client's address behind the cluster's front: the last `X-Forwarded-For` entry, the one
+ * the front appended. Earlier entries came from the client and prove nothing.
+ */
+function forwardedClientIp(c: Context): string | undefined {
+  return c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim() || undefined
+}
+
 function problem(c: Context, status: 400 | 401, error: string, message: string) {
   return c.json({ error, message }, status)
 }
@@ -95,14 +103,10 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
   const config: DemoConfig = {
     database: options.database,
     redisUrl: options.redisUrl,
+    trustProxy: options.trustProxy ?? false,
     warnAfter: options.warnAfter ?? DEMO_DEFAULTS.warnAfter,
     expireAfter: options.expireAfter ?? DEMO_DEFAULTS.expireAfter,
     maxSessions: options.maxSessions ?? DEMO_DEFAULTS.maxSessions,
-  }
-  if (config.redisUrl) {
-    logger.warn(
-      'demo: REDIS_URL is set, but @sessionward/server has no Redis support yet: not used',
-    )
   }
   const assets = loadAssets()
   for (const [name, body] of tailwindAssets()) {
@@ -132,6 +136,9 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     ...base,
     policy: (userId) => policyFor(users.get(userId)),
     passive: ['/api/poll'],
+    // Ends and activity reach the other instances of `npm run demo:cluster` through Redis.
+    ...(config.redisUrl ? { redis: config.redisUrl } : {}),
+    ...(config.trustProxy ? { clientIp: forwardedClientIp } : {}),
     logger,
   })
   // Embedded PGlite is migrated by createWard; PostgreSQL is the app's to migrate (idempotent).
@@ -170,6 +177,12 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     return c.body(asset.body, 200, { 'content-type': asset.type, 'cache-control': 'no-cache' })
   })
 
+  // Past the static files every answer is about the visitor's session or carries its token (the
+  // login answers included): no cache may keep it. The client script keeps its own caching.
+  app.use('*', async (c, next) => {
+    await next()
+    if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store')
+  })
   app.use('*', ward.middleware())
   const requireSession = ward.requireSession()
   app.use('/api/*', (c, next) => (c.req.path === '/api/login' ? next() : requireSession(c, next)))
@@ -201,8 +214,11 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (typeof username !== 'string' || typeof password !== 'string') {
       return problem(c, 400, 'invalid_request', 'username and password must be strings')
     }
+    // Failed passwords per account and per address: over a limit it throws, answering 429 JSON.
+    await ward.loginThrottle.check(c, username)
     const user = users.verify(username, password)
     if (!user) return problem(c, 401, 'invalid_credentials', 'wrong username or password')
+    await ward.loginThrottle.succeeded(c, username)
     const { token, session, evicted } = await ward.createSession(c, user.id)
     return c.json({ token, session, evicted })
   })
@@ -234,16 +250,32 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (c.var.session) return c.redirect('/', 303)
     return c.html(loginPage({ reason: c.req.query('reason') }))
   })
+  // The form's answer to a throttled sign-in: the login page again, with the 429 and its wait.
+  const signInThrottled = async (c: Context<WardEnv>, username: string) => {
+    try {
+      await ward.loginThrottle.check(c, username)
+      return null
+    } catch (error) {
+      if (!(error instanceof HTTPException) || error.status !== 429) throw error
+      const retryAfter = error.getResponse().headers.get('retry-after') ?? '60'
+      c.header('retry-after', retryAfter)
+      const wait = `Too many failed sign-ins. Try again in ${retryAfter} seconds.`
+      return c.html(loginPage({ error: wait, username }), 429)
+    }
+  }
   // Login CSRF: the form may only be posted from this origin (Hono's Origin / Sec-Fetch-Site
   // check). Elsewhere the ward checks the Origin of every state-changing cookie request itself.
   app.post('/login', csrf(), bodyLimit({ maxSize: 4096 }), async (c) => {
     const form = await c.req.parseBody()
     const username = typeof form.username === 'string' ? form.username : ''
     const password = typeof form.password === 'string' ? form.password : ''
+    const throttled = await signInThrottled(c, username)
+    if (throttled) return throttled
     const user = users.verify(username, password)
     if (!user) {
       return c.html(loginPage({ error: 'Wrong username or password.', username }), 401)
     }
+    await ward.loginThrottle.succeeded(c, username)
     await ward.createSession(c, user.id)
     return c.redirect('/', 303)
   })

@@ -2,8 +2,14 @@
 export interface DemoConfig {
   /** Omitted = PGlite in memory; a postgres:// URL = PostgreSQL; a directory = PGlite on disk. */
   database?: string
-  /** Redis is not supported by the server yet: set, it is reported and ignored. */
+  /** A redis:// URL: the ward shares ends and activity with every other instance through it. */
   redisUrl?: string
+  /**
+   * Behind the cluster's own front (`npm run demo:cluster`): the client's address is the last
+   * `X-Forwarded-For` entry, the one the front added. Off by default: a client can write that
+   * header itself.
+   */
+  trustProxy?: boolean
   /** Seconds of inactivity before the warning (demo default 20). */
   warnAfter: number
   /** Seconds of inactivity before the session ends (demo default 30). */
@@ -33,7 +39,8 @@ function number(env: Record<string, string | undefined>, name: string, fallback:
 
 /**
  * Reads the demo's settings from the environment: `HOST`, `PORT`, `DATABASE_URL`, `REDIS_URL`,
- * `WARN_AFTER`, `EXPIRE_AFTER` (seconds) and `MAX_SESSIONS`.
+ * `WARN_AFTER`, `EXPIRE_AFTER` (seconds), `MAX_SESSIONS` and `TRUST_PROXY` (`1`: behind the
+ * cluster's front).
  *
  * @example
  * configFromEnv({ PORT: '4000', WARN_AFTER: '4', EXPIRE_AFTER: '8' })
@@ -55,8 +62,44 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     port,
     database: env.DATABASE_URL?.trim() || undefined,
     redisUrl: env.REDIS_URL?.trim() || undefined,
+    trustProxy: env.TRUST_PROXY?.trim() === '1',
     warnAfter: number(env, 'WARN_AFTER', DEMO_DEFAULTS.warnAfter),
     expireAfter: number(env, 'EXPIRE_AFTER', DEMO_DEFAULTS.expireAfter),
     maxSessions,
   }
+}
+
+/** What `npm run demo:cluster` needs: where the front listens, one PostgreSQL and one Redis. */
+export interface ClusterConfig {
+  host: string
+  port: number
+  databaseUrl: string
+  redisUrl: string
+}
+
+/**
+ * Reads the cluster's settings (`HOST`, `PORT`, `DATABASE_URL`, `REDIS_URL`), or throws one line
+ * saying what is missing and why: two processes cannot share PGlite in memory, and without Redis
+ * an end on one instance would reach the other only when its cache expires.
+ *
+ * @example
+ * clusterConfigFromEnv({ DATABASE_URL: 'postgres://127.0.0.1/app', REDIS_URL: 'redis://127.0.0.1' })
+ * // { host: '127.0.0.1', port: 3000, databaseUrl: 'postgres://…', redisUrl: 'redis://…' }
+ */
+export function clusterConfigFromEnv(
+  env: Record<string, string | undefined> = process.env,
+): ClusterConfig {
+  const { host, port, database, redisUrl } = configFromEnv(env)
+  const missing = [
+    /^postgres(ql)?:\/\//.test(database ?? '')
+      ? null
+      : 'DATABASE_URL (a postgres:// URL: two processes cannot share PGlite in memory)',
+    /^rediss?:\/\//.test(redisUrl ?? '')
+      ? null
+      : 'REDIS_URL (a redis:// URL: ends reach the other instance through it)',
+  ].filter((name) => name !== null)
+  if (missing.length > 0 || !database || !redisUrl) {
+    throw new Error(`demo:cluster needs ${missing.join(' and ')}`)
+  }
+  return { host, port, databaseUrl: database, redisUrl }
 }

@@ -8,7 +8,10 @@ import type { PublicUser } from './users.ts'
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>
 
-/** Why the login page was reached; the SDK redirects with `?reason=idle`. */
+/**
+ * Why the login page was reached, for every end reason the ward has: the SDK redirects with
+ * `?reason=` set to the reason the session ended with. Anything else gets `ENDED_TEXT`.
+ */
 export const REASONS: Record<string, string> = {
   idle: 'You were signed out after a period of inactivity.',
   logout: 'You signed out.',
@@ -17,7 +20,12 @@ export const REASONS: Record<string, string> = {
   absolute: 'Your session reached its maximum length. Please sign in again.',
   admin: 'An administrator ended your session.',
   user_agent_changed: 'Your session was ended because the browser changed.',
+  refresh_reuse:
+    'Your session was ended because an old sign-in token was used again. Please sign in again.',
 }
+
+/** The neutral text for a reason the demo does not know. */
+export const ENDED_TEXT = 'Your session has ended.'
 
 interface LayoutProps {
   title: string
@@ -84,7 +92,9 @@ function layout({ title, user, policy, current, scripts = [], body }: LayoutProp
 
 /** `/login`: a plain form; the reason for being here, and the demo accounts. */
 export function loginPage(props: { reason?: string; error?: string; username?: string }): Html {
-  const reason = props.reason && (REASONS[props.reason] ?? 'Your session has ended.')
+  // Own keys only: `?reason=constructor` must not pick up Object.prototype's.
+  const reason =
+    props.reason && (Object.hasOwn(REASONS, props.reason) ? REASONS[props.reason] : ENDED_TEXT)
   return layout({
     title: 'Sign in',
     user: null,

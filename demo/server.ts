@@ -10,13 +10,15 @@ const store = config.database?.startsWith('postgres')
   : config.database
     ? `PGlite in ${config.database}`
     : 'PGlite in memory'
+// The Redis URL itself is not printed: it may carry a password.
+const shared = config.redisUrl ? ', Redis' : ''
 
 const server = serve(
   { fetch: demo.app.fetch, hostname: config.host, port: config.port },
   (info) => {
     console.info(
       `sessionward demo on http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${info.port} ` +
-        `(${store}; warning after ${config.warnAfter} s, sign-out after ${config.expireAfter} s, ` +
+        `(${store}${shared}; warning after ${config.warnAfter} s, sign-out after ${config.expireAfter} s, ` +
         `${config.maxSessions || 'unlimited'} sessions per user). Sign in as alice/alice, bob/bob or admin/admin.`,
     )
   },

@@ -1,5 +1,6 @@
-// The SDK sends every tab to /login?reason=idle; ward-ui.js kept the reason the session really
-// ended with (evicted, revoked, logout, …), so the message can say what happened.
+// The server renders the text for `?reason=`, which the SDK sets to the reason the session
+// ended with. ward-ui.js also kept that reason (evicted, revoked, logout, …) from the SDK's
+// expire event, so the message is right even when the redirect URL carries another one.
 ;(() => {
   let reason = null
   try {
@@ -13,5 +14,8 @@
   // The messages come from the server (pages.ts), which renders the same text without scripts.
   const messages = JSON.parse(notice.dataset.messages ?? '{}')
   notice.dataset.reason = reason
-  notice.textContent = messages[reason] ?? 'Your session has ended.'
+  // Own keys only, so a stored "constructor" is not Object.prototype's; textContent never parses.
+  notice.textContent = Object.hasOwn(messages, reason)
+    ? messages[reason]
+    : 'Your session has ended.'
 })()

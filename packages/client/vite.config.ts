@@ -1,3 +1,4 @@
+import { dirname } from 'node:path'
 import { defineConfig, type Plugin } from 'vite'
 
 /**
@@ -6,16 +7,47 @@ import { defineConfig, type Plugin } from 'vite'
  * localStorage fallbacks can never be chosen there, so they are left out (about 2 KB gzipped).
  * The npm build keeps them: a bundler there may target older browsers.
  */
+const ELECTION = '\0sessionward-stub:leader-election.js'
+
+/**
+ * broadcast-channel's createLeaderElection with only its Web Locks elector: every es2022
+ * browser but Firefox 93–95 has Web Locks, and the message-based fallback elector is about
+ * 0.8 KB gzipped. Without Web Locks it throws, and the ward's tabs each ping for themselves.
+ */
+const webLockElection = (
+  dir: string,
+): string => `import { LeaderElectionWebLock } from ${JSON.stringify(`${dir}/leader-election-web-lock.js`)}
+export function createLeaderElection(channel) {
+  if (!globalThis.navigator?.locks) throw new Error('no Web Locks')
+  const elector = new LeaderElectionWebLock(channel, {})
+  channel._befC.push(() => elector.die())
+  channel._leaderElector = elector
+  return elector
+}`
+
+/**
+ * The `unload` package only makes the Web Locks leader send a death message on page unload;
+ * the browser releases the lock itself, and an `unload` listener keeps pages out of the
+ * back/forward cache. About 0.3 KB gzipped.
+ */
+const UNLOAD = '\0sessionward-stub:unload'
+
 function modernChannelsOnly(): Plugin {
   const stubs: Record<string, string> = {
     'indexed-db.js': 'IndexedDBMethod',
     'localstorage.js': 'LocalstorageMethod',
   }
+  let electionDir = ''
   return {
     name: 'sessionward:modern-channels-only',
     enforce: 'pre',
     resolveId(source, importer) {
       const file = source.split('/').pop() ?? ''
+      if (source === 'unload' && importer?.includes('broadcast-channel')) return UNLOAD
+      if (importer?.includes('broadcast-channel') && source === './leader-election.js') {
+        electionDir = dirname(importer)
+        return ELECTION
+      }
       if (
         importer?.includes('broadcast-channel') &&
         source.startsWith('./methods/') &&
@@ -26,6 +58,8 @@ function modernChannelsOnly(): Plugin {
       return null
     },
     load(id) {
+      if (id === ELECTION) return webLockElection(electionDir)
+      if (id === UNLOAD) return 'export const add = () => ({ remove() {}, run() {} })'
       if (!id.startsWith('\0sessionward-stub:')) return null
       const file = id.slice('\0sessionward-stub:'.length)
       const type = file === 'indexed-db.js' ? 'idb' : 'localstorage'

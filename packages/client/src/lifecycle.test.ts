@@ -20,3 +20,16 @@ test('visibility, focus, back/forward cache and resume from freeze all wake the 
   document.dispatchEvent(new Event('resume'))
   expect(wakes.length).toBe(5)
 })
+
+test('freeze is reported before the browser freezes the tab, until stopped', () => {
+  let freezes = 0
+  const stop = watchLifecycle(
+    window,
+    () => {},
+    () => freezes++,
+  )
+  document.dispatchEvent(new Event('freeze'))
+  stop()
+  document.dispatchEvent(new Event('freeze'))
+  expect(freezes).toBe(1)
+})

@@ -3,22 +3,29 @@
  * from the back/forward cache, or was resumed after the browser froze it. Deadlines are
  * re-checked then, because timers in hidden or frozen tabs fire late or not at all.
  * `resumed` tells whether the tab was frozen or cached (it may have missed messages, too).
+ * `onFreeze` runs when the browser is about to freeze the tab.
  * Returns a function that removes every listener.
  * @example
- * const stop = watchLifecycle(window, (resumed) => check())
+ * const stop = watchLifecycle(window, (resumed) => check(), () => leave())
  */
-export function watchLifecycle(win: Window, onWake: (resumed: boolean) => void): () => void {
+export function watchLifecycle(
+  win: Window,
+  onWake: (resumed: boolean) => void,
+  onFreeze: () => void = () => {},
+): () => void {
   const doc = win.document
   const wake = (): void => onWake(false)
   const resume = (): void => onWake(true)
   const show = (event: PageTransitionEvent): void => onWake(event.persisted === true)
   doc.addEventListener('visibilitychange', wake)
   doc.addEventListener('resume', resume)
+  doc.addEventListener('freeze', onFreeze)
   win.addEventListener('focus', wake)
   win.addEventListener('pageshow', show)
   return () => {
     doc.removeEventListener('visibilitychange', wake)
     doc.removeEventListener('resume', resume)
+    doc.removeEventListener('freeze', onFreeze)
     win.removeEventListener('focus', wake)
     win.removeEventListener('pageshow', show)
   }

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest'
 import {
   backoff,
   dueAt,
+  type Effect,
   type MachineEvent,
   type MachineState,
   nextCheck,
@@ -351,12 +352,98 @@ describe('what tabs share', () => {
     }
     const { state, effects } = step(play(opened), { type: 'sync', shared: ended })
     expect(state).toMatchObject({ status: 'expired', reason: 'idle' })
-    expect(effects).toEqual([{ type: 'end', own: false }])
+    expect(effects).toEqual([{ type: 'end', own: false, logout: false }])
   })
 
   test("another tab's ping covers this tab's deadline", () => {
     const follower = play(opened)
     const pinged = step(follower, { type: 'pinged', at: at(20) }).state
     expect(step(pinged, { type: 'check', now: at(21), delay: 2000 }).effects).toEqual([])
+  })
+})
+
+describe('the events channel', () => {
+  const started = step(STOPPED, {
+    type: 'start',
+    now: T0,
+    warnAfter: W,
+    expireAfter: E,
+    events: true,
+  }).state
+  const kinds = (effects: Effect[]): string[] =>
+    effects.map((effect) => effect.type).filter((type) => type !== 'share')
+
+  test('only the elected leader opens it; after a failure it waits 1 s, 2 s, … and resets on a policy event', () => {
+    expect(kinds(step(started, { type: 'check', now: T0, delay: s(2) }).effects)).toEqual([])
+    let { state, effects } = step(started, { type: 'check', now: T0, delay: 0, leader: true })
+    expect(kinds(effects)).toEqual(['listen', 'ping'])
+    state = step(state, { type: 'answer', now: T0, sentAt: T0, view: {} }).state
+    state = step(state, { type: 'lost', now: at(1) }).state
+    expect(nextCheck(state, 0, true)).toBe(at(2))
+    expect(nextCheck(state, s(2), false)).toBe(at(20) + s(2))
+    expect(
+      kinds(step(state, { type: 'check', now: at(1.5), delay: 0, leader: true }).effects),
+    ).toEqual([])
+    ;({ state, effects } = step(state, { type: 'check', now: at(2), delay: 0, leader: true }))
+    expect(kinds(effects)).toEqual(['listen'])
+    state = step(state, { type: 'lost', now: at(2) }).state
+    expect(nextCheck(state, 0, true)).toBe(at(4))
+    ;({ state } = step(state, { type: 'check', now: at(4), delay: 0, leader: true }))
+    state = step(state, { type: 'policy', now: at(4), warnAfter: W, expireAfter: E }).state
+    state = step(state, { type: 'lost', now: at(5) }).state
+    expect(nextCheck(state, 0, true)).toBe(at(6))
+  })
+
+  test('a tab that is no longer the leader closes it; a stopped or ended tab never opens it', () => {
+    const { state } = step(started, { type: 'check', now: T0, delay: 0, leader: true })
+    expect(kinds(step(state, { type: 'check', now: T0, delay: s(2) }).effects)).toEqual([
+      'unlisten',
+    ])
+    const off = step(STOPPED, { type: 'start', now: T0, warnAfter: W, expireAfter: E }).state
+    expect(kinds(step(off, { type: 'check', now: T0, delay: 0, leader: true }).effects)).toEqual([
+      'ping',
+    ])
+    const ended = step(state, { type: 'ended', now: T0, reason: 'admin', pushed: true }).state
+    expect(step(ended, { type: 'check', now: at(9), delay: 0, leader: true }).effects).toEqual([])
+    expect(step(ended, { type: 'lost', now: at(9) })).toEqual({ state: ended, effects: [] })
+  })
+
+  test('a pushed end: expired with the reason, told to the other tabs, no logout request', () => {
+    const { state, effects } = step(started, {
+      type: 'ended',
+      now: at(3),
+      reason: 'admin',
+      pushed: true,
+    })
+    expect(state).toMatchObject({ status: 'expired', reason: 'admin' })
+    expect(effects).toEqual([{ type: 'end', own: true, logout: false }])
+  })
+
+  test('a policy pushed to the leader reaches every tab, without a ping answer', () => {
+    const leader = play(opened)
+    const follower = play(opened)
+    const pushed = step(leader, { type: 'policy', now: at(5), warnAfter: s(5), expireAfter: s(10) })
+    expect(pushed.state).toMatchObject({ status: 'active', warnAfter: s(5), expireAfter: s(10) })
+    const shares = pushed.effects.filter((effect) => effect.type === 'share')
+    expect(shares).toEqual([
+      { type: 'share', message: { type: 'sync', shared: shared(pushed.state) } },
+    ])
+    const { state } = step(follower, { type: 'sync', shared: shared(pushed.state) })
+    expect([state.warnAfter, state.expireAfter]).toEqual([s(5), s(10)])
+    // An older ping answer from elsewhere does not bring the old thresholds back.
+    expect(step(state, { type: 'sync', shared: shared(follower) }).state.warnAfter).toBe(s(5))
+  })
+
+  test('after the clock is set back an hour, a newer policy still reaches the other tabs', () => {
+    const policy = (state: MachineState, now: number, warnAfter: number) =>
+      step(state, { type: 'policy', now, warnAfter, expireAfter: 2 * warnAfter }).state
+    const hour = 3_600_000
+    const leader = policy(play(opened), at(5), s(5))
+    const follower = step(play(opened), { type: 'sync', shared: shared(leader) }).state
+    const check = (state: MachineState, delay: number) =>
+      step(state, { type: 'check', now: at(6) - hour, delay }).state
+    const newer = policy(check(leader, 0), at(7) - hour, s(8))
+    const { state } = step(check(follower, s(2)), { type: 'sync', shared: shared(newer) })
+    expect(state.warnAfter).toBe(s(8))
   })
 })

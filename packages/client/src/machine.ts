@@ -25,6 +25,8 @@ export interface Shared {
   failures: number
   warnAfter: number
   expireAfter: number
+  /** When the server last told warnAfter/expireAfter (ping answer or policy event). */
+  policyAt: number
   /** The absolute end of the session (the server's maxAge), once the server told. */
   absoluteEnd: number | null
 }
@@ -34,6 +36,15 @@ export interface MachineState extends Shared {
   extendAt: number
   /** This tab awaits the answer to its own ping. */
   inFlight: boolean
+  /**
+   * The events channel (`/session/events`) as this tab sees it: `off` when turned off, `open`
+   * while this tab holds it (connecting or connected), `closed` otherwise.
+   */
+  channel: 'off' | 'closed' | 'open'
+  /** Consecutive channel connections that failed or broke, reset by a good connection. */
+  channelFailures: number
+  /** The channel may be (re)opened from this time on. */
+  channelRetryAt: number
 }
 
 /** The server's answer to a ping, validated, in milliseconds. Absent fields are unknown. */
@@ -45,15 +56,24 @@ export interface ServerView {
 }
 
 export type MachineEvent =
-  | { type: 'start'; now: number; warnAfter: number; expireAfter: number }
-  /** Time to look at the deadlines. `delay` is how long a follower waits for the leader. */
-  | { type: 'check'; now: number; delay: number }
+  /** `events`: the events channel is configured. */
+  | { type: 'start'; now: number; warnAfter: number; expireAfter: number; events?: boolean }
+  /**
+   * Time to look at the deadlines. `delay` is how long a follower waits for the leader;
+   * `leader`: this tab won the election (only such a tab holds the events channel).
+   */
+  | { type: 'check'; now: number; delay: number; leader?: boolean }
   /** Activity at `at`, seen at `now`. `extend` asks for a ping at once (stay, extend()). */
   | { type: 'activity'; at: number; now: number; extend: boolean; remote: boolean }
   | { type: 'pinged'; at: number }
   | { type: 'answer'; now: number; sentAt: number; view: ServerView }
   | { type: 'unreachable'; now: number }
-  | { type: 'ended'; now: number; reason: string }
+  /** The server ended the session; `pushed`: it said so on the events channel. */
+  | { type: 'ended'; now: number; reason: string; pushed?: boolean }
+  /** New thresholds pushed on the events channel, in milliseconds. */
+  | { type: 'policy'; now: number; warnAfter: number; expireAfter: number }
+  /** The events channel failed, stalled or closed without `ended`. */
+  | { type: 'lost'; now: number }
   | { type: 'sync'; shared: Shared }
   | { type: 'logout'; now: number }
 
@@ -66,8 +86,14 @@ export type Effect =
   /** Ask the server; `idleFor` in milliseconds. */
   | { type: 'ping'; idleFor: number }
   | { type: 'share'; message: ShareMessage }
-  /** The session is over. `own`: this tab decided, so it sends the one logout request. */
-  | { type: 'end'; own: boolean }
+  /**
+   * The session is over. `own`: this tab decided, so it tells the others; `logout`: it sends
+   * the one logout request first.
+   */
+  | { type: 'end'; own: boolean; logout: boolean }
+  /** Open the events channel / close it. */
+  | { type: 'listen' }
+  | { type: 'unlisten' }
 
 export interface Step {
   state: MachineState
@@ -90,9 +116,13 @@ export const STOPPED: MachineState = {
   failures: 0,
   warnAfter: 0,
   expireAfter: 0,
+  policyAt: NEVER,
   absoluteEnd: null,
   extendAt: NEVER,
   inFlight: false,
+  channel: 'off',
+  channelFailures: 0,
+  channelRetryAt: NEVER,
 }
 
 const live = (s: MachineState): boolean => s.status === 'active' || s.status === 'warning'
@@ -101,7 +131,14 @@ const same = (state: MachineState): Step => ({ state, effects: [] })
 
 /** The part of the state other tabs need. */
 export function shared(s: MachineState): Shared {
-  const { extendAt: _extendAt, inFlight: _inFlight, ...rest } = s
+  const {
+    extendAt: _extendAt,
+    inFlight: _inFlight,
+    channel: _channel,
+    channelFailures: _channelFailures,
+    channelRetryAt: _channelRetryAt,
+    ...rest
+  } = s
   return rest
 }
 
@@ -134,10 +171,12 @@ export function dueAt(s: MachineState): number {
  * @example
  * nextCheck(state, 2000) // dueAt(state) + 2000 for a follower
  */
-export function nextCheck(s: MachineState, delay: number): number | null {
+export function nextCheck(s: MachineState, delay: number, leader = false): number | null {
   if (s.inFlight) return null
-  const due = dueAt(s)
-  return Number.isFinite(due) ? due + delay : null
+  let due = dueAt(s) + delay
+  // Only the leader reopens the channel, so a follower's timer never waits for it.
+  if (leader && live(s) && s.channel === 'closed') due = Math.min(due, s.channelRetryAt)
+  return Number.isFinite(due) ? due : null
 }
 
 /**
@@ -152,7 +191,21 @@ export function remaining(s: MachineState, now: number): number {
   return Math.max(0, end - now)
 }
 
-const end: Effect = { type: 'end', own: true }
+const end: Effect = { type: 'end', own: true, logout: true }
+
+/**
+ * Only the elected leader holds the events channel: one stream per browser, so other tabs
+ * keep HTTP/1.1's six connections per origin for the app.
+ */
+function wire(s: MachineState, e: { now: number; leader?: boolean }): Step {
+  if (s.channel === 'open' && !e.leader) {
+    return { state: { ...s, channel: 'closed' }, effects: [{ type: 'unlisten' }] }
+  }
+  if (s.channel === 'closed' && e.leader && e.now >= s.channelRetryAt) {
+    return { state: { ...s, channel: 'open' }, effects: [{ type: 'listen' }] }
+  }
+  return same(s)
+}
 
 /** The status a tab's own ping result leads to, judged on reconciled idle time. */
 function settle(s: MachineState, now: number): Step {
@@ -170,7 +223,8 @@ function settle(s: MachineState, now: number): Step {
  * moved back by the same amount, which keeps the order of events (and so what is unreported).
  */
 function clamp(s: MachineState, now: number): MachineState {
-  const ahead = Math.max(s.lastActivity, s.lastPingAt, s.syncedAt, s.extendAt, s.changedAt) - now
+  const ahead =
+    Math.max(s.lastActivity, s.lastPingAt, s.syncedAt, s.extendAt, s.changedAt, s.policyAt) - now
   if (ahead <= 0) return s
   const back = (t: number): number => (t === NEVER ? t : t - ahead)
   return {
@@ -180,6 +234,8 @@ function clamp(s: MachineState, now: number): MachineState {
     lastPingAt: back(s.lastPingAt),
     syncedAt: back(s.syncedAt),
     extendAt: back(s.extendAt),
+    policyAt: back(s.policyAt),
+    channelRetryAt: back(s.channelRetryAt),
     absoluteEnd: s.absoluteEnd === null ? null : s.absoluteEnd - ahead,
   }
 }
@@ -191,10 +247,11 @@ function merge(s: MachineState, r: Shared): Step {
     lastPingAt: Math.max(s.lastPingAt, r.lastPingAt),
     syncedAt: Math.max(s.syncedAt, r.syncedAt),
   }
-  if (r.syncedAt > s.syncedAt) {
+  if (r.syncedAt > s.syncedAt) next.absoluteEnd = r.absoluteEnd
+  if (r.policyAt > s.policyAt) {
     next.warnAfter = r.warnAfter
     next.expireAfter = r.expireAfter
-    next.absoluteEnd = r.absoluteEnd
+    next.policyAt = r.policyAt
   }
   if (r.lastPingAt >= s.lastPingAt) next.failures = r.failures
   // Activity this tab saw after the sender decided outranks the sender's warning.
@@ -204,7 +261,10 @@ function merge(s: MachineState, r: Shared): Step {
     (r.status !== 'warning' || s.lastActivity <= r.lastActivity)
   if (!adopt) return same(next)
   const state = { ...next, status: r.status, reason: r.reason, changedAt: r.changedAt }
-  return { state, effects: r.status === 'expired' ? [{ type: 'end', own: false }] : [] }
+  return {
+    state,
+    effects: r.status === 'expired' ? [{ type: 'end', own: false, logout: false }] : [],
+  }
 }
 
 /**
@@ -224,6 +284,7 @@ export function step(s: MachineState, e: MachineEvent): Step {
         lastActivity: e.now,
         warnAfter: e.warnAfter,
         expireAfter: e.expireAfter,
+        channel: e.events ? 'closed' : 'off',
       }
       return {
         state,
@@ -231,12 +292,15 @@ export function step(s: MachineState, e: MachineEvent): Step {
       }
     }
     case 'check': {
-      if (!live(s) || s.inFlight) return same(s)
-      const state = clamp(s, e.now)
-      if (e.now < dueAt(state) + e.delay) return same(state)
+      if (!live(s)) return same(s)
+      const wired = wire(s, e)
+      if (s.inFlight) return wired
+      const state = clamp(wired.state, e.now)
+      if (e.now < dueAt(state) + e.delay) return { state, effects: wired.effects }
       return {
         state: { ...state, lastPingAt: e.now, inFlight: true },
         effects: [
+          ...wired.effects,
           { type: 'ping', idleFor: e.now - state.lastActivity },
           { type: 'share', message: { type: 'pinged', at: e.now } },
         ],
@@ -279,6 +343,7 @@ export function step(s: MachineState, e: MachineEvent): Step {
       if (view.warnAfter !== undefined && view.expireAfter !== undefined) {
         state.warnAfter = view.warnAfter
         state.expireAfter = view.expireAfter
+        state.policyAt = e.now
       }
       if (view.expiresIn !== undefined) state.absoluteEnd = e.now + view.expiresIn
       return settle(state, e.now)
@@ -291,8 +356,32 @@ export function step(s: MachineState, e: MachineEvent): Step {
       if (!live(s)) return same({ ...s, inFlight: false })
       return {
         state: { ...s, inFlight: false, status: 'expired', reason: e.reason, changedAt: e.now },
-        effects: [end],
+        // A pushed end needs no logout request: the session already ended on the server.
+        effects: [e.pushed ? { type: 'end', own: true, logout: false } : end],
       }
+    case 'policy': {
+      if (!live(s)) return same(s)
+      // The thresholds move the deadlines only: the next check asks the server before any
+      // warning, as after a ping answer. Hearing from the channel also proves it works.
+      const state: MachineState = {
+        ...s,
+        warnAfter: e.warnAfter,
+        expireAfter: e.expireAfter,
+        policyAt: e.now,
+        channelFailures: 0,
+      }
+      return {
+        state,
+        effects: [{ type: 'share', message: { type: 'sync', shared: shared(state) } }],
+      }
+    }
+    case 'lost': {
+      if (!live(s) || s.channel !== 'open') return same(s)
+      // Pings go on meanwhile: a broken channel alone never ends a session.
+      const channelFailures = s.channelFailures + 1
+      const channelRetryAt = e.now + backoff(channelFailures)
+      return same({ ...s, channel: 'closed', channelFailures, channelRetryAt })
+    }
     case 'sync':
       return live(s) ? merge(s, e.shared) : same(s)
     case 'logout':

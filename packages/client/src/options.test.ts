@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { DEFAULT_TEXTS } from './dialog.ts'
-import { resolveOptions, type SessionWardOptions } from './options.ts'
+import { redirectUrl, resolveOptions, type SessionWardOptions } from './options.ts'
 
 const bad = (options: unknown): SessionWardOptions => options as SessionWardOptions
 
@@ -89,7 +89,60 @@ describe('options', () => {
       { pingUrl: '/p', channelType: 'carrier-pigeon' },
       'channelType must be one of native, idb, localstorage, simulate, got "carrier-pigeon"',
     ],
+    [
+      'an events URL that is neither a URL nor false',
+      { pingUrl: '/p', eventsUrl: true },
+      'eventsUrl must be a non-empty string or false, got true',
+    ],
+    [
+      'redirectTo that is neither a URL nor a function',
+      { pingUrl: '/p', redirectTo: 5 },
+      'redirectTo must be a non-empty string or a function, got 5',
+    ],
   ])('%s: a TypeError that says what is wrong', (_name, options, message) => {
     expect(() => resolveOptions(bad(options))).toThrow(new TypeError(`sessionward: ${message}`))
+  })
+})
+
+describe('the events channel URL', () => {
+  test.each([
+    ['/session/ping', '/session/events'],
+    [
+      'https://api.example.com/v1/session/ping?app=2',
+      'https://api.example.com/v1/session/events?app=2',
+    ],
+    ['ping', 'events'],
+    // Not a ping route by that name: the channel cannot be guessed, so it stays off.
+    ['/api/keepalive', null],
+    ['/session/pinger', null],
+  ])('%s: by default %s', (pingUrl, eventsUrl) => {
+    expect(resolveOptions({ pingUrl }).eventsUrl).toBe(eventsUrl)
+  })
+
+  test('named, or turned off with false', () => {
+    expect(resolveOptions({ pingUrl: '/p', eventsUrl: '/live' }).eventsUrl).toBe('/live')
+    expect(resolveOptions({ pingUrl: '/session/ping', eventsUrl: false }).eventsUrl).toBeNull()
+  })
+})
+
+describe('the redirect carries the reason', () => {
+  test.each([
+    ['/login?reason=idle', 'admin', '/login?reason=admin'],
+    ['/login', 'revoked', '/login?reason=revoked'],
+    [
+      '/login?next=%2Fa%3Fb&reason=idle&x=1#form',
+      'evicted',
+      '/login?next=%2Fa%3Fb&reason=evicted&x=1#form',
+    ],
+    ['https://example.com/bye#top', 'logout', 'https://example.com/bye?reason=logout#top'],
+    ['/login?reason=a&reason=b', 'idle', '/login?reason=idle'],
+  ])('%s with %s: %s', (to, reason, url) => {
+    expect(redirectUrl(to, reason)).toBe(url)
+  })
+
+  test('a function of the reason gives the URL', () => {
+    expect(redirectUrl((reason) => `/signed-out/${reason}`, 'user_agent_changed')).toBe(
+      '/signed-out/user_agent_changed',
+    )
   })
 })

@@ -35,8 +35,17 @@ export interface SessionWardOptions {
   pingUrl: string
   /** URL of the server's logout route; without it expiry sends no request. */
   logoutUrl?: string
-  /** Where every tab goes once the session has ended. */
-  redirectTo?: string
+  /**
+   * Where every tab goes once the session has ended: a URL, whose `reason` query parameter is
+   * set to the reason (`/login?reason=idle` becomes `/login?reason=admin`), or a function of
+   * the reason that returns the URL.
+   */
+  redirectTo?: string | ((reason: ExpireReason) => string)
+  /**
+   * URL of the server's events route (Server-Sent Events); `false` turns the channel off.
+   * Default: `pingUrl` with its last segment `ping` replaced by `events`.
+   */
+  eventsUrl?: string | false
   /** Seconds of inactivity before the warning (default 840). The server's value replaces it. */
   warnAfter?: number
   /** Seconds of inactivity before the session ends (default 900). The server's value replaces it. */
@@ -67,7 +76,8 @@ export interface SessionWardOptions {
 export interface ResolvedOptions {
   pingUrl: string
   logoutUrl: string | null
-  redirectTo: string | null
+  redirectTo: string | ((reason: ExpireReason) => string) | null
+  eventsUrl: string | null
   warnAfter: number
   expireAfter: number
   headers: HeadersOption
@@ -89,6 +99,7 @@ const KEYS: readonly string[] = [
   'pingUrl',
   'logoutUrl',
   'redirectTo',
+  'eventsUrl',
   'warnAfter',
   'expireAfter',
   'headers',
@@ -112,11 +123,17 @@ const fail = (message: string): never => {
 const describe = (value: unknown): string =>
   typeof value === 'string' ? JSON.stringify(value) : String(value)
 
-function text(record: Record<string, unknown>, key: string, required = false): string | null {
+/** A string option; `or` names what else the option accepts, for the error message. */
+function text(
+  record: Record<string, unknown>,
+  key: string,
+  required = false,
+  or = '',
+): string | null {
   const value = record[key]
   if (value === undefined && !required) return null
   if (typeof value !== 'string' || value.trim() === '') {
-    return fail(`${key} must be a non-empty string, got ${describe(value)}`)
+    return fail(`${key} must be a non-empty string${or}, got ${describe(value)}`)
   }
   return value
 }
@@ -153,6 +170,33 @@ function texts(value: unknown): DialogTexts {
 }
 
 /**
+ * The events route beside the ping route, or null when the ping URL does not end in `ping`.
+ * @example
+ * eventsUrlFor('/session/ping') // '/session/events'
+ */
+export function eventsUrlFor(pingUrl: string): string | null {
+  const url = pingUrl.replace(/(^|\/)ping([?#]|$)/, '$1events$2')
+  return url === pingUrl ? null : url
+}
+
+/**
+ * The URL a tab goes to after the session ended, carrying the reason: the `redirectTo`
+ * function's answer, or its URL with the `reason` query parameter set (replacing any).
+ * @example
+ * redirectUrl('/login?reason=idle#top', 'admin') // '/login?reason=admin#top'
+ */
+export function redirectUrl(
+  to: string | ((reason: ExpireReason) => string),
+  reason: string,
+): string {
+  if (typeof to === 'function') return to(reason)
+  const [, path, query, hash = ''] = /^([^?#]*)\??([^#]*)(.*)$/.exec(to) as RegExpExecArray
+  const params = new URLSearchParams(query)
+  params.set('reason', reason)
+  return `${path}?${params}${hash}`
+}
+
+/**
  * Validates options once, at construction, so a typo fails loudly instead of a session silently
  * never expiring.
  * @example
@@ -181,10 +225,18 @@ export function resolveOptions(options: SessionWardOptions): ResolvedOptions {
   if (channelType !== null && !CHANNEL_TYPES.includes(channelType)) {
     fail(`channelType must be one of ${CHANNEL_TYPES.join(', ')}, got ${describe(channelType)}`)
   }
+  const pingUrl = text(record, 'pingUrl', true) as string
   return {
-    pingUrl: text(record, 'pingUrl', true) as string,
+    pingUrl,
     logoutUrl: text(record, 'logoutUrl'),
-    redirectTo: text(record, 'redirectTo'),
+    redirectTo:
+      typeof record.redirectTo === 'function'
+        ? (record.redirectTo as (reason: ExpireReason) => string)
+        : text(record, 'redirectTo', false, ' or a function'),
+    eventsUrl:
+      record.eventsUrl === false
+        ? null
+        : (text(record, 'eventsUrl', false, ' or false') ?? eventsUrlFor(pingUrl)),
     warnAfter,
     expireAfter,
     headers: headers as HeadersOption,

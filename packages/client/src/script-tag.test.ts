@@ -38,6 +38,13 @@ describe('script tag', () => {
     })
   })
 
+  test('data-events-url names the channel; "false" or an empty value turns it off', () => {
+    const events = (value: string) =>
+      optionsFromDataset(tag({ 'data-ping-url': '/p', 'data-events-url': value }).dataset)
+        ?.eventsUrl
+    expect([events('/live'), events('false'), events('')]).toEqual(['/live', false, false])
+  })
+
   test('without data-ping-url nothing starts, but the factory is there', () => {
     expect(boot(null).ward).toBeNull()
     const global = boot(tag({ 'data-warn-after': '20' }))

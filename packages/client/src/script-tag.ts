@@ -8,14 +8,23 @@ export interface SessionWardGlobal {
   createSessionWard: typeof createSessionWard
 }
 
-const STRINGS = ['pingUrl', 'logoutUrl', 'redirectTo', 'nonce', 'channelName', 'channelType']
+const STRINGS = [
+  'pingUrl',
+  'logoutUrl',
+  'redirectTo',
+  'eventsUrl',
+  'nonce',
+  'channelName',
+  'channelType',
+]
 const NUMBERS = ['warnAfter', 'expireAfter']
 const TEXTS = ['title', 'message', 'stay', 'logout']
 
 /**
  * Reads options from a script tag's data- attributes: every string or number option as its
  * kebab-case name (`data-ping-url`, `data-warn-after="840"`, seconds for times), `data-dialog`
- * (`false` for headless) and the dialog texts as `data-text-title`, `data-text-stay`, ….
+ * (`false` for headless), `data-events-url` (`false` or empty: no events channel) and the
+ * dialog texts as `data-text-title`, `data-text-stay`, ….
  * Returns null when there is no `data-ping-url`.
  * @example
  * // <script src="sessionward.iife.js" data-ping-url="/session/ping" data-warn-after="20">
@@ -31,6 +40,8 @@ export function optionsFromDataset(data: DOMStringMap): SessionWardOptions | nul
     if (value !== undefined)
       record[key] = value.trim() !== '' && Number.isFinite(+value) ? +value : value
   }
+  // `false` or an empty value turns the events channel off.
+  if (data.eventsUrl === 'false' || data.eventsUrl === '') record.eventsUrl = false
   if (data.dialog !== undefined)
     record.dialog = data.dialog === 'false' ? false : data.dialog !== '' ? data.dialog : true
   const texts: Record<string, string> = {}

@@ -34,6 +34,14 @@ function duration(value: unknown): number | undefined {
   return Number.isFinite(ms) ? ms : undefined
 }
 
+/** The `headers` option, evaluated now so that a refreshed token is picked up. */
+export const headersFrom = async (option: HeadersOption): Promise<Headers> =>
+  new Headers(typeof option === 'function' ? await option() : option)
+
+/** The `reason` of a session end the server reported, `unauthenticated` when it gave none. */
+export const endReason = (body: unknown): string =>
+  isRecord(body) && typeof body.reason === 'string' ? body.reason : 'unauthenticated'
+
 /**
  * Turns a ping response into an outcome. Nothing the server sends can throw here: fields that
  * are missing, negative, non-finite or inconsistent are simply unknown.
@@ -43,11 +51,8 @@ function duration(value: unknown): number | undefined {
  */
 export function readPing(status: number, body: unknown): PingOutcome {
   if (status === 401) {
-    const reason =
-      isRecord(body) && body.error === 'session_ended' && typeof body.reason === 'string'
-        ? body.reason
-        : 'unauthenticated'
-    return { kind: 'ended', reason }
+    const ended = isRecord(body) && body.error === 'session_ended'
+    return { kind: 'ended', reason: ended ? endReason(body) : 'unauthenticated' }
   }
   if (status < 200 || status > 299 || !isRecord(body)) return { kind: 'unreachable' }
   const view: ServerView = {}
@@ -69,7 +74,7 @@ export function readPing(status: number, body: unknown): PingOutcome {
   return { kind: 'answer', view }
 }
 
-function json(text: string): unknown {
+export function json(text: string): unknown {
   try {
     return JSON.parse(text)
   } catch {
@@ -90,9 +95,7 @@ export function connect(options: ServerOptions): Server {
     const abort = new AbortController()
     const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT)
     try {
-      const extra =
-        typeof options.headers === 'function' ? await options.headers() : options.headers
-      const headers = new Headers(extra)
+      const headers = await headersFrom(options.headers)
       if (init.body !== undefined) headers.set('Content-Type', 'application/json')
       const response = await options.fetch(url, {
         ...init,

@@ -13,6 +13,12 @@ export interface Tabs {
   /** True while this tab is the one that pings. */
   isLeader(): boolean
   /**
+   * True while this tab won the election. False where no election is possible (then every tab
+   * pings for itself, and none holds the events channel: one stream per tab could take all of
+   * HTTP/1.1's six connections per origin).
+   */
+  elected(): boolean
+  /**
    * How long this tab, as a follower, waits past a deadline for the leader's ping before it
    * pings itself. Each follower waits a different multiple of FOLLOWER_GRACE (ranked by id), so
    * a frozen leader costs one extra ping, not one per tab.
@@ -52,6 +58,7 @@ function isShared(value: unknown): value is Shared {
       value.failures,
       value.warnAfter,
       value.expireAfter,
+      value.policyAt,
     ].every(isTime) &&
     (value.absoluteEnd === null || isTime(value.absoluteEnd))
   )
@@ -92,7 +99,13 @@ export function joinTabs(options: TabsOptions): Tabs {
     )
   } catch {
     // No way to reach other tabs here: this tab works alone, as its own leader.
-    return { post: ignore, isLeader: () => true, delay: () => 0, close: ignore }
+    return {
+      post: ignore,
+      isLeader: () => true,
+      elected: () => false,
+      delay: () => 0,
+      close: ignore,
+    }
   }
   channel.onmessage = (data) => {
     const message = readMessage(data)
@@ -118,6 +131,7 @@ export function joinTabs(options: TabsOptions): Tabs {
   return {
     post,
     isLeader: () => elector === null || elector.isLeader,
+    elected: () => !closed && elector !== null && elector.isLeader,
     delay() {
       if (elector === null || elector.isLeader) return 0
       let rank = 0

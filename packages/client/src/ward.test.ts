@@ -166,7 +166,8 @@ describe('one tab', () => {
     expect(ward.getState()).toBe('expired')
     expect(tab.seen).toEqual(['warn 10', 'expire logout'])
     expect(server.logouts).toBe(1)
-    expect(tab.navigations).toEqual(['/login?reason=idle'])
+    // The reason replaces the one in redirectTo, so the page does not say "inactivity".
+    expect(tab.navigations).toEqual(['/login?reason=logout'])
   })
 
   test('steady mouse activity keeps the session alive with one heartbeat per expireAfter/4', async () => {
@@ -205,7 +206,7 @@ describe('one tab', () => {
     await wait(0)
     expect(ward.getState()).toBe('expired')
     expect(tab.seen).toEqual(['warn 10', 'active', 'expire revoked'])
-    expect(tab.navigations).toEqual(['/login?reason=idle'])
+    expect(tab.navigations).toEqual(['/login?reason=revoked'])
   })
 
   test('network down: the warning still comes, and past expireAfter the tab logs out (fail safe)', async () => {

@@ -1,5 +1,6 @@
 import { watchActivity } from './activity.ts'
 import { createDialog, type Dialog } from './dialog.ts'
+import { listen } from './events.ts'
 import { watchLifecycle } from './lifecycle.ts'
 import {
   type Effect,
@@ -13,6 +14,7 @@ import {
 } from './machine.ts'
 import {
   type ExpireDetail,
+  redirectUrl,
   resolveOptions,
   type SessionWardOptions,
   type StateDetail,
@@ -47,6 +49,10 @@ const MAX_DELAY = 2 ** 31 - 1
 
 interface Run {
   tabs: Tabs
+  /** The tab left the channel when it froze; it rejoins when it resumes. */
+  frozen: boolean
+  /** Closes the events channel this tab holds. */
+  unlisten: (() => void) | null
   server: Server
   dialog: Dialog | null
   timer: ReturnType<typeof setTimeout> | undefined
@@ -68,6 +74,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   let run: Run | null = null
 
   const now = (): number => Date.now()
+  const fetcher = (): typeof fetch => options.fetch ?? ((url, init) => fetch(url, init))
 
   function emit<T>(name: string, detail: T, callback: ((detail: T) => void) | null): void {
     try {
@@ -108,10 +115,17 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     }
   }
 
+  const tick = (current: Run): MachineEvent => ({
+    type: 'check',
+    now: now(),
+    delay: current.tabs.delay(),
+    leader: current.tabs.elected(),
+  })
+
   function schedule(): void {
     if (run === null) return
     clearTimeout(run.timer)
-    const at = nextCheck(state, run.tabs.delay())
+    const at = nextCheck(state, run.tabs.delay(), run.tabs.elected())
     run.timer =
       at === null ? undefined : setTimeout(check, Math.min(Math.max(0, at - now()), MAX_DELAY))
   }
@@ -125,15 +139,13 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   function apply(event: MachineEvent): void {
     const previous = state.status
     advance(event)
-    if (event.type !== 'check' && run !== null) {
-      advance({ type: 'check', now: now(), delay: run.tabs.delay() })
-    }
+    if (event.type !== 'check' && run !== null) advance(tick(run))
     if (state.status !== previous) announce(previous)
     schedule()
   }
 
   function check(): void {
-    if (run !== null) apply({ type: 'check', now: now(), delay: run.tabs.delay() })
+    if (run !== null) apply(tick(run))
   }
 
   function perform(effect: Effect): void {
@@ -141,11 +153,34 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     if (current === null) return
     if (effect.type === 'ping') void ping(current, state.lastPingAt, effect.idleFor)
     else if (effect.type === 'share') current.tabs.post(effect.message)
+    else if (effect.type === 'listen') open(current)
+    else if (effect.type === 'unlisten') close(current)
     else {
       run = null
       release(current)
-      void finish(current, effect.own)
+      void finish(current, effect)
     }
+  }
+
+  function open(current: Run): void {
+    close(current)
+    const events = (event: MachineEvent): void => {
+      if (run === current) apply(event)
+    }
+    current.unlisten = listen({
+      url: options.eventsUrl as string,
+      headers: options.headers,
+      fetch: fetcher(),
+      onPolicy: (warnAfter, expireAfter) =>
+        events({ type: 'policy', now: now(), warnAfter, expireAfter }),
+      onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
+      onLost: () => events({ type: 'lost', now: now() }),
+    })
+  }
+
+  function close(current: Run): void {
+    current.unlisten?.()
+    current.unlisten = null
   }
 
   async function ping(current: Run, sentAt: number, idleFor: number): Promise<void> {
@@ -157,17 +192,24 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   }
 
   function release(current: Run): void {
+    close(current)
     clearTimeout(current.timer)
     clearInterval(current.ticker)
     for (const unwatch of current.unwatch) unwatch()
     current.dialog?.destroy()
   }
 
-  /** Logs out (when this tab decided), tells the other tabs, leaves the channel, redirects. */
-  async function finish(current: Run, own: boolean): Promise<void> {
+  /**
+   * Sends the logout request (`logout`), tells the other tabs (`own`: this tab decided), leaves
+   * the channel and redirects with the reason.
+   */
+  async function finish(
+    current: Run,
+    { own, logout }: { own: boolean; logout: boolean },
+  ): Promise<void> {
     // Runs after the expire event has been announced, so listeners see it before navigation.
     await undefined
-    if (own) {
+    if (logout) {
       // Log out before telling the other tabs, so none of them reaches the login page while the
       // server still knows the session.
       let timer: ReturnType<typeof setTimeout> | undefined
@@ -176,12 +218,12 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
       })
       await Promise.race([current.server.logout(), wait])
       clearTimeout(timer)
-      current.tabs.post({ type: 'sync', shared: shared(state) })
     }
+    if (own) current.tabs.post({ type: 'sync', shared: shared(state) })
     current.tabs.close()
     if (options.redirectTo !== null && state.status === 'expired') {
       const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
-      navigate(options.redirectTo)
+      navigate(redirectUrl(options.redirectTo, state.reason ?? 'idle'))
     }
   }
 
@@ -229,22 +271,26 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
             onLogout: () => apply({ type: 'logout', now: now() }),
           })
         : null
-      const current: Run = {
-        server: connect({
-          pingUrl: options.pingUrl,
-          logoutUrl: options.logoutUrl,
-          headers: options.headers,
-          fetch: options.fetch ?? ((url, init) => fetch(url, init)),
-        }),
-        dialog,
-        tabs: joinTabs({
+      const join = (): Tabs =>
+        joinTabs({
           name: options.channelName,
           type: options.channelType,
           onMessage: (message) => receive(current, message),
           onLeader: () => {
             if (run === current) check()
           },
+        })
+      const current: Run = {
+        server: connect({
+          pingUrl: options.pingUrl,
+          logoutUrl: options.logoutUrl,
+          headers: options.headers,
+          fetch: fetcher(),
         }),
+        dialog,
+        tabs: join(),
+        frozen: false,
+        unlisten: null,
         timer: undefined,
         ticker: undefined,
         unwatch: [],
@@ -256,17 +302,31 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
           () => local(false),
           (event) => dialog?.contains(event.target) ?? false,
         ),
-        watchLifecycle(window, (resumed) => {
-          // A frozen tab may have missed messages: ask the others where things stand.
-          if (resumed) current.tabs.post({ type: 'hello' })
-          check()
-        }),
+        watchLifecycle(
+          window,
+          (resumed) => {
+            // A frozen tab may have missed messages: ask the others where things stand
+            // (joining again says hello too).
+            if (current.frozen) current.tabs = join()
+            else if (resumed) current.tabs.post({ type: 'hello' })
+            current.frozen = false
+            check()
+          },
+          () => {
+            // A frozen leader would keep its lock and its stream, delivering nothing: leaving
+            // the channel hands both to another tab at once.
+            current.tabs.close()
+            current.frozen = true
+            check()
+          },
+        ),
       )
       apply({
         type: 'start',
         now: now(),
         warnAfter: options.warnAfter,
         expireAfter: options.expireAfter,
+        events: options.eventsUrl !== null,
       })
     },
     stop() {

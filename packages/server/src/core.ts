@@ -3,10 +3,12 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import type { Context } from 'hono'
 import type { HTTPException } from 'hono/http-exception'
+import type { Redis } from 'ioredis'
 import { type Problem, problemException } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
 import type { PageRequest } from './paging.ts'
+import { PendingEnds } from './pending-ends.ts'
 import { type EndNotice, RedisChannel } from './redis-channel.ts'
 import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
 import { type CachedSession, SessionCache } from './session-cache.ts'
@@ -27,9 +29,12 @@ import {
   lockUser,
   type Page,
   pruneLog,
+  STORE_RETRY_AFTER,
+  StoreUnavailableError,
   transaction,
   writeActivity,
 } from './store.ts'
+import type { FailureCounter } from './throttle.ts'
 import { generateToken, hashToken } from './tokens.ts'
 import { setSessionCookie } from './transport.ts'
 import { userAgentMatches } from './user-agent.ts'
@@ -50,6 +55,17 @@ export interface CreatedSession {
 // The background sweep ends at most this many sessions per round, so a backlog never holds
 // the database long.
 const SWEEP_BATCH = 500
+
+// Ends kept for retrying while the store is out: enough for a burst of logouts, bounded so an
+// outage cannot grow memory. Retried from half a second up to the Retry-After clients are told.
+const MAX_PENDING_ENDS = 10_000
+const PENDING_END_DELAYS = { minDelay: 500, maxDelay: STORE_RETRY_AFTER * 1000 }
+
+/**
+ * A single session to end for good: by id (of a user), or by the hash of its token; a token
+ * hash given with an id is where a retried logout finds the pending end.
+ */
+export type EndOne = { id: string; userId?: string; tokenHash?: string } | { tokenHash: string }
 
 // Stored user agents are capped: the binding needs the browser's identity, not 10 KB of header.
 const MAX_USER_AGENT = 512
@@ -104,6 +120,11 @@ export class WardCore {
   readonly #channel: RedisChannel | null
   /** Activity writes in flight: no request waits for them, `close()` does. */
   readonly #writing = new Set<Promise<void>>()
+  /** Logouts and revokes the store could not take yet: refused here, retried until it does. */
+  readonly #pendingEnds: PendingEnds
+
+  /** Failed token lookups per client IP (`throttle.tokenGuesses`); null when off. */
+  tokenGuesses: FailureCounter | null = null
 
   constructor(options: ResolvedOptions, orm: MikroORM) {
     this.options = options
@@ -135,6 +156,17 @@ export class WardCore {
         onPolicyChanged: (sessionId, policy) => this.watchers.policyChanged(sessionId, policy),
       },
     )
+    this.#pendingEnds = new PendingEnds({
+      ...PENDING_END_DELAYS,
+      max: MAX_PENDING_ENDS,
+      end: async ({ target, reason }) => void (await this.end(target, reason)),
+      warn: (message) => options.logger.warn(message),
+    })
+  }
+
+  /** The ward's Redis client (shared with the throttle's counters); null without `redis`. */
+  get redis(): Redis | null {
+    return this.#channel?.client ?? null
   }
 
   /** The per-user settings: `policy(userId, c)` over the ward's options, validated. */
@@ -163,10 +195,18 @@ export class WardCore {
    * ended once, user-agent binding enforced.
    */
   async authenticate(c: Context, tokenHash: string, now = Date.now()): Promise<Authentication> {
+    // Asked to end and not yet stored: refused here, whatever the store says meanwhile.
+    const pending = this.#pendingEnds.end(`hash:${tokenHash}`)
+    if (pending) return { problem: ended(pending.reason) }
     const found = await this.#cache.lookup(tokenHash, now, c)
     if ('unknown' in found) return { problem: UNKNOWN_TOKEN }
     if ('ended' in found) return { problem: ended(found.ended) }
     const { entry } = found
+    const pendingById = this.#pendingEnds.end(`id:${entry.session.id}`)
+    if (pendingById && ownedBy(pendingById.target, entry.session.userId)) {
+      this.#cache.markEnded(tokenHash, entry.session.id, pendingById.reason, null)
+      return { problem: ended(pendingById.reason) }
+    }
     let reason = expiryReason(entry.session, now, entry.policy)
     if (reason === 'idle' && this.#channel) {
       // Activity another instance saw and has not written yet counts too.
@@ -264,6 +304,67 @@ export class WardCore {
     )
     await this.#afterEnd(records, reason)
     return records
+  }
+
+  /**
+   * Ends one session for good (a logout, a revoke): when the store cannot take it now, this
+   * instance refuses the session at once and keeps the end, retrying it in the background until
+   * the database takes it, so a recovery never revives a session the user ended. The store's
+   * failure is still thrown: the answer stays 503 with Retry-After and the client retries.
+   */
+  async endForGood(one: EndOne, reason: EndReason): Promise<SessionRecord[]> {
+    const target: EndTarget =
+      'id' in one ? { ids: [one.id], userId: one.userId } : { tokenHash: one.tokenHash }
+    try {
+      return await this.end(target, reason)
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError && error.retryable)) throw error
+      const key = one.tokenHash ? `hash:${one.tokenHash}` : `id:${(one as { id: string }).id}`
+      this.#pendingEnds.add(key, { target, reason })
+      // Refused here, and (with Redis) on the other instances, from now on, even when the set
+      // is full (then only the client's retry stores it). The end is not stored yet.
+      const notices = this.#knownSessions(one).map(
+        ([tokenHash, sessionId]): EndNotice => ({
+          sessionId,
+          tokenHash,
+          reason,
+          endedAt: Date.now(),
+        }),
+      )
+      this.#channel?.publishEnds(notices)
+      for (const notice of notices) {
+        this.#cache.markEnded(notice.tokenHash, notice.sessionId, reason, new Date(notice.endedAt))
+      }
+      throw error
+    }
+  }
+
+  /** The token hashes (with their session ids) this instance knows for `one`. */
+  #knownSessions(one: EndOne): [tokenHash: string, sessionId: string][] {
+    const known = new Map<string, string>()
+    if ('id' in one)
+      for (const hash of this.#cache.hashesOf(one.id, one.userId)) known.set(hash, one.id)
+    const id = 'id' in one ? one.id : one.tokenHash && this.#cache.peek(one.tokenHash)?.session.id
+    if (one.tokenHash && id) known.set(one.tokenHash, id)
+    return [...known]
+  }
+
+  /**
+   * Resolves once the end kept for this token (if any) is stored; throws while the store is
+   * still out. A retried logout is confirmed only then.
+   */
+  async confirmEnd(tokenHash: string): Promise<void> {
+    await this.#pendingEnds.flush(`hash:${tokenHash}`)
+  }
+
+  /** Drops the ends still waiting for the store (on close), saying how many in one line. */
+  dropPendingEnds(): void {
+    const dropped = this.#pendingEnds.clear()
+    if (dropped > 0) {
+      this.options.logger.warn(
+        `sessionward: closed with ${dropped} session end(s) the store never took; those sessions may be live again`,
+      )
+    }
   }
 
   /**
@@ -465,6 +566,8 @@ export class WardCore {
     const session = toSessionInfo(record)
     this.#cache.add(record.tokenHash, session, policy, now.getTime())
     setSessionCookie(c, this.options, token, policy.maxAge)
+    // The app's login answer carries the token (body or cookie): no cache may keep it.
+    c.header('Cache-Control', 'no-store')
     await this.#callHook('onSessionStart', () => this.options.hooks.onSessionStart?.(session, c))
     return { token, session, evicted: evicted.map((victim) => victim.id) }
   }
@@ -473,6 +576,11 @@ export class WardCore {
 function endNotice(record: SessionRecord, reason: EndReason): EndNotice {
   const endedAt = record.endedAt?.getTime() ?? Date.now()
   return { sessionId: record.id, tokenHash: record.tokenHash, reason, endedAt }
+}
+
+/** Whether a pending end's target may apply to a session of `userId`. */
+function ownedBy(target: EndTarget, userId: string): boolean {
+  return !('userId' in target) || target.userId === undefined || target.userId === userId
 }
 
 function sessionLimit(maxSessions: number): HTTPException {

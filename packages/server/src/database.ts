@@ -5,6 +5,7 @@ import type { AbstractSqlDriver, EntityManager } from '@mikro-orm/sql'
 import { SessionEntity } from './entity.ts'
 import { WardOptionsError } from './errors.ts'
 import { migrationsList } from './migrations/index.ts'
+import { releaseDeadClients } from './pool-guard.ts'
 
 /** What `createWard({ database })` accepts: nothing, a PGlite directory, a postgres:// URL or an ORM. */
 export type DatabaseOption = string | MikroORM | undefined
@@ -180,9 +181,13 @@ export async function openDatabase(
       clientUrl: target.url,
       // pg's pool options: the server ends a statement past the bound, so a call the ward gave
       // up on does not keep its connection busy; migrations lift it (see migrateUnderLock).
-      ...(bound === undefined
-        ? {}
-        : { driverOptions: { statement_timeout: bound, connectionTimeoutMillis: bound } }),
+      driverOptions: {
+        // A dead connection must never keep its pool slot (see releaseDeadClients).
+        onPoolCreated: releaseDeadClients,
+        ...(bound === undefined
+          ? {}
+          : { statement_timeout: bound, connectionTimeoutMillis: bound }),
+      },
     })
     return { orm, owned: true, embedded: false, description }
   }

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'forbidden'
   | 'store_unavailable'
+  | 'too_many_requests'
   | 'internal'
 
 /** An error answer: `{"error","message"}` plus any extra fields (such as `reason`). */
@@ -23,7 +24,7 @@ export interface Problem {
   extra?: Record<string, string>
   /** A token was sent but is not valid: the 401 challenge says `invalid_token`. */
   invalidToken?: boolean
-  /** Seconds after which a retry may succeed (`Retry-After`), for a store that cannot serve now. */
+  /** Seconds after which a retry may succeed (`Retry-After`): a store that cannot serve now, a throttled client. */
   retryAfter?: number
 }
 

@@ -23,9 +23,12 @@ export type {
   SignInOutcome,
   WardProblem,
 } from './outside-hono.ts'
+export { presets } from './presets.ts'
 export { type PingAnswer, reconcileLastActivity } from './reconcile.ts'
 export type { SessionInfo } from './session.ts'
 export { StoreUnavailableError } from './store.ts'
+export type { LoginThrottle, RequestAddress } from './throttle.ts'
+export type { Limit, ThrottleOptions } from './throttle-options.ts'
 export { generateToken, hashToken } from './tokens.ts'
 export { type ParsedUserAgent, parseUserAgent } from './user-agent.ts'
 export type { EndReason, OnLimit, SessionPolicy, UserAgentBinding } from './vocabulary.ts'

@@ -57,7 +57,7 @@ const INVALID_ACCESS_TOKEN: Problem = {
   invalidToken: true,
 }
 
-const EXPIRED_ACCESS_TOKEN: Problem = {
+export const EXPIRED_ACCESS_TOKEN: Problem = {
   status: 401,
   error: 'unauthenticated',
   message: 'the access token has expired; get a new one from POST /session/token',

@@ -2,12 +2,18 @@ import type { Context, MiddlewareHandler, Next } from 'hono'
 import type { Authentication, WardCore } from './core.ts'
 import { UNKNOWN_TOKEN } from './core.ts'
 import { type Problem, problemResponse } from './errors.ts'
-import type { AccessTokens } from './jwt.ts'
+import { type AccessTokens, EXPIRED_ACCESS_TOKEN } from './jwt.ts'
 import type { SessionInfo } from './session.ts'
 import { type CachedSession, sessionView } from './session-cache.ts'
 import { describeStoreError, StoreUnavailableError } from './store.ts'
+import { addressKey, type FailureCounter, tooManyGuesses } from './throttle.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
-import { clearSessionCookie, originAllowed, readCredentials } from './transport.ts'
+import {
+  type Credentials,
+  clearSessionCookie,
+  originAllowed,
+  readCredentials,
+} from './transport.ts'
 
 /** Per-request state the ward keeps beside the context, out of apps' types. */
 export interface RequestState {
@@ -147,43 +153,104 @@ function identify(
   c.set('session', null)
   const credentials = readCredentials(c, core.options)
   if (credentials.kind === 'none') return state
-  if (credentials.kind === 'malformed') {
-    state.problem = MALFORMED_AUTHORIZATION
+  let tokenHash: string | null = null
+  if (credentials.kind === 'token') {
+    if (credentials.source === 'cookie' && !originAllowed(c, core.options)) {
+      state.problem = ORIGIN_REJECTED
+      return state
+    }
+    // One digest serves the session cache, the database lookup and the verified-JWT cache. Only
+    // real session tokens are ever cached under theirs, so a hit needs no shape check first.
+    tokenHash = hashToken(credentials.token)
+    const cached =
+      core.cachedSession(c, tokenHash, now) ??
+      (credentials.source === 'bearer' ? accessTokens?.cachedSession(c, tokenHash, now) : undefined)
+    // A cache hit is never throttled: the session is known, nothing is guessed.
+    if (cached) return live(c, state, cached)
+  }
+  const verify = () => verifyCredentials(c, core, accessTokens, credentials, tokenHash, now)
+  const guesses = core.tokenGuesses
+  const ip = guesses ? core.options.clientIp(c) : undefined
+  // Without an address there is nothing to count by: one shared key would lock everyone out.
+  if (!guesses || ip === undefined) return settle(c, core, state, credentials, verify())
+  return throttled(guesses, addressKey(ip), state, async () =>
+    settle(c, core, state, credentials, await verify()),
+  )
+}
+
+/**
+ * Refuses a client that sent too many unknown tokens with 429, before any lookup (so a guesser
+ * costs no database read), and counts the guesses of the others.
+ */
+async function throttled(
+  guesses: FailureCounter,
+  ip: string,
+  state: RequestState,
+  lookUp: () => Promise<RequestState>,
+): Promise<RequestState> {
+  const seconds = await guesses.blockedFor(ip)
+  if (seconds > 0) {
+    state.problem = tooManyGuesses(seconds)
     return state
   }
-  if (credentials.source === 'cookie' && !originAllowed(c, core.options)) {
-    state.problem = ORIGIN_REJECTED
-    return state
+  await lookUp()
+  if (state.problem && isGuess(state.problem)) await guesses.failed(ip)
+  return state
+}
+
+/**
+ * A guess: a token the ward does not know or cannot read. Not one: no token, an ended session
+ * (its token was real), an expired access token (its signature was valid).
+ */
+function isGuess(problem: Problem): boolean {
+  return (
+    problem.error === 'unauthenticated' &&
+    problem.invalidToken === true &&
+    problem !== EXPIRED_ACCESS_TOKEN
+  )
+}
+
+/** What the credentials are worth, from the store or the JWT keys when they need one. */
+function verifyCredentials(
+  c: Context<WardEnv>,
+  core: WardCore,
+  accessTokens: AccessTokens | undefined,
+  credentials: Exclude<Credentials, { kind: 'none' }>,
+  tokenHash: string | null,
+  now: number,
+): Authentication | Promise<Authentication> {
+  if (credentials.kind === 'malformed' || tokenHash === null) {
+    return { problem: MALFORMED_AUTHORIZATION }
   }
   const { token, source } = credentials
-  // One digest serves the session cache, the database lookup and the verified-JWT cache. Only
-  // real session tokens are ever cached under theirs, so a hit needs no shape check first.
-  const tokenHash = hashToken(token)
-  const cached =
-    core.cachedSession(c, tokenHash, now) ??
-    (source === 'bearer' ? accessTokens?.cachedSession(c, tokenHash, now) : undefined)
-  if (cached) return live(c, state, cached)
-  let authenticate: () => Promise<Authentication>
   if (isTokenShaped(token)) {
-    authenticate = () => authenticateToken(c, core, accessTokens, tokenHash, now)
-  } else if (accessTokens && source === 'bearer') {
-    authenticate = () => accessTokens.authenticate(c, token, now, tokenHash)
-  } else {
-    // Garbage never reaches the database. JWTs only come as Bearer headers.
-    state.problem = UNKNOWN_TOKEN
-    if (source === 'cookie') clearSessionCookie(c, core.options)
-    return state
+    return authenticateSafely(core, () => authenticateToken(c, core, accessTokens, tokenHash, now))
   }
-  return authenticateSafely(core, authenticate).then((outcome) => {
-    if ('entry' in outcome) return live(c, state, outcome.entry)
-    state.problem = outcome.problem
-    // An unknown cookie is dropped. A session_ended one is kept so every later request (the
-    // client's ping among them) hears the true reason; logout or login replaces it.
-    if (source === 'cookie' && outcome.problem === UNKNOWN_TOKEN) {
-      clearSessionCookie(c, core.options)
-    }
-    return state
-  })
+  if (accessTokens && source === 'bearer') {
+    return authenticateSafely(core, () => accessTokens.authenticate(c, token, now, tokenHash))
+  }
+  // Garbage never reaches the database. JWTs only come as Bearer headers.
+  return { problem: UNKNOWN_TOKEN }
+}
+
+function settle(
+  c: Context<WardEnv>,
+  core: WardCore,
+  state: RequestState,
+  credentials: Exclude<Credentials, { kind: 'none' }>,
+  verdict: Authentication | Promise<Authentication>,
+): RequestState | Promise<RequestState> {
+  if (verdict instanceof Promise) {
+    return verdict.then((outcome) => settle(c, core, state, credentials, outcome))
+  }
+  if ('entry' in verdict) return live(c, state, verdict.entry)
+  state.problem = verdict.problem
+  // An unknown cookie is dropped. A session_ended one is kept so every later request (the
+  // client's ping among them) hears the true reason; logout or login replaces it.
+  if (credentials.kind === 'token' && credentials.source === 'cookie') {
+    if (verdict.problem === UNKNOWN_TOKEN) clearSessionCookie(c, core.options)
+  }
+  return state
 }
 
 function live(c: Context<WardEnv>, state: RequestState, entry: CachedSession): RequestState {

@@ -293,6 +293,10 @@ describe('option types', () => {
       storeTimeout: 2.5,
       logger: console,
       jwt: { secret: SECRET, accessTtl: 60, issuer: 'me', audience: 'app', rotateOnRefresh: true },
+      throttle: {
+        tokenGuesses: { points: 5 },
+        logins: { perAccount: false, perIp: { duration: 60 } },
+      },
       redis: 'redis://127.0.0.1:6379',
     }
     expect(() => resolveOptions(every)).not.toThrow()

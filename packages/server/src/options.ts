@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis'
 import { type JwtOptions, type ResolvedJwtOptions, resolveJwtOptions } from './jwt-options.ts'
 import { assertKnownKeys, describe, fail, isRecord } from './option-checks.ts'
 import type { SessionInfo } from './session.ts'
+import { type ResolvedThrottle, resolveThrottle, type ThrottleOptions } from './throttle-options.ts'
 import type { EndReason, OnLimit, SessionPolicy, UserAgentBinding } from './vocabulary.ts'
 
 /** Audit hooks. A hook that throws is logged and never breaks the request. */
@@ -54,6 +55,11 @@ export interface WardOptions extends Partial<SessionPolicy> {
   /** JWT access tokens bound to live sessions (`POST /session/token`); off when omitted. */
   jwt?: JwtOptions
   /**
+   * Limits on guessing: unknown tokens per client IP, failed sign-ins per account and per IP
+   * (`ward.loginThrottle`). On by default; `false` turns all off.
+   */
+  throttle?: ThrottleOptions | false
+  /**
    * Many instances: an ioredis client or a `redis://` URL. Every end reaches every instance (and
    * its `/session/events` streams) at once, and idle decisions count activity seen anywhere.
    * Off when omitted: ends reach other instances within `cacheTtl`.
@@ -78,6 +84,7 @@ export interface ResolvedOptions extends SessionPolicy {
   storeTimeout: number
   logger: WardLogger
   jwt: ResolvedJwtOptions | null
+  throttle: ResolvedThrottle
   redis: Redis | string | null
 }
 
@@ -149,7 +156,8 @@ const fields =
     checkFields(value, checks, name)
   }
 
-// Validated where they are used: database by openDatabase, jwt by resolveJwtOptions.
+// Validated where they are used: database by openDatabase, jwt by resolveJwtOptions, throttle by
+// resolveThrottle.
 const checkedElsewhere: Check = () => {}
 
 const POLICY_CHECKS = {
@@ -236,6 +244,7 @@ const OPTION_CHECKS = {
     }
   },
   jwt: checkedElsewhere,
+  throttle: checkedElsewhere,
   redis: (value, name) => {
     if (typeof value === 'string' ? /^rediss?:\/\/./.test(value) : isRedisClient(value)) return
     fail(
@@ -367,6 +376,7 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     storeTimeout: options.storeTimeout ?? 5,
     logger: options.logger ?? console,
     jwt: options.jwt === undefined ? null : resolveJwtOptions(options.jwt),
+    throttle: resolveThrottle(options.throttle),
     redis: options.redis ?? null,
   }
 }

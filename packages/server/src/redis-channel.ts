@@ -96,6 +96,11 @@ export class RedisChannel {
     this.#timer.unref()
   }
 
+  /** The client commands go through (the app's, or the channel's own from a URL). */
+  get client(): Redis {
+    return this.#publisher
+  }
+
   /** Tells every other instance that these sessions ended. Never waits, never throws. */
   publishEnds(notices: EndNotice[]): void {
     if (notices.length === 0) return

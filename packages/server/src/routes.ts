@@ -51,6 +51,13 @@ function badQuery(c: Context, message: string): Response {
   return problemResponse(c, { status: 400, error: 'invalid_request', message })
 }
 
+/** The hash of the session token the request sent (not a JWT, not garbage), or null. */
+function sentTokenHash(c: Context, core: WardCore): string | null {
+  const credentials = readCredentials(c, core.options)
+  if (credentials.kind !== 'token' || !isTokenShaped(credentials.token)) return null
+  return hashToken(credentials.token)
+}
+
 /** The request's live session; every route here runs behind requireSession. */
 function liveEntry(c: Context<WardEnv>): CachedSession {
   const entry = requestState(c)?.entry
@@ -127,15 +134,33 @@ export function createRoutes(
   })
   // Public and before the session is read: a page loads its script before anyone signs in.
   app.route('/', clientScriptRoutes(clientScript))
+  // Every other answer here is about a session (or carries a token): never stored by a cache.
+  app.use('*', async (c, next) => {
+    await next()
+    c.res.headers.set('Cache-Control', 'no-store')
+  })
   // The routes work whether or not the app mounted ward.middleware(): it runs once either way.
   app.use('*', createMiddleware(core, accessTokens))
   // Registered before requireSession: logging out of a session that has already ended is not
   // an error, and it is where a kept session_ended cookie gets cleared.
   app.post('/logout', async (c, next) => {
     const { entry = null, problem = null } = requestState(c) ?? {}
-    if (!entry && problem?.error !== 'session_ended') return next()
-    if (entry) await core.end({ ids: [entry.session.id] }, 'logout')
+    const tokenHash = sentTokenHash(c, core) ?? undefined
+    if (entry) {
+      // Never revived: if the store is out, refused here at once and retried until stored.
+      await core.endForGood({ id: entry.session.id, tokenHash }, 'logout')
+    } else if (problem?.error === 'session_ended') {
+      // A retried logout is confirmed only once the database holds the end (503 until then).
+      if (tokenHash) await core.confirmEnd(tokenHash)
+    } else if (problem?.error === 'store_unavailable' && tokenHash) {
+      // The token could not even be checked: whatever session it names ends, by its hash.
+      await core.endForGood({ tokenHash }, 'logout')
+    } else {
+      return next()
+    }
     clearSessionCookie(c, core.options)
+    // Cookie mode only: the browser drops the cookie even if Set-Cookie is lost (secure contexts).
+    if (core.options.cookie) c.header('Clear-Site-Data', '"cookies"')
     return c.body(null, 204)
   })
   app.use('*', createRequireSession(core, accessTokens))
@@ -179,7 +204,6 @@ export function createRoutes(
         parsed.idleFor,
       )
       core.recordActivity(entry, lastActivityAt, core.options.clientIp(c))
-      c.header('Cache-Control', 'no-store')
       return c.json(
         pingAnswer(
           entry.session.lastActivityAt.getTime(),
@@ -206,7 +230,6 @@ export function createRoutes(
     const paged = readPage(c, DEFAULT_PAGE)
     if ('message' in paged) return badQuery(c, paged.message)
     const { rows, next } = await core.liveSessions(session.userId, paged.page)
-    c.header('Cache-Control', 'no-store')
     return c.json({
       sessions: rows.map((record) => ({
         // The current session's cached copy has activity not yet written to the row.
@@ -221,8 +244,9 @@ export function createRoutes(
     const { session } = liveEntry(c)
     const id = c.req.param('id')
     // Not found and not yours get the same answer, so ids of other users cannot be probed.
+    // Never revived: if the store is out, refused here at once and retried until stored.
     const endedRecords = isSessionId(id)
-      ? await core.end({ ids: [id], userId: session.userId }, 'revoked')
+      ? await core.endForGood({ id, userId: session.userId }, 'revoked')
       : []
     if (endedRecords.length === 0) {
       return problemResponse(c, {
@@ -259,7 +283,6 @@ export function createRoutes(
     const paged = readPage(c, HISTORY_PAGE)
     if ('message' in paged) return badQuery(c, paged.message)
     const { rows, next } = await listEndedPage(fork(core.orm), session.userId, paged.page)
-    c.header('Cache-Control', 'no-store')
     return c.json({
       sessions: rows.map((record) => ({
         ...describe(record),
@@ -309,7 +332,6 @@ export function createRoutes(
       accessTokens.remember(entry.session.id, tokenHash)
     }
     const issued = await accessTokens.issue(entry.session)
-    c.header('Cache-Control', 'no-store')
     // A cookie token stays HttpOnly: it is never put in a body a script could read.
     return c.json(token && credentials.source !== 'cookie' ? { ...issued, token } : issued)
   })

@@ -227,6 +227,21 @@ export class SessionCache<R> {
   }
 
   /**
+   * The hashes of cached sessions with this id (of this user): a scan of the cache, for the
+   * rare end that cannot reach the store.
+   */
+  hashesOf(id: string, userId?: string): string[] {
+    const hashes: string[] = []
+    for (const [tokenHash, entry] of this.#sessions.entries()) {
+      const { session } = entry
+      if (session.id === id && (userId === undefined || session.userId === userId)) {
+        hashes.push(tokenHash)
+      }
+    }
+    return hashes
+  }
+
+  /**
    * Records that a session ended: its hash never enters the cache again (rule 2), and the end
    * is reported once (rule 7).
    */

@@ -359,6 +359,7 @@ export async function writeActivity(
 export type EndTarget =
   | { ids: string[]; userId?: string; activeBefore?: Date }
   | { userId: string; exceptId?: string }
+  | { tokenHash: string }
 
 /**
  * Ends live sessions and returns the rows it ended. The `ended_at is null` condition makes
@@ -376,7 +377,10 @@ export async function endSessions(
 ): Promise<SessionRecord[]> {
   let where: string
   let params: unknown[]
-  if ('ids' in target) {
+  if ('tokenHash' in target) {
+    where = 'token_hash = ?'
+    params = [target.tokenHash]
+  } else if ('ids' in target) {
     if (target.ids.length === 0) return []
     where = `id in (${target.ids.map(() => '?').join(', ')})`
     params = target.ids

@@ -27,6 +27,7 @@ import {
 import { createRoutes } from './routes.ts'
 import type { SessionInfo } from './session.ts'
 import { describeStoreError } from './store.ts'
+import { createLoginThrottle, createThrottles, type LoginThrottle } from './throttle.ts'
 import { loginOriginAllowed } from './transport.ts'
 
 const LOGIN_ORIGIN_REJECTED: Problem = {
@@ -87,6 +88,19 @@ export interface Ward {
    * return Response.json({ token: outcome.token }, { headers: outcome.headers })
    */
   signIn(request: Request, userId: string, facts?: RequestFacts): Promise<SignInOutcome>
+  /**
+   * For the app's login route: failed passwords per account and per client IP
+   * (`throttle.logins`). `check(c, username)` before the password is checked (throws an
+   * HTTPException answering 429 when over a limit), `succeeded(c, username)` after a correct one.
+   * Outside Hono, pass `{ ip }` instead of `c`. With `throttle.logins: false` it never refuses.
+   *
+   * @example
+   * await ward.loginThrottle.check(c, username)
+   * const userId = await checkPassword(username, password)
+   * if (!userId) return c.json({ error: 'invalid_credentials', message: '…' }, 401)
+   * await ward.loginThrottle.succeeded(c, username)
+   */
+  readonly loginThrottle: LoginThrottle
   /** Ends one of any user's sessions by id (for the app's own admin or security flows). */
   endSession(id: string, reason?: 'revoked' | 'admin'): Promise<boolean>
   /**
@@ -206,6 +220,9 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const database = await openDatabase(options.database, resolved.storeTimeout)
   resolved.logger.info(database.description)
   const core = new WardCore(resolved, database.orm)
+  // On the channel's Redis client when there is one: every instance counts the same failures.
+  const throttles = createThrottles(resolved.throttle, core.redis)
+  core.tokenGuesses = throttles.tokenGuesses
   if (database.embedded) await migrate(database.orm)
   const accessTokens = resolved.jwt ? new AccessTokens(core, resolved.jwt) : undefined
   const middleware = createMiddleware(core, accessTokens)
@@ -228,6 +245,7 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     createSession,
     authenticate: createAuthenticate(middleware),
     signIn: createSignIn(createSession),
+    loginThrottle: createLoginThrottle(throttles, resolved.clientIp),
     endSession: async (id, reason = 'revoked') => {
       const ended = await core.end({ ids: [id] }, reason)
       return ended.length > 0
@@ -249,6 +267,7 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
       if (sweeper) clearInterval(sweeper)
       // The last activity of each session reaches the row before the database goes.
       await core.close()
+      core.dropPendingEnds()
       if (database.owned) await database.orm.close(true)
     },
     orm: database.orm,

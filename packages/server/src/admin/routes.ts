@@ -233,7 +233,8 @@ export function createAdminRoutes(
   const endOne = async (c: Context<WardEnv>, depth: number) => {
     const id = c.req.param('id') ?? ''
     if (!isSessionId(id)) return refuse(c, notFound())
-    const ended = await core.end({ ids: [id] }, 'admin')
+    // Never revived: if the store is out, refused here at once and retried until stored.
+    const ended = await core.endForGood({ id }, 'admin')
     if (ended.length === 0) {
       const existing = await getSession(fork(core.orm), id)
       return refuse(

@@ -2,7 +2,7 @@ import { MikroORM } from '@mikro-orm/core'
 import { PgliteDriver } from '@mikro-orm/pglite'
 import { PostgreSqlDriver } from '@mikro-orm/postgresql'
 import type { EntityManager } from '@mikro-orm/sql'
-import { describe } from 'vitest'
+import { beforeEach, describe } from 'vitest'
 import { migrate } from '../database.ts'
 import { SessionEntity } from '../entity.ts'
 import { freshDatabase, postgresSkipReason } from './postgres.ts'
@@ -121,4 +121,24 @@ export function onEachDatabase(body: (open: () => Promise<TestDatabase>) => void
     `on PostgreSQL${postgresSkipReason ? ` (skipped: ${postgresSkipReason})` : ''}`,
     () => body(emptied('PostgreSQL')),
   )
+}
+
+/**
+ * For tests the kind of store does not change (the login throttle, presets): the worker's
+ * PGlite, emptied before each test of the enclosing block.
+ *
+ * @example
+ * const database = usePglite()
+ * it('…', async () => { await createWard({ database: database().orm }) })
+ */
+export function usePglite(): () => TestDatabase {
+  let database: TestDatabase | undefined
+  beforeEach(async () => {
+    database = await testDatabase('PGlite')
+    await database.reset()
+  })
+  return () => {
+    if (!database) throw new Error('usePglite: the database opens before each test')
+    return database
+  }
 }

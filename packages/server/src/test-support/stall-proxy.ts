@@ -1,55 +1,87 @@
 import { createConnection, createServer, type Socket } from 'node:net'
 
-/** A TCP proxy in front of a database that a test can stall and resume. */
+/** What the proxy does to traffic: pass it, hold it (a hung network), or drop it (a dead server). */
+export type ProxyFault = 'stall' | 'cut'
+
+/** A TCP proxy in front of a database that a test can stall, cut and resume. */
 export interface StallProxy {
   /** The port the proxy listens on (127.0.0.1). */
   port: number
   /** Stops forwarding bytes both ways; connections stay open, as with a hung network. */
   stall(): void
-  /** Forwards what was held back, then passes bytes again. */
+  /**
+   * Closes every connection and closes each new one at once, as when the server is stopped:
+   * the client sees its connections end, not a hang.
+   */
+  cut(): void
+  /**
+   * Applies `fault` the moment the client sends bytes containing `text` (a statement), before
+   * they reach the server: a fault in the middle of a unit of work, at a chosen statement.
+   */
+  faultOn(text: string, fault: ProxyFault): void
+  /** Forwards what was held back, then passes bytes (and accepts connections) again. */
   resume(): void
   close(): Promise<void>
 }
 
 /**
  * Starts a proxy to `host:port` on a free local port. It never touches the server behind it:
- * stalling only stops this proxy forwarding bytes.
+ * a fault only changes what this proxy forwards.
  *
  * @example
  * const proxy = await stallProxy('127.0.0.1', 5432)
  * proxy.stall()
  */
 export async function stallProxy(host: string, port: number): Promise<StallProxy> {
-  let stalled = false
+  let fault: ProxyFault | null = null
+  let trigger: { text: string; fault: ProxyFault } | null = null
   const held: { to: Socket; chunk: Buffer }[] = []
   const sockets = new Set<Socket>()
-  const forward = (from: Socket, to: Socket) => {
+  const apply = (next: ProxyFault) => {
+    fault = next
+    if (next === 'cut') {
+      held.length = 0
+      for (const socket of sockets) socket.destroy()
+    }
+  }
+  const forward = (from: Socket, to: Socket, fromClient: boolean) => {
     from.on('data', (chunk: Buffer) => {
-      if (stalled) held.push({ to, chunk })
-      else to.write(chunk)
+      if (fromClient && trigger && chunk.includes(trigger.text)) {
+        apply(trigger.fault)
+        trigger = null
+      }
+      if (fault === 'stall') held.push({ to, chunk })
+      else if (fault === null) to.write(chunk)
     })
     from.on('close', () => to.destroy())
     from.on('error', () => to.destroy())
   }
   const server = createServer((client) => {
+    if (fault === 'cut') {
+      client.destroy()
+      return
+    }
     const upstream = createConnection({ host, port })
     for (const socket of [client, upstream]) {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
     }
-    forward(client, upstream)
-    forward(upstream, client)
+    forward(client, upstream, true)
+    forward(upstream, client, false)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('proxy: no port')
   return {
     port: address.port,
-    stall: () => {
-      stalled = true
+    stall: () => apply('stall'),
+    cut: () => apply('cut'),
+    faultOn: (text, next) => {
+      trigger = { text, fault: next }
     },
     resume: () => {
-      stalled = false
+      fault = null
+      trigger = null
       for (const { to, chunk } of held.splice(0)) if (!to.destroyed) to.write(chunk)
     },
     close: async () => {

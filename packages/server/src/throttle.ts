@@ -1,0 +1,258 @@
+import { createHash } from 'node:crypto'
+import { isIPv4, isIPv6 } from 'node:net'
+import type { Context } from 'hono'
+import type { Redis } from 'ioredis'
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  RLWrapperTimeouts,
+} from 'rate-limiter-flexible'
+import { type Problem, problemException } from './errors.ts'
+import type { Limit, ResolvedThrottle } from './throttle-options.ts'
+
+/**
+ * The key a client address is counted under: an IPv4 address as it is, an IPv6 address by its
+ * /64 network. One subscriber usually holds a whole /64, so counting single IPv6 addresses would
+ * give a guesser 2^64 fresh keys. Anything else (a proxy's label) is counted as it is.
+ *
+ * @example
+ * addressKey('2001:db8:1:2:aaaa::1') // '2001:db8:1:2::/64'
+ * addressKey('::ffff:203.0.113.7') // '203.0.113.7'
+ */
+export function addressKey(ip: string): string {
+  const address = ip.replace(/%.*$/, '') // a zone id names the interface, not the client
+  const mapped = /^::ffff:([\d.]+)$/i.exec(address)?.[1]
+  if (mapped && isIPv4(mapped)) return mapped
+  if (!isIPv6(address)) return ip
+  const [head = '', tail] = address.split('::')
+  const left = head ? head.split(':') : []
+  const right = tail ? tail.split(':') : []
+  // A trailing dotted IPv4 part fills two groups; only the first four groups are kept anyway.
+  const width = (groups: string[]) => groups.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0)
+  const zeros = Array<string>(8 - width(left) - width(right)).fill('0')
+  const groups = tail === undefined ? left : [...left, ...zeros, ...right]
+  const network = groups.slice(0, 4).map((group) => Number.parseInt(group, 16).toString(16))
+  return `${network.join(':')}::/64`
+}
+
+/** Where the counters live in Redis unless a test says otherwise. */
+export const THROTTLE_KEY_PREFIX = 'sessionward:throttle'
+// A Redis that does not answer within this is counted around in memory, never waited for.
+const REDIS_TIMEOUT = 1000
+
+/** The limiter calls a counter makes (rate-limiter-flexible's limiters and wrappers all have them). */
+type Limiter = Pick<RateLimiterAbstract, 'get' | 'penalty' | 'consume' | 'reward' | 'delete'>
+
+/**
+ * Failures per key (a client IP, an account) in a fixed window of `duration` seconds that
+ * starts with the first one; the key is blocked once it holds `points`, until the window ends.
+ */
+export class FailureCounter {
+  readonly limit: Limit
+  readonly #limiter: Limiter
+
+  constructor(limit: Limit, limiter: Limiter) {
+    this.limit = limit
+    this.#limiter = limiter
+  }
+
+  /** Seconds until `key` may try again; 0 when it is not blocked. Counts nothing. */
+  async blockedFor(key: string): Promise<number> {
+    const counted = await this.#limiter.get(key)
+    if (!counted || counted.consumedPoints < this.limit.points) return 0
+    // A window that has passed but is not swept yet blocks nothing.
+    return counted.msBeforeNext > 0 ? retryAfter(counted) : 0
+  }
+
+  /** Counts one failure of `key`. */
+  async failed(key: string): Promise<void> {
+    await this.#limiter.penalty(key, 1)
+  }
+
+  /**
+   * Counts one attempt of `key` before its outcome is known, so parallel attempts cannot all
+   * pass before their failures are counted; returns the seconds to wait when over the limit, or 0.
+   */
+  async attempt(key: string): Promise<number> {
+    try {
+      await this.#limiter.consume(key, 1)
+      return 0
+    } catch (outcome) {
+      // The limiter rejects with its result when the key is over the limit.
+      if (outcome instanceof RateLimiterRes) return retryAfter(outcome)
+      throw outcome
+    }
+  }
+
+  /** Takes back one attempt of `key` (it succeeded). */
+  async refund(key: string): Promise<void> {
+    await this.#limiter.reward(key, 1)
+  }
+
+  /** Forgets `key`'s failures. */
+  async reset(key: string): Promise<void> {
+    await this.#limiter.delete(key)
+  }
+}
+
+// Whole seconds, at least 1: a Retry-After of 0 would invite an immediate retry.
+function retryAfter(counted: RateLimiterRes): number {
+  return Math.max(1, Math.ceil(counted.msBeforeNext / 1000))
+}
+
+/**
+ * A counter for `limit`: in this process's memory, or in Redis when the ward has a client, so
+ * every instance counts the same failures. While Redis cannot answer, each instance counts in
+ * its own memory (the single-instance bound) instead of failing or holding every request.
+ *
+ * @example
+ * const counter = failureCounter({ points: 30, duration: 60 }, redis, 'sessionward:throttle:token')
+ */
+export function failureCounter(
+  limit: Limit,
+  redis: Redis | null,
+  keyPrefix: string,
+): FailureCounter {
+  const settings = { points: limit.points, duration: limit.duration, keyPrefix }
+  const memory = new RateLimiterMemory(settings)
+  if (!redis) return new FailureCounter(limit, memory)
+  const shared = new RateLimiterRedis({
+    ...settings,
+    storeClient: redis,
+    // A disconnected client would queue the command and hold the request: use memory instead.
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: memory,
+  })
+  // A connected Redis that stalls would hold it too: past the timeout, memory answers.
+  const bounded = new RLWrapperTimeouts({ limiter: shared, timeoutMs: REDIS_TIMEOUT })
+  return new FailureCounter(limit, bounded)
+}
+
+/** The ward's counters, built from its `throttle` settings; null where a limiter is off. */
+export interface Throttles {
+  tokenGuesses: FailureCounter | null
+  loginAccounts: FailureCounter | null
+  loginIps: FailureCounter | null
+}
+
+/**
+ * Builds the counters the settings ask for, on Redis when `redis` is a client.
+ *
+ * @example
+ * const throttles = createThrottles(resolved.throttle, null) // memory counters
+ */
+export function createThrottles(
+  settings: ResolvedThrottle,
+  redis: Redis | null,
+  keyPrefix = THROTTLE_KEY_PREFIX,
+): Throttles {
+  const counter = (limit: Limit | null, name: string) =>
+    limit ? failureCounter(limit, redis, `${keyPrefix}:${name}`) : null
+  return {
+    tokenGuesses: counter(settings.tokenGuesses, 'token'),
+    loginAccounts: counter(settings.logins.perAccount, 'account'),
+    loginIps: counter(settings.logins.perIp, 'ip'),
+  }
+}
+
+/** The 429 for a client that sent too many unknown tokens; no lookup was made. */
+export function tooManyGuesses(seconds: number): Problem {
+  return {
+    status: 429,
+    error: 'too_many_requests',
+    message: `too many requests with unknown session tokens from this address; retry after ${seconds} s`,
+    retryAfter: seconds,
+  }
+}
+
+/** The 429 for a sign-in over a limit: one message for the account and the address (no hint). */
+function tooManySignIns(seconds: number): Problem {
+  return {
+    status: 429,
+    error: 'too_many_requests',
+    message: `too many failed sign-ins; try again in ${seconds} s`,
+    retryAfter: seconds,
+  }
+}
+
+/** Outside Hono, what the login throttle needs of a request: the address it came from. */
+export interface RequestAddress {
+  ip?: string
+}
+
+/**
+ * The app's login route throttle (`ward.loginThrottle`): failed passwords per account and per
+ * client IP. Each method takes the request's Hono `Context`, or outside Hono `{ ip }`.
+ *
+ * @example
+ * app.post('/login', async (c) => {
+ *   const { username, password } = await c.req.json()
+ *   await ward.loginThrottle.check(c, username) // 429 when over a limit
+ *   const userId = await checkPassword(username, password)
+ *   if (!userId) return c.json({ error: 'invalid_credentials', message: '…' }, 401)
+ *   await ward.loginThrottle.succeeded(c, username)
+ *   return c.json(await ward.createSession(c, userId))
+ * })
+ */
+export interface LoginThrottle {
+  /**
+   * Call before checking the password. Counts the attempt against the account and the client's
+   * address, and throws an HTTPException answering 429 `too_many_requests` (with `Retry-After`)
+   * when either is over its limit. Counting up front means parallel guesses cannot all pass
+   * before their failures are known: an attempt counts as failed unless `succeeded` follows.
+   */
+  check(from: Context | RequestAddress, username: string): Promise<void>
+  /** Call after a correct password: the attempt does not count, and the account's failures are forgotten. */
+  succeeded(from: Context | RequestAddress, username: string): Promise<void>
+}
+
+/**
+ * The account's key: the name as users type it in any case or Unicode form (so `Alice` and
+ * `alice` share one count), hashed so Redis holds no user names and every key has one length.
+ */
+function accountKey(username: unknown, method: string): string {
+  if (typeof username !== 'string') {
+    throw new TypeError(`sessionward: loginThrottle.${method} needs the username as a string`)
+  }
+  const name = username.normalize('NFKC').trim().toLowerCase()
+  return createHash('sha256').update(name).digest('base64url')
+}
+
+/**
+ * Builds `ward.loginThrottle` on the ward's counters. Without a client IP (no socket, no
+ * `clientIp` answer) only the account is counted: one shared key would lock everyone out.
+ */
+export function createLoginThrottle(
+  throttles: Pick<Throttles, 'loginAccounts' | 'loginIps'>,
+  clientIp: (c: Context) => string | undefined,
+): LoginThrottle {
+  const { loginAccounts, loginIps } = throttles
+  const ipOf = (from: Context | RequestAddress): string | undefined => {
+    const ip = 'req' in from ? clientIp(from) : from.ip
+    return ip === undefined ? undefined : addressKey(ip)
+  }
+  return {
+    check: async (from, username) => {
+      const account = accountKey(username, 'check')
+      const ip = ipOf(from)
+      const waits = await Promise.all([
+        loginAccounts ? loginAccounts.attempt(account) : 0,
+        loginIps && ip !== undefined ? loginIps.attempt(ip) : 0,
+      ])
+      const seconds = Math.max(...waits)
+      if (seconds > 0) throw problemException(tooManySignIns(seconds))
+    },
+    succeeded: async (from, username) => {
+      const account = accountKey(username, 'succeeded')
+      const ip = ipOf(from)
+      await Promise.all([
+        // A correct password ends the run of failures on the account.
+        loginAccounts?.reset(account),
+        // The address keeps its other failures: one good account must not clear a spraying run.
+        loginIps && ip !== undefined ? loginIps.refund(ip) : undefined,
+      ])
+    },
+  }
+}
