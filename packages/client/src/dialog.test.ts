@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { CSS, createDialog, DEFAULT_TEXTS, formatTime, HOST, spokenTime } from './dialog.ts'
+import { COUNTDOWN_MARGIN } from './machine.ts'
 import { adoptStyles } from './styles.ts'
 import { installWebLocks } from './test-support/browser.ts'
 import { fakeServer } from './test-support/server.ts'
@@ -174,7 +175,8 @@ describe('announcements', () => {
   test('a 3:10 warning under the ward: the countdown moves every second, the live region speaks 5 times', async () => {
     vi.useFakeTimers({ now: Date.UTC(2030, 0, 1, 9) })
     document.documentElement.lang = 'en'
-    const server = fakeServer({ warnAfter: 20, expireAfter: 20 + 190 })
+    // The countdown ends COUNTDOWN_MARGIN before the session: 3:10 shown.
+    const server = fakeServer({ warnAfter: 20, expireAfter: 20 + 190 + COUNTDOWN_MARGIN / 1000 })
     const ward = openTabs(1, { dialog: true }, server).tabs[0]?.ward
     ward?.start()
     await wait(20)

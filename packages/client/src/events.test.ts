@@ -272,12 +272,12 @@ describe('the channel in the ward: one per browser, held by the leader', () => {
     const { server, tabs } = openTabs(2)
     await start(tabs)
     await wait(1)
-    expect(tabs.map((tab) => tab.ward.getRemaining())).toEqual([29, 29])
+    expect(tabs.map((tab) => tab.ward.getRemaining())).toEqual([27, 27])
     server.warnAfter = 5
     server.expireAfter = 10
     server.push('event: policy\ndata: {"warnAfter":5,"expireAfter":10}\n\n')
     await wait(0.1)
-    expect(tabs.map((tab) => tab.ward.getRemaining())).toEqual([9, 9])
+    expect(tabs.map((tab) => tab.ward.getRemaining())).toEqual([7, 7])
     // Now is 1.3 s; the second tab opened at 0.1 s, so the new warning deadline is 5.1 s.
     await wait(3.7)
     expect(states()).toEqual(['active', 'active'])

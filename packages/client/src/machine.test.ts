@@ -1,11 +1,13 @@
 import { describe, expect, test } from 'vitest'
 import {
   backoff,
+  countdown,
   dueAt,
   type Effect,
   type MachineEvent,
   type MachineState,
   nextCheck,
+  REQUEST_TIMEOUT,
   remaining,
   type ServerView,
   STOPPED,
@@ -445,5 +447,86 @@ describe('the events channel', () => {
     const newer = policy(check(leader, 0), at(7) - hour, s(8))
     const { state } = step(check(follower, s(2)), { type: 'sync', shared: shared(newer) })
     expect(state.warnAfter).toBe(s(8))
+  })
+})
+
+describe('faults from issue 13', () => {
+  test('2: a ping nobody answers covers the deadline only until it times out', () => {
+    // The leader pinged at the warning deadline, then closed without an answer.
+    const follower = step(play(opened), { type: 'pinged', at: at(20) }).state
+    const delay = s(2)
+    const due = at(20) + REQUEST_TIMEOUT + delay
+    expect(nextCheck(follower, delay)).toBe(due)
+    expect(step(follower, { type: 'check', now: due - 1, delay }).effects).toEqual([])
+    const { effects } = step(follower, { type: 'check', now: due, delay })
+    expect(effects.filter((effect) => effect.type === 'ping')).toHaveLength(1)
+    // Answered, the deadline is checked: nothing more until the next one.
+    const answered = step(follower, {
+      type: 'sync',
+      shared: { ...shared(follower), syncedAt: at(20) },
+    }).state
+    expect(step(answered, { type: 'check', now: due, delay }).effects).toEqual([])
+  })
+
+  test('3: waking offline past expireAfter logs out at once, even when activity comes first', () => {
+    play([
+      ...opened,
+      [7200, 'activity', 'active', ['ping']],
+      [7200, 'unreachable', 'expired', ['logout']],
+    ])
+  })
+
+  test('3: activity while the wake ping is in flight does not revive the session', () => {
+    play([
+      ...opened,
+      [7200, 'check', 'active', ['ping']],
+      [7200.2, 'activity', 'active'],
+      [7200.4, 'unreachable', 'expired', ['logout']],
+    ])
+  })
+
+  test('4: a follower waking long past a deadline gives the leader its delay first', () => {
+    const state = play([
+      ...opened,
+      [7200, { follower: s(2) }, 'active'],
+      [7201.9, { follower: s(2) }, 'active'],
+      [7202, { follower: s(2) }, 'active', ['ping']],
+    ])
+    expect(state.lastPingAt).toBe(at(7202))
+    // Once the leader's ping is heard, the follower waits for its answer instead.
+    const heard = play([...opened, [7200, { follower: s(2) }, 'active']])
+    const pinged = step(heard, { type: 'pinged', at: at(7200.1) }).state
+    expect(step(pinged, { type: 'check', now: at(7202), delay: s(2) }).effects).toEqual([])
+  })
+
+  test('6: the countdown ends before the server would refuse a stay, in every tab alike', () => {
+    // The server saw activity at 0.7 s and answers in whole seconds, rounded down.
+    const serverLast = at(0.7)
+    const serverEnd = serverLast + E
+    const sentAt = at(20.7)
+    const answeredAt = sentAt + 400
+    const idleFor = Math.floor((sentAt + 200 - serverLast) / 1000) * 1000
+    const pinged = step(play(opened), { type: 'check', now: sentAt, delay: 0 }).state
+    const leader = step(pinged, { type: 'answer', now: answeredAt, sentAt, view: { idleFor } })
+    expect(leader.state.status).toBe('warning')
+    const follower = step(play(opened), { type: 'sync', shared: shared(leader.state) }).state
+    let zero = answeredAt
+    while (countdown(leader.state, zero) > 0) zero += 10
+    // A stay clicked in the countdown's last moment reaches the server with a second to spare.
+    expect(zero + 1000).toBeLessThanOrEqual(serverEnd)
+    for (let t = answeredAt; t <= zero; t += 10) {
+      expect(countdown(follower, t)).toBe(countdown(leader.state, t))
+    }
+  })
+
+  test('12: a ping answered idleFor 0 is not followed by an extra heartbeat', () => {
+    const state = play([
+      [0, 'check', 'active', ['ping']],
+      [0.3, { answer: { idleFor: 0 } }, 'active'],
+      [7.5, 'check', 'active'],
+      [19.9, 'check', 'active'],
+      [20, 'check', 'active', ['ping']],
+    ])
+    expect(state.inFlight).toBe(true)
   })
 })

@@ -45,6 +45,8 @@ export interface MachineState extends Shared {
   channelFailures: number
   /** The channel may be (re)opened from this time on. */
   channelRetryAt: number
+  /** A follower that woke long past a deadline waits its delay from this time (see `check`). */
+  wokeAt: number
 }
 
 /** The server's answer to a ping, validated, in milliseconds. Absent fields are unknown. */
@@ -100,6 +102,12 @@ export interface Step {
   effects: Effect[]
 }
 
+/**
+ * A hung request must not stall the ward: after this long it counts as unreachable, and a ping
+ * another tab started no longer covers a deadline.
+ */
+export const REQUEST_TIMEOUT = 10_000
+
 /** Timestamp for "not yet"; finite so that every channel method can carry it. */
 export const NEVER = 0
 
@@ -123,6 +131,7 @@ export const STOPPED: MachineState = {
   channel: 'off',
   channelFailures: 0,
   channelRetryAt: NEVER,
+  wokeAt: NEVER,
 }
 
 const live = (s: MachineState): boolean => s.status === 'active' || s.status === 'warning'
@@ -137,6 +146,7 @@ export function shared(s: MachineState): Shared {
     channel: _channel,
     channelFailures: _channelFailures,
     channelRetryAt: _channelRetryAt,
+    wokeAt: _wokeAt,
     ...rest
   } = s
   return rest
@@ -161,9 +171,19 @@ export function dueAt(s: MachineState): number {
   if (s.lastPingAt === NEVER) due.push(s.changedAt)
   if (s.extendAt > s.lastPingAt) due.push(s.extendAt)
   const deadline = s.lastActivity + (s.status === 'active' ? s.warnAfter : s.expireAfter)
-  if (deadline > s.lastPingAt) due.push(deadline)
-  if (s.absoluteEnd !== null && s.absoluteEnd > s.lastPingAt) due.push(s.absoluteEnd)
+  due.push(unchecked(s, deadline))
+  if (s.absoluteEnd !== null) due.push(unchecked(s, s.absoluteEnd))
   return Math.min(...due)
+}
+
+/**
+ * When a deadline must be asked about: it counts as checked only once a ping started at or
+ * after it was answered, or while such a ping is younger than its timeout. The tab that sent
+ * it may close before the answer comes, and only that tab could deliver it.
+ */
+function unchecked(s: MachineState, deadline: number): number {
+  if (deadline <= s.syncedAt) return Number.POSITIVE_INFINITY
+  return deadline > s.lastPingAt ? deadline : s.lastPingAt + REQUEST_TIMEOUT
 }
 
 /**
@@ -173,7 +193,7 @@ export function dueAt(s: MachineState): number {
  */
 export function nextCheck(s: MachineState, delay: number, leader = false): number | null {
   if (s.inFlight) return null
-  let due = dueAt(s) + delay
+  let due = Math.max(dueAt(s), s.wokeAt) + delay
   // Only the leader reopens the channel, so a follower's timer never waits for it.
   if (leader && live(s) && s.channel === 'closed') due = Math.min(due, s.channelRetryAt)
   return Number.isFinite(due) ? due : null
@@ -189,6 +209,23 @@ export function remaining(s: MachineState, now: number): number {
   let end = s.lastActivity + s.expireAfter
   if (s.absoluteEnd !== null) end = Math.min(end, s.absoluteEnd)
   return Math.max(0, end - now)
+}
+
+/**
+ * How much earlier the countdown shown to people ends than the session: the server rounds the
+ * idle time it answers down to whole seconds (up to 1 s late here), and a "Stay" clicked at
+ * the last moment still has to reach it (1 s).
+ */
+export const COUNTDOWN_MARGIN = 2000
+
+/**
+ * Milliseconds the countdown shows: `remaining` less COUNTDOWN_MARGIN, so it ends before the
+ * server would refuse a stay, never after. Every tab shares its inputs, so every tab reads alike.
+ * @example
+ * countdown({ ...state, status: 'warning', lastActivity: 0, expireAfter: 900_000 }, 870_000) // 28000
+ */
+export function countdown(s: MachineState, now: number): number {
+  return Math.max(0, remaining(s, now) - COUNTDOWN_MARGIN)
 }
 
 const end: Effect = { type: 'end', own: true, logout: true }
@@ -236,6 +273,7 @@ function clamp(s: MachineState, now: number): MachineState {
     extendAt: back(s.extendAt),
     policyAt: back(s.policyAt),
     channelRetryAt: back(s.channelRetryAt),
+    wokeAt: back(s.wokeAt),
     absoluteEnd: s.absoluteEnd === null ? null : s.absoluteEnd - ahead,
   }
 }
@@ -296,7 +334,14 @@ export function step(s: MachineState, e: MachineEvent): Step {
       const wired = wire(s, e)
       if (s.inFlight) return wired
       const state = clamp(wired.state, e.now)
-      if (e.now < dueAt(state) + e.delay) return { state, effects: wired.effects }
+      const due = dueAt(state)
+      if (e.now < Math.max(due, state.wokeAt) + e.delay) return { state, effects: wired.effects }
+      // A follower that runs at least its delay late (the laptop slept, the tab was frozen)
+      // woke with the leader: it waits its delay from now, so the leader alone asks (and
+      // sends the one logout) when every tab wakes together.
+      if (e.delay > 0 && state.wokeAt < due && e.now >= due + 2 * e.delay) {
+        return { state: { ...state, wokeAt: e.now }, effects: wired.effects }
+      }
       return {
         state: { ...state, lastPingAt: e.now, inFlight: true },
         effects: [
@@ -307,7 +352,10 @@ export function step(s: MachineState, e: MachineEvent): Step {
       }
     }
     case 'activity': {
-      if (!live(s)) return same(s)
+      // Activity after the session's end (as this tab knows it) revives nothing: only the
+      // server can tell of newer activity elsewhere, and without it the session is over
+      // (fail safe, e.g. waking offline from a sleep longer than expireAfter).
+      if (!live(s) || remaining(s, e.at) === 0) return same(s)
       const newer = e.at > s.lastActivity
       const dismiss = newer && s.status === 'warning'
       const extend = e.extend || dismiss
@@ -337,15 +385,18 @@ export function step(s: MachineState, e: MachineEvent): Step {
         failures: 0,
         syncedAt: Math.max(s.syncedAt, e.sentAt),
       }
+      // The server measured between sending and now: counting from `sentAt` never puts its
+      // activity later than it is by more than its rounding (which would promise time it does
+      // not give), and activity it reports is not owed to it again.
       if (view.idleFor !== undefined) {
-        state.lastActivity = Math.max(s.lastActivity, e.now - view.idleFor)
+        state.lastActivity = Math.max(s.lastActivity, e.sentAt - view.idleFor)
       }
       if (view.warnAfter !== undefined && view.expireAfter !== undefined) {
         state.warnAfter = view.warnAfter
         state.expireAfter = view.expireAfter
         state.policyAt = e.now
       }
-      if (view.expiresIn !== undefined) state.absoluteEnd = e.now + view.expiresIn
+      if (view.expiresIn !== undefined) state.absoluteEnd = e.sentAt + view.expiresIn
       return settle(state, e.now)
     }
     case 'unreachable':

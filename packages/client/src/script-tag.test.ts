@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { boot, optionsFromDataset } from './script-tag.ts'
+import { boot, optionsFromDataset, type SessionWardGlobal } from './script-tag.ts'
 import { installWebLocks } from './test-support/browser.ts'
 
 const tag = (attributes: Record<string, string>): HTMLScriptElement => {
@@ -59,6 +59,19 @@ describe('script tag', () => {
     expect(() => boot(tag({ 'data-ping-url': '/p', 'data-dialog': 'maybe' }))).toThrow(
       'sessionward: dialog must be true or false, got "maybe"',
     )
+  })
+
+  test('12: a bad attribute still exposes the factory, so the page can fall back to it', () => {
+    let exposed: SessionWardGlobal | null = null
+    const expose = (global: SessionWardGlobal): void => {
+      exposed = global
+    }
+    expect(() => boot(tag({ 'data-ping-url': '/p', 'data-warn-after': 'soon' }), expose)).toThrow(
+      'sessionward: warnAfter must be a positive number of seconds, got "soon"',
+    )
+    const global = exposed as SessionWardGlobal | null
+    expect(global?.ward).toBeNull()
+    expect(global?.createSessionWard({ pingUrl: '/p' }).getState()).toBe('stopped')
   })
 
   test('with data-ping-url the ward starts right away (and stops before it could ping)', () => {

@@ -55,13 +55,22 @@ export function optionsFromDataset(data: DOMStringMap): SessionWardOptions | nul
 
 /**
  * The script-tag entry: starts a ward from the tag's data- attributes (if it has a
- * `data-ping-url`) and returns what `window.SessionWard` exposes.
+ * `data-ping-url`) and returns what `window.SessionWard` exposes. `expose` receives it before
+ * the options are read, so a bad attribute throws its clear error while the page can still
+ * fall back to `createSessionWard`.
  * @example
- * window.SessionWard = boot(document.currentScript)
+ * boot(document.currentScript, (global) => { window.SessionWard = global })
  */
-export function boot(script: HTMLOrSVGScriptElement | null): SessionWardGlobal {
+export function boot(
+  script: HTMLOrSVGScriptElement | null,
+  expose: (global: SessionWardGlobal) => void = () => {},
+): SessionWardGlobal {
+  const global: SessionWardGlobal = { ward: null, createSessionWard }
+  expose(global)
   const options = script === null ? null : optionsFromDataset(script.dataset)
-  const ward = options === null ? null : createSessionWard(options)
-  ward?.start()
-  return { ward, createSessionWard }
+  if (options !== null) {
+    global.ward = createSessionWard(options)
+    global.ward.start()
+  }
+  return global
 }

@@ -1,4 +1,4 @@
-import type { ServerView } from './machine.ts'
+import { REQUEST_TIMEOUT, type ServerView } from './machine.ts'
 import type { HeadersOption } from './options.ts'
 
 /** What a ping came back with. */
@@ -21,8 +21,7 @@ export interface ServerOptions {
   fetch: typeof fetch
 }
 
-/** A hung request must not stall the ward: after this long it counts as unreachable. */
-export const REQUEST_TIMEOUT = 10_000
+export { REQUEST_TIMEOUT }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)

@@ -79,9 +79,9 @@ describe('three tabs on one channel', () => {
     await wait(0.1)
     expect(states()).toEqual(['active', 'active', 'active'])
     expect(tabs.map((tab) => tab.seen)).toEqual([
-      ['warn 10', 'active'],
-      ['warn 10', 'active'],
-      ['warn 10', 'active'],
+      ['warn 8', 'active'],
+      ['warn 8', 'active'],
+      ['warn 8', 'active'],
     ])
     // The server hears about "stay" once, from the leader.
     expect(server.pings.length).toBe(pings + 1)
@@ -200,4 +200,18 @@ test('where the channel cannot be opened, a tab works alone as its own leader', 
   expect(tabs.delay()).toBe(0)
   tabs.post({ type: 'hello' })
   tabs.close()
+})
+
+describe('tabs that wake together past expireAfter (issue 13, item 4)', () => {
+  test.each([2, 5])('%i tabs: exactly one logout request, every tab ends', async (count) => {
+    const { server, tabs } = openTabs(count)
+    await start(tabs)
+    await wait(5)
+    // The laptop sleeps an hour: no timer runs, then every tab wakes at the same moment.
+    vi.setSystemTime(Date.now() + 3_600_000)
+    window.dispatchEvent(new Event('focus'))
+    await wait(5 + (FOLLOWER_GRACE / 1000) * (count + 1))
+    expect(states()).toEqual(tabs.map(() => 'expired'))
+    expect(server.logouts).toBe(1)
+  })
 })

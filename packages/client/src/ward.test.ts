@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
-import { HOST } from './dialog.ts'
+import { formatTime, HOST } from './dialog.ts'
 import { installWebLocks } from './test-support/browser.ts'
 import { type FakeServer, fakeServer } from './test-support/server.ts'
 import { openTabs, type Tab, wait } from './test-support/ward.ts'
@@ -57,7 +57,7 @@ describe('one tab', () => {
     expect(server.pings).toEqual([0])
     expect(ward.getState()).toBe('active')
     // Local defaults are 840/900 s; the server's 20/30 s apply.
-    expect(ward.getRemaining()).toBe(30)
+    expect(ward.getRemaining()).toBe(28)
     await wait(19)
     expect(dialog()).toBeNull()
     await wait(1)
@@ -75,19 +75,19 @@ describe('one tab', () => {
     const label = SHADOW()?.getElementById(root.getAttribute('aria-labelledby') ?? '')
     const description = SHADOW()?.getElementById(root.getAttribute('aria-describedby') ?? '')
     expect(label?.textContent).toBe('Are you still there?')
-    expect(description?.textContent).toBe('For your security, you will be signed out in 0:10.')
+    expect(description?.textContent).toBe('For your security, you will be signed out in 0:08.')
     const countdown = HOOK('countdown') as HTMLElement
     // Announced now and then by a separate live region (see dialog.test.ts), not every second.
     expect(countdown.closest('[aria-live]')).toBeNull()
-    expect(countdown.textContent).toBe('0:10')
+    expect(countdown.textContent).toBe('0:08')
     expect(SHADOW()?.activeElement).toBe(HOOK('stay'))
     expect(HOOK('stay')?.textContent).toBe('Stay signed in')
     expect(HOOK('logout')?.textContent).toBe('Sign out')
     expect(root.style.getPropertyValue('--sessionward-progress')).toBe('1.0000')
     await wait(4)
-    expect(countdown.textContent).toBe('0:06')
-    expect(root.style.getPropertyValue('--sessionward-progress')).toBe('0.6000')
-    expect(events).toEqual(['state active stopped', 'state warning active', 'warn 10'])
+    expect(countdown.textContent).toBe('0:04')
+    expect(root.style.getPropertyValue('--sessionward-progress')).toBe('0.5000')
+    expect(events).toEqual(['state active stopped', 'state warning active', 'warn 8'])
   })
 
   test('texts are replaceable, the countdown goes where {time} is', async () => {
@@ -95,7 +95,7 @@ describe('one tab', () => {
       texts: { title: 'Noch da?', message: 'In {time} werden Sie abgemeldet.', stay: 'Bleiben' },
     })
     await wait(21)
-    expect(dialog()?.textContent).toBe('Noch da?In 0:09 werden Sie abgemeldet.BleibenSign out')
+    expect(dialog()?.textContent).toBe('Noch da?In 0:07 werden Sie abgemeldet.BleibenSign out')
   })
 
   test('"Stay signed in" closes the dialog in place, returns focus and tells the server', async () => {
@@ -113,11 +113,11 @@ describe('one tab', () => {
     expect(events).toEqual([
       'state active stopped',
       'state warning active',
-      'warn 10',
+      'warn 8',
       'state active warning',
       'active',
     ])
-    expect(tab.seen).toEqual(['warn 10', 'active'])
+    expect(tab.seen).toEqual(['warn 8', 'active'])
     await wait(19)
     expect(ward.getState()).toBe('active')
   })
@@ -149,7 +149,7 @@ describe('one tab', () => {
     expect(events).toEqual([
       'state active stopped',
       'state warning active',
-      'warn 10',
+      'warn 8',
       'state expired warning',
       'expire idle',
     ])
@@ -164,7 +164,7 @@ describe('one tab', () => {
     HOOK('logout')?.click()
     await wait(0)
     expect(ward.getState()).toBe('expired')
-    expect(tab.seen).toEqual(['warn 10', 'expire logout'])
+    expect(tab.seen).toEqual(['warn 8', 'expire logout'])
     expect(server.logouts).toBe(1)
     // The reason replaces the one in redirectTo, so the page does not say "inactivity".
     expect(tab.navigations).toEqual(['/login?reason=logout'])
@@ -205,7 +205,7 @@ describe('one tab', () => {
     HOOK('stay')?.click()
     await wait(0)
     expect(ward.getState()).toBe('expired')
-    expect(tab.seen).toEqual(['warn 10', 'active', 'expire revoked'])
+    expect(tab.seen).toEqual(['warn 8', 'active', 'expire revoked'])
     expect(tab.navigations).toEqual(['/login?reason=revoked'])
   })
 
@@ -218,7 +218,7 @@ describe('one tab', () => {
     expect(ward.getState()).toBe('warning')
     await wait(1)
     expect(ward.getState()).toBe('expired')
-    expect(tab.seen).toEqual(['warn 10', 'expire idle'])
+    expect(tab.seen).toEqual(['warn 8', 'expire idle'])
     expect(tab.navigations).toEqual(['/login?reason=idle'])
   })
 
@@ -233,7 +233,7 @@ describe('one tab', () => {
     expect(server.pings.at(-1)).toBe(7200)
     expect(ward.getState()).toBe('active')
     expect(server.logouts).toBe(0)
-    expect(ward.getRemaining()).toBe(30)
+    expect(ward.getRemaining()).toBe(28)
   })
 
   test('a two-hour sleep that the server confirms ends the session on wake', async () => {
@@ -255,7 +255,7 @@ describe('one tab', () => {
     await wait(10)
     expect(server.pings).toEqual([0, 90])
     expect(ward.getState()).toBe('active')
-    expect(ward.getRemaining()).toBe(20)
+    expect(ward.getRemaining()).toBe(18)
   })
 
   test('start() after expiry begins a fresh session; stop() leaves nothing behind', async () => {
@@ -282,6 +282,23 @@ describe('one tab', () => {
     expect(events.at(-1)).toBe('state stopped warning')
   })
 
+  test('6: the countdown redraws on its own whole seconds, as getRemaining() reads it', async () => {
+    // The server answers 0.3 s after each ping, so the warning opens between two seconds.
+    await open({
+      fetch: async (url, init) => {
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        return server.fetch(url, init)
+      },
+    })
+    await wait(20.7)
+    expect(ward.getState()).toBe('warning')
+    const shown = HOOK('countdown') as HTMLElement
+    for (let step = 0; step < 50; step++) {
+      expect(shown.textContent).toBe(formatTime(ward.getRemaining() * 1000))
+      await wait(0.1)
+    }
+  })
+
   test('a throwing callback is reported and changes nothing else', async () => {
     const reported: unknown[] = []
     vi.spyOn(console, 'error').mockImplementation((...args) => reported.push(args[0]))
@@ -292,7 +309,7 @@ describe('one tab', () => {
     })
     await wait(20)
     expect(reported).toEqual(['sessionward: onwarn threw'])
-    expect(events).toContain('warn 10')
+    expect(events).toContain('warn 8')
     expect(dialog()?.open).toBe(true)
     vi.restoreAllMocks()
   })

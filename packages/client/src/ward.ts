@@ -3,11 +3,12 @@ import { createDialog, type Dialog } from './dialog.ts'
 import { listen } from './events.ts'
 import { watchLifecycle } from './lifecycle.ts'
 import {
+  COUNTDOWN_MARGIN,
+  countdown,
   type Effect,
   type MachineEvent,
   type MachineState,
   nextCheck,
-  remaining,
   STOPPED,
   shared,
   step,
@@ -56,7 +57,7 @@ interface Run {
   server: Server
   dialog: Dialog | null
   timer: ReturnType<typeof setTimeout> | undefined
-  ticker: ReturnType<typeof setInterval> | undefined
+  ticker: ReturnType<typeof setTimeout> | undefined
   unwatch: Array<() => void>
 }
 
@@ -86,26 +87,30 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   }
 
   function getRemaining(): number {
-    return Math.ceil(remaining(state, now()) / 1000)
+    return Math.ceil(countdown(state, now()) / 1000)
   }
 
+  /**
+   * Draws the dialog, and again when its whole seconds change: on the countdown's own seconds,
+   * not a free-running interval, so every tab shows the same number at the same moment.
+   */
   function render(current: Run): void {
-    if (current.dialog === null) return
-    if (state.status === 'warning') {
-      current.dialog.show(remaining(state, now()), state.expireAfter - state.warnAfter)
-    } else {
-      current.dialog.hide()
+    clearTimeout(current.ticker)
+    current.ticker = undefined
+    if (state.status !== 'warning') {
+      current.dialog?.hide()
+      return
+    }
+    const left = countdown(state, now())
+    current.dialog?.show(left, state.expireAfter - state.warnAfter - COUNTDOWN_MARGIN)
+    if (current.dialog !== null && left > 0) {
+      current.ticker = setTimeout(() => render(current), left % 1000 || 1000)
     }
   }
 
   function announce(previous: WardState): void {
     const status = state.status
-    if (run !== null) {
-      render(run)
-      clearInterval(run.ticker)
-      const current = run
-      run.ticker = status === 'warning' ? setInterval(() => render(current), 1000) : undefined
-    }
+    if (run !== null) render(run)
     emit<StateDetail>('state', { state: status, previous }, options.onStateChange)
     if (status === 'warning')
       emit<WarnDetail>('warn', { remaining: getRemaining() }, options.onWarn)
@@ -194,7 +199,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   function release(current: Run): void {
     close(current)
     clearTimeout(current.timer)
-    clearInterval(current.ticker)
+    clearTimeout(current.ticker)
     for (const unwatch of current.unwatch) unwatch()
     current.dialog?.destroy()
   }
