@@ -1,0 +1,165 @@
+// Sleep, freeze and offline faults of the client (issue 13, items 3 and 4), in real Chromium
+// tabs of one window: hidden tabs are really hidden (no focus emulation, see
+// launchFreezableChromium), frozen with `Page.setWebLifecycleState` and taken offline with
+// `Network.emulateNetworkConditions`. Its own demo and browsers, one scenario at a time.
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import type { BrowserContext, CDPSession, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, it } from 'vitest'
+import { LOGOUT_WAIT } from '../packages/client/src/ward.ts'
+import {
+  chromiumSkipReason,
+  type FreezableChromium,
+  launchFreezableChromium,
+  logOf,
+} from './support/chromium.ts'
+import { type RunningDemo, startDemo } from './support/demo.ts'
+import { LONG, openTab, signIn, waitForLogin } from './support/pages.ts'
+
+const ROOT = join(import.meta.dirname, '..')
+
+// Long enough for five tabs to open one after another on a busy two-core machine.
+const WARN_AFTER = 10
+const EXPIRE_AFTER = 20
+
+/** The SDK's expire event for a session that ended for `reason`. */
+const ENDED = (reason: string) => `expire:${reason}`
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+interface Device {
+  chromium: FreezableChromium
+  context: BrowserContext
+  /** The first tab signed in; the others opened the dashboard after it. */
+  tabs: Page[]
+  cdp: CDPSession[]
+  sessionId: string
+}
+
+/** One browser (one window) with `count` tabs of `username`'s session, each with a CDP session. */
+async function openDevice(demo: RunningDemo, name: string, count: number): Promise<Device> {
+  const chromium = await launchFreezableChromium()
+  const { context } = chromium
+  await context.setExtraHTTPHeaders({ 'x-e2e-device': name })
+  const first = await context.newPage()
+  await signIn(first, demo.url, name)
+  const tabs = [first]
+  for (let i = 1; i < count; i++) tabs.push(await openTab(context, `${demo.url}/`))
+  const me = await first.evaluate(async () => (await fetch('/api/me')).json())
+  const cdp = await Promise.all(tabs.map((tab) => context.newCDPSession(tab)))
+  return { chromium, context, tabs, cdp, sessionId: me.session.id }
+}
+
+const lifecycle = (device: Device, state: 'frozen' | 'active') =>
+  Promise.all(device.cdp.map((cdp) => cdp.send('Page.setWebLifecycleState', { state })))
+
+const offline = (device: Device) =>
+  Promise.all(
+    device.cdp.map((cdp) =>
+      cdp.send('Network.emulateNetworkConditions', {
+        offline: true,
+        latency: 0,
+        downloadThroughput: -1,
+        uploadThroughput: -1,
+      }),
+    ),
+  )
+
+/** Frozen: no timer runs and nothing is asked; past expireAfter as the server counts it. */
+async function sleepPastExpiry(device: Device, demo: RunningDemo): Promise<void> {
+  await lifecycle(device, 'frozen')
+  await sleep((EXPIRE_AFTER + 1) * 1000)
+  // Nobody asked, so the server has not ended it either.
+  if ((await demo.row(device.sessionId))?.endedAt !== null) throw new Error('ended while asleep')
+}
+
+/** The person comes back: the last tab is brought to the front and the mouse moves over it. */
+async function moveMouse(tab: Page): Promise<void> {
+  await tab.bringToFront()
+  await tab.mouse.move(200, 200)
+  await tab.mouse.move(260, 240)
+}
+
+describe.skipIf(chromiumSkipReason !== null)(
+  `client faults in Chromium${chromiumSkipReason ? ` (skipped: ${chromiumSkipReason})` : ''}`,
+  () => {
+    let demo: RunningDemo
+
+    beforeAll(async () => {
+      // The demo serves the script-tag bundle from the client's dist.
+      execFileSync(process.execPath, [join(ROOT, 'packages/client/scripts/build-if-needed.ts')], {
+        stdio: 'ignore',
+      })
+      demo = await startDemo({ warnAfter: WARN_AFTER, expireAfter: EXPIRE_AFTER, maxSessions: 3 })
+    })
+
+    afterAll(async () => {
+      await demo?.close()
+    })
+
+    it('3. frozen past expireAfter, woken offline, the mouse moved: every tab ends at once, no warning first', async ({
+      expect,
+      onTestFinished,
+    }) => {
+      const device = await openDevice(demo, 'carol', 2)
+      onTestFinished(() => device.chromium.close())
+      await sleepPastExpiry(device, demo)
+      await offline(device)
+      await lifecycle(device, 'active')
+      await moveMouse(device.tabs[1] as Page)
+
+      for (const tab of device.tabs) {
+        await expect.poll(() => logOf(tab).events, { timeout: LONG }).toContain(ENDED('idle'))
+        // Ended on waking, not after a fresh warning period the mouse move would have bought.
+        expect(logOf(tab).events).toEqual([ENDED('idle')])
+      }
+    })
+
+    it('3. asleep past expireAfter without any lifecycle event (clock jump), offline, the mouse moved: every tab ends at once', async ({
+      expect,
+      onTestFinished,
+    }) => {
+      const chromium = await launchFreezableChromium()
+      onTestFinished(() => chromium.close())
+      // The pages' clock runs on its own; a jump moves it without firing a timer, as a laptop
+      // waking from sleep sees it (no freeze, no resume, no visibility change).
+      await chromium.context.clock.install()
+      await chromium.context.setExtraHTTPHeaders({ 'x-e2e-device': 'dave' })
+      const first = await chromium.context.newPage()
+      await signIn(first, demo.url, 'dave')
+      const tabs = [first, await openTab(chromium.context, `${demo.url}/`)]
+      const cdp = await Promise.all(tabs.map((tab) => chromium.context.newCDPSession(tab)))
+      await offline({ chromium, context: chromium.context, tabs, cdp, sessionId: '' })
+      const now = await first.evaluate(() => Date.now())
+      await chromium.context.clock.setSystemTime(now + (EXPIRE_AFTER + 60) * 1000)
+      await moveMouse(tabs[1] as Page)
+
+      for (const tab of tabs) {
+        await expect.poll(() => logOf(tab).events, { timeout: LONG }).toContain(ENDED('idle'))
+        expect(logOf(tab).events).toEqual([ENDED('idle')])
+      }
+    })
+
+    it.for([2, 5])(
+      '4. %i tabs frozen past expireAfter wake together: never more than one logout request',
+      async (count, { expect, onTestFinished }) => {
+        const name = count === 2 ? 'erin' : 'frank'
+        const device = await openDevice(demo, name, count)
+        onTestFinished(() => device.chromium.close())
+        await sleepPastExpiry(device, demo)
+        await lifecycle(device, 'active')
+
+        const reasons = await Promise.all(device.tabs.map((tab) => waitForLogin(tab)))
+        expect(reasons).toEqual(device.tabs.map(() => 'idle'))
+        // A tab navigates once its logout request is answered or LOGOUT_WAIT has passed: give a
+        // late one that long again to arrive before counting. The tab whose ping hears of the
+        // end sends the one request; none is sent when the leader's events channel hears of it
+        // first (the session has ended on the server already: docs/client.md).
+        await sleep(LOGOUT_WAIT)
+        const logouts = demo.logouts.filter((logout) => logout.device === name)
+        expect(logouts.length).toBeLessThanOrEqual(1)
+        expect((await demo.row(device.sessionId))?.endReason).toBe('idle')
+      },
+    )
+  },
+)
