@@ -1,5 +1,6 @@
 import { BroadcastChannel, createLeaderElection } from 'broadcast-channel'
 import { afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
+import { REQUEST_TIMEOUT } from './machine.ts'
 import { FOLLOWER_GRACE, joinTabs, readMessage, type TabMessage } from './tabs.ts'
 import { installWebLocks, uniqueChannel } from './test-support/browser.ts'
 import { fakeServer } from './test-support/server.ts'
@@ -213,5 +214,39 @@ describe('tabs that wake together past expireAfter (issue 13, item 4)', () => {
     await wait(5 + (FOLLOWER_GRACE / 1000) * (count + 1))
     expect(states()).toEqual(tabs.map(() => 'expired'))
     expect(server.logouts).toBe(1)
+  })
+})
+
+describe('a leader that closes with its deadline ping unanswered (issue 13, item 2)', () => {
+  test('the other tab asks the server itself once that ping has timed out', async () => {
+    // A warning period longer than the ping's timeout and the followers' grace together.
+    const server = fakeServer({ warnAfter: 20, expireAfter: 60 })
+    let hang = false
+    /** A request that never reaches the server; like a real fetch, aborting it rejects it. */
+    const lost = (init: RequestInit | undefined): Promise<Response> =>
+      new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener('abort', () => reject(init.signal?.reason))
+      })
+    const { tabs } = openTabs(
+      2,
+      {
+        fetch: (url, init) =>
+          hang && url === '/session/ping' ? lost(init) : server.fetch(url, init),
+      },
+      server,
+    )
+    await start(tabs)
+    await wait(19)
+    const answered = server.pings.length
+    // The leader (the first tab) sends its warning ping into the void, then closes.
+    hang = true
+    await wait(1)
+    const [first, second] = tabs as [Tab, Tab]
+    first.ward.stop()
+    opened = [second]
+    hang = false
+    await wait((REQUEST_TIMEOUT + 2 * FOLLOWER_GRACE) / 1000)
+    expect(server.pings.length).toBe(answered + 1)
+    expect(second.ward.getState()).toBe('warning')
   })
 })
