@@ -4,6 +4,7 @@
 // `Network.emulateNetworkConditions`. Its own demo and browsers, one scenario at a time.
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { BrowserContext, CDPSession, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { LOGOUT_WAIT } from '../packages/client/src/ward.ts'
@@ -16,16 +17,12 @@ import {
 import { type RunningDemo, startDemo } from './support/demo.ts'
 import { LONG, openTab, signIn, waitForLogin } from './support/pages.ts'
 
-const ROOT = join(import.meta.dirname, '..')
-
 // Long enough for five tabs to open one after another on a busy two-core machine.
 const WARN_AFTER = 10
 const EXPIRE_AFTER = 20
 
-/** The SDK's expire event for a session that ended for `reason`. */
-const ENDED = (reason: string) => `expire:${reason}`
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** The SDK's expire event for a session that ended after inactivity. */
+const EXPIRED_IDLE = 'expire:idle'
 
 interface Device {
   chromium: FreezableChromium
@@ -87,9 +84,13 @@ describe.skipIf(chromiumSkipReason !== null)(
 
     beforeAll(async () => {
       // The demo serves the script-tag bundle from the client's dist.
-      execFileSync(process.execPath, [join(ROOT, 'packages/client/scripts/build-if-needed.ts')], {
-        stdio: 'ignore',
-      })
+      execFileSync(
+        process.execPath,
+        [join(import.meta.dirname, '../packages/client/scripts/build-if-needed.ts')],
+        {
+          stdio: 'ignore',
+        },
+      )
       demo = await startDemo({ warnAfter: WARN_AFTER, expireAfter: EXPIRE_AFTER, maxSessions: 3 })
     })
 
@@ -109,9 +110,9 @@ describe.skipIf(chromiumSkipReason !== null)(
       await moveMouse(device.tabs[1] as Page)
 
       for (const tab of device.tabs) {
-        await expect.poll(() => logOf(tab).events, { timeout: LONG }).toContain(ENDED('idle'))
+        await expect.poll(() => logOf(tab).events, { timeout: LONG }).toContain(EXPIRED_IDLE)
         // Ended on waking, not after a fresh warning period the mouse move would have bought.
-        expect(logOf(tab).events).toEqual([ENDED('idle')])
+        expect(logOf(tab).events).toEqual([EXPIRED_IDLE])
       }
     })
 
@@ -135,8 +136,8 @@ describe.skipIf(chromiumSkipReason !== null)(
       await moveMouse(tabs[1] as Page)
 
       for (const tab of tabs) {
-        await expect.poll(() => logOf(tab).events, { timeout: LONG }).toContain(ENDED('idle'))
-        expect(logOf(tab).events).toEqual([ENDED('idle')])
+        await expect.poll(() => logOf(tab).events, { timeout: LONG }).toContain(EXPIRED_IDLE)
+        expect(logOf(tab).events).toEqual([EXPIRED_IDLE])
       }
     })
 
