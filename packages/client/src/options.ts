@@ -8,7 +8,7 @@ export type WardState = 'stopped' | 'active' | 'warning' | 'expired'
 
 /** `sessionward:warn` detail and `onWarn` argument. */
 export interface WarnDetail {
-  /** Whole seconds until the session ends unless the user stays. */
+  /** Whole seconds the countdown shows: it ends 2 s before the session, unless the user stays. */
   remaining: number
 }
 

@@ -38,7 +38,10 @@ export interface SessionWard {
   /** Ends the session in every tab (one logout request) and redirects. */
   logout(): void
   getState(): WardState
-  /** Whole seconds until the session ends without further activity (0 when not running). */
+  /**
+   * Whole seconds the countdown shows: until 2 s before the session ends without further
+   * activity, so a stay in time reaches the server (0 when not running).
+   */
   getRemaining(): number
 }
 
@@ -96,7 +99,6 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
    */
   function render(current: Run): void {
     clearTimeout(current.ticker)
-    current.ticker = undefined
     if (state.status !== 'warning') {
       current.dialog?.hide()
       return
