@@ -33,6 +33,17 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // The demo's hostile-input suite: in-process and over sockets, no browser.
+          name: 'demo',
+          include: ['demo/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'e2e',
           include: ['e2e/**/*.test.ts'],
           environment: 'node',
