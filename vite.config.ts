@@ -1,5 +1,6 @@
 import { defaultClientConditions, defaultServerConditions } from 'vite'
 import { defineConfig } from 'vitest/config'
+import { screenConsoleLine } from './log-leak-check.ts'
 
 // `source` resolves workspace packages to their TypeScript sources, so tests need no build.
 const conditions = ['source']
@@ -8,7 +9,9 @@ export default defineConfig({
   resolve: { conditions: [...conditions, ...defaultClientConditions] },
   ssr: { resolve: { conditions: [...conditions, ...defaultServerConditions] } },
   test: {
-    globalSetup: ['./test-skips.ts'],
+    globalSetup: ['./test-skips.ts', './log-leak-check.ts'],
+    // No log line may hold a token or a digest: such a line is held back and fails the run.
+    onConsoleLog: (log) => screenConsoleLine(log),
     projects: [
       {
         extends: true,
