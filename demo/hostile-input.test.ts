@@ -34,6 +34,7 @@ const BOUND_MS = 2 * STORE_TIMEOUT * 1000
 const SOCKET_SHARE = 0.1
 /** The pool of real sessions is renewed this often, as fuzzed logouts and revokes end them. */
 const REFILL_EVERY = 50
+const ADMIN_TOP_UP_EVERY = 10
 const USERS = ['alice', 'bob', 'admin']
 const JWT_SECRET = 'hostile-input-suite-secret-of-32-bytes-or-more'
 
@@ -117,28 +118,42 @@ function capturingLogger() {
 /** Real sessions and access tokens, from real logins. */
 interface Pool {
   tokens: string[]
+  /** The admin's, for most requests to the admin view (else few would get past its guard). */
+  admin: string[]
   ids: string[]
   access: string[]
 }
 
+/** Signs `user` in through the app's JSON login. */
+async function login(app: Served, user: string) {
+  const answer = await app.fetch(
+    new Request('http://localhost/api/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': USER_AGENT },
+      body: JSON.stringify({ username: user, password: user }),
+    }),
+  )
+  if (answer.status !== 200) throw new Error(`login ${user}: ${answer.status}`)
+  return (await answer.json()) as { token: string; session: { id: string } }
+}
+
+/**
+ * One more live admin session: the admin's end often (the fuzzed requests log out, revoke all
+ * and change user agents), and without one almost nothing gets past the admin view's guard.
+ */
+async function topUpAdmin(pool: Pool, demo: Served): Promise<void> {
+  const { token } = await login(demo, 'admin')
+  pool.admin.push(token)
+  pool.admin.splice(0, Math.max(0, pool.admin.length - 4))
+}
+
 async function refill(pool: Pool, demo: Served, jwt: Served): Promise<void> {
-  const json = { 'content-type': 'application/json', 'user-agent': USER_AGENT }
   for (const user of USERS) {
-    const login = async (app: Served) => {
-      const answer = await app.fetch(
-        new Request('http://localhost/api/login', {
-          method: 'POST',
-          headers: json,
-          body: JSON.stringify({ username: user, password: user }),
-        }),
-      )
-      if (answer.status !== 200) throw new Error(`login ${user}: ${answer.status}`)
-      return (await answer.json()) as { token: string; session: { id: string } }
-    }
-    const demoLogin = await login(demo)
+    const demoLogin = await login(demo, user)
     pool.tokens.push(demoLogin.token)
+    if (user === 'admin') pool.admin.push(demoLogin.token)
     pool.ids.push(demoLogin.session.id)
-    const jwtLogin = await login(jwt)
+    const jwtLogin = await login(jwt, user)
     const refreshed = await jwt.fetch(
       new Request('http://localhost/session/token', {
         method: 'POST',
@@ -148,16 +163,22 @@ async function refill(pool: Pool, demo: Served, jwt: Served): Promise<void> {
     if (refreshed.status !== 200) throw new Error(`token ${user}: ${refreshed.status}`)
     const { access, token } = (await refreshed.json()) as { access: string; token: string }
     pool.tokens.push(token)
+    if (user === 'admin') pool.admin.push(token)
     pool.ids.push(jwtLogin.session.id)
     pool.access.push(access)
   }
   // The newest few of each: older ones have mostly been evicted (maxSessions 3) or ended.
-  for (const list of [pool.tokens, pool.ids, pool.access])
+  for (const list of [pool.tokens, pool.admin, pool.ids, pool.access])
     list.splice(0, Math.max(0, list.length - 12))
 }
 
 /** The request's headers, credentials included, as [name, value] pairs. */
-function headerList(request: HostileRequest, pool: Pool, origin: string): [string, string][] {
+function headerList(
+  request: HostileRequest,
+  path: string,
+  pool: Pool,
+  origin: string,
+): [string, string][] {
   const headers: [string, string][] = [
     ['user-agent', USER_AGENT],
     ...request.headers.map(([name, value]): [string, string] => [
@@ -166,8 +187,9 @@ function headerList(request: HostileRequest, pool: Pool, origin: string): [strin
     ]),
   ]
   const { credential } = request
-  const token =
-    pool.tokens[credential.kind === 'session' ? credential.slot % pool.tokens.length : 0]
+  const slot = credential.kind === 'session' ? credential.slot : 0
+  const tokens = path.startsWith('/admin') && slot % 4 !== 0 ? pool.admin : pool.tokens
+  const token = tokens[slot % tokens.length]
   if (credential.kind === 'session' && token) {
     if (credential.via === 'bearer' || credential.via === 'cookie+bearer') {
       headers.push(['authorization', `Bearer ${token}`])
@@ -549,7 +571,7 @@ describe.each(databases)('hostile input on %s', (name, skipReason, database) => 
     `${RUNS} generated requests keep the contract${skipReason ? ` (skipped: ${skipReason})` : ''}`,
     async () => {
       const statuses = new Map<number | string, number>()
-      const pool: Pool = { tokens: [], ids: [], access: [] }
+      const pool: Pool = { tokens: [], admin: [], ids: [], access: [] }
       let sent = 0
       let overSocket = 0
       let slowest = 0
@@ -573,12 +595,13 @@ describe.each(databases)('hostile input on %s', (name, skipReason, database) => 
 
       const property = fc.asyncProperty(hostileRequest(SOCKET_SHARE), async (request) => {
         if (sent % REFILL_EVERY === 0) await refill(pool, apps.demo, apps.jwt)
+        else if (sent % ADMIN_TOP_UP_EVERY === 0) await topUpAdmin(pool, apps.demo)
         sent++
         const app = apps[request.target]
         const path = pathOf(request, pool)
         const origin =
           request.transport === 'fetch' ? 'http://localhost' : `http://127.0.0.1:${app.port}`
-        const headers = headerList(request, pool, origin)
+        const headers = headerList(request, path, pool, origin)
         const fetchRequest =
           request.transport === 'fetch' ? asFetchRequest(request, path, headers) : null
         const started = performance.now()
