@@ -167,6 +167,9 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
 
   const app = new Hono<WardEnv>()
   app.onError((error, c) => {
+    // A body cut off mid-way (or framed so Node's parser cut the connection) fails wherever it
+    // is read, e.g. in bodyLimit: the client's doing, so no error line.
+    if (c.req.raw.signal.aborted) return unreadableBody(c, logger, 'the request broke off')
     if (error instanceof HTTPException) return error.getResponse()
     if (error instanceof StoreUnavailableError) {
       return c.json(
