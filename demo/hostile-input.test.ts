@@ -13,20 +13,34 @@ import { serve } from '@hono/node-server'
 import { createWard, type Ward, type WardEnv } from '@sessionward/server'
 import fc from 'fast-check'
 import { Hono } from 'hono'
-import { getPath } from 'hono/utils/url'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { resolveOptions } from '../packages/server/src/options.ts'
 import { findLeaks, logLine, maskLeaks } from '../packages/server/src/test-support/leaks.ts'
 import { freshDatabase, postgresSkipReason } from '../packages/server/src/test-support/postgres.ts'
-import { type RawAnswer, rawRequest } from '../packages/server/src/test-support/raw-http.ts'
+import { rawRequest } from '../packages/server/src/test-support/raw-http.ts'
 import { createDemoApp, type DemoApp } from './app.ts'
+import {
+  type Answer,
+  answerProblem,
+  fromRaw,
+  isParserAnswer,
+  shortJson,
+} from './test-support/hostile-checks.ts'
 import { type HostileRequest, hostileRequest, USER_AGENT } from './test-support/hostile-requests.ts'
+import {
+  asFetchRequest,
+  asRawBytes,
+  headerList,
+  type Pool,
+  pathOf,
+} from './test-support/hostile-wire.ts'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000)
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : randomInt(2 ** 31)
 /** Set, a run reports every broken request instead of stopping at the first (for fixing). */
 const KEEP_GOING = process.env.FUZZ_KEEP_GOING === '1'
-/** The ward's default storeTimeout (seconds): each store call of a request is bounded by it. */
-const STORE_TIMEOUT = 5
+/** The storeTimeout (seconds) of the wards here, the default: each store call is bounded by it. */
+const STORE_TIMEOUT = resolveOptions({}).storeTimeout
 // A healthy request makes its store calls in far less than one storeTimeout; twice it fails only
 // a hang, never a slow request on a loaded machine.
 const BOUND_MS = 2 * STORE_TIMEOUT * 1000
@@ -115,15 +129,6 @@ function capturingLogger() {
   return { lines, logger }
 }
 
-/** Real sessions and access tokens, from real logins. */
-interface Pool {
-  tokens: string[]
-  /** The admin's, for most requests to the admin view (else few would get past its guard). */
-  admin: string[]
-  ids: string[]
-  access: string[]
-}
-
 /** Signs `user` in through the app's JSON login. */
 async function login(app: Served, user: string) {
   const answer = await app.fetch(
@@ -170,233 +175,6 @@ async function refill(pool: Pool, demo: Served, jwt: Served): Promise<void> {
   // The newest few of each: older ones have mostly been evicted (maxSessions 3) or ended.
   for (const list of [pool.tokens, pool.admin, pool.ids, pool.access])
     list.splice(0, Math.max(0, list.length - 12))
-}
-
-/** The request's headers, credentials included, as [name, value] pairs. */
-function headerList(
-  request: HostileRequest,
-  path: string,
-  pool: Pool,
-  origin: string,
-): [string, string][] {
-  const headers: [string, string][] = [
-    ['user-agent', USER_AGENT],
-    ...request.headers.map(([name, value]): [string, string] => [
-      name,
-      value.replace(':self', origin),
-    ]),
-  ]
-  const { credential } = request
-  const slot = credential.kind === 'session' ? credential.slot : 0
-  const tokens = path.startsWith('/admin') && slot % 4 !== 0 ? pool.admin : pool.tokens
-  const token = tokens[slot % tokens.length]
-  if (credential.kind === 'session' && token) {
-    if (credential.via === 'bearer' || credential.via === 'cookie+bearer') {
-      headers.push(['authorization', `Bearer ${token}`])
-    }
-    if (credential.via === 'token') headers.push(['authorization', `Token ${token}`])
-    if (credential.via === 'cookie' || credential.via === 'cookie+bearer') {
-      headers.push(['cookie', `__Host-sessionward=${token}`])
-    }
-  }
-  if (credential.kind === 'access') {
-    headers.push(['authorization', `Bearer ${pool.access[credential.slot % pool.access.length]}`])
-  }
-  if (credential.kind === 'authorization') headers.push(['authorization', credential.value])
-  if (credential.kind === 'cookie') headers.push(['cookie', credential.value])
-  return headers
-}
-
-/** The path with a pool session's id where the generator asked for one of ours. */
-function pathOf(request: HostileRequest, pool: Pool): string {
-  const id = pool.ids[request.path.length % pool.ids.length] ?? ''
-  return request.path.replaceAll(':own', id)
-}
-
-/** The request as a fetch Request, or null when the Fetch API refuses it (sent raw instead). */
-function asFetchRequest(
-  request: HostileRequest,
-  path: string,
-  headers: [string, string][],
-): Request | null {
-  const init = new Headers()
-  try {
-    for (const [name, value] of headers) {
-      // The Fetch API frames the body itself; a real server never passes a mismatched length on.
-      if (name === 'content-length' || name === 'transfer-encoding') continue
-      // What a Fetch API header cannot hold (NUL, CR, LF, beyond latin1) goes raw over a socket.
-      init.append(name, value.replace(/[\0\r\n]|[^\0-\xff]/gu, ''))
-    }
-    const hasBody = request.body !== null && !['GET', 'HEAD'].includes(request.method.toUpperCase())
-    return new Request(`http://localhost${path}`, {
-      method: request.method,
-      headers: init,
-      body: hasBody ? request.body : null,
-    })
-  } catch {
-    return null
-  }
-}
-
-function chunked(body: Uint8Array): Buffer {
-  const half = Math.ceil(body.length / 2)
-  const parts = [body.subarray(0, half), body.subarray(half)].filter((part) => part.length > 0)
-  return Buffer.concat([
-    ...parts.flatMap((part) => [
-      Buffer.from(`${part.length.toString(16)}\r\n`),
-      part,
-      Buffer.from('\r\n'),
-    ]),
-    Buffer.from('0\r\n\r\n'),
-  ])
-}
-
-/** The request as raw HTTP/1.1 bytes, framed the way the generator said. */
-function asRawBytes(
-  request: HostileRequest,
-  path: string,
-  headers: [string, string][],
-  port: number,
-): Buffer {
-  const body = request.body ?? new Uint8Array()
-  const framing: Record<HostileRequest['framing'], [string[], Buffer]> = {
-    length: [[`Content-Length: ${body.length}`], Buffer.from(body)],
-    chunked: [['Transfer-Encoding: chunked'], chunked(body)],
-    'wrong-length': [[`Content-Length: ${body.length + 10}`], Buffer.from(body)],
-    'length-and-chunked': [
-      [`Content-Length: ${body.length}`, 'Transfer-Encoding: chunked'],
-      chunked(body),
-    ],
-    'bad-chunks': [
-      ['Transfer-Encoding: chunked'],
-      Buffer.from(`zz\r\n${Buffer.from(body).toString('latin1')}\r\n`),
-    ],
-  }
-  const [frameHeaders, payload] = framing[request.framing]
-  const head = [
-    `${request.method} ${path} HTTP/1.1`,
-    `Host: 127.0.0.1:${port}`,
-    'Connection: close',
-    ...headers.map(([name, value]) => `${name}: ${value}`),
-    ...(request.body !== null || request.framing !== 'length' ? frameHeaders : []),
-  ]
-  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), payload])
-}
-
-/** The route path as Hono matches it, or null for a target no URL parser accepts. */
-function routedPath(path: string): string | null {
-  try {
-    return getPath(new Request(`http://localhost${path}`))
-  } catch {
-    return null
-  }
-}
-
-const underPrefix = (path: string, prefix: string) =>
-  path === prefix || path.startsWith(`${prefix}/`)
-
-/** Whether error answers at this path must be JSON: the ward's mounts and the demo's /api. */
-function jsonErrorsAt(path: string): boolean {
-  return (
-    underPrefix(path, '/session') ||
-    underPrefix(path, '/admin/sessions') ||
-    path.startsWith('/api/')
-  )
-}
-
-/** Decoded forms of what a client sent, where a route may legitimately echo it back. */
-function echoable(path: string, body: Uint8Array | null): string {
-  const forms = [
-    path,
-    Buffer.from(body ?? []).toString('latin1'),
-    Buffer.from(body ?? []).toString('utf8'),
-  ]
-  for (const form of [...forms]) {
-    try {
-      forms.push(decodeURIComponent(form.replaceAll('+', ' ')))
-    } catch {
-      // Not decodable: the raw form above is what a route could echo.
-    }
-  }
-  return forms.join('\n')
-}
-
-interface Answer {
-  status: number
-  contentType: string
-  body: string
-}
-
-/** What is wrong with one answer, or null. */
-function answerProblem(
-  request: HostileRequest,
-  path: string,
-  answer: Answer,
-  ms: number,
-): string | null {
-  if (ms > BOUND_MS) return `took ${Math.round(ms)} ms (bound ${BOUND_MS} ms)`
-  if (answer.status >= 500) return `answered ${answer.status}`
-  const routed = routedPath(path)
-  if (
-    answer.status >= 400 &&
-    routed !== null &&
-    jsonErrorsAt(routed) &&
-    request.method !== 'HEAD'
-  ) {
-    const accept = request.headers.filter(([name]) => name === 'accept').map(([, v]) => v)
-    // Admin pages answer a browser (Accept preferring HTML) with an HTML error page, by design.
-    const htmlAllowed =
-      underPrefix(routed, '/admin/sessions') && accept.some((v) => v.includes('html'))
-    if (!(htmlAllowed && answer.contentType.startsWith('text/html'))) {
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(answer.body)
-      } catch {
-        return `error ${answer.status} at ${routed} is not JSON (${answer.contentType}): ${answer.body.slice(0, 80)}`
-      }
-      const { error, message } = (parsed ?? {}) as Record<string, unknown>
-      if (!answer.contentType.startsWith('application/json')) {
-        return `error ${answer.status} at ${routed} has Content-Type ${answer.contentType}`
-      }
-      if (typeof error !== 'string' || typeof message !== 'string') {
-        return `error ${answer.status} at ${routed} lacks {"error","message"}: ${answer.body.slice(0, 80)}`
-      }
-    }
-  }
-  let body = answer.body
-  // The answers that issue a token carry it by design: the login and the token refresh.
-  if (answer.status === 200 && routed !== null && /\/(api\/login|session\/token)$/.test(routed)) {
-    const issued = (JSON.parse(body) as { token?: unknown }).token
-    if (typeof issued === 'string') body = body.replaceAll(issued, '')
-  }
-  const sent = echoable(path, request.body)
-  const leaked = findLeaks(body).filter((found) => !sent.includes(found))
-  if (leaked.length > 0) return `answer holds a token or digest: ${maskLeaks(leaked.join(', '))}`
-  return null
-}
-
-function fromRaw(raw: RawAnswer): Answer {
-  return {
-    status: raw.status,
-    contentType: raw.headers.find(([name]) => name === 'content-type')?.[1] ?? '',
-    body: raw.body.toString('utf8'),
-  }
-}
-
-/** Node's own answer to bytes its HTTP parser refuses, before any app code runs. */
-const isParserAnswer = (raw: RawAnswer) =>
-  [400, 413, 414, 431].includes(raw.status) &&
-  raw.body.length === 0 &&
-  !raw.headers.some(([name]) => name === 'content-type')
-
-/** A request as JSON for a report, long strings cut and tokens masked. */
-function shortJson(value: unknown): string {
-  const json = JSON.stringify(value, (_key, v: unknown) => {
-    if (v instanceof Uint8Array) return `<${v.length} bytes>`
-    if (typeof v === 'string' && v.length > 120) return `${v.slice(0, 120)}…(${v.length} chars)`
-    return v
-  })
-  return maskLeaks(json ?? String(value))
 }
 
 const databases: [string, string | null, () => Promise<string | undefined>][] = [
@@ -647,7 +425,10 @@ describe.each(databases)('hostile input on %s', (name, skipReason, database) => 
         const ms = performance.now() - started
         slowest = Math.max(slowest, ms)
         if (answer) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
-        const problems = [answer && answerProblem(request, path, answer, ms), ...logProblems()]
+        const problems = [
+          answer && answerProblem(request, path, answer, ms, BOUND_MS),
+          ...logProblems(),
+        ]
         for (const problem of problems) {
           if (!problem) continue
           const report = `${request.method} ${shortJson(path)}: ${problem}`
