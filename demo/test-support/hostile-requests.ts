@@ -311,6 +311,9 @@ const CONTENT_TYPES = [
 const ORIGINS = [':self', 'http://127.0.0.1', 'https://evil.example', 'null', '']
 
 const header: fc.Arbitrary<[string, string]> = fc.oneof(
+  // Second credentials beside the request's own: a duplicate Authorization or Cookie header.
+  authorization.map((v): [string, string] => ['authorization', v]),
+  cookieValue.map((v): [string, string] => ['cookie', v]),
   fc.constantFrom(...ACCEPTS).map((v): [string, string] => ['accept', v]),
   fc.constantFrom(...CONTENT_TYPES).map((v): [string, string] => ['content-type', v]),
   fc.string().map((v): [string, string] => ['content-type', v]),
