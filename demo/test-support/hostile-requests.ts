@@ -149,6 +149,7 @@ const ROUTES: [string, string][] = [
   ['GET', '/session/history'],
   ['POST', '/session/token'],
   ['GET', '/session/sessionward.js'],
+  ['GET', '/session/events'],
   ['GET', '/admin/sessions'],
   ['GET', '/admin/sessions/:id'],
   ['DELETE', '/admin/sessions/:id'],

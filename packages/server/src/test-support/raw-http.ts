@@ -57,10 +57,16 @@ export function parseAnswer(data: Buffer): RawAnswer | null {
   return { status, headers, body }
 }
 
+const isEventStream = (answer: RawAnswer | null): boolean =>
+  answer !== null &&
+  answer.body.length > 0 &&
+  header(answer.headers, 'content-type')?.startsWith('text/event-stream') === true
+
 /**
  * Sends raw bytes to 127.0.0.1:`port` and reads until the server closes the connection: for
  * what a `fetch` Request cannot carry (binary header bytes, duplicate headers, broken framing).
- * Resolves `timedOut` when the server neither answers nor closes within `timeoutMs`.
+ * Resolves `timedOut` when the server neither answers nor closes within `timeoutMs`; an event
+ * stream resolves with its head and first bytes.
  *
  * @example
  * await rawRequest(port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
@@ -82,7 +88,11 @@ export function rawRequest(
       resolve({ answer: parseAnswer(Buffer.concat(chunks)), timedOut })
     }
     const timer = setTimeout(() => finish(true), timeoutMs)
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      // An event stream never ends by itself: its head and first event are the answer.
+      if (isEventStream(parseAnswer(Buffer.concat(chunks)))) finish(false)
+    })
     socket.on('close', () => finish(false))
     socket.on('error', () => finish(false))
     socket.on('connect', () => {
