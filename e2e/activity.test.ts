@@ -3,7 +3,7 @@
 // performed (synthetic ones, a script's focus() and scrollTo()) never postpone it.
 // Its own demo and browsers, like e2e/dialog.test.ts.
 import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, it } from 'vitest'
+import { beforeAll, describe, it } from 'vitest'
 import {
   chromiumSkipReason,
   launchFreezableChromium,
@@ -17,6 +17,8 @@ import { LONG, openTab, signIn, stateOf, type WardState } from './support/pages.
 // waits for it to run out.
 const WARN_AFTER = 5
 const EXPIRE_AFTER = 125
+
+const DEMO = { warnAfter: WARN_AFTER, expireAfter: EXPIRE_AFTER, maxSessions: 3 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -67,23 +69,16 @@ function countInput(page: Page) {
 const inputOf = (page: Page) =>
   page.evaluate(() => (window as unknown as { inputCounts: Record<string, number> }).inputCounts)
 
+let browser: Browser
+let demo: RunningDemo
+
 describe.skipIf(chromiumSkipReason !== null)(
   `what counts as activity${chromiumSkipReason ? ` (skipped: ${chromiumSkipReason})` : ''}`,
   () => {
-    let browser: Browser
-    let demo: RunningDemo
-
+    // One Chromium and demo for the file; the returned function closes both after it.
     beforeAll(async () => {
-      ;[browser, demo] = await startBrowserAndDemo({
-        warnAfter: WARN_AFTER,
-        expireAfter: EXPIRE_AFTER,
-        maxSessions: 3,
-      })
-    })
-
-    afterAll(async () => {
-      await browser?.close()
-      await demo?.close()
+      ;[browser, demo] = await startBrowserAndDemo(DEMO)
+      return () => Promise.all([browser.close(), demo.close()]).then(() => undefined)
     })
 
     it('the open warning: Tab, the wheel, moves and switching tabs close it nowhere; Stay closes it everywhere', async ({
@@ -160,8 +155,8 @@ describe.skipIf(chromiumSkipReason !== null)(
     it('events nobody performed — synthetic ones, focus(), scrollTo() — do not postpone the warning', async ({
       expect,
     }) => {
-      const device = await newDevice(browser, 'synthetic')
-      const page = await device.newPage()
+      // A device of its own (a browser context), signed in as Erin.
+      const page = await (await newDevice(browser, 'synthetic')).newPage()
       await signIn(page, demo.url, 'erin')
       // The pointer rests over the page, where a scroll moves content under it.
       await page.mouse.move(300, 400)
@@ -213,7 +208,7 @@ describe.skipIf(chromiumSkipReason !== null)(
       await page.click('[data-sessionward="stay"]')
       expect(await reach(page, 'active')).toBe('active')
       expect(logOf(page).events).toEqual(['warn', 'active'])
-      await device.close()
+      await page.context().close()
     })
   },
 )
