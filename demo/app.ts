@@ -7,6 +7,7 @@ import {
   StoreUnavailableError,
   type Ward,
   type WardEnv,
+  type WardLogger,
 } from '@sessionward/server'
 import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
@@ -22,8 +23,8 @@ import { createUserDirectory, type DemoUser, type PublicUser, SEEDED_USERS } fro
 export interface DemoAppOptions extends Partial<DemoConfig> {
   /** Accounts besides the seeded alice, bob and admin. */
   users?: DemoUser[]
-  /** Where the demo and the ward report problems. Default `console`. */
-  logger?: Pick<Console, 'info' | 'warn' | 'error'>
+  /** Where the demo and the ward report problems (and client aborts, at debug). Default `console`. */
+  logger?: WardLogger
 }
 
 /** A running demo: serve `app.fetch` with any Hono adapter. */
@@ -89,6 +90,26 @@ function problem(c: Context, status: 400 | 401, error: string, message: string) 
   return c.json({ error, message }, status)
 }
 
+// A login body is a few dozen bytes: a larger one is refused before it is read whole.
+const MAX_LOGIN_BODY = 4096
+
+/** The login routes' body limit, answering 400 JSON like every other bad login body. */
+const loginBodyLimit = bodyLimit({
+  maxSize: MAX_LOGIN_BODY,
+  onError: (c) =>
+    problem(c, 400, 'invalid_request', `the body must be at most ${MAX_LOGIN_BODY} bytes`),
+})
+
+/**
+ * Why a login body could not be read, as a 400 answer. A client that went away mid-upload is
+ * noted at debug, without a stack: anyone can cause it, and it is no fault of the server.
+ */
+function unreadableBody(c: Context, logger: WardLogger, message: string): Response {
+  if (c.req.raw.signal.aborted)
+    logger.debug?.(`demo: client aborted ${c.req.method} ${c.req.routePath}`)
+  return problem(c, 400, 'invalid_request', message)
+}
+
 /**
  * The demo app of DESIGN §5: a login form and JSON login, a dashboard, a devices page, and the
  * ward's `/session` routes, under a strict Content-Security-Policy. Uses only the public entry
@@ -146,6 +167,9 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
 
   const app = new Hono<WardEnv>()
   app.onError((error, c) => {
+    // A body cut off mid-way (or framed so Node's parser cut the connection) fails wherever it
+    // is read, e.g. in bodyLimit: the client's doing, so no error line.
+    if (c.req.raw.signal.aborted) return unreadableBody(c, logger, 'the request broke off')
     if (error instanceof HTTPException) return error.getResponse()
     if (error instanceof StoreUnavailableError) {
       return c.json(
@@ -198,17 +222,12 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     ward.adminRoutes({ authorize: (c) => currentUser(c)?.role === 'admin' }),
   )
 
-  app.post('/api/login', bodyLimit({ maxSize: 4096 }), async (c) => {
+  app.post('/api/login', loginBodyLimit, async (c) => {
     let body: unknown
     try {
       body = await c.req.json()
     } catch {
-      return problem(
-        c,
-        400,
-        'invalid_request',
-        'the body must be JSON like {"username","password"}',
-      )
+      return unreadableBody(c, logger, 'the body must be JSON like {"username","password"}')
     }
     const { username, password } = (body ?? {}) as Record<string, unknown>
     if (typeof username !== 'string' || typeof password !== 'string') {
@@ -265,8 +284,14 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
   }
   // Login CSRF: the form may only be posted from this origin (Hono's Origin / Sec-Fetch-Site
   // check). Elsewhere the ward checks the Origin of every state-changing cookie request itself.
-  app.post('/login', csrf(), bodyLimit({ maxSize: 4096 }), async (c) => {
-    const form = await c.req.parseBody()
+  app.post('/login', csrf(), loginBodyLimit, async (c) => {
+    let form: Awaited<ReturnType<typeof c.req.parseBody>>
+    try {
+      form = await c.req.parseBody()
+    } catch {
+      // Malformed multipart (a missing or wrong boundary, a cut part) cannot be parsed.
+      return unreadableBody(c, logger, 'the body must be a form with username and password fields')
+    }
     const username = typeof form.username === 'string' ? form.username : ''
     const password = typeof form.password === 'string' ? form.password : ''
     const throttled = await signInThrottled(c, username)

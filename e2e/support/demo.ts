@@ -10,6 +10,7 @@ import { SessionEntity } from '@sessionward/server'
 import type { Browser } from 'playwright-core'
 import { createDemoApp, type DemoApp } from '../../demo/app.ts'
 import type { DemoUser } from '../../demo/users.ts'
+import { leakCheckedLogger } from '../../packages/server/src/test-support/leaks.ts'
 import { launchChromium } from './chromium.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -114,7 +115,7 @@ export async function startDemo(options: {
     ...options,
     database: postgres?.url,
     users: E2E_USERS,
-    logger: quiet,
+    logger: leakCheckedLogger(quiet),
   })
   const logouts: LogoutRequest[] = []
   const server = serve({

@@ -1,34 +1,52 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { ACTIVITY_EVENTS, THROTTLE, watchActivity } from './activity.ts'
+import { trusted } from './test-support/browser.ts'
+
+/** Real input: the browser marks it trusted. */
+const user = (type: string, init: EventInit = {}): Event => trusted(new Event(type, init))
 
 describe('activity', () => {
   beforeEach(() => vi.useFakeTimers({ now: Date.UTC(2030, 0, 1) }))
   afterEach(() => vi.useRealTimers())
 
-  test.each(ACTIVITY_EVENTS)(
-    '%s anywhere on the page counts, even if it does not bubble',
-    (type) => {
-      const seen: number[] = []
-      const stop = watchActivity(window, (at) => seen.push(at))
-      const inner = document.createElement('div')
-      document.body.append(inner)
-      // scroll and focus do not bubble: the capture phase on window still sees them.
-      inner.dispatchEvent(new Event(type, { bubbles: false }))
-      expect(seen).toEqual([Date.now()])
-      stop()
-      inner.remove()
-    },
-  )
+  test.each(ACTIVITY_EVENTS)('a synthetic %s (isTrusted false) does not count', (type) => {
+    const seen: number[] = []
+    const stop = watchActivity(window, (at) => seen.push(at))
+    document.body.dispatchEvent(new Event(type, { bubbles: true }))
+    window.dispatchEvent(new Event(type))
+    expect(seen).toEqual([])
+    // Nor does it use up the second: real input right after it still counts.
+    window.dispatchEvent(user(type))
+    expect(seen).toEqual([Date.now()])
+    stop()
+  })
+
+  test.each<[string, boolean]>([
+    ...ACTIVITY_EVENTS.map((type): [string, boolean] => [type, true]),
+    // A script calling focus() or scrollTo() causes these, and the browser trusts them.
+    ['focus', false],
+    ['scroll', false],
+  ])('a trusted %s anywhere on the page is activity: %s', (type, counts) => {
+    const seen: number[] = []
+    const stop = watchActivity(window, (at) => seen.push(at))
+    const inner = document.createElement('input')
+    document.body.append(inner)
+    // The capture phase on window sees events that do not bubble to it (focus, scroll).
+    inner.dispatchEvent(user(type, { bubbles: false }))
+    expect(seen).toEqual(counts ? [Date.now()] : [])
+    stop()
+    inner.remove()
+  })
 
   test('one timestamp per second at most, however many events', () => {
     const seen: number[] = []
     const stop = watchActivity(window, (at) => seen.push(at))
     const start = Date.now()
-    for (let i = 0; i < 1000; i++) window.dispatchEvent(new MouseEvent('mousemove'))
+    for (let i = 0; i < 1000; i++) window.dispatchEvent(user('mousemove'))
     vi.advanceTimersByTime(THROTTLE - 1)
-    window.dispatchEvent(new KeyboardEvent('keydown'))
+    window.dispatchEvent(user('keydown'))
     vi.advanceTimersByTime(1)
-    window.dispatchEvent(new KeyboardEvent('keydown'))
+    window.dispatchEvent(user('keydown'))
     expect(seen).toEqual([start, start + THROTTLE])
     stop()
   })
@@ -36,10 +54,10 @@ describe('activity', () => {
   test('a clock set back does not silence activity', () => {
     const seen: number[] = []
     const stop = watchActivity(window, (at) => seen.push(at))
-    window.dispatchEvent(new MouseEvent('mousemove'))
+    window.dispatchEvent(user('mousemove'))
     vi.setSystemTime(Date.now() - 60_000)
     vi.advanceTimersByTime(THROTTLE)
-    window.dispatchEvent(new MouseEvent('mousemove'))
+    window.dispatchEvent(user('mousemove'))
     expect(seen.length).toBe(2)
     stop()
   })
@@ -47,11 +65,11 @@ describe('activity', () => {
   test('the returned function also cancels the pending re-listen', () => {
     let count = 0
     const stop = watchActivity(window, () => count++)
-    window.dispatchEvent(new MouseEvent('mousemove'))
+    window.dispatchEvent(user('mousemove'))
     stop()
     expect(vi.getTimerCount()).toBe(0)
     vi.advanceTimersByTime(THROTTLE)
-    window.dispatchEvent(new MouseEvent('mousemove'))
+    window.dispatchEvent(user('mousemove'))
     expect(count).toBe(1)
   })
 
@@ -64,9 +82,9 @@ describe('activity', () => {
       () => seen.push('activity'),
       (event) => event.target === dialog,
     )
-    dialog.dispatchEvent(new MouseEvent('mousemove', { bubbles: true }))
+    dialog.dispatchEvent(user('mousemove', { bubbles: true }))
     expect(seen).toEqual([])
-    document.body.dispatchEvent(new MouseEvent('mousemove', { bubbles: true }))
+    document.body.dispatchEvent(user('mousemove', { bubbles: true }))
     expect(seen).toEqual(['activity'])
     stop()
     dialog.remove()
@@ -77,7 +95,7 @@ describe('activity', () => {
     const stop = watchActivity(window, () => count++)
     stop()
     for (const type of ACTIVITY_EVENTS) {
-      window.dispatchEvent(new Event(type))
+      window.dispatchEvent(user(type))
       vi.advanceTimersByTime(THROTTLE)
     }
     expect(count).toBe(0)

@@ -1,23 +1,26 @@
-/** Events that mean a person is at the page. `focus` in the capture phase sees every element's. */
+/**
+ * Input only a person makes. Left out: `scroll` (a script scrolls too; the wheel, keys, touches
+ * and scrollbar presses that scroll a page are here) and `focus` (a script's `focus()` and the
+ * dialog's focus return fire it too), as react-idle-timer's defaults do.
+ */
 export const ACTIVITY_EVENTS = [
   'mousemove',
   'pointerdown',
   'keydown',
   'wheel',
-  'scroll',
   'touchstart',
-  'focus',
 ] as const
 
 /** At most one activity timestamp per this many milliseconds. */
 export const THROTTLE = 1000
 
 /**
- * Calls `onActivity` with a timestamp when the user moves, types, scrolls or touches, at most
- * once per second. Listeners are passive and on the capture phase of `window`, so no page code
+ * Calls `onActivity` with a timestamp when the user moves, presses, types, turns the wheel or
+ * touches, at most once per second. Only trusted events count: one a script dispatches has
+ * `isTrusted` false. Listeners are passive and on the capture phase of `window`, so no page code
  * can stop them and scrolling never waits for them. After each timestamp they are detached for
  * the rest of the second: a mouse reports up to 1000 moves a second, and an event nobody listens
- * to costs the page nothing. `ignore` filters events (e.g. the warning dialog's own).
+ * to costs the page nothing. `ignore` filters events (e.g. all of them while the warning is open).
  * Returns a function that removes every listener and timer.
  * @example
  * const stop = watchActivity(window, (at) => console.log('active at', at))
@@ -36,7 +39,8 @@ export function watchActivity(
     }
   }
   function listener(event: Event): void {
-    if (ignore(event)) return
+    // Synthetic events are not a person: an app's `dispatchEvent` must not keep a session open.
+    if (!event.isTrusted || ignore(event)) return
     listen(false)
     timer = setTimeout(() => listen(true), THROTTLE)
     onActivity(Date.now())

@@ -137,26 +137,41 @@ describe('dialog', () => {
     expect(doc.querySelector('style')).toBeNull()
   })
 
-  test('clicks on its buttons and events inside it', () => {
+  test('clicks on its buttons; isOpen() tells whether it shows', () => {
     const calls: string[] = []
     const dialog = createDialog(document, {
       ...quiet,
       onStay: () => calls.push('stay'),
       onLogout: () => calls.push('logout'),
     })
-    expect(dialog.contains(document.body)).toBe(false)
+    expect(dialog.isOpen()).toBe(false)
     dialog.show(5000, 10_000)
+    expect(dialog.isOpen()).toBe(true)
     hook('stay')?.click()
     hook('logout')?.click()
     expect(calls).toEqual(['stay', 'logout'])
-    expect(dialog.contains(hook('countdown'))).toBe(true)
-    // What a page listener sees of an event from inside: the host element.
-    expect(dialog.contains(document.querySelector(HOST))).toBe(true)
-    expect(dialog.contains(document.body)).toBe(false)
-    expect(dialog.contains(window)).toBe(false)
-    expect(dialog.contains(null)).toBe(false)
     dialog.hide()
-    expect(dialog.contains(hook('countdown'))).toBe(false)
+    expect(dialog.isOpen()).toBe(false)
+    dialog.destroy()
+  })
+
+  test('Tab and Shift+Tab go round its two buttons and never leave it', () => {
+    const dialog = createDialog(document, quiet)
+    dialog.show(5000, 10_000)
+    const active = (): HTMLElement => shadow()?.activeElement as HTMLElement
+    const focused = (): string | undefined => active().dataset.sessionward
+    const tab = (shiftKey: boolean): boolean =>
+      active().dispatchEvent(
+        new KeyboardEvent('keydown', { key: 'Tab', shiftKey, bubbles: true, cancelable: true }),
+      )
+    const seen = [focused()]
+    for (const shift of [false, false, false, true, true]) {
+      // Cancelled: the browser's own Tab would move focus out of a modal dialog.
+      expect(tab(shift)).toBe(false)
+      seen.push(focused())
+    }
+    expect(seen).toEqual(['stay', 'logout', 'stay', 'logout', 'stay', 'logout'])
+    expect(document.activeElement?.localName).toBe(HOST)
     dialog.destroy()
   })
 })

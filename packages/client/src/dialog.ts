@@ -20,8 +20,8 @@ export interface Dialog {
   /** Opens the dialog if needed and shows the time left (ms) out of the warning period (ms). */
   show(remaining: number, total: number): void
   hide(): void
-  /** True for events inside the open dialog: answering the warning is not page activity. */
-  contains(target: EventTarget | null): boolean
+  /** Whether it is open: while it is, only an answer in it (or the app) dismisses the warning. */
+  isOpen(): boolean
   /** Removes the element and its stylesheet. */
   destroy(): void
 }
@@ -99,12 +99,13 @@ function announcementOf(ms: number): number {
 }
 
 /**
- * The default warning: a modal `<dialog role="alertdialog">` (the platform keeps focus inside
- * and puts it in the top layer), Escape = stay, a countdown redrawn every second, a polite
- * live region that announces it now and then, and a progress bar. It lives in an open shadow
- * root of a `<sessionward-dialog>` element, so the page's CSS neither breaks nor restyles it.
- * Built with DOM calls and a constructable stylesheet, so it runs under a CSP without
- * 'unsafe-inline'. Nothing touches the document before the first `show`.
+ * The default warning: a modal `<dialog role="alertdialog">` (the platform makes the page
+ * behind inert and puts it in the top layer), Tab kept on its buttons, Escape = stay, a
+ * countdown redrawn every second, a polite live region that announces it now and then, and a
+ * progress bar. It lives in an open shadow root of a `<sessionward-dialog>` element, so the
+ * page's CSS neither breaks nor restyles it. Built with DOM calls and a constructable
+ * stylesheet, so it runs under a CSP without 'unsafe-inline'. Nothing touches the document
+ * before the first `show`.
  * @example
  * const dialog = createDialog(document, { texts: DEFAULT_TEXTS, nonce: null, onStay, onLogout })
  * dialog.show(30_000, 60_000)
@@ -178,6 +179,12 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
     )
     root.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') stay(event)
+      // Focus stays in the dialog: Tab and Shift+Tab go from one button to the other, never
+      // to the browser's toolbar or the page behind (the platform lets Tab leave a modal).
+      if (event.key === 'Tab') {
+        event.preventDefault()
+        ;(shadow.activeElement === stayButton ? logoutButton : stayButton).focus()
+      }
     })
     // Browsers may close a modal dialog themselves (a second Escape, a close request):
     // whatever closed it, the user answered, so that is a stay as well.
@@ -195,7 +202,7 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
     open = false
     parts.status.textContent = ''
     parts.root.close()
-    // A no-op for an element the page has removed meanwhile.
+    // A no-op for an element the page has removed meanwhile. Not activity: focus never is.
     ;(returnFocus as HTMLElement | null)?.focus?.()
     returnFocus = null
   }
@@ -220,11 +227,7 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
       parts.stay.focus()
     },
     hide,
-    contains(target) {
-      // Page listeners see events from inside retargeted to the host element.
-      const node = target as Node | null
-      return open && (node === parts?.host || node?.getRootNode?.() === parts?.shadow)
-    },
+    isOpen: () => open,
     destroy() {
       hide()
       parts?.host.remove()

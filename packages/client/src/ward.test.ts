@@ -1,6 +1,15 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
+import {
+  afterEach,
+  beforeAll,
+  beforeEach,
+  describe,
+  expect,
+  onTestFinished,
+  test,
+  vi,
+} from 'vitest'
 import { formatTime, HOST } from './dialog.ts'
-import { installWebLocks } from './test-support/browser.ts'
+import { installWebLocks, trusted } from './test-support/browser.ts'
 import { type FakeServer, fakeServer } from './test-support/server.ts'
 import { openTabs, type Tab, wait } from './test-support/ward.ts'
 import type { SessionWard } from './ward.ts'
@@ -11,8 +20,23 @@ const SHADOW = (): ShadowRoot | null => document.querySelector(HOST)?.shadowRoot
 const HOOK = (name: string): HTMLElement | null =>
   SHADOW()?.querySelector<HTMLElement>(`[data-sessionward="${name}"]`) ?? null
 const dialog = (): HTMLDialogElement | null => HOOK('dialog') as HTMLDialogElement | null
-const move = (target: EventTarget = document.body): boolean =>
-  target.dispatchEvent(new MouseEvent('mousemove', { bubbles: true }))
+/** A person's input (trusted, as the browser marks it) at `target`. */
+const user = (type: string, target: EventTarget = document.body, init: KeyboardEventInit = {}) =>
+  target.dispatchEvent(trusted(new KeyboardEvent(type, { bubbles: true, ...init })))
+const move = (target: EventTarget = document.body): boolean => user('mousemove', target)
+/**
+ * Marks every focus and scroll event of the current test trusted, as Chromium does for those a
+ * script's `focus()` or `scrollTo()` causes (happy-dom marks none).
+ */
+function trustFocusAndScroll(): void {
+  const mark = (event: Event): void => void trusted(event)
+  const types = ['focus', 'focusin', 'scroll']
+  // Registered before the ward's listeners, so they see the mark.
+  for (const type of types) window.addEventListener(type, mark, true)
+  onTestFinished(() => {
+    for (const type of types) window.removeEventListener(type, mark, true)
+  })
+}
 
 let server: FakeServer
 let tab: Tab
@@ -182,13 +206,42 @@ describe('one tab', () => {
     expect(server.pings.length).toBe(1 + 16)
   })
 
-  test('moving over the warning dialog is not activity; moving on the page (headless) is', async () => {
+  test('while the dialog is open no input dismisses it but an answer in it or the app', async () => {
     await open()
     await wait(20)
+    expect(server.pings).toEqual([0, 20])
+    const input = document.createElement('input')
+    document.body.append(input)
+    // What closed it in every tab: Tab pressed twice, the wheel over the backdrop (it scrolls the
+    // page behind), the window getting focus back; and moves, keys and presses anywhere.
+    user('keydown', HOOK('stay') as HTMLElement, { key: 'Tab' })
+    user('keydown', HOOK('logout') as HTMLElement, { key: 'Tab' })
+    await wait(1)
+    user('wheel', dialog() as HTMLDialogElement)
+    user('wheel')
+    await wait(1)
+    window.dispatchEvent(trusted(new FocusEvent('focus')))
     move(dialog() as HTMLDialogElement)
+    move()
+    await wait(1)
+    user('pointerdown', dialog() as HTMLDialogElement)
+    user('keydown', input, { key: 'a' })
+    user('touchstart')
     await wait(1)
     expect(ward.getState()).toBe('warning')
-    ward.stop()
+    expect(dialog()?.open).toBe(true)
+    expect(tab.seen).toEqual(['warn 8'])
+    // Nothing was reported to the server either.
+    expect(server.pings).toEqual([0, 20])
+    // The app's activity() answers it, as Stay, Escape and extend() do.
+    ward.activity()
+    await wait(0)
+    expect(ward.getState()).toBe('active')
+    expect(dialog()?.open).toBe(false)
+    expect(server.pings).toEqual([0, 20, 0])
+  })
+
+  test('headless, page activity dismisses the warning: the app shows what it likes', async () => {
     await open({ dialog: false })
     await wait(20)
     expect(ward.getState()).toBe('warning')
@@ -196,6 +249,52 @@ describe('one tab', () => {
     await wait(0)
     expect(ward.getState()).toBe('active')
     expect(dialog()).toBeNull()
+  })
+
+  test('only input a person makes postpones the warning: no synthetic event, focus() or scrollTo()', async () => {
+    trustFocusAndScroll()
+    const input = document.createElement('input')
+    const other = document.createElement('input')
+    document.body.append(input, other)
+    await open()
+    for (let second = 1; second < 20; second++) {
+      await wait(1)
+      // An app (or a test library) dispatching input events: isTrusted is false.
+      for (const type of ['mousemove', 'pointerdown', 'keydown', 'wheel', 'touchstart']) {
+        input.dispatchEvent(new KeyboardEvent(type, { bubbles: true }))
+      }
+      // An app moving focus and scrolling: the browser trusts those events, yet nobody acted.
+      ;(second % 2 ? input : other).focus()
+      document.dispatchEvent(new Event('scroll'))
+      window.scrollTo(0, second)
+    }
+    expect(ward.getState()).toBe('active')
+    await wait(1)
+    expect(ward.getState()).toBe('warning')
+    // The server heard of no activity after the start either.
+    expect(server.pings).toEqual([0, 20])
+  })
+
+  test("the dialog's focus return is not activity", async () => {
+    trustFocusAndScroll()
+    const input = document.createElement('input')
+    document.body.append(input)
+    input.focus()
+    await open()
+    await wait(25)
+    // Another device is active at 25 s: the deadline ping at 30 s learns it and closes the
+    // dialog, which gives focus back to the input.
+    server.touch()
+    await wait(5)
+    expect(server.pings).toEqual([0, 20, 30])
+    expect(ward.getState()).toBe('active')
+    expect(document.activeElement).toBe(input)
+    // The next warning is due 20 s after the other device's activity, not after the focus.
+    await wait(14)
+    expect(ward.getState()).toBe('active')
+    await wait(1)
+    expect(ward.getState()).toBe('warning')
+    expect(server.pings).toEqual([0, 20, 30, 20])
   })
 
   test('a 401 in the middle of the warning ends the session with the server reason', async () => {

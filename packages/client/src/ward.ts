@@ -304,10 +304,13 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
       }
       run = current
       current.unwatch.push(
+        // While the dialog is open only an answer in it (or the app) dismisses the warning: a
+        // wheel turned over the backdrop or a key pressed in it is not one (react-idle-timer
+        // ignores activity while prompted). Headless, the app decides and page activity counts.
         watchActivity(
           window,
           () => local(false),
-          (event) => dialog?.contains(event.target) ?? false,
+          () => dialog?.isOpen() ?? false,
         ),
         watchLifecycle(
           window,

@@ -11,6 +11,7 @@ import { SessionEntity } from './entity.ts'
 import type { WardEnv } from './middleware.ts'
 import { migrationsList } from './migrations/index.ts'
 import { CHROME_120 } from './test-support/app.ts'
+import { leakCheckedLogger } from './test-support/leaks.ts'
 import { freshDatabase, postgresSkipReason } from './test-support/postgres.ts'
 import { createWard } from './ward.ts'
 
@@ -154,7 +155,7 @@ describe.skipIf(psqlSkipReason !== null)(
       })
       const ward = await createWard({
         database: url,
-        logger: { info: () => {}, warn: () => {}, error: () => {} },
+        logger: leakCheckedLogger({ info: () => {}, warn: () => {}, error: () => {} }),
       })
       try {
         const app = new Hono<WardEnv>()

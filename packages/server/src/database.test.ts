@@ -11,6 +11,7 @@ import { WardOptionsError } from './errors.ts'
 import type { WardEnv } from './middleware.ts'
 import { CHROME_120 } from './test-support/app.ts'
 import { postgresSkipReason, testDatabase } from './test-support/db.ts'
+import { leakCheckedLogger } from './test-support/leaks.ts'
 import { createWard, type Ward } from './ward.ts'
 
 function appFor(ward: Ward) {
@@ -35,7 +36,7 @@ function appFor(ward: Ward) {
 function capturingLogger() {
   const lines: string[] = []
   const write = (...args: unknown[]) => void lines.push(args.map(String).join(' '))
-  return { lines, logger: { info: write, warn: write, error: write } }
+  return { lines, logger: leakCheckedLogger({ info: write, warn: write, error: write }) }
 }
 
 describe('the database option', () => {

@@ -128,6 +128,29 @@ export function answerUnmatched<E extends Env>(app: Hono<E>): void {
   )
 }
 
+/**
+ * Answers a request the client abandoned mid-way (an upload broken off), or returns null when
+ * it was not abandoned. Anyone can cause one at will, and it is no fault of the server: it is
+ * logged at debug (when the logger has it), one line without a stack, never as an error.
+ *
+ * @example
+ * app.onError((error, c) => answerClientAbort(c, logger) ?? …)
+ */
+export function answerClientAbort(
+  c: Context,
+  logger: { debug?: (message: string) => void },
+): Response | null {
+  // @hono/node-server aborts the request's signal when its connection closes early.
+  if (!c.req.raw.signal.aborted) return null
+  // The route's pattern, not the path: a path is the client's text and could carry anything.
+  logger.debug?.(`sessionward: client aborted ${c.req.method} ${c.req.routePath} before its end`)
+  return problemResponse(c, {
+    status: 400,
+    error: 'invalid_request',
+    message: 'the request ended before its body was complete',
+  })
+}
+
 /** Thrown by `createWard` when an option is invalid; the message names the option. */
 export class WardOptionsError extends Error {
   constructor(message: string) {

@@ -260,8 +260,20 @@ describe('option types', () => {
       { info: () => {}, error: () => {} },
       'logger.warn must be a function (logger needs info, warn and error, like console), got undefined',
     ],
+    [
+      'with a debug that is not a function',
+      { info: () => {}, warn: () => {}, error: () => {}, debug: 'verbose' },
+      'logger.debug must be a function when given (it is optional), got the string "verbose"',
+    ],
   ])('refuses a logger that is %s', (_name, logger, message) => {
     expect(() => resolveOptions({ logger: logger as never })).toThrow(`sessionward: ${message}`)
+  })
+
+  it('accepts a logger with or without the optional debug', () => {
+    const bare = { info: () => {}, warn: () => {}, error: () => {} }
+    expect(resolveOptions({ logger: bare }).logger).toBe(bare)
+    const verbose = { ...bare, debug: () => {} }
+    expect(resolveOptions({ logger: verbose }).logger).toBe(verbose)
   })
 
   it('accepts a logger with more methods than the three it uses (pino, winston)', () => {

@@ -21,8 +21,11 @@ export interface CookieOptions {
   secure?: boolean
 }
 
-/** Where the ward writes: one line per start-up fact, misconfiguration or failure. */
-export type WardLogger = Pick<Console, 'info' | 'warn' | 'error'>
+/**
+ * Where the ward writes: one line per start-up fact, misconfiguration or failure, and (when it
+ * has `debug`) what clients did that is no fault of the server, such as an aborted upload.
+ */
+export type WardLogger = Pick<Console, 'info' | 'warn' | 'error'> & { debug?: Console['debug'] }
 
 /** Everything `createWard` accepts. Times are in seconds. */
 export interface WardOptions extends Partial<SessionPolicy> {
@@ -50,7 +53,10 @@ export interface WardOptions extends Partial<SessionPolicy> {
    * 503 `store_unavailable` (default 5).
    */
   storeTimeout?: number
-  /** Where start-up facts (info), misconfiguration (warn) and failures (error) go. Default `console`. */
+  /**
+   * Where start-up facts (info), misconfiguration (warn) and failures (error) go, and client
+   * aborts (debug, when the logger has it; else they are not logged). Default `console`.
+   */
   logger?: WardLogger
   /** JWT access tokens bound to live sessions (`POST /session/token`); off when omitted. */
   jwt?: JwtOptions
@@ -233,7 +239,12 @@ const OPTION_CHECKS = {
     if (!isRecord(value)) {
       fail(`${name} must be an object with info, warn and error functions, got ${describe(value)}`)
     }
-    // Only the three methods the ward calls: a pino or winston logger has many more keys.
+    // Only the methods the ward calls: a pino or winston logger has many more keys.
+    if (value.debug !== undefined && typeof value.debug !== 'function') {
+      fail(
+        `${name}.debug must be a function when given (it is optional), got ${describe(value.debug)}`,
+      )
+    }
     for (const method of LOGGER_METHODS) {
       const fn = value[method]
       if (typeof fn !== 'function') {

@@ -4,7 +4,7 @@ import { HTTPException } from 'hono/http-exception'
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming'
 import { type ClientScriptFile, clientScriptRoutes } from './client-script.ts'
 import type { WardCore } from './core.ts'
-import { answerUnmatched, problemResponse } from './errors.ts'
+import { answerClientAbort, answerUnmatched, problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
 import {
   createMiddleware,
@@ -123,6 +123,8 @@ export function createRoutes(
 ): Hono<WardEnv> {
   const app = new Hono<WardEnv>()
   app.onError((error, c) => {
+    const aborted = answerClientAbort(c, core.options.logger)
+    if (aborted) return aborted
     if (error instanceof StoreUnavailableError) {
       core.options.logger.error(
         `sessionward: session store unavailable: ${describeStoreError(error)}`,

@@ -6,13 +6,15 @@ import { explainDriverImport, storeTarget } from './database.ts'
 import { WardOptionsError } from './errors.ts'
 import type { WardOptions } from './options.ts'
 import { postgresSkipReason, testDatabase } from './test-support/db.ts'
+import { leakCheckedLogger } from './test-support/leaks.ts'
 import { createWard } from './ward.ts'
 
 function capturingLogger() {
   const lines: { level: string; line: string }[] = []
   const at = (level: string) => (message: unknown) =>
     void lines.push({ level, line: String(message) })
-  return { lines, logger: { info: at('info'), warn: at('warn'), error: at('error') } }
+  const logger = { info: at('info'), warn: at('warn'), error: at('error') }
+  return { lines, logger: leakCheckedLogger(logger) }
 }
 
 async function startUpLines(database?: WardOptions['database']) {

@@ -13,3 +13,15 @@ let channels = 0
 
 /** A channel name no other test uses, so wards of different tests never meet. */
 export const uniqueChannel = (): string => `sessionward-test-${++channels}`
+
+/**
+ * Marks an event as the browser marks real input (`isTrusted` true). happy-dom's events are
+ * never trusted, like any a script dispatches; the browser also trusts the focus and scroll
+ * events that a script's `focus()` or `scrollTo()` cause, which this lets a test show too.
+ * @example
+ * input.dispatchEvent(trusted(new KeyboardEvent('keydown', { bubbles: true })))
+ */
+export function trusted<T extends Event>(event: T): T {
+  Object.defineProperty(event, 'isTrusted', { value: true })
+  return event
+}

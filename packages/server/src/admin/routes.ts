@@ -3,7 +3,13 @@ import { Hono } from 'hono'
 import { accepts } from 'hono/accepts'
 import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from '../core.ts'
-import { answerUnmatched, type Problem, problemResponse, WardOptionsError } from '../errors.ts'
+import {
+  answerClientAbort,
+  answerUnmatched,
+  type Problem,
+  problemResponse,
+  WardOptionsError,
+} from '../errors.ts'
 import { requestState, type WardEnv } from '../middleware.ts'
 import { encodeCursor, isSessionId } from '../paging.ts'
 import { describeStoreError, fork, StoreUnavailableError } from '../store.ts'
@@ -143,6 +149,8 @@ export function createAdminRoutes(
   const { authorize } = options
   const app = new Hono<WardEnv>()
   app.onError((error, c) => {
+    const aborted = answerClientAbort(c, core.options.logger)
+    if (aborted) return aborted
     if (error instanceof StoreUnavailableError) {
       core.options.logger.error(
         `sessionward: session store unavailable: ${describeStoreError(error)}`,

@@ -3,6 +3,7 @@ import type { WardEnv } from '../middleware.ts'
 import type { WardOptions } from '../options.ts'
 import { createWard, type Ward } from '../ward.ts'
 import type { TestDatabase } from './db.ts'
+import { leakCheckedLogger } from './leaks.ts'
 
 export const CHROME_120 =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
@@ -49,6 +50,8 @@ export async function testApp(
     passive: ['/api/poll'],
     sweepInterval: 0,
     ...options,
+    // Every line the ward logs is searched for tokens and digests (the run's log-leak check).
+    logger: leakCheckedLogger(options.logger ?? console),
     database: typeof database === 'string' ? database : database.orm,
   })
   const app = new Hono<WardEnv>()
