@@ -62,7 +62,11 @@ export type MachineEvent =
    * Time to look at the deadlines. `delay` is how long a follower waits for the leader;
    * `leader`: this tab won the election (only such a tab holds the events channel).
    */
-  | { type: 'check'; now: number; delay: number; leader?: boolean }
+  /**
+   * `ask`: ask the server now, due or not (the page came back from the back/forward cache and
+   * may have missed any end: Safari drops messages from other tabs to cached pages).
+   */
+  | { type: 'check'; now: number; delay: number; leader?: boolean; ask?: boolean }
   /** Activity at `at`, seen at `now`. `extend` asks for a ping at once (stay, extend()). */
   | { type: 'activity'; at: number; now: number; extend: boolean; remote: boolean }
   | { type: 'pinged'; at: number }
@@ -193,6 +197,17 @@ export function remaining(s: MachineState, now: number): number {
 
 const end: Effect = { type: 'end', own: true, logout: true }
 
+/** Starts this tab's ping now and tells the other tabs, so they do not send one too. */
+function ask(s: MachineState, now: number): Step {
+  return {
+    state: { ...s, lastPingAt: now, inFlight: true },
+    effects: [
+      { type: 'ping', idleFor: now - s.lastActivity },
+      { type: 'share', message: { type: 'pinged', at: now } },
+    ],
+  }
+}
+
 /**
  * Only the elected leader holds the events channel: one stream per browser, so other tabs
  * keep HTTP/1.1's six connections per origin for the app.
@@ -296,15 +311,10 @@ export function step(s: MachineState, e: MachineEvent): Step {
       const wired = wire(s, e)
       if (s.inFlight) return wired
       const state = clamp(wired.state, e.now)
-      if (e.now < dueAt(state) + e.delay) return { state, effects: wired.effects }
-      return {
-        state: { ...state, lastPingAt: e.now, inFlight: true },
-        effects: [
-          ...wired.effects,
-          { type: 'ping', idleFor: e.now - state.lastActivity },
-          { type: 'share', message: { type: 'pinged', at: e.now } },
-        ],
-      }
+      if (!e.ask && e.now < dueAt(state) + e.delay) return { state, effects: wired.effects }
+      const asked = ask(state, e.now)
+      asked.effects.unshift(...wired.effects)
+      return asked
     }
     case 'activity': {
       if (!live(s)) return same(s)
@@ -321,10 +331,14 @@ export function step(s: MachineState, e: MachineEvent): Step {
         state.status = 'active'
         state.changedAt = e.now
       }
-      const effects: Effect[] = e.remote
-        ? []
-        : [{ type: 'share', message: { type: 'activity', at: e.at, extend } }]
-      return { state, effects }
+      if (e.remote) return same(state)
+      // The tab where the person chose to stay tells the server itself, at once: a leader that
+      // is frozen or whose request hangs would otherwise announce a ping that never arrives,
+      // and the others would trust it past the deadline. `pinged` goes out before the activity,
+      // so the leader does not send a second ping for it.
+      const next = extend && !s.inFlight ? ask(state, e.now) : same(state)
+      next.effects.push({ type: 'share', message: { type: 'activity', at: e.at, extend } })
+      return next
     }
     case 'pinged':
       return same(live(s) ? { ...s, lastPingAt: Math.max(s.lastPingAt, e.at) } : s)

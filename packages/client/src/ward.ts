@@ -3,6 +3,7 @@ import { createDialog, type Dialog } from './dialog.ts'
 import { listen } from './events.ts'
 import { watchLifecycle } from './lifecycle.ts'
 import {
+  backoff,
   type Effect,
   type MachineEvent,
   type MachineState,
@@ -115,8 +116,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     }
   }
 
-  const tick = (current: Run): MachineEvent => ({
-    type: 'check',
+  const tick = (current: Run) => ({
+    type: 'check' as const,
     now: now(),
     delay: current.tabs.delay(),
     leader: current.tabs.elected(),
@@ -144,8 +145,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     schedule()
   }
 
-  function check(): void {
-    if (run !== null) apply(tick(run))
+  function check(ask?: boolean): void {
+    if (run !== null) apply({ ...tick(run), ask })
   }
 
   function perform(effect: Effect): void {
@@ -209,22 +210,32 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   ): Promise<void> {
     // Runs after the expire event has been announced, so listeners see it before navigation.
     await undefined
+    let settled: Promise<boolean> | boolean = !logout
     if (logout) {
       // Log out before telling the other tabs, so none of them reaches the login page while the
-      // server still knows the session.
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const wait = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, LOGOUT_WAIT)
-      })
-      await Promise.race([current.server.logout(), wait])
-      clearTimeout(timer)
+      // server still knows the session (unless it does not answer in time).
+      settled = current.server.logout()
+      await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, LOGOUT_WAIT))])
     }
     if (own) current.tabs.post({ type: 'sync', shared: shared(state) })
     current.tabs.close()
-    if (options.redirectTo !== null && state.status === 'expired') {
-      const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
-      navigate(redirectUrl(options.redirectTo, state.reason ?? 'idle'))
+    // A refused logout leaves the session live on the server: retry until it confirms. This
+    // tab stays (logged out locally) meanwhile; navigating away would end the retries.
+    for (let failures = 1; !(await settled); failures++) {
+      await new Promise((resolve) => setTimeout(resolve, backoff(failures)))
+      // A new session started here: a retry would end it (the cookie is shared).
+      if (run !== null) return
+      settled = current.server.logout()
     }
+    if (run !== null || options.redirectTo === null || state.status !== 'expired') return
+    const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
+    const url = redirectUrl(options.redirectTo, state.reason ?? 'idle')
+    // The back button may restore this page, signed-in content and all, from the back/forward
+    // cache: it leaves again at once.
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted && run === null) navigate(url)
+    })
+    navigate(url)
   }
 
   function receive(current: Run, message: TabMessage): void {
@@ -304,13 +315,14 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         ),
         watchLifecycle(
           window,
-          (resumed) => {
+          (resumed, restored) => {
             // A frozen tab may have missed messages: ask the others where things stand
             // (joining again says hello too).
             if (current.frozen) current.tabs = join()
             else if (resumed) current.tabs.post({ type: 'hello' })
             current.frozen = false
-            check()
+            // Back from the back/forward cache: the server, not this page, says if it is live.
+            check(restored)
           },
           () => {
             // A frozen leader would keep its lock and its stream, delivering nothing: leaving
