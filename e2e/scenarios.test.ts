@@ -23,6 +23,7 @@ import {
   keepBusy,
   LONG,
   openTab,
+  sessionIdOf,
   signIn,
   stateOf,
   tokenOf,
@@ -41,12 +42,6 @@ const MAX_SESSIONS = 3
 const ENDED = (reason: string) => `expire:${reason}`
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** The session id a page is signed in with (asks the demo's `/api/me`). */
-async function sessionIdOf(page: Page): Promise<string> {
-  const me = await page.evaluate(async () => (await fetch('/api/me')).json())
-  return me.session.id
-}
 
 /** Signs `username` in through `POST /api/login` as another device (its own user agent). */
 async function apiLogin(baseUrl: string, username: string, userAgent: string) {

@@ -16,6 +16,7 @@ import {
   keepBusy,
   LONG,
   openTab,
+  sessionIdOf,
   signIn,
   stateOf,
   waitForLogin,
@@ -28,13 +29,10 @@ const EXPIRE_AFTER = 20
 /** "Stay" is clicked when the countdown shows this many seconds or fewer (issue 13: 4–5 s). */
 const STAY_AT = 5
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** The running demo's address, for the helpers below. */
+let demoUrl = ''
 
-/** The session id a page is signed in with (asks the demo's `/api/me`). */
-async function sessionIdOf(page: Page): Promise<string> {
-  const me = await page.evaluate(async () => (await fetch('/api/me')).json())
-  return me.session.id
-}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Seconds the warning's countdown shows (read inside the dialog's shadow root). */
 function countdownOf(page: Page): Promise<number> {
@@ -63,6 +61,19 @@ async function countdownReaches(page: Page, seconds: number): Promise<number> {
     { timeout: LONG, polling: 100 },
   )
   return countdownOf(page)
+}
+
+/**
+ * Signs `user` in on a first tab (the leader: it takes the election first) and opens the
+ * dashboard in a second; counts each tab's pings from then on.
+ */
+async function twoTabs(context: BrowserContext, user: string) {
+  const leader = await context.newPage()
+  const leaderPings = countPings(leader)
+  await signIn(leader, demoUrl, user)
+  const id = await sessionIdOf(leader)
+  const other = await openTab(context, `${demoUrl}/`)
+  return { leader, other, id, leaderPings, otherPings: countPings(other) }
 }
 
 /** Counts the pings a page sends. */
@@ -102,12 +113,10 @@ describe.skipIf(chromiumSkipReason !== null)(
         expireAfter: EXPIRE_AFTER,
         maxSessions: 0,
       })
+      demoUrl = demo.url
     })
 
-    afterAll(async () => {
-      await browser?.close()
-      await demo?.close()
-    })
+    afterAll(() => Promise.all([browser?.close(), demo?.close()]))
 
     it('1a. leader tab frozen (Page.setWebLifecycleState) during the warning: "Stay" in the other tab keeps the session', async ({
       expect,
@@ -115,11 +124,8 @@ describe.skipIf(chromiumSkipReason !== null)(
       const freezable = await launchFreezableChromium()
       try {
         await freezable.context.setExtraHTTPHeaders({ 'x-e2e-device': 'stay-frozen' })
-        const leader = await freezable.context.newPage()
-        await signIn(leader, demo.url, 'carol')
-        const id = await sessionIdOf(leader)
         // One window, two tabs: the new tab is in front, the leader really hidden behind it.
-        const other = await openTab(freezable.context, `${demo.url}/`)
+        const { leader, other, id } = await twoTabs(freezable.context, 'carol')
         await Promise.all([waitForState(leader, 'warning'), waitForState(other, 'warning')])
 
         const cdp = await freezable.context.newCDPSession(leader)
@@ -147,12 +153,7 @@ describe.skipIf(chromiumSkipReason !== null)(
       expect,
     }) => {
       const device = await newDevice(browser, 'stay-hang')
-      const leader = await device.newPage()
-      const leaderPings = countPings(leader)
-      await signIn(leader, demo.url, 'dave')
-      const id = await sessionIdOf(leader)
-      const other = await openTab(device, `${demo.url}/`)
-      const otherPings = countPings(other)
+      const { leader, other, id, leaderPings, otherPings } = await twoTabs(device, 'dave')
       await Promise.all([waitForState(leader, 'warning'), waitForState(other, 'warning')])
       // The first tab leads: it asked the server for the warning, the other did not.
       expect(leaderPings.count).toBeGreaterThan(0)

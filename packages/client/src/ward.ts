@@ -35,14 +35,17 @@ export interface SessionWard {
   activity(): void
   /** "Stay signed in": records activity, dismisses the warning in every tab, pings at once. */
   extend(): void
-  /** Ends the session in every tab (one logout request) and redirects. */
+  /**
+   * Ends the session in every tab (one logout request, retried until the server confirms) and
+   * redirects.
+   */
   logout(): void
   getState(): WardState
   /** Whole seconds until the session ends without further activity (0 when not running). */
   getRemaining(): number
 }
 
-/** How long an expiring tab waits for the logout request before it navigates away. */
+/** How long an expiring tab waits for its logout request's answer before it tells the others. */
 export const LOGOUT_WAIT = 2000
 
 /** setTimeout runs a longer delay at once, so long waits are checked in steps. */
@@ -202,7 +205,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
 
   /**
    * Sends the logout request (`logout`), tells the other tabs (`own`: this tab decided), leaves
-   * the channel and redirects with the reason.
+   * the channel, retries a refused logout until the server settles it, and redirects with the
+   * reason.
    */
   async function finish(
     current: Run,
