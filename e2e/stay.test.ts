@@ -169,8 +169,8 @@ describe.skipIf(chromiumSkipReason !== null)(
       expect((await demo.row(id))?.endedAt).toBeNull()
       expect(await stateOf(other)).toBe('active')
       expect(await stateOf(leader)).toBe('active')
-      // The tab where the person chose to stay told the server itself.
-      expect(otherPings.count).toBe(1)
+      // The tab where the person chose to stay told the server itself (before the fix: never).
+      expect(otherPings.count).toBeGreaterThanOrEqual(1)
       await leader.unroute('**/session/ping')
       await device.close()
     })
