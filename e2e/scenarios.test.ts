@@ -5,6 +5,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, it } from 'vitest'
+import { REASONS } from '../demo/pages.ts'
 import {
   chromiumSkipReason,
   launchChromium,
@@ -22,6 +23,7 @@ import {
   keepBusy,
   LONG,
   openTab,
+  sessionIdOf,
   signIn,
   stateOf,
   tokenOf,
@@ -40,12 +42,6 @@ const MAX_SESSIONS = 3
 const ENDED = (reason: string) => `expire:${reason}`
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** The session id a page is signed in with (asks the demo's `/api/me`). */
-async function sessionIdOf(page: Page): Promise<string> {
-  const me = await page.evaluate(async () => (await fetch('/api/me')).json())
-  return me.session.id
-}
 
 /** Signs `username` in through `POST /api/login` as another device (its own user agent). */
 async function apiLogin(baseUrl: string, username: string, userAgent: string) {
@@ -67,6 +63,11 @@ async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean, t
     value = await read()
   }
   return value
+}
+
+/** The text the login page shows for why the user is there. */
+async function loginText(page: Page): Promise<string | undefined> {
+  return (await page.textContent('[data-testid="login-reason"]'))?.trim()
 }
 
 const STORE = process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'
@@ -259,6 +260,7 @@ describe.skipIf(chromiumSkipReason !== null)(
 
         const [first, ...others] = pages as [Page, ...Page[]]
         expect(await waitForLogin(first)).toBe('evicted')
+        expect(await loginText(first)).toBe(REASONS.evicted)
         expect(logOf(first).events.at(-1)).toBe(ENDED('evicted'))
         for (const page of others) expect(new URL(page.url()).pathname).toBe('/')
         await Promise.all(devices.map((device) => device.close()))
@@ -291,6 +293,7 @@ describe.skipIf(chromiumSkipReason !== null)(
         ).resolves.toBe(1)
 
         expect(await waitForLogin(other)).toBe('revoked')
+        expect(await loginText(other)).toBe(REASONS.revoked)
         await Promise.all([stopHere(), stopThere()])
         expect((await demo.row(otherId))?.endReason).toBe('revoked')
         expect(new URL(page.url()).pathname).toBe('/devices')

@@ -33,6 +33,12 @@ export async function waitForState(page: Page, state: WardState, timeout = LONG)
   })
 }
 
+/** The session id a page is signed in with (asks the demo's `/api/me`). */
+export async function sessionIdOf(page: Page): Promise<string> {
+  const me = await page.evaluate(async () => (await fetch('/api/me')).json())
+  return me.session.id
+}
+
 /** The SDK's state as the page shows it. */
 export function stateOf(page: Page): Promise<string | null> {
   return page.getAttribute('[data-ward="state"]', 'data-state')

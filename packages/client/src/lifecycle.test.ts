@@ -7,7 +7,11 @@ const pageshow = (persisted: boolean): Event =>
 
 test('visibility, focus, back/forward cache and resume from freeze all wake the ward', () => {
   const wakes: boolean[] = []
-  const stop = watchLifecycle(window, (resumed) => wakes.push(resumed))
+  const restores: boolean[] = []
+  const stop = watchLifecycle(window, (resumed, restored) => {
+    wakes.push(resumed)
+    restores.push(restored)
+  })
   document.dispatchEvent(new Event('visibilitychange'))
   window.dispatchEvent(new Event('focus'))
   window.dispatchEvent(pageshow(false))
@@ -15,6 +19,8 @@ test('visibility, focus, back/forward cache and resume from freeze all wake the 
   document.dispatchEvent(new Event('resume'))
   // Only a page that was frozen or cached may have missed messages from other tabs.
   expect(wakes).toEqual([false, false, false, true, true])
+  // Only the back/forward cache brings back a page the user may have left signed out.
+  expect(restores).toEqual([false, false, false, true, false])
   stop()
   document.dispatchEvent(new Event('visibilitychange'))
   document.dispatchEvent(new Event('resume'))

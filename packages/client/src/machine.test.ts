@@ -357,6 +357,37 @@ describe('what tabs share', () => {
     expect(effects).toEqual([{ type: 'end', own: false, logout: false }])
   })
 
+  test('"stay" is sent by the tab where it was chosen, announced before the activity', () => {
+    const here = step(warned, {
+      type: 'activity',
+      at: at(25),
+      now: at(25),
+      extend: true,
+      remote: false,
+    })
+    expect(here.effects.map((effect) => effect.type)).toEqual(['ping', 'share', 'share'])
+    expect(
+      here.effects.map((effect) => (effect.type === 'share' ? effect.message.type : effect.type)),
+    ).toEqual(['ping', 'pinged', 'activity'])
+    // The leader learns of the ping first, so the activity owes the server nothing more.
+    let leader = step(warned, { type: 'pinged', at: at(25) }).state
+    leader = step(leader, {
+      type: 'activity',
+      at: at(25),
+      now: at(25),
+      extend: true,
+      remote: true,
+    }).state
+    expect(step(leader, { type: 'check', now: at(25), delay: 0 }).effects).toEqual([])
+  })
+
+  test('a page back from the back/forward cache asks the server before anything else', () => {
+    const { state, effects } = step(warned, { type: 'check', now: at(21), delay: 2000, ask: true })
+    expect(state.inFlight).toBe(true)
+    expect(effects[0]).toEqual({ type: 'ping', idleFor: s(21) })
+    expect(step(STOPPED, { type: 'check', now: at(21), delay: 0, ask: true }).effects).toEqual([])
+  })
+
   test("another tab's ping covers this tab's deadline", () => {
     const follower = play(opened)
     const pinged = step(follower, { type: 'pinged', at: at(20) }).state

@@ -64,7 +64,11 @@ export type MachineEvent =
    * Time to look at the deadlines. `delay` is how long a follower waits for the leader;
    * `leader`: this tab won the election (only such a tab holds the events channel).
    */
-  | { type: 'check'; now: number; delay: number; leader?: boolean }
+  /**
+   * `ask`: ask the server now, due or not (the page came back from the back/forward cache and
+   * may have missed any end: Safari drops messages from other tabs to cached pages).
+   */
+  | { type: 'check'; now: number; delay: number; leader?: boolean; ask?: boolean }
   /** Activity at `at`, seen at `now`. `extend` asks for a ping at once (stay, extend()). */
   | { type: 'activity'; at: number; now: number; extend: boolean; remote: boolean }
   | { type: 'pinged'; at: number }
@@ -230,6 +234,17 @@ export function countdown(s: MachineState, now: number): number {
 
 const end: Effect = { type: 'end', own: true, logout: true }
 
+/** Starts this tab's ping now and tells the other tabs, so they do not send one too. */
+function ask(s: MachineState, now: number): Step {
+  return {
+    state: { ...s, lastPingAt: now, inFlight: true },
+    effects: [
+      { type: 'ping', idleFor: now - s.lastActivity },
+      { type: 'share', message: { type: 'pinged', at: now } },
+    ],
+  }
+}
+
 /**
  * Only the elected leader holds the events channel: one stream per browser, so other tabs
  * keep HTTP/1.1's six connections per origin for the app.
@@ -335,21 +350,18 @@ export function step(s: MachineState, e: MachineEvent): Step {
       if (s.inFlight) return wired
       const state = clamp(wired.state, e.now)
       const due = dueAt(state)
-      if (e.now < Math.max(due, state.wokeAt) + e.delay) return { state, effects: wired.effects }
-      // A follower that runs at least its delay late (the laptop slept, the tab was frozen)
-      // woke with the leader: it waits its delay from now, so the leader alone asks (and
-      // sends the one logout) when every tab wakes together.
-      if (e.delay > 0 && state.wokeAt < due && e.now >= due + 2 * e.delay) {
-        return { state: { ...state, wokeAt: e.now }, effects: wired.effects }
+      if (!e.ask) {
+        if (e.now < Math.max(due, state.wokeAt) + e.delay) return { state, effects: wired.effects }
+        // A follower that runs at least its delay late (the laptop slept, the tab was frozen)
+        // woke with the leader: it waits its delay from now, so the leader alone asks (and
+        // sends the one logout) when every tab wakes together.
+        if (e.delay > 0 && state.wokeAt < due && e.now >= due + 2 * e.delay) {
+          return { state: { ...state, wokeAt: e.now }, effects: wired.effects }
+        }
       }
-      return {
-        state: { ...state, lastPingAt: e.now, inFlight: true },
-        effects: [
-          ...wired.effects,
-          { type: 'ping', idleFor: e.now - state.lastActivity },
-          { type: 'share', message: { type: 'pinged', at: e.now } },
-        ],
-      }
+      const asked = ask(state, e.now)
+      asked.effects.unshift(...wired.effects)
+      return asked
     }
     case 'activity': {
       // Activity after the session's end (as this tab knows it) revives nothing: only the
@@ -369,10 +381,14 @@ export function step(s: MachineState, e: MachineEvent): Step {
         state.status = 'active'
         state.changedAt = e.now
       }
-      const effects: Effect[] = e.remote
-        ? []
-        : [{ type: 'share', message: { type: 'activity', at: e.at, extend } }]
-      return { state, effects }
+      if (e.remote) return same(state)
+      // The tab where the person chose to stay tells the server itself, at once: a leader that
+      // is frozen or whose request hangs would otherwise announce a ping that never arrives,
+      // and the others would trust it past the deadline. `pinged` goes out before the activity,
+      // so the leader does not send a second ping for it.
+      const next = extend && !s.inFlight ? ask(state, e.now) : same(state)
+      next.effects.push({ type: 'share', message: { type: 'activity', at: e.at, extend } })
+      return next
     }
     case 'pinged':
       return same(live(s) ? { ...s, lastPingAt: Math.max(s.lastPingAt, e.at) } : s)

@@ -98,6 +98,22 @@ describe('requests', () => {
     expect(logout?.headers.get('Authorization')).toBe('Bearer swt_x')
   })
 
+  test.each([
+    [204, true],
+    [401, true],
+    [404, true],
+    [503, false],
+    [500, false],
+  ])('a logout answered %i is settled: %s', async (status, settled) => {
+    const server = connect({
+      pingUrl: '/p',
+      logoutUrl: '/l',
+      headers: {},
+      fetch: async () => new Response(null, { status }),
+    })
+    await expect(server.logout()).resolves.toBe(settled)
+  })
+
   test('a network error, a throwing headers function and a hung request are "unreachable"', async () => {
     const down = connect({
       pingUrl: '/p',
@@ -108,7 +124,8 @@ describe('requests', () => {
       },
     })
     expect(await down.ping(0)).toEqual({ kind: 'unreachable' })
-    await expect(down.logout()).resolves.toBeUndefined()
+    // A logout that did not reach the server is to be retried.
+    await expect(down.logout()).resolves.toBe(false)
     const broken = connect({
       pingUrl: '/p',
       logoutUrl: null,

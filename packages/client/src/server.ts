@@ -11,7 +11,12 @@ export type PingOutcome =
 
 export interface Server {
   ping(idleFor: number): Promise<PingOutcome>
-  logout(): Promise<void>
+  /**
+   * Sends the logout request once. True when it is settled: the server ended the session (2xx)
+   * or knows it dead (401), or another attempt would get the same answer (another 4xx, no
+   * `logoutUrl`). False when it should be retried: network error, timeout, 5xx.
+   */
+  logout(): Promise<boolean>
 }
 
 export interface ServerOptions {
@@ -119,12 +124,13 @@ export function connect(options: ServerOptions): Server {
       }
     },
     async logout() {
-      if (options.logoutUrl === null) return
+      if (options.logoutUrl === null) return true
       try {
         // keepalive: the request must outlive the navigation that follows it.
-        await send(options.logoutUrl, { keepalive: true })
+        const { status } = await send(options.logoutUrl, { keepalive: true })
+        return status < 500
       } catch {
-        // The session ends locally either way; the server also ends it on idle.
+        return false
       }
     },
   }

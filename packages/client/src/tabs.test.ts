@@ -131,6 +131,72 @@ describe('three tabs on one channel', () => {
   })
 })
 
+describe('"stay signed in" and sign-out reach the server (issue 13, items 1 and 11)', () => {
+  test('"stay" in a follower reaches the server itself, even when the leader\'s pings hang', async () => {
+    const { server, tabs } = openTabs(2)
+    await start(tabs)
+    await wait(20)
+    expect(states()).toEqual(['warning', 'warning'])
+    const lead = leader() as Tab
+    const follower = tabs.find((tab) => tab !== lead) as Tab
+    lead.hang = true
+    // 5 s before the server's deadline (its last activity is the page load, 30 s ago at 30).
+    await wait(5)
+    follower.ward.extend()
+    // Past the old deadline, and past the leader's request timeout: nobody was logged out.
+    await wait(15)
+    expect(states()).toEqual(['active', 'active'])
+    expect(server.ended).toBeNull()
+    expect(server.logouts).toBe(0)
+    // The follower told the server itself, at once.
+    expect(follower.pings).toBe(1)
+    expect(server.pings).toContain(0)
+  })
+
+  test('a refused sign-out is retried until the server confirms it; every tab is logged out meanwhile', async () => {
+    const { server, tabs } = openTabs(2)
+    await start(tabs)
+    await wait(5)
+    // An outage: the store answers 503, then the connection drops, then it is back.
+    server.logoutFailures = [503, 'network', 503]
+    tabs[0]?.ward.logout()
+    await wait(0)
+    expect(tabs[0]?.ward.getState()).toBe('expired')
+    expect(server.logouts).toBe(1)
+    await wait(1)
+    // The other tab is logged out locally; the deciding tab stays until the server confirms.
+    expect(states()).toEqual(['expired', 'expired'])
+    expect(tabs.map((tab) => tab.navigations)).toEqual([[], ['/login?reason=logout']])
+    expect(server.ended).toBeNull()
+    // Retries after 1 s, 2 s, 4 s.
+    await wait(2)
+    expect(server.logouts).toBe(3)
+    await wait(4)
+    expect(server.logouts).toBe(4)
+    expect(server.ended).toBe('logout')
+    expect(tabs[0]?.navigations).toEqual(['/login?reason=logout'])
+    await wait(120)
+    expect(server.logouts).toBe(4)
+    expect(server.pings.length).toBe(1)
+  })
+
+  test('a 401 confirms a sign-out (the session is known dead); a 404 is not retried', async () => {
+    const { server, tabs } = openTabs(1)
+    await start(tabs)
+    server.logoutFailures = [401]
+    tabs[0]?.ward.logout()
+    await wait(0)
+    expect(tabs[0]?.navigations).toEqual(['/login?reason=logout'])
+    const again = openTabs(1, {}, fakeServer({ warnAfter: 20, expireAfter: 30 }))
+    await start(again.tabs)
+    again.server.logoutFailures = [404]
+    again.tabs[0]?.ward.logout()
+    await wait(120)
+    expect(again.server.logouts).toBe(1)
+    expect(again.tabs[0]?.navigations).toEqual(['/login?reason=logout'])
+  })
+})
+
 test('ten tabs, 30 minutes of steady activity: no more pings than one tab + 1', async ({
   task,
 }) => {

@@ -38,6 +38,10 @@ function trustFocusAndScroll(): void {
   })
 }
 
+/** happy-dom ignores the `persisted` init of PageTransitionEvent, so it is set on the event. */
+const pageshow = (persisted: boolean): Event =>
+  Object.defineProperty(new Event('pageshow'), 'persisted', { value: persisted })
+
 let server: FakeServer
 let tab: Tab
 let ward: SessionWard
@@ -318,6 +322,11 @@ describe('one tab', () => {
     await wait(1)
     expect(ward.getState()).toBe('expired')
     expect(tab.seen).toEqual(['warn 8', 'expire idle'])
+    // Logged out here; the page leaves once the server confirms the logout it kept retrying.
+    expect(tab.navigations).toEqual([])
+    server.down = false
+    await wait(60)
+    expect(server.ended).toBe('logout')
     expect(tab.navigations).toEqual(['/login?reason=idle'])
   })
 
@@ -342,6 +351,32 @@ describe('one tab', () => {
     await wait(0)
     expect(ward.getState()).toBe('expired')
     expect(tab.seen).toEqual(['expire idle'])
+    expect(server.logouts).toBe(1)
+  })
+
+  test('a page restored from the back/forward cache asks the server at once; an end it missed logs it out', async () => {
+    await open()
+    await wait(5)
+    // Another tab logged out while this page was cached; the message never reached it.
+    server.ended = 'logout'
+    window.dispatchEvent(pageshow(true))
+    await wait(0)
+    expect(server.pings).toEqual([0, 5])
+    expect(ward.getState()).toBe('expired')
+    expect(dialog()).toBeNull()
+    expect(tab.navigations).toEqual(['/login?reason=logout'])
+  })
+
+  test('a page that logged out and is restored from the back/forward cache leaves again', async () => {
+    await open()
+    ward.logout()
+    await wait(0)
+    expect(tab.navigations).toEqual(['/login?reason=logout'])
+    // The back button: the page comes back as it was left, signed-in content and all.
+    window.dispatchEvent(pageshow(true))
+    await wait(0)
+    expect(tab.navigations).toEqual(['/login?reason=logout', '/login?reason=logout'])
+    expect(ward.getState()).toBe('expired')
     expect(server.logouts).toBe(1)
   })
 

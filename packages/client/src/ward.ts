@@ -3,6 +3,7 @@ import { createDialog, type Dialog } from './dialog.ts'
 import { listen } from './events.ts'
 import { watchLifecycle } from './lifecycle.ts'
 import {
+  backoff,
   COUNTDOWN_MARGIN,
   countdown,
   type Effect,
@@ -35,7 +36,10 @@ export interface SessionWard {
   activity(): void
   /** "Stay signed in": records activity, dismisses the warning in every tab, pings at once. */
   extend(): void
-  /** Ends the session in every tab (one logout request) and redirects. */
+  /**
+   * Ends the session in every tab (one logout request, retried until the server confirms) and
+   * redirects.
+   */
   logout(): void
   getState(): WardState
   /**
@@ -45,7 +49,7 @@ export interface SessionWard {
   getRemaining(): number
 }
 
-/** How long an expiring tab waits for the logout request before it navigates away. */
+/** How long an expiring tab waits for its logout request's answer before it tells the others. */
 export const LOGOUT_WAIT = 2000
 
 /** setTimeout runs a longer delay at once, so long waits are checked in steps. */
@@ -122,8 +126,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     }
   }
 
-  const tick = (current: Run): MachineEvent => ({
-    type: 'check',
+  const tick = (current: Run) => ({
+    type: 'check' as const,
     now: now(),
     delay: current.tabs.delay(),
     leader: current.tabs.elected(),
@@ -151,8 +155,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     schedule()
   }
 
-  function check(): void {
-    if (run !== null) apply(tick(run))
+  function check(ask?: boolean): void {
+    if (run !== null) apply({ ...tick(run), ask })
   }
 
   function perform(effect: Effect): void {
@@ -208,7 +212,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
 
   /**
    * Sends the logout request (`logout`), tells the other tabs (`own`: this tab decided), leaves
-   * the channel and redirects with the reason.
+   * the channel, retries a refused logout until the server settles it, and redirects with the
+   * reason.
    */
   async function finish(
     current: Run,
@@ -216,22 +221,32 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   ): Promise<void> {
     // Runs after the expire event has been announced, so listeners see it before navigation.
     await undefined
+    let settled: Promise<boolean> | boolean = !logout
     if (logout) {
       // Log out before telling the other tabs, so none of them reaches the login page while the
-      // server still knows the session.
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const wait = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, LOGOUT_WAIT)
-      })
-      await Promise.race([current.server.logout(), wait])
-      clearTimeout(timer)
+      // server still knows the session (unless it does not answer in time).
+      settled = current.server.logout()
+      await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, LOGOUT_WAIT))])
     }
     if (own) current.tabs.post({ type: 'sync', shared: shared(state) })
     current.tabs.close()
-    if (options.redirectTo !== null && state.status === 'expired') {
-      const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
-      navigate(redirectUrl(options.redirectTo, state.reason ?? 'idle'))
+    // A refused logout leaves the session live on the server: retry until it confirms. This
+    // tab stays (logged out locally) meanwhile; navigating away would end the retries.
+    for (let failures = 1; !(await settled); failures++) {
+      await new Promise((resolve) => setTimeout(resolve, backoff(failures)))
+      // A new session started here: a retry would end it (the cookie is shared).
+      if (run !== null) return
+      settled = current.server.logout()
     }
+    if (run !== null || options.redirectTo === null || state.status !== 'expired') return
+    const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
+    const url = redirectUrl(options.redirectTo, state.reason ?? 'idle')
+    // The back button may restore this page, signed-in content and all, from the back/forward
+    // cache: it leaves again at once.
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted && run === null) navigate(url)
+    })
+    navigate(url)
   }
 
   function receive(current: Run, message: TabMessage): void {
@@ -314,13 +329,14 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         ),
         watchLifecycle(
           window,
-          (resumed) => {
+          (resumed, restored) => {
             // A frozen tab may have missed messages: ask the others where things stand
             // (joining again says hello too).
             if (current.frozen) current.tabs = join()
             else if (resumed) current.tabs.post({ type: 'hello' })
             current.frozen = false
-            check()
+            // Back from the back/forward cache: the server, not this page, says if it is live.
+            check(restored)
           },
           () => {
             // A frozen leader would keep its lock and its stream, delivering nothing: leaving

@@ -10,6 +10,11 @@ export interface FakeServer {
   /** Every request: method, url, headers, credentials. */
   requests: Array<{ url: string; init: RequestInit }>
   logouts: number
+  /**
+   * How the next logout requests fail before one is served by the contract: a status (503
+   * during an outage) or `network` (a dropped connection); consumed in order.
+   */
+  logoutFailures: Array<number | 'network'>
   warnAfter: number
   expireAfter: number
   /** Seconds until the absolute end, from the first ping on. */
@@ -89,6 +94,7 @@ export function fakeServer(timing: { warnAfter: number; expireAfter: number }): 
     pings: [],
     requests: [],
     logouts: 0,
+    logoutFailures: [],
     warnAfter: timing.warnAfter,
     expireAfter: timing.expireAfter,
     maxAge: 12 * 3600,
@@ -116,6 +122,11 @@ export function fakeServer(timing: { warnAfter: number; expireAfter: number }): 
       if (server.down) throw new TypeError('Failed to fetch')
       if (url.endsWith('/logout')) {
         server.logouts++
+        const failure = server.logoutFailures.shift()
+        if (failure === 'network') throw new TypeError('Failed to fetch')
+        if (failure !== undefined) {
+          return json(failure, { error: 'store_unavailable', message: 'Session store unavailable' })
+        }
         server.ended ??= 'logout'
         return new Response(null, { status: 204 })
       }

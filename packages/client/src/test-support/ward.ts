@@ -8,11 +8,19 @@ import { type FakeServer, fakeServer } from './server.ts'
 export const wait = (seconds: number): Promise<unknown> =>
   vi.advanceTimersByTimeAsync(seconds * 1000)
 
+/** A request that never answers; it fails when aborted, as a real fetch does. */
+const hung = (init: RequestInit | undefined): Promise<Response> =>
+  new Promise((_resolve, reject) => {
+    init?.signal?.addEventListener('abort', () => reject(init.signal?.reason))
+  })
+
 export interface Tab {
   ward: SessionWard
   navigations: string[]
   /** Pings this tab sent. */
   pings: number
+  /** true: this tab's pings hang until they time out (a stalled connection, a frozen page). */
+  hang: boolean
   /** What the app saw through the callbacks, in order. */
   seen: string[]
 }
@@ -29,6 +37,7 @@ export function openTabs(
       ward: undefined as unknown as SessionWard,
       navigations: [],
       pings: 0,
+      hang: false,
       seen: [],
     }
     tab.ward = createSessionWard({
@@ -40,6 +49,7 @@ export function openTabs(
       dialog: false,
       fetch: (url, init) => {
         if (url === '/session/ping') tab.pings++
+        if (url === '/session/ping' && tab.hang) return hung(init)
         return server.fetch(url, init)
       },
       navigate: (url) => tab.navigations.push(url),
