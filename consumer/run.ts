@@ -18,10 +18,10 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromiumSkipReason, launchChromium } from '../e2e/support/chromium.ts'
+import { freePort } from '../packages/server/src/test-support/instances.ts'
 import { freshDatabase } from '../packages/server/src/test-support/postgres.ts'
 
 const repo = join(import.meta.dirname, '..')
@@ -61,17 +61,6 @@ function readmeBlock(name: string): string {
   const match = /```\w*\n([\s\S]*?)```/.exec(readme.slice(marker))
   if (!match?.[1]) throw new Error(`README.md: no code block after consumer-test:${name}`)
   return match[1]
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 /** Starts the README's server.mjs and waits until it answers. */
