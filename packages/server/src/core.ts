@@ -3,7 +3,6 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { EntityManager } from '@mikro-orm/sql'
 import type { Context } from 'hono'
 import type { HTTPException } from 'hono/http-exception'
-import type { Redis } from 'ioredis'
 import { type Problem, problemException } from './errors.ts'
 import type { ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
@@ -34,7 +33,7 @@ import {
   transaction,
   writeActivity,
 } from './store.ts'
-import type { FailureCounter } from './throttle.ts'
+import { createThrottles, type Throttles } from './throttle.ts'
 import { generateToken, hashToken } from './tokens.ts'
 import { setSessionCookie } from './transport.ts'
 import { userAgentMatches } from './user-agent.ts'
@@ -123,8 +122,11 @@ export class WardCore {
   /** Logouts and revokes the store could not take yet: refused here, retried until it does. */
   readonly #pendingEnds: PendingEnds
 
-  /** Failed token lookups per client IP (`throttle.tokenGuesses`); null when off. */
-  tokenGuesses: FailureCounter | null = null
+  /**
+   * The guess counters (`throttle`), on the channel's Redis client when there is one, so every
+   * instance counts the same failures.
+   */
+  readonly throttles: Throttles
 
   constructor(options: ResolvedOptions, orm: MikroORM) {
     this.options = options
@@ -141,6 +143,7 @@ export class WardCore {
           options.logger,
         )
       : null
+    this.throttles = createThrottles(options.throttle, this.#channel?.client ?? null)
     this.#cache = new SessionCache(
       {
         max: options.cacheSize,
@@ -162,11 +165,6 @@ export class WardCore {
       end: async ({ target, reason }) => void (await this.end(target, reason)),
       warn: (message) => options.logger.warn(message),
     })
-  }
-
-  /** The ward's Redis client (shared with the throttle's counters); null without `redis`. */
-  get redis(): Redis | null {
-    return this.#channel?.client ?? null
   }
 
   /** The per-user settings: `policy(userId, c)` over the ward's options, validated. */
@@ -323,18 +321,15 @@ export class WardCore {
       this.#pendingEnds.add(key, { target, reason })
       // Refused here, and (with Redis) on the other instances, from now on, even when the set
       // is full (then only the client's retry stores it). The end is not stored yet.
-      const notices = this.#knownSessions(one).map(
-        ([tokenHash, sessionId]): EndNotice => ({
+      const endedAt = Date.now()
+      this.#announce(
+        this.#knownSessions(one).map(([tokenHash, sessionId]) => ({
           sessionId,
           tokenHash,
           reason,
-          endedAt: Date.now(),
-        }),
+          endedAt,
+        })),
       )
-      this.#channel?.publishEnds(notices)
-      for (const notice of notices) {
-        this.#cache.markEnded(notice.tokenHash, notice.sessionId, reason, new Date(notice.endedAt))
-      }
       throw error
     }
   }
@@ -388,11 +383,18 @@ export class WardCore {
     return records
   }
 
+  /** Tells the other instances (with Redis), then this one's cache, that these sessions ended. */
+  #announce(notices: EndNotice[]): void {
+    this.#channel?.publishEnds(notices)
+    for (const { tokenHash, sessionId, reason, endedAt } of notices) {
+      this.#cache.markEnded(tokenHash, sessionId, reason, new Date(endedAt))
+    }
+  }
+
   async #afterEnd(records: SessionRecord[], reason: EndReason): Promise<void> {
-    // The other instances hear of the ends before this one's hooks run.
-    this.#channel?.publishEnds(records.map((record) => endNotice(record, reason)))
+    // Every instance hears of the ends before this one's hooks run.
+    this.#announce(records.map((record) => endNotice(record, reason)))
     for (const record of records) {
-      this.#cache.markEnded(record.tokenHash, record.id, reason, record.endedAt)
       await this.#callHook('onSessionEnd', () =>
         this.options.hooks.onSessionEnd?.(toSessionInfo(record), reason),
       )

@@ -169,7 +169,7 @@ function identify(
     if (cached) return live(c, state, cached)
   }
   const verify = () => verifyCredentials(c, core, accessTokens, credentials, tokenHash, now)
-  const guesses = core.tokenGuesses
+  const guesses = core.throttles.tokenGuesses
   const ip = guesses ? core.options.clientIp(c) : undefined
   // Without an address there is nothing to count by: one shared key would lock everyone out.
   if (!guesses || ip === undefined) return settle(c, core, state, credentials, verify())

@@ -27,7 +27,7 @@ import {
 import { createRoutes } from './routes.ts'
 import type { SessionInfo } from './session.ts'
 import { describeStoreError } from './store.ts'
-import { createLoginThrottle, createThrottles, type LoginThrottle } from './throttle.ts'
+import { createLoginThrottle, type LoginThrottle } from './throttle.ts'
 import { loginOriginAllowed } from './transport.ts'
 
 const LOGIN_ORIGIN_REJECTED: Problem = {
@@ -220,9 +220,6 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const database = await openDatabase(options.database, resolved.storeTimeout)
   resolved.logger.info(database.description)
   const core = new WardCore(resolved, database.orm)
-  // On the channel's Redis client when there is one: every instance counts the same failures.
-  const throttles = createThrottles(resolved.throttle, core.redis)
-  core.tokenGuesses = throttles.tokenGuesses
   if (database.embedded) await migrate(database.orm)
   const accessTokens = resolved.jwt ? new AccessTokens(core, resolved.jwt) : undefined
   const middleware = createMiddleware(core, accessTokens)
@@ -245,7 +242,7 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     createSession,
     authenticate: createAuthenticate(middleware),
     signIn: createSignIn(createSession),
-    loginThrottle: createLoginThrottle(throttles, resolved.clientIp),
+    loginThrottle: createLoginThrottle(core.throttles, resolved.clientIp),
     endSession: async (id, reason = 'revoked') => {
       const ended = await core.end({ ids: [id] }, reason)
       return ended.length > 0
