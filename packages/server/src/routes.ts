@@ -220,11 +220,10 @@ export function createRoutes(
   app.get('/events', (c) => {
     // Listening is not activity: an open stream never keeps a session alive.
     markPassive(c)
-    const response = streamSSE(c, (stream) => streamEvents(core, liveEntry(c), stream))
-    response.headers.set('Cache-Control', 'no-store')
     // nginx buffers proxied answers unless told not to; a buffered stream delivers nothing.
-    response.headers.set('X-Accel-Buffering', 'no')
-    return response
+    c.header('X-Accel-Buffering', 'no')
+    // Cache-Control: the no-store every answer here gets replaces streamSSE's no-cache.
+    return streamSSE(c, (stream) => streamEvents(core, liveEntry(c), stream))
   })
 
   app.get('/sessions', async (c) => {
