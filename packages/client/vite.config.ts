@@ -1,73 +1,14 @@
-import { dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { minify } from 'terser'
 import { defineConfig, type Plugin } from 'vite'
 
 /**
  * The script-tag bundle targets es2022 browsers, which all have a native BroadcastChannel and
- * Web Locks (Safari 15.4+, the first Safari with es2022). broadcast-channel's IndexedDB and
- * localStorage fallbacks can never be chosen there, so they are left out (about 2 KB gzipped).
- * The npm build keeps them: a bundler there may target older browsers.
+ * Web Locks (Safari 15.4+, the first Safari with es2022): it takes broadcast-channel's API from
+ * `src/native-channel.ts` on those two, without the package's fallbacks (about 1.9 KB gzipped).
+ * The npm build keeps the package: a bundler there may target older browsers.
  */
-const ELECTION = '\0sessionward-stub:leader-election.js'
-
-/**
- * broadcast-channel's createLeaderElection with only its Web Locks elector: every es2022
- * browser but Firefox 93–95 has Web Locks, and the message-based fallback elector is about
- * 0.8 KB gzipped. Without Web Locks it throws, and the ward's tabs each ping for themselves.
- */
-const webLockElection = (
-  dir: string,
-): string => `import { LeaderElectionWebLock } from ${JSON.stringify(`${dir}/leader-election-web-lock.js`)}
-export function createLeaderElection(channel) {
-  if (!globalThis.navigator?.locks) throw new Error('no Web Locks')
-  const elector = new LeaderElectionWebLock(channel, {})
-  channel._befC.push(() => elector.die())
-  channel._leaderElector = elector
-  return elector
-}`
-
-/**
- * The `unload` package only makes the Web Locks leader send a death message on page unload;
- * the browser releases the lock itself, and an `unload` listener keeps pages out of the
- * back/forward cache. About 0.3 KB gzipped.
- */
-const UNLOAD = '\0sessionward-stub:unload'
-
-function modernChannelsOnly(): Plugin {
-  const stubs: Record<string, string> = {
-    'indexed-db.js': 'IndexedDBMethod',
-    'localstorage.js': 'LocalstorageMethod',
-  }
-  let electionDir = ''
-  return {
-    name: 'sessionward:modern-channels-only',
-    enforce: 'pre',
-    resolveId(source, importer) {
-      const file = source.split('/').pop() ?? ''
-      if (source === 'unload' && importer?.includes('broadcast-channel')) return UNLOAD
-      if (importer?.includes('broadcast-channel') && source === './leader-election.js') {
-        electionDir = dirname(importer)
-        return ELECTION
-      }
-      if (
-        importer?.includes('broadcast-channel') &&
-        source.startsWith('./methods/') &&
-        file in stubs
-      ) {
-        return `\0sessionward-stub:${file}`
-      }
-      return null
-    },
-    load(id) {
-      if (id === ELECTION) return webLockElection(electionDir)
-      if (id === UNLOAD) return 'export const add = () => ({ remove() {}, run() {} })'
-      if (!id.startsWith('\0sessionward-stub:')) return null
-      const file = id.slice('\0sessionward-stub:'.length)
-      const type = file === 'indexed-db.js' ? 'idb' : 'localstorage'
-      return `export const ${stubs[file]} = { type: '${type}', canBeUsed: () => false }`
-    },
-  }
-}
+const nativeChannel = fileURLToPath(new URL('./src/native-channel.ts', import.meta.url))
 
 /**
  * The script-tag bundle has a 10 KB budget: terser run over the minifier's output (two passes)
@@ -94,7 +35,8 @@ function terserAfterMinify(): Plugin {
 export default defineConfig(({ mode }) => {
   const iife = mode === 'iife'
   return {
-    plugins: iife ? [modernChannelsOnly(), terserAfterMinify()] : [],
+    plugins: iife ? [terserAfterMinify()] : [],
+    resolve: iife ? { alias: { 'broadcast-channel': nativeChannel } } : {},
     build: {
       target: 'es2022',
       emptyOutDir: false,
