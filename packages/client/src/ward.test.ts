@@ -476,3 +476,139 @@ describe('nothing the server sends expires an active user or crashes the SDK', (
     expect(server.pings.length).toBeGreaterThan(5)
   })
 })
+
+describe('pause(), resume(), whilePending() and isLeader() (issue 15, items 2 and 3)', () => {
+  let tabs: Tab[]
+  /** Two headless tabs on one channel; the server says warn at 20 s, expire at 30 s. */
+  async function openTwo(options: Parameters<typeof openTabs>[1] = {}): Promise<void> {
+    const opened = openTabs(2, options)
+    server = opened.server
+    tabs = opened.tabs
+    ward = (tabs[0] as Tab).ward
+    for (const each of tabs) {
+      each.ward.start()
+      onTestFinished(() => each.ward.stop())
+      await wait(0.1)
+    }
+  }
+  const a = (): SessionWard => (tabs[0] as Tab).ward
+  const b = (): SessionWard => (tabs[1] as Tab).ward
+  const states = (): string[] => tabs.map((each) => each.ward.getState())
+
+  test('one paused tab keeps every tab and the server session alive past expireAfter', async () => {
+    await openTwo()
+    b().pause()
+    expect([a().isPaused(), b().isPaused()]).toEqual([false, true])
+    await wait(120)
+    expect(states()).toEqual(['active', 'active'])
+    expect(tabs.map((each) => each.seen)).toEqual([[], []])
+    expect(server.ended).toBeNull()
+    expect(Math.max(...server.pings)).toBeLessThanOrEqual(10)
+    // Resumed: idle time counts from now, so both warn 20 s later and end 10 s after that.
+    b().resume()
+    expect(b().isPaused()).toBe(false)
+    await wait(19.5)
+    expect(states()).toEqual(['active', 'active'])
+    await wait(1)
+    expect(states()).toEqual(['warning', 'warning'])
+    await wait(10)
+    expect(states()).toEqual(['expired', 'expired'])
+    expect(server.logouts).toBe(1)
+  })
+
+  test('pause() while the warning is open dismisses it in every tab', async () => {
+    await openTwo()
+    await wait(20)
+    expect(states()).toEqual(['warning', 'warning'])
+    a().pause()
+    await wait(0.1)
+    expect(states()).toEqual(['active', 'active'])
+    expect(tabs.map((each) => each.seen)).toEqual([
+      ['warn 8', 'active'],
+      ['warn 8', 'active'],
+    ])
+  })
+
+  test('a paused tab that closes stops holding: the others warn and expire on its last report', async () => {
+    await openTwo()
+    b().pause()
+    await wait(60)
+    b().stop()
+    await wait(20)
+    expect(a().getState()).toBe('warning')
+    await wait(10)
+    expect(a().getState()).toBe('expired')
+    expect(tabs[0]?.navigations).toEqual(['/login?reason=idle'])
+  })
+
+  test('the absolute limit still logs every tab out while paused', async () => {
+    await openTwo()
+    server.maxAge = 100
+    a().pause()
+    await wait(99)
+    expect(states()).toEqual(['active', 'active'])
+    await wait(2)
+    expect(states()).toEqual(['expired', 'expired'])
+    expect(tabs.map((each) => each.navigations)).toEqual([
+      ['/login?reason=absolute'],
+      ['/login?reason=absolute'],
+    ])
+    expect(server.logouts).toBe(1)
+  })
+
+  test("the app's hold and a pending request's hold do not cancel each other", async () => {
+    await openTwo()
+    let finish: (value: string) => void = () => {}
+    const upload = new Promise<string>((resolve) => {
+      finish = resolve
+    })
+    a().pause()
+    const pending = a().whilePending(upload)
+    a().resume()
+    expect(a().isPaused()).toBe(true)
+    await wait(60)
+    expect(states()).toEqual(['active', 'active'])
+    finish('stored')
+    await expect(pending).resolves.toBe('stored')
+    expect(a().isPaused()).toBe(false)
+    // And the other way round: a request that settles does not end the app's pause.
+    a().pause()
+    await expect(a().whilePending(Promise.reject(new Error('offline')))).rejects.toThrow('offline')
+    expect(a().isPaused()).toBe(true)
+    a().resume()
+    a().resume()
+    expect(a().isPaused()).toBe(false)
+    await wait(21)
+    expect(states()).toEqual(['warning', 'warning'])
+  })
+
+  test('a hold taken before start() or kept over stop()/start() pauses the started ward', async () => {
+    const opened = openTabs(1)
+    server = opened.server
+    ward = (opened.tabs[0] as Tab).ward
+    ward.pause()
+    expect(ward.isPaused()).toBe(true)
+    ward.start()
+    await wait(60)
+    expect(ward.getState()).toBe('active')
+    ward.stop()
+    expect(ward.isPaused()).toBe(true)
+    ward.start()
+    await wait(60)
+    expect(ward.getState()).toBe('active')
+    ward.resume()
+    await wait(20)
+    expect(ward.getState()).toBe('warning')
+  })
+
+  test('isLeader(): exactly one tab pings; false once stopped, true for the next leader', async () => {
+    await openTwo()
+    await wait(1)
+    const leaders = (): boolean[] => tabs.map((each) => each.ward.isLeader())
+    expect(leaders()).toEqual([true, false])
+    expect(tabs[1]?.pings).toBe(0)
+    a().stop()
+    await wait(1)
+    expect(leaders()).toEqual([false, true])
+  })
+})

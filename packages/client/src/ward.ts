@@ -47,6 +47,28 @@ export interface SessionWard {
    * activity, so a stay in time reaches the server (0 when not running).
    */
   getRemaining(): number
+  /**
+   * Holds the ward paused for the app: this tab counts as active in every tab (none warns or
+   * expires for inactivity) and the leader keeps the server's session alive, until `resume()`.
+   * The server's absolute limit still ends the session. Playing media (`media: true`) and
+   * `whilePending` hold it too, each on its own: `resume()` releases only the app's hold.
+   * @example
+   * ward.pause() // a form the user reads for a long time, a presentation…
+   */
+  pause(): void
+  /** Releases the app's hold from `pause()`; idle time counts from now. */
+  resume(): void
+  /** True while anything holds this tab paused: the app, playing media, a pending request. */
+  isPaused(): boolean
+  /**
+   * Holds the ward paused while `work` is pending (a long upload, a report being built), and
+   * returns it, so it wraps a request in place.
+   * @example
+   * const response = await ward.whilePending(fetch('/upload', { method: 'POST', body: file }))
+   */
+  whilePending<T>(work: Promise<T>): Promise<T>
+  /** True while this tab is the one that pings the server (false when not running). */
+  isLeader(): boolean
 }
 
 /** How long an expiring tab waits for its logout request's answer before it tells the others. */
@@ -80,6 +102,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   const options = resolveOptions(input)
   let state: MachineState = STOPPED
   let run: Run | null = null
+  /** What holds this tab paused: the app, media, each pending request. Kept over stop/start. */
+  const holders = new Set<unknown>()
 
   const now = (): number => Date.now()
   const fetcher = (): typeof fetch => options.fetch ?? ((url, init) => fetch(url, init))
@@ -274,6 +298,18 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     }
   }
 
+  /** `holder` starts (`held`) or stops holding the ward; the machine hears when that flips. */
+  function hold(holder: unknown, held: boolean): void {
+    const was = holders.size > 0
+    if (held) holders.add(holder)
+    else holders.delete(holder)
+    if (was !== holders.size > 0) pauseIfHeld()
+  }
+
+  function pauseIfHeld(): void {
+    if (run !== null) apply({ type: 'pause', now: now(), paused: holders.size > 0 })
+  }
+
   function local(extend: boolean): void {
     const at = now()
     apply({ type: 'activity', at, now: at, extend, remote: false })
@@ -354,6 +390,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         expireAfter: options.expireAfter,
         events: options.eventsUrl !== null,
       })
+      if (holders.size > 0) pauseIfHeld()
     },
     stop() {
       const previous = state.status
@@ -370,5 +407,15 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     logout: () => apply({ type: 'logout', now: now() }),
     getState: () => state.status,
     getRemaining,
+    pause: () => hold('app', true),
+    resume: () => hold('app', false),
+    isPaused: () => holders.size > 0,
+    whilePending<T>(work: Promise<T>): Promise<T> {
+      const holder = {}
+      hold(holder, true)
+      // A new promise settled like `work`: a rejection nobody handles is still reported.
+      return work.finally(() => hold(holder, false))
+    },
+    isLeader: () => run?.tabs.isLeader() === true,
   }
 }
