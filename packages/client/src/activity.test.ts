@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { ACTIVITY_EVENTS, THROTTLE, watchActivity } from './activity.ts'
+import { ACTIVITY_EVENTS, THROTTLE, watchActivity, watchMedia } from './activity.ts'
 import { trusted } from './test-support/browser.ts'
 
 /** Real input: the browser marks it trusted. */
@@ -99,5 +99,82 @@ describe('activity', () => {
       vi.advanceTimersByTime(THROTTLE)
     }
     expect(count).toBe(0)
+  })
+
+  test('a custom list of events replaces the defaults', () => {
+    const seen: string[] = []
+    const stop = watchActivity(window, (at) => seen.push(String(at)), undefined, ['scroll'])
+    window.dispatchEvent(user('mousemove'))
+    expect(seen).toEqual([])
+    window.dispatchEvent(user('scroll'))
+    expect(seen).toEqual([String(Date.now())])
+    stop()
+    vi.advanceTimersByTime(THROTTLE)
+    window.dispatchEvent(user('scroll'))
+    expect(seen.length).toBe(1)
+  })
+})
+
+describe('playing media', () => {
+  let seen: boolean[]
+  let watch: ReturnType<typeof watchMedia>
+  const media = (tag: 'video' | 'audio'): HTMLMediaElement => {
+    const element = document.createElement(tag)
+    document.body.append(element)
+    return element
+  }
+  beforeEach(() => {
+    seen = []
+  })
+  afterEach(() => {
+    watch.stop()
+    document.body.replaceChildren()
+  })
+
+  test('a video or audio added later holds while any plays; pause and ended let go', async () => {
+    watch = watchMedia(document, (playing) => seen.push(playing))
+    const video = media('video')
+    const audio = media('audio')
+    await video.play()
+    expect(seen).toEqual([true])
+    await audio.play()
+    video.pause()
+    expect(seen).toEqual([true])
+    // Ended: the element says so, with its own `ended`.
+    Object.defineProperty(audio, 'ended', { value: true, configurable: true })
+    audio.dispatchEvent(new Event('ended'))
+    expect(seen).toEqual([true, false])
+  })
+
+  test('emptied (a new source) lets go; an element already playing counts from the start', async () => {
+    const video = media('video')
+    await video.play()
+    watch = watchMedia(document, (playing) => seen.push(playing))
+    expect(seen).toEqual([true])
+    Object.defineProperty(video, 'paused', { value: true, configurable: true })
+    video.load()
+    expect(seen).toEqual([true, false])
+  })
+
+  test('a fake play event on a paused element holds nothing', () => {
+    watch = watchMedia(document, (playing) => seen.push(playing))
+    media('video').dispatchEvent(new Event('play'))
+    expect(seen).toEqual([])
+  })
+
+  test('an element removed while playing lets go at the next update()', async () => {
+    watch = watchMedia(document, (playing) => seen.push(playing))
+    const video = media('video')
+    await video.play()
+    video.remove()
+    watch.update()
+    expect(seen).toEqual([true, false])
+  })
+
+  test('stop() removes every listener', async () => {
+    watch = watchMedia(document, (playing) => seen.push(playing))
+    watch.stop()
+    await media('video').play()
+    expect(seen).toEqual([])
   })
 })

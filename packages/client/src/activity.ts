@@ -21,6 +21,7 @@ export const THROTTLE = 1000
  * can stop them and scrolling never waits for them. After each timestamp they are detached for
  * the rest of the second: a mouse reports up to 1000 moves a second, and an event nobody listens
  * to costs the page nothing. `ignore` filters events (e.g. all of them while the warning is open).
+ * `types` replaces the default events (the `activityEvents` option).
  * Returns a function that removes every listener and timer.
  * @example
  * const stop = watchActivity(window, (at) => console.log('active at', at))
@@ -29,11 +30,12 @@ export function watchActivity(
   target: EventTarget,
   onActivity: (at: number) => void,
   ignore: (event: Event) => boolean = () => false,
+  types: readonly string[] = ACTIVITY_EVENTS,
 ): () => void {
   const options: AddEventListenerOptions = { capture: true, passive: true }
   let timer: ReturnType<typeof setTimeout> | undefined
   const listen = (on: boolean): void => {
-    for (const type of ACTIVITY_EVENTS) {
+    for (const type of types) {
       if (on) target.addEventListener(type, listener, options)
       else target.removeEventListener(type, listener, options)
     }
@@ -49,5 +51,52 @@ export function watchActivity(
   return () => {
     clearTimeout(timer)
     listen(false)
+  }
+}
+
+/** Events that start or stop a `<video>` or `<audio>`. */
+export const MEDIA_EVENTS = ['play', 'playing', 'pause', 'ended', 'emptied'] as const
+
+/** What `watchMedia` returns. */
+export interface MediaWatch {
+  /** Looks at the elements again: one removed from the page while playing stops counting. */
+  update(): void
+  /** Removes every listener. */
+  stop(): void
+}
+
+/**
+ * Calls `onPlaying(true)` when a `<video>` or `<audio>` of `doc` starts playing and
+ * `onPlaying(false)` once none plays any more. Media events do not bubble: they are caught on
+ * the capture phase of the document, so elements added later count too. Each event only says
+ * which element to look at; the element's own `paused` and `ended` decide, so a dispatched
+ * fake `play` holds nothing. An element removed while playing pauses without an event that
+ * reaches the document: `update()` lets it go. Elements already playing count from the start.
+ * @example
+ * const media = watchMedia(document, (playing) => (playing ? ward.pause() : ward.resume()))
+ */
+export function watchMedia(doc: Document, onPlaying: (playing: boolean) => void): MediaWatch {
+  const elements = new Set<HTMLMediaElement>()
+  let playing = false
+  const update = (): void => {
+    for (const media of elements) {
+      if (media.paused || media.ended || !media.isConnected) elements.delete(media)
+    }
+    if (playing === elements.size > 0) return
+    playing = !playing
+    onPlaying(playing)
+  }
+  const listener = ({ target }: Event): void => {
+    if (target instanceof HTMLMediaElement) elements.add(target)
+    update()
+  }
+  for (const type of MEDIA_EVENTS) doc.addEventListener(type, listener, true)
+  for (const media of doc.querySelectorAll('audio, video')) elements.add(media as HTMLMediaElement)
+  update()
+  return {
+    update,
+    stop() {
+      for (const type of MEDIA_EVENTS) doc.removeEventListener(type, listener, true)
+    },
   }
 }

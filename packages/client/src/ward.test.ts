@@ -477,23 +477,24 @@ describe('nothing the server sends expires an active user or crashes the SDK', (
   })
 })
 
-describe('pause(), resume(), whilePending() and isLeader() (issue 15, items 2 and 3)', () => {
-  let tabs: Tab[]
-  /** Two headless tabs on one channel; the server says warn at 20 s, expire at 30 s. */
-  async function openTwo(options: Parameters<typeof openTabs>[1] = {}): Promise<void> {
-    const opened = openTabs(2, options)
-    server = opened.server
-    tabs = opened.tabs
-    ward = (tabs[0] as Tab).ward
-    for (const each of tabs) {
-      each.ward.start()
-      onTestFinished(() => each.ward.stop())
-      await wait(0.1)
-    }
+let tabs: Tab[]
+/** Two headless tabs on one channel (`ward` is the first); the server says warn at 20 s, expire at 30 s. */
+async function openTwo(options: Parameters<typeof openTabs>[1] = {}): Promise<void> {
+  const opened = openTabs(2, options)
+  server = opened.server
+  tabs = opened.tabs
+  ward = (tabs[0] as Tab).ward
+  for (const each of tabs) {
+    each.ward.start()
+    onTestFinished(() => each.ward.stop())
+    await wait(0.1)
   }
+}
+const states = (): string[] => tabs.map((each) => each.ward.getState())
+
+describe('pause(), resume(), whilePending() and isLeader() (issue 15, items 2 and 3)', () => {
   const a = (): SessionWard => (tabs[0] as Tab).ward
   const b = (): SessionWard => (tabs[1] as Tab).ward
-  const states = (): string[] => tabs.map((each) => each.ward.getState())
 
   test('one paused tab keeps every tab and the server session alive past expireAfter', async () => {
     await openTwo()
@@ -610,5 +611,140 @@ describe('pause(), resume(), whilePending() and isLeader() (issue 15, items 2 an
     a().stop()
     await wait(1)
     expect(leaders()).toEqual([false, true])
+  })
+})
+
+describe('opt-in activity sources and debug (issue 15, items 2 and 4)', () => {
+  const video = (): HTMLVideoElement => document.body.appendChild(document.createElement('video'))
+
+  test('media: true — a video playing keeps every tab alive; paused, idle counts from then', async () => {
+    await openTwo({ media: true })
+    // Added after start: media events are caught on the way down, wherever the element is.
+    const film = video()
+    await film.play()
+    await wait(0)
+    expect(ward.isPaused()).toBe(true)
+    await wait(120)
+    expect(states()).toEqual(['active', 'active'])
+    expect(server.ended).toBeNull()
+    film.pause()
+    expect(ward.isPaused()).toBe(false)
+    await wait(19.5)
+    expect(states()).toEqual(['active', 'active'])
+    await wait(1)
+    expect(states()).toEqual(['warning', 'warning'])
+  })
+
+  test('media and the app hold on their own: a paused video does not end pause()', async () => {
+    await openTwo({ media: true })
+    const film = video()
+    ward.pause()
+    await film.play()
+    film.pause()
+    expect(ward.isPaused()).toBe(true)
+    await wait(60)
+    expect(states()).toEqual(['active', 'active'])
+  })
+
+  test('without media: true a playing video is no activity', async () => {
+    await openTwo()
+    await video().play()
+    expect(ward.isPaused()).toBe(false)
+    await wait(20)
+    expect(states()).toEqual(['warning', 'warning'])
+  })
+
+  test('a playing video removed from the page lets go at the next check', async () => {
+    const opened = openTabs(1, { media: true })
+    server = opened.server
+    ward = (opened.tabs[0] as Tab).ward
+    ward.start()
+    const film = video()
+    await film.play()
+    await wait(30)
+    film.remove()
+    // The next report (at most warnAfter/2 later) notices, then the usual warnAfter runs.
+    await wait(10)
+    expect(ward.isPaused()).toBe(false)
+    await wait(20)
+    expect(ward.getState()).toBe('warning')
+  })
+
+  test('after expiry and start() the media hold is looked for again, not kept', async () => {
+    await openTwo({ media: true })
+    const film = video()
+    await film.play()
+    film.pause()
+    await wait(31)
+    expect(states()).toEqual(['expired', 'expired'])
+    server.ended = null
+    server.touch()
+    ward.start()
+    expect(ward.isPaused()).toBe(false)
+    await film.play()
+    expect(ward.isPaused()).toBe(true)
+  })
+
+  test('activityEvents replaces the defaults: only the listed input postpones the warning', async () => {
+    await openTwo({ activityEvents: ['keydown'] })
+    for (let second = 0; second < 40; second++) {
+      move()
+      await wait(1)
+    }
+    expect(states()).toEqual(['expired', 'expired'])
+  })
+
+  test('activityEvents: a listed event is activity', async () => {
+    await openTwo({ activityEvents: ['keydown'] })
+    for (let second = 0; second < 40; second++) {
+      user('keydown')
+      await wait(1)
+    }
+    expect(states()).toEqual(['active', 'active'])
+  })
+
+  test('debug: one console.debug line per state change, with its cause', async () => {
+    const lines: string[] = []
+    vi.spyOn(console, 'debug').mockImplementation((line: string) => lines.push(line))
+    onTestFinished(() => void vi.restoreAllMocks())
+    await openTwo({ debug: true, onStateChange: undefined })
+    const other = (tabs[1] as Tab).ward
+    await wait(20)
+    other.activity()
+    await wait(0.1)
+    await wait(20)
+    const dismissAt = lines.length
+    other.extend()
+    await wait(0.1)
+    ward.logout()
+    await wait(1)
+    expect(lines.slice(0, dismissAt).sort()).toEqual(
+      [
+        'sessionward: stopped → active (start)',
+        'sessionward: stopped → active (start)',
+        // The leader asked the server; the follower heard it from the leader.
+        'sessionward: active → warning (ping answer: idle 20 s, absolute end in 43180 s)',
+        'sessionward: active → warning (tab message sync)',
+        'sessionward: warning → active (activity)',
+        'sessionward: warning → active (activity in another tab)',
+        'sessionward: active → warning (ping answer: idle 20 s, absolute end in 43160 s)',
+        'sessionward: active → warning (tab message sync)',
+      ].sort(),
+    )
+    expect(lines.slice(dismissAt)).toEqual([
+      'sessionward: warning → active (stay)',
+      'sessionward: warning → active (activity in another tab)',
+      'sessionward: active → expired (logout; reason logout)',
+      'sessionward: active → expired (tab message sync; reason logout)',
+    ])
+  })
+
+  test('without debug nothing is logged', async () => {
+    const debug = vi.spyOn(console, 'debug').mockImplementation(() => {})
+    onTestFinished(() => void vi.restoreAllMocks())
+    await openTwo()
+    await wait(31)
+    expect(states()).toEqual(['expired', 'expired'])
+    expect(debug).not.toHaveBeenCalled()
   })
 })

@@ -1,4 +1,5 @@
-import { watchActivity } from './activity.ts'
+import { type MediaWatch, watchActivity, watchMedia } from './activity.ts'
+import { explain } from './debug.ts'
 import { createDialog, type Dialog } from './dialog.ts'
 import { listen } from './events.ts'
 import { watchLifecycle } from './lifecycle.ts'
@@ -88,6 +89,8 @@ interface Run {
   timer: ReturnType<typeof setTimeout> | undefined
   ticker: ReturnType<typeof setTimeout> | undefined
   unwatch: Array<() => void>
+  /** Playing media (`media: true`). */
+  media: MediaWatch | null
 }
 
 /**
@@ -174,12 +177,22 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   function apply(event: MachineEvent): void {
     const previous = state.status
     advance(event)
-    if (event.type !== 'check' && run !== null) advance(tick(run))
-    if (state.status !== previous) announce(previous)
+    let cause = event
+    if (event.type !== 'check' && run !== null) {
+      // A change the event did not make comes from the check that follows every event.
+      if (state.status === previous) cause = tick(run)
+      advance(cause.type === 'check' ? cause : tick(run))
+    }
+    if (state.status !== previous) {
+      if (options.debug) console.debug(`sessionward: ${previous} → ${explain(state, cause)}`)
+      announce(previous)
+    }
     schedule()
   }
 
   function check(ask?: boolean): void {
+    // A playing element removed from the page pauses without an event the document sees.
+    run?.media?.update()
     if (run !== null) apply({ ...tick(run), ask })
   }
 
@@ -231,6 +244,9 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     clearTimeout(current.timer)
     clearTimeout(current.ticker)
     for (const unwatch of current.unwatch) unwatch()
+    current.media?.stop()
+    // Media that plays on when the ward starts again is found again then.
+    holders.delete('media')
     current.dialog?.destroy()
   }
 
@@ -352,6 +368,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         timer: undefined,
         ticker: undefined,
         unwatch: [],
+        media: null,
       }
       run = current
       current.unwatch.push(
@@ -362,6 +379,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
           window,
           () => local(false),
           () => dialog?.isOpen() ?? false,
+          options.activityEvents,
         ),
         watchLifecycle(
           window,
@@ -383,6 +401,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
           },
         ),
       )
+      if (options.media) current.media = watchMedia(document, (playing) => hold('media', playing))
       apply({
         type: 'start',
         now: now(),
@@ -400,7 +419,10 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         run = null
       }
       state = STOPPED
-      if (previous !== 'stopped') announce(previous)
+      if (previous !== 'stopped') {
+        if (options.debug) console.debug(`sessionward: ${previous} → stopped (stop)`)
+        announce(previous)
+      }
     },
     activity: () => local(false),
     extend: () => local(true),
