@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { ACTIVITY_EVENTS, THROTTLE, watchActivity, watchMedia } from './activity.ts'
+import { ACTIVITY_EVENTS, mediaPlaying, THROTTLE, watchActivity, watchMedia } from './activity.ts'
 import { trusted } from './test-support/browser.ts'
 
 /** Real input: the browser marks it trusted. */
@@ -117,7 +117,7 @@ describe('activity', () => {
 
 describe('playing media', () => {
   let seen: boolean[]
-  let watch: ReturnType<typeof watchMedia>
+  let stop: () => void
   const media = (tag: 'video' | 'audio'): HTMLMediaElement => {
     const element = document.createElement(tag)
     document.body.append(element)
@@ -127,54 +127,58 @@ describe('playing media', () => {
     seen = []
   })
   afterEach(() => {
-    watch.stop()
+    stop()
     document.body.replaceChildren()
   })
 
-  test('a video or audio added later holds while any plays; pause and ended let go', async () => {
-    watch = watchMedia(document, (playing) => seen.push(playing))
+  test('a video or audio added later plays: true until none plays any more', async () => {
+    stop = watchMedia(document, (playing) => seen.push(playing))
+    expect(seen).toEqual([false])
     const video = media('video')
     const audio = media('audio')
     await video.play()
-    expect(seen).toEqual([true])
     await audio.play()
     video.pause()
-    expect(seen).toEqual([true])
-    // Ended: the element says so, with its own `ended`.
-    Object.defineProperty(audio, 'ended', { value: true, configurable: true })
-    audio.dispatchEvent(new Event('ended'))
-    expect(seen).toEqual([true, false])
+    expect(seen).toEqual([false, true, true, true])
+    audio.pause()
+    expect(seen.at(-1)).toBe(false)
+    expect(mediaPlaying(document)).toBe(false)
   })
 
-  test('emptied (a new source) lets go; an element already playing counts from the start', async () => {
+  test('an element that ended or was emptied (a new source) does not play', async () => {
     const video = media('video')
     await video.play()
-    watch = watchMedia(document, (playing) => seen.push(playing))
+    stop = watchMedia(document, (playing) => seen.push(playing))
+    // Already playing when the watch starts: it counts at once.
     expect(seen).toEqual([true])
+    Object.defineProperty(video, 'ended', { value: true, configurable: true })
+    expect(mediaPlaying(document)).toBe(false)
+    Object.defineProperty(video, 'ended', { value: false, configurable: true })
+    // happy-dom's load() fires emptied without stopping the element, as a browser does.
     Object.defineProperty(video, 'paused', { value: true, configurable: true })
     video.load()
     expect(seen).toEqual([true, false])
   })
 
-  test('a fake play event on a paused element holds nothing', () => {
-    watch = watchMedia(document, (playing) => seen.push(playing))
+  test('a fake play event on a paused element is no playing media', () => {
+    stop = watchMedia(document, (playing) => seen.push(playing))
     media('video').dispatchEvent(new Event('play'))
-    expect(seen).toEqual([])
+    expect(seen).toEqual([false, false])
   })
 
-  test('an element removed while playing lets go at the next update()', async () => {
-    watch = watchMedia(document, (playing) => seen.push(playing))
+  test('an element removed while playing no longer counts', async () => {
     const video = media('video')
     await video.play()
+    expect(mediaPlaying(document)).toBe(true)
     video.remove()
-    watch.update()
-    expect(seen).toEqual([true, false])
+    expect(mediaPlaying(document)).toBe(false)
+    stop = () => {}
   })
 
-  test('stop() removes every listener', async () => {
-    watch = watchMedia(document, (playing) => seen.push(playing))
-    watch.stop()
+  test('the returned function removes every listener', async () => {
+    stop = watchMedia(document, (playing) => seen.push(playing))
+    stop()
     await media('video').play()
-    expect(seen).toEqual([])
+    expect(seen).toEqual([false])
   })
 })

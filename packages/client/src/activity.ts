@@ -54,49 +54,35 @@ export function watchActivity(
   }
 }
 
-/** Events that start or stop a `<video>` or `<audio>`. */
-export const MEDIA_EVENTS = ['play', 'playing', 'pause', 'ended', 'emptied'] as const
-
-/** What `watchMedia` returns. */
-export interface MediaWatch {
-  /** Looks at the elements again: one removed from the page while playing stops counting. */
-  update(): void
-  /** Removes every listener. */
-  stop(): void
-}
+/**
+ * Events that start or stop a `<video>` or `<audio>`: `pause` also fires when one plays to its
+ * end, `emptied` when a new source stops it (without `pause`).
+ */
+export const MEDIA_EVENTS = ['play', 'pause', 'emptied'] as const
 
 /**
- * Calls `onPlaying(true)` when a `<video>` or `<audio>` of `doc` starts playing and
- * `onPlaying(false)` once none plays any more. Media events do not bubble: they are caught on
- * the capture phase of the document, so elements added later count too. Each event only says
- * which element to look at; the element's own `paused` and `ended` decide, so a dispatched
- * fake `play` holds nothing. An element removed while playing pauses without an event that
- * reaches the document: `update()` lets it go. Elements already playing count from the start.
+ * True while a `<video>` or `<audio>` of `doc` plays. The elements' own `paused` and `ended`
+ * decide, so a dispatched fake `play` event counts for nothing, and an element removed from the
+ * page (which pauses without an event the document sees) is simply no longer found.
  * @example
- * const media = watchMedia(document, (playing) => (playing ? ward.pause() : ward.resume()))
+ * mediaPlaying(document) // false
  */
-export function watchMedia(doc: Document, onPlaying: (playing: boolean) => void): MediaWatch {
-  const elements = new Set<HTMLMediaElement>()
-  let playing = false
-  const update = (): void => {
-    for (const media of elements) {
-      if (media.paused || media.ended || !media.isConnected) elements.delete(media)
-    }
-    if (playing === elements.size > 0) return
-    playing = !playing
-    onPlaying(playing)
+export const mediaPlaying = (doc: Document): boolean =>
+  [...doc.querySelectorAll<HTMLMediaElement>('audio,video')].some((m) => !m.paused && !m.ended)
+
+/**
+ * Calls `onChange(mediaPlaying(doc))` at once and whenever a `<video>` or `<audio>` starts or
+ * stops. Media events do not bubble: they are caught on the capture phase of the document, so
+ * elements added later count too. Returns a function that removes every listener.
+ * @example
+ * const stop = watchMedia(document, (playing) => (playing ? ward.pause() : ward.resume()))
+ */
+export function watchMedia(doc: Document, onChange: (playing: boolean) => void): () => void {
+  const listener = (): void => onChange(mediaPlaying(doc))
+  const done = new AbortController()
+  for (const type of MEDIA_EVENTS) {
+    doc.addEventListener(type, listener, { capture: true, signal: done.signal })
   }
-  const listener = ({ target }: Event): void => {
-    if (target instanceof HTMLMediaElement) elements.add(target)
-    update()
-  }
-  for (const type of MEDIA_EVENTS) doc.addEventListener(type, listener, true)
-  for (const media of doc.querySelectorAll('audio, video')) elements.add(media as HTMLMediaElement)
-  update()
-  return {
-    update,
-    stop() {
-      for (const type of MEDIA_EVENTS) doc.removeEventListener(type, listener, true)
-    },
-  }
+  listener()
+  return () => done.abort()
 }

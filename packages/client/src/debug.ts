@@ -1,26 +1,20 @@
 import type { MachineEvent, MachineState } from './machine.ts'
 
-const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`
-
 /**
- * The `debug` option's account of a state change: the new status and the event that caused it.
+ * The `debug` option's line for a state change: the new status and the event that caused it,
+ * by the event's name, a ping answer with the idle time and the time left that the server
+ * told, an end with its reason. The ward logs the event itself beside the line, with every
+ * detail (`remote: true`: the activity came from another tab; `pushed: true`: the end came on
+ * the events channel), so the bundle carries no wording for each.
  * @example
- * explain(warningState, { type: 'answer', now, sentAt, view: { idleFor: 840_000 } })
- * // 'warning (ping answer: idle 840 s)'
+ * explain(warning, { type: 'answer', now, sentAt, view: { idleFor: 840_000, expiresIn: 3_600_000 } })
+ * // 'warning (answer: idle 840 s, expires in 3600 s)'
  */
 export function explain(s: MachineState, e: MachineEvent): string {
-  let cause: string = e.type
-  if (e.type === 'activity') {
-    // Another tab's message does not tell a stay from activity that dismissed its warning.
-    cause = e.remote ? 'activity in another tab' : e.extend ? 'stay' : 'activity'
-  } else if (e.type === 'sync') cause = 'tab message sync'
-  else if (e.type === 'check') cause = 'timer check'
-  else if (e.type === 'pause') cause = e.paused ? 'pause' : 'resume'
-  else if (e.type === 'ended') cause = e.pushed ? 'pushed end' : 'ended by the server'
-  else if (e.type === 'answer') {
-    const { idleFor, expiresIn } = e.view
-    cause = `ping answer: idle ${idleFor === undefined ? '?' : seconds(idleFor)}`
-    if (expiresIn !== undefined) cause += `, absolute end in ${seconds(expiresIn)}`
-  }
+  // The server's own seconds again (it answers whole ones); NaN for what it did not tell.
+  const cause =
+    e.type === 'answer'
+      ? `answer: idle ${Number(e.view.idleFor) / 1000} s, expires in ${Number(e.view.expiresIn) / 1000} s`
+      : e.type
   return `${s.status} (${cause}${s.status === 'expired' ? `; reason ${s.reason}` : ''})`
 }

@@ -96,17 +96,17 @@ describe('options', () => {
     [
       'activityEvents as one string',
       { pingUrl: '/p', activityEvents: 'keydown' },
-      'activityEvents must be a non-empty array of event names, got "keydown"',
+      'activityEvents must be a non-empty array of strings, got "keydown"',
     ],
     [
       'activityEvents empty',
       { pingUrl: '/p', activityEvents: [] },
-      'activityEvents must be a non-empty array of event names, got []',
+      'activityEvents must be a non-empty array of strings, got []',
     ],
     [
       'activityEvents with a blank or a non-string',
       { pingUrl: '/p', activityEvents: ['keydown', ' ', 3] },
-      'activityEvents must be a non-empty array of event names, got ["keydown"," ",3]',
+      'activityEvents must be a non-empty array of strings, got ["keydown"," ",3]',
     ],
     [
       'headers as a string',

@@ -182,8 +182,9 @@ function activityEvents(value: unknown): readonly string[] {
     value.length === 0 ||
     !value.every((type) => typeof type === 'string' && type.trim() !== '')
   ) {
-    fail(`activityEvents must be a non-empty array of event names, got ${describe(value)}`)
+    fail(`activityEvents must be a non-empty array of strings, got ${describe(value)}`)
   }
+  // A copy: the listeners are added and removed by this list, which the app may change later.
   return [...(value as string[])]
 }
 

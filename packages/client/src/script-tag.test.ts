@@ -63,7 +63,7 @@ describe('script tag', () => {
     expect(events('keydown pointerdown')).toEqual(['keydown', 'pointerdown'])
     expect(events(' keydown,\n pointerdown , ')).toEqual(['keydown', 'pointerdown'])
     expect(() => boot(tag({ 'data-ping-url': '/p', 'data-activity-events': ' ' }))).toThrow(
-      'sessionward: activityEvents must be a non-empty array of event names, got []',
+      'sessionward: activityEvents must be a non-empty array of strings, got []',
     )
   })
 

@@ -9,6 +9,7 @@ import {
   vi,
 } from 'vitest'
 import { formatTime, HOST } from './dialog.ts'
+import type { MachineEvent } from './machine.ts'
 import { installWebLocks, trusted } from './test-support/browser.ts'
 import { type FakeServer, fakeServer } from './test-support/server.ts'
 import { openTabs, type Tab, wait } from './test-support/ward.ts'
@@ -703,11 +704,15 @@ describe('opt-in activity sources and debug (issue 15, items 2 and 4)', () => {
     expect(states()).toEqual(['active', 'active'])
   })
 
-  test('debug: one console.debug line per state change, with its cause', async () => {
+  test('debug: one console.debug line per state change, with its cause and the event', async () => {
     const lines: string[] = []
-    vi.spyOn(console, 'debug').mockImplementation((line: string) => lines.push(line))
+    vi.spyOn(console, 'debug').mockImplementation((line: string, ...event: MachineEvent[]) => {
+      // The event beside the line tells the details, e.g. activity from another tab.
+      const from = event[0]?.type === 'activity' ? (event[0].remote ? ' [remote]' : ' [here]') : ''
+      lines.push(`${line}${from}`)
+    })
     onTestFinished(() => void vi.restoreAllMocks())
-    await openTwo({ debug: true, onStateChange: undefined })
+    await openTwo({ debug: true })
     const other = (tabs[1] as Tab).ward
     await wait(20)
     other.activity()
@@ -718,24 +723,27 @@ describe('opt-in activity sources and debug (issue 15, items 2 and 4)', () => {
     await wait(0.1)
     ward.logout()
     await wait(1)
+    other.stop()
     expect(lines.slice(0, dismissAt).sort()).toEqual(
       [
         'sessionward: stopped → active (start)',
         'sessionward: stopped → active (start)',
-        // The leader asked the server; the follower heard it from the leader.
-        'sessionward: active → warning (ping answer: idle 20 s, absolute end in 43180 s)',
-        'sessionward: active → warning (tab message sync)',
-        'sessionward: warning → active (activity)',
-        'sessionward: warning → active (activity in another tab)',
-        'sessionward: active → warning (ping answer: idle 20 s, absolute end in 43160 s)',
-        'sessionward: active → warning (tab message sync)',
+        // The leader asked the server; the follower heard it from the leader. (The fake server
+        // answers fractions of a second; the real one whole seconds.)
+        'sessionward: active → warning (answer: idle 20 s, expires in 43179.9 s)',
+        'sessionward: active → warning (sync)',
+        'sessionward: warning → active (activity) [here]',
+        'sessionward: warning → active (activity) [remote]',
+        'sessionward: active → warning (answer: idle 20 s, expires in 43159.8 s)',
+        'sessionward: active → warning (sync)',
       ].sort(),
     )
     expect(lines.slice(dismissAt)).toEqual([
-      'sessionward: warning → active (stay)',
-      'sessionward: warning → active (activity in another tab)',
+      'sessionward: warning → active (activity) [here]',
+      'sessionward: warning → active (activity) [remote]',
       'sessionward: active → expired (logout; reason logout)',
-      'sessionward: active → expired (tab message sync; reason logout)',
+      'sessionward: active → expired (sync; reason logout)',
+      'sessionward: expired → stopped (stop)',
     ])
   })
 

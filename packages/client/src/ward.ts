@@ -1,4 +1,4 @@
-import { type MediaWatch, watchActivity, watchMedia } from './activity.ts'
+import { mediaPlaying, watchActivity, watchMedia } from './activity.ts'
 import { explain } from './debug.ts'
 import { createDialog, type Dialog } from './dialog.ts'
 import { listen } from './events.ts'
@@ -89,8 +89,6 @@ interface Run {
   timer: ReturnType<typeof setTimeout> | undefined
   ticker: ReturnType<typeof setTimeout> | undefined
   unwatch: Array<() => void>
-  /** Playing media (`media: true`). */
-  media: MediaWatch | null
 }
 
 /**
@@ -174,6 +172,11 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     for (const effect of result.effects) perform(effect)
   }
 
+  /** The `debug` line: `sessionward: active → warning (answer: idle 840 s, …)`, and the event. */
+  function debug(previous: WardState, change: string, ...cause: MachineEvent[]): void {
+    if (options.debug) console.debug(`sessionward: ${previous} → ${change}`, ...cause)
+  }
+
   function apply(event: MachineEvent): void {
     const previous = state.status
     advance(event)
@@ -184,7 +187,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
       advance(cause.type === 'check' ? cause : tick(run))
     }
     if (state.status !== previous) {
-      if (options.debug) console.debug(`sessionward: ${previous} → ${explain(state, cause)}`)
+      debug(previous, explain(state, cause), cause)
       announce(previous)
     }
     schedule()
@@ -192,7 +195,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
 
   function check(ask?: boolean): void {
     // A playing element removed from the page pauses without an event the document sees.
-    run?.media?.update()
+    if (options.media && run !== null) hold('media', mediaPlaying(document))
     if (run !== null) apply({ ...tick(run), ask })
   }
 
@@ -244,7 +247,6 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     clearTimeout(current.timer)
     clearTimeout(current.ticker)
     for (const unwatch of current.unwatch) unwatch()
-    current.media?.stop()
     // Media that plays on when the ward starts again is found again then.
     holders.delete('media')
     current.dialog?.destroy()
@@ -368,7 +370,6 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         timer: undefined,
         ticker: undefined,
         unwatch: [],
-        media: null,
       }
       run = current
       current.unwatch.push(
@@ -401,7 +402,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
           },
         ),
       )
-      if (options.media) current.media = watchMedia(document, (playing) => hold('media', playing))
+      if (options.media)
+        current.unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
       apply({
         type: 'start',
         now: now(),
@@ -420,7 +422,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
       }
       state = STOPPED
       if (previous !== 'stopped') {
-        if (options.debug) console.debug(`sessionward: ${previous} → stopped (stop)`)
+        debug(previous, 'stopped (stop)')
         announce(previous)
       }
     },
