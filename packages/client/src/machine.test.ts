@@ -9,6 +9,7 @@ import {
   nextCheck,
   REQUEST_TIMEOUT,
   remaining,
+  reportAt,
   type ServerView,
   STOPPED,
   type Status,
@@ -559,5 +560,130 @@ describe('faults from issue 13', () => {
       [20, 'check', 'active', ['ping']],
     ])
     expect(state.inFlight).toBe(true)
+  })
+})
+
+describe('a paused tab (issue 15, item 2)', () => {
+  const event = (second: number, paused: boolean): MachineEvent => ({
+    type: 'pause',
+    now: at(second),
+    paused,
+  })
+  /**
+   * Runs the leader's checks at the times `nextCheck` asks for, up to `until` seconds; the
+   * server answers each ping with the idle time it was told and ends the session as `absolute`
+   * from `end` seconds on. Returns the last state and every ping: [second, idleFor seconds].
+   */
+  function follow(
+    first: MachineState,
+    until: number,
+    end = Number.POSITIVE_INFINITY,
+  ): { state: MachineState; pings: Array<[number, number]> } {
+    let state = first
+    const pings: Array<[number, number]> = []
+    // Time never runs back: a check overdue when the script starts runs at its start.
+    let clock = Math.max(state.lastActivity, state.lastPingAt, state.changedAt)
+    for (let next = nextCheck(state, 0); next !== null && next <= at(until); ) {
+      next = clock = Math.max(next, clock)
+      const second = (next - T0) / 1000
+      const result = step(state, { type: 'check', now: next, delay: 0 })
+      state = result.state
+      for (const effect of result.effects) {
+        if (effect.type !== 'ping') continue
+        pings.push([second, effect.idleFor / 1000])
+        state =
+          second >= end
+            ? step(state, { type: 'ended', now: next, reason: 'absolute' }).state
+            : step(state, {
+                type: 'answer',
+                now: next,
+                sentAt: next,
+                view: { idleFor: effect.idleFor, expiresIn: s(end - second) },
+              }).state
+      }
+      next = nextCheck(state, 0)
+    }
+    return { state, pings }
+  }
+  const reported = (effects: Effect[]): number[] =>
+    effects.flatMap((effect) =>
+      effect.type === 'share' && effect.message.type === 'activity' ? [effect.message.at] : [],
+    )
+
+  test('reports itself active every warnAfter/2, without a follower delay', () => {
+    const paused = step(play(opened), event(1, true))
+    expect(paused.state).toMatchObject({ paused: true, lastActivity: at(1) })
+    expect(reported(paused.effects)).toEqual([at(1)])
+    expect(reportAt(paused.state)).toBe(at(11))
+    expect(
+      reported(step(paused.state, { type: 'check', now: at(10.9), delay: 0 }).effects),
+    ).toEqual([])
+    const report = step(paused.state, { type: 'check', now: at(11), delay: 2000 })
+    expect(report.state.lastActivity).toBe(at(11))
+    expect(reported(report.effects)).toEqual([at(11)])
+  })
+
+  test('ten minutes paused: never a warning, and the server never sees more than warnAfter/2 idle', () => {
+    const paused = step(play(opened), event(1, true)).state
+    const { state, pings } = follow(paused, 600)
+    expect(state.status).toBe('active')
+    // Heartbeats as for a steady user: one per report (every 10 s), not one per check.
+    expect(pings.length).toBe(60)
+    expect(Math.max(...pings.map(([, idle]) => idle))).toBeLessThanOrEqual(W / 2 / 1000)
+  })
+
+  test('pause and resume are activity at that moment: idle time counts from the resume', () => {
+    let state = follow(step(play(opened), event(1, true)).state, 300).state
+    state = step(state, event(305, false)).state
+    expect(state).toMatchObject({ paused: false, lastActivity: at(305), status: 'active' })
+    expect(follow(state, 324.9).state.status).toBe('active')
+    expect(follow(state, 325).state.status).toBe('warning')
+  })
+
+  test('pausing while the warning is open dismisses it, as activity() does, and tells the server', () => {
+    const warned = follow(play(opened), 20).state
+    expect(warned.status).toBe('warning')
+    const { state, effects } = step(warned, event(22, true))
+    expect(state.status).toBe('active')
+    expect(effects.map((effect) => effect.type)).toEqual(['ping', 'share', 'share'])
+  })
+
+  test('the absolute end still ends a paused session, with its reason and one logout', () => {
+    const paused = step(play(opened), event(1, true)).state
+    const before = follow(paused, 41.9, 42)
+    expect(before.state.status).toBe('active')
+    const { state, pings } = follow(paused, 42, 42)
+    expect(pings.at(-1)?.[0]).toBe(42)
+    expect(state).toMatchObject({ status: 'expired', reason: 'absolute', paused: true })
+    // Past the end nothing revives it.
+    expect(step(state, { type: 'check', now: at(60), delay: 0 }).effects).toEqual([])
+  })
+
+  test('no report past the end this tab knows of (offline past the absolute end)', () => {
+    const state = { ...step(play(opened), event(1, true)).state, absoluteEnd: at(5) }
+    expect(reported(step(state, { type: 'check', now: at(11), delay: 0 }).effects)).toEqual([])
+  })
+
+  test('other tabs see the reports, not the pause: its reports simply stop when it closes', () => {
+    const paused = step(play(opened), event(1, true)).state
+    expect(shared(paused)).not.toHaveProperty('paused')
+    const other = step(play(opened), {
+      type: 'activity',
+      at: at(11),
+      now: at(11),
+      extend: false,
+      remote: true,
+    }).state
+    // No report after 11 s: the other tab warns at 31 s (having asked the server).
+    expect(follow(other, 30.9).state.status).toBe('active')
+    expect(follow(other, 31).state.status).toBe('warning')
+  })
+
+  test('a stopped tab only remembers the hold; start() begins unpaused', () => {
+    const { state, effects } = step(STOPPED, event(1, true))
+    expect(effects).toEqual([])
+    expect(state.paused).toBe(true)
+    const started = step(STOPPED, { type: 'start', now: at(2), warnAfter: W, expireAfter: E })
+    expect(started.state.paused).toBe(false)
   })
 })

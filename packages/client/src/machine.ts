@@ -47,6 +47,13 @@ export interface MachineState extends Shared {
   channelRetryAt: number
   /** A follower that woke long past a deadline waits its delay from this time (see `check`). */
   wokeAt: number
+  /**
+   * Something in this tab holds the ward paused (the app, playing media, a long request): the
+   * tab reports itself active now and then (see `reportAt`), so every tab and the server count
+   * it as active. Other tabs only see the reports: a paused tab that closes or freezes simply
+   * stops sending them.
+   */
+  paused: boolean
 }
 
 /** The server's answer to a ping, validated, in milliseconds. Absent fields are unknown. */
@@ -82,6 +89,8 @@ export type MachineEvent =
   | { type: 'lost'; now: number }
   | { type: 'sync'; shared: Shared }
   | { type: 'logout'; now: number }
+  /** Something started or stopped holding this tab paused (`paused`: anything still holds). */
+  | { type: 'pause'; now: number; paused: boolean }
 
 export type ShareMessage =
   | { type: 'activity'; at: number; extend: boolean }
@@ -136,6 +145,7 @@ export const STOPPED: MachineState = {
   channelFailures: 0,
   channelRetryAt: NEVER,
   wokeAt: NEVER,
+  paused: false,
 }
 
 const live = (s: MachineState): boolean => s.status === 'active' || s.status === 'warning'
@@ -151,6 +161,7 @@ export function shared(s: MachineState): Shared {
     channelFailures: _channelFailures,
     channelRetryAt: _channelRetryAt,
     wokeAt: _wokeAt,
+    paused: _paused,
     ...rest
   } = s
   return rest
@@ -191,6 +202,15 @@ function unchecked(s: MachineState, deadline: number): number {
 }
 
 /**
+ * When a paused tab reports itself active again: half of warnAfter after its last activity, so
+ * the report reaches every tab before any of them would warn, and the leader's heartbeat
+ * (every expireAfter/4 while activity is unreported) keeps the server's session alive.
+ * @example
+ * reportAt({ ...state, lastActivity: 0, warnAfter: 840_000 }) // 420000
+ */
+export const reportAt = (s: MachineState): number => s.lastActivity + s.warnAfter / 2
+
+/**
  * When the tab should run its next check, or null when nothing is pending.
  * @example
  * nextCheck(state, 2000) // dueAt(state) + 2000 for a follower
@@ -200,6 +220,8 @@ export function nextCheck(s: MachineState, delay: number, leader = false): numbe
   let due = Math.max(dueAt(s), s.wokeAt) + delay
   // Only the leader reopens the channel, so a follower's timer never waits for it.
   if (leader && live(s) && s.channel === 'closed') due = Math.min(due, s.channelRetryAt)
+  // A paused tab's report is its own business: no follower delay.
+  if (s.paused && live(s)) due = Math.min(due, reportAt(s))
   return Number.isFinite(due) ? due : null
 }
 
@@ -320,6 +342,10 @@ function merge(s: MachineState, r: Shared): Step {
   }
 }
 
+/** This tab's activity at `now`, as `activity()` records it. */
+const report = (s: MachineState, now: number): Step =>
+  step(s, { type: 'activity', at: now, now, extend: false, remote: false })
+
 /**
  * Advances the state by one event and says what to do about it.
  * @example
@@ -346,6 +372,12 @@ export function step(s: MachineState, e: MachineEvent): Step {
     }
     case 'check': {
       if (!live(s)) return same(s)
+      if (s.paused && e.now >= reportAt(s) && remaining(s, e.now) > 0) {
+        const reported = report(s, e.now)
+        const checked = step(reported.state, e)
+        checked.effects.unshift(...reported.effects)
+        return checked
+      }
       const wired = wire(s, e)
       if (s.inFlight) return wired
       const state = clamp(wired.state, e.now)
@@ -451,6 +483,12 @@ export function step(s: MachineState, e: MachineEvent): Step {
     }
     case 'sync':
       return live(s) ? merge(s, e.shared) : same(s)
+    case 'pause': {
+      const state = { ...s, paused: e.paused }
+      // Pausing and resuming are activity at that moment: the idle time starts from the resume,
+      // and a warning open when pause() is called is dismissed, as activity() dismisses it.
+      return live(s) ? report(state, e.now) : same(state)
+    }
     case 'logout':
       if (!live(s)) return same(s)
       return {

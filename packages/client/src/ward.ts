@@ -1,4 +1,5 @@
-import { watchActivity } from './activity.ts'
+import { mediaPlaying, watchActivity, watchMedia } from './activity.ts'
+import { explain } from './debug.ts'
 import { createDialog, type Dialog } from './dialog.ts'
 import { listen } from './events.ts'
 import { watchLifecycle } from './lifecycle.ts'
@@ -47,6 +48,28 @@ export interface SessionWard {
    * activity, so a stay in time reaches the server (0 when not running).
    */
   getRemaining(): number
+  /**
+   * Holds the ward paused for the app: this tab counts as active in every tab (none warns or
+   * expires for inactivity) and the leader keeps the server's session alive, until `resume()`.
+   * The server's absolute limit still ends the session. Playing media (`media: true`) and
+   * `whilePending` hold it too, each on its own: `resume()` releases only the app's hold.
+   * @example
+   * ward.pause() // a form the user reads for a long time, a presentation…
+   */
+  pause(): void
+  /** Releases the app's hold from `pause()`; idle time counts from now. */
+  resume(): void
+  /** True while anything holds this tab paused: the app, playing media, a pending request. */
+  isPaused(): boolean
+  /**
+   * Holds the ward paused while `work` is pending (a long upload, a report being built), and
+   * returns it, so it wraps a request in place.
+   * @example
+   * const response = await ward.whilePending(fetch('/upload', { method: 'POST', body: file }))
+   */
+  whilePending<T>(work: Promise<T>): Promise<T>
+  /** True while this tab is the one that pings the server (false when not running). */
+  isLeader(): boolean
 }
 
 /** How long an expiring tab waits for its logout request's answer before it tells the others. */
@@ -80,6 +103,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   const options = resolveOptions(input)
   let state: MachineState = STOPPED
   let run: Run | null = null
+  /** What holds this tab paused: the app, media, each pending request. Kept over stop/start. */
+  const holders = new Set<unknown>()
 
   const now = (): number => Date.now()
   const fetcher = (): typeof fetch => options.fetch ?? ((url, init) => fetch(url, init))
@@ -147,15 +172,30 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     for (const effect of result.effects) perform(effect)
   }
 
+  /** The `debug` line: `sessionward: active → warning (answer: idle 840 s, …)`, and the event. */
+  function debug(previous: WardState, change: string, ...cause: MachineEvent[]): void {
+    if (options.debug) console.debug(`sessionward: ${previous} → ${change}`, ...cause)
+  }
+
   function apply(event: MachineEvent): void {
     const previous = state.status
     advance(event)
-    if (event.type !== 'check' && run !== null) advance(tick(run))
-    if (state.status !== previous) announce(previous)
+    let cause = event
+    if (event.type !== 'check' && run !== null) {
+      // A change the event did not make comes from the check that follows every event.
+      if (state.status === previous) cause = tick(run)
+      advance(cause.type === 'check' ? cause : tick(run))
+    }
+    if (state.status !== previous) {
+      debug(previous, explain(state, cause), cause)
+      announce(previous)
+    }
     schedule()
   }
 
   function check(ask?: boolean): void {
+    // A playing element removed from the page pauses without an event the document sees.
+    if (options.media && run !== null) hold('media', mediaPlaying(document))
     if (run !== null) apply({ ...tick(run), ask })
   }
 
@@ -207,6 +247,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     clearTimeout(current.timer)
     clearTimeout(current.ticker)
     for (const unwatch of current.unwatch) unwatch()
+    // Media that plays on when the ward starts again is found again then.
+    holders.delete('media')
     current.dialog?.destroy()
   }
 
@@ -274,6 +316,18 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     }
   }
 
+  /** `holder` starts (`held`) or stops holding the ward; the machine hears when that flips. */
+  function hold(holder: unknown, held: boolean): void {
+    const was = holders.size > 0
+    if (held) holders.add(holder)
+    else holders.delete(holder)
+    if (was !== holders.size > 0) pauseIfHeld()
+  }
+
+  function pauseIfHeld(): void {
+    if (run !== null) apply({ type: 'pause', now: now(), paused: holders.size > 0 })
+  }
+
   function local(extend: boolean): void {
     const at = now()
     apply({ type: 'activity', at, now: at, extend, remote: false })
@@ -326,6 +380,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
           window,
           () => local(false),
           () => dialog?.isOpen() ?? false,
+          options.activityEvents,
         ),
         watchLifecycle(
           window,
@@ -347,6 +402,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
           },
         ),
       )
+      if (options.media)
+        current.unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
       apply({
         type: 'start',
         now: now(),
@@ -354,6 +411,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         expireAfter: options.expireAfter,
         events: options.eventsUrl !== null,
       })
+      if (holders.size > 0) pauseIfHeld()
     },
     stop() {
       const previous = state.status
@@ -363,12 +421,25 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         run = null
       }
       state = STOPPED
-      if (previous !== 'stopped') announce(previous)
+      if (previous !== 'stopped') {
+        debug(previous, 'stopped (stop)')
+        announce(previous)
+      }
     },
     activity: () => local(false),
     extend: () => local(true),
     logout: () => apply({ type: 'logout', now: now() }),
     getState: () => state.status,
     getRemaining,
+    pause: () => hold('app', true),
+    resume: () => hold('app', false),
+    isPaused: () => holders.size > 0,
+    whilePending<T>(work: Promise<T>): Promise<T> {
+      const holder = {}
+      hold(holder, true)
+      // A new promise settled like `work`: a rejection nobody handles is still reported.
+      return work.finally(() => hold(holder, false))
+    },
+    isLeader: () => run?.tabs.isLeader() === true,
   }
 }

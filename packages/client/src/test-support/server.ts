@@ -138,6 +138,9 @@ export function fakeServer(timing: { warnAfter: number; expireAfter: number }): 
         return new Response(server.reply.body, { status: server.reply.status })
       }
       const now = Date.now()
+      if (server.ended === null && (now - startedAt) / 1000 >= server.maxAge) {
+        server.ended = 'absolute'
+      }
       if (server.ended === null && (now - lastActivity) / 1000 >= server.expireAfter) {
         server.ended = 'idle'
       }
