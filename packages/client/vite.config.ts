@@ -63,7 +63,15 @@ export default defineConfig(({ mode }) => {
           },
       rolldownOptions: iife
         ? {}
-        : { external: ESM_EXTERNAL, output: { chunkFileNames: '[name].js' } },
+        : {
+            external: ESM_EXTERNAL,
+            output: {
+              chunkFileNames: '[name].js',
+              // The provider and hook hold state: frameworks with server components (Next.js'
+              // App Router) may render them only as client components, which this marks.
+              banner: (chunk) => (chunk.name === 'react' ? "'use client';" : ''),
+            },
+          },
     },
   }
 })
