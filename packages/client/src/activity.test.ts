@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { ACTIVITY_EVENTS, THROTTLE, watchActivity } from './activity.ts'
+import { ACTIVITY_EVENTS, mediaPlaying, THROTTLE, watchActivity, watchMedia } from './activity.ts'
 import { trusted } from './test-support/browser.ts'
 
 /** Real input: the browser marks it trusted. */
@@ -99,5 +99,86 @@ describe('activity', () => {
       vi.advanceTimersByTime(THROTTLE)
     }
     expect(count).toBe(0)
+  })
+
+  test('a custom list of events replaces the defaults', () => {
+    const seen: string[] = []
+    const stop = watchActivity(window, (at) => seen.push(String(at)), undefined, ['scroll'])
+    window.dispatchEvent(user('mousemove'))
+    expect(seen).toEqual([])
+    window.dispatchEvent(user('scroll'))
+    expect(seen).toEqual([String(Date.now())])
+    stop()
+    vi.advanceTimersByTime(THROTTLE)
+    window.dispatchEvent(user('scroll'))
+    expect(seen.length).toBe(1)
+  })
+})
+
+describe('playing media', () => {
+  let seen: boolean[]
+  let stop: () => void
+  const media = (tag: 'video' | 'audio'): HTMLMediaElement => {
+    const element = document.createElement(tag)
+    document.body.append(element)
+    return element
+  }
+  beforeEach(() => {
+    seen = []
+  })
+  afterEach(() => {
+    stop()
+    document.body.replaceChildren()
+  })
+
+  test('a video or audio added later plays: true until none plays any more', async () => {
+    stop = watchMedia(document, (playing) => seen.push(playing))
+    expect(seen).toEqual([false])
+    const video = media('video')
+    const audio = media('audio')
+    await video.play()
+    await audio.play()
+    video.pause()
+    expect(seen).toEqual([false, true, true, true])
+    audio.pause()
+    expect(seen.at(-1)).toBe(false)
+    expect(mediaPlaying(document)).toBe(false)
+  })
+
+  test('an element that ended or was emptied (a new source) does not play', async () => {
+    const video = media('video')
+    await video.play()
+    stop = watchMedia(document, (playing) => seen.push(playing))
+    // Already playing when the watch starts: it counts at once.
+    expect(seen).toEqual([true])
+    Object.defineProperty(video, 'ended', { value: true, configurable: true })
+    expect(mediaPlaying(document)).toBe(false)
+    Object.defineProperty(video, 'ended', { value: false, configurable: true })
+    // happy-dom's load() fires emptied without stopping the element, as a browser does.
+    Object.defineProperty(video, 'paused', { value: true, configurable: true })
+    video.load()
+    expect(seen).toEqual([true, false])
+  })
+
+  test('a fake play event on a paused element is no playing media', () => {
+    stop = watchMedia(document, (playing) => seen.push(playing))
+    media('video').dispatchEvent(new Event('play'))
+    expect(seen).toEqual([false, false])
+  })
+
+  test('an element removed while playing no longer counts', async () => {
+    const video = media('video')
+    await video.play()
+    expect(mediaPlaying(document)).toBe(true)
+    video.remove()
+    expect(mediaPlaying(document)).toBe(false)
+    stop = () => {}
+  })
+
+  test('the returned function removes every listener', async () => {
+    stop = watchMedia(document, (playing) => seen.push(playing))
+    stop()
+    await media('video').play()
+    expect(seen).toEqual([false])
   })
 })

@@ -21,6 +21,7 @@ export const THROTTLE = 1000
  * can stop them and scrolling never waits for them. After each timestamp they are detached for
  * the rest of the second: a mouse reports up to 1000 moves a second, and an event nobody listens
  * to costs the page nothing. `ignore` filters events (e.g. all of them while the warning is open).
+ * `types` replaces the default events (the `activityEvents` option).
  * Returns a function that removes every listener and timer.
  * @example
  * const stop = watchActivity(window, (at) => console.log('active at', at))
@@ -29,11 +30,12 @@ export function watchActivity(
   target: EventTarget,
   onActivity: (at: number) => void,
   ignore: (event: Event) => boolean = () => false,
+  types: readonly string[] = ACTIVITY_EVENTS,
 ): () => void {
   const options: AddEventListenerOptions = { capture: true, passive: true }
   let timer: ReturnType<typeof setTimeout> | undefined
   const listen = (on: boolean): void => {
-    for (const type of ACTIVITY_EVENTS) {
+    for (const type of types) {
       if (on) target.addEventListener(type, listener, options)
       else target.removeEventListener(type, listener, options)
     }
@@ -50,4 +52,37 @@ export function watchActivity(
     clearTimeout(timer)
     listen(false)
   }
+}
+
+/**
+ * Events that start or stop a `<video>` or `<audio>`: `pause` also fires when one plays to its
+ * end, `emptied` when a new source stops it (without `pause`).
+ */
+export const MEDIA_EVENTS = ['play', 'pause', 'emptied'] as const
+
+/**
+ * True while a `<video>` or `<audio>` of `doc` plays. The elements' own `paused` and `ended`
+ * decide, so a dispatched fake `play` event counts for nothing, and an element removed from the
+ * page (which pauses without an event the document sees) is simply no longer found.
+ * @example
+ * mediaPlaying(document) // false
+ */
+export const mediaPlaying = (doc: Document): boolean =>
+  [...doc.querySelectorAll<HTMLMediaElement>('audio,video')].some((m) => !m.paused && !m.ended)
+
+/**
+ * Calls `onChange(mediaPlaying(doc))` at once and whenever a `<video>` or `<audio>` starts or
+ * stops. Media events do not bubble: they are caught on the capture phase of the document, so
+ * elements added later count too. Returns a function that removes every listener.
+ * @example
+ * const stop = watchMedia(document, (playing) => (playing ? ward.pause() : ward.resume()))
+ */
+export function watchMedia(doc: Document, onChange: (playing: boolean) => void): () => void {
+  const listener = (): void => onChange(mediaPlaying(doc))
+  const done = new AbortController()
+  for (const type of MEDIA_EVENTS) {
+    doc.addEventListener(type, listener, { capture: true, signal: done.signal })
+  }
+  listener()
+  return () => done.abort()
 }

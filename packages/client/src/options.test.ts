@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest'
+import { ACTIVITY_EVENTS } from './activity.ts'
 import { DEFAULT_TEXTS } from './dialog.ts'
 import { redirectUrl, resolveOptions, type SessionWardOptions } from './options.ts'
 
@@ -16,6 +17,23 @@ describe('options', () => {
       dialog: true,
       channelName: 'sessionward',
       texts: DEFAULT_TEXTS,
+      activityEvents: ACTIVITY_EVENTS,
+      media: false,
+      debug: false,
+    })
+  })
+
+  test('activityEvents replaces the default events; media and debug turn on', () => {
+    const options = resolveOptions({
+      pingUrl: '/p',
+      activityEvents: ['keydown', 'pointerdown'],
+      media: true,
+      debug: true,
+    })
+    expect(options).toMatchObject({
+      activityEvents: ['keydown', 'pointerdown'],
+      media: true,
+      debug: true,
     })
   })
 
@@ -68,6 +86,27 @@ describe('options', () => {
       'dialog as a string',
       { pingUrl: '/p', dialog: 'no' },
       'dialog must be true or false, got "no"',
+    ],
+    [
+      'media as a string',
+      { pingUrl: '/p', media: 'yes' },
+      'media must be true or false, got "yes"',
+    ],
+    ['debug as a number', { pingUrl: '/p', debug: 1 }, 'debug must be true or false, got 1'],
+    [
+      'activityEvents as one string',
+      { pingUrl: '/p', activityEvents: 'keydown' },
+      'activityEvents must be a non-empty array of strings, got "keydown"',
+    ],
+    [
+      'activityEvents empty',
+      { pingUrl: '/p', activityEvents: [] },
+      'activityEvents must be a non-empty array of strings, got []',
+    ],
+    [
+      'activityEvents with a blank or a non-string',
+      { pingUrl: '/p', activityEvents: ['keydown', ' ', 3] },
+      'activityEvents must be a non-empty array of strings, got ["keydown"," ",3]',
     ],
     [
       'headers as a string',

@@ -1,3 +1,4 @@
+import { ACTIVITY_EVENTS } from './activity.ts'
 import { DEFAULT_TEXTS, type DialogTexts } from './dialog.ts'
 
 /** Why a session ended: a server reason (`idle`, `absolute`, `revoked`, …), `unauthenticated` or `logout`. */
@@ -66,6 +67,15 @@ export interface SessionWardOptions {
   fetch?: typeof fetch
   /** How to leave the page after expiry; defaults to `location.assign`. */
   navigate?: (url: string) => void
+  /**
+   * DOM events that count as activity, replacing the defaults (`mousemove`, `pointerdown`,
+   * `keydown`, `wheel`, `touchstart`); trusted ones only, at most one per second.
+   */
+  activityEvents?: readonly string[]
+  /** `true`: a playing `<video>` or `<audio>` holds the ward paused (see `pause()`). */
+  media?: boolean
+  /** `true`: one `console.debug` line per state change, with its cause. */
+  debug?: boolean
   onWarn?: (detail: WarnDetail) => void
   onActive?: () => void
   onExpire?: (detail: ExpireDetail) => void
@@ -88,6 +98,9 @@ export interface ResolvedOptions {
   channelType: ChannelType | null
   fetch: typeof fetch | null
   navigate: ((url: string) => void) | null
+  activityEvents: readonly string[]
+  media: boolean
+  debug: boolean
   onWarn: ((detail: WarnDetail) => void) | null
   onActive: (() => void) | null
   onExpire: ((detail: ExpireDetail) => void) | null
@@ -110,6 +123,9 @@ const KEYS: readonly string[] = [
   'channelType',
   'fetch',
   'navigate',
+  'activityEvents',
+  'media',
+  'debug',
   'onWarn',
   'onActive',
   'onExpire',
@@ -121,7 +137,7 @@ const fail = (message: string): never => {
 }
 
 const describe = (value: unknown): string =>
-  typeof value === 'string' ? JSON.stringify(value) : String(value)
+  typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value)
 
 /** A string option; `or` names what else the option accepts, for the error message. */
 function text(
@@ -151,6 +167,25 @@ function callback<T>(record: Record<string, unknown>, key: string): T | null {
   if (value === undefined) return null
   if (typeof value !== 'function') return fail(`${key} must be a function, got ${describe(value)}`)
   return value as T
+}
+
+function flag(record: Record<string, unknown>, key: string, fallback: boolean): boolean {
+  const value = record[key] ?? fallback
+  if (typeof value !== 'boolean') fail(`${key} must be true or false, got ${describe(value)}`)
+  return value as boolean
+}
+
+function activityEvents(value: unknown): readonly string[] {
+  if (value === undefined) return ACTIVITY_EVENTS
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    !value.every((type) => typeof type === 'string' && type.trim() !== '')
+  ) {
+    fail(`activityEvents must be a non-empty array of strings, got ${describe(value)}`)
+  }
+  // A copy: the listeners are added and removed by this list, which the app may change later.
+  return [...(value as string[])]
 }
 
 function texts(value: unknown): DialogTexts {
@@ -219,8 +254,6 @@ export function resolveOptions(options: SessionWardOptions): ResolvedOptions {
   if (typeof headers !== 'object' && typeof headers !== 'function') {
     fail(`headers must be an object or a function, got ${describe(headers)}`)
   }
-  const dialog = record.dialog ?? true
-  if (typeof dialog !== 'boolean') fail(`dialog must be true or false, got ${describe(dialog)}`)
   const channelType = text(record, 'channelType')
   if (channelType !== null && !CHANNEL_TYPES.includes(channelType)) {
     fail(`channelType must be one of ${CHANNEL_TYPES.join(', ')}, got ${describe(channelType)}`)
@@ -240,13 +273,16 @@ export function resolveOptions(options: SessionWardOptions): ResolvedOptions {
     warnAfter,
     expireAfter,
     headers: headers as HeadersOption,
-    dialog: dialog as boolean,
+    dialog: flag(record, 'dialog', true),
     texts: texts(record.texts),
     nonce: text(record, 'nonce'),
     channelName: text(record, 'channelName') ?? 'sessionward',
     channelType: channelType as ChannelType | null,
     fetch: callback(record, 'fetch'),
     navigate: callback(record, 'navigate'),
+    activityEvents: activityEvents(record.activityEvents),
+    media: flag(record, 'media', false),
+    debug: flag(record, 'debug', false),
     onWarn: callback(record, 'onWarn'),
     onActive: callback(record, 'onActive'),
     onExpire: callback(record, 'onExpire'),

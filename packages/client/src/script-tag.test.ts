@@ -38,6 +38,35 @@ describe('script tag', () => {
     })
   })
 
+  test('data-media, data-debug and data-dialog: present, empty or "true" is on, "false" off', () => {
+    const flags = (value: string) =>
+      optionsFromDataset(
+        tag({
+          'data-ping-url': '/p',
+          'data-media': value,
+          'data-debug': value,
+          'data-dialog': value,
+        }).dataset,
+      )
+    expect(flags('')).toMatchObject({ media: true, debug: true, dialog: true })
+    expect(flags('true')).toMatchObject({ media: true, debug: true, dialog: true })
+    expect(flags('false')).toMatchObject({ media: false, debug: false, dialog: false })
+    expect(() => boot(tag({ 'data-ping-url': '/p', 'data-media': 'on' }))).toThrow(
+      'sessionward: media must be true or false, got "on"',
+    )
+  })
+
+  test('data-activity-events: event names separated by spaces or commas', () => {
+    const events = (value: string) =>
+      optionsFromDataset(tag({ 'data-ping-url': '/p', 'data-activity-events': value }).dataset)
+        ?.activityEvents
+    expect(events('keydown pointerdown')).toEqual(['keydown', 'pointerdown'])
+    expect(events(' keydown,\n pointerdown , ')).toEqual(['keydown', 'pointerdown'])
+    expect(() => boot(tag({ 'data-ping-url': '/p', 'data-activity-events': ' ' }))).toThrow(
+      'sessionward: activityEvents must be a non-empty array of strings, got []',
+    )
+  })
+
   test('data-events-url names the channel; "false" or an empty value turns it off', () => {
     const events = (value: string) =>
       optionsFromDataset(tag({ 'data-ping-url': '/p', 'data-events-url': value }).dataset)

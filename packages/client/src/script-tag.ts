@@ -19,12 +19,14 @@ const STRINGS = [
 ]
 const NUMBERS = ['warnAfter', 'expireAfter']
 const TEXTS = ['title', 'message', 'stay', 'logout']
+const FLAGS = ['dialog', 'media', 'debug']
 
 /**
  * Reads options from a script tag's data- attributes: every string or number option as its
- * kebab-case name (`data-ping-url`, `data-warn-after="840"`, seconds for times), `data-dialog`
- * (`false` for headless), `data-events-url` (`false` or empty: no events channel) and the
- * dialog texts as `data-text-title`, `data-text-stay`, ….
+ * kebab-case name (`data-ping-url`, `data-warn-after="840"`, seconds for times), the flags
+ * `data-dialog` (`false` for headless), `data-media` and `data-debug` (present, empty or `true`
+ * for on), `data-events-url` (`false` or empty: no events channel), `data-activity-events`
+ * (event names separated by spaces or commas) and the dialog texts as `data-text-title`, ….
  * Returns null when there is no `data-ping-url`.
  * @example
  * // <script src="sessionward.iife.js" data-ping-url="/session/ping" data-warn-after="20">
@@ -42,8 +44,15 @@ export function optionsFromDataset(data: DOMStringMap): SessionWardOptions | nul
   }
   // `false` or an empty value turns the events channel off.
   if (data.eventsUrl === 'false' || data.eventsUrl === '') record.eventsUrl = false
-  if (data.dialog !== undefined)
-    record.dialog = data.dialog === 'false' ? false : data.dialog !== '' ? data.dialog : true
+  // Anything but `false`, `true` or empty stays a string, for validation to name.
+  for (const key of FLAGS) {
+    const value = data[key]
+    if (value !== undefined)
+      record[key] = value === 'false' ? false : value === '' || value === 'true' || value
+  }
+  if (data.activityEvents !== undefined) {
+    record.activityEvents = data.activityEvents.split(/[\s,]+/).filter(Boolean)
+  }
   const texts: Record<string, string> = {}
   for (const key of TEXTS) {
     const value = data[`text${key[0]?.toUpperCase()}${key.slice(1)}`]

@@ -9,6 +9,7 @@ import {
   vi,
 } from 'vitest'
 import { formatTime, HOST } from './dialog.ts'
+import type { MachineEvent } from './machine.ts'
 import { installWebLocks, trusted } from './test-support/browser.ts'
 import { type FakeServer, fakeServer } from './test-support/server.ts'
 import { openTabs, type Tab, wait } from './test-support/ward.ts'
@@ -477,23 +478,24 @@ describe('nothing the server sends expires an active user or crashes the SDK', (
   })
 })
 
-describe('pause(), resume(), whilePending() and isLeader() (issue 15, items 2 and 3)', () => {
-  let tabs: Tab[]
-  /** Two headless tabs on one channel; the server says warn at 20 s, expire at 30 s. */
-  async function openTwo(options: Parameters<typeof openTabs>[1] = {}): Promise<void> {
-    const opened = openTabs(2, options)
-    server = opened.server
-    tabs = opened.tabs
-    ward = (tabs[0] as Tab).ward
-    for (const each of tabs) {
-      each.ward.start()
-      onTestFinished(() => each.ward.stop())
-      await wait(0.1)
-    }
+let tabs: Tab[]
+/** Two headless tabs on one channel (`ward` is the first); the server says warn at 20 s, expire at 30 s. */
+async function openTwo(options: Parameters<typeof openTabs>[1] = {}): Promise<void> {
+  const opened = openTabs(2, options)
+  server = opened.server
+  tabs = opened.tabs
+  ward = (tabs[0] as Tab).ward
+  for (const each of tabs) {
+    each.ward.start()
+    onTestFinished(() => each.ward.stop())
+    await wait(0.1)
   }
+}
+const states = (): string[] => tabs.map((each) => each.ward.getState())
+
+describe('pause(), resume(), whilePending() and isLeader() (issue 15, items 2 and 3)', () => {
   const a = (): SessionWard => (tabs[0] as Tab).ward
   const b = (): SessionWard => (tabs[1] as Tab).ward
-  const states = (): string[] => tabs.map((each) => each.ward.getState())
 
   test('one paused tab keeps every tab and the server session alive past expireAfter', async () => {
     await openTwo()
@@ -610,5 +612,147 @@ describe('pause(), resume(), whilePending() and isLeader() (issue 15, items 2 an
     a().stop()
     await wait(1)
     expect(leaders()).toEqual([false, true])
+  })
+})
+
+describe('opt-in activity sources and debug (issue 15, items 2 and 4)', () => {
+  const video = (): HTMLVideoElement => document.body.appendChild(document.createElement('video'))
+
+  test('media: true — a video playing keeps every tab alive; paused, idle counts from then', async () => {
+    await openTwo({ media: true })
+    // Added after start: media events are caught on the way down, wherever the element is.
+    const film = video()
+    await film.play()
+    await wait(0)
+    expect(ward.isPaused()).toBe(true)
+    await wait(120)
+    expect(states()).toEqual(['active', 'active'])
+    expect(server.ended).toBeNull()
+    film.pause()
+    expect(ward.isPaused()).toBe(false)
+    await wait(19.5)
+    expect(states()).toEqual(['active', 'active'])
+    await wait(1)
+    expect(states()).toEqual(['warning', 'warning'])
+  })
+
+  test('media and the app hold on their own: a paused video does not end pause()', async () => {
+    await openTwo({ media: true })
+    const film = video()
+    ward.pause()
+    await film.play()
+    film.pause()
+    expect(ward.isPaused()).toBe(true)
+    await wait(60)
+    expect(states()).toEqual(['active', 'active'])
+  })
+
+  test('without media: true a playing video is no activity', async () => {
+    await openTwo()
+    await video().play()
+    expect(ward.isPaused()).toBe(false)
+    await wait(20)
+    expect(states()).toEqual(['warning', 'warning'])
+  })
+
+  test('a playing video removed from the page lets go at the next check', async () => {
+    const opened = openTabs(1, { media: true })
+    server = opened.server
+    ward = (opened.tabs[0] as Tab).ward
+    ward.start()
+    const film = video()
+    await film.play()
+    await wait(30)
+    film.remove()
+    // The next report (at most warnAfter/2 later) notices, then the usual warnAfter runs.
+    await wait(10)
+    expect(ward.isPaused()).toBe(false)
+    await wait(20)
+    expect(ward.getState()).toBe('warning')
+  })
+
+  test('after expiry and start() the media hold is looked for again, not kept', async () => {
+    await openTwo({ media: true })
+    const film = video()
+    await film.play()
+    film.pause()
+    await wait(31)
+    expect(states()).toEqual(['expired', 'expired'])
+    server.ended = null
+    server.touch()
+    ward.start()
+    expect(ward.isPaused()).toBe(false)
+    await film.play()
+    expect(ward.isPaused()).toBe(true)
+  })
+
+  test('activityEvents replaces the defaults: only the listed input postpones the warning', async () => {
+    await openTwo({ activityEvents: ['keydown'] })
+    for (let second = 0; second < 40; second++) {
+      move()
+      await wait(1)
+    }
+    expect(states()).toEqual(['expired', 'expired'])
+  })
+
+  test('activityEvents: a listed event is activity', async () => {
+    await openTwo({ activityEvents: ['keydown'] })
+    for (let second = 0; second < 40; second++) {
+      user('keydown')
+      await wait(1)
+    }
+    expect(states()).toEqual(['active', 'active'])
+  })
+
+  test('debug: one console.debug line per state change, with its cause and the event', async () => {
+    const lines: string[] = []
+    vi.spyOn(console, 'debug').mockImplementation((line: string, ...event: MachineEvent[]) => {
+      // The event beside the line tells the details, e.g. activity from another tab.
+      const from = event[0]?.type === 'activity' ? (event[0].remote ? ' [remote]' : ' [here]') : ''
+      lines.push(`${line}${from}`)
+    })
+    onTestFinished(() => void vi.restoreAllMocks())
+    await openTwo({ debug: true })
+    const other = (tabs[1] as Tab).ward
+    await wait(20)
+    other.activity()
+    await wait(0.1)
+    await wait(20)
+    const dismissAt = lines.length
+    other.extend()
+    await wait(0.1)
+    ward.logout()
+    await wait(1)
+    other.stop()
+    expect(lines.slice(0, dismissAt).sort()).toEqual(
+      [
+        'sessionward: stopped → active (start)',
+        'sessionward: stopped → active (start)',
+        // The leader asked the server; the follower heard it from the leader. (The fake server
+        // answers fractions of a second; the real one whole seconds.)
+        'sessionward: active → warning (answer: idle 20 s, expires in 43179.9 s)',
+        'sessionward: active → warning (sync)',
+        'sessionward: warning → active (activity) [here]',
+        'sessionward: warning → active (activity) [remote]',
+        'sessionward: active → warning (answer: idle 20 s, expires in 43159.8 s)',
+        'sessionward: active → warning (sync)',
+      ].sort(),
+    )
+    expect(lines.slice(dismissAt)).toEqual([
+      'sessionward: warning → active (activity) [here]',
+      'sessionward: warning → active (activity) [remote]',
+      'sessionward: active → expired (logout; reason logout)',
+      'sessionward: active → expired (sync; reason logout)',
+      'sessionward: expired → stopped (stop)',
+    ])
+  })
+
+  test('without debug nothing is logged', async () => {
+    const debug = vi.spyOn(console, 'debug').mockImplementation(() => {})
+    onTestFinished(() => void vi.restoreAllMocks())
+    await openTwo()
+    await wait(31)
+    expect(states()).toEqual(['expired', 'expired'])
+    expect(debug).not.toHaveBeenCalled()
   })
 })

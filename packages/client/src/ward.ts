@@ -1,4 +1,5 @@
-import { watchActivity } from './activity.ts'
+import { mediaPlaying, watchActivity, watchMedia } from './activity.ts'
+import { explain } from './debug.ts'
 import { createDialog, type Dialog } from './dialog.ts'
 import { listen } from './events.ts'
 import { watchLifecycle } from './lifecycle.ts'
@@ -171,15 +172,30 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     for (const effect of result.effects) perform(effect)
   }
 
+  /** The `debug` line: `sessionward: active → warning (answer: idle 840 s, …)`, and the event. */
+  function debug(previous: WardState, change: string, ...cause: MachineEvent[]): void {
+    if (options.debug) console.debug(`sessionward: ${previous} → ${change}`, ...cause)
+  }
+
   function apply(event: MachineEvent): void {
     const previous = state.status
     advance(event)
-    if (event.type !== 'check' && run !== null) advance(tick(run))
-    if (state.status !== previous) announce(previous)
+    let cause = event
+    if (event.type !== 'check' && run !== null) {
+      // A change the event did not make comes from the check that follows every event.
+      if (state.status === previous) cause = tick(run)
+      advance(cause.type === 'check' ? cause : tick(run))
+    }
+    if (state.status !== previous) {
+      debug(previous, explain(state, cause), cause)
+      announce(previous)
+    }
     schedule()
   }
 
   function check(ask?: boolean): void {
+    // A playing element removed from the page pauses without an event the document sees.
+    if (options.media && run !== null) hold('media', mediaPlaying(document))
     if (run !== null) apply({ ...tick(run), ask })
   }
 
@@ -231,6 +247,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     clearTimeout(current.timer)
     clearTimeout(current.ticker)
     for (const unwatch of current.unwatch) unwatch()
+    // Media that plays on when the ward starts again is found again then.
+    holders.delete('media')
     current.dialog?.destroy()
   }
 
@@ -362,6 +380,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
           window,
           () => local(false),
           () => dialog?.isOpen() ?? false,
+          options.activityEvents,
         ),
         watchLifecycle(
           window,
@@ -383,6 +402,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
           },
         ),
       )
+      if (options.media)
+        current.unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
       apply({
         type: 'start',
         now: now(),
@@ -400,7 +421,10 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         run = null
       }
       state = STOPPED
-      if (previous !== 'stopped') announce(previous)
+      if (previous !== 'stopped') {
+        debug(previous, 'stopped (stop)')
+        announce(previous)
+      }
     },
     activity: () => local(false),
     extend: () => local(true),
