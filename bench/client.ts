@@ -8,6 +8,30 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts'
 
 const root = join(import.meta.dirname, '..')
 const bundlePath = join(root, 'packages/client/dist/sessionward.iife.js')
+const dist = join(root, 'packages/client/dist')
+
+/**
+ * What each npm entry adds to an app, gzipped (level 9): the core (`sessionward.js`, without
+ * broadcast-channel), and each adapter with the `adapter.js` it shares (the core it imports is
+ * the app's one copy already).
+ * @example
+ * entrySizes() // [{ entry: '@sessionward/client', files: ['sessionward.js'], bytes: 9706 }, …]
+ */
+export function entrySizes(): Array<{ entry: string; files: string[]; bytes: number }> {
+  const entries: Array<[string, string[]]> = [
+    ['@sessionward/client', ['sessionward.js']],
+    ['@sessionward/client/react', ['react.js', 'adapter.js']],
+    ['@sessionward/client/vue', ['vue.js', 'adapter.js']],
+  ]
+  return entries.map(([entry, files]) => ({
+    entry,
+    files,
+    bytes: files.reduce(
+      (sum, file) => sum + gzipSync(readFileSync(join(dist, file)), { level: 9 }).length,
+      0,
+    ),
+  }))
+}
 const EVENTS = 10_000
 const ROUNDS = 7
 
@@ -217,5 +241,9 @@ export async function benchClient(): Promise<string> {
     '|---|---:|---:|',
     `| \`sessionward.iife.js\` gzipped, broadcast-channel included | **${kb} KB** (${gzipped} bytes) | < 10 KB |`,
     `| pings in ${pings.minutes} minutes of steady activity | **${pings.tenTabs}** with ten tabs, ${pings.oneTab} with one | ≤ one tab + 1 |`,
+    ...entrySizes().map(
+      ({ entry, files, bytes }) =>
+        `| \`${entry}\` gzipped (${files.map((file) => `\`${file}\``).join(' + ')}) | **${bytes} bytes** | |`,
+    ),
   ].join('\n')
 }
