@@ -9,6 +9,29 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts'
 const root = join(import.meta.dirname, '..')
 const distPath = join(root, 'packages/client/dist')
 const bundlePath = join(distPath, 'sessionward.iife.js')
+
+/**
+ * What each npm entry adds to an app, gzipped (level 9): the core (`sessionward.js`, without
+ * broadcast-channel), and each adapter with the `adapter.js` it shares (the core it imports is
+ * the app's one copy already).
+ * @example
+ * entrySizes() // [{ entry: '@sessionward/client', files: ['sessionward.js'], bytes: 9706 }, …]
+ */
+export function entrySizes(): Array<{ entry: string; files: string[]; bytes: number }> {
+  const entries: Array<[string, string[]]> = [
+    ['@sessionward/client', ['sessionward.js']],
+    ['@sessionward/client/react', ['react.js', 'adapter.js']],
+    ['@sessionward/client/vue', ['vue.js', 'adapter.js']],
+  ]
+  return entries.map(([entry, files]) => ({
+    entry,
+    files,
+    bytes: files.reduce(
+      (sum, file) => sum + gzipSync(readFileSync(join(distPath, file)), { level: 9 }).length,
+      0,
+    ),
+  }))
+}
 const EVENTS = 10_000
 const ROUNDS = 7
 
@@ -232,6 +255,10 @@ export async function benchClient(): Promise<string> {
     '|---|---:|---:|',
     `| \`sessionward.iife.js\` gzipped, everything the script tag needs | **${kb} KB** (${gzipped} bytes) | < 10 KB |`,
     `| pings in ${pings.minutes} minutes of steady activity | **${pings.tenTabs}** with ten tabs, ${pings.oneTab} with one | ≤ one tab + 1 |`,
+    ...entrySizes().map(
+      ({ entry, files, bytes }) =>
+        `| \`${entry}\` gzipped (${files.map((file) => `\`${file}\``).join(' + ')}) | **${bytes} bytes** | |`,
+    ),
     '',
     '| file in `packages/client/dist` | bytes | gzipped |',
     '|---|---:|---:|',

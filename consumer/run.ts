@@ -5,7 +5,8 @@
 //      logs out and gets the 401 after it (on embedded PGlite, and on PostgreSQL when
 //      DATABASE_URL is set);
 //   2. typechecks a strict TypeScript consumer of the documented server and client API with the
-//      lowest hono the peer range allows and with the newest;
+//      lowest hono the peer range allows and with the newest, and server-renders the React
+//      adapter (@sessionward/client/react) with the installed React;
 //   3. builds a Vite app that imports @sessionward/client, and in Chromium loads both that app
 //      and the script tag from the path the README names, against the README's server.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
@@ -216,6 +217,16 @@ async function browserFlow(base: string): Promise<void> {
   }
 }
 
+/**
+ * Imports the React adapter as an app would (its export, then the core through the package's
+ * name) and renders the provider and hook on the server, where nothing may touch `window`.
+ */
+const REACT_PROBE = `import { createElement as h } from 'react'
+import { renderToString } from 'react-dom/server'
+import { SessionWardProvider, useSessionWard } from '@sessionward/client/react'
+const State = () => h('output', null, useSessionWard().state)
+console.log(renderToString(h(SessionWardProvider, { options: { pingUrl: '/session/ping' } }, h(State))))`
+
 async function main(): Promise<void> {
   console.log(`consumer test in ${work}`)
   log('pack both packages (prepack builds them)')
@@ -261,8 +272,10 @@ async function main(): Promise<void> {
       .map((name) => (name.startsWith('@sessionward/') ? tarball(name.split('/')[1] ?? '') : name))
     run('npm', ['install', '--no-audit', '--no-fund', ...packages], app)
   }
-  // The app's own tools, at the versions this repository tests with.
-  const tools = ['typescript', 'vite', '@types/node'].map((name) => `${name}@${pinned[name]}`)
+  // The app's own tools, at the versions this repository tests with (React for the adapter).
+  const tools = ['typescript', 'vite', '@types/node', 'react', 'react-dom'].map(
+    (name) => `${name}@${pinned[name]}`,
+  )
   run('npm', ['install', '--no-audit', '--no-fund', '-D', ...tools], app)
   writeFileSync(join(app, 'server.mjs'), readmeBlock('server.mjs'))
 
@@ -287,6 +300,13 @@ async function main(): Promise<void> {
     run('npx', ['tsc', '-p', 'tsconfig.libcheck.json'], app)
     check(installed === version, `tsc --noEmit passes with hono ${installed}`)
   }
+
+  log('@sessionward/client/react from the tarball: server-rendered by the installed React')
+  const rendered = run(process.execPath, ['--input-type=module', '-e', REACT_PROBE], app).trim()
+  check(
+    rendered === '<output>stopped</output>',
+    `the provider and hook render ${rendered} without a window`,
+  )
 
   log('build a Vite app that imports @sessionward/client')
   run('npx', ['vite', 'build', '--logLevel', 'warn'], join(app, 'web'))

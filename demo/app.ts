@@ -15,7 +15,8 @@ import { csrf } from 'hono/csrf'
 import { HTTPException } from 'hono/http-exception'
 import { secureHeaders } from 'hono/secure-headers'
 import { DEMO_DEFAULTS, type DemoConfig } from './config.ts'
-import { dashboardPage, devicesPage, loginPage, notFoundPage } from './pages.ts'
+import { dashboardPage, devicesPage, loginPage, notFoundPage, reactPage } from './pages.ts'
+import { reactBundle } from './react/bundle.ts'
 import { tailwindAssets, tailwindPage } from './tailwind.ts'
 import { createUserDirectory, type DemoUser, type PublicUser, SEEDED_USERS } from './users.ts'
 
@@ -195,6 +196,14 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     }),
   )
   // Static files come before the ward: fetching a stylesheet is not user activity.
+  app.get('/assets/react-page.js', async (c) => {
+    const bundle = await reactBundle()
+    if ('error' in bundle) return c.notFound()
+    return c.body(bundle.code, 200, {
+      'content-type': 'text/javascript; charset=utf-8',
+      'cache-control': 'no-cache',
+    })
+  })
   app.get('/assets/:name', (c) => {
     const asset = assets.get(c.req.param('name'))
     if (!asset) return c.notFound()
@@ -320,6 +329,19 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (!user) return c.redirect('/login', 303)
     c.header('cache-control', 'no-store')
     return c.html(devicesPage({ user, policy: policyFor(user) }))
+  })
+  // The session through the React hook; its script is bundled on the first visit (a second).
+  app.get('/react', async (c) => {
+    const user = currentUser(c)
+    if (!user) return c.redirect('/login', 303)
+    const bundle = await reactBundle()
+    const unavailable = 'error' in bundle ? bundle.error : null
+    if (unavailable) logger.warn(`demo: the React page could not be built: ${unavailable}`)
+    c.header('cache-control', 'no-store')
+    return c.html(
+      reactPage({ user, policy: policyFor(user), unavailable }),
+      unavailable ? 503 : 200,
+    )
   })
   // A page under Tailwind v4's preflight (demo/tailwind.ts), when tailwindcss is installed.
   app.get('/tailwind', (c) => {

@@ -32,8 +32,13 @@ interface LayoutProps {
   user: PublicUser | null
   /** The signed-in user's policy: starts the SDK with it. */
   policy?: SessionPolicy
-  current?: 'dashboard' | 'devices'
+  current?: 'dashboard' | 'devices' | 'react'
   scripts?: string[]
+  /**
+   * The header's SDK state and Sign out button (ward-ui.js, over the script tag's ward). The
+   * React page shows its own, from the hook.
+   */
+  wardUi?: boolean
   body: Html
 }
 
@@ -50,7 +55,15 @@ export function wardScript(policy: SessionPolicy): Html {
     ></script>`
 }
 
-function layout({ title, user, policy, current, scripts = [], body }: LayoutProps): Html {
+function layout({
+  title,
+  user,
+  policy,
+  current,
+  scripts = [],
+  wardUi = true,
+  body,
+}: LayoutProps): Html {
   const link = (href: string, label: string, name: LayoutProps['current']) =>
     html`<a href="${href}" ${current === name ? html`aria-current="page"` : ''}>${label}</a>`
   return html`<!doctype html>
@@ -69,16 +82,21 @@ function layout({ title, user, policy, current, scripts = [], body }: LayoutProp
         user
           ? html`<nav aria-label="Main">
               ${link('/', 'Dashboard', 'dashboard')} ${link('/devices', 'Devices', 'devices')}
+              ${link('/react', 'React', 'react')}
               ${user.role === 'admin' ? html`<a href="/admin/sessions">Admin</a>` : ''}
             </nav>
             <div class="who">
-              <span class="pill" title="What the sessionward SDK in this tab reports">
-                <span data-ward="state" class="state">starting</span>
-                <span data-ward="countdown" class="muted"></span>
-              </span>
+              ${
+                wardUi
+                  ? html`<span class="pill" title="What the sessionward SDK in this tab reports">
+                      <span data-ward="state" class="state">starting</span>
+                      <span data-ward="countdown" class="muted"></span>
+                    </span>`
+                  : ''
+              }
               <span data-testid="user-name">${user.name}</span>
               ${user.role === 'admin' ? html`<span class="badge">admin</span>` : ''}
-              <button type="button" class="link" data-action="sign-out">Sign out</button>
+              ${wardUi ? html`<button type="button" class="link" data-action="sign-out">Sign out</button>` : ''}
             </div>`
           : ''
       }
@@ -231,5 +249,42 @@ export function notFoundPage(user: PublicUser | null): Html {
     title: 'Not found',
     user,
     body: html`<section class="card narrow"><h1>Not found</h1><p><a href="/">Back to the dashboard</a></p></section>`,
+  })
+}
+
+/**
+ * `/react`: the same session, shown by a React component through `useSessionWard()` of
+ * `@sessionward/client/react` (demo/react/main.tsx). The page has no script tag: the provider
+ * runs the only ward. `unavailable` says why the page's script could not be built.
+ */
+export function reactPage(props: {
+  user: PublicUser
+  policy: SessionPolicy
+  unavailable: string | null
+}): Html {
+  const { user, policy } = props
+  return layout({
+    title: 'React',
+    user,
+    current: 'react',
+    wardUi: false,
+    scripts: props.unavailable ? [] : ['/assets/react-page.js'],
+    body: html`<h1>React, ${user.name}</h1>
+      <p class="lead">
+        This page runs the SDK through <code>SessionWardProvider</code> and <code>useSessionWard()</code>
+        from <code>@sessionward/client/react</code>, headless: the component below is the whole interface.
+        Pause holds the session open (a video, a long form) until you resume.
+      </p>
+      ${
+        props.unavailable
+          ? html`<section class="card" data-testid="react-unavailable">
+              <h2>The React page could not be built</h2>
+              <p class="muted">${props.unavailable}</p>
+              <p>The rest of the demo works: <a href="/">back to the dashboard</a>.</p>
+            </section>`
+          : html`<div id="root" data-warn-after="${policy.warnAfter}" data-expire-after="${policy.expireAfter}">
+              <p class="muted">Loading…</p>
+            </div>`
+      }`,
   })
 }

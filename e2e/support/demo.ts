@@ -187,3 +187,16 @@ export async function startBrowserAndDemo(
   mkdirSync(IMAGES, { recursive: true })
   return Promise.all([launchChromium(), startDemo(options)])
 }
+
+/** `startBrowserAndDemo` for one test: the browser and the demo close when the test finishes. */
+export async function startBrowserAndDemoFor(
+  onTestFinished: (cleanup: () => Promise<void>) => void,
+  options: Parameters<typeof startDemo>[0],
+): Promise<[Browser, RunningDemo]> {
+  const [browser, demo] = await startBrowserAndDemo(options)
+  onTestFinished(async () => {
+    await browser.close()
+    await demo.close()
+  })
+  return [browser, demo]
+}

@@ -30,8 +30,16 @@ function terserAfterMinify(): Plugin {
   }
 }
 
-// Two library builds of one source: `vite build` (ESM for bundlers, broadcast-channel left as a
-// dependency) and `vite build --mode iife` (one file for a script tag, everything inside).
+/**
+ * What the ESM build leaves to the app's bundler. The adapters import the core by the package's
+ * own name, so `react.js` and `vue.js` load `sessionward.js` rather than a copy of it, and the
+ * core does not grow (nor split into chunks) for apps that import neither.
+ */
+const ESM_EXTERNAL = ['broadcast-channel', '@sessionward/client', 'react', 'vue']
+
+// Two library builds of one source: `vite build` (ESM for bundlers: the core and the React and
+// Vue adapters, broadcast-channel left as a dependency) and `vite build --mode iife` (one file
+// for a script tag, everything inside).
 export default defineConfig(({ mode }) => {
   const iife = mode === 'iife'
   return {
@@ -48,8 +56,22 @@ export default defineConfig(({ mode }) => {
             name: 'SessionWardBundle',
             fileName: () => 'sessionward.iife.js',
           }
-        : { entry: 'src/index.ts', formats: ['es'], fileName: () => 'sessionward.js' },
-      rolldownOptions: { external: iife ? [] : ['broadcast-channel'] },
+        : {
+            entry: { sessionward: 'src/index.ts', react: 'src/react.ts', vue: 'src/vue.ts' },
+            formats: ['es'],
+            fileName: (_format, name) => `${name}.js`,
+          },
+      rolldownOptions: iife
+        ? {}
+        : {
+            external: ESM_EXTERNAL,
+            output: {
+              chunkFileNames: '[name].js',
+              // The provider and hook hold state: frameworks with server components (Next.js'
+              // App Router) may render them only as client components, which this marks.
+              banner: (chunk) => (chunk.name === 'react' ? "'use client';" : ''),
+            },
+          },
     },
   }
 })

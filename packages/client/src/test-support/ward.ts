@@ -62,3 +62,20 @@ export function openTabs(
   })
   return { server, tabs }
 }
+
+/**
+ * A headless ward's options against `server`, on a channel of its own: what the adapters'
+ * tests give their provider or composable. Redirects are recorded in `navigations`.
+ */
+export function headlessOptions(server: FakeServer, navigations: string[]): SessionWardOptions {
+  return {
+    pingUrl: '/session/ping',
+    logoutUrl: '/session/logout',
+    redirectTo: '/login?reason=idle',
+    channelName: uniqueChannel(),
+    channelType: 'simulate',
+    dialog: false,
+    fetch: server.fetch,
+    navigate: (url) => navigations.push(url),
+  }
+}
