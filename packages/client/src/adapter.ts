@@ -78,8 +78,8 @@ export function readWard(ward: SessionWard, previous: WardSnapshot): WardSnapsho
 }
 
 /**
- * The store of a ward. It listens for `sessionward:state` (every ward on the page announces
- * its changes there; the store reads its own ward, whichever one spoke) and, while warning,
+ * The store of a ward. It listens for `sessionward:state` and `sessionward:pause` (every ward
+ * on the page announces its changes there; the store reads its own ward, whichever one spoke) and, while warning,
  * reads the countdown on a timer. Nothing touches `window` until the first subscriber.
  */
 function createStore(ward: SessionWard): WardStore {
@@ -103,12 +103,16 @@ function createStore(ward: SessionWard): WardStore {
   return {
     subscribe(listener) {
       listeners.add(listener)
-      if (listeners.size === 1) window.addEventListener('sessionward:state', refresh)
+      if (listeners.size === 1) {
+        window.addEventListener('sessionward:state', refresh)
+        window.addEventListener('sessionward:pause', refresh)
+      }
       refresh()
       return () => {
         listeners.delete(listener)
         if (listeners.size > 0) return
         window.removeEventListener('sessionward:state', refresh)
+        window.removeEventListener('sessionward:pause', refresh)
         refresh() // stops the countdown's timer
       }
     },
@@ -135,19 +139,11 @@ const actions = new WeakMap<SessionWard, WardActions>()
 export function actionsOf(ward: SessionWard): WardActions {
   let bound = actions.get(ward)
   if (bound === undefined) {
-    // No event tells that the pause changed: the store reads it again after each.
-    const store = storeOf(ward)
     bound = {
       extend: () => ward.extend(),
       logout: () => ward.logout(),
-      pause: () => {
-        ward.pause()
-        store.refresh()
-      },
-      resume: () => {
-        ward.resume()
-        store.refresh()
-      },
+      pause: () => ward.pause(),
+      resume: () => ward.resume(),
       isLeader: () => ward.isLeader(),
       ward,
     }

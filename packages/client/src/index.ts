@@ -2,7 +2,7 @@
  * @sessionward/client: logs inactive users out safely, across every open tab.
  * Importing this module touches no DOM; `ward.start()` does.
  */
-import type { ExpireDetail, StateDetail, WarnDetail } from './options.ts'
+import type { ExpireDetail, PauseDetail, StateDetail, WarnDetail } from './options.ts'
 
 export { DEFAULT_TEXTS, type DialogTexts } from './dialog.ts'
 export type {
@@ -10,6 +10,7 @@ export type {
   ExpireDetail,
   ExpireReason,
   HeadersOption,
+  PauseDetail,
   SessionWardOptions,
   StateDetail,
   WardState,
@@ -23,5 +24,6 @@ declare global {
     'sessionward:active': CustomEvent<Record<string, never>>
     'sessionward:expire': CustomEvent<ExpireDetail>
     'sessionward:state': CustomEvent<StateDetail>
+    'sessionward:pause': CustomEvent<PauseDetail>
   }
 }

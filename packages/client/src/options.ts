@@ -18,6 +18,11 @@ export interface ExpireDetail {
   reason: ExpireReason
 }
 
+/** `sessionward:pause` detail: whether anything now holds this tab paused. */
+export interface PauseDetail {
+  paused: boolean
+}
+
 /** `sessionward:state` detail and `onStateChange` argument. */
 export interface StateDetail {
   state: WardState

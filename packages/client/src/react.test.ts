@@ -154,6 +154,24 @@ describe('SessionWardProvider and useSessionWard', () => {
     expect(screen.getByText('Pause')).toBeTruthy()
   })
 
+  test('a hold the hook did not make (a pending request) shows as paused at once, and its end too', async () => {
+    const ward = createSessionWard(options())
+    render(h(SessionWardProvider, { ward }, h(Status)))
+    await pass(0)
+    let finish = (): void => {}
+    const upload = ward.whilePending(
+      new Promise<void>((resolve) => {
+        finish = resolve
+      }),
+    )
+    await pass(0)
+    expect(screen.getByText('Resume')).toBeTruthy()
+    finish()
+    await act(() => upload)
+    expect(screen.getByText('Pause')).toBeTruthy()
+    expect(shown('state')).toBe('active')
+  })
+
   test('isLeader and the ward itself come with the actions, the same functions on every render', async () => {
     const seen: Array<ReturnType<typeof useSessionWard>> = []
     function Probe() {

@@ -17,6 +17,7 @@ import {
 } from './machine.ts'
 import {
   type ExpireDetail,
+  type PauseDetail,
   redirectUrl,
   resolveOptions,
   type SessionWardOptions,
@@ -321,7 +322,10 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     const was = holders.size > 0
     if (held) holders.add(holder)
     else holders.delete(holder)
-    if (was !== holders.size > 0) pauseIfHeld()
+    if (was === holders.size > 0) return
+    pauseIfHeld()
+    // Media and pending requests flip it too, not only the app: whoever shows it must hear.
+    if (typeof window !== 'undefined') emit<PauseDetail>('pause', { paused: !was }, null)
   }
 
   function pauseIfHeld(): void {
