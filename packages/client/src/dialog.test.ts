@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { CSS, createDialog, DEFAULT_TEXTS, formatTime, HOST, spokenTime } from './dialog.ts'
+import de from './locales/de.ts'
 import { COUNTDOWN_MARGIN } from './machine.ts'
 import { adoptStyles } from './styles.ts'
 import { installWebLocks } from './test-support/browser.ts'
@@ -10,7 +11,7 @@ import { openTabs, wait } from './test-support/ward.ts'
 const shadow = (): ShadowRoot | null => document.querySelector(HOST)?.shadowRoot ?? null
 const hook = (name: string): HTMLElement | null =>
   shadow()?.querySelector<HTMLElement>(`[data-sessionward="${name}"]`) ?? null
-const quiet = { texts: DEFAULT_TEXTS, nonce: null, onStay() {}, onLogout() {} }
+const quiet = { texts: {}, locale: null, nonce: null, onStay() {}, onLogout() {} }
 
 beforeAll(installWebLocks)
 afterEach(() => {
@@ -256,9 +257,9 @@ describe('announcements', () => {
   test('texts without {time}: the spoken time follows the message', () => {
     const dialog = createDialog(document, {
       ...quiet,
-      texts: { ...DEFAULT_TEXTS, message: 'Sie werden abgemeldet in' },
+      locale: de,
+      texts: { message: 'Sie werden abgemeldet in' },
     })
-    document.documentElement.lang = 'de'
     dialog.show(11_000, 90_000)
     dialog.show(10_000, 90_000)
     expect(hook('status')?.textContent).toBe('Sie werden abgemeldet in10 Sekunden')

@@ -16,6 +16,7 @@ const STRINGS = [
   'nonce',
   'channelName',
   'channelType',
+  'locale',
 ]
 const NUMBERS = ['warnAfter', 'expireAfter']
 const TEXTS = ['title', 'message', 'stay', 'logout']
@@ -24,7 +25,8 @@ const TEXTS = ['title', 'message', 'stay', 'logout']
  * Reads options from a script tag's data- attributes: every string or number option as its
  * kebab-case name (`data-ping-url`, `data-warn-after="840"`, seconds for times), `data-dialog`
  * (`false` for headless), `data-events-url` (`false` or empty: no events channel) and the
- * dialog texts as `data-text-title`, `data-text-stay`, ….
+ * dialog texts as `data-text-title`, `data-text-stay`, …. `data-locale` (`de`, `pt-BR`) picks
+ * the dialog's language; without it the page's `<html lang>` does.
  * Returns null when there is no `data-ping-url`.
  * @example
  * // <script src="sessionward.iife.js" data-ping-url="/session/ping" data-warn-after="20">
