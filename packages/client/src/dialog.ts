@@ -14,6 +14,8 @@ export interface Dialog {
   hide(): void
   /** Whether it is open: while it is, only an answer in it (or the app) dismisses the warning. */
   isOpen(): boolean
+  /** Settles once the asked-for texts are in, or could not be loaded (English stays). */
+  ready: Promise<unknown>
   /** Removes the element and its stylesheet. */
   destroy(): void
 }
@@ -123,6 +125,7 @@ function announcementOf(ms: number): number {
 export function createDialog(doc: Document, options: DialogOptions): Dialog {
   // English until the asked-for texts arrive: the warning never waits for a file.
   let locale: DialogLocale = en
+  let ready: Promise<unknown> = Promise.resolve()
   const asked = options.locale ?? doc.documentElement.lang
   if (typeof asked === 'object') locale = asked
   else {
@@ -130,7 +133,7 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
     // English is built in. The asked tag, not the file's, writes the numbers: `ar-EG` has
     // Arabic-Indic digits, `ar-MA` Latin ones.
     if (tag !== null && tag !== 'en') {
-      loadLocale(tag).then(
+      ready = loadLocale(tag).then(
         (found) => {
           locale = { ...found, tag: asked }
         },
@@ -261,6 +264,7 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
     },
     hide,
     isOpen: () => open,
+    ready,
     destroy() {
       hide()
       parts?.host.remove()
