@@ -1,6 +1,6 @@
 // The client's benchmarks, as a Markdown section for BENCHMARKS.md (bench/run.ts calls this).
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -8,6 +8,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts'
 
 const root = join(import.meta.dirname, '..')
 const bundlePath = join(root, 'packages/client/dist/sessionward.iife.js')
+const distDir = join(root, 'packages/client/dist')
 const EVENTS = 10_000
 const ROUNDS = 7
 
@@ -172,6 +173,28 @@ function pingCounts(): { oneTab: number; tenTabs: number; minutes: number } {
 }
 
 /**
+ * The dialog's locale files, gzipped (level 9): none is in the script-tag bundle; a page
+ * fetches the one JSON it needs, a bundler emits the ESM chunk of each as its own file.
+ * @example
+ * console.log(localeSizes()) // '| locale | JSON … |\n|---|…'
+ */
+export function localeSizes(): string {
+  const gzipped = (path: string): number => gzipSync(readFileSync(path), { level: 9 }).length
+  const tags = readdirSync(distDir)
+    .map((name) => /^sessionward\.iife\.locale\.(.+)\.json$/.exec(name)?.[1])
+    .filter((tag): tag is string => tag !== undefined)
+    .sort()
+  return [
+    '| locale | `sessionward.iife.locale.<tag>.json` gzipped (script tag) | `locales/<tag>.js` gzipped (npm chunk) |',
+    '|---|---:|---:|',
+    ...tags.map(
+      (tag) =>
+        `| \`${tag}\` | ${gzipped(join(distDir, `sessionward.iife.locale.${tag}.json`))} bytes | ${gzipped(join(distDir, 'locales', `${tag}.js`))} bytes |`,
+    ),
+  ].join('\n')
+}
+
+/**
  * Measures the client: listener cost, bundle size and pings across tabs.
  * @example
  * console.log(await benchClient()) // '## Client\n\n| measure | …'
@@ -217,5 +240,9 @@ export async function benchClient(): Promise<string> {
     '|---|---:|---:|',
     `| \`sessionward.iife.js\` gzipped, broadcast-channel included | **${kb} KB** (${gzipped} bytes) | < 10 KB |`,
     `| pings in ${pings.minutes} minutes of steady activity | **${pings.tenTabs}** with ten tabs, ${pings.oneTab} with one | ≤ one tab + 1 |`,
+    '',
+    "The dialog's locales are not in the bundle (English is): each is fetched, or imported as a chunk, when a page asks for it.",
+    '',
+    localeSizes(),
   ].join('\n')
 }

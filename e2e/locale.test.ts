@@ -5,12 +5,13 @@ import { join } from 'node:path'
 import { describe, it } from 'vitest'
 import ar from '../packages/client/src/locales/ar.ts'
 import { chromiumSkipReason, logOf, newDevice } from './support/chromium.ts'
-import { IMAGES, startBrowserAndDemo } from './support/demo.ts'
+import { browserAndDemoFor, IMAGES } from './support/demo.ts'
 import { axeDialog, LONG, signIn, waitForState } from './support/pages.ts'
 
 // A 25 s warning: room for the layout and axe checks before the answer.
 const WARN_AFTER = 5
 const EXPIRE_AFTER = 30
+const DEMO = { warnAfter: WARN_AFTER, expireAfter: EXPIRE_AFTER, maxSessions: 3 }
 
 interface Box {
   x: number
@@ -39,15 +40,7 @@ describe.skipIf(chromiumSkipReason !== null)(
       expect,
       onTestFinished,
     }) => {
-      const [browser, demo] = await startBrowserAndDemo({
-        warnAfter: WARN_AFTER,
-        expireAfter: EXPIRE_AFTER,
-        maxSessions: 3,
-      })
-      onTestFinished(async () => {
-        await browser.close()
-        await demo.close()
-      })
+      const [browser, demo] = await browserAndDemoFor(onTestFinished, DEMO)
       const device = await newDevice(browser, 'locale')
       const page = await device.newPage()
       const fetched: string[] = []

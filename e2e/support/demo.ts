@@ -187,3 +187,22 @@ export async function startBrowserAndDemo(
   mkdirSync(IMAGES, { recursive: true })
   return Promise.all([launchChromium(), startDemo(options)])
 }
+
+/**
+ * `startBrowserAndDemo` for one test: both are closed when the test finishes, passed or not.
+ * @example
+ * it('…', async ({ onTestFinished }) => {
+ *   const [browser, demo] = await browserAndDemoFor(onTestFinished, { warnAfter: 5, expireAfter: 45, maxSessions: 3 })
+ * })
+ */
+export async function browserAndDemoFor(
+  onTestFinished: (cleanup: () => Promise<void>) => void,
+  options: Parameters<typeof startDemo>[0],
+): Promise<[Browser, RunningDemo]> {
+  const [browser, demo] = await startBrowserAndDemo(options)
+  onTestFinished(async () => {
+    await browser.close()
+    await demo.close()
+  })
+  return [browser, demo]
+}
