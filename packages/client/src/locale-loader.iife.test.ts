@@ -66,6 +66,12 @@ describe('the script tag’s locale files', () => {
       expect(requested.at(-1)).toBe('/assets/sessionward.locale.de.json')
     })
 
+    test('a bundle without a URL of its own (inlined) rejects instead of throwing', async () => {
+      vi.resetModules()
+      const { loadLocale } = await import('./locale-loader.iife.ts')
+      await expect(loadLocale('de')).rejects.toBeInstanceOf(TypeError)
+    })
+
     test('a file that is not there rejects with its status (the dialog stays in English)', async () => {
       const { loadLocale } = await loaderOf(`${base}/assets/sessionward.js`)
       await expect(loadLocale('fr')).rejects.toBe(404)

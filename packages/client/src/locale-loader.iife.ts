@@ -15,8 +15,11 @@ export const localeUrl = (script: string, tag: LocaleTag): string =>
 // Read while the bundle runs: `currentScript` is only set then.
 const script = (document.currentScript as HTMLScriptElement | null)?.src
 
-/** Fetches a locale's JSON; rejects when it is not there (the dialog stays in English). */
-export const loadLocale = (tag: LocaleTag): Promise<DialogLocale> =>
-  fetch(localeUrl(script as string, tag)).then((response) =>
-    response.ok ? response.json() : Promise.reject(response.status),
-  )
+/**
+ * Fetches a locale's JSON; rejects when it is not there, or when the bundle has no URL of its
+ * own (inlined, or bundled into a module): the dialog then stays in English.
+ */
+export async function loadLocale(tag: LocaleTag): Promise<DialogLocale> {
+  const response = await fetch(localeUrl(script as string, tag))
+  return response.ok ? response.json() : Promise.reject(response.status)
+}
