@@ -72,7 +72,7 @@ export function formatTime(ms: number, tag = 'en'): string {
 
 /** `Intl.DurationFormat`, where the browser has it (TypeScript's libs do not know it yet). */
 type DurationFormat = new (
-  locales: string | string[],
+  tag: string,
   options: { style: 'long' },
 ) => { format(duration: Record<string, number>): string }
 
@@ -88,16 +88,10 @@ export function spokenTime(ms: number, tag: string): string {
   const seconds = secondsOf(ms)
   const [value, unit] = seconds < 60 ? [seconds, 'second'] : [Math.floor(seconds / 60), 'minute']
   const Duration = (Intl as unknown as { DurationFormat?: DurationFormat }).DurationFormat
-  const format = (locales: string | string[]): string =>
-    Duration
-      ? new Duration(locales, { style: 'long' }).format({ [`${unit}s`]: value })
-      : value.toLocaleString(locales, { style: 'unit', unit, unitDisplay: 'long' })
-  try {
-    return format(tag || [])
-  } catch {
-    // Not a BCP 47 tag (e.g. "en_US"): the browser's own language rather than no dialog.
-    return format([])
-  }
+  // `tag` is a valid one: a malformed page language never gets here (the dialog is English).
+  return Duration
+    ? new Duration(tag, { style: 'long' }).format({ [`${unit}s`]: value })
+    : value.toLocaleString(tag, { style: 'unit', unit, unitDisplay: 'long' })
 }
 
 /**
