@@ -186,6 +186,15 @@ async function browserFlow(base: string): Promise<void> {
     )
     await page.waitForFunction(() => window.SessionWard?.ward?.getState() === 'active')
     check(true, 'window.SessionWard.ward started from the data- attributes: state active')
+    // The dialog's texts beside the bundle, read by the server from the installed client.
+    const german = await page.evaluate(async () => {
+      const answer = await fetch('/session/sessionward.locale.de.json')
+      return { status: answer.status, tag: ((await answer.json()) as { tag?: string }).tag }
+    })
+    check(
+      german.status === 200 && german.tag === 'de',
+      `GET /session/sessionward.locale.de.json → ${german.status} ${german.tag}`,
+    )
     let logout = logoutAnswer()
     await page.evaluate(() => window.SessionWard.ward?.logout())
     check((await logout).status() === 204, 'the script-tag SDK logs out → 204')
@@ -314,6 +323,18 @@ async function main(): Promise<void> {
   check(
     built.some((file) => file.endsWith('.js')),
     `vite build wrote ${built.join(', ')}`,
+  )
+  // Locales are chunks of their own, fetched when a page asks for one: not in the app's entry.
+  const chunks = built.filter((file) => file.endsWith('.js'))
+  const holding = (text: string) =>
+    chunks.filter((file) =>
+      readFileSync(join(app, 'web', 'dist', 'assets', file), 'utf8').includes(text),
+    )
+  const entry = holding('sessionward')
+  const german = holding('Angemeldet bleiben')
+  check(
+    german.length === 1 && !entry.includes(german[0] ?? ''),
+    `the German texts are one lazy chunk (${german.join(', ')}), not in ${entry.join(', ')}`,
   )
 
   log(

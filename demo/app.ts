@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { LOCALES, matchLocale } from '@sessionward/client/locales'
 import {
   createWard,
   type SessionPolicy,
@@ -15,7 +16,14 @@ import { csrf } from 'hono/csrf'
 import { HTTPException } from 'hono/http-exception'
 import { secureHeaders } from 'hono/secure-headers'
 import { DEMO_DEFAULTS, type DemoConfig } from './config.ts'
-import { dashboardPage, devicesPage, loginPage, notFoundPage, reactPage } from './pages.ts'
+import {
+  dashboardPage,
+  devicesPage,
+  languagePage,
+  loginPage,
+  notFoundPage,
+  reactPage,
+} from './pages.ts'
 import { reactBundle } from './react/bundle.ts'
 import { tailwindAssets, tailwindPage } from './tailwind.ts'
 import { createUserDirectory, type DemoUser, type PublicUser, SEEDED_USERS } from './users.ts'
@@ -59,6 +67,13 @@ function loadAssets(): Map<string, Asset> {
     throw new Error(
       `demo: ${bundle} is missing: build the client first (npm run build -w @sessionward/client)`,
     )
+  }
+  // The dialog's locale files beside the bundle, named as it looks for them.
+  for (const tag of LOCALES) {
+    assets.set(`sessionward.iife.locale.${tag}.json`, {
+      body: readFileSync(require.resolve(`@sessionward/client/locales/${tag}.json`), 'utf8'),
+      type: 'application/json; charset=utf-8',
+    })
   }
   const types: Record<string, string> = {
     css: 'text/css; charset=utf-8',
@@ -350,6 +365,18 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (!assets.has('tailwind-preflight.css')) return c.html(notFoundPage(user), 404)
     c.header('cache-control', 'no-store')
     return c.html(tailwindPage({ user, policy: policyFor(user) }))
+  })
+  // The SDK's dialog in the page's language (demo/pages.ts: languagePage).
+  app.get('/language/:tag', (c) => {
+    const user = currentUser(c)
+    if (!user) return c.redirect('/login', 303)
+    const lang = c.req.param('tag')
+    const shipped = matchLocale(lang)
+    const file = shipped && assets.get(`sessionward.iife.locale.${shipped}.json`)
+    if (!file) return c.html(notFoundPage(user), 404)
+    c.header('cache-control', 'no-store')
+    const { dir = 'ltr' } = JSON.parse(file.body)
+    return c.html(languagePage({ user, policy: policyFor(user), lang, dir }))
   })
   app.notFound((c) =>
     c.req.path.startsWith('/api/')

@@ -40,6 +40,9 @@ interface LayoutProps {
    */
   wardUi?: boolean
   body: Html
+  /** The page's language and direction; the SDK's dialog follows `lang`. Default English. */
+  lang?: string
+  dir?: 'ltr' | 'rtl'
 }
 
 /** The SDK's script tag, started with the user's policy (also used by demo/tailwind.ts). */
@@ -63,11 +66,13 @@ function layout({
   scripts = [],
   wardUi = true,
   body,
+  lang = 'en',
+  dir = 'ltr',
 }: LayoutProps): Html {
   const link = (href: string, label: string, name: LayoutProps['current']) =>
     html`<a href="${href}" ${current === name ? html`aria-current="page"` : ''}>${label}</a>`
   return html`<!doctype html>
-<html lang="en">
+<html lang="${lang}" dir="${dir}">
   <head>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -244,6 +249,36 @@ export function devicesPage(props: { user: PublicUser; policy: SessionPolicy }):
 }
 
 /** Any unknown page. */
+/**
+ * `/language/:tag`: the same signed-in page in another language as far as the SDK can tell
+ * (`<html lang>`), so its warning dialog speaks it, right to left for Arabic, Hebrew and Persian.
+ */
+export function languagePage(props: {
+  user: PublicUser
+  policy: SessionPolicy
+  lang: string
+  dir: 'ltr' | 'rtl'
+}): Html {
+  const { user, policy, lang, dir } = props
+  return layout({
+    title: `Language ${lang}`,
+    user,
+    policy,
+    lang,
+    dir,
+    scripts: ['/assets/ward-ui.js'],
+    body: html`<section class="card" aria-labelledby="language-title">
+      <h1 id="language-title" data-testid="page-language">${lang}</h1>
+      <p>
+        This page says <code>&lt;html lang="${lang}"&gt;</code>: the warning dialog loads that
+        language's texts and shows them${dir === 'rtl' ? ' right to left' : ''}. Try
+        <a href="/language/ar-EG">ar-EG</a>, <a href="/language/he">he</a>,
+        <a href="/language/pt-BR">pt-BR</a>, <a href="/language/zh-TW">zh-TW</a>.
+      </p>
+    </section>`,
+  })
+}
+
 export function notFoundPage(user: PublicUser | null): Html {
   return layout({
     title: 'Not found',

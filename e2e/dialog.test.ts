@@ -4,7 +4,7 @@
 import { join } from 'node:path'
 import { describe, it } from 'vitest'
 import { chromiumSkipReason, logOf, newDevice } from './support/chromium.ts'
-import { IMAGES, startBrowserAndDemo } from './support/demo.ts'
+import { browserAndDemoFor, IMAGES } from './support/demo.ts'
 import { axeDialog, dialogOpen, LONG, signIn, waitForState } from './support/pages.ts'
 
 // A 40 s warning: long enough to cross the 30 s and 10 s announcements with room to spare.
@@ -26,14 +26,10 @@ describe.skipIf(chromiumSkipReason !== null)(
       expect,
       onTestFinished,
     }) => {
-      const [browser, demo] = await startBrowserAndDemo({
+      const [browser, demo] = await browserAndDemoFor(onTestFinished, {
         warnAfter: WARN_AFTER,
         expireAfter: EXPIRE_AFTER,
         maxSessions: 3,
-      })
-      onTestFinished(async () => {
-        await browser.close()
-        await demo.close()
       })
       const device = await newDevice(browser, 'dialog')
       const page = await device.newPage()

@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core'
 import { describe, it } from 'vitest'
 import { reactBundle } from '../demo/react/bundle.ts'
 import { chromiumSkipReason, logOf, newDevice } from './support/chromium.ts'
-import { startBrowserAndDemoFor } from './support/demo.ts'
+import { browserAndDemoFor } from './support/demo.ts'
 import { LONG, sessionIdOf, signIn, waitForLogin } from './support/pages.ts'
 
 // An 8 s countdown (it ends 2 s before the session): room to read it twice and press Stay.
@@ -28,7 +28,7 @@ describe.skipIf(chromiumSkipReason !== null)(
       expect,
       onTestFinished,
     }) => {
-      const [browser, demo] = await startBrowserAndDemoFor(onTestFinished, {
+      const [browser, demo] = await browserAndDemoFor(onTestFinished, {
         warnAfter: WARN_AFTER,
         expireAfter: EXPIRE_AFTER,
         maxSessions: 1,

@@ -188,8 +188,14 @@ export async function startBrowserAndDemo(
   return Promise.all([launchChromium(), startDemo(options)])
 }
 
-/** `startBrowserAndDemo` for one test: the browser and the demo close when the test finishes. */
-export async function startBrowserAndDemoFor(
+/**
+ * `startBrowserAndDemo` for one test: both are closed when the test finishes, passed or not.
+ * @example
+ * it('…', async ({ onTestFinished }) => {
+ *   const [browser, demo] = await browserAndDemoFor(onTestFinished, { warnAfter: 5, expireAfter: 45, maxSessions: 3 })
+ * })
+ */
+export async function browserAndDemoFor(
   onTestFinished: (cleanup: () => Promise<void>) => void,
   options: Parameters<typeof startDemo>[0],
 ): Promise<[Browser, RunningDemo]> {

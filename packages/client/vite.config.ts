@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { minify } from 'terser'
 import { defineConfig, type Plugin } from 'vite'
+import { LOCALES } from './src/locales/index.ts'
 
 /**
  * The script-tag bundle targets es2022 browsers, which all have a native BroadcastChannel and
@@ -9,6 +10,22 @@ import { defineConfig, type Plugin } from 'vite'
  * The npm build keeps the package: a bundler there may target older browsers.
  */
 const nativeChannel = fileURLToPath(new URL('./src/native-channel.ts', import.meta.url))
+
+/**
+ * The script-tag bundle carries no locale texts: its loader fetches `<bundle>.locale.<tag>.json`
+ * next to itself (src/locale-loader.iife.ts) instead of importing chunks.
+ */
+const iifeLocaleLoader = fileURLToPath(new URL('./src/locale-loader.iife.ts', import.meta.url))
+
+/**
+ * The npm build's entries: the SDK, and each locale as `dist/locales/<tag>.js` (its own chunk,
+ * imported lazily by the SDK, and importable as `@sessionward/client/locales/<tag>`).
+ */
+const esmEntries = Object.fromEntries([
+  ['sessionward', 'src/index.ts'],
+  ['locales/index', 'src/locales/index.ts'],
+  ...LOCALES.map((tag) => [`locales/${tag}`, `src/locales/${tag}.ts`]),
+])
 
 /**
  * The script-tag bundle has a 10 KB budget: terser run over the minifier's output (two passes)
@@ -44,7 +61,14 @@ export default defineConfig(({ mode }) => {
   const iife = mode === 'iife'
   return {
     plugins: iife ? [terserAfterMinify()] : [],
-    resolve: iife ? { alias: { 'broadcast-channel': nativeChannel } } : {},
+    resolve: iife
+      ? {
+          alias: [
+            { find: 'broadcast-channel', replacement: nativeChannel },
+            { find: /^\.\/locale-loader\.ts$/, replacement: iifeLocaleLoader },
+          ],
+        }
+      : {},
     build: {
       target: 'es2022',
       emptyOutDir: false,
@@ -57,7 +81,7 @@ export default defineConfig(({ mode }) => {
             fileName: () => 'sessionward.iife.js',
           }
         : {
-            entry: { sessionward: 'src/index.ts', react: 'src/react.ts', vue: 'src/vue.ts' },
+            entry: { ...esmEntries, react: 'src/react.ts', vue: 'src/vue.ts' },
             formats: ['es'],
             fileName: (_format, name) => `${name}.js`,
           },

@@ -1,5 +1,16 @@
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
-import { CSS, createDialog, DEFAULT_TEXTS, formatTime, HOST, spokenTime } from './dialog.ts'
+import {
+  CSS,
+  createDialog,
+  DEFAULT_TEXTS,
+  type DialogOptions,
+  formatTime,
+  HOST,
+  spokenTime,
+} from './dialog.ts'
+import ar from './locales/ar.ts'
+import de from './locales/de.ts'
+import he from './locales/he.ts'
 import { COUNTDOWN_MARGIN } from './machine.ts'
 import { adoptStyles } from './styles.ts'
 import { installWebLocks } from './test-support/browser.ts'
@@ -10,7 +21,7 @@ import { openTabs, wait } from './test-support/ward.ts'
 const shadow = (): ShadowRoot | null => document.querySelector(HOST)?.shadowRoot ?? null
 const hook = (name: string): HTMLElement | null =>
   shadow()?.querySelector<HTMLElement>(`[data-sessionward="${name}"]`) ?? null
-const quiet = { texts: DEFAULT_TEXTS, nonce: null, onStay() {}, onLogout() {} }
+const quiet: DialogOptions = { texts: {}, locale: null, nonce: null, onStay() {}, onLogout() {} }
 
 beforeAll(installWebLocks)
 afterEach(() => {
@@ -46,9 +57,18 @@ describe('dialog', () => {
     expect(spokenTime(ms, lang)).toBe(words)
   })
 
-  test('a page language that is no language tag still gets words, not an error', () => {
-    expect(spokenTime(120_000, 'en_US')).toMatch(/^2 \p{L}+/u)
-    expect(spokenTime(120_000, '')).toMatch(/^2 \p{L}+/u)
+  test('a page language that is no language tag: English words, not an error', async () => {
+    for (const lang of ['en_US', 'de_DE', '']) {
+      document.documentElement.lang = lang
+      const dialog = createDialog(document, quiet)
+      await dialog.ready
+      dialog.show(121_000, 180_000)
+      dialog.show(120_000, 180_000)
+      expect(hook('status')?.textContent).toBe(
+        'For your security, you will be signed out in 2 minutes.',
+      )
+      dialog.destroy()
+    }
   })
 
   test('nothing is in the document before the first warning, nothing after destroy', () => {
@@ -256,12 +276,146 @@ describe('announcements', () => {
   test('texts without {time}: the spoken time follows the message', () => {
     const dialog = createDialog(document, {
       ...quiet,
-      texts: { ...DEFAULT_TEXTS, message: 'Sie werden abgemeldet in' },
+      locale: de,
+      texts: { message: 'Sie werden abgemeldet in' },
     })
-    document.documentElement.lang = 'de'
     dialog.show(11_000, 90_000)
     dialog.show(10_000, 90_000)
     expect(hook('status')?.textContent).toBe('Sie werden abgemeldet in10 Sekunden')
     dialog.destroy()
+  })
+})
+
+describe('locales', () => {
+  const root = () => hook('dialog')
+  /** Opens the dialog once its asked-for texts are in (or have failed). */
+  async function openIn(options: Partial<DialogOptions>, left = 65_000) {
+    const dialog = createDialog(document, { ...quiet, ...options })
+    await dialog.ready
+    dialog.show(left, 90_000)
+    return dialog
+  }
+
+  test('the page’s <html lang> picks the texts, and the dialog says which language it speaks', async () => {
+    document.documentElement.lang = 'de'
+    await openIn({})
+    expect(hook('title')?.textContent).toBe('Sind Sie noch da?')
+    expect(hook('message')?.textContent).toBe('Zu Ihrer Sicherheit werden Sie in 1:05 abgemeldet.')
+    expect(hook('stay')?.textContent).toBe('Angemeldet bleiben')
+    expect(hook('logout')?.textContent).toBe('Abmelden')
+    expect(root()?.getAttribute('lang')).toBe('de')
+    expect(root()?.getAttribute('dir')).toBe('ltr')
+  })
+
+  test('the locale option wins over the page’s lang; pt-BR is Brazilian, pt-PT falls back to pt', async () => {
+    document.documentElement.lang = 'fr'
+    const brazil = await openIn({ locale: 'pt-BR' })
+    expect(hook('stay')?.textContent).toBe('Continuar conectado')
+    expect(root()?.getAttribute('lang')).toBe('pt-BR')
+    brazil.destroy()
+    await openIn({ locale: 'pt-PT' })
+    expect(hook('stay')?.textContent).toBe('Manter sessão iniciada')
+    expect(root()?.getAttribute('lang')).toBe('pt-PT')
+  })
+
+  test.each(['tlh', 'en_US', '', 'xx-YY'])(
+    'an unknown tag %j: English, nothing thrown',
+    async (tag) => {
+      document.documentElement.lang = 'de'
+      await openIn({ locale: tag || null })
+      expect(hook('title')?.textContent).toBe(tag ? DEFAULT_TEXTS.title : 'Sind Sie noch da?')
+      if (tag) expect(root()?.getAttribute('lang')).toBe('en')
+    },
+  )
+
+  test('the app’s texts replace single strings of the locale', async () => {
+    await openIn({ locale: 'de', texts: { stay: 'Weiterarbeiten' } })
+    expect(hook('title')?.textContent).toBe('Sind Sie noch da?')
+    expect(hook('stay')?.textContent).toBe('Weiterarbeiten')
+  })
+
+  test('Arabic and Hebrew lay out right to left, in their own digits where the locale has them', async () => {
+    const egypt = await openIn({ locale: 'ar-EG' })
+    expect(root()?.getAttribute('dir')).toBe('rtl')
+    expect(root()?.getAttribute('lang')).toBe('ar-EG')
+    expect(hook('title')?.textContent).toBe(ar.texts.title)
+    expect(hook('countdown')?.textContent).toBe('١:٠٥')
+    egypt.destroy()
+    await openIn({ locale: 'he' })
+    expect(root()?.getAttribute('dir')).toBe('rtl')
+    expect(hook('message')?.textContent).toBe('מטעמי אבטחה, תנותקו מהחשבון בעוד 1:05.')
+  })
+
+  test('English on a right-to-left page stays left to right', async () => {
+    document.documentElement.lang = 'ur'
+    document.documentElement.dir = 'rtl'
+    await openIn({})
+    expect(root()?.getAttribute('dir')).toBe('ltr')
+    expect(root()?.getAttribute('lang')).toBe('en')
+    document.documentElement.removeAttribute('dir')
+  })
+
+  test('the live region speaks the locale’s words and numbers', () => {
+    const dialog = createDialog(document, { ...quiet, locale: { ...ar, tag: 'ar-EG' } })
+    dialog.show(31_000, 90_000)
+    dialog.show(30_000, 90_000)
+    expect(hook('status')?.textContent).toBe(
+      'حفاظًا على أمانك، سيتم تسجيل خروجك تلقائيًا. الوقت المتبقي: ٣٠ ثانية',
+    )
+    dialog.show(121_000, 180_000)
+    dialog.show(120_000, 180_000)
+    expect(hook('status')?.textContent).toMatch(/الوقت المتبقي: دقيقتان$/)
+  })
+
+  test('a locale object is used at once: no file, no wait', () => {
+    const dialog = createDialog(document, { ...quiet, locale: he })
+    dialog.show(65_000, 90_000)
+    expect(hook('title')?.textContent).toBe(he.texts.title)
+    expect(root()?.getAttribute('dir')).toBe('rtl')
+  })
+
+  test('it never waits for the texts: English if they are not in yet, theirs from the next warning', async () => {
+    const dialog = createDialog(document, { ...quiet, locale: 'de' })
+    dialog.show(65_000, 90_000)
+    expect(hook('title')?.textContent).toBe(DEFAULT_TEXTS.title)
+    await dialog.ready
+    // Not while it is open: the words under the user's eyes do not change.
+    dialog.show(64_000, 90_000)
+    expect(hook('title')?.textContent).toBe(DEFAULT_TEXTS.title)
+    dialog.hide()
+    dialog.show(65_000, 90_000)
+    expect(hook('title')?.textContent).toBe(de.texts.title)
+    expect(document.querySelectorAll(HOST)).toHaveLength(1)
+    expect(shadow()?.activeElement).toBe(hook('stay'))
+  })
+
+  test('Intl.DurationFormat where there is one, else the number format’s units: the same words', () => {
+    const intl = Intl as unknown as { DurationFormat?: unknown }
+    const withDuration = [
+      spokenTime(120_000, 'ar'),
+      spokenTime(60_000, 'de'),
+      spokenTime(30_000, 'ja'),
+    ]
+    const saved = intl.DurationFormat
+    try {
+      intl.DurationFormat = undefined
+      expect([
+        spokenTime(120_000, 'ar'),
+        spokenTime(60_000, 'de'),
+        spokenTime(30_000, 'ja'),
+      ]).toEqual(withDuration)
+    } finally {
+      intl.DurationFormat = saved
+    }
+    expect(withDuration).toEqual(['دقيقتان', '1 Minute', '30 秒'])
+  })
+
+  test.each([
+    ['en', '1:05'],
+    ['ar-EG', '١:٠٥'],
+    ['fa', '۱:۰۵'],
+    ['de', '1:05'],
+  ])('the countdown in %s reads %s', (tag, text) => {
+    expect(formatTime(65_000, tag)).toBe(text)
   })
 })

@@ -1,20 +1,12 @@
+import { loadLocale } from './locale-loader.ts'
+import en from './locales/en.ts'
+import { type DialogLocale, type DialogTexts, matchLocale } from './locales/index.ts'
 import { adoptStyles } from './styles.ts'
 
-/** Every text of the default dialog; replace any of them with the `texts` option. */
-export interface DialogTexts {
-  title: string
-  /** `{time}` marks where the countdown goes; without it the countdown follows the text. */
-  message: string
-  stay: string
-  logout: string
-}
+export type { DialogLocale, DialogTexts } from './locales/index.ts'
 
-export const DEFAULT_TEXTS: DialogTexts = {
-  title: 'Are you still there?',
-  message: 'For your security, you will be signed out in {time}.',
-  stay: 'Stay signed in',
-  logout: 'Sign out',
-}
+/** The English texts, built in: shown until (or unless) another locale's arrive. */
+export const DEFAULT_TEXTS: DialogTexts = en.texts
 
 export interface Dialog {
   /** Opens the dialog if needed and shows the time left (ms) out of the warning period (ms). */
@@ -22,12 +14,17 @@ export interface Dialog {
   hide(): void
   /** Whether it is open: while it is, only an answer in it (or the app) dismisses the warning. */
   isOpen(): boolean
+  /** Settles once the asked-for texts are in, or could not be loaded (English stays). */
+  ready: Promise<unknown>
   /** Removes the element and its stylesheet. */
   destroy(): void
 }
 
 export interface DialogOptions {
-  texts: DialogTexts
+  /** The app's own texts: each replaces the locale's. */
+  texts: Partial<DialogTexts>
+  /** A tag (`de`, `pt-BR`) or the texts themselves; null: the page's `<html lang>`. */
+  locale: string | DialogLocale | null
   nonce: string | null
   onStay(): void
   onLogout(): void
@@ -61,32 +58,40 @@ button:focus-visible{outline:3px solid var(--sessionward-focus,#0b57d0);outline-
 const secondsOf = (ms: number): number => Math.ceil(Math.max(0, ms) / 1000)
 
 /**
- * Formats a countdown as m:ss, rounding up so it never shows 0:00 while time is left.
+ * Formats a countdown as m:ss in a locale's digits (`١:٠٥` in `ar-EG`), rounding up so it never
+ * shows 0:00 while time is left.
  * @example
  * formatTime(65_000) // '1:05'
  */
-export function formatTime(ms: number): string {
+export function formatTime(ms: number, tag = 'en'): string {
   const total = secondsOf(ms)
-  return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, '0')}`
+  const digits = (value: number, minimumIntegerDigits: number): string =>
+    value.toLocaleString(tag, { minimumIntegerDigits })
+  return `${digits(Math.floor(total / 60), 1)}:${digits(total % 60, 2)}`
 }
 
+/** `Intl.DurationFormat`, where the browser has it (TypeScript's libs do not know it yet). */
+type DurationFormat = new (
+  tag: string,
+  options: { style: 'long' },
+) => { format(duration: Record<string, number>): string }
+
 /**
- * The time left in words, in `lang` (the page's `<html lang>`): whole minutes from one minute
- * up, rounded down so it never promises more time than there is, else seconds.
+ * The time left in words, in the dialog's language: whole minutes from one minute up, rounded
+ * down so it never promises more time than there is, else seconds. `Intl.DurationFormat` where
+ * the browser has it, else `Intl.NumberFormat`'s units (the same words in every language
+ * shipped).
  * @example
  * spokenTime(125_000, 'en') // '2 minutes'
  */
-export function spokenTime(ms: number, lang: string): string {
+export function spokenTime(ms: number, tag: string): string {
   const seconds = secondsOf(ms)
   const [value, unit] = seconds < 60 ? [seconds, 'second'] : [Math.floor(seconds / 60), 'minute']
-  const format = (locales: string | string[]): string =>
-    new Intl.NumberFormat(locales, { style: 'unit', unit, unitDisplay: 'long' }).format(value)
-  try {
-    return format(lang || [])
-  } catch {
-    // Not a BCP 47 tag (e.g. "en_US"): the browser's own language rather than no dialog.
-    return format([])
-  }
+  const Duration = (Intl as unknown as { DurationFormat?: DurationFormat }).DurationFormat
+  // `tag` is a valid one: a malformed page language never gets here (the dialog is English).
+  return Duration
+    ? new Duration(tag, { style: 'long' }).format({ [`${unit}s`]: value })
+    : value.toLocaleString(tag, { style: 'unit', unit, unitDisplay: 'long' })
 }
 
 /**
@@ -105,14 +110,35 @@ function announcementOf(ms: number): number {
  * progress bar. It lives in an open shadow root of a `<sessionward-dialog>` element, so the
  * page's CSS neither breaks nor restyles it. Built with DOM calls and a constructable
  * stylesheet, so it runs under a CSP without 'unsafe-inline'. Nothing touches the document
- * before the first `show`.
+ * before the first `show`. Its language (`locale`, else the page's `<html lang>`) starts loading
+ * here; it opens in English if the texts have not arrived by then, in theirs from the next time.
  * @example
- * const dialog = createDialog(document, { texts: DEFAULT_TEXTS, nonce: null, onStay, onLogout })
+ * const dialog = createDialog(document, { texts: {}, locale: 'de', nonce: null, onStay, onLogout })
  * dialog.show(30_000, 60_000)
  */
 export function createDialog(doc: Document, options: DialogOptions): Dialog {
-  const [before = '', after = ''] = options.texts.message.split('{time}')
+  // English until the asked-for texts arrive: the warning never waits for a file.
+  let locale: DialogLocale = en
+  let ready: Promise<unknown> = Promise.resolve()
+  const asked = options.locale ?? doc.documentElement.lang
+  if (typeof asked === 'object') locale = asked
+  else {
+    const tag = matchLocale(asked)
+    // English is built in. The asked tag, not the file's, writes the numbers: `ar-EG` has
+    // Arabic-Indic digits, `ar-MA` Latin ones.
+    if (tag !== null && tag !== 'en') {
+      ready = loadLocale(tag).then(
+        (found) => {
+          locale = { ...found, tag: asked }
+        },
+        (error) => console.warn('sessionward: locale not loaded', error),
+      )
+    }
+  }
   let parts: {
+    locale: DialogLocale
+    before: string
+    after: string
     host: HTMLElement
     shadow: ShadowRoot
     root: HTMLDialogElement
@@ -146,6 +172,8 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
       node.textContent = text
       return node
     }
+    const texts = { ...DEFAULT_TEXTS, ...locale.texts, ...options.texts }
+    const [before = '', after = ''] = texts.message.split('{time}')
     const host = doc.createElement(HOST)
     const shadow = host.attachShadow({ mode: 'open' })
     adoptStyles(shadow, CSS, options.nonce)
@@ -155,6 +183,9 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
       'aria-modal': 'true',
       'aria-labelledby': 'title',
       'aria-describedby': 'message',
+      // The language of its texts, for screen readers (WCAG 3.1.2), whatever the page's is.
+      lang: locale.tag,
+      dir: locale.dir ?? 'ltr',
     })
     const message = el('p', 'message', '', { id: 'message' })
     // The visible countdown changes every second; only `status` is a live region.
@@ -164,19 +195,13 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
     const bar = el('div', 'bar', '', { 'aria-hidden': 'true' })
     bar.append(el('div', 'fill'))
     // Buttons outside any form: no type needed, a click submits nothing.
-    const stayButton = el('button', 'stay', options.texts.stay)
+    const stayButton = el('button', 'stay', texts.stay)
     stayButton.addEventListener('click', stay)
-    const logoutButton = el('button', 'logout', options.texts.logout)
+    const logoutButton = el('button', 'logout', texts.logout)
     logoutButton.addEventListener('click', () => options.onLogout())
     const actions = el('div', 'actions')
     actions.append(stayButton, logoutButton)
-    root.append(
-      el('h2', 'title', options.texts.title, { id: 'title' }),
-      message,
-      status,
-      bar,
-      actions,
-    )
+    root.append(el('h2', 'title', texts.title, { id: 'title' }), message, status, bar, actions)
     root.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') stay(event)
       // Focus stays in the dialog: Tab and Shift+Tab go from one button to the other, never
@@ -194,7 +219,7 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
     })
     shadow.append(root)
     doc.body.append(host)
-    return { host, shadow, root, countdown, status, stay: stayButton }
+    return { locale, before, after, host, shadow, root, countdown, status, stay: stayButton }
   }
 
   function hide(): void {
@@ -209,15 +234,20 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
 
   return {
     show(left, total) {
+      // Texts that arrived since it was last built: rebuilt before it opens, never while open.
+      if (!open && parts !== null && parts.locale !== locale) {
+        parts.host.remove()
+        parts = null
+      }
       parts ??= build()
-      const { root, countdown, status } = parts
-      countdown.textContent = formatTime(left)
+      const { root, countdown, status, before, after, locale: shown } = parts
+      countdown.textContent = formatTime(left, shown.tag)
       const ratio = total > 0 ? Math.min(1, Math.max(0, left / total)) : 0
       root.style.setProperty('--sessionward-progress', ratio.toFixed(4))
       // Opening is announced by the alertdialog itself (its description holds the time).
       const now = announcementOf(left)
       if (open && now !== announced) {
-        status.textContent = before + spokenTime(left, doc.documentElement.lang) + after
+        status.textContent = before + spokenTime(left, shown.tag) + after
       }
       announced = now
       if (open) return
@@ -228,6 +258,7 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
     },
     hide,
     isOpen: () => open,
+    ready,
     destroy() {
       hide()
       parts?.host.remove()

@@ -4,7 +4,8 @@
  */
 import type { ExpireDetail, PauseDetail, StateDetail, WarnDetail } from './options.ts'
 
-export { DEFAULT_TEXTS, type DialogTexts } from './dialog.ts'
+export { DEFAULT_TEXTS, type DialogLocale, type DialogTexts } from './dialog.ts'
+export { LOCALES, type LocaleTag, matchLocale } from './locales/index.ts'
 export type {
   ChannelType,
   ExpireDetail,

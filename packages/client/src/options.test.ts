@@ -16,7 +16,8 @@ describe('options', () => {
       expireAfter: 900_000,
       dialog: true,
       channelName: 'sessionward',
-      texts: DEFAULT_TEXTS,
+      locale: null,
+      texts: {},
       activityEvents: ACTIVITY_EVENTS,
       media: false,
       debug: false,
@@ -37,9 +38,16 @@ describe('options', () => {
     })
   })
 
-  test('texts merge with the defaults', () => {
+  test('texts keep only what the app set: the dialog puts them over its locale', () => {
     const { texts } = resolveOptions({ pingUrl: '/p', texts: { stay: 'Angemeldet bleiben' } })
-    expect(texts).toEqual({ ...DEFAULT_TEXTS, stay: 'Angemeldet bleiben' })
+    expect(texts).toEqual({ stay: 'Angemeldet bleiben' })
+  })
+
+  test('a locale is a tag, any tag (an unknown one shows English), or a complete locale', () => {
+    expect(resolveOptions({ pingUrl: '/p', locale: 'pt-BR' }).locale).toBe('pt-BR')
+    expect(resolveOptions({ pingUrl: '/p', locale: 'tlh' }).locale).toBe('tlh')
+    const ur = { tag: 'ur', dir: 'rtl' as const, texts: { ...DEFAULT_TEXTS } }
+    expect(resolveOptions({ pingUrl: '/p', locale: ur }).locale).toBe(ur)
   })
 
   test.each([
@@ -122,6 +130,31 @@ describe('options', () => {
       'a text that is no string',
       { pingUrl: '/p', texts: { stay: 1 } },
       'texts.stay must be a string, got 1',
+    ],
+    [
+      'a locale that is a number',
+      { pingUrl: '/p', locale: 7 },
+      'locale must be a language tag or { tag, dir?, texts } with every text',
+    ],
+    [
+      'a locale object whose tag is no language tag',
+      { pingUrl: '/p', locale: { tag: 'x_y!', texts: DEFAULT_TEXTS } },
+      'locale must be a language tag or { tag, dir?, texts } with every text',
+    ],
+    [
+      'a locale object with a direction that is neither ltr nor rtl',
+      { pingUrl: '/p', locale: { tag: 'ur', dir: 'right', texts: DEFAULT_TEXTS } },
+      'locale must be a language tag or { tag, dir?, texts } with every text',
+    ],
+    [
+      'a locale object without every text',
+      { pingUrl: '/p', locale: { tag: 'ur', texts: { title: 'x' } } },
+      'locale must be a language tag or { tag, dir?, texts } with every text',
+    ],
+    [
+      'a locale object without texts',
+      { pingUrl: '/p', locale: { tag: 'ur' } },
+      'locale must be a language tag or { tag, dir?, texts } with every text',
     ],
     [
       'an unknown channel type',

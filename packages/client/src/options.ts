@@ -1,5 +1,5 @@
 import { ACTIVITY_EVENTS } from './activity.ts'
-import { DEFAULT_TEXTS, type DialogTexts } from './dialog.ts'
+import { DEFAULT_TEXTS, type DialogLocale, type DialogTexts } from './dialog.ts'
 
 /** Why a session ended: a server reason (`idle`, `absolute`, `revoked`, …), `unauthenticated` or `logout`. */
 export type ExpireReason = string
@@ -60,7 +60,13 @@ export interface SessionWardOptions {
   headers?: HeadersOption
   /** `false` for headless mode: callbacks and DOM events only. Default `true`. */
   dialog?: boolean
-  /** Replacement texts for the dialog; `{time}` in `message` marks the countdown. */
+  /**
+   * The dialog's language: a BCP 47 tag (`de`, `pt-BR`, `zh-CN`; an unknown one gives English),
+   * or a {@link DialogLocale} (`import de from '@sessionward/client/locales/de'`, or one of the
+   * app's own). Default: the page's `<html lang>`.
+   */
+  locale?: string | DialogLocale
+  /** Replacement texts for the dialog, over the locale's; `{time}` in `message` marks the countdown. */
   texts?: Partial<DialogTexts>
   /** Nonce for the `<style>` fallback in browsers without constructable stylesheets. */
   nonce?: string
@@ -97,7 +103,9 @@ export interface ResolvedOptions {
   expireAfter: number
   headers: HeadersOption
   dialog: boolean
-  texts: DialogTexts
+  locale: string | DialogLocale | null
+  /** Only the texts the app set: the dialog puts them over its locale's. */
+  texts: Partial<DialogTexts>
   nonce: string | null
   channelName: string
   channelType: ChannelType | null
@@ -122,6 +130,7 @@ const KEYS: readonly string[] = [
   'expireAfter',
   'headers',
   'dialog',
+  'locale',
   'texts',
   'nonce',
   'channelName',
@@ -193,20 +202,33 @@ function activityEvents(value: unknown): readonly string[] {
   return [...(value as string[])]
 }
 
-function texts(value: unknown): DialogTexts {
-  if (value === undefined) return DEFAULT_TEXTS
+/** Texts the app set (a locale's, named `locale.texts`), checked by name. */
+function texts(value: unknown, name = 'texts'): Partial<DialogTexts> {
+  if (value === undefined) return {}
   if (typeof value !== 'object' || value === null) {
-    return fail(`texts must be an object, got ${describe(value)}`)
+    return fail(`${name} must be an object, got ${describe(value)}`)
   }
-  const merged: DialogTexts = { ...DEFAULT_TEXTS }
   for (const [key, entry] of Object.entries(value)) {
     if (!Object.hasOwn(DEFAULT_TEXTS, key)) {
       fail(`unknown text "${key}"; known: ${Object.keys(DEFAULT_TEXTS).join(', ')}`)
     }
-    if (typeof entry !== 'string') fail(`texts.${key} must be a string, got ${describe(entry)}`)
-    merged[key as keyof DialogTexts] = entry as string
+    if (typeof entry !== 'string') fail(`${name}.${key} must be a string, got ${describe(entry)}`)
   }
-  return merged
+  return value
+}
+
+/** A tag (any string: an unknown one gives English) or a locale object with every text. */
+function locale(value: unknown): string | DialogLocale | null {
+  if (value === undefined || typeof value === 'string') return value ?? null
+  const { tag, dir = 'ltr', texts: all } = Object(value)
+  try {
+    // Checked here, not when the warning opens: Intl throws on a tag that is not one.
+    new Intl.Locale(tag)
+    if (/^(ltr|rtl)$/.test(dir) && Object.keys(texts(all, 'locale.texts')).length > 3) {
+      return value as DialogLocale
+    }
+  } catch {}
+  return fail('locale must be a language tag or { tag, dir?, texts } with every text')
 }
 
 /**
@@ -279,6 +301,7 @@ export function resolveOptions(options: SessionWardOptions): ResolvedOptions {
     expireAfter,
     headers: headers as HeadersOption,
     dialog: flag(record, 'dialog', true),
+    locale: locale(record.locale),
     texts: texts(record.texts),
     nonce: text(record, 'nonce'),
     channelName: text(record, 'channelName') ?? 'sessionward',

@@ -12,6 +12,12 @@ beforeAll(installWebLocks)
 afterEach(() => document.body.replaceChildren())
 
 describe('script tag', () => {
+  test('data-locale picks the dialog’s language', () => {
+    expect(
+      optionsFromDataset(tag({ 'data-ping-url': '/p', 'data-locale': 'pt-BR' }).dataset),
+    ).toEqual({ pingUrl: '/p', locale: 'pt-BR' })
+  })
+
   test('data- attributes become options: kebab-case names, seconds, dialog, texts', () => {
     const script = tag({
       'data-ping-url': '/session/ping',

@@ -16,6 +16,7 @@ const STRINGS = [
   'nonce',
   'channelName',
   'channelType',
+  'locale',
 ]
 const NUMBERS = ['warnAfter', 'expireAfter']
 const TEXTS = ['title', 'message', 'stay', 'logout']
@@ -26,7 +27,9 @@ const FLAGS = ['dialog', 'media', 'debug']
  * kebab-case name (`data-ping-url`, `data-warn-after="840"`, seconds for times), the flags
  * `data-dialog` (`false` for headless), `data-media` and `data-debug` (present, empty or `true`
  * for on), `data-events-url` (`false` or empty: no events channel), `data-activity-events`
- * (event names separated by spaces or commas) and the dialog texts as `data-text-title`, ….
+ * (event names separated by spaces or commas), `data-locale` (`de`, `pt-BR`: the dialog's
+ * language; without it the page's `<html lang>` picks it) and the dialog texts as
+ * `data-text-title`, ….
  * Returns null when there is no `data-ping-url`.
  * @example
  * // <script src="sessionward.iife.js" data-ping-url="/session/ping" data-warn-after="20">

@@ -9,6 +9,7 @@ import {
   vi,
 } from 'vitest'
 import { formatTime, HOST } from './dialog.ts'
+import de from './locales/de.ts'
 import type { MachineEvent } from './machine.ts'
 import { installWebLocks, trusted } from './test-support/browser.ts'
 import { type FakeServer, fakeServer } from './test-support/server.ts'
@@ -125,6 +126,15 @@ describe('one tab', () => {
     })
     await wait(21)
     expect(dialog()?.textContent).toBe('Noch da?In 0:07 werden Sie abgemeldet.BleibenSign out')
+  })
+
+  test('the locale option picks the dialog’s language; texts still replace single strings', async () => {
+    await open({ locale: 'de', texts: { stay: 'Weiterarbeiten' } })
+    await wait(21)
+    expect(dialog()?.getAttribute('lang')).toBe('de')
+    expect(dialog()?.textContent).toBe(
+      `${de.texts.title}Zu Ihrer Sicherheit werden Sie in 0:07 abgemeldet.Weiterarbeiten${de.texts.logout}`,
+    )
   })
 
   test('"Stay signed in" closes the dialog in place, returns focus and tells the server', async () => {

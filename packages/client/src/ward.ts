@@ -346,6 +346,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
       const dialog = options.dialog
         ? createDialog(document, {
             texts: options.texts,
+            locale: options.locale,
             nonce: options.nonce,
             onStay: () => local(true),
             onLogout: () => apply({ type: 'logout', now: now() }),

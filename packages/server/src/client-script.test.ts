@@ -2,9 +2,15 @@ import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { LOCALES } from '@sessionward/client/locales'
 import { Hono } from 'hono'
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { ClientScriptFile, clientScriptRoutes, locateClientBundle } from './client-script.ts'
+import {
+  ClientScriptFile,
+  clientScriptRoutes,
+  locateClientBundle,
+  locateClientLocale,
+} from './client-script.ts'
 import type { WardEnv } from './middleware.ts'
 import { type TestApp, testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
@@ -96,6 +102,96 @@ describe('the served browser script', () => {
     expect((await host.call('/api/me', { token })).status).toBe(200)
     await host.settled()
     expect(activityWrites(db)).toBe(1)
+  })
+})
+
+describe('the dialog’s locale files beside the script', () => {
+  let db: TestDatabase
+  let host: TestApp
+  const JSON_TYPE = 'application/json; charset=utf-8'
+  useFakeClock()
+  beforeEach(async () => {
+    db = await testDatabase('PGlite')
+    await db.reset()
+    host = await testApp(db)
+  })
+
+  it('serves every shipped locale as the client built it, public, cacheable, readable cross-origin', async () => {
+    for (const tag of LOCALES) {
+      const response = await host.app.request(`/session/sessionward.locale.${tag}.json`)
+      expect(response.status).toBe(200)
+      const built = readFileSync(locateClientLocale(tag))
+      expect(Buffer.from(await response.arrayBuffer()).equals(built)).toBe(true)
+      expect(response.headers.get('content-type')).toBe(JSON_TYPE)
+      expect(response.headers.get('cache-control')).toBe('public, max-age=300')
+      expect(response.headers.get('access-control-allow-origin')).toBe('*')
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(response.headers.get('set-cookie')).toBeNull()
+    }
+    const arabic = await host.app.request('/session/sessionward.locale.ar.json')
+    expect(await arabic.json()).toMatchObject({
+      tag: 'ar',
+      dir: 'rtl',
+      texts: { logout: 'تسجيل الخروج' },
+    })
+  })
+
+  it('beside the versioned bundle: immutable, and answered 304 on a matching ETag', async () => {
+    const { path } = host.ward.clientScript()
+    const url = `/session/${path.replace(/\.js$/, '')}.locale.pt-BR.json`
+    const response = await host.app.request(url)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    expect((await response.json()).texts.logout).toBe('Sair')
+    const again = await host.app.request(url, {
+      headers: { 'if-none-match': response.headers.get('etag') ?? '' },
+    })
+    expect(again.status).toBe(304)
+  })
+
+  it('answers an unknown tag with 404 JSON that lists the served ones', async () => {
+    for (const tag of ['xx', 'pt-br', 'DE', 'en-GB']) {
+      const response = await host.app.request(`/session/sessionward.locale.${tag}.json`)
+      expect(response.status).toBe(404)
+      expect(response.headers.get('cache-control')).toBe('no-store')
+      expect(await response.json()).toEqual({
+        error: 'not_found',
+        message: `no locale "${tag}"; served: ${LOCALES.join(', ')}`,
+      })
+    }
+  })
+
+  it('refuses paths: nothing outside the locale files is ever read', async () => {
+    for (const path of [
+      '/session/sessionward.locale.%2E%2E%2F%2E%2E%2Fpackage.json',
+      '/session/sessionward.locale.de%2F..%2F..%2Fpackage.json',
+      '/session/sessionward.locale..%2Fsessionward.iife.js.json',
+      '/session/sessionward.locale.%2Fetc%2Fpasswd.json',
+    ]) {
+      const response = await host.app.request(path)
+      expect(response.status, path).toBe(404)
+      const body = await response.json()
+      expect(body.error, path).toBe('not_found')
+      expect(JSON.stringify(body), path).not.toContain('"version"')
+    }
+    // Not a locale file name at all: the session routes' own answer, never a file.
+    for (const path of [
+      '/session/sessionward.locale.de.json%00',
+      '/session/sessionward.locale..json',
+    ]) {
+      const response = await host.app.request(path)
+      expect(response.status, path).toBe(401)
+      expect((await response.json()).error, path).toBe('unauthenticated')
+    }
+  })
+
+  it('answers another build’s locale file with 404 JSON that names the current path', async () => {
+    const response = await host.app.request('/session/sessionward-9.9.9-0000000000.locale.de.json')
+    expect(response.status).toBe(404)
+    expect(await response.json()).toEqual({
+      error: 'not_found',
+      message: `this server serves ${host.ward.clientScript().path}; take the path from ward.clientScript()`,
+    })
   })
 })
 

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { Hono } from 'hono'
+import { LOCALES } from '@sessionward/client/locales'
+import { type Context, Hono } from 'hono'
 import { etag } from 'hono/etag'
 import { problemResponse } from './errors.ts'
 import { markPassive, type WardEnv } from './middleware.ts'
@@ -16,8 +17,15 @@ export interface ClientScript {
   integrity: string
 }
 
-interface Bundle extends ClientScript {
+/** A file served as it is, with its ETag. */
+interface Served {
   bytes: Uint8Array<ArrayBuffer>
+  etag: string
+}
+
+interface Bundle extends ClientScript, Served {
+  /** The dialog's locale files by tag (`de`, `pt-BR`): JSON the bundle fetches next to itself. */
+  locales: Map<string, Served>
 }
 
 const BUILD_HINT =
@@ -28,20 +36,52 @@ const SHORT_CACHE = 'public, max-age=300'
 // The versioned name changes with every byte, so a browser may keep it for good.
 const IMMUTABLE_CACHE = 'public, max-age=31536000, immutable'
 
+const require = createRequire(import.meta.url)
+
 /** Where the installed client package keeps its script-tag bundle. */
 export function locateClientBundle(): string {
-  return createRequire(import.meta.url).resolve('@sessionward/client/iife')
+  return require.resolve('@sessionward/client/iife')
 }
 
-function readBundle(file: string): Bundle {
+/** Where the installed client package keeps a locale's JSON (`@sessionward/client/locales/de.json`). */
+export function locateClientLocale(tag: string): string {
+  return require.resolve(`@sessionward/client/locales/${tag}.json`)
+}
+
+const sha384 = (bytes: Uint8Array): Buffer => createHash('sha384').update(bytes).digest()
+
+function served(bytes: Uint8Array<ArrayBuffer>): Served {
+  return { bytes, etag: `"sha384-${sha384(bytes).toString('base64')}"` }
+}
+
+/** The shipped locale files; one that is missing (a client older than locales) is not served. */
+function readLocales(locate: (tag: string) => string): Map<string, Served> {
+  const locales = new Map<string, Served>()
+  for (const tag of LOCALES) {
+    try {
+      locales.set(tag, served(new Uint8Array(readFileSync(locate(tag)))))
+    } catch {
+      // Answered 404 like an unknown tag; the dialog stays in English.
+    }
+  }
+  return locales
+}
+
+function readBundle(file: string, locateLocale: (tag: string) => string): Bundle {
   const bytes = new Uint8Array(readFileSync(file))
   const { version } = JSON.parse(readFileSync(join(dirname(file), '..', 'package.json'), 'utf8'))
-  const digest = createHash('sha384').update(bytes).digest()
+  const digest = sha384(bytes)
+  const locales = readLocales(locateLocale)
+  // The versioned name covers the locale files too: a changed text never reuses an immutable URL.
+  const build = createHash('sha384').update(bytes)
+  for (const [tag, locale] of locales) build.update(tag).update(locale.bytes)
   return {
     bytes,
+    etag: `"sha384-${digest.toString('base64')}"`,
     // Version for people reading logs, digest so a rebuilt file never reuses an immutable URL.
-    path: `sessionward-${version}-${digest.toString('hex').slice(0, 10)}.js`,
+    path: `sessionward-${version}-${build.digest('hex').slice(0, 10)}.js`,
     integrity: `sha384-${digest.toString('base64')}`,
+    locales,
   }
 }
 
@@ -57,19 +97,25 @@ function readBundle(file: string): Bundle {
 export class ClientScriptFile {
   readonly #logger: WardLogger
   readonly #locate: () => string
+  readonly #locateLocale: (tag: string) => string
   #bundle: Bundle | undefined
   #warned = false
 
-  constructor(logger: WardLogger, locate: () => string = locateClientBundle) {
+  constructor(
+    logger: WardLogger,
+    locate: () => string = locateClientBundle,
+    locateLocale: (tag: string) => string = locateClientLocale,
+  ) {
     this.#logger = logger
     this.#locate = locate
+    this.#locateLocale = locateLocale
   }
 
   /** The bundle, or null when it cannot be read (logged once). */
   load(): Bundle | null {
     if (this.#bundle) return this.#bundle
     try {
-      this.#bundle = readBundle(this.#locate())
+      this.#bundle = readBundle(this.#locate(), this.#locateLocale)
       return this.#bundle
     } catch (error) {
       if (!this.#warned) {
@@ -88,9 +134,30 @@ export class ClientScriptFile {
   }
 }
 
+/** A 404 that no cache keeps (the file may be built, or the page fixed, a moment later). */
+function notFound(c: Context<WardEnv>, message: string): Response {
+  c.header('Cache-Control', 'no-store')
+  return problemResponse(c, { status: 404, error: 'not_found', message })
+}
+
+/** The versioned name's answer when the page asks for another build's. */
+const otherBuild = (c: Context<WardEnv>, bundle: Bundle): Response =>
+  notFound(c, `this server serves ${bundle.path}; take the path from ward.clientScript()`)
+
+function serve(c: Context<WardEnv>, file: Served, type: string, immutable: boolean): Response {
+  c.header('Content-Type', type)
+  c.header('Cache-Control', immutable ? IMMUTABLE_CACHE : SHORT_CACHE)
+  c.header('ETag', file.etag)
+  c.header('X-Content-Type-Options', 'nosniff')
+  return c.body(file.bytes)
+}
+
 /**
  * `GET /sessionward.js` (short cache) and `GET /sessionward-<version>-<digest>.js` (immutable):
- * public and passive, with an ETag answered by 304. Mounted before the session guard.
+ * public and passive, with an ETag answered by 304. Beside each, the dialog's locale files the
+ * bundle fetches from its own URL: `sessionward.locale.<tag>.json` and
+ * `sessionward-<version>-<digest>.locale.<tag>.json`, only for the tags the client ships (any
+ * other name, a path included, is a 404). Mounted before the session guard.
  *
  * @example
  * app.route('/', clientScriptRoutes(new ClientScriptFile(console)))
@@ -102,23 +169,27 @@ export function clientScriptRoutes(script: ClientScriptFile): Hono<WardEnv> {
     markPassive(c)
     const file = c.req.param('file')
     const bundle = script.load()
-    if (!bundle) {
-      c.header('Cache-Control', 'no-store')
-      return problemResponse(c, { status: 404, error: 'not_found', message: BUILD_HINT })
+    if (!bundle) return notFound(c, BUILD_HINT)
+    if (file !== 'sessionward.js' && file !== bundle.path) return otherBuild(c, bundle)
+    return serve(c, bundle, 'text/javascript; charset=utf-8', file !== 'sessionward.js')
+  })
+  app.get('/:file{sessionward(?:-[^/]+?)?\\.locale\\.[^/]+\\.json}', etag(), (c) => {
+    markPassive(c)
+    const [, name = '', tag = ''] = /^(.+?)\.locale\.(.+)\.json$/.exec(c.req.param('file')) ?? []
+    const bundle = script.load()
+    if (!bundle) return notFound(c, BUILD_HINT)
+    if (name !== 'sessionward' && `${name}.js` !== bundle.path) return otherBuild(c, bundle)
+    // Only a tag the client ships, looked up by name: the request never becomes a file path.
+    const locale = bundle.locales.get(tag)
+    if (!locale) {
+      return notFound(
+        c,
+        `no locale ${JSON.stringify(tag)}; served: ${[...bundle.locales.keys()].join(', ')}`,
+      )
     }
-    if (file !== 'sessionward.js' && file !== bundle.path) {
-      c.header('Cache-Control', 'no-store')
-      return problemResponse(c, {
-        status: 404,
-        error: 'not_found',
-        message: `this server serves ${bundle.path}; take the path from ward.clientScript()`,
-      })
-    }
-    c.header('Content-Type', 'text/javascript; charset=utf-8')
-    c.header('Cache-Control', file === 'sessionward.js' ? SHORT_CACHE : IMMUTABLE_CACHE)
-    c.header('ETag', `"${bundle.integrity}"`)
-    c.header('X-Content-Type-Options', 'nosniff')
-    return c.body(bundle.bytes)
+    // Public texts, no cookies: a page on another origin than this server may read them.
+    c.header('Access-Control-Allow-Origin', '*')
+    return serve(c, locale, 'application/json; charset=utf-8', name !== 'sessionward')
   })
   return app
 }
