@@ -76,6 +76,7 @@ export function readMessage(data: unknown): Envelope | null {
     data.type === 'hello' ||
     data.type === 'bye' ||
     (data.type === 'pinged' && isTime(data.at)) ||
+    (data.type === 'visibility' && typeof data.hidden === 'boolean') ||
     (data.type === 'activity' && isTime(data.at) && typeof data.extend === 'boolean') ||
     (data.type === 'sync' && isShared(data.shared))
   return valid ? (data as Envelope) : null

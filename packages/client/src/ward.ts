@@ -159,6 +159,12 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     if (run !== null) apply({ ...tick(run), ask })
   }
 
+  /** Tells the machine whether this tab is hidden; the leader tells the other tabs too. */
+  function visibility(current: Run): void {
+    const leader = current.tabs.elected()
+    apply({ type: 'visibility', hidden: document.hidden, leader, remote: false })
+  }
+
   function perform(effect: Effect): void {
     const current = run
     if (current === null) return
@@ -254,6 +260,10 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     switch (message.type) {
       case 'hello':
         current.tabs.post({ type: 'sync', shared: shared(state) })
+        visibility(current)
+        return
+      case 'visibility':
+        apply({ type: 'visibility', hidden: message.hidden, leader: false, remote: true })
         return
       case 'bye':
         return
@@ -299,7 +309,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
           type: options.channelType,
           onMessage: (message) => receive(current, message),
           onLeader: () => {
-            if (run === current) check()
+            if (run === current) visibility(current)
           },
         })
       const current: Run = {
@@ -335,6 +345,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
             if (current.frozen) current.tabs = join()
             else if (resumed) current.tabs.post({ type: 'hello' })
             current.frozen = false
+            visibility(current)
             // Back from the back/forward cache: the server, not this page, says if it is live.
             check(restored)
           },
@@ -354,6 +365,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         expireAfter: options.expireAfter,
         events: options.eventsUrl !== null,
       })
+      visibility(current)
     },
     stop() {
       const previous = state.status
