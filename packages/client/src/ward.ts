@@ -59,6 +59,8 @@ interface Run {
   tabs: Tabs
   /** The tab left the channel when it froze; it rejoins when it resumes. */
   frozen: boolean
+  /** Another tab said its logout request did not get through: this tab retries it too. */
+  unconfirmed: boolean
   /** Closes the events channel this tab holds. */
   unlisten: (() => void) | null
   server: Server
@@ -218,8 +220,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
 
   /**
    * Sends the logout request (`logout`), tells the other tabs (`own`: this tab decided), leaves
-   * the channel, retries a refused logout until the server settles it, and redirects with the
-   * reason.
+   * the channel, retries a logout that did not get through until the server settles it, and
+   * redirects with the reason.
    */
   async function finish(
     current: Run,
@@ -227,17 +229,21 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   ): Promise<void> {
     // Runs after the expire event has been announced, so listeners see it before navigation.
     await undefined
-    let settled: Promise<boolean> | boolean = !logout
+    let confirmed = !logout
+    let settled: Promise<boolean> | boolean = confirmed && !current.unconfirmed
     if (logout) {
       // Log out before telling the other tabs, so none of them reaches the login page while the
-      // server still knows the session (unless it does not answer in time).
-      settled = current.server.logout()
+      // server still knows the session.
+      settled = current.server.logout().then((done) => (confirmed = done))
       await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, LOGOUT_WAIT))])
     }
+    // Not confirmed in time: every tab retries it, so none leaves for a login page that may
+    // send a still signed-in user back, and a tab that closes takes no retry with it.
+    if (!confirmed) current.tabs.post({ type: 'unconfirmed' })
     if (own) current.tabs.post({ type: 'sync', shared: shared(state) })
     current.tabs.close()
-    // A refused logout leaves the session live on the server: retry until it confirms. This
-    // tab stays (logged out locally) meanwhile; navigating away would end the retries.
+    // Each tab stays (logged out locally) until the server settles it; navigating away would
+    // end the retries.
     for (let failures = 1; !(await settled); failures++) {
       await new Promise((resolve) => setTimeout(resolve, backoff(failures)))
       // A new session started here: a retry would end it (the cookie is shared).
@@ -266,6 +272,9 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         apply({ type: 'visibility', hidden: message.hidden, leader: false, remote: true })
         return
       case 'bye':
+        return
+      case 'unconfirmed':
+        current.unconfirmed = true
         return
       case 'activity':
         apply({
@@ -322,6 +331,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         dialog,
         tabs: join(),
         frozen: false,
+        unconfirmed: false,
         unlisten: null,
         timer: undefined,
         ticker: undefined,
