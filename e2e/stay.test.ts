@@ -175,7 +175,7 @@ describe.skipIf(chromiumSkipReason !== null)(
       await device.close()
     })
 
-    it('11. a logout answered 503 is retried until the server ends the session; every tab is signed out meanwhile', async ({
+    it('11. a logout answered 503 is retried until the server ends the session; every tab is signed out meanwhile, none leaves before', async ({
       expect,
     }) => {
       const device = await newDevice(browser, 'stay-logout')
@@ -185,10 +185,11 @@ describe.skipIf(chromiumSkipReason !== null)(
       // Busy until the click, so no warning covers the header's "Sign out" however slow this is.
       const stopBusy = keepBusy(page)
       const other = await openTab(device, `${demo.url}/devices`)
+      const visited = pathsVisited(page, other)
       // An outage: logout requests get 503 store_unavailable until the test ends it.
       let outage = true
       let attempts = 0
-      await page.route('**/session/logout', async (route) => {
+      await device.route('**/session/logout', async (route) => {
         attempts++
         if (!outage) return route.continue()
         return route.fulfill({
@@ -203,23 +204,65 @@ describe.skipIf(chromiumSkipReason !== null)(
 
       await stopBusy()
       await page.click('[data-action="sign-out"]')
-      // Every tab is signed out locally at once, while the server still refuses. (The other
-      // tab then goes to /login, which sends a still-live session back to the dashboard: the
-      // demo's own rule. With a real 503 the server already refuses the session; see
-      // docs/client.md.)
+      // Every tab is signed out locally at once, while the server still refuses.
       await expect.poll(() => logOf(other).events, { timeout: LONG }).toContain('expire:logout')
       expect(await stateOf(page)).toBe('expired')
-      // The refused logout is sent again (after 1 s, then 2 s, …); the session is still live.
-      await expect.poll(() => attempts, { timeout: LONG }).toBeGreaterThanOrEqual(2)
+      // The refused logout is sent again (after 1 s, then 2 s, …); the session is still live,
+      // and no tab has gone anywhere (a login page would send it back to the dashboard).
+      await expect.poll(() => attempts, { timeout: LONG }).toBeGreaterThanOrEqual(3)
       expect((await demo.row(id))?.endedAt).toBeNull()
-      expect(new URL(page.url()).pathname).toBe('/')
-      expect(await stateOf(page)).toBe('expired')
+      expect(visited).toEqual([[], []])
+      expect([await stateOf(page), await stateOf(other)]).toEqual(['expired', 'expired'])
 
-      // The outage ends: the next retry gets through and the tab leaves.
+      // The outage ends: the next retries get through and every tab leaves for the login page.
       outage = false
-      expect(await waitForLogin(page)).toBe('logout')
-      expect(attempts).toBeGreaterThanOrEqual(3)
+      expect(await Promise.all([waitForLogin(page), waitForLogin(other)])).toEqual([
+        'logout',
+        'logout',
+      ])
       expect((await demo.row(id))?.endReason).toBe('logout')
+      expect(visited).toEqual([['/login'], ['/login']])
+      await device.close()
+    })
+
+    it('11. network down at sign-out: no tab goes back to the dashboard; the other tab retries when the first one closes; after recovery the session ends once and the tab is on /login', async ({
+      expect,
+    }) => {
+      const device = await newDevice(browser, 'stay-offline')
+      const page = await device.newPage()
+      await signIn(page, demo.url, 'ivan')
+      const id = await sessionIdOf(page)
+      const stopBusy = keepBusy(page)
+      const other = await openTab(device, `${demo.url}/`)
+      const visited = pathsVisited(page, other)
+      const attempts = { page: 0, other: 0 }
+      page.on('request', (r) => {
+        if (r.url().endsWith('/session/logout')) attempts.page++
+      })
+      other.on('request', (r) => {
+        if (r.url().endsWith('/session/logout')) attempts.other++
+      })
+      await stopBusy()
+      // The network goes down (Network.emulateNetworkConditions, every tab): the sign-out
+      // never reaches the server.
+      await device.setOffline(true)
+      await page.click('[data-action="sign-out"]')
+      await expect.poll(() => logOf(other).events, { timeout: LONG }).toContain('expire:logout')
+      // Both tabs retry: none of it arrives, and neither tab goes anywhere.
+      await expect
+        .poll(() => Math.min(attempts.page, attempts.other), { timeout: LONG })
+        .toBeGreaterThanOrEqual(1)
+      expect([await stateOf(page), await stateOf(other)]).toEqual(['expired', 'expired'])
+      expect(visited).toEqual([[], []])
+      expect(demo.logouts.filter((logout) => logout.device === 'stay-offline')).toEqual([])
+
+      // The tab where the person signed out closes; the network comes back.
+      await page.close()
+      await device.setOffline(false)
+      expect(await waitForLogin(other)).toBe('logout')
+      expect(visited[1]).toEqual(['/login'])
+      const rows = await demo.rows('ivan')
+      expect(rows.map((row) => [row.id, row.endReason])).toEqual([[id, 'logout']])
       await device.close()
     })
 
@@ -293,6 +336,20 @@ async function cacheablePages(device: BrowserContext): Promise<void> {
   )
   // A stream is a request in flight, which no page can be cached with; pings carry on instead.
   await device.route('**/session/events', (route) => route.fulfill({ status: 404 }))
+}
+
+/**
+ * The paths each page navigates to from now on (main frame only), e.g. `[[], ['/login']]`:
+ * one list per page, in order.
+ */
+function pathsVisited(...pages: Page[]): string[][] {
+  return pages.map((page) => {
+    const paths: string[] = []
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) paths.push(new URL(frame.url()).pathname)
+    })
+    return paths
+  })
 }
 
 /** Records every `pageshow` of the page: `persisted` when restored from the cache. */
