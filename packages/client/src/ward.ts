@@ -82,8 +82,21 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   const options = resolveOptions(input)
   let state: MachineState = STOPPED
   let run: Run | null = null
+  /** The page is hidden until the server answers (see `veil`). */
+  let veiled = false
 
   const now = (): number => Date.now()
+
+  /**
+   * Hides the whole page (`visibility: hidden` on `<html>`, which also keeps it from taking
+   * input) or shows it again. A page back from the back/forward cache stays hidden until the
+   * server has answered: it may show a session that ended while it was cached.
+   */
+  function veil(hidden: boolean): void {
+    // Only what it hid: the app's own inline style on <html> is left alone.
+    if (hidden || veiled) document.documentElement.style.visibility = hidden ? 'hidden' : ''
+    veiled = hidden
+  }
   const fetcher = (): typeof fetch => options.fetch ?? ((url, init) => fetch(url, init))
 
   function emit<T>(name: string, detail: T, callback: ((detail: T) => void) | null): void {
@@ -205,8 +218,12 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   async function ping(current: Run, sentAt: number, idleFor: number): Promise<void> {
     const outcome = await current.server.ping(idleFor)
     if (run !== current) return
-    if (outcome.kind === 'answer') apply({ type: 'answer', now: now(), sentAt, view: outcome.view })
-    else if (outcome.kind === 'ended') apply({ type: 'ended', now: now(), reason: outcome.reason })
+    if (outcome.kind === 'answer') {
+      apply({ type: 'answer', now: now(), sentAt, view: outcome.view })
+      // Still live: the server has spoken, the page may show.
+      if (run === current) veil(false)
+    } else if (outcome.kind === 'ended')
+      apply({ type: 'ended', now: now(), reason: outcome.reason })
     else apply({ type: 'unreachable', now: now() })
   }
 
@@ -250,11 +267,14 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
       if (run !== null) return
       settled = current.server.logout()
     }
-    if (run !== null || options.redirectTo === null || state.status !== 'expired') return
+    // Not leaving (a new session started here, or the app handles the end itself): show it.
+    if (run !== null || options.redirectTo === null || state.status !== 'expired')
+      return veil(false)
     const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
     const url = redirectUrl(options.redirectTo, state.reason ?? 'idle')
     // The back button may restore this page, signed-in content and all, from the back/forward
-    // cache: it leaves again at once.
+    // cache: it is hidden before it leaves, and leaves again at once.
+    veil(true)
     window.addEventListener('pageshow', (event) => {
       if (event.persisted && run === null) navigate(url)
     })
@@ -356,7 +376,9 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
             else if (resumed) current.tabs.post({ type: 'hello' })
             current.frozen = false
             visibility(current)
-            // Back from the back/forward cache: the server, not this page, says if it is live.
+            // Back from the back/forward cache: the server, not this page, says if it is live;
+            // until it has, nothing of the page shows.
+            if (restored) veil(true)
             check(restored)
           },
           () => {
