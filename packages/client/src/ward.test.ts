@@ -388,7 +388,9 @@ describe('one tab', () => {
     await open({
       fetch: (url, init) => (slow ? later(server.fetch(url, init)) : server.fetch(url, init)),
     })
-    onTestFinished(() => document.documentElement.style.removeProperty('visibility'))
+    onTestFinished(() => {
+      document.documentElement.style.removeProperty('visibility')
+    })
     const shown = (): boolean => document.documentElement.style.visibility !== 'hidden'
     await wait(5)
     slow = true
@@ -418,7 +420,9 @@ describe('one tab', () => {
 
   test('13: a page that logged out is hidden before it leaves, so the back button shows nothing of it', async () => {
     await open()
-    onTestFinished(() => document.documentElement.style.removeProperty('visibility'))
+    onTestFinished(() => {
+      document.documentElement.style.removeProperty('visibility')
+    })
     ward.logout()
     await wait(0)
     expect(tab.navigations).toEqual(['/login?reason=logout'])
