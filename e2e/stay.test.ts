@@ -266,7 +266,7 @@ describe.skipIf(chromiumSkipReason !== null)(
       await device.close()
     })
 
-    it('13. back button after a logout: a page restored from the back/forward cache is not shown signed in', async ({
+    it('13. back button after a logout: a page restored from the back/forward cache shows nothing until the server answered', async ({
       expect,
     }) => {
       // Playwright's own launch turns the back/forward cache off; this Chromium keeps it on.
@@ -276,38 +276,47 @@ describe.skipIf(chromiumSkipReason !== null)(
         await device.setExtraHTTPHeaders({ 'x-e2e-device': 'stay-back' })
         await cacheablePages(device)
         const page = await device.newPage()
-        const shows = pageshows(page)
+        const seen = restores(page)
         await signIn(page, demo.url, 'frank')
         const id = await sessionIdOf(page)
 
-        // Signed out here, then back: the dashboard comes back from the cache and leaves again.
+        // Signed out here, then back: the dashboard comes back from the cache, hidden (it hid
+        // itself before it left), and leaves again.
         await page.click('[data-action="sign-out"]')
         expect(await waitForLogin(page)).toBe('logout')
         await page.goBack()
         expect(await waitForLogin(page)).toBe('logout')
-        // It was restored as it was left (signed out), and left again.
-        expect(shows).toContain('persisted expired')
+        // It was restored as it was left (signed out and hidden), and left again.
+        expect(seen).toContain('pageshow persisted expired hidden')
+        expect(seen.filter((line) => line.startsWith('shown'))).toEqual([])
         expect((await demo.row(id))?.endReason).toBe('logout')
 
         // Cached while signed in; meanwhile the session is revoked from another device, which
         // no message tells this page (Safari drops even this browser's own tabs' messages to
-        // cached pages). Back: the restored page asks the server before anything else.
-        await signIn(page, demo.url, 'frank')
-        const second = await sessionIdOf(page)
-        // A plain GET of the dashboard: the sign-in's POST answer is not cached for the back button.
-        await page.goto(`${demo.url}/`)
-        await waitForState(page, 'active')
-        shows.length = 0
-        // Away to another site, by the page's own navigation (as a link would).
-        await Promise.all([
-          page.waitForURL('about:blank'),
-          page.evaluate(() => window.location.assign('about:blank')),
-        ])
+        // cached pages). Back: the restored page is hidden from its first frame, asks the
+        // server, and leaves without ever showing.
+        const second = await signInAndLeave(page)
+        seen.length = 0
         await demo.demo.ward.endSessions('frank', { reason: 'revoked' })
         await page.goBack()
         expect(await waitForLogin(page)).toBe('revoked')
-        expect(shows).toContain('persisted active')
+        expect(seen).toContain('pageshow persisted active visible')
+        expect(seen).toContain('first frame hidden')
+        expect(seen.filter((line) => line.startsWith('shown'))).toEqual([])
         expect((await demo.row(second))?.endReason).toBe('revoked')
+
+        // Still signed in: the restored page is hidden until the server's answer, then shows.
+        const third = await signInAndLeave(page)
+        seen.length = 0
+        // A page restored from the cache fires no `load`: waiting for it would outlast the session.
+        await page.goBack({ waitUntil: 'commit' })
+        await expect.poll(() => seen, { timeout: LONG }).toContain('shown after the answer')
+        expect(seen).toContain('pageshow persisted active visible')
+        expect(seen).toContain('first frame hidden')
+        expect(seen).not.toContain('shown before the answer')
+        expect(new URL(page.url()).pathname).toBe('/')
+        expect(await stateOf(page)).toBe('active')
+        expect((await demo.row(third))?.endedAt).toBeNull()
       } finally {
         await freezable.close()
       }
@@ -352,18 +361,62 @@ function pathsVisited(...pages: Page[]): string[][] {
   })
 }
 
-/** Records every `pageshow` of the page: `persisted` when restored from the cache. */
-function pageshows(page: Page): string[] {
-  const shows: string[] = []
+/**
+ * Signs in again on `page`, opens the dashboard with a plain GET (the sign-in's POST answer is
+ * not cached for the back button), then leaves for another site by the page's own navigation
+ * (as a link would). Returns the new session's id.
+ */
+async function signInAndLeave(page: Page): Promise<string> {
+  await signIn(page, demoUrl, 'frank')
+  const id = await sessionIdOf(page)
+  await page.goto(`${demoUrl}/`)
+  await waitForState(page, 'active')
+  await Promise.all([
+    page.waitForURL('about:blank'),
+    page.evaluate(() => window.location.assign('about:blank')),
+  ])
+  return id
+}
+
+/**
+ * Records what a page restored from the back/forward cache shows: `pageshow persisted <state>
+ * <visibility>` (or `loaded`; the root's visibility as the page comes back, before the SDK's
+ * own `pageshow` listener), then `first frame hidden|visible` (the root's visibility in the first animation
+ * frame after that `pageshow`, before anything is painted), then `shown after|before the
+ * answer` when it becomes visible, by whether a ping started after the `pageshow` had been
+ * answered by then (the page's own resource timing).
+ */
+function restores(page: Page): string[] {
+  const seen: string[] = []
   page.on('console', (message) => {
-    if (message.text().startsWith('[stay] pageshow '))
-      shows.push(message.text().slice('[stay] pageshow '.length))
+    if (message.text().startsWith('[stay] ')) seen.push(message.text().slice('[stay] '.length))
   })
   void page.addInitScript(() => {
+    // Read when used: the init script runs before the document has its root element.
+    const visibility = () => getComputedStyle(document.documentElement).visibility
     addEventListener('pageshow', (event) => {
       const state = document.querySelector<HTMLElement>('[data-ward="state"]')?.dataset.state
-      console.debug(`[stay] pageshow ${event.persisted ? 'persisted' : 'loaded'} ${state ?? '-'}`)
+      const how = event.persisted ? 'persisted' : 'loaded'
+      console.debug(`[stay] pageshow ${how} ${state ?? '-'} ${visibility()}`)
+      if (!event.persisted) return
+      const restoredAt = performance.now()
+      requestAnimationFrame(() => console.debug(`[stay] first frame ${visibility()}`))
+      const observer = new MutationObserver(() => {
+        if (visibility() !== 'visible') return
+        observer.disconnect()
+        const answered = performance
+          .getEntriesByType('resource')
+          .map((entry) => entry as PerformanceResourceTiming)
+          .some(
+            (entry) =>
+              new URL(entry.name).pathname === '/session/ping' &&
+              entry.startTime >= restoredAt &&
+              entry.responseEnd > 0,
+          )
+        console.debug(`[stay] shown ${answered ? 'after' : 'before'} the answer`)
+      })
+      observer.observe(document.documentElement, { attributes: true, attributeFilter: ['style'] })
     })
   })
-  return shows
+  return seen
 }
