@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { BrowserContext, CDPSession, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { COUNTDOWN_MARGIN } from '../packages/client/src/machine.ts'
+import { FOLLOWER_GRACE } from '../packages/client/src/tabs.ts'
 import { LOGOUT_WAIT } from '../packages/client/src/ward.ts'
 import {
   chromiumSkipReason,
@@ -15,7 +17,7 @@ import {
   logOf,
 } from './support/chromium.ts'
 import { type RunningDemo, startDemo } from './support/demo.ts'
-import { LONG, openTab, signIn, waitForLogin } from './support/pages.ts'
+import { LONG, openTab, signIn, waitForLogin, waitForState } from './support/pages.ts'
 
 // Long enough for five tabs to open one after another on a busy two-core machine.
 const WARN_AFTER = 10
@@ -178,6 +180,42 @@ describe.skipIf(chromiumSkipReason !== null)(
       }
     })
 
+    it('12. leader tab in the background: the warning shows in the visible tab at its deadline, asked by that tab', async ({
+      expect,
+      onTestFinished,
+    }) => {
+      const chromium = await launchFreezableChromium()
+      onTestFinished(() => chromium.close())
+      const { context } = chromium
+      await context.setExtraHTTPHeaders({ 'x-e2e-device': 'judy' })
+      const leader = await context.newPage()
+      await signIn(leader, demo.url, 'judy')
+      const leaderPings = countPings(leader)
+      const visible = await context.newPage()
+      const visiblePings = countPings(visible)
+      await visible.goto(`${demo.url}/`)
+      await visible.bringToFront()
+      await waitForState(visible, 'active')
+      // One window: the leader's tab is really hidden behind the other (its timers run on whole
+      // seconds), the other is the one the person sees.
+      expect(await leader.evaluate(() => document.visibilityState)).toBe('hidden')
+      expect(await visible.evaluate(() => document.visibilityState)).toBe('visible')
+
+      const warned = await warningLateness(visible)
+      console.info(
+        `[e2e] 12: warning ${warned.late} ms after its deadline in the visible tab (ping ${warned.ping} ms)`,
+      )
+      // Asked by the visible tab itself, at the deadline: before the fix it waited its grace
+      // for the hidden leader, which asked up to a whole second late (0 pings here).
+      expect(visiblePings.count).toBe(1)
+      // At most one extra ping: the hidden leader's own check may start one at the same moment.
+      expect(leaderPings.count).toBeLessThanOrEqual(2)
+      // Not later than its own ping's round trip plus half a follower's grace (1 s: a hidden
+      // tab's timer alignment, the delay this fixes, is up to a whole second).
+      expect(warned.late).toBeLessThanOrEqual(warned.ping + FOLLOWER_GRACE / 2)
+      expect(await leader.evaluate(() => document.visibilityState)).toBe('hidden')
+    })
+
     it.for([
       [2, 'erin'],
       [5, 'frank'],
@@ -203,6 +241,58 @@ describe.skipIf(chromiumSkipReason !== null)(
     )
   },
 )
+
+/** Counts the pings a page sends from now on. */
+function countPings(page: Page): { count: number } {
+  const pings = { count: 0 }
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/session/ping') pings.count++
+  })
+  return pings
+}
+
+/**
+ * Waits for the warning in `page` and says how late it came: `late`, milliseconds from the warn
+ * deadline to the `sessionward:warn` event, and `ping`, the round trip of the newest ping the
+ * page sent (its resource timing). The deadline is read from the page's own countdown: it
+ * ends COUNTDOWN_MARGIN before the session does, and the session ends EXPIRE_AFTER -
+ * WARN_AFTER after the warn deadline; the moment `getRemaining()` drops a whole second after
+ * the warning gives the end to a few milliseconds (a late poll only makes `late` smaller).
+ */
+async function warningLateness(page: Page): Promise<{ late: number; ping: number }> {
+  return page.evaluate(
+    ({ margin, warning }) =>
+      new Promise<{ late: number; ping: number }>((resolve) => {
+        addEventListener(
+          'sessionward:warn',
+          () => {
+            const warnedAt = Date.now()
+            const ward = (
+              window as unknown as { SessionWard: { ward: { getRemaining(): number } } }
+            ).SessionWard.ward
+            const first = ward.getRemaining()
+            const poll = (): void => {
+              const now = Date.now()
+              if (ward.getRemaining() === first) return void setTimeout(poll, 5)
+              const end = now + margin + (first - 1) * 1000
+              const pings = performance
+                .getEntriesByType('resource')
+                .map((entry) => entry as PerformanceResourceTiming)
+                .filter((entry) => new URL(entry.name).pathname === '/session/ping')
+              const last = pings.at(-1)
+              resolve({
+                late: warnedAt - (end - warning),
+                ping: last ? Math.round(last.responseEnd - last.startTime) : 0,
+              })
+            }
+            poll()
+          },
+          { once: true },
+        )
+      }),
+    { margin: COUNTDOWN_MARGIN, warning: (EXPIRE_AFTER - WARN_AFTER) * 1000 },
+  )
+}
 
 /**
  * `count` tabs of one window sleep past expireAfter and wake together; every tab lands on the
