@@ -2,7 +2,7 @@
 // the leader tab is frozen or its requests hang; a logout refused during an outage is retried
 // until the server ends the session; the back button after a logout never shows a signed-in
 // page. See docs/client.md ("Stay", "Logout during an outage", "The back button").
-import type { BrowserContext, Page, Route } from 'playwright-core'
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import {
   chromiumSkipReason,
@@ -178,14 +178,8 @@ describe.skipIf(chromiumSkipReason !== null)(
     it('11. a logout answered 503 is retried until the server ends the session; every tab is signed out meanwhile, none leaves before', async ({
       expect,
     }) => {
-      const device = await newDevice(browser, 'stay-logout')
-      const page = await device.newPage()
-      await signIn(page, demo.url, 'erin')
-      const id = await sessionIdOf(page)
-      // Busy until the click, so no warning covers the header's "Sign out" however slow this is.
-      const stopBusy = keepBusy(page)
-      const other = await openTab(device, `${demo.url}/devices`)
-      const visited = pathsVisited(page, other)
+      const pair = await signOutPair(browser, 'stay-logout', 'erin', '/devices')
+      const { device, page, other, id, stopBusy, visited } = pair
       // An outage: logout requests get 503 store_unavailable until the test ends it.
       let outage = true
       let attempts = 0
@@ -228,13 +222,8 @@ describe.skipIf(chromiumSkipReason !== null)(
     it('11. network down at sign-out: no tab goes back to the dashboard; the other tab retries when the first one closes; after recovery the session ends once and the tab is on /login', async ({
       expect,
     }) => {
-      const device = await newDevice(browser, 'stay-offline')
-      const page = await device.newPage()
-      await signIn(page, demo.url, 'ivan')
-      const id = await sessionIdOf(page)
-      const stopBusy = keepBusy(page)
-      const other = await openTab(device, `${demo.url}/`)
-      const visited = pathsVisited(page, other)
+      const pair = await signOutPair(browser, 'stay-offline', 'ivan', '/')
+      const { device, page, other, id, stopBusy, visited } = pair
       const attempts = { page: 0, other: 0 }
       page.on('request', (r) => {
         if (r.url().endsWith('/session/logout')) attempts.page++
@@ -345,6 +334,21 @@ async function cacheablePages(device: BrowserContext): Promise<void> {
   )
   // A stream is a request in flight, which no page can be cached with; pings carry on instead.
   await device.route('**/session/events', (route) => route.fulfill({ status: 404 }))
+}
+
+/**
+ * Two tabs of `user`'s session on a new device: `page` (signed in, kept busy until `stopBusy()`
+ * so no warning covers its "Sign out" however slow the machine is) and `other` on `otherPath`;
+ * `visited` records where each goes from then on (see `pathsVisited`).
+ */
+async function signOutPair(browser: Browser, name: string, user: string, otherPath: string) {
+  const device = await newDevice(browser, name)
+  const page = await device.newPage()
+  await signIn(page, demoUrl, user)
+  const id = await sessionIdOf(page)
+  const stopBusy = keepBusy(page)
+  const other = await openTab(device, `${demoUrl}${otherPath}`)
+  return { device, page, other, id, stopBusy, visited: pathsVisited(page, other) }
 }
 
 /**
