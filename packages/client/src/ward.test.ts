@@ -418,7 +418,7 @@ describe('one tab', () => {
     expect(tab.navigations).toEqual(['/login?reason=revoked'])
   })
 
-  test('13: a page that logged out is hidden before it leaves, so the back button shows nothing of it', async () => {
+  test('13: a page that logged out hides itself as it goes into the back/forward cache, so the back button shows nothing of it', async () => {
     await open()
     onTestFinished(() => {
       document.documentElement.style.removeProperty('visibility')
@@ -426,7 +426,20 @@ describe('one tab', () => {
     ward.logout()
     await wait(0)
     expect(tab.navigations).toEqual(['/login?reason=logout'])
+    // An app's router may keep this document: nothing is hidden before the page really goes.
+    expect(document.documentElement.style.visibility).toBe('')
+    window.dispatchEvent(Object.defineProperty(new Event('pagehide'), 'persisted', { value: true }))
     expect(document.documentElement.style.visibility).toBe('hidden')
+  })
+
+  test('13: stop() shows a page that waits hidden for the server', async () => {
+    await open()
+    server.down = true
+    window.dispatchEvent(pageshow(true))
+    await wait(1)
+    expect(document.documentElement.style.visibility).toBe('hidden')
+    ward.stop()
+    expect(document.documentElement.style.visibility).toBe('')
   })
 
   test('a timer that fires 70 s late (background throttling) asks the server first', async () => {

@@ -273,8 +273,11 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
     const url = redirectUrl(options.redirectTo, state.reason ?? 'idle')
     // The back button may restore this page, signed-in content and all, from the back/forward
-    // cache: it is hidden before it leaves, and leaves again at once.
-    veil(true)
+    // cache: it is hidden as it goes in (not before: `navigate` may be an app's router, which
+    // keeps this document), and leaves again at once.
+    window.addEventListener('pagehide', (event) => {
+      if (event.persisted) veil(true)
+    })
     window.addEventListener('pageshow', (event) => {
       if (event.persisted && run === null) navigate(url)
     })
@@ -400,6 +403,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
       visibility(current)
     },
     stop() {
+      veil(false)
       const previous = state.status
       if (run !== null) {
         release(run)
