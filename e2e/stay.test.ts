@@ -2,7 +2,7 @@
 // the leader tab is frozen or its requests hang; a logout refused during an outage is retried
 // until the server ends the session; the back button after a logout never shows a signed-in
 // page. See docs/client.md ("Stay", "Logout during an outage", "The back button").
-import type { BrowserContext, Page, Route } from 'playwright-core'
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core'
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import {
   chromiumSkipReason,
@@ -175,20 +175,15 @@ describe.skipIf(chromiumSkipReason !== null)(
       await device.close()
     })
 
-    it('11. a logout answered 503 is retried until the server ends the session; every tab is signed out meanwhile', async ({
+    it('11. a logout answered 503 is retried until the server ends the session; every tab is signed out meanwhile, none leaves before', async ({
       expect,
     }) => {
-      const device = await newDevice(browser, 'stay-logout')
-      const page = await device.newPage()
-      await signIn(page, demo.url, 'erin')
-      const id = await sessionIdOf(page)
-      // Busy until the click, so no warning covers the header's "Sign out" however slow this is.
-      const stopBusy = keepBusy(page)
-      const other = await openTab(device, `${demo.url}/devices`)
+      const pair = await signOutPair(browser, 'stay-logout', 'erin', '/devices')
+      const { device, page, other, id, stopBusy, visited } = pair
       // An outage: logout requests get 503 store_unavailable until the test ends it.
       let outage = true
       let attempts = 0
-      await page.route('**/session/logout', async (route) => {
+      await device.route('**/session/logout', async (route) => {
         attempts++
         if (!outage) return route.continue()
         return route.fulfill({
@@ -203,27 +198,64 @@ describe.skipIf(chromiumSkipReason !== null)(
 
       await stopBusy()
       await page.click('[data-action="sign-out"]')
-      // Every tab is signed out locally at once, while the server still refuses. (The other
-      // tab then goes to /login, which sends a still-live session back to the dashboard: the
-      // demo's own rule. With a real 503 the server already refuses the session; see
-      // docs/client.md.)
+      // Every tab is signed out locally at once, while the server still refuses.
       await expect.poll(() => logOf(other).events, { timeout: LONG }).toContain('expire:logout')
       expect(await stateOf(page)).toBe('expired')
-      // The refused logout is sent again (after 1 s, then 2 s, …); the session is still live.
-      await expect.poll(() => attempts, { timeout: LONG }).toBeGreaterThanOrEqual(2)
+      // The refused logout is sent again (after 1 s, then 2 s, …); the session is still live,
+      // and no tab has gone anywhere (a login page would send it back to the dashboard).
+      await expect.poll(() => attempts, { timeout: LONG }).toBeGreaterThanOrEqual(3)
       expect((await demo.row(id))?.endedAt).toBeNull()
-      expect(new URL(page.url()).pathname).toBe('/')
-      expect(await stateOf(page)).toBe('expired')
+      expect(visited).toEqual([[], []])
+      expect([await stateOf(page), await stateOf(other)]).toEqual(['expired', 'expired'])
 
-      // The outage ends: the next retry gets through and the tab leaves.
+      // The outage ends: the next retries get through and every tab leaves for the login page.
       outage = false
-      expect(await waitForLogin(page)).toBe('logout')
-      expect(attempts).toBeGreaterThanOrEqual(3)
+      expect(await Promise.all([waitForLogin(page), waitForLogin(other)])).toEqual([
+        'logout',
+        'logout',
+      ])
       expect((await demo.row(id))?.endReason).toBe('logout')
+      expect(visited).toEqual([['/login'], ['/login']])
       await device.close()
     })
 
-    it('13. back button after a logout: a page restored from the back/forward cache is not shown signed in', async ({
+    it('11. network down at sign-out: no tab goes back to the dashboard; the other tab retries when the first one closes; after recovery the session ends once and the tab is on /login', async ({
+      expect,
+    }) => {
+      const pair = await signOutPair(browser, 'stay-offline', 'ivan', '/')
+      const { device, page, other, id, stopBusy, visited } = pair
+      const attempts = { page: 0, other: 0 }
+      page.on('request', (r) => {
+        if (r.url().endsWith('/session/logout')) attempts.page++
+      })
+      other.on('request', (r) => {
+        if (r.url().endsWith('/session/logout')) attempts.other++
+      })
+      await stopBusy()
+      // The network goes down (Network.emulateNetworkConditions, every tab): the sign-out
+      // never reaches the server.
+      await device.setOffline(true)
+      await page.click('[data-action="sign-out"]')
+      await expect.poll(() => logOf(other).events, { timeout: LONG }).toContain('expire:logout')
+      // Both tabs retry: none of it arrives, and neither tab goes anywhere.
+      await expect
+        .poll(() => Math.min(attempts.page, attempts.other), { timeout: LONG })
+        .toBeGreaterThanOrEqual(1)
+      expect([await stateOf(page), await stateOf(other)]).toEqual(['expired', 'expired'])
+      expect(visited).toEqual([[], []])
+      expect(demo.logouts.filter((logout) => logout.device === 'stay-offline')).toEqual([])
+
+      // The tab where the person signed out closes; the network comes back.
+      await page.close()
+      await device.setOffline(false)
+      expect(await waitForLogin(other)).toBe('logout')
+      expect(visited[1]).toEqual(['/login'])
+      const rows = await demo.rows('ivan')
+      expect(rows.map((row) => [row.id, row.endReason])).toEqual([[id, 'logout']])
+      await device.close()
+    })
+
+    it('13. back button after a logout: a page restored from the back/forward cache shows nothing until the server answered', async ({
       expect,
     }) => {
       // Playwright's own launch turns the back/forward cache off; this Chromium keeps it on.
@@ -233,38 +265,47 @@ describe.skipIf(chromiumSkipReason !== null)(
         await device.setExtraHTTPHeaders({ 'x-e2e-device': 'stay-back' })
         await cacheablePages(device)
         const page = await device.newPage()
-        const shows = pageshows(page)
+        const seen = restores(page)
         await signIn(page, demo.url, 'frank')
         const id = await sessionIdOf(page)
 
-        // Signed out here, then back: the dashboard comes back from the cache and leaves again.
+        // Signed out here, then back: the dashboard comes back from the cache, hidden (it hid
+        // itself before it left), and leaves again.
         await page.click('[data-action="sign-out"]')
         expect(await waitForLogin(page)).toBe('logout')
         await page.goBack()
         expect(await waitForLogin(page)).toBe('logout')
-        // It was restored as it was left (signed out), and left again.
-        expect(shows).toContain('persisted expired')
+        // It was restored as it was left (signed out and hidden), and left again.
+        expect(seen).toContain('pageshow persisted expired hidden')
+        expect(seen.filter((line) => line.startsWith('shown'))).toEqual([])
         expect((await demo.row(id))?.endReason).toBe('logout')
 
         // Cached while signed in; meanwhile the session is revoked from another device, which
         // no message tells this page (Safari drops even this browser's own tabs' messages to
-        // cached pages). Back: the restored page asks the server before anything else.
-        await signIn(page, demo.url, 'frank')
-        const second = await sessionIdOf(page)
-        // A plain GET of the dashboard: the sign-in's POST answer is not cached for the back button.
-        await page.goto(`${demo.url}/`)
-        await waitForState(page, 'active')
-        shows.length = 0
-        // Away to another site, by the page's own navigation (as a link would).
-        await Promise.all([
-          page.waitForURL('about:blank'),
-          page.evaluate(() => window.location.assign('about:blank')),
-        ])
+        // cached pages). Back: the restored page is hidden from its first frame, asks the
+        // server, and leaves without ever showing.
+        const second = await signInAndLeave(page)
+        seen.length = 0
         await demo.demo.ward.endSessions('frank', { reason: 'revoked' })
         await page.goBack()
         expect(await waitForLogin(page)).toBe('revoked')
-        expect(shows).toContain('persisted active')
+        expect(seen).toContain('pageshow persisted active visible')
+        expect(seen).toContain('first frame hidden')
+        expect(seen.filter((line) => line.startsWith('shown'))).toEqual([])
         expect((await demo.row(second))?.endReason).toBe('revoked')
+
+        // Still signed in: the restored page is hidden until the server's answer, then shows.
+        const third = await signInAndLeave(page)
+        seen.length = 0
+        // A page restored from the cache fires no `load`: waiting for it would outlast the session.
+        await page.goBack({ waitUntil: 'commit' })
+        await expect.poll(() => seen, { timeout: LONG }).toContain('shown after the answer')
+        expect(seen).toContain('pageshow persisted active visible')
+        expect(seen).toContain('first frame hidden')
+        expect(seen).not.toContain('shown before the answer')
+        expect(new URL(page.url()).pathname).toBe('/')
+        expect(await stateOf(page)).toBe('active')
+        expect((await demo.row(third))?.endedAt).toBeNull()
       } finally {
         await freezable.close()
       }
@@ -295,18 +336,91 @@ async function cacheablePages(device: BrowserContext): Promise<void> {
   await device.route('**/session/events', (route) => route.fulfill({ status: 404 }))
 }
 
-/** Records every `pageshow` of the page: `persisted` when restored from the cache. */
-function pageshows(page: Page): string[] {
-  const shows: string[] = []
+/**
+ * Two tabs of `user`'s session on a new device: `page` (signed in, kept busy until `stopBusy()`
+ * so no warning covers its "Sign out" however slow the machine is) and `other` on `otherPath`;
+ * `visited` records where each goes from then on (see `pathsVisited`).
+ */
+async function signOutPair(browser: Browser, name: string, user: string, otherPath: string) {
+  const device = await newDevice(browser, name)
+  const page = await device.newPage()
+  await signIn(page, demoUrl, user)
+  const id = await sessionIdOf(page)
+  const stopBusy = keepBusy(page)
+  const other = await openTab(device, `${demoUrl}${otherPath}`)
+  return { device, page, other, id, stopBusy, visited: pathsVisited(page, other) }
+}
+
+/**
+ * The paths each page navigates to from now on (main frame only), e.g. `[[], ['/login']]`:
+ * one list per page, in order.
+ */
+function pathsVisited(...pages: Page[]): string[][] {
+  return pages.map((page) => {
+    const paths: string[] = []
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) paths.push(new URL(frame.url()).pathname)
+    })
+    return paths
+  })
+}
+
+/**
+ * Signs in again on `page`, opens the dashboard with a plain GET (the sign-in's POST answer is
+ * not cached for the back button), then leaves for another site by the page's own navigation
+ * (as a link would). Returns the new session's id.
+ */
+async function signInAndLeave(page: Page): Promise<string> {
+  await signIn(page, demoUrl, 'frank')
+  const id = await sessionIdOf(page)
+  await page.goto(`${demoUrl}/`)
+  await waitForState(page, 'active')
+  await Promise.all([
+    page.waitForURL('about:blank'),
+    page.evaluate(() => window.location.assign('about:blank')),
+  ])
+  return id
+}
+
+/**
+ * Records what a page restored from the back/forward cache shows: `pageshow persisted <state>
+ * <visibility>` (or `loaded`; the root's visibility as the page comes back, before the SDK's
+ * own `pageshow` listener), then `first frame hidden|visible` (the root's visibility in the first animation
+ * frame after that `pageshow`, before anything is painted), then `shown after|before the
+ * answer` when it becomes visible, by whether a ping started after the `pageshow` had been
+ * answered by then (the page's own resource timing).
+ */
+function restores(page: Page): string[] {
+  const seen: string[] = []
   page.on('console', (message) => {
-    if (message.text().startsWith('[stay] pageshow '))
-      shows.push(message.text().slice('[stay] pageshow '.length))
+    if (message.text().startsWith('[stay] ')) seen.push(message.text().slice('[stay] '.length))
   })
   void page.addInitScript(() => {
+    // Read when used: the init script runs before the document has its root element.
+    const visibility = () => getComputedStyle(document.documentElement).visibility
     addEventListener('pageshow', (event) => {
       const state = document.querySelector<HTMLElement>('[data-ward="state"]')?.dataset.state
-      console.debug(`[stay] pageshow ${event.persisted ? 'persisted' : 'loaded'} ${state ?? '-'}`)
+      const how = event.persisted ? 'persisted' : 'loaded'
+      console.debug(`[stay] pageshow ${how} ${state ?? '-'} ${visibility()}`)
+      if (!event.persisted) return
+      const restoredAt = performance.now()
+      requestAnimationFrame(() => console.debug(`[stay] first frame ${visibility()}`))
+      const observer = new MutationObserver(() => {
+        if (visibility() !== 'visible') return
+        observer.disconnect()
+        const answered = performance
+          .getEntriesByType('resource')
+          .map((entry) => entry as PerformanceResourceTiming)
+          .some(
+            (entry) =>
+              new URL(entry.name).pathname === '/session/ping' &&
+              entry.startTime >= restoredAt &&
+              entry.responseEnd > 0,
+          )
+        console.debug(`[stay] shown ${answered ? 'after' : 'before'} the answer`)
+      })
+      observer.observe(document.documentElement, { attributes: true, attributeFilter: ['style'] })
     })
   })
-  return shows
+  return seen
 }

@@ -687,3 +687,83 @@ describe('a paused tab (issue 15, item 2)', () => {
     expect(started.state.paused).toBe(false)
   })
 })
+
+describe('a hidden leader (issue 13, item 12)', () => {
+  // Chromium runs a hidden tab's timers on whole seconds: the leader's warn ping may leave up
+  // to 1 s after the deadline, and a follower waits its grace (2 s) past it before it asks.
+  const grace = s(2)
+  const visible = (state: MachineState, leaderHidden: boolean): MachineState =>
+    [
+      { type: 'visibility', hidden: false, leader: false, remote: false },
+      { type: 'visibility', hidden: leaderHidden, leader: false, remote: true },
+    ].reduce((next, event) => step(next, event as MachineEvent).state, state)
+  const pings = (effects: Effect[]): number => effects.filter((e) => e.type === 'ping').length
+
+  test('the leader tells the other tabs when it is hidden or shown; a follower does not', () => {
+    const tab = play(opened)
+    const leader = step(tab, { type: 'visibility', hidden: true, leader: true, remote: false })
+    expect(leader.state.hidden).toBe(true)
+    expect(leader.effects).toEqual([
+      { type: 'share', message: { type: 'visibility', hidden: true } },
+    ])
+    const follower = step(tab, { type: 'visibility', hidden: true, leader: false, remote: false })
+    expect(follower.effects).toEqual([])
+    const told = step(tab, { type: 'visibility', hidden: true, leader: false, remote: true })
+    expect(told.state).toMatchObject({ leaderHidden: true, hidden: false })
+  })
+
+  test('a visible follower asks at the warn deadline at once; the late leader then sends none', () => {
+    const follower = visible(play(opened), true)
+    expect(nextCheck(follower, grace)).toBe(at(20))
+    const asked = step(follower, { type: 'check', now: at(20), delay: grace })
+    expect(pings(asked.effects)).toBe(1)
+    expect(asked.effects).toContainEqual({
+      type: 'share',
+      message: { type: 'pinged', at: at(20) },
+    })
+    // The hidden leader's timer fires on the next whole second and hears of that ping first.
+    const leader = step(play(opened), { type: 'pinged', at: at(20) }).state
+    expect(pings(step(leader, { type: 'check', now: at(20.9), delay: 0 }).effects)).toBe(0)
+    // The answer (the server rounds idleFor down) warns at the deadline, not a second later.
+    const answered = step(asked.state, {
+      type: 'answer',
+      now: at(20.05),
+      sentAt: at(20),
+      view: { idleFor: s(20) },
+    })
+    expect(answered.state.status).toBe('warning')
+  })
+
+  test('the expire deadline too: the visible tab logs out on time', () => {
+    const warned = step(
+      step(visible(play(opened), true), { type: 'check', now: at(20), delay: grace }).state,
+      { type: 'answer', now: at(20), sentAt: at(20), view: { idleFor: s(20) } },
+    ).state
+    expect(warned.status).toBe('warning')
+    expect(nextCheck(warned, grace)).toBe(at(30))
+  })
+
+  test('with the leader visible, or this tab hidden too, a follower keeps its grace', () => {
+    expect(nextCheck(visible(play(opened), false), grace)).toBe(at(22))
+    const hidden = step(visible(play(opened), true), {
+      type: 'visibility',
+      hidden: true,
+      leader: false,
+      remote: false,
+    }).state
+    expect(nextCheck(hidden, grace)).toBe(at(22))
+    expect(pings(step(hidden, { type: 'check', now: at(20), delay: grace }).effects)).toBe(0)
+  })
+
+  test('a heartbeat is not hurried: only deadlines are', () => {
+    const busy = visible(play([...opened, [1, 'activity', 'active']]), true)
+    expect(nextCheck(busy, grace)).toBe(at(7.5) + grace)
+  })
+
+  test('tabs waking together still leave the one ask to the leader (item 4)', () => {
+    const follower = visible(play(opened), true)
+    const woke = step(follower, { type: 'check', now: at(7200), delay: grace })
+    expect(pings(woke.effects)).toBe(0)
+    expect(nextCheck(woke.state, grace)).toBe(at(7202))
+  })
+})

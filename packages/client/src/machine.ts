@@ -54,6 +54,10 @@ export interface MachineState extends Shared {
    * stops sending them.
    */
   paused: boolean
+  /** This tab is hidden (a background tab, a minimised window). */
+  hidden: boolean
+  /** The leader said it is hidden: its timers run late (see `grace`). */
+  leaderHidden: boolean
 }
 
 /** The server's answer to a ping, validated, in milliseconds. Absent fields are unknown. */
@@ -91,11 +95,17 @@ export type MachineEvent =
   | { type: 'logout'; now: number }
   /** Something started or stopped holding this tab paused (`paused`: anything still holds). */
   | { type: 'pause'; now: number; paused: boolean }
+  /**
+   * This tab was hidden or shown (`remote`: the leader said so of itself). `leader`: this tab
+   * won the election, so it tells the others.
+   */
+  | { type: 'visibility'; hidden: boolean; leader: boolean; remote: boolean }
 
 export type ShareMessage =
   | { type: 'activity'; at: number; extend: boolean }
   | { type: 'pinged'; at: number }
   | { type: 'sync'; shared: Shared }
+  | { type: 'visibility'; hidden: boolean }
 
 export type Effect =
   /** Ask the server; `idleFor` in milliseconds. */
@@ -146,6 +156,8 @@ export const STOPPED: MachineState = {
   channelRetryAt: NEVER,
   wokeAt: NEVER,
   paused: false,
+  hidden: false,
+  leaderHidden: false,
 }
 
 const live = (s: MachineState): boolean => s.status === 'active' || s.status === 'warning'
@@ -162,6 +174,8 @@ export function shared(s: MachineState): Shared {
     channelRetryAt: _channelRetryAt,
     wokeAt: _wokeAt,
     paused: _paused,
+    hidden: _hidden,
+    leaderHidden: _leaderHidden,
     ...rest
   } = s
   return rest
@@ -185,10 +199,26 @@ export function dueAt(s: MachineState): number {
   // opened next to others learns them from their answer to its hello instead.
   if (s.lastPingAt === NEVER) due.push(s.changedAt)
   if (s.extendAt > s.lastPingAt) due.push(s.extendAt)
-  const deadline = s.lastActivity + (s.status === 'active' ? s.warnAfter : s.expireAfter)
-  due.push(unchecked(s, deadline))
+  due.push(deadlineDue(s))
   if (s.absoluteEnd !== null) due.push(unchecked(s, s.absoluteEnd))
   return Math.min(...due)
+}
+
+/** When the warn deadline (while active) or the expire deadline (while warning) must be asked about. */
+const deadlineDue = (s: MachineState): number =>
+  unchecked(s, s.lastActivity + (s.status === 'active' ? s.warnAfter : s.expireAfter))
+
+/**
+ * How long this tab waits past what is due for the leader to ask: `delay`, except that a visible
+ * follower asks at a deadline at once while the leader is hidden. Chromium runs a hidden tab's
+ * timers on whole seconds, so the leader would ask up to 1 s late and the visible tab's
+ * warning would come 1–2 s late; it hears of this tab's ping first and sends none. Not earlier
+ * than the deadline: the server's idle time, rounded down, would move it. Not on waking
+ * (`wokeAt`): tabs that wake together leave the ask to the leader.
+ */
+function grace(s: MachineState, delay: number): number {
+  const due = deadlineDue(s)
+  return s.leaderHidden && !s.hidden && s.wokeAt < due && dueAt(s) === due ? 0 : delay
 }
 
 /**
@@ -217,7 +247,7 @@ export const reportAt = (s: MachineState): number => s.lastActivity + s.warnAfte
  */
 export function nextCheck(s: MachineState, delay: number, leader = false): number | null {
   if (s.inFlight) return null
-  let due = Math.max(dueAt(s), s.wokeAt) + delay
+  let due = Math.max(dueAt(s), s.wokeAt) + grace(s, delay)
   // Only the leader reopens the channel, so a follower's timer never waits for it.
   if (leader && live(s) && s.channel === 'closed') due = Math.min(due, s.channelRetryAt)
   // A paused tab's report is its own business: no follower delay.
@@ -383,7 +413,9 @@ export function step(s: MachineState, e: MachineEvent): Step {
       const state = clamp(wired.state, e.now)
       const due = dueAt(state)
       if (!e.ask) {
-        if (e.now < Math.max(due, state.wokeAt) + e.delay) return { state, effects: wired.effects }
+        if (e.now < Math.max(due, state.wokeAt) + grace(state, e.delay)) {
+          return { state, effects: wired.effects }
+        }
         // A follower that runs at least its delay late (the laptop slept, the tab was frozen)
         // woke with the leader: it waits its delay from now, so the leader alone asks (and
         // sends the one logout) when every tab wakes together.
@@ -489,6 +521,14 @@ export function step(s: MachineState, e: MachineEvent): Step {
       // and a warning open when pause() is called is dismissed, as activity() dismisses it.
       return live(s) ? report(state, e.now) : same(state)
     }
+    case 'visibility':
+      if (e.remote) return same({ ...s, leaderHidden: e.hidden })
+      return {
+        state: { ...s, hidden: e.hidden },
+        effects: e.leader
+          ? [{ type: 'share', message: { type: 'visibility', hidden: e.hidden } }]
+          : [],
+      }
     case 'logout':
       if (!live(s)) return same(s)
       return {

@@ -2,8 +2,15 @@ import { BroadcastChannel, createLeaderElection, type LeaderElector } from 'broa
 import type { Shared, ShareMessage, Status } from './machine.ts'
 import type { ChannelType } from './options.ts'
 
-/** A message between tabs: what the ward shares, plus the roster's own `hello` and `bye`. */
-export type TabMessage = ShareMessage | { type: 'hello' } | { type: 'bye' }
+/**
+ * A message between tabs: what the ward shares, the roster's own `hello` and `bye`, and
+ * `unconfirmed`: the logout request that ends the session did not get through (yet).
+ */
+export type TabMessage =
+  | ShareMessage
+  | { type: 'hello' }
+  | { type: 'bye' }
+  | { type: 'unconfirmed' }
 
 type Envelope = TabMessage & { from: string }
 
@@ -75,7 +82,9 @@ export function readMessage(data: unknown): Envelope | null {
   const valid =
     data.type === 'hello' ||
     data.type === 'bye' ||
+    data.type === 'unconfirmed' ||
     (data.type === 'pinged' && isTime(data.at)) ||
+    (data.type === 'visibility' && typeof data.hidden === 'boolean') ||
     (data.type === 'activity' && isTime(data.at) && typeof data.extend === 'boolean') ||
     (data.type === 'sync' && isShared(data.shared))
   return valid ? (data as Envelope) : null

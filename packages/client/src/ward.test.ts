@@ -391,6 +391,68 @@ describe('one tab', () => {
     expect(server.logouts).toBe(1)
   })
 
+  test('13: a restored page stays hidden from pageshow until the server answers; shown when live, never when ended', async () => {
+    // The server takes a second to answer.
+    let slow = false
+    const later = (response: Promise<Response>): Promise<Response> =>
+      new Promise((resolve) => setTimeout(() => resolve(response), 1000))
+    await open({
+      fetch: (url, init) => (slow ? later(server.fetch(url, init)) : server.fetch(url, init)),
+    })
+    onTestFinished(() => {
+      document.documentElement.style.removeProperty('visibility')
+    })
+    const shown = (): boolean => document.documentElement.style.visibility !== 'hidden'
+    await wait(5)
+    slow = true
+    window.dispatchEvent(pageshow(true))
+    expect(shown()).toBe(false)
+    await wait(0.9)
+    expect(shown()).toBe(false)
+    await wait(0.2)
+    expect(shown()).toBe(true)
+    expect(ward.getState()).toBe('active')
+    // No answer at all (the network is down): it stays hidden, and shows with the next answer.
+    server.down = true
+    window.dispatchEvent(pageshow(true))
+    await wait(1.1)
+    expect(shown()).toBe(false)
+    server.down = false
+    await wait(3)
+    expect(shown()).toBe(true)
+    // Ended while cached: it never shows, it leaves.
+    server.ended = 'revoked'
+    window.dispatchEvent(pageshow(true))
+    // The ping's answer, then the logout request's: a second each.
+    await wait(2.1)
+    expect(shown()).toBe(false)
+    expect(tab.navigations).toEqual(['/login?reason=revoked'])
+  })
+
+  test('13: a page that logged out hides itself as it goes into the back/forward cache, so the back button shows nothing of it', async () => {
+    await open()
+    onTestFinished(() => {
+      document.documentElement.style.removeProperty('visibility')
+    })
+    ward.logout()
+    await wait(0)
+    expect(tab.navigations).toEqual(['/login?reason=logout'])
+    // An app's router may keep this document: nothing is hidden before the page really goes.
+    expect(document.documentElement.style.visibility).toBe('')
+    window.dispatchEvent(Object.defineProperty(new Event('pagehide'), 'persisted', { value: true }))
+    expect(document.documentElement.style.visibility).toBe('hidden')
+  })
+
+  test('13: stop() shows a page that waits hidden for the server', async () => {
+    await open()
+    server.down = true
+    window.dispatchEvent(pageshow(true))
+    await wait(1)
+    expect(document.documentElement.style.visibility).toBe('hidden')
+    ward.stop()
+    expect(document.documentElement.style.visibility).toBe('')
+  })
+
   test('a timer that fires 70 s late (background throttling) asks the server first', async () => {
     await open()
     await wait(10)

@@ -83,6 +83,8 @@ interface Run {
   tabs: Tabs
   /** The tab left the channel when it froze; it rejoins when it resumes. */
   frozen: boolean
+  /** Another tab said its logout request did not get through: this tab retries it too. */
+  unconfirmed: boolean
   /** Closes the events channel this tab holds. */
   unlisten: (() => void) | null
   server: Server
@@ -106,8 +108,21 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   let run: Run | null = null
   /** What holds this tab paused: the app, media, each pending request. Kept over stop/start. */
   const holders = new Set<unknown>()
+  /** The page is hidden until the server answers (see `veil`). */
+  let veiled = false
 
   const now = (): number => Date.now()
+
+  /**
+   * Hides the whole page (`visibility: hidden` on `<html>`, which also keeps it from taking
+   * input) or shows it again. A page back from the back/forward cache stays hidden until the
+   * server has answered: it may show a session that ended while it was cached.
+   */
+  function veil(hidden: boolean): void {
+    // Only what it hid: the app's own inline style on <html> is left alone.
+    if (hidden || veiled) document.documentElement.style.visibility = hidden ? 'hidden' : ''
+    veiled = hidden
+  }
   const fetcher = (): typeof fetch => options.fetch ?? ((url, init) => fetch(url, init))
 
   function emit<T>(name: string, detail: T, callback: ((detail: T) => void) | null): void {
@@ -200,6 +215,12 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     if (run !== null) apply({ ...tick(run), ask })
   }
 
+  /** Tells the machine whether this tab is hidden; the leader tells the other tabs too. */
+  function visibility(current: Run): void {
+    const leader = current.tabs.elected()
+    apply({ type: 'visibility', hidden: document.hidden, leader, remote: false })
+  }
+
   function perform(effect: Effect): void {
     const current = run
     if (current === null) return
@@ -238,8 +259,12 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   async function ping(current: Run, sentAt: number, idleFor: number): Promise<void> {
     const outcome = await current.server.ping(idleFor)
     if (run !== current) return
-    if (outcome.kind === 'answer') apply({ type: 'answer', now: now(), sentAt, view: outcome.view })
-    else if (outcome.kind === 'ended') apply({ type: 'ended', now: now(), reason: outcome.reason })
+    if (outcome.kind === 'answer') {
+      apply({ type: 'answer', now: now(), sentAt, view: outcome.view })
+      // Still live: the server has spoken, the page may show.
+      if (run === current) veil(false)
+    } else if (outcome.kind === 'ended')
+      apply({ type: 'ended', now: now(), reason: outcome.reason })
     else apply({ type: 'unreachable', now: now() })
   }
 
@@ -255,8 +280,8 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
 
   /**
    * Sends the logout request (`logout`), tells the other tabs (`own`: this tab decided), leaves
-   * the channel, retries a refused logout until the server settles it, and redirects with the
-   * reason.
+   * the channel, retries a logout that did not get through until the server settles it, and
+   * redirects with the reason.
    */
   async function finish(
     current: Run,
@@ -264,28 +289,38 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
   ): Promise<void> {
     // Runs after the expire event has been announced, so listeners see it before navigation.
     await undefined
-    let settled: Promise<boolean> | boolean = !logout
+    let confirmed = !logout
+    let settled: Promise<boolean> | boolean = confirmed && !current.unconfirmed
     if (logout) {
       // Log out before telling the other tabs, so none of them reaches the login page while the
-      // server still knows the session (unless it does not answer in time).
-      settled = current.server.logout()
+      // server still knows the session.
+      settled = current.server.logout().then((done) => (confirmed = done))
       await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, LOGOUT_WAIT))])
     }
+    // Not confirmed in time: every tab retries it, so none leaves for a login page that may
+    // send a still signed-in user back, and a tab that closes takes no retry with it.
+    if (!confirmed) current.tabs.post({ type: 'unconfirmed' })
     if (own) current.tabs.post({ type: 'sync', shared: shared(state) })
     current.tabs.close()
-    // A refused logout leaves the session live on the server: retry until it confirms. This
-    // tab stays (logged out locally) meanwhile; navigating away would end the retries.
+    // Each tab stays (logged out locally) until the server settles it; navigating away would
+    // end the retries.
     for (let failures = 1; !(await settled); failures++) {
       await new Promise((resolve) => setTimeout(resolve, backoff(failures)))
       // A new session started here: a retry would end it (the cookie is shared).
       if (run !== null) return
       settled = current.server.logout()
     }
-    if (run !== null || options.redirectTo === null || state.status !== 'expired') return
+    // Not leaving (a new session started here, or the app handles the end itself): show it.
+    if (run !== null || options.redirectTo === null || state.status !== 'expired')
+      return veil(false)
     const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
     const url = redirectUrl(options.redirectTo, state.reason ?? 'idle')
     // The back button may restore this page, signed-in content and all, from the back/forward
-    // cache: it leaves again at once.
+    // cache: it is hidden as it goes in (not before: `navigate` may be an app's router, which
+    // keeps this document), and leaves again at once.
+    window.addEventListener('pagehide', (event) => {
+      if (event.persisted) veil(true)
+    })
     window.addEventListener('pageshow', (event) => {
       if (event.persisted && run === null) navigate(url)
     })
@@ -297,8 +332,15 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     switch (message.type) {
       case 'hello':
         current.tabs.post({ type: 'sync', shared: shared(state) })
+        visibility(current)
+        return
+      case 'visibility':
+        apply({ type: 'visibility', hidden: message.hidden, leader: false, remote: true })
         return
       case 'bye':
+        return
+      case 'unconfirmed':
+        current.unconfirmed = true
         return
       case 'activity':
         apply({
@@ -358,7 +400,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
           type: options.channelType,
           onMessage: (message) => receive(current, message),
           onLeader: () => {
-            if (run === current) check()
+            if (run === current) visibility(current)
           },
         })
       const current: Run = {
@@ -371,6 +413,7 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         dialog,
         tabs: join(),
         frozen: false,
+        unconfirmed: false,
         unlisten: null,
         timer: undefined,
         ticker: undefined,
@@ -395,7 +438,10 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
             if (current.frozen) current.tabs = join()
             else if (resumed) current.tabs.post({ type: 'hello' })
             current.frozen = false
-            // Back from the back/forward cache: the server, not this page, says if it is live.
+            visibility(current)
+            // Back from the back/forward cache: the server, not this page, says if it is live;
+            // until it has, nothing of the page shows.
+            if (restored) veil(true)
             check(restored)
           },
           () => {
@@ -417,8 +463,10 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
         events: options.eventsUrl !== null,
       })
       if (holders.size > 0) pauseIfHeld()
+      visibility(current)
     },
     stop() {
+      veil(false)
       const previous = state.status
       if (run !== null) {
         release(run)

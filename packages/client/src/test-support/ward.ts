@@ -21,6 +21,8 @@ export interface Tab {
   pings: number
   /** true: this tab's pings hang until they time out (a stalled connection, a frozen page). */
   hang: boolean
+  /** true: none of this tab's requests reaches the server (its network is down, it closed). */
+  offline: boolean
   /** What the app saw through the callbacks, in order. */
   seen: string[]
 }
@@ -38,6 +40,7 @@ export function openTabs(
       navigations: [],
       pings: 0,
       hang: false,
+      offline: false,
       seen: [],
     }
     tab.ward = createSessionWard({
@@ -50,6 +53,7 @@ export function openTabs(
       fetch: (url, init) => {
         if (url === '/session/ping') tab.pings++
         if (url === '/session/ping' && tab.hang) return hung(init)
+        if (tab.offline) return Promise.reject(new TypeError('Failed to fetch'))
         return server.fetch(url, init)
       },
       navigate: (url) => tab.navigations.push(url),
