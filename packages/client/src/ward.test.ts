@@ -394,10 +394,12 @@ describe('one tab', () => {
   test('13: a restored page stays hidden from pageshow until the server answers; shown when live, never when ended', async () => {
     // The server takes a second to answer.
     let slow = false
-    const later = (response: Promise<Response>): Promise<Response> =>
-      new Promise((resolve) => setTimeout(() => resolve(response), 1000))
+    // The request reaches the server after the second: a refusal then rejects in the ward's
+    // hands, not in a promise nobody awaits yet.
+    const later = (answer: () => Promise<Response>): Promise<Response> =>
+      new Promise((resolve) => setTimeout(() => resolve(answer()), 1000))
     await open({
-      fetch: (url, init) => (slow ? later(server.fetch(url, init)) : server.fetch(url, init)),
+      fetch: (url, init) => (slow ? later(() => server.fetch(url, init)) : server.fetch(url, init)),
     })
     onTestFinished(() => {
       document.documentElement.style.removeProperty('visibility')
