@@ -44,8 +44,6 @@ export interface WardActions {
 export interface WardStore {
   subscribe(listener: () => void): () => void
   getSnapshot(): WardSnapshot
-  /** Reads the ward again and tells the listeners when something they show changed. */
-  refresh(): void
 }
 
 /** What server rendering and hydration show: nothing runs on the server. */
@@ -117,7 +115,6 @@ function createStore(ward: SessionWard): WardStore {
       }
     },
     getSnapshot: () => snapshot,
-    refresh,
   }
 }
 

@@ -198,9 +198,10 @@ export function createSessionWard(input: SessionWardOptions): SessionWard {
     advance(event)
     let cause = event
     if (event.type !== 'check' && run !== null) {
+      const following = tick(run)
       // A change the event did not make comes from the check that follows every event.
-      if (state.status === previous) cause = tick(run)
-      advance(cause.type === 'check' ? cause : tick(run))
+      if (state.status === previous) cause = following
+      advance(following)
     }
     if (state.status !== previous) {
       debug(previous, explain(state, cause), cause)
