@@ -10,6 +10,9 @@ const root = join(import.meta.dirname, '..')
 const distPath = join(root, 'packages/client/dist')
 const bundlePath = join(distPath, 'sessionward.iife.js')
 
+/** A file's size through gzip level 9, as every size in this section is measured. */
+const gzippedSize = (path: string): number => gzipSync(readFileSync(path), { level: 9 }).length
+
 /**
  * What each npm entry adds to an app, gzipped (level 9): the core (`sessionward.js`, without
  * broadcast-channel), and each adapter with the `adapter.js` it shares (the core it imports is
@@ -26,10 +29,7 @@ export function entrySizes(): Array<{ entry: string; files: string[]; bytes: num
   return entries.map(([entry, files]) => ({
     entry,
     files,
-    bytes: files.reduce(
-      (sum, file) => sum + gzipSync(readFileSync(join(distPath, file)), { level: 9 }).length,
-      0,
-    ),
+    bytes: files.reduce((sum, file) => sum + gzippedSize(join(distPath, file)), 0),
   }))
 }
 const EVENTS = 10_000
@@ -202,7 +202,6 @@ function pingCounts(): { oneTab: number; tenTabs: number; minutes: number } {
  * console.log(localeSizes()) // '| locale | JSON … |\n|---|…'
  */
 export function localeSizes(): string {
-  const gzipped = (path: string): number => gzipSync(readFileSync(path), { level: 9 }).length
   const tags = readdirSync(distPath)
     .map((name) => /^sessionward\.iife\.locale\.(.+)\.json$/.exec(name)?.[1])
     .filter((tag): tag is string => tag !== undefined)
@@ -212,7 +211,7 @@ export function localeSizes(): string {
     '|---|---:|---:|',
     ...tags.map(
       (tag) =>
-        `| \`${tag}\` | ${gzipped(join(distPath, `sessionward.iife.locale.${tag}.json`))} bytes | ${gzipped(join(distPath, 'locales', `${tag}.js`))} bytes |`,
+        `| \`${tag}\` | ${gzippedSize(join(distPath, `sessionward.iife.locale.${tag}.json`))} bytes | ${gzippedSize(join(distPath, 'locales', `${tag}.js`))} bytes |`,
     ),
   ].join('\n')
 }
@@ -228,7 +227,7 @@ export async function benchClient(): Promise<string> {
     stdio: 'ignore',
   })
   const bundle = readFileSync(bundlePath, 'utf8')
-  const gzipped = gzipSync(bundle, { level: 9 }).length
+  const gzipped = gzippedSize(bundlePath)
   const chromiumPath = CHROMIUM_PATH
   let dispatch: Dispatch
   if (!existsSync(chromiumPath)) {
