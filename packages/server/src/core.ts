@@ -197,8 +197,8 @@ export class WardCore {
     const pending = this.#pendingEnds.end(`hash:${tokenHash}`)
     if (pending) return { problem: ended(pending.reason) }
     const found = await this.#cache.lookup(tokenHash, now, c)
-    if ('unknown' in found) return { problem: UNKNOWN_TOKEN }
-    if ('ended' in found) return { problem: ended(found.ended) }
+    if (found.kind === 'unknown') return { problem: UNKNOWN_TOKEN }
+    if (found.kind === 'ended') return { problem: ended(found.reason) }
     const { entry } = found
     const pendingById = this.#pendingEnds.end(`id:${entry.session.id}`)
     if (pendingById && ownedBy(pendingById.target, entry.session.userId)) {

@@ -8,18 +8,24 @@ import type { EndReason, SessionPolicy } from './vocabulary.ts'
  * here, and nothing else writes to it:
  *
  * 1. One load per hash. Concurrent requests of one token share one read of the row (and one
- *    `policy()` call): lru-cache's `fetch()` keeps the load in flight in the cache itself.
+ *    `policy()` call): the load in flight is kept in `#loads`, beside the LRU and outside its
+ *    capacity, so a load never evicts a cached session and is never evicted itself. The LRU
+ *    holds live sessions only; a load stores its session there when it is done.
  * 2. An ended hash never comes back. Ending (or rotating away) a hash first records it in
- *    `#gone`, then deletes it from the cache, which aborts a load in flight: lru-cache discards
- *    an aborted load's result. A load also checks `#gone` before its result is stored, so no
- *    order of awaits can put an ended session back.
- * 3. The freshest activity wins. A re-read row never moves the cached activity back, nor
- *    undoes a user agent adopted since the last write (it is written with the next one); the row is written at most once per touchInterval, one
- *    write in flight per session, and a write counts as done only once it succeeded.
+ *    `#gone`, then deletes it from the cache and abandons its load in flight (aborted and out of
+ *    `#loads`). A load stores its session only when it was not abandoned and the hash is not in
+ *    `#gone`, so no order of awaits can put an ended session back; the requests waiting on it
+ *    get the end.
+ * 3. The freshest activity wins. A re-read row never moves the cached activity back (also when
+ *    the entry was evicted while the re-read was in flight), nor undoes a user agent adopted
+ *    since the last write (it is written with the next one); the row is written at most once
+ *    per touchInterval, one write in flight per session, and a write counts as done only once
+ *    it succeeded.
  * 4. Handlers see a frozen copy of the session (`sessionView`), made once per change of the
  *    entry and shared by the requests until the next change: never the entry itself.
- * 5. A miss is remembered briefly (MISS_TTL, at most MISSES_KEPT hashes), so a repeated unknown
- *    token costs no read; `add()` clears a remembered miss for its hash.
+ * 5. A miss is remembered briefly in its own LRU (MISS_TTL, at most MISSES_KEPT hashes), never
+ *    in the session LRU: unknown tokens evict no live session, and a repeated one costs no read.
+ *    `add()` clears a remembered miss for its hash.
  * 6. Activity another instance saw (`noteActivity`) only ever moves a session's activity forward,
  *    cached or not yet loaded, and is never written here: the instance that saw it writes it.
  * 7. Every session that becomes known as ended here, however it was learnt (an end made here,
@@ -46,7 +52,10 @@ export interface CachedSession {
 }
 
 /** What a token hash stands for: a live cached session, an ended one, or nothing known. */
-export type Lookup = { entry: CachedSession } | { ended: EndReason } | { unknown: true }
+export type Lookup =
+  | { kind: 'live'; entry: CachedSession }
+  | { kind: 'ended'; reason: EndReason }
+  | { kind: 'unknown' }
 
 /** Where the cache reads sessions from and writes activity to. `R` is the request, for `policy`. */
 export interface SessionSource<R> {
@@ -60,31 +69,33 @@ export interface SessionSource<R> {
   onPolicyChanged(sessionId: string, policy: SessionPolicy): void
 }
 
-const UNKNOWN: Lookup = { unknown: true }
+const UNKNOWN: Lookup = { kind: 'unknown' }
 // A hash rotated away: unknown to this cache from now on (reuse detection looks further).
 const ROTATED = 'rotated'
+type Gone = EndReason | typeof ROTATED
 // Misses are kept briefly: a token created on another instance must not wait long.
 const MISS_TTL = 5_000
 const MISSES_KEPT = 10_000
 
-/** A load that found no live session: carries the answer to every request waiting on it. */
-class NotLive extends Error {
-  readonly lookup: Lookup
-  constructor(lookup: Lookup) {
-    super('not live')
-    this.lookup = lookup
-  }
+/** One read of a hash in flight, shared by every request of that token (rule 1). */
+interface Load {
+  readonly result: Promise<Lookup>
+  /** Aborted when the hash ends or rotates away: the load then stores nothing (rule 2). */
+  readonly abandon: AbortController
 }
 
-interface LoadContext<R> {
-  now: number
-  request: R
+/** The answer for a hash in `#gone`. */
+function goneLookup(gone: Gone): Lookup {
+  return gone === ROTATED ? UNKNOWN : { kind: 'ended', reason: gone }
 }
 
 export class SessionCache<R> {
-  readonly #sessions: LRUCache<string, CachedSession, LoadContext<R>>
+  /** Live sessions only (rule 1): never a load in flight, never a miss. */
+  readonly #sessions: LRUCache<string, CachedSession>
+  /** The loads in flight, outside the LRU's capacity: as many as there are hashes being read. */
+  readonly #loads = new Map<string, Load>()
   /** Hashes that ended (with why) or were rotated away: never stored again. */
-  readonly #gone: LRUCache<string, EndReason | typeof ROTATED>
+  readonly #gone: LRUCache<string, Gone>
   readonly #misses: LRUCache<string, true> | null
   /** Activity other instances saw for sessions not cached here (ms), taken in on load. */
   readonly #remoteActivity: LRUCache<string, number>
@@ -107,14 +118,13 @@ export class SessionCache<R> {
         ? new LRUCache({
             max: MISSES_KEPT,
             ttl: Math.min(MISS_TTL, options.ttl),
+            // The clock the rest of the ward reads, read at every check: lru-cache would
+            // otherwise reuse one reading for a millisecond (a timer), past a fake clock's move.
             perf: { now: () => Date.now() },
+            ttlResolution: 0,
           })
         : null
-    this.#sessions = new LRUCache({
-      max: options.max,
-      fetchMethod: (tokenHash, stale, { signal, context }) =>
-        this.#load(tokenHash, stale, signal, context),
-    })
+    this.#sessions = new LRUCache({ max: options.max })
   }
 
   /** The cached session when its row was read within the TTL; never a database read. */
@@ -125,7 +135,7 @@ export class SessionCache<R> {
 
   /** The cached session, however old, without touching the LRU order (for activity lookups). */
   peek(tokenHash: string): CachedSession | undefined {
-    return this.#sessions.peek(tokenHash, { allowStale: true })
+    return this.#sessions.peek(tokenHash)
   }
 
   /** The latest activity known here for a hash (ms; 0 when none): cached or another instance's. */
@@ -135,64 +145,60 @@ export class SessionCache<R> {
   }
 
   /**
-   * What a token hash stands for: from the cache when fresh, else from one shared read.
-   * Throws what the store throws.
+   * What a token hash stands for: from the cache when fresh, else from the one read in flight
+   * for it (started here when there is none). Throws what the store throws.
    */
   async lookup(tokenHash: string, now: number, request: R): Promise<Lookup> {
-    for (let attempt = 0; ; attempt++) {
-      const gone = this.#gone.get(tokenHash)
-      if (gone !== undefined) return gone === ROTATED ? UNKNOWN : { ended: gone }
-      if (this.#misses?.has(tokenHash)) return UNKNOWN
-      const entry = this.fresh(tokenHash, now)
-      if (entry) return { entry }
-      try {
-        const loaded = await this.#sessions.fetch(tokenHash, {
-          forceRefresh: true,
-          context: { now, request },
-        })
-        return loaded ? { entry: loaded } : UNKNOWN
-      } catch (error) {
-        if (error instanceof NotLive) return error.lookup
-        // An end, a rotation or eviction aborted the load: look again, once (rule 2).
-        if (attempt > 0 || this.#gone.get(tokenHash) === undefined) throw error
-      }
-    }
+    const gone = this.#gone.get(tokenHash)
+    if (gone !== undefined) return goneLookup(gone)
+    if (this.#misses?.has(tokenHash)) return UNKNOWN
+    const entry = this.fresh(tokenHash, now)
+    if (entry) return { kind: 'live', entry }
+    const inFlight = this.#loads.get(tokenHash)
+    if (inFlight) return inFlight.result
+    const abandon = new AbortController()
+    const result = this.#load(tokenHash, now, request, abandon.signal).finally(() => {
+      // Only this load's own slot: an abandoned load's hash may be loading again.
+      if (this.#loads.get(tokenHash)?.abandon === abandon) this.#loads.delete(tokenHash)
+    })
+    this.#loads.set(tokenHash, { result, abandon })
+    return result
   }
 
-  async #load(
-    tokenHash: string,
-    stale: CachedSession | undefined,
-    signal: AbortSignal,
-    { now, request }: LoadContext<R>,
-  ): Promise<CachedSession> {
+  async #load(tokenHash: string, now: number, request: R, abandoned: AbortSignal): Promise<Lookup> {
+    // The entry cached when the load began keeps its activity even if evicted meanwhile (rule 3).
+    const cached = this.#sessions.peek(tokenHash)
     const record = await this.#source.read(tokenHash)
     if (!record) {
       this.#misses?.set(tokenHash, true)
-      throw new NotLive(UNKNOWN)
+      return UNKNOWN
     }
     if (record.endedAt) {
       const reason = record.endReason ?? 'revoked'
       this.#markGone(tokenHash, record.id, reason)
-      throw new NotLive({ ended: reason })
+      return { kind: 'ended', reason }
     }
     const policy = await this.#source.policy(record.userId, request)
-    // Rule 2: an end during the load has aborted it (lru-cache drops this result) and is in
-    // #gone; either way nothing ended is stored.
+    // Rule 2: an end or a rotation during the load abandoned it and is in #gone (unless #gone
+    // has forgotten it since: then the abandonment alone says no).
     const gone = this.#gone.get(tokenHash)
-    if (signal.aborted || gone !== undefined) {
-      throw new NotLive(gone === undefined || gone === ROTATED ? UNKNOWN : { ended: gone })
+    if (gone !== undefined) return goneLookup(gone)
+    if (abandoned.aborted) return UNKNOWN
+    const entry = this.#sessions.peek(tokenHash) ?? cached
+    if (entry) this.#reread(entry, record, policy, now)
+    const stored = entry ?? newEntry(tokenHash, toSessionInfo(record), policy, now)
+    this.#takeActivity(stored, this.#remoteActivity.get(tokenHash) ?? 0)
+    this.#sessions.set(tokenHash, stored)
+    return { kind: 'live', entry: stored }
+  }
+
+  /** Takes a re-read row into the cached entry, telling the watchers of new thresholds. */
+  #reread(entry: CachedSession, record: SessionRecord, policy: SessionPolicy, now: number): void {
+    const before = entry.policy
+    this.update(entry, record, policy, now)
+    if (before.warnAfter !== policy.warnAfter || before.expireAfter !== policy.expireAfter) {
+      this.#source.onPolicyChanged(record.id, policy)
     }
-    const remote = this.#remoteActivity.get(tokenHash) ?? 0
-    const entry = stale ?? newEntry(tokenHash, toSessionInfo(record), policy, now)
-    if (stale) {
-      const before = stale.policy
-      this.update(stale, record, policy, now)
-      if (before.warnAfter !== policy.warnAfter || before.expireAfter !== policy.expireAfter) {
-        this.#source.onPolicyChanged(record.id, policy)
-      }
-    }
-    this.#takeActivity(entry, remote)
-    return entry
   }
 
   /**
@@ -247,13 +253,20 @@ export class SessionCache<R> {
    */
   markEnded(tokenHash: string, sessionId: string, reason: EndReason, endedAt: Date | null): void {
     this.#markGone(tokenHash, sessionId, reason)
-    const entry = this.#sessions.peek(tokenHash, { allowStale: true })
+    this.#abandonLoad(tokenHash)
+    const entry = this.#sessions.peek(tokenHash)
     // Requests already holding the entry see the end (no activity write is due any more).
     if (entry && endedAt) {
       entry.session.endedAt = endedAt
       entry.view = null
     }
     this.#sessions.delete(tokenHash)
+  }
+
+  /** Stops the load in flight for a hash from storing its session (rule 2). */
+  #abandonLoad(tokenHash: string): void {
+    this.#loads.get(tokenHash)?.abandon.abort()
+    this.#loads.delete(tokenHash)
   }
 
   #markGone(tokenHash: string, sessionId: string, reason: EndReason): void {
@@ -267,7 +280,7 @@ export class SessionCache<R> {
    * for the session's next load here.
    */
   noteActivity(tokenHash: string, at: number): void {
-    const entry = this.#sessions.peek(tokenHash, { allowStale: true })
+    const entry = this.#sessions.peek(tokenHash)
     if (entry) this.#takeActivity(entry, at)
     else if (at > (this.#remoteActivity.get(tokenHash) ?? 0))
       this.#remoteActivity.set(tokenHash, at)
@@ -292,8 +305,9 @@ export class SessionCache<R> {
 
   /** Moves a session to its new token hash (rotation); the old hash is gone at once (rule 2). */
   rotate(oldHash: string, newHash: string): void {
-    const entry = this.#sessions.peek(oldHash, { allowStale: true })
+    const entry = this.#sessions.peek(oldHash)
     this.#gone.set(oldHash, ROTATED)
+    this.#abandonLoad(oldHash)
     this.#sessions.delete(oldHash)
     if (entry) {
       entry.tokenHash = newHash
