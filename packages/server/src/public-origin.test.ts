@@ -184,6 +184,20 @@ describe('issue 20 defect 6: the logs point to the origin option', () => {
     expect(hints[0]).toContain('TLS-terminating proxy')
   })
 
+  it('where the proxy rewrote Host, its X-Forwarded-Host names the app’s host', async () => {
+    const logger = quietLogger()
+    const { app } = await testApp(db, { logger })
+    const response = await app.request('http://127.0.0.1:3000/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+      headers: { origin: PUBLIC, 'x-forwarded-host': 'app.example', 'user-agent': CHROME_120 },
+    })
+    expect(response.status).toBe(403)
+    expect(logger.warn.mock.calls.map((call) => String(call[0]))).toEqual([
+      expect.stringContaining("createWard({ origin: 'https://app.example' })"),
+    ])
+  })
+
   it('a cross-site Origin is refused without that hint, and nothing is logged with the option set', async () => {
     expect(await warnings({}, [[[BEHIND_PROXY, 'https://evil.example'], 'ping']])).toEqual([])
     expect(await warnings({ origin: PUBLIC }, [[[BEHIND_PROXY, PUBLIC], 'ping']])).toEqual([])

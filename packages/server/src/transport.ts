@@ -148,12 +148,16 @@ export function originAllowed(c: Context, options: ResolvedOptions): boolean {
 }
 
 // `Origin: https://host` on a request Node got as `http://host` is what a TLS-terminating proxy
-// looks like; no cross-site page can make a browser send the app's own host as its Origin.
+// looks like; no cross-site page can make a browser send the app's own host as its Origin. The
+// host is the URL's, or `X-Forwarded-Host` where the proxy rewrote Host: trusting it unchecked
+// is harmless, since it only decides whether a hint is logged.
 function warnIfBehindTlsProxy(c: Context, options: ResolvedOptions, origin: string): void {
   const seen = URL.parse(c.req.url)
   const sent = URL.parse(origin)
   if (seen?.protocol !== 'http:' || sent?.protocol !== 'https:') return
-  if (sent.hostname !== seen.hostname) return
+  const forwardedHost = c.req.header('x-forwarded-host')?.split(',')[0]?.trim()
+  const hosts = [seen.hostname, forwardedHost && URL.parse(`http://${forwardedHost}`)?.hostname]
+  if (!hosts.includes(sent.hostname)) return
   warnOnce(
     options,
     'behind a TLS proxy',
