@@ -13,6 +13,25 @@ export function describe(value: unknown): string {
   return String(value)
 }
 
+/**
+ * Throws a `WardOptionsError` unless `value` is exactly an http(s) origin, as browsers send it
+ * in `Origin` (`scheme://host[:port]`, lowercase, no default port, no path, no trailing slash):
+ * a near miss would never match, so every cookie request would be refused. Says which origin
+ * was likely meant.
+ *
+ * @example
+ * assertOrigin('https://app.example/', 'origin') // throws: … — did you mean "https://app.example"?
+ */
+export function assertOrigin(value: unknown, name: string): void {
+  const url = typeof value === 'string' ? URL.parse(value) : null
+  const origin = url && /^https?:$/.test(url.protocol) ? url.origin : null
+  if (origin !== null && origin === value) return
+  fail(
+    `${name} must be an origin like "https://app.example" (scheme://host[:port], no path), got ${describe(value)}` +
+      (origin === null ? '' : ` — did you mean ${JSON.stringify(origin)}?`),
+  )
+}
+
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

@@ -297,6 +297,7 @@ describe('option types', () => {
       logLimit: null,
       hooks: { onSessionStart: () => {}, onSessionEnd: () => {} },
       cookie: { name: 'sid', secure: false },
+      origin: ['https://app.example.com', 'http://localhost:3000'],
       trustedOrigins: ['https://app.example.com'],
       clientIp: () => undefined,
       cacheSize: 100,
@@ -312,6 +313,57 @@ describe('option types', () => {
       redis: 'redis://127.0.0.1:6379',
     }
     expect(() => resolveOptions(every)).not.toThrow()
+  })
+
+  it.each<[string, WardOptions, string]>([
+    [
+      'an origin with a path',
+      { origin: 'https://app.example/app' },
+      'origin must be an origin like "https://app.example" (scheme://host[:port], no path), got the string "https://app.example/app" — did you mean "https://app.example"?',
+    ],
+    [
+      'an origin with a trailing slash, in a list',
+      { origin: ['https://app.example', 'https://www.app.example/'] },
+      'origin[1] must be an origin like "https://app.example" (scheme://host[:port], no path), got the string "https://www.app.example/" — did you mean "https://www.app.example"?',
+    ],
+    [
+      'an origin without a scheme',
+      { origin: 'app.example' },
+      'origin must be an origin like "https://app.example" (scheme://host[:port], no path), got the string "app.example"',
+    ],
+    [
+      'an origin that is not http(s)',
+      { origin: 'ftp://app.example' },
+      'origin must be an origin like "https://app.example" (scheme://host[:port], no path), got the string "ftp://app.example"',
+    ],
+    [
+      'an origin in capitals',
+      { origin: 'https://App.Example' },
+      'origin must be an origin like "https://app.example" (scheme://host[:port], no path), got the string "https://App.Example" — did you mean "https://app.example"?',
+    ],
+    [
+      'an empty list of origins',
+      { origin: [] },
+      'origin must be the app\'s public origin ("https://app.example") or a non-empty list of them, got an array',
+    ],
+    [
+      'an origin that is not a string',
+      { origin: [42] as never },
+      'origin[0] must be an origin like "https://app.example" (scheme://host[:port], no path), got 42',
+    ],
+  ])('refuses %s at build time, saying what an origin looks like', (_name, options, message) => {
+    expect(() => resolveOptions(options)).toThrow(`sessionward: ${message}`)
+  })
+
+  it('takes origin as one origin or a list, and leaves it unset by default', () => {
+    expect(resolveOptions({ origin: 'https://app.example' }).origin).toEqual([
+      'https://app.example',
+    ])
+    expect(resolveOptions({ origin: ['https://a.example', 'http://[::1]:8080'] }).origin).toEqual([
+      'https://a.example',
+      'http://[::1]:8080',
+    ])
+    expect(resolveOptions().origin).toBeNull()
   })
 
   it.each<[string, unknown]>([

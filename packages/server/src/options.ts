@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { Context } from 'hono'
 import type { Redis } from 'ioredis'
 import { type JwtOptions, type ResolvedJwtOptions, resolveJwtOptions } from './jwt-options.ts'
-import { assertKnownKeys, describe, fail, isRecord } from './option-checks.ts'
+import { assertKnownKeys, assertOrigin, describe, fail, isRecord } from './option-checks.ts'
 import type { SessionInfo } from './session.ts'
 import { type ResolvedThrottle, resolveThrottle, type ThrottleOptions } from './throttle-options.ts'
 import type { EndReason, OnLimit, SessionPolicy, UserAgentBinding } from './vocabulary.ts'
@@ -38,7 +38,13 @@ export interface WardOptions extends Partial<SessionPolicy> {
   logLimit?: number | null
   hooks?: WardHooks
   cookie?: CookieOptions | false
-  /** Origins allowed on state-changing cookie requests besides the request's own. */
+  /**
+   * The app's public origin(s), as the browser's address bar shows them (`https://app.example`):
+   * the origins allowed on state-changing cookie requests. Set it behind a TLS-terminating proxy,
+   * where Node sees `http://`. Default: the request URL's own origin (as Hono's `csrf`).
+   */
+  origin?: string | string[]
+  /** Origins allowed on state-changing cookie requests besides the app's own (`origin`). */
   trustedOrigins?: string[]
   /** The client's address. Default: the socket address under @hono/node-server, else none. */
   clientIp?: (c: Context) => string | undefined
@@ -82,6 +88,8 @@ export interface ResolvedOptions extends SessionPolicy {
   logLimit: number | null
   hooks: WardHooks
   cookie: Required<CookieOptions> | false
+  /** The app's public origins; null: the request URL's own origin. */
+  origin: readonly string[] | null
   trustedOrigins: string[]
   clientIp: (c: Context) => string | undefined
   cacheSize: number
@@ -215,6 +223,17 @@ const OPTION_CHECKS = {
       fail(`${name} must be false or an object { name, secure }, got ${describe(value)}`)
     }
     checkFields(value, COOKIE_CHECKS, name)
+  },
+  origin: (value, name) => {
+    if (typeof value === 'string') return assertOrigin(value, name)
+    if (!Array.isArray(value) || value.length === 0) {
+      fail(
+        `${name} must be the app's public origin ("https://app.example") or a non-empty list of them, got ${describe(value)}`,
+      )
+    }
+    value.forEach((entry, i) => {
+      assertOrigin(entry, `${name}[${i}]`)
+    })
   },
   trustedOrigins: (value, name) => {
     if (!Array.isArray(value) || !value.every((o) => typeof o === 'string' && URL.canParse(o))) {
@@ -378,6 +397,7 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     logLimit: options.logLimit === undefined ? 20 : options.logLimit,
     hooks: options.hooks ?? {},
     cookie,
+    origin: options.origin === undefined ? null : [options.origin].flat(),
     trustedOrigins: (options.trustedOrigins ?? []).map((o) => new URL(o).origin),
     clientIp: options.clientIp ?? socketAddress,
     // lru-cache needs room for at least one entry.

@@ -173,16 +173,35 @@ describe('a Secure cookie set over plain HTTP', () => {
     expect(warnings[0]).not.toMatch(/swt_|[0-9a-f]{64}/)
   })
 
+  it('issue 20 defect 6: points to the origin option, for TLS ended at a proxy (X-Forwarded-Proto or not)', async () => {
+    for (const headers of [{}, { 'x-forwarded-proto': 'https' }] as Record<string, string>[]) {
+      const warnings = await warningsFor('http://app.example.test/login', headers)
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain('Behind a TLS-terminating proxy')
+      expect(warnings[0]).toContain("createWard({ origin: 'https://app.example.test' })")
+      expect(warnings[0]).toContain('403 origin_rejected')
+    }
+  })
+
+  it('names a plain-http origin of the origin option, where browsers will drop the cookie', async () => {
+    const options = { origin: ['https://app.example.test', 'http://staging.example.test'] }
+    const warnings = await warningsFor('https://app.example.test/login', {}, options)
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain("the app's origin http://staging.example.test is plain http")
+    expect(warnings[0]).toContain('browsers drop a Secure cookie set over http')
+    expect(warnings[0]).not.toContain('TLS-terminating proxy')
+  })
+
   it('is not logged on localhost, where browsers accept Secure cookies over http', async () => {
     for (const host of ['localhost', '127.0.0.1', '[::1]', 'app.localhost']) {
       expect(await warningsFor(`http://${host}:3000/login`)).toEqual([])
     }
   })
 
-  it('is not logged over https, behind a TLS proxy, or with secure: false', async () => {
+  it('is not logged over https, behind a TLS proxy named by origin, or with secure: false', async () => {
     expect(await warningsFor('https://app.example.test/login')).toEqual([])
-    const proxied = { 'x-forwarded-proto': 'https' }
-    expect(await warningsFor('http://app.example.test/login', proxied)).toEqual([])
+    const named = { origin: 'https://app.example.test' }
+    expect(await warningsFor('http://app.example.test/login', {}, named)).toEqual([])
     const insecure = { cookie: { secure: false, name: 'sessionward' } }
     expect(await warningsFor('http://app.example.test/login', {}, insecure)).toEqual([])
   })

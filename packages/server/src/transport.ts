@@ -45,38 +45,55 @@ export function readCredentials(c: Context, options: ResolvedOptions): Credentia
 const LOOPBACK = /^(localhost|.+\.localhost|127(\.\d{1,3}){3}|\[::1\])$/
 
 /**
- * The request's origin when a Secure cookie set on it would be dropped by the browser (plain
- * http to a host that is not loopback), else null. `X-Forwarded-Proto: https` (TLS ended at a
- * proxy) counts as https; trusting it unchecked is harmless, since it only silences a warning.
+ * The origin the browser sees the app at where it would drop a Secure cookie (plain http to a
+ * host that is not loopback), else null: one of the `origin` option's, or, when it is not set,
+ * the request URL's, which behind a TLS-terminating proxy is only what Node sees.
  */
-function originDroppingSecureCookies(c: Context): string | null {
-  // Parsed without throwing: a hint must never fail the login it is about.
-  const url = URL.parse(c.req.url)
-  if (url?.protocol !== 'http:' || LOOPBACK.test(url.hostname)) return null
-  const forwarded = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase()
-  return forwarded === 'https' ? null : url.origin
+function originDroppingSecureCookies(c: Context, options: ResolvedOptions): string | null {
+  for (const candidate of options.origin ?? [c.req.url]) {
+    // Parsed without throwing: a hint must never fail the login it is about.
+    const url = URL.parse(candidate)
+    if (url?.protocol === 'http:' && !LOOPBACK.test(url.hostname)) return url.origin
+  }
+  return null
 }
 
-// Wards (by their options) that have warned: one log line says it, not one per login.
-const warnedOverHttp = new WeakSet<ResolvedOptions>()
+const DROPPED =
+  'browsers drop a Secure cookie set over http, so every sign-in seems to end at once. ' +
+  'Fix: serve the app over HTTPS; ' +
+  "for local HTTP testing, use cookie: { secure: false, name: 'sessionward' }."
+
+// What the ward has warned about, per ward (by its options): one log line each, not one per login.
+const warned = new WeakMap<ResolvedOptions, Set<string>>()
+
+function warnOnce(options: ResolvedOptions, topic: string, message: string): void {
+  const topics = warned.get(options) ?? new Set()
+  warned.set(options, topics)
+  if (topics.has(topic)) return
+  topics.add(topic)
+  options.logger.warn(message)
+}
 
 function warnIfDropped(c: Context, options: ResolvedOptions): void {
-  if (warnedOverHttp.has(options)) return
-  const origin = originDroppingSecureCookies(c)
+  const origin = originDroppingSecureCookies(c, options)
   if (origin === null) return
-  warnedOverHttp.add(options)
-  options.logger.warn(
-    `sessionward: the session cookie is Secure but ${origin} is plain http: ` +
-      'browsers drop a Secure cookie set over http, so every sign-in seems to end at once. ' +
-      'Fix: serve the app over HTTPS (behind a TLS proxy, have it send X-Forwarded-Proto: https); ' +
-      "for local HTTP testing, use cookie: { secure: false, name: 'sessionward' }.",
+  warnOnce(
+    options,
+    'secure cookie over http',
+    options.origin === null
+      ? `sessionward: the session cookie is Secure but this request reached the app as plain http (${origin}). ` +
+          `Behind a TLS-terminating proxy, name the app's public origin: createWard({ origin: '${origin.replace(/^http:/, 'https:')}' }), ` +
+          'or every cookie ping, sign-out and revoke from the browser answers 403 origin_rejected. ' +
+          `If the browser is on http too, ${DROPPED}`
+      : `sessionward: the session cookie is Secure but the app's origin ${origin} is plain http: ${DROPPED}`,
   )
 }
 
 /**
  * Sets the session cookie: HttpOnly (no script can read it), SameSite=Lax (not sent on
  * cross-site POSTs), Secure and Path=/ (required by the `__Host-` prefix). A Secure cookie set
- * over plain http to a non-loopback host is logged once per ward: the browser will drop it.
+ * over plain http to a non-loopback host is logged once per ward, pointing to the `origin`
+ * option when TLS ends at a proxy and to HTTPS when the browser will drop it.
  *
  * @example
  * setSessionCookie(c, options, token, 43200)
@@ -113,9 +130,10 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /**
  * CSRF check for cookie-authenticated requests: a state-changing request must come from the
- * app's own origin (or a trusted one). Browsers always send Origin on such requests; when it is
- * missing, Sec-Fetch-Site must say same-origin. Hono's `csrf` only looks at form content types,
- * so this stricter check covers every state-changing request.
+ * app's own origin (the `origin` option, else the request URL's) or a trusted one. Browsers
+ * always send Origin on such requests; when it is missing, Sec-Fetch-Site must say same-origin.
+ * Hono's `csrf` only looks at form content types, so this stricter check covers every
+ * state-changing request.
  *
  * @example
  * originAllowed(c, options) // false for a POST from https://evil.example
@@ -124,7 +142,28 @@ export function originAllowed(c: Context, options: ResolvedOptions): boolean {
   if (SAFE_METHODS.has(c.req.method)) return true
   const origin = c.req.header('origin')
   if (origin === undefined || origin === 'null') return sameOriginByFetchMetadata(c)
-  return isOwnOrTrusted(c, options, origin)
+  if (isOwnOrTrusted(c, options, origin)) return true
+  if (options.origin === null) warnIfBehindTlsProxy(c, options, origin)
+  return false
+}
+
+// `Origin: https://host` on a request Node got as `http://host` is what a TLS-terminating proxy
+// looks like; no cross-site page can make a browser send the app's own host as its Origin. The
+// host is the URL's, or `X-Forwarded-Host` where the proxy rewrote Host: trusting it unchecked
+// is harmless, since it only decides whether a hint is logged.
+function warnIfBehindTlsProxy(c: Context, options: ResolvedOptions, origin: string): void {
+  const seen = URL.parse(c.req.url)
+  const sent = URL.parse(origin)
+  if (seen?.protocol !== 'http:' || sent?.protocol !== 'https:') return
+  const forwardedHost = c.req.header('x-forwarded-host')?.split(',')[0]?.trim()
+  const hosts = [seen.hostname, forwardedHost && URL.parse(`http://${forwardedHost}`)?.hostname]
+  if (!hosts.includes(sent.hostname)) return
+  warnOnce(
+    options,
+    'behind a TLS proxy',
+    `sessionward: refused a cookie request from Origin ${sent.origin} that reached the app as ${seen.origin} (403 origin_rejected). ` +
+      `Behind a TLS-terminating proxy, name the app's public origin: createWard({ origin: '${sent.origin}' }).`,
+  )
 }
 
 // A form posted under `Referrer-Policy: no-referrer` sends `Origin: null`, and an opaque origin
@@ -151,5 +190,6 @@ export function loginOriginAllowed(c: Context, options: ResolvedOptions): boolea
 }
 
 function isOwnOrTrusted(c: Context, options: ResolvedOptions, origin: string): boolean {
-  return origin === new URL(c.req.url).origin || options.trustedOrigins.includes(origin)
+  const own = options.origin ?? [new URL(c.req.url).origin]
+  return own.includes(origin) || options.trustedOrigins.includes(origin)
 }
