@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { WardEnv } from './middleware.ts'
 import { resolveOptions } from './options.ts'
-import { testApp } from './test-support/app.ts'
+import { type TestApp, testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase, testDatabase, usePglite } from './test-support/db.ts'
 import { stallProxy } from './test-support/stall-proxy.ts'
@@ -184,6 +184,80 @@ onEachDatabase((open) => {
         expect((await guess(off.call, '203.0.113.6')).status).toBe(401)
         expect((await guess(noAddress.call, '203.0.113.6')).status).toBe(401)
       }
+    })
+  })
+})
+
+/** The lookups of a session by its token's hash that reached the store. */
+const tokenLookups = (db: TestDatabase) =>
+  db.queries.filter((q) => /\bselect\b.*\bwhere token_hash = /is.test(q)).length
+
+/** How many answers had each status, and whether every 429 said when to come back. */
+function tally(answers: Response[]) {
+  const statuses = answers.map((answer) => answer.status)
+  return {
+    401: statuses.filter((status) => status === 401).length,
+    429: statuses.filter((status) => status === 429).length,
+    retryAfterOnEvery429: answers
+      .filter((answer) => answer.status === 429)
+      .every((answer) => Number(answer.headers.get('retry-after')) > 0),
+  }
+}
+
+onEachDatabase((open) => {
+  let db: TestDatabase
+  beforeEach(async () => {
+    db = await open()
+  })
+  useFakeClock()
+
+  describe('issue 20 defect 1: parallel guesses pass the token-guess throttle', () => {
+    const limit = { clientIp, throttle: { tokenGuesses: { points: 30, duration: 60 } } }
+    const guess = (call: TestApp['call'], ip: string) =>
+      call('/api/me', { token: generateToken(), headers: from(ip) })
+
+    it('300 unknown tokens at once from one address: 30 lookups reach the store, 270 answered 429', async () => {
+      const { call } = await testApp(db, limit)
+      db.queries.length = 0
+      const answers = await Promise.all(
+        Array.from({ length: 300 }, () => guess(call, '203.0.113.20')),
+      )
+      expect(tally(answers)).toEqual({ 401: 30, 429: 270, retryAfterOnEvery429: true })
+      expect(tokenLookups(db)).toBe(30)
+    })
+
+    it('300 unknown tokens one at a time from one address: the same 30 lookups, 270 answered 429', async () => {
+      const { call } = await testApp(db, limit)
+      db.queries.length = 0
+      const answers: Response[] = []
+      for (let i = 0; i < 300; i++) answers.push(await guess(call, '203.0.113.21'))
+      expect(tally(answers)).toEqual({ 401: 30, 429: 270, retryAfterOnEvery429: true })
+      expect(tokenLookups(db)).toBe(30)
+    })
+
+    it('a real token’s attempt is given back: its user is never locked out by its own requests', async () => {
+      // cacheTtl 0: every request of the session is looked up in the store, so each is counted.
+      const { call, login } = await testApp(db, { ...limit, cacheTtl: 0 })
+      const ip = '203.0.113.22'
+      const { token } = await login('alice')
+      const { token: ended } = await login('bob')
+      await call('/session/logout', { method: 'POST', token: ended })
+      // A burst of the user's own requests, past the limit, all at once and then one at a time.
+      const burst = await Promise.all(
+        Array.from({ length: 100 }, () => call('/api/me', { token, headers: from(ip) })),
+      )
+      expect(burst.map((answer) => answer.status)).toEqual(Array(100).fill(200))
+      for (let i = 0; i < 40; i++) {
+        expect((await call('/api/me', { token, headers: from(ip) })).status).toBe(200)
+        // An ended session's token was real too: it hears its reason, and is not a guess.
+        const gone = await call('/api/me', { token: ended, headers: from(ip) })
+        expect(gone.status).toBe(401)
+        expect(await gone.json()).toMatchObject({ error: 'session_ended', reason: 'logout' })
+      }
+      // None of it was counted: the address still has its 30 guesses.
+      const answers: Response[] = []
+      for (let i = 0; i < 31; i++) answers.push(await guess(call, ip))
+      expect(tally(answers)).toEqual({ 401: 30, 429: 1, retryAfterOnEvery429: true })
     })
   })
 })
@@ -366,6 +440,29 @@ describe.skipIf(!REDIS_URL)(
         expect(blocked.status).toBe(429)
         expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
         expect(db.queries).toEqual([])
+      } finally {
+        await redis.del(`sessionward:throttle:token:${network}::/64`)
+        await Promise.all([one.settled(), other.settled()])
+      }
+    })
+
+    it('issue 20 defect 1: 300 guesses at once over two wards on one Redis reach the store 30 times', async () => {
+      const db = await testDatabase('PGlite')
+      await db.reset()
+      const options = { clientIp, redis, throttle: { tokenGuesses: { points: 30, duration: 60 } } }
+      const one = await testApp(db, options)
+      const other = await testApp(db, options)
+      const network = `2001:db8:${randomUUID().slice(0, 4)}:2`
+      const ip = `${network}::1`
+      try {
+        db.queries.length = 0
+        const answers = await Promise.all(
+          Array.from({ length: 300 }, (_, i) =>
+            (i % 2 ? one : other).call('/api/me', { token: generateToken(), headers: from(ip) }),
+          ),
+        )
+        expect(tally(answers)).toEqual({ 401: 30, 429: 270, retryAfterOnEvery429: true })
+        expect(tokenLookups(db)).toBe(30)
       } finally {
         await redis.del(`sessionward:throttle:token:${network}::/64`)
         await Promise.all([one.settled(), other.settled()])
