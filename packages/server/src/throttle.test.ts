@@ -390,15 +390,17 @@ describe.skipIf(!REDIS_URL)(
       const one = createThrottles(limits, redis, prefix).tokenGuesses
       const other = createThrottles(limits, redis, prefix).tokenGuesses // a second instance
       if (!one || !other) throw new Error('token guesses are on')
-      await one.failed('192.0.2.1')
-      expect(await other.blockedFor('192.0.2.1')).toBe(0)
-      await other.failed('192.0.2.1')
-      const seconds = await one.blockedFor('192.0.2.1')
+      const lookUps: string[] = []
+      const guess = (by: string) => async () => lookUps.push(by) > 0 // every lookup a guess
+      expect(await one.guard('192.0.2.1', null, guess('one'))).toBe(0)
+      expect(await other.guard('192.0.2.1', null, guess('other'))).toBe(0)
+      const seconds = await one.guard('192.0.2.1', null, guess('one'))
       expect(seconds).toBe(1)
+      expect(lookUps).toEqual(['one', 'other']) // the refused one never looked up
       expect(await redis.keys(`${prefix}:token*`)).toHaveLength(1)
       // Redis expires the window on its own clock: wait it out, then the address is free.
       await sleep(seconds * 1000 + 200)
-      expect(await other.blockedFor('192.0.2.1')).toBe(0)
+      expect(await other.guard('192.0.2.1', null, guess('other'))).toBe(0)
     })
 
     it('counts sign-in attempts per account and per IP in Redis, successes taken back', async () => {
@@ -469,15 +471,16 @@ describe.skipIf(!REDIS_URL)(
       }
     })
 
-    /** Seconds an address is blocked for after two guesses counted through `client`. */
+    /** Seconds an address is refused for after two guesses counted through `client`. */
     async function blockedAfterTwoGuesses(client: Redis, duration: number) {
       const settings = { ...limits, tokenGuesses: { points: 2, duration } }
-      const counter = createThrottles(settings, client, prefix).tokenGuesses
-      if (!counter) throw new Error('token guesses are on')
+      const limit = createThrottles(settings, client, prefix).tokenGuesses
+      if (!limit) throw new Error('token guesses are on')
       const ip = `192.0.2.${duration}`
-      await counter.failed(ip)
-      await counter.failed(ip)
-      return counter.blockedFor(ip)
+      const guess = async () => true
+      await limit.guard(ip, null, guess)
+      await limit.guard(ip, null, guess)
+      return limit.guard(ip, null, guess)
     }
 
     it('counts in memory while Redis stalls (each call waits for it at most 1 s), rather than holding the request', async () => {
