@@ -1,9 +1,12 @@
+import { inspect, types } from 'node:util'
 import { Hono } from 'hono'
-import { beforeEach, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import type { WardEnv } from './middleware.ts'
 import { CHROME_120 } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
 import { activityWrites, onEachDatabase, type TestDatabase } from './test-support/db.ts'
+import { findLeaks } from './test-support/leaks.ts'
+import { hashToken } from './tokens.ts'
 import { createWard, type Ward } from './ward.ts'
 
 const reads = (db: TestDatabase) => db.queries.filter((q) => /\bselect\b/i.test(q)).length
@@ -27,6 +30,50 @@ function hostApp(ward: Ward, mount: (app: Hono<WardEnv>) => void) {
     return ((await response.json()) as { token: string }).token
   }
   return { call, login }
+}
+
+/**
+ * Every value reachable from `root` through own properties, hidden and symbol-keyed ones too. A
+ * Date is a leaf (under the fake clock each one has its own `constructor`, the clock).
+ */
+function reachableFrom(root: unknown): unknown[] {
+  const seen = new Set<unknown>()
+  const visit = (value: unknown) => {
+    if (seen.has(value)) return
+    seen.add(value)
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return
+    if (types.isDate(value)) return
+    for (const key of Reflect.ownKeys(value)) {
+      const property = Object.getOwnPropertyDescriptor(value, key)
+      visit(property?.value)
+      visit(property?.get)
+    }
+  }
+  visit(root)
+  return [...seen]
+}
+
+/** What a handler (or a request logger printing `c.var`) can see through `c.var`. */
+function exposedBy(vars: object) {
+  // `c.var` itself is a new object on every read: changing it changes nothing else.
+  const values = reachableFrom(vars).filter((value) => value !== vars)
+  const json = JSON.stringify(vars)
+  return {
+    keys: Reflect.ownKeys(vars),
+    json,
+    unfrozen: values.filter(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        !types.isDate(value) &&
+        !Object.isFrozen(value),
+    ),
+    text: [
+      json,
+      inspect(vars, { showHidden: true, depth: null }),
+      ...values.filter((value) => typeof value === 'string'),
+    ].join('\n'),
+  }
 }
 
 onEachDatabase((open) => {
@@ -95,5 +142,78 @@ onEachDatabase((open) => {
     expect(reads(db)).toBe(1)
     await ward.close() // waits for the activity write, which the answer never does
     expect(activityWrites(db)).toBe(1)
+  })
+
+  describe('issue 20 defect 7: c.var hands out internals', () => {
+    it('c.var holds the frozen session and nothing else: no ward state, no token, no digest', async () => {
+      const ward = await createWard({ sweepInterval: 0, database: db.orm })
+      const seen: ReturnType<typeof exposedBy>[] = []
+      const printed: string[] = []
+      const { call, login } = hostApp(ward, (app) => {
+        app.use('*', ward.middleware())
+        app.get('/api/var', ward.requireSession(), (c) => {
+          seen.push(exposedBy(c.var))
+          printed.push(inspect(c, { depth: null })) // a logger printing the whole context
+          return c.body(null, 204)
+        })
+      })
+      const token = await login()
+      expect((await call('/api/var', token)).status).toBe(204) // a cache hit
+      at(6)
+      expect((await call('/api/var', token)).status).toBe(204) // past cacheTtl: read from the store
+      expect(seen).toHaveLength(2)
+      for (const { keys, unfrozen, text } of seen) {
+        expect(keys).toEqual(['session'])
+        expect(unfrozen).toEqual([])
+        expect(text).toContain('"userId":"alice"')
+        expect(text).not.toContain(token)
+        expect(text).not.toContain(hashToken(token))
+        expect(findLeaks(text)).toEqual([])
+      }
+      // The context carries the request, token included, but never the ward's digest of it.
+      for (const context of printed) expect(context).not.toContain(hashToken(token))
+    })
+
+    it('requireSession() alone: what a handler changes through c.var, later requests do not see', async () => {
+      const ward = await createWard({ sweepInterval: 0, database: db.orm })
+      const seen: ReturnType<typeof exposedBy>[] = []
+      const refused: string[] = []
+      const { call, login } = hostApp(ward, (app) => {
+        app.get('/api/var', ward.requireSession(), (c) => {
+          seen.push(exposedBy(c.var))
+          return c.body(null, 204)
+        })
+        app.get('/api/tamper', ward.requireSession(), (c) => {
+          // Every object a handler can reach through c.var, changed wherever it lets itself be.
+          for (const value of reachableFrom(c.var)) {
+            if (types.isDate(value)) continue
+            if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+              Object.assign(value, { userId: 'mallory', expiresAt: new Date(0) })
+            }
+          }
+          try {
+            Object.assign(c.var.session ?? {}, { userId: 'mallory' })
+          } catch (error) {
+            refused.push((error as Error).name)
+          }
+          return c.body(null, 204)
+        })
+      })
+      const token = await login()
+      expect((await call('/api/var', token)).status).toBe(204)
+      expect((await call('/api/tamper', token)).status).toBe(204)
+      expect(refused).toEqual(['TypeError']) // the session itself is frozen
+      expect((await call('/api/var', token)).status).toBe(204) // the same second: the same view
+      at(1)
+      expect((await call('/api/var', token)).status).toBe(204) // records activity at 1 s
+      expect((await call('/api/var', token)).status).toBe(204) // a new view of the cached session
+      const [before, ...after] = seen.map(({ json }) => JSON.parse(json))
+      expect(after).toEqual([
+        before,
+        before,
+        { session: { ...before.session, lastActivityAt: '2026-11-23T09:00:01.000Z' } },
+      ])
+      expect(seen.map(({ keys }) => keys)).toEqual(Array(4).fill(['session']))
+    })
   })
 })

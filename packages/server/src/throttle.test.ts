@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { WardEnv } from './middleware.ts'
 import { resolveOptions } from './options.ts'
-import { testApp } from './test-support/app.ts'
+import { type TestApp, testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase, testDatabase, usePglite } from './test-support/db.ts'
 import { stallProxy } from './test-support/stall-proxy.ts'
@@ -188,6 +188,80 @@ onEachDatabase((open) => {
   })
 })
 
+/** The lookups of a session by its token's hash that reached the store. */
+const tokenLookups = (db: TestDatabase) =>
+  db.queries.filter((q) => /\bselect\b.*\bwhere token_hash = /is.test(q)).length
+
+/** How many answers had each status, and whether every 429 said when to come back. */
+function tally(answers: Response[]) {
+  const statuses = answers.map((answer) => answer.status)
+  return {
+    401: statuses.filter((status) => status === 401).length,
+    429: statuses.filter((status) => status === 429).length,
+    retryAfterOnEvery429: answers
+      .filter((answer) => answer.status === 429)
+      .every((answer) => Number(answer.headers.get('retry-after')) > 0),
+  }
+}
+
+onEachDatabase((open) => {
+  let db: TestDatabase
+  beforeEach(async () => {
+    db = await open()
+  })
+  useFakeClock()
+
+  describe('issue 20 defect 1: parallel guesses pass the token-guess throttle', () => {
+    const limit = { clientIp, throttle: { tokenGuesses: { points: 30, duration: 60 } } }
+    const guess = (call: TestApp['call'], ip: string) =>
+      call('/api/me', { token: generateToken(), headers: from(ip) })
+
+    it('300 unknown tokens at once from one address: 30 lookups reach the store, 270 answered 429', async () => {
+      const { call } = await testApp(db, limit)
+      db.queries.length = 0
+      const answers = await Promise.all(
+        Array.from({ length: 300 }, () => guess(call, '203.0.113.20')),
+      )
+      expect(tally(answers)).toEqual({ 401: 30, 429: 270, retryAfterOnEvery429: true })
+      expect(tokenLookups(db)).toBe(30)
+    })
+
+    it('300 unknown tokens one at a time from one address: the same 30 lookups, 270 answered 429', async () => {
+      const { call } = await testApp(db, limit)
+      db.queries.length = 0
+      const answers: Response[] = []
+      for (let i = 0; i < 300; i++) answers.push(await guess(call, '203.0.113.21'))
+      expect(tally(answers)).toEqual({ 401: 30, 429: 270, retryAfterOnEvery429: true })
+      expect(tokenLookups(db)).toBe(30)
+    })
+
+    it('a real token’s attempt is given back: its user is never locked out by its own requests', async () => {
+      // cacheTtl 0: every request of the session is looked up in the store, so each is counted.
+      const { call, login } = await testApp(db, { ...limit, cacheTtl: 0 })
+      const ip = '203.0.113.22'
+      const { token } = await login('alice')
+      const { token: ended } = await login('bob')
+      await call('/session/logout', { method: 'POST', token: ended })
+      // A burst of the user's own requests, past the limit, all at once and then one at a time.
+      const burst = await Promise.all(
+        Array.from({ length: 100 }, () => call('/api/me', { token, headers: from(ip) })),
+      )
+      expect(burst.map((answer) => answer.status)).toEqual(Array(100).fill(200))
+      for (let i = 0; i < 40; i++) {
+        expect((await call('/api/me', { token, headers: from(ip) })).status).toBe(200)
+        // An ended session's token was real too: it hears its reason, and is not a guess.
+        const gone = await call('/api/me', { token: ended, headers: from(ip) })
+        expect(gone.status).toBe(401)
+        expect(await gone.json()).toMatchObject({ error: 'session_ended', reason: 'logout' })
+      }
+      // None of it was counted: the address still has its 30 guesses.
+      const answers: Response[] = []
+      for (let i = 0; i < 31; i++) answers.push(await guess(call, ip))
+      expect(tally(answers)).toEqual({ 401: 30, 429: 1, retryAfterOnEvery429: true })
+    })
+  })
+})
+
 /** A login route as the README shows it; every user's password is "right". */
 function loginApp(ward: Ward) {
   const app = new Hono<WardEnv>()
@@ -316,15 +390,17 @@ describe.skipIf(!REDIS_URL)(
       const one = createThrottles(limits, redis, prefix).tokenGuesses
       const other = createThrottles(limits, redis, prefix).tokenGuesses // a second instance
       if (!one || !other) throw new Error('token guesses are on')
-      await one.failed('192.0.2.1')
-      expect(await other.blockedFor('192.0.2.1')).toBe(0)
-      await other.failed('192.0.2.1')
-      const seconds = await one.blockedFor('192.0.2.1')
+      const lookUps: string[] = []
+      const guess = (by: string) => async () => lookUps.push(by) > 0 // every lookup a guess
+      expect(await one.guard('192.0.2.1', null, guess('one'))).toBe(0)
+      expect(await other.guard('192.0.2.1', null, guess('other'))).toBe(0)
+      const seconds = await one.guard('192.0.2.1', null, guess('one'))
       expect(seconds).toBe(1)
+      expect(lookUps).toEqual(['one', 'other']) // the refused one never looked up
       expect(await redis.keys(`${prefix}:token*`)).toHaveLength(1)
       // Redis expires the window on its own clock: wait it out, then the address is free.
       await sleep(seconds * 1000 + 200)
-      expect(await other.blockedFor('192.0.2.1')).toBe(0)
+      expect(await other.guard('192.0.2.1', null, guess('other'))).toBe(0)
     })
 
     it('counts sign-in attempts per account and per IP in Redis, successes taken back', async () => {
@@ -372,15 +448,39 @@ describe.skipIf(!REDIS_URL)(
       }
     })
 
-    /** Seconds an address is blocked for after two guesses counted through `client`. */
+    it('issue 20 defect 1: 300 guesses at once over two wards on one Redis reach the store 30 times', async () => {
+      const db = await testDatabase('PGlite')
+      await db.reset()
+      const options = { clientIp, redis, throttle: { tokenGuesses: { points: 30, duration: 60 } } }
+      const one = await testApp(db, options)
+      const other = await testApp(db, options)
+      const network = `2001:db8:${randomUUID().slice(0, 4)}:2`
+      const ip = `${network}::1`
+      try {
+        db.queries.length = 0
+        const answers = await Promise.all(
+          Array.from({ length: 300 }, (_, i) =>
+            (i % 2 ? one : other).call('/api/me', { token: generateToken(), headers: from(ip) }),
+          ),
+        )
+        expect(tally(answers)).toEqual({ 401: 30, 429: 270, retryAfterOnEvery429: true })
+        expect(tokenLookups(db)).toBe(30)
+      } finally {
+        await redis.del(`sessionward:throttle:token:${network}::/64`)
+        await Promise.all([one.settled(), other.settled()])
+      }
+    })
+
+    /** Seconds an address is refused for after two guesses counted through `client`. */
     async function blockedAfterTwoGuesses(client: Redis, duration: number) {
       const settings = { ...limits, tokenGuesses: { points: 2, duration } }
-      const counter = createThrottles(settings, client, prefix).tokenGuesses
-      if (!counter) throw new Error('token guesses are on')
+      const limit = createThrottles(settings, client, prefix).tokenGuesses
+      if (!limit) throw new Error('token guesses are on')
       const ip = `192.0.2.${duration}`
-      await counter.failed(ip)
-      await counter.failed(ip)
-      return counter.blockedFor(ip)
+      const guess = async () => true
+      await limit.guard(ip, null, guess)
+      await limit.guard(ip, null, guess)
+      return limit.guard(ip, null, guess)
     }
 
     it('counts in memory while Redis stalls (each call waits for it at most 1 s), rather than holding the request', async () => {

@@ -43,32 +43,17 @@ export const THROTTLE_KEY_PREFIX = 'sessionward:throttle'
 const REDIS_TIMEOUT = 1000
 
 /** The limiter calls a counter makes (rate-limiter-flexible's limiters and wrappers all have them). */
-type Limiter = Pick<RateLimiterAbstract, 'get' | 'penalty' | 'consume' | 'reward' | 'delete'>
+type Limiter = Pick<RateLimiterAbstract, 'consume' | 'reward' | 'delete'>
 
 /**
  * Failures per key (a client IP, an account) in a fixed window of `duration` seconds that
  * starts with the first one; the key is blocked once it holds `points`, until the window ends.
  */
 export class FailureCounter {
-  readonly limit: Limit
   readonly #limiter: Limiter
 
-  constructor(limit: Limit, limiter: Limiter) {
-    this.limit = limit
+  constructor(limiter: Limiter) {
     this.#limiter = limiter
-  }
-
-  /** Seconds until `key` may try again; 0 when it is not blocked. Counts nothing. */
-  async blockedFor(key: string): Promise<number> {
-    const counted = await this.#limiter.get(key)
-    if (!counted || counted.consumedPoints < this.limit.points) return 0
-    // A window that has passed but is not swept yet blocks nothing.
-    return counted.msBeforeNext > 0 ? retryAfter(counted) : 0
-  }
-
-  /** Counts one failure of `key`. */
-  async failed(key: string): Promise<void> {
-    await this.#limiter.penalty(key, 1)
   }
 
   /**
@@ -103,6 +88,58 @@ function retryAfter(counted: RateLimiterRes): number {
 }
 
 /**
+ * The token-guess limit of one ward. A lookup of a token the process does not hold is counted
+ * against the client's address before it runs, so guesses sent at once cannot all pass before
+ * their failures are known, and the count is given back when the token was real. Requests from one
+ * address with one token in flight together count once: they are one guess sharing one read, and a
+ * user's burst of requests, when its cached session is due for a re-read, is not refused for its
+ * own size.
+ */
+export class TokenGuessLimit {
+  readonly #counter: FailureCounter
+  /** The attempt counted for each address and token hash with a lookup in flight. */
+  readonly #inFlight = new Map<string, Promise<number>>()
+
+  constructor(counter: FailureCounter) {
+    this.#counter = counter
+  }
+
+  /**
+   * Runs `lookUp` for a request from `address` (an `addressKey`) that sent the token hashed to
+   * `tokenHash` (null: no readable token), unless the address is over its limit. `lookUp` answers
+   * whether the token was a guess. Returns the seconds to wait when refused (`lookUp` did not
+   * run), else 0.
+   *
+   * @example
+   * const seconds = await limit.guard('203.0.113.7', tokenHash, async () => isUnknown(await find(tokenHash)))
+   */
+  async guard(
+    address: string,
+    tokenHash: string | null,
+    lookUp: () => Promise<boolean>,
+  ): Promise<number> {
+    const key = tokenHash === null ? null : `${address} ${tokenHash}`
+    const counted = key === null ? undefined : this.#inFlight.get(key)
+    if (counted) {
+      const seconds = await counted
+      if (seconds === 0) await lookUp()
+      return seconds
+    }
+    const attempt = this.#counter.attempt(address)
+    if (key !== null) this.#inFlight.set(key, attempt)
+    try {
+      const seconds = await attempt
+      if (seconds > 0) return seconds
+      const guessed = await lookUp()
+      if (!guessed) await this.#counter.refund(address)
+      return 0
+    } finally {
+      if (key !== null) this.#inFlight.delete(key)
+    }
+  }
+}
+
+/**
  * A counter for `limit`: in this process's memory, or in Redis when the ward has a client, so
  * every instance counts the same failures. While Redis cannot answer, each instance counts in
  * its own memory (the single-instance bound) instead of failing or holding every request.
@@ -117,7 +154,7 @@ export function failureCounter(
 ): FailureCounter {
   const settings = { points: limit.points, duration: limit.duration, keyPrefix }
   const memory = new RateLimiterMemory(settings)
-  if (!redis) return new FailureCounter(limit, memory)
+  if (!redis) return new FailureCounter(memory)
   const shared = new RateLimiterRedis({
     ...settings,
     storeClient: redis,
@@ -127,12 +164,12 @@ export function failureCounter(
   })
   // A connected Redis that stalls would hold it too: past the timeout, memory answers.
   const bounded = new RLWrapperTimeouts({ limiter: shared, timeoutMs: REDIS_TIMEOUT })
-  return new FailureCounter(limit, bounded)
+  return new FailureCounter(bounded)
 }
 
 /** The ward's counters, built from its `throttle` settings; null where a limiter is off. */
 export interface Throttles {
-  tokenGuesses: FailureCounter | null
+  tokenGuesses: TokenGuessLimit | null
   loginAccounts: FailureCounter | null
   loginIps: FailureCounter | null
 }
@@ -150,8 +187,9 @@ export function createThrottles(
 ): Throttles {
   const counter = (limit: Limit | null, name: string) =>
     limit ? failureCounter(limit, redis, `${keyPrefix}:${name}`) : null
+  const tokenGuesses = counter(settings.tokenGuesses, 'token')
   return {
-    tokenGuesses: counter(settings.tokenGuesses, 'token'),
+    tokenGuesses: tokenGuesses && new TokenGuessLimit(tokenGuesses),
     loginAccounts: counter(settings.logins.perAccount, 'account'),
     loginIps: counter(settings.logins.perIp, 'ip'),
   }
