@@ -4,6 +4,8 @@ import type { EntityManager } from '@mikro-orm/sql'
 import { createWard, migrate, SessionEntity, type WardEnv } from '@sessionward/server'
 import { Hono } from 'hono'
 import { hourlyActivity } from '../packages/server/src/admin/queries.ts'
+import { postgresSkipReason } from '../packages/server/src/test-support/postgres.ts'
+import { skipOutsideCi } from '../packages/server/src/test-support/services.ts'
 
 const ROWS = 100_000
 const RUNS = 25
@@ -22,8 +24,9 @@ const median = (values: number[]) =>
  */
 export async function benchAdmin(): Promise<string> {
   const title = `## Admin: first page of the session list, ${ROWS.toLocaleString('en')} rows (PostgreSQL)`
-  const base = process.env.DATABASE_URL
-  if (!base) return `${title}\n\nSkipped: DATABASE_URL is not set (the figure is for PostgreSQL).`
+  const skip = skipOutsideCi('the admin bench', postgresSkipReason)
+  if (skip) return `${title}\n\nSkipped: ${skip} (the figure is for PostgreSQL).`
+  const base = String(process.env.DATABASE_URL)
   const url = new URL(base)
   const name = `${url.pathname.slice(1) || 'postgres'}_bench_admin`
   const server = await MikroORM.init({

@@ -1,10 +1,11 @@
 // The client's benchmarks, as a Markdown section for BENCHMARKS.md (bench/run.ts calls this).
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts'
+import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumSkipReason } from '../e2e/support/chromium.ts'
+import { skipOutsideCi } from '../packages/server/src/test-support/services.ts'
 
 const root = join(import.meta.dirname, '..')
 const distPath = join(root, 'packages/client/dist')
@@ -230,16 +231,15 @@ export async function benchClient(): Promise<string> {
   const gzipped = gzippedSize(bundlePath)
   const chromiumPath = CHROMIUM_PATH
   let dispatch: Dispatch
-  if (!existsSync(chromiumPath)) {
-    dispatch = await inHappyDom(bundle, `${chromiumPath} not found`)
+  // Under CI a missing or failing Chromium fails the bench instead of falling back to happy-dom.
+  if (chromiumSkipReason) {
+    dispatch = await inHappyDom(bundle, skipOutsideCi('the Chromium bench', chromiumSkipReason))
   } else {
     try {
       dispatch = await inChromium(chromiumPath, bundle)
     } catch (error) {
-      dispatch = await inHappyDom(
-        bundle,
-        `Chromium failed: ${(error as Error).message.split('\n')[0]}`,
-      )
+      const reason = `Chromium failed: ${(error as Error).message.split('\n')[0]}`
+      dispatch = await inHappyDom(bundle, skipOutsideCi('the Chromium bench', reason))
     }
   }
   const pings = pingCounts()

@@ -7,6 +7,7 @@ import {
   startInstance,
 } from '../packages/server/src/test-support/instances.ts'
 import { freshDatabase } from '../packages/server/src/test-support/postgres.ts'
+import { skipOutsideCi } from '../packages/server/src/test-support/services.ts'
 import { EventReader } from '../packages/server/src/test-support/sse.ts'
 
 const ENDS = 250
@@ -58,7 +59,8 @@ async function measureEnd(a: Instance, b: Instance, n: number) {
  */
 export async function benchCluster(): Promise<string> {
   const title = '## Many instances: an end on A heard on B'
-  if (manyInstancesSkipReason) return `${title}\n\nNot measured: ${manyInstancesSkipReason}.`
+  const skip = skipOutsideCi('the many-instance bench', manyInstancesSkipReason)
+  if (skip) return `${title}\n\nNot measured: ${skip}.`
   const base = String(process.env.DATABASE_URL)
   const url = await freshDatabase(base, `${new URL(base).pathname.slice(1)}_bench_cluster`)
   const redis = String(process.env.REDIS_URL)

@@ -1,6 +1,7 @@
 import { createWard, type WardEnv, type WardOptions } from '@sessionward/server'
 import { Hono } from 'hono'
-import { freshDatabase } from '../packages/server/src/test-support/postgres.ts'
+import { freshDatabase, postgresSkipReason } from '../packages/server/src/test-support/postgres.ts'
+import { skipOutsideCi } from '../packages/server/src/test-support/services.ts'
 
 const LOGINS = 3000
 const CONCURRENCY = 16
@@ -56,9 +57,9 @@ async function run(database: string, options: WardOptions): Promise<LoginRun> {
  * run, so the cost of trimming shows as a ratio.
  */
 export async function benchLogin(): Promise<string> {
-  const url = process.env.DATABASE_URL
-  if (!url)
-    return '## Logins\n\nSkipped: DATABASE_URL is not set (this benchmark is for PostgreSQL).'
+  const skip = skipOutsideCi('the login bench', postgresSkipReason)
+  if (skip) return `## Logins\n\nSkipped: ${skip} (this benchmark is for PostgreSQL).`
+  const url = String(process.env.DATABASE_URL)
   const base = `${new URL(url).pathname.slice(1) || 'postgres'}_bench_login`
   const trimmed = await run(await freshDatabase(url, `${base}_trimmed`), { maxSessions: 3 })
   const kept = await run(await freshDatabase(url, `${base}_kept`), {

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { generateToken } from '@sessionward/server'
 import autocannon from 'autocannon'
+import { redisSkipReason } from '../packages/server/src/test-support/instances.ts'
+import { skipOutsideCi } from '../packages/server/src/test-support/services.ts'
 
 // Short rounds, many of them, with every case in each: a drift in the machine's speed hits all
 // cases of a round alike, and each ratio is taken within its round.
@@ -16,7 +18,7 @@ interface Ports {
   noop: number
   hashed: number
   control: number
-  /** (g)'s port; 0 without REDIS_URL. */
+  /** (g)'s port; 0 without a Redis that answers. */
   guardedRedis: number
   database: string
 }
@@ -126,9 +128,11 @@ export async function measureUnknownTokens(
  * const section = await benchServer() // markdown
  */
 export async function benchServer(): Promise<string> {
+  const redisSkip = skipOutsideCi('bench case (g), the ward with Redis', redisSkipReason)
+  // server-app.ts serves (g) only with a REDIS_URL: a dead one is left out, as an unset one.
   const child = spawn(process.execPath, ['--conditions=source', 'bench/server-app.ts'], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: process.env,
+    env: redisSkip ? { ...process.env, REDIS_URL: '' } : process.env,
   })
   try {
     const first = await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next()
@@ -223,8 +227,7 @@ export async function benchServer(): Promise<string> {
     }
     const over = (name: keyof typeof cases) => (cpu(name) - cpu('a')).toFixed(1)
     const redisLine = () => {
-      if (!names.includes('g'))
-        return '- (g), the ward with Redis: not measured (REDIS_URL is not set)'
+      if (!names.includes('g')) return `- (g), the ward with Redis: not measured (${redisSkip})`
       const points = median(ratios('g')) - median(ratios('b'))
       // (g) runs right after (b) in each round, so their own ratio sees the least drift.
       const direct = median(

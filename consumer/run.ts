@@ -3,7 +3,7 @@
 // installs them with the README's install line into a temporary app, then
 //   1. runs the README's plain-JavaScript server and signs in, pings, calls a protected route,
 //      logs out and gets the 401 after it (on embedded PGlite, and on PostgreSQL when
-//      DATABASE_URL is set);
+//      DATABASE_URL answers; under CI it must);
 //   2. typechecks a strict TypeScript consumer of the documented server and client API with the
 //      lowest hono the peer range allows and with the newest, and server-renders the React
 //      adapter (@sessionward/client/react) with the installed React;
@@ -23,7 +23,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromiumSkipReason, launchChromium } from '../e2e/support/chromium.ts'
 import { freePort } from '../packages/server/src/test-support/instances.ts'
-import { freshDatabase } from '../packages/server/src/test-support/postgres.ts'
+import {
+  freshDatabase,
+  postgresSkipReason,
+  psqlSkipReason,
+} from '../packages/server/src/test-support/postgres.ts'
+import { skipOutsideCi } from '../packages/server/src/test-support/services.ts'
 
 const repo = join(import.meta.dirname, '..')
 const fixtures = join(import.meta.dirname, 'fixtures')
@@ -237,6 +242,10 @@ const State = () => h('output', null, useSessionWard().state)
 console.log(renderToString(h(SessionWardProvider, { options: { pingUrl: '/session/ping' } }, h(State))))`
 
 async function main(): Promise<void> {
+  // Decided first: under CI a missing service fails the run here, before any packing.
+  const postgresSkip = skipOutsideCi('the PostgreSQL run', postgresSkipReason)
+  const cliSkip = skipOutsideCi('the CLI run', psqlSkipReason)
+  const browserSkip = skipOutsideCi('the browser run', chromiumSkipReason)
   console.log(`consumer test in ${work}`)
   log('pack both packages (prepack builds them)')
   mkdirSync(packs)
@@ -348,10 +357,10 @@ async function main(): Promise<void> {
   }
 
   let databaseUrl: string | undefined
-  if (process.env.DATABASE_URL) {
+  if (!postgresSkip) {
     log("the README's server on PostgreSQL (a fresh database)")
-    const base = new URL(process.env.DATABASE_URL).pathname.slice(1) || 'postgres'
-    databaseUrl = await freshDatabase(process.env.DATABASE_URL, `${base}_consumer`)
+    const base = new URL(String(process.env.DATABASE_URL)).pathname.slice(1) || 'postgres'
+    databaseUrl = await freshDatabase(String(process.env.DATABASE_URL), `${base}_consumer`)
     server = await startServer(databaseUrl)
     try {
       await httpFlow(server.base)
@@ -359,15 +368,15 @@ async function main(): Promise<void> {
       await server.stop()
     }
   } else {
-    console.log('PostgreSQL run skipped: DATABASE_URL is not set')
+    console.log(`PostgreSQL run skipped: ${postgresSkip}`)
   }
 
   log(
     'the migration CLI of the installed package: --sql through psql, then migrate finds it current',
   )
-  if (process.env.DATABASE_URL) {
-    const base = new URL(process.env.DATABASE_URL).pathname.slice(1) || 'postgres'
-    const empty = await freshDatabase(process.env.DATABASE_URL, `${base}_consumer_sql`)
+  if (!cliSkip) {
+    const base = new URL(String(process.env.DATABASE_URL)).pathname.slice(1) || 'postgres'
+    const empty = await freshDatabase(String(process.env.DATABASE_URL), `${base}_consumer_sql`)
     run('npx', ['sessionward', '--help'], app)
     const sql = run('npx', ['sessionward', 'migrate', '--sql', '--database', empty], app)
     check(/create table/i.test(sql), `migrate --sql printed ${sql.split('\n').length} lines of SQL`)
@@ -378,19 +387,19 @@ async function main(): Promise<void> {
       /is current/.test(after),
       'after psql applied the SQL, `sessionward migrate` finds the schema current',
     )
-    const other = await freshDatabase(process.env.DATABASE_URL, `${base}_consumer_cli`)
+    const other = await freshDatabase(String(process.env.DATABASE_URL), `${base}_consumer_cli`)
     const applied = run('npx', ['sessionward', 'migrate', '--database', other], app)
     check(
       /^Applied \d+ migrations/.test(applied),
       'on another empty database it applies the migrations',
     )
   } else {
-    console.log('CLI run skipped: DATABASE_URL is not set')
+    console.log(`CLI run skipped: ${cliSkip}`)
   }
 
   log("in Chromium: the served script tag and the Vite app against the README's server")
-  if (chromiumSkipReason) {
-    console.log(`browser run skipped: ${chromiumSkipReason}`)
+  if (browserSkip) {
+    console.log(`browser run skipped: ${browserSkip}`)
   } else {
     server = await startServer(databaseUrl)
     try {

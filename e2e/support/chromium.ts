@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { accessSync, constants, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
@@ -7,10 +7,22 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 /** Debian's Chromium unless CHROMIUM_PATH names another. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 
-/** Why the e2e scenarios are skipped, or null when they run. */
-export const chromiumSkipReason = existsSync(CHROMIUM_PATH)
+/**
+ * Why the e2e scenarios are skipped (no executable at CHROMIUM_PATH), or null when they run.
+ * Under CI a reason fails the run (test-skips.ts).
+ */
+export const chromiumSkipReason = isExecutable(CHROMIUM_PATH)
   ? null
   : `no Chromium at ${CHROMIUM_PATH} (install chromium or set CHROMIUM_PATH)`
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK)
+    return statSync(path).isFile()
+  } catch {
+    return false
+  }
+}
 
 /** Flags for Chromium as root on a machine without a network: no sandbox, no background calls. */
 export const CHROMIUM_ARGS = [

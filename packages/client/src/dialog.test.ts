@@ -419,3 +419,60 @@ describe('locales', () => {
     expect(formatTime(65_000, tag)).toBe(text)
   })
 })
+
+describe('issue 20 defect 11: a close event from an earlier opening is not a Stay', () => {
+  // Browsers queue a dialog's `close` event as a task when it closes, so the one hide() causes
+  // can arrive after the next show(). happy-dom dispatches it at once, inside close(); the late
+  // delivery is replayed here as the browser makes it: a plain `close` event on the element.
+  const late = (element: Element | null | undefined): void => {
+    element?.dispatchEvent(new Event('close'))
+  }
+  const answers = (): { calls: string[]; options: DialogOptions } => {
+    const calls: string[] = []
+    return {
+      calls,
+      options: { ...quiet, onStay: () => calls.push('stay'), onLogout: () => calls.push('logout') },
+    }
+  }
+
+  test('hidden, shown again, then the first opening’s close arrives: no Stay, still open', () => {
+    const { calls, options } = answers()
+    const dialog = createDialog(document, options)
+    dialog.show(5000, 10_000)
+    dialog.hide()
+    dialog.show(4000, 10_000)
+    late(hook('dialog'))
+    expect(calls).toEqual([])
+    expect(dialog.isOpen()).toBe(true)
+    expect((hook('dialog') as HTMLDialogElement).open).toBe(true)
+    dialog.destroy()
+  })
+
+  test('the browser closing the opening shown is one Stay, however many close events follow', () => {
+    const { calls, options } = answers()
+    const dialog = createDialog(document, options)
+    dialog.show(5000, 10_000)
+    dialog.hide()
+    dialog.show(4000, 10_000)
+    // A close request (a second Escape): the browser closes it, then the earlier close arrives.
+    ;(hook('dialog') as HTMLDialogElement).close()
+    late(hook('dialog'))
+    expect(calls).toEqual(['stay'])
+    dialog.destroy()
+  })
+
+  test('rebuilt in the arrived texts: the replaced element’s late close is no Stay', async () => {
+    const { calls, options } = answers()
+    const dialog = createDialog(document, { ...options, locale: 'de' })
+    dialog.show(5000, 10_000)
+    const first = hook('dialog')
+    await dialog.ready
+    dialog.hide()
+    dialog.show(4000, 10_000)
+    expect(hook('title')?.textContent).toBe(de.texts.title)
+    late(first)
+    expect(calls).toEqual([])
+    expect(dialog.isOpen()).toBe(true)
+    dialog.destroy()
+  })
+})

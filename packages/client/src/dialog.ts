@@ -147,6 +147,9 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
     stay: HTMLElement
   } | null = null
   let open = false
+  // Generations: every showModal starts an opening; `answered` is the last one a close answered.
+  let opening = 0
+  let answered = 0
   let announced = 0
   let returnFocus: Element | null = null
 
@@ -212,10 +215,16 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
       }
     })
     // Browsers may close a modal dialog themselves (a second Escape, a close request):
-    // whatever closed it, the user answered, so that is a stay as well.
+    // whatever closed it, the user answered, so that is a stay as well. But a close event is
+    // queued, and the one hide() causes can arrive after the next show(), even at an element
+    // rebuilt since: only a close that finds the dialog shown now closed answers, once per
+    // opening.
     root.addEventListener('cancel', stay)
     root.addEventListener('close', (event) => {
-      if (open) stay(event)
+      if (open && !parts?.root.open && answered !== opening) {
+        answered = opening
+        stay(event)
+      }
     })
     shadow.append(root)
     doc.body.append(host)
@@ -252,6 +261,7 @@ export function createDialog(doc: Document, options: DialogOptions): Dialog {
       announced = now
       if (open) return
       open = true
+      opening++
       returnFocus = doc.activeElement
       root.showModal()
       parts.stay.focus()

@@ -12,15 +12,12 @@ import type { WardEnv } from './middleware.ts'
 import { migrationsList } from './migrations/index.ts'
 import { CHROME_120 } from './test-support/app.ts'
 import { leakCheckedLogger } from './test-support/leaks.ts'
-import { freshDatabase, postgresSkipReason } from './test-support/postgres.ts'
+import { freshDatabase, postgresSkipReason, psqlSkipReason } from './test-support/postgres.ts'
 import { createWard } from './ward.ts'
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url))
 const ALL = migrationsList.map((migration) => migration.name)
 const BASE_URL = process.env.DATABASE_URL
-const psqlSkipReason =
-  postgresSkipReason ??
-  (spawnSync('psql', ['--version']).status === 0 ? null : 'psql is not installed')
 
 interface Run {
   code: number

@@ -9,6 +9,7 @@ import { resolveOptions } from './options.ts'
 import { type TestApp, testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase, testDatabase, usePglite } from './test-support/db.ts'
+import { redisSkipReason } from './test-support/instances.ts'
 import { stallProxy } from './test-support/stall-proxy.ts'
 import { addressKey, createThrottles } from './throttle.ts'
 import { DEFAULT_THROTTLE } from './throttle-options.ts'
@@ -366,8 +367,8 @@ describe('ward.loginThrottle', () => {
 })
 
 const REDIS_URL = process.env.REDIS_URL
-describe.skipIf(!REDIS_URL)(
-  `the limiters on Redis${REDIS_URL ? '' : ' (skipped: REDIS_URL is not set)'}`,
+describe.skipIf(redisSkipReason !== null)(
+  `the limiters on Redis${redisSkipReason ? ` (skipped: ${redisSkipReason})` : ''}`,
   () => {
     let redis: Redis
     // A prefix of this run's own: the shared Redis is never flushed, only these keys deleted.

@@ -1,10 +1,20 @@
+import { spawnSync } from 'node:child_process'
 import { MikroORM } from '@mikro-orm/core'
 import { PostgreSqlDriver } from '@mikro-orm/postgresql'
 import type { EntityManager } from '@mikro-orm/sql'
 import { SessionEntity } from '../entity.ts'
+import { postgresUnavailable } from './services.ts'
 
-/** Why the PostgreSQL half of the server suite is skipped, or null when it runs. */
-export const postgresSkipReason = process.env.DATABASE_URL ? null : 'DATABASE_URL is not set'
+/**
+ * Why the PostgreSQL half of the server suite is skipped (DATABASE_URL unset, or PostgreSQL not
+ * answering on it), or null when it runs. Under CI a reason fails the run (test-skips.ts).
+ */
+export const postgresSkipReason = await postgresUnavailable(process.env.DATABASE_URL)
+
+/** Why the tests that apply SQL with `psql` are skipped, or null when they run. */
+export const psqlSkipReason =
+  postgresSkipReason ??
+  (spawnSync('psql', ['--version']).status === 0 ? null : 'psql is not installed')
 
 /**
  * Creates (or re-creates, empty) a PostgreSQL database next to the one `baseUrl` names and
