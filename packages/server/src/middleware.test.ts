@@ -215,5 +215,37 @@ onEachDatabase((open) => {
       ])
       expect(seen.map(({ keys }) => keys)).toEqual(Array(4).fill(['session']))
     })
+
+    it("the session's dates cannot be changed either: a setter throws, the next request sees the true dates", async () => {
+      const ward = await createWard({ sweepInterval: 0, database: db.orm })
+      const expiries: string[] = []
+      const refused: string[] = []
+      const { call, login } = hostApp(ward, (app) => {
+        app.get('/api/var', ward.requireSession(), (c) => {
+          expiries.push(String(c.var.session?.expiresAt.toISOString()))
+          return c.body(null, 204)
+        })
+        app.get('/api/tamper', ward.requireSession(), (c) => {
+          const session = c.var.session
+          for (const date of [session?.expiresAt, session?.createdAt, session?.lastActivityAt]) {
+            for (const change of [() => date?.setTime(0), () => date?.setFullYear(1970)]) {
+              try {
+                change()
+              } catch (error) {
+                refused.push((error as Error).name)
+              }
+            }
+          }
+          return c.body(null, 204)
+        })
+      })
+      const token = await login()
+      expect((await call('/api/var', token)).status).toBe(204)
+      expect((await call('/api/tamper', token)).status).toBe(204)
+      expect((await call('/api/var', token)).status).toBe(204) // the same second: the same view
+      expect(refused).toEqual(Array(6).fill('TypeError'))
+      expect(expiries[1]).toBe(expiries[0])
+      expect(expiries[0]).not.toBe(new Date(0).toISOString())
+    })
   })
 })

@@ -388,11 +388,29 @@ export function sessionView(entry: CachedSession): Readonly<SessionInfo> {
     const { session } = entry
     entry.view = Object.freeze({
       ...session,
-      createdAt: new Date(session.createdAt),
-      lastActivityAt: new Date(session.lastActivityAt),
-      expiresAt: new Date(session.expiresAt),
-      endedAt: session.endedAt && new Date(session.endedAt),
+      createdAt: readOnlyDate(session.createdAt),
+      lastActivityAt: readOnlyDate(session.lastActivityAt),
+      expiresAt: readOnlyDate(session.expiresAt),
+      endedAt: session.endedAt && readOnlyDate(session.endedAt),
     })
   }
   return entry.view
+}
+
+// A Date's value lives in an internal slot that Object.freeze does not protect: the view is
+// shared by the requests until the next change, so its dates refuse every setter.
+const READ_ONLY_DATE: Date = Object.create(Date.prototype)
+for (const name of Object.getOwnPropertyNames(Date.prototype)) {
+  if (!name.startsWith('set')) continue
+  Object.defineProperty(READ_ONLY_DATE, name, {
+    value() {
+      throw new TypeError(`sessionward: c.var.session is read-only (Date#${name})`)
+    },
+  })
+}
+Object.freeze(READ_ONLY_DATE)
+
+/** A copy of `date` whose setters throw (still `instanceof Date`, same JSON). */
+function readOnlyDate(date: Date): Date {
+  return Object.freeze(Object.setPrototypeOf(new Date(date), READ_ONLY_DATE))
 }
