@@ -19,6 +19,17 @@ export interface StallProxy {
    * they reach the server: a fault in the middle of a unit of work, at a chosen statement.
    */
   faultOn(text: string, fault: ProxyFault): void
+  /**
+   * Forwards the next bytes the client sends containing `text` (a COMMIT), then holds what the
+   * server answers on that one connection until `resume()`: the statement runs and lands, its
+   * acknowledgement is late. Other connections pass.
+   */
+  holdAnswerTo(text: string): void
+  /**
+   * Forwards the next bytes the client sends containing `text`, then applies `fault` to all
+   * traffic: the statement lands, and neither its answer nor anything after gets through.
+   */
+  faultAfter(text: string, fault: ProxyFault): void
   /** Forwards what was held back, then passes bytes (and accepts connections) again. */
   resume(): void
   close(): Promise<void>
@@ -35,6 +46,10 @@ export interface StallProxy {
 export async function stallProxy(host: string, port: number): Promise<StallProxy> {
   let fault: ProxyFault | null = null
   let trigger: { text: string; fault: ProxyFault } | null = null
+  let answerTrigger: string | null = null
+  let afterTrigger: { text: string; fault: ProxyFault } | null = null
+  // The client sockets whose server answers are held (see holdAnswerTo).
+  const answersHeld = new Set<Socket>()
   const held: { to: Socket; chunk: Buffer }[] = []
   const sockets = new Set<Socket>()
   const apply = (next: ProxyFault) => {
@@ -50,8 +65,16 @@ export async function stallProxy(host: string, port: number): Promise<StallProxy
         apply(trigger.fault)
         trigger = null
       }
-      if (fault === 'stall') held.push({ to, chunk })
+      if (fromClient && answerTrigger !== null && chunk.includes(answerTrigger)) {
+        answersHeld.add(from)
+        answerTrigger = null
+      }
+      if (fault === 'stall' || (!fromClient && answersHeld.has(to))) held.push({ to, chunk })
       else if (fault === null) to.write(chunk)
+      if (fromClient && afterTrigger && chunk.includes(afterTrigger.text)) {
+        apply(afterTrigger.fault)
+        afterTrigger = null
+      }
     })
     from.on('close', () => to.destroy())
     from.on('error', () => to.destroy())
@@ -79,9 +102,18 @@ export async function stallProxy(host: string, port: number): Promise<StallProxy
     faultOn: (text, next) => {
       trigger = { text, fault: next }
     },
+    holdAnswerTo: (text) => {
+      answerTrigger = text
+    },
+    faultAfter: (text, next) => {
+      afterTrigger = { text, fault: next }
+    },
     resume: () => {
       fault = null
       trigger = null
+      answerTrigger = null
+      afterTrigger = null
+      answersHeld.clear()
       for (const { to, chunk } of held.splice(0)) if (!to.destroyed) to.write(chunk)
     },
     close: async () => {
