@@ -1,16 +1,10 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { MikroORM } from '@mikro-orm/core'
-import {
-  explainDriverImport,
-  migrate,
-  migrationScript,
-  openDatabase,
-  pendingMigrations,
-  postgresAddress,
-} from './database.ts'
+import { explainDriverImport, migrate, openDatabase, postgresAddress } from './database.ts'
 import { SessionEntity } from './entity.ts'
 import { migrationsList } from './migrations/index.ts'
+import { Store } from './store.ts'
 
 const USAGE = `Usage: sessionward migrate [--database URL] [--sql]
 
@@ -82,10 +76,7 @@ async function run(argv: string[]): Promise<number> {
       entities: [SessionEntity],
     })
     process.stdout.write(
-      await migrationScript(
-        offline,
-        migrationsList.map(({ name }) => name),
-      ),
+      await new Store(offline).migrationScript(migrationsList.map(({ name }) => name)),
     )
     return 0
   }
@@ -93,10 +84,11 @@ async function run(argv: string[]): Promise<number> {
   try {
     const where = postgresAddress(url)
     if (args.sql) {
-      const pending = await pendingMigrations(orm)
+      const store = new Store(orm)
+      const pending = await store.pendingMigrations()
       process.stdout.write(
         pending.length > 0
-          ? await migrationScript(orm, pending)
+          ? await store.migrationScript(pending)
           : `-- sessionward: the schema of ${where} is current; nothing to apply\n`,
       )
       return 0

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import type { MikroORM } from '@mikro-orm/core'
-import type { EntityManager } from '@mikro-orm/sql'
 import type { Context } from 'hono'
 import type { HTTPException } from 'hono/http-exception'
 import { type Problem, problemException } from './errors.ts'
@@ -13,25 +12,15 @@ import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } fro
 import { type CachedSession, SessionCache } from './session-cache.ts'
 import { SessionWatchers } from './session-watchers.ts'
 import {
-  boundStoreCalls,
   describeStoreError,
   type EndTarget,
   type Expiry,
-  endSessions,
-  findById,
-  findByTokenHash,
-  fork,
-  insertSession,
-  listExpired,
-  listLive,
-  listLivePage,
-  lockUser,
+  landedValue,
   type Page,
-  pruneLog,
   STORE_RETRY_AFTER,
+  type Statements,
+  Store,
   StoreUnavailableError,
-  transaction,
-  writeActivity,
 } from './store.ts'
 import { createThrottles, type Throttles } from './throttle.ts'
 import { generateToken, hashToken } from './tokens.ts'
@@ -112,6 +101,8 @@ export const UNKNOWN_TOKEN: Problem = {
 export class WardCore {
   readonly options: ResolvedOptions
   readonly orm: MikroORM
+  /** Every statement this ward sends, bounded by its storeTimeout. */
+  readonly store: Store
   /** The open `/session/events` streams of this instance. */
   readonly watchers = new SessionWatchers()
   readonly #cache: SessionCache<Context>
@@ -131,7 +122,7 @@ export class WardCore {
   constructor(options: ResolvedOptions, orm: MikroORM) {
     this.options = options
     this.orm = orm
-    boundStoreCalls(orm, options.storeTimeout)
+    this.store = new Store(orm, options.storeTimeout)
     this.#channel = options.redis
       ? new RedisChannel(
           options.redis,
@@ -151,10 +142,10 @@ export class WardCore {
         touchInterval: options.touchInterval * 1000,
       },
       {
-        read: (tokenHash) => findByTokenHash(fork(orm), tokenHash),
+        read: (tokenHash) => this.store.findByTokenHash(tokenHash),
         policy: (userId, c) => this.policyFor(userId, c),
         writeActivity: (session, userAgent) =>
-          writeActivity(fork(orm), session.id, session.lastActivityAt, session.lastIp, userAgent),
+          this.store.writeActivity(session.id, session.lastActivityAt, session.lastIp, userAgent),
         onEnded: (sessionId, reason) => this.watchers.ended(sessionId, reason),
         onPolicyChanged: (sessionId, policy) => this.watchers.policyChanged(sessionId, policy),
       },
@@ -162,7 +153,8 @@ export class WardCore {
     this.#pendingEnds = new PendingEnds({
       ...PENDING_END_DELAYS,
       max: MAX_PENDING_ENDS,
-      end: async ({ target, reason }) => void (await this.end(target, reason)),
+      end: async ({ target, reason, endedAt }) =>
+        void (await this.#end(target, reason, null, endedAt, true)),
       warn: (message) => options.logger.warn(message),
     })
   }
@@ -213,7 +205,7 @@ export class WardCore {
     }
     if (reason === 'idle' && entry.checkedAt < now) {
       // Never end for idleness on stale data: another instance may have seen activity.
-      const fresh = await findById(fork(this.orm), entry.session.id)
+      const fresh = await this.store.findById(entry.session.id)
       if (!fresh || fresh.endedAt) {
         const known = fresh?.endReason ?? 'revoked'
         this.#cache.markEnded(tokenHash, entry.session.id, known, fresh?.endedAt ?? null)
@@ -296,12 +288,40 @@ export class WardCore {
     target: EndTarget,
     reason: EndReason,
     detail: string | null = null,
+    endedAt = new Date(),
   ): Promise<SessionRecord[]> {
-    const records = await transaction(this.orm, (tx) =>
-      this.#endIn(tx, target, reason, new Date(), detail),
+    return this.#end(target, reason, detail, endedAt, false)
+  }
+
+  /**
+   * `end`; `again`: a retry of an end with this `endedAt` whose COMMIT may have landed
+   * unacknowledged, so the rows it ended then count as ended now (their hooks fire once).
+   * When the COMMIT's answer is lost, the rows are read back by id: ended with this
+   * `endedAt` and reason, the end landed and is announced; otherwise it answers 503.
+   */
+  async #end(
+    target: EndTarget,
+    reason: EndReason,
+    detail: string | null,
+    endedAt: Date,
+    again: boolean,
+  ): Promise<SessionRecord[]> {
+    const settled = await this.store.transaction((tx) =>
+      this.#endIn(tx, target, reason, endedAt, detail, again),
     )
+    const records = await landedValue(settled, (ended) => this.#endLanded(ended, reason, endedAt))
     await this.#afterEnd(records, reason)
     return records
+  }
+
+  /** Whether an end (these rows, ended at `endedAt` with `reason`) landed, by the rows' ids. */
+  async #endLanded(records: SessionRecord[], reason: EndReason, endedAt: Date): Promise<boolean> {
+    // Nothing to end: whatever the COMMIT did, nothing changed.
+    if (records.length === 0) return true
+    const stored = await this.store.findByIds(records.map((record) => record.id))
+    return stored.some(
+      (row) => row.endReason === reason && row.endedAt?.getTime() === endedAt.getTime(),
+    )
   }
 
   /**
@@ -313,21 +333,23 @@ export class WardCore {
   async endForGood(one: EndOne, reason: EndReason): Promise<SessionRecord[]> {
     const target: EndTarget =
       'id' in one ? { ids: [one.id], userId: one.userId } : { tokenHash: one.tokenHash }
+    const endedAt = new Date()
     try {
-      return await this.end(target, reason)
+      return await this.end(target, reason, null, endedAt)
     } catch (error) {
       if (!(error instanceof StoreUnavailableError && error.retryable)) throw error
       const key = one.tokenHash ? `hash:${one.tokenHash}` : `id:${(one as { id: string }).id}`
-      this.#pendingEnds.add(key, { target, reason })
+      // Retried with the same endedAt: if this attempt's COMMIT landed after all, the retry
+      // recognises the rows it ended (see `#end`).
+      this.#pendingEnds.add(key, { target, reason, endedAt })
       // Refused here, and (with Redis) on the other instances, from now on, even when the set
       // is full (then only the client's retry stores it). The end is not stored yet.
-      const endedAt = Date.now()
       this.#announce(
         this.#knownSessions(one).map(([tokenHash, sessionId]) => ({
           sessionId,
           tokenHash,
           reason,
-          endedAt,
+          endedAt: endedAt.getTime(),
         })),
       )
       throw error
@@ -367,17 +389,18 @@ export class WardCore {
    * both, so keeping the log short costs no extra round trip to disk.
    */
   async #endIn(
-    tx: EntityManager,
+    tx: Statements,
     target: EndTarget,
     reason: EndReason,
     endedAt: Date,
     detail: string | null = null,
+    again = false,
   ): Promise<SessionRecord[]> {
-    const records = await endSessions(tx, target, reason, endedAt, detail)
+    const records = await tx.endSessions(target, reason, endedAt, detail, again)
     const { logLimit } = this.options
     if (logLimit !== null) {
       for (const userId of new Set(records.map((record) => record.userId))) {
-        await pruneLog(tx, userId, logLimit)
+        await tx.pruneLog(userId, logLimit)
       }
     }
     return records
@@ -462,7 +485,7 @@ export class WardCore {
     page: PageRequest,
     now = Date.now(),
   ): Promise<Page<SessionInfo>> {
-    const { rows, next } = await listLivePage(fork(this.orm), userId, this.expiry(now), page)
+    const { rows, next } = await this.store.listLivePage(userId, this.expiry(now), page)
     return { rows: rows.map((row) => toSessionInfo(this.#withCachedActivity(row))), next }
   }
 
@@ -482,7 +505,7 @@ export class WardCore {
     const { expireAfter, touchInterval } = this.options
     const expiry = this.expiry(now)
     const groups = new Map<string, { reason: EndReason; target: EndTarget }>()
-    const candidates = await listExpired(fork(this.orm), expiry, limit)
+    const candidates = await this.store.listExpired(expiry, limit)
     await this.#takeSharedActivity(candidates.map(({ record }) => record.tokenHash))
     for (const { record, expireAfter: own } of candidates) {
       const rowExpireAfter = own ?? expireAfter
@@ -543,12 +566,12 @@ export class WardCore {
       detail: null,
     }
     const endedBefore: { records: SessionRecord[]; reason: EndReason }[] = []
-    const evicted = await transaction(this.orm, async (tx) => {
+    const settled = await this.store.transaction(async (tx) => {
       let victims: SessionRecord[] = []
       if (policy.maxSessions > 0) {
         // Serializes this user's logins so N concurrent logins cannot all see room for one more.
-        await lockUser(tx, userId)
-        const { live, expired } = this.#sortOut(await listLive(tx, userId), policy, now.getTime())
+        await tx.lockUser(userId)
+        const { live, expired } = this.#sortOut(await tx.listLive(userId), policy, now.getTime())
         // Expired sessions end with their true reason, and never count against the cap.
         for (const [reason, ids] of expired) {
           endedBefore.push({ reason, records: await this.#endIn(tx, { ids }, reason, now) })
@@ -560,9 +583,14 @@ export class WardCore {
           victims = await this.#endIn(tx, { ids: leastRecentlyActive }, 'evicted', now)
         }
       }
-      await insertSession(tx, record, policy.expireAfter)
+      await tx.insertSession(record, policy.expireAfter)
       return victims
     })
+    // COMMIT's answer lost: the login (and the ends it made) landed if its row is there.
+    const evicted = await landedValue(
+      settled,
+      async () => (await this.store.findById(record.id)) !== null,
+    )
     for (const { records, reason } of endedBefore) await this.#afterEnd(records, reason)
     await this.#afterEnd(evicted, 'evicted')
     const session = toSessionInfo(record)

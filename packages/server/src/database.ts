@@ -1,11 +1,9 @@
 import { resolve } from 'node:path'
-import { MikroORM, type Transaction } from '@mikro-orm/core'
-import { Migrator } from '@mikro-orm/migrations'
-import type { AbstractSqlDriver, EntityManager } from '@mikro-orm/sql'
+import { MikroORM } from '@mikro-orm/core'
 import { SessionEntity } from './entity.ts'
 import { WardOptionsError } from './errors.ts'
-import { migrationsList } from './migrations/index.ts'
 import { releaseDeadClients } from './pool-guard.ts'
+import { Store } from './store.ts'
 
 /** What `createWard({ database })` accepts: nothing, a PGlite directory, a postgres:// URL or an ORM. */
 export type DatabaseOption = string | MikroORM | undefined
@@ -27,24 +25,6 @@ export type StoreTarget =
   | { kind: 'directory'; path: string }
   | { kind: 'postgres'; url: string }
   | { kind: 'orm'; orm: MikroORM }
-
-// The library keeps its own migration history so it never mixes with the host app's.
-const MIGRATIONS_TABLE = 'sessionward_migrations'
-const MIGRATIONS = {
-  tableName: MIGRATIONS_TABLE,
-  migrationsList,
-  snapshot: false,
-  transactional: true,
-  allOrNothing: true,
-  emit: 'ts' as const,
-  silent: true,
-}
-
-// One key for every migrate() in any process; a transaction lock is released at commit or rollback.
-const MIGRATION_LOCK = `select pg_advisory_xact_lock(hashtext('${MIGRATIONS_TABLE}'))`
-
-// The history table exactly as MikroORM's Migrator creates it (a test compares the two).
-const MIGRATIONS_TABLE_DDL = `create table if not exists "${MIGRATIONS_TABLE}" ("id" serial primary key, "name" varchar(255) not null, "executed_at" timestamptz(6) not null default current_timestamp(6))`
 
 const POSTGRES_URL = /^postgres(ql)?:\/\//i
 const URL_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i
@@ -214,34 +194,6 @@ function isOrmLike(value: unknown): value is MikroORM {
 }
 
 /**
- * The library's Migrator, working inside one transaction. The Migrator creates and reads its
- * history table while it initialises, before `up()` opens a transaction, and rebuilds that
- * storage when it has checked the database before: each storage it builds gets the transaction.
- */
-class TransactionMigrator extends Migrator {
-  transaction: Transaction | undefined
-
-  protected override initServices(): void {
-    super.initServices()
-    if (this.transaction) this.storage.setMasterMigration(this.transaction)
-  }
-}
-
-function migratorFor(orm: MikroORM, transaction: Transaction): TransactionMigrator {
-  const hostMigrations = orm.config.get('migrations')
-  // Migrator reads its options once, when built: lend it ours, then give the host its own back.
-  orm.config.set('migrations', { ...hostMigrations, ...MIGRATIONS })
-  try {
-    const migrator = new TransactionMigrator(orm.em.fork() as EntityManager)
-    migrator.transaction = transaction
-    migrator.getStorage().setMasterMigration(transaction)
-    return migrator
-  } finally {
-    orm.config.set('migrations', hostMigrations)
-  }
-}
-
-/**
  * Applies the library's pending schema migrations. Idempotent: a second call applies nothing.
  * Works on a shared ORM too, using the library's own migration table and list. Safe to call
  * from several instances at once: each waits for a database lock, so each migration runs once.
@@ -251,73 +203,11 @@ function migratorFor(orm: MikroORM, transaction: Transaction): TransactionMigrat
  */
 export function migrate(orm: MikroORM): Promise<string[]> {
   const queued = (migrations.get(orm) ?? Promise.resolve()).catch(() => undefined)
-  const run = queued.then(() => migrateUnderLock(orm))
+  const run = queued.then(() => new Store(orm).migrate())
   migrations.set(orm, run)
   return run
 }
 
-// Calls on one ORM also queue in process: kysely's PGlite driver deadlocks on concurrent transactions.
+// Calls on one ORM (whichever ward or caller makes them) also queue in process: kysely's
+// PGlite driver deadlocks on concurrent transactions.
 const migrations = new WeakMap<MikroORM, Promise<string[]>>()
-
-async function migrateUnderLock(orm: MikroORM): Promise<string[]> {
-  const connection = (orm.em.fork() as EntityManager).getConnection()
-  return connection.transactional(async (trx) => {
-    // Migrations may wait for another instance's and rebuild indexes: no storeTimeout here.
-    await connection.execute('set local statement_timeout = 0', [], 'run', trx)
-    await connection.execute(MIGRATION_LOCK, [], 'run', trx)
-    const applied = await migratorFor(orm, trx).up({ transaction: trx })
-    return applied.map((migration) => migration.name)
-  })
-}
-
-/**
- * The migrations the database has not recorded yet, read without writing anything (so not
- * through the Migrator, which creates its table on first use).
- *
- * @example
- * await pendingMigrations(orm) // [] when the schema is current
- */
-export async function pendingMigrations(orm: MikroORM): Promise<string[]> {
-  const em = orm.em.fork() as EntityManager
-  const [table] = await em.execute<{ exists: boolean }[]>(
-    `select to_regclass('"${MIGRATIONS_TABLE}"') is not null as exists`,
-  )
-  const executed = table?.exists
-    ? (await em.execute<{ name: string }[]>(`select name from "${MIGRATIONS_TABLE}"`)).map(
-        (row) => row.name,
-      )
-    : []
-  return migrationsList.map(({ name }) => name).filter((name) => !executed.includes(name))
-}
-
-/**
- * The SQL `migrate()` runs for the named migrations, as one psql script in one transaction:
- * the same lock, the history table as the Migrator creates it, and each migration recorded
- * the way the Migrator records it, so `migrate()` afterwards finds them applied.
- *
- * @example
- * process.stdout.write(await migrationScript(orm, await pendingMigrations(orm)))
- */
-export async function migrationScript(orm: MikroORM, names: string[]): Promise<string> {
-  const lines = [
-    '-- sessionward schema migrations. Apply with: psql -v ON_ERROR_STOP=1 -f <this file>',
-    'begin;',
-    '-- The lock ward.migrate() and `npx sessionward migrate` take, so they wait for this script.',
-    `${MIGRATION_LOCK};`,
-    `${MIGRATIONS_TABLE_DDL};`,
-  ]
-  for (const { name, class: MigrationClass } of migrationsList.filter((m) =>
-    names.includes(m.name),
-  )) {
-    const migration = new MigrationClass(orm.driver as AbstractSqlDriver, orm.config)
-    await migration.up()
-    lines.push('', `-- ${name}`)
-    for (const query of migration.getQueries()) {
-      if (typeof query !== 'string') throw new Error(`${name}: a query that is not SQL text`)
-      lines.push(`${query};`)
-    }
-    lines.push(`insert into "${MIGRATIONS_TABLE}" ("name") values ('${name}');`)
-  }
-  lines.push('', 'commit;', '')
-  return lines.join('\n')
-}

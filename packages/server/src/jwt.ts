@@ -8,7 +8,7 @@ import type { Problem } from './errors.ts'
 import type { ResolvedJwtOptions } from './jwt-options.ts'
 import type { SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
-import { findById, fork, query, type Row, toDate } from './store.ts'
+import type { RetiredToken } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
 
 /** The claims of an access token this library issued. */
@@ -32,8 +32,6 @@ const ACCESS_TOKEN_TYPE = 'at+jwt'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 // Three base64url segments: the only shape worth handing to the verifier.
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
-// Retired session tokens kept per session for reuse detection (one per rotation).
-const RETIRED_KEPT = 64
 
 /**
  * Whether a bearer credential is worth verifying as a JWT (three base64url segments).
@@ -220,7 +218,7 @@ export class AccessTokens {
     }
     // Not known here yet, or its token was rotated (on another instance) or its row pruned.
     if (!outcome || ('problem' in outcome && outcome.problem === UNKNOWN_TOKEN)) {
-      const record = await findById(fork(core.orm), claims.sid)
+      const record = await core.store.findById(claims.sid)
       if (!record) return { problem: SESSION_GONE }
       if (record.endedAt) return { problem: ended(record.endReason) }
       tokenHash = record.tokenHash
@@ -251,17 +249,9 @@ export class AccessTokens {
   ): Promise<{ token: string | undefined } | { problem: Problem }> {
     const token = generateToken()
     const newHash = hashToken(token)
-    const rows = await query(
-      fork(this.#core.orm),
-      `update sessionward_session
-          set token_hash = ?, token_rotated_at = ?,
-              retired_token_hashes = (array_prepend(token_hash, coalesce(retired_token_hashes, '{}')))[1:${RETIRED_KEPT}]
-        where id = ? and token_hash = ? and ended_at is null
-        returning id`,
-      [newHash, new Date(now), entry.session.id, oldHash],
-    )
-    if (rows.length === 0) {
-      const retired = await this.#findRetired(oldHash)
+    const store = this.#core.store
+    if (!(await store.rotateToken(entry.session.id, oldHash, newHash, new Date(now)))) {
+      const retired = await store.findRetired(oldHash)
       if (retired && this.#withinReuseInterval(retired, oldHash, now)) return { token: undefined }
       return { problem: retired ? await this.#reused(retired) : ended(null) }
     }
@@ -283,40 +273,28 @@ export class AccessTokens {
     tokenHash: string,
     now: number,
   ): Promise<Authentication | null> {
-    const retired = await this.#findRetired(tokenHash)
+    const retired = await this.#core.store.findRetired(tokenHash)
     if (!retired) return null
     if (this.#withinReuseInterval(retired, tokenHash, now)) {
-      return this.#core.authenticate(c, String(retired.token_hash), now)
+      return this.#core.authenticate(c, retired.tokenHash, now)
     }
     return { problem: await this.#reused(retired) }
   }
 
-  #findRetired(tokenHash: string): Promise<Row | undefined> {
-    return query(
-      fork(this.#core.orm),
-      `select id, token_hash, ended_at, end_reason, token_rotated_at,
-              retired_token_hashes[1] as previous
-         from sessionward_session
-        where retired_token_hashes @> array[?]::text[]
-        limit 1`,
-      [tokenHash],
-    ).then((rows) => rows[0])
-  }
-
   // Only the immediately previous token, only briefly: an older one is never a race.
-  #withinReuseInterval(retired: Row, tokenHash: string, now: number): boolean {
+  #withinReuseInterval(retired: RetiredToken, tokenHash: string, now: number): boolean {
     return (
-      retired.ended_at == null &&
+      retired.endedAt === null &&
       retired.previous === tokenHash &&
-      retired.token_rotated_at != null &&
-      now - toDate(retired.token_rotated_at).getTime() < this.options.reuseInterval * 1000
+      retired.rotatedAt !== null &&
+      now - retired.rotatedAt.getTime() < this.options.reuseInterval * 1000
     )
   }
 
-  async #reused(retired: Row): Promise<Problem> {
-    if (retired.ended_at != null) return ended(retired.end_reason as SessionInfo['endReason'])
+  async #reused(retired: RetiredToken): Promise<Problem> {
+    if (retired.endedAt !== null) return ended(retired.endReason)
     await this.#core.end(
-      { ids: [String(retired.id)] },
+      { ids: [retired.id] },
       'refresh_reuse',
       'a retired session token was used again',
     )

@@ -7,7 +7,11 @@ describe('PendingEnds: ends kept while the store is out', () => {
   let storeUp: boolean
   let tried: { at: number; end: PendingEnd }[]
   let warnings: string[]
-  const logout = (id: string): PendingEnd => ({ target: { ids: [id] }, reason: 'logout' })
+  const logout = (id: string): PendingEnd => ({
+    target: { ids: [id] },
+    reason: 'logout',
+    endedAt: new Date(0),
+  })
   const make = (max = 100) =>
     new PendingEnds({
       max,

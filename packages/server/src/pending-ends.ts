@@ -5,6 +5,8 @@ import type { EndReason } from './vocabulary.ts'
 export interface PendingEnd {
   target: EndTarget
   reason: EndReason
+  /** When it was asked for: every retry ends at this time, so it knows its own earlier end. */
+  endedAt: Date
 }
 
 /** How pending ends are retried: `end` stores one (throws while the store is out). */
@@ -28,6 +30,8 @@ export interface PendingEndsOptions {
 export class PendingEnds {
   readonly #options: PendingEndsOptions
   readonly #ends = new Map<string, PendingEnd>()
+  /** Attempts in flight by key: a client's retry and the background one never run one end twice. */
+  readonly #attempts = new Map<string, Promise<void>>()
   #timer: NodeJS.Timeout | null = null
   #delay: number
   #warned = false
@@ -66,9 +70,19 @@ export class PendingEnds {
   async flush(key: string): Promise<boolean> {
     const end = this.#ends.get(key)
     if (!end) return true
-    await this.#options.end(end)
-    this.#ends.delete(key)
+    await this.#attempt(key, end)
+    if (this.#ends.get(key) === end) this.#ends.delete(key)
     return true
+  }
+
+  /** Stores `end`, or joins the attempt at it already in flight. */
+  #attempt(key: string, end: PendingEnd): Promise<void> {
+    let attempt = this.#attempts.get(key)
+    if (!attempt) {
+      attempt = this.#options.end(end).finally(() => this.#attempts.delete(key))
+      this.#attempts.set(key, attempt)
+    }
+    return attempt
   }
 
   /** Stops retrying and drops the ends still pending; returns how many, for a log line. */
@@ -91,7 +105,7 @@ export class PendingEnds {
     this.#timer = null
     for (const [key, end] of this.#ends) {
       try {
-        await this.#options.end(end)
+        await this.#attempt(key, end)
       } catch {
         // Still out: wait longer (bounded) and try the oldest again.
         this.#delay = Math.min(this.#delay * 2, this.#options.maxDelay)

@@ -17,7 +17,7 @@ import { DEFAULT_PAGE, encodeCursor, isSessionId, MAX_PAGE, parsePage } from './
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
 import { endsAt, type SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
-import { describeStoreError, fork, listEndedPage, StoreUnavailableError } from './store.ts'
+import { describeStoreError, StoreUnavailableError } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, readCredentials, setSessionCookie } from './transport.ts'
 import { parseUserAgent } from './user-agent.ts'
@@ -283,7 +283,7 @@ export function createRoutes(
     const { session } = liveEntry(c)
     const paged = readPage(c, HISTORY_PAGE)
     if ('message' in paged) return badQuery(c, paged.message)
-    const { rows, next } = await listEndedPage(fork(core.orm), session.userId, paged.page)
+    const { rows, next } = await core.store.listEndedPage(session.userId, paged.page)
     return c.json({
       sessions: rows.map((record) => ({
         ...describe(record),

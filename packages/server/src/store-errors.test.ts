@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import type { EntityManager } from '@mikro-orm/sql'
 import { HTTPException } from 'hono/http-exception'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { SessionRecord } from './session.ts'
-import { fork, insertSession, query } from './store.ts'
+import { Store } from './store.ts'
 import { testApp } from './test-support/app.ts'
 import {
   onEachDatabase,
@@ -91,24 +90,25 @@ onEachDatabase((open) => {
     })
 
     it('the store classifies: bad text or a conflict is 400, a statement it cannot run is 503 without Retry-After', async () => {
-      const nul = await answerOf(query(fork(db.orm), 'select ? as v', ['a\u0000b']))
+      const store = new Store(db.orm)
+      const nul = await answerOf(store.query('select ? as v', ['a\u0000b']))
       expect(nul).toMatchObject({
         status: 400,
         body: { error: 'invalid_request' },
         retryAfter: null,
       })
-      const badInt = await answerOf(query(fork(db.orm), 'select ?::int as n', ['abc']))
+      const badInt = await answerOf(store.query('select ?::int as n', ['abc']))
       expect(badInt).toMatchObject({
         status: 400,
         body: { error: 'invalid_request' },
         retryAfter: null,
       })
       const id = randomUUID()
-      await insertSession(fork(db.orm), row(id), 900)
-      const duplicate = await answerOf(insertSession(fork(db.orm), row(id), 900))
+      await store.insertSession(row(id), 900)
+      const duplicate = await answerOf(store.insertSession(row(id), 900))
       expect(duplicate).toMatchObject({ status: 400, body: { error: 'invalid_request' } })
       // A missing table (migrations not applied) is the server's fault: retrying will not help.
-      const missing = await answerOf(query(fork(db.orm), 'select * from no_such_table', []))
+      const missing = await answerOf(store.query('select * from no_such_table', []))
       expect(missing).toMatchObject({
         status: 503,
         body: { error: 'store_unavailable' },
@@ -116,9 +116,7 @@ onEachDatabase((open) => {
       })
       // The same rules hold inside a transaction.
       const inTx = await answerOf(
-        fork(db.orm).transactional((tx) =>
-          query(tx as EntityManager, 'select ?::int as n', ['abc']),
-        ),
+        store.transaction((tx) => tx.query('select ?::int as n', ['abc'])),
       )
       expect(inTx).toMatchObject({ status: 400, body: { error: 'invalid_request' } })
     })
@@ -131,9 +129,9 @@ describe.skipIf(postgresSkipReason !== null)(
     it('a statement timeout', async () => {
       const pg = await testDatabase('PostgreSQL')
       const answer = await answerOf(
-        fork(pg.orm).transactional(async (tx) => {
-          await query(tx as EntityManager, 'set local statement_timeout = 20', [])
-          await query(tx as EntityManager, 'select pg_sleep(2)', [])
+        new Store(pg.orm).transaction(async (tx) => {
+          await tx.query('set local statement_timeout = 20', [])
+          await tx.query('select pg_sleep(2)', [])
         }),
       )
       expect(answer).toMatchObject({

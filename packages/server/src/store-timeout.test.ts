@@ -3,7 +3,7 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { migrate } from './database.ts'
 import { SessionEntity } from './entity.ts'
-import { boundStoreCalls, fork, query, StoreUnavailableError, transaction } from './store.ts'
+import { Store, StoreUnavailableError } from './store.ts'
 import { testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
 import { postgresSkipReason, testDatabase } from './test-support/db.ts'
@@ -174,11 +174,11 @@ describe.skipIf(postgresSkipReason !== null)(
         clientUrl: String(shared.url),
         entities: [SessionEntity],
       })
-      boundStoreCalls(appOrm, STORE_TIMEOUT)
+      const appStore = new Store(appOrm, STORE_TIMEOUT)
       try {
         const calls: [string, (sql: string) => Promise<unknown>][] = [
-          ['transaction', (sql) => transaction(appOrm, (tx) => query(tx, sql, []))],
-          ['statement', (sql) => query(fork(ward.orm), sql, [])],
+          ['transaction', (sql) => appStore.transaction((tx) => tx.query(sql, []))],
+          ['statement', (sql) => new Store(ward.orm, STORE_TIMEOUT).query(sql, [])],
         ]
         for (const [kind, call] of calls) {
           const marker = `sessionward_cancel_${kind}`

@@ -1,13 +1,17 @@
-import type { Configuration, MikroORM } from '@mikro-orm/core'
-import type { EntityManager } from '@mikro-orm/sql'
+import type { MikroORM, Transaction } from '@mikro-orm/core'
+import { Migrator } from '@mikro-orm/migrations'
+import type { AbstractSqlDriver, EntityManager } from '@mikro-orm/sql'
 import { HTTPException } from 'hono/http-exception'
 import { type Problem, problemAnswer } from './errors.ts'
+import { migrationsList } from './migrations/index.ts'
 import type { Cursor, PageRequest } from './paging.ts'
 import type { SessionInfo, SessionRecord } from './session.ts'
 import type { EndReason } from './vocabulary.ts'
 
-// Every statement the library sends is here, in plain SQL that PostgreSQL and PGlite share.
-// Each call runs on its own fork of the EntityManager: never the global one.
+// Every statement the library writes is here, in plain SQL that PostgreSQL and PGlite share:
+// the session lifecycle's, token rotation's, the admin view's and the migration lock's. The
+// schema's own DDL is in migrations/, run by MikroORM's Migrator (which also keeps its history
+// table). Each call runs on its own fork of the EntityManager: never the global one.
 
 const COLUMNS =
   'id, user_id, token_hash, created_at, last_activity_at, expires_at, ended_at, end_reason, ip, last_ip, user_agent, detail'
@@ -51,13 +55,8 @@ function toRecord(row: Row): SessionRecord {
   return { ...toSessionInfoRow(row), tokenHash: String(row.token_hash) }
 }
 
-/**
- * A fresh EntityManager for one unit of work.
- *
- * @example
- * await findById(fork(orm), id)
- */
-export function fork(orm: MikroORM): EntityManager {
+/** A fresh EntityManager for one unit of work. */
+function fork(orm: MikroORM): EntityManager {
   return orm.em.fork() as EntityManager
 }
 
@@ -159,23 +158,6 @@ export function describeStoreError(error: unknown): string {
   return message.replace(/[0-9a-f]{64}/gi, '[hash]')
 }
 
-// The bound (ms) on every call through `query()` and `transaction()`, per MikroORM instance
-// (its forks share its Configuration). Unset: unbounded (an ORM no ward runs on).
-const storeBounds = new WeakMap<Configuration, number>()
-// The deadline (performance.now() ms) of a transaction, for each statement run inside it.
-const deadlines = new WeakMap<EntityManager, number>()
-
-/**
- * Bounds every store call the ward makes on this ORM to `seconds` (`storeTimeout`): past it,
- * the call fails as a retryable 503. One bound per ORM: the last ward created on it sets it.
- *
- * @example
- * boundStoreCalls(orm, 5)
- */
-export function boundStoreCalls(orm: MikroORM, seconds: number): void {
-  storeBounds.set(orm.config, seconds * 1000)
-}
-
 /** The store took longer than its bound: a 503 with Retry-After, like an unreachable store. */
 function storeTimedOut(bound: number): StoreUnavailableError {
   const cause = new Error(`no answer within storeTimeout (${bound / 1000} s)`)
@@ -184,172 +166,72 @@ function storeTimedOut(bound: number): StoreUnavailableError {
 }
 
 /**
- * `work`, or a `storeTimedOut` rejection once `ms` pass first. The last resort for a stalled
- * socket: the statement itself is cancelled by statement_timeout where the store can.
+ * `work`, or a `storeTimedOut` rejection once `ms` pass first (`onLate` runs at that moment).
+ * The last resort for a stalled socket: the statement itself is cancelled by
+ * statement_timeout where the store can.
  */
-function withinBound<T>(work: Promise<T>, ms: number, bound: number): Promise<T> {
+function withinBound<T>(
+  work: Promise<T>,
+  ms: number,
+  bound: number,
+  onLate: () => void = () => undefined,
+): Promise<T> {
   if (ms <= 0) {
     // Never sent: its outcome no longer matters (a rejection must not go unhandled).
     work.catch(() => undefined)
+    onLate()
     return Promise.reject(storeTimedOut(bound))
   }
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(storeTimedOut(bound)), ms)
+    timer = setTimeout(() => {
+      onLate()
+      reject(storeTimedOut(bound))
+    }, ms)
   })
   return Promise.race([work, late]).finally(() => clearTimeout(timer))
 }
 
-/**
- * Runs one statement within the store bound (a transaction's statements within what is left
- * of its own); a failure is answered as `storeError` classifies it (400 for input the store
- * refuses, 503 for a store that cannot serve or did not answer in time).
- *
- * @example
- * const rows = await query(fork(orm), 'select 1 as one', [])
- */
-export async function query(runner: EntityManager, sql: string, params: unknown[]): Promise<Row[]> {
-  // PostgreSQL text cannot hold NUL, and the wire protocol breaks on one (08P01, which would
-  // read as a lost connection): refused before it is sent.
-  if (params.some((param) => typeof param === 'string' && param.includes('\0'))) {
-    throw new StoreInputError('a value in the request contains a NUL byte, which cannot be stored')
-  }
-  const bound = storeBounds.get(runner.config)
-  const deadline = deadlines.get(runner)
-  // A transaction past its deadline sends nothing more: the throw rolls it back.
-  if (bound !== undefined && deadline !== undefined && performance.now() >= deadline) {
-    throw storeTimedOut(bound)
-  }
-  try {
-    const rows = runner.execute<Row[]>(sql, params, 'all')
-    if (bound === undefined) return await rows
-    return await withinBound(
-      rows,
-      (deadline ?? performance.now() + bound) - performance.now(),
-      bound,
-    )
-  } catch (error) {
-    throw storeError(error)
-  }
+// A failure after COMMIT was sent that says nothing of whether it landed: no SQLSTATE (a socket
+// closed, the bound passed), a connection exception (08) or the server ending the connection
+// (57P01-57P03). Any other SQLSTATE is the server answering that the COMMIT failed.
+const COMMIT_ANSWER_LOST = /^(08|57P0)/
+
+function commitAnswerLost(error: unknown): boolean {
+  const code = (error instanceof StoreUnavailableError ? error.cause : error) as {
+    code?: unknown
+  } | null
+  const sqlstate = code?.code
+  return (
+    typeof sqlstate !== 'string' || !SQLSTATE.test(sqlstate) || COMMIT_ANSWER_LOST.test(sqlstate)
+  )
 }
 
 /**
- * Runs a unit of work in one transaction, bounded as a whole by the store bound: PostgreSQL
- * cancels a statement that outlasts it (`SET LOCAL statement_timeout`), a stalled connection
- * gives up at a timer, and work past the deadline rolls back rather than commits. A failure is
- * answered as `storeError` says.
+ * How a transaction ended, when it did not roll back (a rolled-back transaction rejects: nothing
+ * of it landed). `committed`: the store acknowledged the COMMIT. `unknown`: COMMIT was sent and
+ * its acknowledgement never came (past storeTimeout, or the connection broke): the work's value
+ * is what landed if it landed, and `error` is the 503 to answer if it did not.
+ */
+export type Settled<T> =
+  | { outcome: 'committed'; value: T }
+  | { outcome: 'unknown'; value: T; error: StoreUnavailableError }
+
+/**
+ * The work's value once its transaction is known to have landed: at once when committed; when
+ * unknown, once `landed` (reading the affected rows by id) says so. Otherwise (not landed, or
+ * the read failed too) throws the transaction's 503.
  *
  * @example
- * await transaction(orm, async (tx) => { await lockUser(tx, userId); ... })
+ * const records = await landedValue(await store.transaction(work), (records) => readBack(records))
  */
-export async function transaction<T>(
-  orm: MikroORM,
-  work: (tx: EntityManager) => Promise<T>,
+export async function landedValue<T>(
+  settled: Settled<T>,
+  landed: (value: T) => Promise<boolean>,
 ): Promise<T> {
-  const bound = storeBounds.get(orm.config)
-  // From the call, not from BEGIN: a BEGIN that stalls must not restart the clock.
-  const deadline = performance.now() + (bound ?? 0)
-  const run = fork(orm).transactional(async (em) => {
-    const tx = em as EntityManager
-    if (bound === undefined) return work(tx)
-    deadlines.set(tx, deadline)
-    await query(tx, `set local statement_timeout = ${Math.ceil(bound)}`, [])
-    const result = await work(tx)
-    // Answered 503 meanwhile (the timer won): nothing of it may land after all.
-    if (performance.now() >= deadline) throw storeTimedOut(bound)
-    return result
-  })
-  try {
-    return await (bound === undefined ? run : withinBound(run, bound, bound))
-  } catch (error) {
-    throw storeError(error)
-  }
-}
-
-/**
- * Stores a new session row.
- *
- * @example
- * await insertSession(fork(orm), record, policy.expireAfter)
- */
-export async function insertSession(
-  runner: EntityManager,
-  record: SessionRecord,
-  expireAfter: number,
-): Promise<void> {
-  await query(
-    runner,
-    `insert into sessionward_session (${COLUMNS}, expire_after)
-      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [
-      record.id,
-      record.userId,
-      record.tokenHash,
-      record.createdAt,
-      record.lastActivityAt,
-      record.expiresAt,
-      record.endedAt,
-      record.endReason,
-      record.ip,
-      record.lastIp,
-      record.userAgent,
-      record.detail,
-      expireAfter,
-    ],
-  )
-}
-
-/**
- * The session whose token has this hash, live or ended, or null.
- *
- * @example
- * await findByTokenHash(fork(orm), hashToken(token))
- */
-export async function findByTokenHash(
-  runner: EntityManager,
-  tokenHash: string,
-): Promise<SessionRecord | null> {
-  const rows = await query(
-    runner,
-    `select ${COLUMNS} from sessionward_session where token_hash = ?`,
-    [tokenHash],
-  )
-  return rows[0] ? toRecord(rows[0]) : null
-}
-
-/**
- * One session by id, or null.
- *
- * @example
- * await findById(fork(orm), id)
- */
-export async function findById(runner: EntityManager, id: string): Promise<SessionRecord | null> {
-  const rows = await query(runner, `select ${COLUMNS} from sessionward_session where id = ?`, [id])
-  return rows[0] ? toRecord(rows[0]) : null
-}
-
-/**
- * Records activity, and the user agent when one was adopted since the last write (null keeps
- * the stored one). Never moves last activity backwards, whatever order writes land in.
- *
- * @example
- * await writeActivity(fork(orm), id, new Date(), '203.0.113.7', null)
- */
-export async function writeActivity(
-  runner: EntityManager,
-  id: string,
-  lastActivityAt: Date,
-  lastIp: string | null,
-  userAgent: string | null,
-): Promise<void> {
-  await query(
-    runner,
-    `update sessionward_session
-        set last_activity_at = greatest(last_activity_at, ?), last_ip = coalesce(?, last_ip),
-            user_agent = coalesce(?, user_agent)
-      where id = ? and ended_at is null`,
-    [lastActivityAt, lastIp, userAgent, id],
-  )
+  if (settled.outcome === 'committed') return settled.value
+  if (!(await landed(settled.value).catch(() => false))) throw settled.error
+  return settled.value
 }
 
 /**
@@ -361,29 +243,12 @@ export type EndTarget =
   | { userId: string; exceptId?: string }
   | { tokenHash: string }
 
-/**
- * Ends live sessions and returns the rows it ended. The `ended_at is null` condition makes
- * ending idempotent: of two racing callers only one gets the row back, so hooks fire once.
- *
- * @example
- * await endSessions(fork(orm), { ids: [id] }, 'logout', new Date())
- */
-export async function endSessions(
-  runner: EntityManager,
-  target: EndTarget,
-  reason: EndReason,
-  endedAt: Date,
-  detail: string | null = null,
-): Promise<SessionRecord[]> {
-  let where: string
-  let params: unknown[]
-  if ('tokenHash' in target) {
-    where = 'token_hash = ?'
-    params = [target.tokenHash]
-  } else if ('ids' in target) {
-    if (target.ids.length === 0) return []
-    where = `id in (${target.ids.map(() => '?').join(', ')})`
-    params = target.ids
+/** The SQL condition (and its parameters) for the rows an `EndTarget` names. */
+function targetCondition(target: EndTarget): [string, unknown[]] {
+  if ('tokenHash' in target) return ['token_hash = ?', [target.tokenHash]]
+  if ('ids' in target) {
+    let where = `id in (${target.ids.map(() => '?').join(', ')})`
+    let params: unknown[] = target.ids
     if (target.userId !== undefined) {
       where += ' and user_id = ?'
       params = [...params, target.userId]
@@ -392,21 +257,10 @@ export async function endSessions(
       where += ' and last_activity_at < ?'
       params = [...params, target.activeBefore]
     }
-  } else if (target.exceptId) {
-    where = 'user_id = ? and id <> ?'
-    params = [target.userId, target.exceptId]
-  } else {
-    where = 'user_id = ?'
-    params = [target.userId]
+    return [where, params]
   }
-  const rows = await query(
-    runner,
-    `update sessionward_session set ended_at = ?, end_reason = ?, detail = coalesce(?, detail)
-      where ${where} and ended_at is null
-      returning ${COLUMNS}`,
-    [endedAt, reason, detail, ...params],
-  )
-  return rows.map(toRecord)
+  if (target.exceptId) return ['user_id = ? and id <> ?', [target.userId, target.exceptId]]
+  return ['user_id = ?', [target.userId]]
 }
 
 /** What SQL needs to tell an expired session: the time, and the idle limit rows may lack. */
@@ -430,49 +284,6 @@ export function expiredCondition(expiry: Expiry): [string, unknown[]] {
     `(expires_at <= ? or last_activity_at + (coalesce(expire_after, ?) + ?) * interval '1 second' <= ?)`,
     [expiry.now, expiry.expireAfter, expiry.margin, expiry.now],
   ]
-}
-
-/**
- * Up to `limit` sessions not ended but expired by their rows (see `expiredCondition`), for the
- * background sweep to end.
- *
- * @example
- * await listExpired(fork(orm), { now: new Date(), expireAfter: 900, margin: 60 }, 500)
- */
-export async function listExpired(
-  runner: EntityManager,
-  expiry: Expiry,
-  limit: number,
-): Promise<{ record: SessionRecord; expireAfter: number | null }[]> {
-  const [condition, params] = expiredCondition(expiry)
-  const rows = await query(
-    runner,
-    `select ${COLUMNS}, expire_after from sessionward_session
-      where ended_at is null and ${condition}
-      limit ?`,
-    [...params, limit],
-  )
-  return rows.map((row) => ({
-    record: toRecord(row),
-    expireAfter: row.expire_after == null ? null : Number(row.expire_after),
-  }))
-}
-
-/**
- * A user's live sessions, most recently active first.
- *
- * @example
- * await listLive(fork(orm), 'alice')
- */
-export async function listLive(runner: EntityManager, userId: string): Promise<SessionRecord[]> {
-  const rows = await query(
-    runner,
-    `select ${COLUMNS} from sessionward_session
-      where user_id = ? and ended_at is null
-      order by last_activity_at desc, id`,
-    [userId],
-  )
-  return rows.map(toRecord)
 }
 
 /**
@@ -517,92 +328,711 @@ function toPage<T>(rows: Row[], limit: number, map: (row: Row) => T): Page<T> {
   }
 }
 
-/**
- * One page of a user's live sessions that are not expired (see `expiredCondition`), newest
- * login first, ties by id. Login time never changes, so paging is stable while the sessions
- * are used: each one shows up exactly once.
- *
- * @example
- * await listLivePage(fork(orm), 'alice', expiry, { limit: 50 })
- */
-export async function listLivePage(
-  runner: EntityManager,
-  userId: string,
-  expiry: Expiry,
-  page: PageRequest,
-): Promise<Page<SessionRecord>> {
-  const [expired, expiredParams] = expiredCondition(expiry)
-  const [after, afterParams] = page.cursor ? afterCursor('created_at', page.cursor) : ['true', []]
-  const rows = await query(
-    runner,
-    `select ${COLUMNS}, ${microseconds('created_at')} as sort_us from sessionward_session
-      where user_id = ? and ended_at is null and not ${expired} and ${after}
-      order by created_at desc, id desc
-      limit ?`,
-    [userId, ...expiredParams, ...afterParams, page.limit + 1],
-  )
-  return toPage(rows, page.limit, toRecord)
+/** A session whose token was rotated away from the one presented (see `findRetired`). */
+export interface RetiredToken {
+  id: string
+  /** The session's current token hash. */
+  tokenHash: string
+  endedAt: Date | null
+  endReason: EndReason | null
+  rotatedAt: Date | null
+  /** The hash of the token the last rotation retired. */
+  previous: string | null
+}
+
+// Retired session tokens kept per session for reuse detection (one per rotation).
+const RETIRED_KEPT = 64
+
+// The admin view's columns, listed one by one: token_hash and retired_token_hashes are never
+// selected, so they cannot leak into a view.
+const ADMIN_COLUMNS = `id, user_id, created_at, last_activity_at, expires_at, ended_at, end_reason,
+  ip, last_ip, user_agent, detail,
+  ${microseconds('created_at')} as created_us`
+
+/** What the admin list is filtered by. Dates are inclusive (`…After`) or exclusive (`…Before`). */
+export interface AdminFilters {
+  user?: string
+  live?: boolean
+  reason?: EndReason
+  createdAfter?: Date
+  createdBefore?: Date
+  endedAfter?: Date
+  endedBefore?: Date
+  cursor?: Cursor
+  limit: number
+}
+
+/** One session as the admin sees it (no token, no hash), with its sort key for cursors. */
+export interface AdminSession extends SessionInfo {
+  cursor: Cursor
+}
+
+/** One page of the admin list. */
+export interface AdminPage {
+  sessions: AdminSession[]
+  /** Where the next page starts, or null on the last page. */
+  next: Cursor | null
+}
+
+/** Sessions started, and ended by reason, per clock hour (UTC), oldest hour first. */
+export interface HourlyActivity {
+  /** Start of each hour (ms since the epoch). */
+  hours: number[]
+  started: number[]
+  ended: Partial<Record<EndReason, number[]>>
+}
+
+const HOUR = 3_600_000
+
+function toAdminSession(row: Row): AdminSession {
+  return {
+    ...toSessionInfoRow(row),
+    cursor: { atUs: String(row.created_us), id: String(row.id) },
+  }
+}
+
+/** The admin list's WHERE clause (with its parameters) for `filters`. */
+function adminConditions(filters: AdminFilters, expiry: Expiry): [string[], unknown[]] {
+  const where: string[] = []
+  const params: unknown[] = []
+  if (filters.user !== undefined) {
+    where.push('user_id = ?')
+    params.push(filters.user)
+  }
+  if (filters.live !== undefined) {
+    // Live: not ended and not expired (an abandoned session awaiting the sweep is not live).
+    const [expired, expiredParams] = expiredCondition(expiry)
+    where.push(
+      filters.live ? `ended_at is null and not ${expired}` : `(ended_at is not null or ${expired})`,
+    )
+    params.push(...expiredParams)
+  }
+  if (filters.reason !== undefined) {
+    where.push('end_reason = ?')
+    params.push(filters.reason)
+  }
+  const ranges = [
+    ['created_at >= ?', filters.createdAfter],
+    ['created_at < ?', filters.createdBefore],
+    ['ended_at >= ?', filters.endedAfter],
+    ['ended_at < ?', filters.endedBefore],
+  ] as const
+  for (const [condition, date] of ranges) {
+    if (date === undefined) continue
+    where.push(condition)
+    params.push(date)
+  }
+  if (filters.cursor) {
+    const [after, afterParams] = afterCursor('created_at', filters.cursor)
+    where.push(after)
+    params.push(...afterParams)
+  }
+  return [where, params]
+}
+
+/** Counted rows of `hourlyActivity`'s statement as 24 hourly series from `first`. */
+function toHourlyActivity(rows: Row[], first: number): HourlyActivity {
+  const hours = Array.from({ length: 24 }, (_, i) => first + i * HOUR)
+  const started = hours.map(() => 0)
+  const ended: HourlyActivity['ended'] = {}
+  for (const row of rows) {
+    const index = (toDate(row.hour).getTime() - first) / HOUR
+    if (!(index >= 0 && index < 24)) continue
+    const n = Number(row.n)
+    if (row.kind === 'started') {
+      started[index] = n
+    } else {
+      const reason = String(row.reason) as EndReason
+      const series = ended[reason] ?? hours.map(() => 0)
+      series[index] = n
+      ended[reason] = series
+    }
+  }
+  return { hours, started, ended }
+}
+
+/** When a transaction's statements must be done by (performance.now() ms), and whether the caller gave up. */
+interface Deadline {
+  at: number
+  gaveUp: boolean
 }
 
 /**
- * One page of a user's ended sessions, most recently ended first, ties by id.
- *
- * @example
- * await listEndedPage(fork(orm), 'alice', { limit: 20 })
+ * The library's statements, each one bounded by storeTimeout (inside a transaction, by what
+ * is left of the transaction's own bound). A failure is answered as `storeError` classifies it:
+ * 400 for input the store refuses, 503 for a store that cannot serve or did not answer in time.
  */
-export async function listEndedPage(
-  runner: EntityManager,
-  userId: string,
-  page: PageRequest,
-): Promise<Page<SessionInfo>> {
-  const [after, afterParams] = page.cursor ? afterCursor('ended_at', page.cursor) : ['true', []]
-  const rows = await query(
-    runner,
-    `select ${COLUMNS}, ${microseconds('ended_at')} as sort_us from sessionward_session
-      where user_id = ? and ended_at is not null and ${after}
-      order by ended_at desc, id desc
-      limit ?`,
-    [userId, ...afterParams, page.limit + 1],
-  )
-  return toPage(rows, page.limit, toSessionInfoRow)
-}
+export class Statements {
+  readonly #runner: () => EntityManager
+  /** The bound (ms) on each call; undefined: unbounded. */
+  readonly #bound: number | undefined
+  /** Set inside a transaction: its statements share its deadline. */
+  readonly #deadline: Deadline | null
 
-/**
- * Deletes a user's ended sessions beyond the `keep` most recent (the session log's limit).
- * Never touches a live session.
- *
- * @example
- * await pruneLog(fork(orm), 'alice', 20)
- */
-export async function pruneLog(
-  runner: EntityManager,
-  userId: string,
-  keep: number,
-): Promise<number> {
-  const rows = await query(
-    runner,
-    `delete from sessionward_session
-      where id in (
-        select id from sessionward_session
-         where user_id = ? and ended_at is not null
-         order by ended_at desc, id desc
-         offset ?
+  constructor(runner: () => EntityManager, bound: number | undefined, deadline: Deadline | null) {
+    this.#runner = runner
+    this.#bound = bound
+    this.#deadline = deadline
+  }
+
+  /**
+   * Runs one statement within the bound. The library's statements are the methods below; this
+   * is for them and for a test's own probe.
+   *
+   * @example
+   * const rows = await store.query('select 1 as one', [])
+   */
+  async query(sql: string, params: unknown[]): Promise<Row[]> {
+    // PostgreSQL text cannot hold NUL, and the wire protocol breaks on one (08P01, which would
+    // read as a lost connection): refused before it is sent.
+    if (params.some((param) => typeof param === 'string' && param.includes('\0'))) {
+      throw new StoreInputError(
+        'a value in the request contains a NUL byte, which cannot be stored',
       )
-      returning id`,
-    [userId, keep],
-  )
-  return rows.length
+    }
+    const bound = this.#bound
+    const deadline = this.#deadline
+    // A transaction past its deadline sends nothing more: the throw rolls it back.
+    if (bound !== undefined && deadline && (deadline.gaveUp || performance.now() >= deadline.at)) {
+      throw storeTimedOut(bound)
+    }
+    try {
+      const rows = this.#runner().execute<Row[]>(sql, params, 'all')
+      if (bound === undefined) return await rows
+      const until = deadline?.at ?? performance.now() + bound
+      return await withinBound(rows, until - performance.now(), bound)
+    } catch (error) {
+      throw storeError(error)
+    }
+  }
+
+  /**
+   * Stores a new session row.
+   *
+   * @example
+   * await tx.insertSession(record, policy.expireAfter)
+   */
+  async insertSession(record: SessionRecord, expireAfter: number): Promise<void> {
+    await this.query(
+      `insert into sessionward_session (${COLUMNS}, expire_after)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        record.id,
+        record.userId,
+        record.tokenHash,
+        record.createdAt,
+        record.lastActivityAt,
+        record.expiresAt,
+        record.endedAt,
+        record.endReason,
+        record.ip,
+        record.lastIp,
+        record.userAgent,
+        record.detail,
+        expireAfter,
+      ],
+    )
+  }
+
+  /**
+   * The session whose token has this hash, live or ended, or null.
+   *
+   * @example
+   * await store.findByTokenHash(hashToken(token))
+   */
+  async findByTokenHash(tokenHash: string): Promise<SessionRecord | null> {
+    const rows = await this.query(
+      `select ${COLUMNS} from sessionward_session where token_hash = ?`,
+      [tokenHash],
+    )
+    return rows[0] ? toRecord(rows[0]) : null
+  }
+
+  /**
+   * One session by id, or null.
+   *
+   * @example
+   * await store.findById(id)
+   */
+  async findById(id: string): Promise<SessionRecord | null> {
+    const [record] = await this.findByIds([id])
+    return record ?? null
+  }
+
+  /**
+   * The sessions with these ids that exist, live or ended, in no particular order.
+   *
+   * @example
+   * await store.findByIds([first, second])
+   */
+  async findByIds(ids: string[]): Promise<SessionRecord[]> {
+    if (ids.length === 0) return []
+    const rows = await this.query(
+      `select ${COLUMNS} from sessionward_session where id in (${ids.map(() => '?').join(', ')})`,
+      ids,
+    )
+    return rows.map(toRecord)
+  }
+
+  /**
+   * Records activity, and the user agent when one was adopted since the last write (null keeps
+   * the stored one). Never moves last activity backwards, whatever order writes land in.
+   *
+   * @example
+   * await store.writeActivity(id, new Date(), '203.0.113.7', null)
+   */
+  async writeActivity(
+    id: string,
+    lastActivityAt: Date,
+    lastIp: string | null,
+    userAgent: string | null,
+  ): Promise<void> {
+    await this.query(
+      `update sessionward_session
+          set last_activity_at = greatest(last_activity_at, ?), last_ip = coalesce(?, last_ip),
+              user_agent = coalesce(?, user_agent)
+        where id = ? and ended_at is null`,
+      [lastActivityAt, lastIp, userAgent, id],
+    )
+  }
+
+  /**
+   * Ends live sessions and returns the rows it ended. The `ended_at is null` condition makes
+   * ending idempotent: of two racing callers only one gets the row back, so hooks fire once.
+   * `again`: this is a retry of an end (same `endedAt` and `reason`) whose COMMIT may have
+   * landed unacknowledged; the rows that end ended are returned too, so its hooks still fire.
+   *
+   * @example
+   * await tx.endSessions({ ids: [id] }, 'logout', new Date())
+   */
+  async endSessions(
+    target: EndTarget,
+    reason: EndReason,
+    endedAt: Date,
+    detail: string | null = null,
+    again = false,
+  ): Promise<SessionRecord[]> {
+    if ('ids' in target && target.ids.length === 0) return []
+    const [where, params] = targetCondition(target)
+    const live = again
+      ? '(ended_at is null or (ended_at = ? and end_reason = ?))'
+      : 'ended_at is null'
+    const rows = await this.query(
+      `update sessionward_session set ended_at = ?, end_reason = ?, detail = coalesce(?, detail)
+        where ${where} and ${live}
+        returning ${COLUMNS}`,
+      [endedAt, reason, detail, ...params, ...(again ? [endedAt, reason] : [])],
+    )
+    return rows.map(toRecord)
+  }
+
+  /**
+   * Up to `limit` sessions not ended but expired by their rows (see `expiredCondition`), for
+   * the background sweep to end.
+   *
+   * @example
+   * await store.listExpired({ now: new Date(), expireAfter: 900, margin: 60 }, 500)
+   */
+  async listExpired(
+    expiry: Expiry,
+    limit: number,
+  ): Promise<{ record: SessionRecord; expireAfter: number | null }[]> {
+    const [condition, params] = expiredCondition(expiry)
+    const rows = await this.query(
+      `select ${COLUMNS}, expire_after from sessionward_session
+        where ended_at is null and ${condition}
+        limit ?`,
+      [...params, limit],
+    )
+    return rows.map((row) => ({
+      record: toRecord(row),
+      expireAfter: row.expire_after == null ? null : Number(row.expire_after),
+    }))
+  }
+
+  /**
+   * A user's live sessions, most recently active first.
+   *
+   * @example
+   * await tx.listLive('alice')
+   */
+  async listLive(userId: string): Promise<SessionRecord[]> {
+    const rows = await this.query(
+      `select ${COLUMNS} from sessionward_session
+        where user_id = ? and ended_at is null
+        order by last_activity_at desc, id`,
+      [userId],
+    )
+    return rows.map(toRecord)
+  }
+
+  /**
+   * One page of a user's live sessions that are not expired (see `expiredCondition`), newest
+   * login first, ties by id. Login time never changes, so paging is stable while the sessions
+   * are used: each one shows up exactly once.
+   *
+   * @example
+   * await store.listLivePage('alice', expiry, { limit: 50 })
+   */
+  async listLivePage(
+    userId: string,
+    expiry: Expiry,
+    page: PageRequest,
+  ): Promise<Page<SessionRecord>> {
+    const [expired, expiredParams] = expiredCondition(expiry)
+    const [after, afterParams] = page.cursor ? afterCursor('created_at', page.cursor) : ['true', []]
+    const rows = await this.query(
+      `select ${COLUMNS}, ${microseconds('created_at')} as sort_us from sessionward_session
+        where user_id = ? and ended_at is null and not ${expired} and ${after}
+        order by created_at desc, id desc
+        limit ?`,
+      [userId, ...expiredParams, ...afterParams, page.limit + 1],
+    )
+    return toPage(rows, page.limit, toRecord)
+  }
+
+  /**
+   * One page of a user's ended sessions, most recently ended first, ties by id.
+   *
+   * @example
+   * await store.listEndedPage('alice', { limit: 20 })
+   */
+  async listEndedPage(userId: string, page: PageRequest): Promise<Page<SessionInfo>> {
+    const [after, afterParams] = page.cursor ? afterCursor('ended_at', page.cursor) : ['true', []]
+    const rows = await this.query(
+      `select ${COLUMNS}, ${microseconds('ended_at')} as sort_us from sessionward_session
+        where user_id = ? and ended_at is not null and ${after}
+        order by ended_at desc, id desc
+        limit ?`,
+      [userId, ...afterParams, page.limit + 1],
+    )
+    return toPage(rows, page.limit, toSessionInfoRow)
+  }
+
+  /**
+   * Deletes a user's ended sessions beyond the `keep` most recent (the session log's limit).
+   * Never touches a live session.
+   *
+   * @example
+   * await tx.pruneLog('alice', 20)
+   */
+  async pruneLog(userId: string, keep: number): Promise<number> {
+    const rows = await this.query(
+      `delete from sessionward_session
+        where id in (
+          select id from sessionward_session
+           where user_id = ? and ended_at is not null
+           order by ended_at desc, id desc
+           offset ?
+        )
+        returning id`,
+      [userId, keep],
+    )
+    return rows.length
+  }
+
+  /**
+   * Serializes logins of one user until the transaction ends, so counting live sessions and
+   * inserting a new one cannot interleave with another login of the same user.
+   *
+   * @example
+   * await store.transaction(async (tx) => { await tx.lockUser(userId); ... })
+   */
+  async lockUser(userId: string): Promise<void> {
+    await this.query("select pg_advisory_xact_lock(hashtextextended('sessionward:' || ?, 0))", [
+      userId,
+    ])
+  }
+
+  /**
+   * Token rotation: gives the live session `id` the token hash `newHash` if its current one is
+   * still `oldHash`, keeping the old one among its retired hashes. False when it is not (ended,
+   * or rotated by someone else first).
+   *
+   * @example
+   * await store.rotateToken(session.id, oldHash, hashToken(token), new Date())
+   */
+  async rotateToken(id: string, oldHash: string, newHash: string, at: Date): Promise<boolean> {
+    const rows = await this.query(
+      `update sessionward_session
+          set token_hash = ?, token_rotated_at = ?,
+              retired_token_hashes = (array_prepend(token_hash, coalesce(retired_token_hashes, '{}')))[1:${RETIRED_KEPT}]
+        where id = ? and token_hash = ? and ended_at is null
+        returning id`,
+      [newHash, at, id, oldHash],
+    )
+    return rows.length > 0
+  }
+
+  /**
+   * The session that retired the token with this hash (one of its last rotations), or null.
+   *
+   * @example
+   * await store.findRetired(hashToken(oldToken))
+   */
+  async findRetired(tokenHash: string): Promise<RetiredToken | null> {
+    const [row] = await this.query(
+      `select id, token_hash, ended_at, end_reason, token_rotated_at,
+              retired_token_hashes[1] as previous
+         from sessionward_session
+        where retired_token_hashes @> array[?]::text[]
+        limit 1`,
+      [tokenHash],
+    )
+    if (!row) return null
+    return {
+      id: String(row.id),
+      tokenHash: String(row.token_hash),
+      endedAt: row.ended_at == null ? null : toDate(row.ended_at),
+      endReason: (row.end_reason as EndReason | null) ?? null,
+      rotatedAt: row.token_rotated_at == null ? null : toDate(row.token_rotated_at),
+      previous: row.previous == null ? null : String(row.previous),
+    }
+  }
+
+  /**
+   * One page of the admin list, newest first, by keyset pagination on `(created_at, id)`: a
+   * row inserted while someone pages is never shown twice nor shifts the others (no OFFSET).
+   *
+   * @example
+   * const page = await store.adminPage({ user: 'alice', live: true, limit: 50 }, expiry)
+   */
+  async adminPage(filters: AdminFilters, expiry: Expiry): Promise<AdminPage> {
+    const [where, params] = adminConditions(filters, expiry)
+    const rows = await this.query(
+      `select ${ADMIN_COLUMNS} from sessionward_session
+        ${where.length ? `where ${where.join(' and ')}` : ''}
+        order by created_at desc, id desc
+        limit ?`,
+      [...params, filters.limit + 1],
+    )
+    const sessions = rows.slice(0, filters.limit).map(toAdminSession)
+    const last = sessions.at(-1)
+    return { sessions, next: rows.length > filters.limit && last ? last.cursor : null }
+  }
+
+  /**
+   * One session by id (live or ended) as the admin sees it, or null.
+   *
+   * @example
+   * await store.adminSession(id)
+   */
+  async adminSession(id: string): Promise<AdminSession | null> {
+    const rows = await this.query(`select ${ADMIN_COLUMNS} from sessionward_session where id = ?`, [
+      id,
+    ])
+    return rows[0] ? toAdminSession(rows[0]) : null
+  }
+
+  /**
+   * Sessions started and ended (by reason) per clock hour over the 24 hours up to `now`, the
+   * current partial hour included.
+   *
+   * @example
+   * const activity = await store.hourlyActivity(Date.now())
+   */
+  async hourlyActivity(now: number): Promise<HourlyActivity> {
+    const first = Math.floor(now / HOUR) * HOUR - 23 * HOUR
+    const from = new Date(first)
+    const to = new Date(first + 24 * HOUR)
+    const rows = await this.query(
+      // date_bin on timestamps: about half the cost of hour arithmetic on numeric epochs.
+      `select 'started' as kind, null as reason,
+              date_bin('1 hour', created_at, timestamptz 'epoch') as hour, count(*)::int as n
+         from sessionward_session where created_at >= ? and created_at < ?
+        group by 3
+       union all
+       select 'ended', end_reason, date_bin('1 hour', ended_at, timestamptz 'epoch'), count(*)::int
+         from sessionward_session where ended_at >= ? and ended_at < ?
+        group by 2, 3`,
+      [from, to, from, to],
+    )
+    return toHourlyActivity(rows, first)
+  }
+}
+
+// The library keeps its own migration history so it never mixes with the host app's.
+const MIGRATIONS_TABLE = 'sessionward_migrations'
+const MIGRATIONS = {
+  tableName: MIGRATIONS_TABLE,
+  migrationsList,
+  snapshot: false,
+  transactional: true,
+  allOrNothing: true,
+  emit: 'ts' as const,
+  silent: true,
+}
+
+// One key for every migrate() in any process; a transaction lock is released at commit or rollback.
+const MIGRATION_LOCK = `select pg_advisory_xact_lock(hashtext('${MIGRATIONS_TABLE}'))`
+
+// The history table exactly as MikroORM's Migrator creates it (a test compares the two).
+const MIGRATIONS_TABLE_DDL = `create table if not exists "${MIGRATIONS_TABLE}" ("id" serial primary key, "name" varchar(255) not null, "executed_at" timestamptz(6) not null default current_timestamp(6))`
+
+/**
+ * The library's Migrator, working inside one transaction. The Migrator creates and reads its
+ * history table while it initialises, before `up()` opens a transaction, and rebuilds that
+ * storage when it has checked the database before: each storage it builds gets the transaction.
+ */
+class TransactionMigrator extends Migrator {
+  transaction: Transaction | undefined
+
+  protected override initServices(): void {
+    super.initServices()
+    if (this.transaction) this.storage.setMasterMigration(this.transaction)
+  }
+}
+
+function migratorFor(orm: MikroORM, transaction: Transaction): TransactionMigrator {
+  const hostMigrations = orm.config.get('migrations')
+  // Migrator reads its options once, when built: lend it ours, then give the host its own back.
+  orm.config.set('migrations', { ...hostMigrations, ...MIGRATIONS })
+  try {
+    const migrator = new TransactionMigrator(fork(orm))
+    migrator.transaction = transaction
+    migrator.getStorage().setMasterMigration(transaction)
+    return migrator
+  } finally {
+    orm.config.set('migrations', hostMigrations)
+  }
 }
 
 /**
- * Serializes logins of one user until the transaction ends, so counting live sessions and
- * inserting a new one cannot interleave with another login of the same user.
- *
- * @example
- * await fork(orm).transactional(async (tx) => { await lockUser(tx, userId); ... })
+ * One ward's store: its statements (see `Statements`), each on a fresh fork of the ORM and
+ * bounded by the ward's storeTimeout, its transactions, and its schema migrations. One per
+ * ward: two wards on one ORM keep their own bounds.
  */
-export async function lockUser(runner: EntityManager, userId: string): Promise<void> {
-  await query(runner, "select pg_advisory_xact_lock(hashtextextended('sessionward:' || ?, 0))", [
-    userId,
-  ])
+export class Store extends Statements {
+  readonly orm: MikroORM
+  readonly #bound: number | undefined
+
+  /**
+   * @param storeTimeout seconds every call may take (omitted: unbounded, as for the CLI).
+   * @example
+   * const store = new Store(orm, 5)
+   */
+  constructor(orm: MikroORM, storeTimeout?: number) {
+    const bound = storeTimeout === undefined ? undefined : storeTimeout * 1000
+    super(() => fork(orm), bound, null)
+    this.orm = orm
+    this.#bound = bound
+  }
+
+  /**
+   * Runs `work` in one transaction, bounded as a whole by storeTimeout: PostgreSQL cancels a
+   * statement that outlasts it (`SET LOCAL statement_timeout`), a stalled connection gives up
+   * at a timer, and work past the deadline rolls back rather than commits. Rejects when the
+   * transaction rolled back (nothing landed; the failure as `storeError` says); resolves with
+   * its outcome otherwise: `committed`, or `unknown` when COMMIT was sent and its answer was
+   * lost (see `Settled`; read the affected rows by id to learn which).
+   *
+   * @example
+   * const settled = await store.transaction(async (tx) => { await tx.lockUser(userId); ... })
+   */
+  async transaction<T>(work: (tx: Statements) => Promise<T>): Promise<Settled<T>> {
+    const bound = this.#bound
+    // From the call, not from BEGIN: a BEGIN that stalls must not restart the clock.
+    const deadline: Deadline = {
+      at: performance.now() + (bound ?? Number.POSITIVE_INFINITY),
+      gaveUp: false,
+    }
+    // Set once the work is done and COMMIT is to be sent: from then on it may land.
+    const sent: { value?: T; committing: boolean } = { committing: false }
+    const run = fork(this.orm).transactional(async (em) => {
+      const tx = new Statements(() => em as EntityManager, bound, deadline)
+      if (bound !== undefined)
+        await tx.query(`set local statement_timeout = ${Math.ceil(bound)}`, [])
+      const value = await work(tx)
+      // Answered 503 meanwhile (the timer won): nothing of it may land after all.
+      if (bound !== undefined && (deadline.gaveUp || performance.now() >= deadline.at)) {
+        throw storeTimedOut(bound)
+      }
+      sent.value = value
+      sent.committing = true
+      return value
+    })
+    try {
+      const value = await (bound === undefined
+        ? run
+        : withinBound(run, bound, bound, () => {
+            deadline.gaveUp = true
+          }))
+      return { outcome: 'committed', value }
+    } catch (error) {
+      if (!sent.committing || !commitAnswerLost(error)) throw storeError(error)
+      const lost = error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error)
+      return { outcome: 'unknown', value: sent.value as T, error: lost }
+    }
+  }
+
+  /**
+   * Applies the library's pending schema migrations in one transaction, under a database lock
+   * every migrate() takes (so each migration runs once, whichever instance gets there first).
+   * Idempotent. Not bounded by storeTimeout: it may wait for another instance's and rebuild
+   * indexes.
+   *
+   * @example
+   * await new Store(orm).migrate() // ['Migration20261123000000_initial']
+   */
+  async migrate(): Promise<string[]> {
+    const connection = fork(this.orm).getConnection()
+    return connection.transactional(async (trx) => {
+      await connection.execute('set local statement_timeout = 0', [], 'run', trx)
+      await connection.execute(MIGRATION_LOCK, [], 'run', trx)
+      const applied = await migratorFor(this.orm, trx).up({ transaction: trx })
+      return applied.map((migration) => migration.name)
+    })
+  }
+
+  /**
+   * The migrations the database has not recorded yet, read without writing anything (so not
+   * through the Migrator, which creates its table on first use).
+   *
+   * @example
+   * await store.pendingMigrations() // [] when the schema is current
+   */
+  async pendingMigrations(): Promise<string[]> {
+    const [table] = await this.query(
+      `select to_regclass('"${MIGRATIONS_TABLE}"') is not null as exists`,
+      [],
+    )
+    const executed = table?.exists
+      ? (await this.query(`select name from "${MIGRATIONS_TABLE}"`, [])).map((row) =>
+          String(row.name),
+        )
+      : []
+    return migrationsList.map(({ name }) => name).filter((name) => !executed.includes(name))
+  }
+
+  /**
+   * The SQL `migrate()` runs for the named migrations, as one psql script in one transaction:
+   * the same lock, the history table as the Migrator creates it, and each migration recorded
+   * the way the Migrator records it, so `migrate()` afterwards finds them applied.
+   *
+   * @example
+   * process.stdout.write(await store.migrationScript(await store.pendingMigrations()))
+   */
+  async migrationScript(names: string[]): Promise<string> {
+    const lines = [
+      '-- sessionward schema migrations. Apply with: psql -v ON_ERROR_STOP=1 -f <this file>',
+      'begin;',
+      '-- The lock ward.migrate() and `npx sessionward migrate` take, so they wait for this script.',
+      `${MIGRATION_LOCK};`,
+      `${MIGRATIONS_TABLE_DDL};`,
+    ]
+    for (const { name, class: MigrationClass } of migrationsList.filter((m) =>
+      names.includes(m.name),
+    )) {
+      const migration = new MigrationClass(this.orm.driver as AbstractSqlDriver, this.orm.config)
+      await migration.up()
+      lines.push('', `-- ${name}`)
+      for (const query of migration.getQueries()) {
+        if (typeof query !== 'string') throw new Error(`${name}: a query that is not SQL text`)
+        lines.push(`${query};`)
+      }
+      lines.push(`insert into "${MIGRATIONS_TABLE}" ("name") values ('${name}');`)
+    }
+    lines.push('', 'commit;', '')
+    return lines.join('\n')
+  }
 }

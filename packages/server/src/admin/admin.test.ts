@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { decodeCursor, encodeCursor } from '../paging.ts'
+import { Store } from '../store.ts'
 import { CHROME_120, type TestApp, testApp } from '../test-support/app.ts'
 import { onEachDatabase, type TestDatabase } from '../test-support/db.ts'
 import { parseListQuery } from './filters.ts'
-import { hourlyActivity } from './queries.ts'
 
 const START = Date.parse('2026-11-23T09:00:00Z')
 const JSON_ACCEPT = { accept: 'application/json' }
@@ -476,8 +476,7 @@ onEachDatabase((open) => {
         endedAt: '2026-11-22T10:10:00Z',
         endReason: 'admin',
       })
-      const { orm } = db
-      const activity = await hourlyActivity(orm.em.fork() as never, Date.now())
+      const activity = await new Store(db.orm).hourlyActivity(Date.now())
       expect(activity.hours).toHaveLength(24)
       expect(new Date(activity.hours[0] ?? 0).toISOString()).toBe('2026-11-22T10:00:00.000Z')
       expect(new Date(activity.hours[23] ?? 0).toISOString()).toBe('2026-11-23T09:00:00.000Z')

@@ -1,7 +1,7 @@
 import { jsx as h, type JSXNode } from 'hono/jsx'
+import type { HourlyActivity } from '../store.ts'
 import type { EndReason } from '../vocabulary.ts'
 import { END_REASONS } from '../vocabulary.ts'
-import type { HourlyActivity } from './queries.ts'
 
 // Colours are SVG presentation attributes, not inline styles: a CSP without 'unsafe-inline'
 // allows them.

@@ -1,18 +1,6 @@
-import { type Cursor, parsePage } from '../paging.ts'
+import { parsePage } from '../paging.ts'
+import type { AdminFilters } from '../store.ts'
 import { END_REASONS, type EndReason } from '../vocabulary.ts'
-
-/** What the admin list is filtered by. Dates are inclusive (`…After`) or exclusive (`…Before`). */
-export interface AdminFilters {
-  user?: string
-  live?: boolean
-  reason?: EndReason
-  createdAfter?: Date
-  createdBefore?: Date
-  endedAfter?: Date
-  endedBefore?: Date
-  cursor?: Cursor
-  limit: number
-}
 
 export const DEFAULT_LIMIT = 50
 export const MAX_LIMIT = 200

@@ -1,11 +1,11 @@
 import type { JSXNode } from 'hono/jsx'
 import { jsx as h } from 'hono/jsx'
 import { encodeCursor } from '../paging.ts'
+import type { AdminFilters, AdminPage, AdminSession, HourlyActivity } from '../store.ts'
 import { parseUserAgent } from '../user-agent.ts'
 import { END_REASONS } from '../vocabulary.ts'
 import { activityChart } from './chart.ts'
-import { type AdminFilters, filterQuery } from './filters.ts'
-import type { AdminPage, AdminSession, HourlyActivity } from './queries.ts'
+import { filterQuery } from './filters.ts'
 
 // Server-rendered with hono/jsx through `jsx()` calls rather than JSX syntax: Node runs the
 // package's .ts sources directly and cannot strip types from .tsx files.

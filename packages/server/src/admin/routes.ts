@@ -12,18 +12,17 @@ import {
 } from '../errors.ts'
 import { requestState, type WardEnv } from '../middleware.ts'
 import { encodeCursor, isSessionId } from '../paging.ts'
-import { describeStoreError, fork, StoreUnavailableError } from '../store.ts'
+import {
+  type AdminFilters,
+  type AdminSession,
+  describeStoreError,
+  type HourlyActivity,
+  StoreUnavailableError,
+} from '../store.ts'
 import { clearSessionCookie } from '../transport.ts'
 import { parseUserAgent } from '../user-agent.ts'
-import { type AdminFilters, filterQuery, parseListQuery, userProblem } from './filters.ts'
+import { filterQuery, parseListQuery, userProblem } from './filters.ts'
 import { detailPage, errorPage, listPage, type PageContext } from './pages.ts'
-import {
-  type AdminSession,
-  getSession,
-  type HourlyActivity,
-  hourlyActivity,
-  listSessions,
-} from './queries.ts'
 import { ADMIN_CSS } from './styles.ts'
 
 /** What `ward.adminRoutes()` takes. */
@@ -167,7 +166,7 @@ export function createAdminRoutes(
   let chart: { at: number; data: Promise<HourlyActivity> } | undefined
   const activity = (now: number): Promise<HourlyActivity> => {
     if (!chart || now - chart.at >= CHART_TTL || now < chart.at) {
-      const data = hourlyActivity(fork(core.orm), now)
+      const data = core.store.hourlyActivity(now)
       const current = { at: now, data }
       chart = current
       data.catch(() => {
@@ -205,7 +204,7 @@ export function createAdminRoutes(
     const parsed = parseListQuery(c.req.query())
     if ('message' in parsed) return invalid(c, parsed.message)
     const { filters } = parsed
-    const result = await listSessions(fork(core.orm), filters, core.expiry(Date.now()))
+    const result = await core.store.adminPage(filters, core.expiry(Date.now()))
     if (preferred(c, HTML) === JSON_TYPE) {
       return c.json({
         sessions: result.sessions.map(describe),
@@ -244,7 +243,7 @@ export function createAdminRoutes(
     // Never revived: if the store is out, refused here at once and retried until stored.
     const ended = await core.endForGood({ id }, 'admin')
     if (ended.length === 0) {
-      const existing = await getSession(fork(core.orm), id)
+      const existing = await core.store.adminSession(id)
       return refuse(
         c,
         notFound(
@@ -262,7 +261,7 @@ export function createAdminRoutes(
 
   app.get('/:id', async (c) => {
     const id = c.req.param('id')
-    const session = isSessionId(id) ? await getSession(fork(core.orm), id) : null
+    const session = isSessionId(id) ? await core.store.adminSession(id) : null
     if (!session) return refuse(c, notFound())
     if (preferred(c, HTML) === JSON_TYPE) return c.json({ session: describe(session) })
     return html(c, detailPage({ base: baseOf(c, 1), now: Date.now() }, session))
