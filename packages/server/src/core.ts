@@ -288,9 +288,8 @@ export class WardCore {
     target: EndTarget,
     reason: EndReason,
     detail: string | null = null,
-    endedAt = new Date(),
   ): Promise<SessionRecord[]> {
-    return this.#end(target, reason, detail, endedAt, false)
+    return this.#end(target, reason, detail, new Date(), false)
   }
 
   /**
@@ -335,7 +334,7 @@ export class WardCore {
       'id' in one ? { ids: [one.id], userId: one.userId } : { tokenHash: one.tokenHash }
     const endedAt = new Date()
     try {
-      return await this.end(target, reason, null, endedAt)
+      return await this.#end(target, reason, null, endedAt, false)
     } catch (error) {
       if (!(error instanceof StoreUnavailableError && error.retryable)) throw error
       const key = one.tokenHash ? `hash:${one.tokenHash}` : `id:${(one as { id: string }).id}`

@@ -198,13 +198,9 @@ function withinBound<T>(
 const COMMIT_ANSWER_LOST = /^(08|57P0)/
 
 function commitAnswerLost(error: unknown): boolean {
-  const code = (error instanceof StoreUnavailableError ? error.cause : error) as {
-    code?: unknown
-  } | null
-  const sqlstate = code?.code
-  return (
-    typeof sqlstate !== 'string' || !SQLSTATE.test(sqlstate) || COMMIT_ANSWER_LOST.test(sqlstate)
-  )
+  const cause = error instanceof StoreUnavailableError ? error.cause : error
+  const code = (cause as { code?: unknown } | null)?.code
+  return typeof code !== 'string' || !SQLSTATE.test(code) || COMMIT_ANSWER_LOST.test(code)
 }
 
 /**
@@ -936,8 +932,8 @@ export class Store extends Statements {
       at: performance.now() + (bound ?? Number.POSITIVE_INFINITY),
       gaveUp: false,
     }
-    // Set once the work is done and COMMIT is to be sent: from then on it may land.
-    const sent: { value?: T; committing: boolean } = { committing: false }
+    // The work's value, once it is done and COMMIT is to be sent: from then on it may land.
+    const committing: { value: T }[] = []
     const run = fork(this.orm).transactional(async (em) => {
       const tx = new Statements(() => em as EntityManager, bound, deadline)
       if (bound !== undefined)
@@ -947,8 +943,7 @@ export class Store extends Statements {
       if (bound !== undefined && (deadline.gaveUp || performance.now() >= deadline.at)) {
         throw storeTimedOut(bound)
       }
-      sent.value = value
-      sent.committing = true
+      committing.push({ value })
       return value
     })
     try {
@@ -959,9 +954,10 @@ export class Store extends Statements {
           }))
       return { outcome: 'committed', value }
     } catch (error) {
-      if (!sent.committing || !commitAnswerLost(error)) throw storeError(error)
+      const [sent] = committing
+      if (!sent || !commitAnswerLost(error)) throw storeError(error)
       const lost = error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error)
-      return { outcome: 'unknown', value: sent.value as T, error: lost }
+      return { outcome: 'unknown', value: sent.value, error: lost }
     }
   }
 
