@@ -172,6 +172,48 @@ describe.each(kinds)(
   },
 )
 
+describe.each(kinds)(
+  'issue 20 defect 4: a COMMIT the store answers with an error rolled back (%s)',
+  (kind) => {
+    let db: TestDatabase
+    beforeEach(async () => {
+      db = await testDatabase(kind)
+      await db.reset()
+      // A deferred constraint that fails at COMMIT: the server answers it, nothing lands.
+      await db.sql(`create or replace function sessionward_test_refuse_commit() returns trigger
+        language plpgsql as $$ begin raise exception 'refused at commit'; end $$`)
+      await db.sql(`create constraint trigger sessionward_test_refuse_commit
+        after insert on sessionward_session deferrable initially deferred
+        for each row execute function sessionward_test_refuse_commit()`)
+    })
+    afterEach(async () => {
+      await db.sql('drop trigger sessionward_test_refuse_commit on sessionward_session')
+      await db.sql('drop function sessionward_test_refuse_commit')
+    })
+
+    it('the login answers 503 without reading back, and leaves no row', async () => {
+      const starts: string[] = []
+      const { call, ward } = await testApp(db, {
+        storeTimeout: STORE_TIMEOUT,
+        logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+        hooks: { onSessionStart: (session) => void starts.push(session.id) },
+      })
+      db.queries.length = 0
+      const answer = await call('/login', {
+        method: 'POST',
+        body: JSON.stringify({ userId: 'alice' }),
+      })
+      await ward.close()
+      expect(answer.status).toBe(503)
+      expect(await answer.json()).toMatchObject({ error: 'store_unavailable' })
+      expect(await db.sql("select id from sessionward_session where user_id = 'alice'")).toEqual([])
+      expect(starts).toEqual([])
+      // Rolled back is known: no read of the new row by id follows the COMMIT.
+      expect(db.queries.filter((q) => /select .* where id in/s.test(q))).toEqual([])
+    })
+  },
+)
+
 describe.skipIf(postgresSkipReason !== null)(
   `issue 20 defect 4: a logout whose COMMIT landed while the store went out is confirmed once (PostgreSQL)${postgresSkipReason ? ` (skipped: ${postgresSkipReason})` : ''}`,
   () => {
