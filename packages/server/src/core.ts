@@ -17,6 +17,7 @@ import {
   type Expiry,
   landedValue,
   type Page,
+  type SessionEnd,
   STORE_RETRY_AFTER,
   type Statements,
   Store,
@@ -154,7 +155,7 @@ export class WardCore {
       ...PENDING_END_DELAYS,
       max: MAX_PENDING_ENDS,
       end: async ({ target, reason, endedAt }) =>
-        void (await this.#end(target, reason, null, endedAt, true)),
+        void (await this.#end({ target, reason, endedAt, again: true })),
       warn: (message) => options.logger.warn(message),
     })
   }
@@ -289,27 +290,20 @@ export class WardCore {
     reason: EndReason,
     detail: string | null = null,
   ): Promise<SessionRecord[]> {
-    return this.#end(target, reason, detail, new Date(), false)
+    return this.#end({ target, reason, endedAt: new Date(), detail })
   }
 
   /**
-   * `end`; `again`: a retry of an end with this `endedAt` whose COMMIT may have landed
-   * unacknowledged, so the rows it ended then count as ended now (their hooks fire once).
-   * When the COMMIT's answer is lost, the rows are read back by id: ended with this
-   * `endedAt` and reason, the end landed and is announced; otherwise it answers 503.
+   * `end` at a given time; `again` for a retry of that end (see `SessionEnd`). When the
+   * COMMIT's answer is lost, the rows are read back by id: ended with this `endedAt` and
+   * reason, the end landed and is announced; otherwise it answers 503.
    */
-  async #end(
-    target: EndTarget,
-    reason: EndReason,
-    detail: string | null,
-    endedAt: Date,
-    again: boolean,
-  ): Promise<SessionRecord[]> {
-    const settled = await this.store.transaction((tx) =>
-      this.#endIn(tx, target, reason, endedAt, detail, again),
+  async #end(end: SessionEnd): Promise<SessionRecord[]> {
+    const settled = await this.store.transaction((tx) => this.#endIn(tx, end))
+    const records = await landedValue(settled, (ended) =>
+      this.#endLanded(ended, end.reason, end.endedAt),
     )
-    const records = await landedValue(settled, (ended) => this.#endLanded(ended, reason, endedAt))
-    await this.#afterEnd(records, reason)
+    await this.#afterEnd(records, end.reason)
     return records
   }
 
@@ -334,7 +328,7 @@ export class WardCore {
       'id' in one ? { ids: [one.id], userId: one.userId } : { tokenHash: one.tokenHash }
     const endedAt = new Date()
     try {
-      return await this.#end(target, reason, null, endedAt, false)
+      return await this.#end({ target, reason, endedAt })
     } catch (error) {
       if (!(error instanceof StoreUnavailableError && error.retryable)) throw error
       const key = one.tokenHash ? `hash:${one.tokenHash}` : `id:${(one as { id: string }).id}`
@@ -387,15 +381,8 @@ export class WardCore {
    * Ends sessions and trims their users' logs inside the caller's transaction: one commit for
    * both, so keeping the log short costs no extra round trip to disk.
    */
-  async #endIn(
-    tx: Statements,
-    target: EndTarget,
-    reason: EndReason,
-    endedAt: Date,
-    detail: string | null = null,
-    again = false,
-  ): Promise<SessionRecord[]> {
-    const records = await tx.endSessions(target, reason, endedAt, detail, again)
+  async #endIn(tx: Statements, end: SessionEnd): Promise<SessionRecord[]> {
+    const records = await tx.endSessions(end)
     const { logLimit } = this.options
     if (logLimit !== null) {
       for (const userId of new Set(records.map((record) => record.userId))) {
@@ -573,13 +560,18 @@ export class WardCore {
         const { live, expired } = this.#sortOut(await tx.listLive(userId), policy, now.getTime())
         // Expired sessions end with their true reason, and never count against the cap.
         for (const [reason, ids] of expired) {
-          endedBefore.push({ reason, records: await this.#endIn(tx, { ids }, reason, now) })
+          const records = await this.#endIn(tx, { target: { ids }, reason, endedAt: now })
+          endedBefore.push({ reason, records })
         }
         const excess = live.length + 1 - policy.maxSessions
         if (excess > 0) {
           if (policy.onLimit === 'deny') throw sessionLimit(policy.maxSessions)
           const leastRecentlyActive = live.slice(-excess).map((session) => session.id)
-          victims = await this.#endIn(tx, { ids: leastRecentlyActive }, 'evicted', now)
+          victims = await this.#endIn(tx, {
+            target: { ids: leastRecentlyActive },
+            reason: 'evicted',
+            endedAt: now,
+          })
         }
       }
       await tx.insertSession(record, policy.expireAfter)

@@ -259,6 +259,19 @@ function targetCondition(target: EndTarget): [string, unknown[]] {
   return ['user_id = ?', [target.userId]]
 }
 
+/**
+ * One end of sessions: which (`target`), why, when, and the `detail` kept on the rows. `again`:
+ * a retry of this very end (same `endedAt` and `reason`) whose COMMIT may have landed
+ * unacknowledged (see `endSessions`).
+ */
+export interface SessionEnd {
+  target: EndTarget
+  reason: EndReason
+  endedAt: Date
+  detail?: string | null
+  again?: boolean
+}
+
 /** What SQL needs to tell an expired session: the time, and the idle limit rows may lack. */
 export interface Expiry {
   now: Date
@@ -595,19 +608,14 @@ export class Statements {
   /**
    * Ends live sessions and returns the rows it ended. The `ended_at is null` condition makes
    * ending idempotent: of two racing callers only one gets the row back, so hooks fire once.
-   * `again`: this is a retry of an end (same `endedAt` and `reason`) whose COMMIT may have
-   * landed unacknowledged; the rows that end ended are returned too, so its hooks still fire.
+   * `again`: the rows this same end ended before (an attempt whose COMMIT's answer was lost)
+   * are returned too, so its hooks still fire, once.
    *
    * @example
-   * await tx.endSessions({ ids: [id] }, 'logout', new Date())
+   * await tx.endSessions({ target: { ids: [id] }, reason: 'logout', endedAt: new Date() })
    */
-  async endSessions(
-    target: EndTarget,
-    reason: EndReason,
-    endedAt: Date,
-    detail: string | null = null,
-    again = false,
-  ): Promise<SessionRecord[]> {
+  async endSessions(end: SessionEnd): Promise<SessionRecord[]> {
+    const { target, reason, endedAt, detail = null, again = false } = end
     if ('ids' in target && target.ids.length === 0) return []
     const [where, params] = targetCondition(target)
     const live = again
