@@ -8,7 +8,13 @@ import { resolvePolicy } from './options.ts'
 import type { PageRequest } from './paging.ts'
 import { PendingEnds } from './pending-ends.ts'
 import { type EndNotice, RedisChannel } from './redis-channel.ts'
-import { expiryReason, type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
+import { endsAt, expiryReason } from './rules.ts'
+import {
+  type LoadedSession,
+  type SessionInfo,
+  type SessionRecord,
+  toSessionInfo,
+} from './session.ts'
 import { type CachedSession, SessionCache } from './session-cache.ts'
 import { SessionWatchers } from './session-watchers.ts'
 import {
@@ -144,7 +150,7 @@ export class WardCore {
       },
       {
         read: (tokenHash) => this.store.findByTokenHash(tokenHash),
-        policy: (userId, c) => this.policyFor(userId, c),
+        policy: (loaded, c) => this.#policyInForce(loaded, c),
         writeActivity: (session, userAgent) =>
           this.store.writeActivity(session.id, session.lastActivityAt, session.lastIp, userAgent),
         onEnded: (sessionId, reason) => this.watchers.ended(sessionId, reason),
@@ -165,6 +171,21 @@ export class WardCore {
     const { policy } = this.options
     if (!policy) return this.options
     return resolvePolicy(await policy(userId, c), this.options, `policy(${JSON.stringify(userId)})`)
+  }
+
+  /**
+   * The policy in force for a session loaded into the cache: `policy()` asked once per load, its
+   * limits recorded in the row when they differ from what it holds, so the sweep, the cap and
+   * the live views judge the session by the same limits as its requests (issue 20, defect 3).
+   */
+  async #policyInForce(loaded: LoadedSession, c: Context): Promise<SessionPolicy> {
+    const { record, expireAfter } = loaded
+    const policy = await this.policyFor(record.userId, c)
+    const shortened = endsAt(record, policy) < record.expiresAt.getTime()
+    if (policy.expireAfter !== expireAfter || shortened) {
+      this.#track(this.store.recordLimits(record.id, policy), 'record the session policy')
+    }
+    return policy
   }
 
   /**
@@ -250,12 +271,17 @@ export class WardCore {
     if (this.#channel && entry.session.lastActivityAt !== before) {
       this.#channel.noteActivity(entry.tokenHash, entry.session.lastActivityAt.getTime())
     }
-    if (!write) return
+    if (write) this.#track(write, 'record activity')
+  }
+
+  /**
+   * Keeps a write no answer waits for until it settles (`close()` waits for it); a failure is
+   * logged once, without token or hash.
+   */
+  #track(write: Promise<void>, what: string): void {
     const logged = write
       .catch((error: unknown) => {
-        this.options.logger.warn(
-          `sessionward: could not record activity: ${describeStoreError(error)}`,
-        )
+        this.options.logger.warn(`sessionward: could not ${what}: ${describeStoreError(error)}`)
       })
       .finally(() => this.#writing.delete(logged))
     this.#writing.add(logged)

@@ -47,7 +47,8 @@ function fakeSource(rows: SessionRecord[] = []) {
       reads.push(tokenHash)
       await held
       if (failure) throw failure
-      return table.get(tokenHash) ?? null
+      const record = table.get(tokenHash)
+      return record ? { record, expireAfter: POLICY.expireAfter } : null
     },
     policy: async () => POLICY,
     writeActivity: async () => {},

@@ -1,6 +1,11 @@
 import { LRUCache } from 'lru-cache'
 import { activityWriteInterval } from './options.ts'
-import { type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
+import {
+  type LoadedSession,
+  type SessionInfo,
+  type SessionRecord,
+  toSessionInfo,
+} from './session.ts'
 import type { EndReason, SessionPolicy } from './vocabulary.ts'
 
 /*
@@ -59,8 +64,9 @@ export type Lookup =
 
 /** Where the cache reads sessions from and writes activity to. `R` is the request, for `policy`. */
 export interface SessionSource<R> {
-  read(tokenHash: string): Promise<SessionRecord | null>
-  policy(userId: string, request: R): Promise<SessionPolicy>
+  read(tokenHash: string): Promise<LoadedSession | null>
+  /** The policy in force for a loaded session, asked once per load (with its first request). */
+  policy(loaded: LoadedSession, request: R): Promise<SessionPolicy>
   /** Writes activity, and the user agent when `userAgent` is not null. */
   writeActivity(session: SessionInfo, userAgent: string | null): Promise<void>
   /** Told once per session that becomes known as ended (rule 7). */
@@ -168,17 +174,18 @@ export class SessionCache<R> {
   async #load(tokenHash: string, now: number, request: R, abandoned: AbortSignal): Promise<Lookup> {
     // The entry cached when the load began keeps its activity even if evicted meanwhile (rule 3).
     const cached = this.#sessions.peek(tokenHash)
-    const record = await this.#source.read(tokenHash)
-    if (!record) {
+    const loaded = await this.#source.read(tokenHash)
+    if (!loaded) {
       this.#misses?.set(tokenHash, true)
       return UNKNOWN
     }
+    const { record } = loaded
     if (record.endedAt) {
       const reason = record.endReason ?? 'revoked'
       this.#markGone(tokenHash, record.id, reason)
       return { kind: 'ended', reason }
     }
-    const policy = await this.#source.policy(record.userId, request)
+    const policy = await this.#source.policy(loaded, request)
     // Rule 2: an end or a rotation during the load abandoned it and is in #gone (unless #gone
     // has forgotten it since: then the abandonment alone says no).
     const gone = this.#gone.get(tokenHash)

@@ -16,6 +16,15 @@ export interface SessionRecord {
   detail: string | null
 }
 
+/**
+ * A session row as read for the cache: the record, and the idle limit recorded for it (the policy
+ * in force when it was last resolved; null for rows older than that column).
+ */
+export interface LoadedSession {
+  record: SessionRecord
+  expireAfter: number | null
+}
+
 /** What the host app and hooks see of a session: everything but the token hash. */
 export type SessionInfo = Omit<SessionRecord, 'tokenHash'>
 

@@ -5,7 +5,7 @@ import { HTTPException } from 'hono/http-exception'
 import { type Problem, problemAnswer } from './errors.ts'
 import { migrationsList } from './migrations/index.ts'
 import type { Cursor, PageRequest } from './paging.ts'
-import type { SessionInfo, SessionRecord } from './session.ts'
+import type { LoadedSession, SessionInfo, SessionRecord } from './session.ts'
 import type { EndReason } from './vocabulary.ts'
 
 // Every statement the library writes is here, in plain SQL that PostgreSQL and PGlite share:
@@ -549,12 +549,33 @@ export class Statements {
    * @example
    * await store.findByTokenHash(hashToken(token))
    */
-  async findByTokenHash(tokenHash: string): Promise<SessionRecord | null> {
-    const rows = await this.query(
-      `select ${COLUMNS} from sessionward_session where token_hash = ?`,
+  async findByTokenHash(tokenHash: string): Promise<LoadedSession | null> {
+    const [row] = await this.query(
+      `select ${COLUMNS}, expire_after from sessionward_session where token_hash = ?`,
       [tokenHash],
     )
-    return rows[0] ? toRecord(rows[0]) : null
+    if (!row) return null
+    return {
+      record: toRecord(row),
+      expireAfter: row.expire_after == null ? null : Number(row.expire_after),
+    }
+  }
+
+  /**
+   * Records the limits of the policy in force for a live session: its idle limit, and an
+   * absolute end moved earlier when `maxAge` shrank (a longer one never extends it).
+   *
+   * @example
+   * await store.recordLimits(id, { expireAfter: 600, maxAge: 3600 })
+   */
+  async recordLimits(id: string, limits: { expireAfter: number; maxAge: number }): Promise<void> {
+    await this.query(
+      `update sessionward_session
+          set expire_after = ?,
+              expires_at = least(expires_at, created_at + ? * interval '1 second')
+        where id = ? and ended_at is null`,
+      [limits.expireAfter, limits.maxAge, id],
+    )
   }
 
   /**
