@@ -1,32 +1,6 @@
 import type { Context, Env, Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import type { ContentfulStatusCode } from 'hono/utils/http-status'
-
-/** Every error code the library answers with. */
-export type ErrorCode =
-  | 'invalid_request'
-  | 'unauthenticated'
-  | 'session_ended'
-  | 'session_limit'
-  | 'origin_rejected'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'forbidden'
-  | 'store_unavailable'
-  | 'too_many_requests'
-  | 'internal'
-
-/** An error answer: `{"error","message"}` plus any extra fields (such as `reason`). */
-export interface Problem {
-  status: ContentfulStatusCode
-  error: ErrorCode
-  message: string
-  extra?: Record<string, string>
-  /** A token was sent but is not valid: the 401 challenge says `invalid_token`. */
-  invalidToken?: boolean
-  /** Seconds after which a retry may succeed (`Retry-After`): a store that cannot serve now, a throttled client. */
-  retryAfter?: number
-}
+import { type Problem, ProblemError } from './problems.ts'
 
 /**
  * Answers a problem as JSON. A 401 carries `WWW-Authenticate` (RFC 6750), so clients know
@@ -81,6 +55,44 @@ export function problemException(problem: Problem): HTTPException {
     message: problem.message,
     res: problemAnswer(problem),
   })
+}
+
+/**
+ * The session store could not serve: 503 `store_unavailable`, as the ward's API throws it to an
+ * app. An HTTPException carrying its JSON answer, so even an app's own login route fails closed
+ * and clearly. `retryable` when a retry may help (then the answer has `Retry-After`).
+ */
+export class StoreUnavailableError extends HTTPException {
+  readonly retryable: boolean
+  readonly problem: Problem
+  constructor(failure: ProblemError) {
+    super(failure.problem.status, {
+      message: failure.problem.message,
+      cause: failure,
+      res: problemAnswer(failure.problem),
+    })
+    this.name = 'StoreUnavailableError'
+    this.problem = failure.problem
+    this.retryable = failure.problem.retryAfter !== undefined
+  }
+}
+
+/**
+ * Work from below the edge as an app receives it: a refusal becomes an HTTPException carrying
+ * its JSON answer (Hono's error handler answers it as is), a store failure a
+ * `StoreUnavailableError`; anything else is thrown as it is.
+ *
+ * @example
+ * const page = await atEdge(core.liveSessions(userId, page))
+ */
+export async function atEdge<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (error) {
+    if (!(error instanceof ProblemError)) throw error
+    if (error.problem.error === 'store_unavailable') throw new StoreUnavailableError(error)
+    throw problemException(error.problem)
+  }
 }
 
 // The order methods are listed in an Allow header.

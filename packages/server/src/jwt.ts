@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import type { Context } from 'hono'
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose'
 import { LRUCache } from 'lru-cache'
-import type { Authentication, WardCore } from './core.ts'
-import { ended, UNKNOWN_TOKEN } from './core.ts'
-import type { Problem } from './errors.ts'
+import type { Authentication, Caller, WardCore } from './core.ts'
 import type { ResolvedJwtOptions } from './jwt-options.ts'
+import { type Problem, sessionEnded } from './problems.ts'
 import type { SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
 import type { RetiredToken } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
+import type { EndReason } from './vocabulary.ts'
 
 /** The claims of an access token this library issued. */
 export interface AccessClaims {
@@ -48,27 +47,18 @@ function names(claims: AccessClaims, session: SessionInfo): boolean {
   return session.id === claims.sid && session.userId === claims.sub
 }
 
-const INVALID_ACCESS_TOKEN: Problem = {
-  status: 401,
-  error: 'unauthenticated',
-  message: 'invalid access token',
-  invalidToken: true,
-}
+/** Why an access token is refused before its session is looked at. */
+type AccessRefusal = 'invalid' | 'expired'
 
-export const EXPIRED_ACCESS_TOKEN: Problem = {
-  status: 401,
-  error: 'unauthenticated',
-  message: 'the access token has expired; get a new one from POST /session/token',
-  invalidToken: true,
-}
+/**
+ * What an access token came to: its session's outcome, or a token refused by its signature or
+ * claims (`invalid_access`: a guess) or by its age (`expired_access`: a real token, refreshed
+ * with POST /session/token).
+ */
+export type AccessAuthentication = Authentication | { kind: `${AccessRefusal}_access` }
 
-const SESSION_GONE: Problem = {
-  status: 401,
-  error: 'session_ended',
-  message: 'the session has ended (revoked)',
-  extra: { reason: 'revoked' },
-  invalidToken: true,
-}
+// A valid token whose session is gone (its row pruned): ended, as far as anyone can tell.
+const SESSION_GONE: AccessAuthentication = { kind: 'ended', reason: 'revoked' }
 
 /**
  * JWT access tokens bound to live sessions: issues them, verifies them, finds their session
@@ -126,25 +116,25 @@ export class AccessTokens {
    * Verifies signature, algorithm (pinned per key), `kid`, `typ`, `exp`, `iss` and `aud`.
    *
    * @example
-   * const claims = await accessTokens.verify(jwt) // AccessClaims or a 401 Problem
+   * const claims = await accessTokens.verify(jwt) // AccessClaims, or 'invalid' or 'expired'
    */
-  async verify(jwt: string, digest = hashToken(jwt)): Promise<AccessClaims | Problem> {
+  async verify(jwt: string, digest = hashToken(jwt)): Promise<AccessClaims | AccessRefusal> {
     const known = this.#verified.get(digest)
     if (known) {
       if (this.#unexpired(known, Date.now())) return known
       this.#verified.delete(digest)
-      return EXPIRED_ACCESS_TOKEN
+      return 'expired'
     }
-    if (!looksLikeJwt(jwt)) return INVALID_ACCESS_TOKEN
+    if (!looksLikeJwt(jwt)) return 'invalid'
     let kid: unknown
     try {
       kid = decodeProtectedHeader(jwt).kid
     } catch {
-      return INVALID_ACCESS_TOKEN
+      return 'invalid'
     }
     // Unknown kid → refused; a kid is never a path, URL or anything but a lookup key.
     const key = this.options.keys.get(typeof kid === 'string' ? kid : kid === undefined ? '' : '\0')
-    if (!key) return INVALID_ACCESS_TOKEN
+    if (!key) return 'invalid'
     try {
       const { payload } = await jwtVerify(jwt, key.verifyKey, {
         // The algorithm comes from the key's configuration, never from the token's header.
@@ -165,14 +155,14 @@ export class AccessTokens {
         typeof iat !== 'number' ||
         typeof exp !== 'number'
       ) {
-        return INVALID_ACCESS_TOKEN
+        return 'invalid'
       }
       const claims = { sub, sid, iat, exp, jti }
       this.#verified.set(digest, claims)
       return claims
     } catch (error) {
-      if (error instanceof errors.JWTExpired) return EXPIRED_ACCESS_TOKEN
-      return INVALID_ACCESS_TOKEN
+      if (error instanceof errors.JWTExpired) return 'expired'
+      return 'invalid'
     }
   }
 
@@ -187,12 +177,12 @@ export class AccessTokens {
    * unexpired, whose session is fresh in the cache and matches its `sid` and `sub`. Anything
    * else goes to `authenticate`.
    */
-  cachedSession(c: Context, digest: string, now: number): CachedSession | undefined {
+  cachedSession(caller: Caller, digest: string, now: number): CachedSession | undefined {
     const claims = this.#verified.get(digest)
     if (!claims || !this.#unexpired(claims, now)) return undefined
     const tokenHash = this.#hashes.get(claims.sid)
     if (tokenHash === undefined) return undefined
-    const entry = this.#core.cachedSession(c, tokenHash, now)
+    const entry = this.#core.cachedSession(caller, tokenHash, now)
     return entry && names(claims, entry.session) ? entry : undefined
   }
 
@@ -202,33 +192,32 @@ export class AccessTokens {
    * the SHA-256 of `jwt` when the caller has it already.
    */
   async authenticate(
-    c: Context,
+    caller: Caller,
     jwt: string,
     now: number,
     digest = hashToken(jwt),
-  ): Promise<Authentication> {
+  ): Promise<AccessAuthentication> {
     const claims = await this.verify(jwt, digest)
-    if ('status' in claims) return { problem: claims }
+    if (typeof claims === 'string') return { kind: `${claims}_access` }
     const core = this.#core
     let tokenHash = this.#hashes.get(claims.sid)
     let outcome: Authentication | undefined
     if (tokenHash !== undefined) {
-      const entry = core.cachedSession(c, tokenHash, now)
-      outcome = entry ? { entry } : await core.authenticate(c, tokenHash, now)
+      const entry = core.cachedSession(caller, tokenHash, now)
+      outcome = entry ? { kind: 'live', entry } : await core.authenticate(caller, tokenHash, now)
     }
     // Not known here yet, or its token was rotated (on another instance) or its row pruned.
-    if (!outcome || ('problem' in outcome && outcome.problem === UNKNOWN_TOKEN)) {
+    if (!outcome || outcome.kind === 'unknown') {
       const record = await core.store.findById(claims.sid)
-      if (!record) return { problem: SESSION_GONE }
-      if (record.endedAt) return { problem: ended(record.endReason) }
+      if (!record) return SESSION_GONE
+      if (record.endedAt) return { kind: 'ended', reason: record.endReason ?? 'revoked' }
       tokenHash = record.tokenHash
       this.#hashes.set(claims.sid, tokenHash)
-      outcome = await core.authenticate(c, tokenHash, now)
+      outcome = await core.authenticate(caller, tokenHash, now)
     }
-    if ('problem' in outcome) {
-      return outcome.problem === UNKNOWN_TOKEN ? { problem: SESSION_GONE } : outcome
-    }
-    return names(claims, outcome.entry.session) ? outcome : { problem: INVALID_ACCESS_TOKEN }
+    if (outcome.kind === 'unknown') return SESSION_GONE
+    if (outcome.kind === 'ended') return outcome
+    return names(claims, outcome.entry.session) ? outcome : { kind: 'invalid_access' }
   }
 
   /** Notes the current token hash of a session (when a JWT is issued for it). */
@@ -253,7 +242,7 @@ export class AccessTokens {
     if (!(await store.rotateToken(entry.session.id, oldHash, newHash, new Date(now)))) {
       const retired = await store.findRetired(oldHash)
       if (retired && this.#withinReuseInterval(retired, oldHash, now)) return { token: undefined }
-      return { problem: retired ? await this.#reused(retired) : ended(null) }
+      return { problem: sessionEnded(retired ? await this.#reused(retired) : null) }
     }
     // The old token must stop working here at once, not after the cache's TTL.
     this.#core.rekey(oldHash, newHash)
@@ -269,16 +258,16 @@ export class AccessTokens {
    * Returns null when the token was never one of ours.
    */
   async authenticateRetired(
-    c: Context,
+    caller: Caller,
     tokenHash: string,
     now: number,
   ): Promise<Authentication | null> {
     const retired = await this.#core.store.findRetired(tokenHash)
     if (!retired) return null
     if (this.#withinReuseInterval(retired, tokenHash, now)) {
-      return this.#core.authenticate(c, retired.tokenHash, now)
+      return this.#core.authenticate(caller, retired.tokenHash, now)
     }
-    return { problem: await this.#reused(retired) }
+    return { kind: 'ended', reason: await this.#reused(retired) }
   }
 
   // Only the immediately previous token, only briefly: an older one is never a race.
@@ -291,13 +280,14 @@ export class AccessTokens {
     )
   }
 
-  async #reused(retired: RetiredToken): Promise<Problem> {
-    if (retired.endedAt !== null) return ended(retired.endReason)
-    await this.#core.end(
+  /** Ends the session of a retired token used again (theft detection); says why it ended. */
+  async #reused(retired: RetiredToken): Promise<EndReason> {
+    if (retired.endedAt !== null) return retired.endReason ?? 'revoked'
+    await this.#core.endings.end(
       { ids: [retired.id] },
       'refresh_reuse',
       'a retired session token was used again',
     )
-    return ended('refresh_reuse')
+    return 'refresh_reuse'
   }
 }

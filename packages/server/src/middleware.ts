@@ -1,25 +1,101 @@
 import type { Context, MiddlewareHandler, Next } from 'hono'
-import type { Authentication, WardCore } from './core.ts'
-import { UNKNOWN_TOKEN } from './core.ts'
-import { type Problem, problemResponse } from './errors.ts'
-import { type AccessTokens, EXPIRED_ACCESS_TOKEN } from './jwt.ts'
+import type { Caller, WardCore } from './core.ts'
+import { problemResponse } from './errors.ts'
+import type { AccessAuthentication, AccessTokens } from './jwt.ts'
+import {
+  EXPIRED_ACCESS_TOKEN,
+  INVALID_ACCESS_TOKEN,
+  MALFORMED_AUTHORIZATION,
+  NO_TOKEN,
+  ORIGIN_REJECTED,
+  type Problem,
+  sessionEnded,
+  storeUnavailable,
+  tooManyGuesses,
+  UNKNOWN_TOKEN,
+} from './problems.ts'
 import type { SessionInfo } from './session.ts'
 import { type CachedSession, sessionView } from './session-cache.ts'
-import { describeStoreError, StoreUnavailableError } from './store.ts'
-import { addressKey, type TokenGuessLimit, tooManyGuesses } from './throttle.ts'
+import { describeStoreError, StoreFailure } from './store.ts'
+import { addressKey, type TokenGuessLimit } from './throttle.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import {
   type Credentials,
+  callerOf,
   clearSessionCookie,
   originAllowed,
   readCredentials,
 } from './transport.ts'
 
+/** Why a request that sent credentials has no session. */
+export type Refusal =
+  | Exclude<AccessAuthentication, { kind: 'live' }>
+  | { kind: 'malformed' }
+  | { kind: 'origin_rejected' }
+  | { kind: 'throttled'; retryAfter: number }
+  | { kind: 'store_unavailable'; retryable: boolean }
+
+/**
+ * What each refusal means at the edge, in one table: the answer, whether it was a guess (the
+ * token-guess throttle keeps the count; anything else gives it back), and whether the cookie
+ * that carried it is dropped.
+ */
+const REFUSALS: {
+  [K in Refusal['kind']]: {
+    answer: (refusal: Extract<Refusal, { kind: K }>) => Problem
+    guess: boolean
+    dropCookie: boolean
+  }
+} = {
+  // Nobody's token: a guess, and a cookie holding one is cleared at once.
+  unknown: { answer: () => UNKNOWN_TOKEN, guess: true, dropCookie: true },
+  malformed: { answer: () => MALFORMED_AUTHORIZATION, guess: true, dropCookie: false },
+  invalid_access: { answer: () => INVALID_ACCESS_TOKEN, guess: true, dropCookie: false },
+  // Its signature was valid: a real token, refreshed with POST /session/token.
+  expired_access: { answer: () => EXPIRED_ACCESS_TOKEN, guess: false, dropCookie: false },
+  // A real token; the cookie is kept so every later request (the client's ping among them)
+  // hears the true reason; logout or login replaces it.
+  ended: { answer: ({ reason }) => sessionEnded(reason), guess: false, dropCookie: false },
+  origin_rejected: { answer: () => ORIGIN_REJECTED, guess: false, dropCookie: false },
+  throttled: {
+    answer: ({ retryAfter }) => tooManyGuesses(retryAfter),
+    guess: false,
+    dropCookie: false,
+  },
+  // Fail closed: without the store nobody is authenticated, and nothing was guessed.
+  store_unavailable: {
+    answer: ({ retryable }) => storeUnavailable(retryable),
+    guess: false,
+    dropCookie: false,
+  },
+}
+
+/** The row of the table for a refusal. */
+function consequences(refusal: Refusal): {
+  answer: (refusal: Refusal) => Problem
+  guess: boolean
+  dropCookie: boolean
+} {
+  return REFUSALS[refusal.kind] as ReturnType<typeof consequences>
+}
+
+/**
+ * The answer for a request without a live session: why its credentials were refused, or
+ * `fallback` when it sent none.
+ *
+ * @example
+ * if (!requestState(c)?.entry) return problemResponse(c, refusalAnswer(requestState(c), NO_TOKEN))
+ */
+export function refusalAnswer(state: RequestState | undefined, fallback: Problem): Problem {
+  const refusal = state?.refusal
+  return refusal ? consequences(refusal).answer(refusal) : fallback
+}
+
 /** Per-request state the ward keeps beside the context, out of apps' types. */
 export interface RequestState {
   entry: CachedSession | null
   /** Why there is no session although credentials were sent; answered by requireSession. */
-  problem: Problem | null
+  refusal: Refusal | null
   /** Set by `markPassive(c)`: this request does not count as user activity. */
   passive: boolean
 }
@@ -54,25 +130,6 @@ const requestStates = {
  */
 export function requestState(c: Context): RequestState | undefined {
   return requestStates.get(c)
-}
-
-export const NO_TOKEN: Problem = {
-  status: 401,
-  error: 'unauthenticated',
-  message: 'no session token: send Authorization: Bearer <token> or the session cookie',
-}
-
-const MALFORMED_AUTHORIZATION: Problem = {
-  status: 401,
-  error: 'unauthenticated',
-  message: 'the Authorization header must be "Bearer <token>" or "Token <token>"',
-  invalidToken: true,
-}
-
-const ORIGIN_REJECTED: Problem = {
-  status: 403,
-  error: 'origin_rejected',
-  message: 'cookie-authenticated requests that change state must come from the app’s own origin',
 }
 
 /**
@@ -111,7 +168,7 @@ export function createRequireSession(
   return (c, next) => {
     const state = requestStates.get(c)
     if (!state) return guard(c, next, core, accessTokens, true)
-    if (!state.entry) return Promise.resolve(problemResponse(c, state.problem ?? NO_TOKEN))
+    if (!state.entry) return Promise.resolve(problemResponse(c, refusalAnswer(state, NO_TOKEN)))
     return next()
   }
 }
@@ -130,7 +187,7 @@ async function guard(
   const state = identified instanceof Promise ? await identified : identified
   const { entry } = state
   if (!entry) {
-    if (required) return problemResponse(c, state.problem ?? NO_TOKEN)
+    if (required) return problemResponse(c, refusalAnswer(state, NO_TOKEN))
     await next()
     return
   }
@@ -150,106 +207,102 @@ function identify(
   accessTokens: AccessTokens | undefined,
   now: number,
 ): RequestState | Promise<RequestState> {
-  const state: RequestState = { entry: null, problem: null, passive: false }
+  const state: RequestState = { entry: null, refusal: null, passive: false }
   requestStates.set(c, state)
   c.set('session', null)
   const credentials = readCredentials(c, core.options)
   if (credentials.kind === 'none') return state
   let tokenHash: string | null = null
-  if (credentials.kind === 'token') {
+  let lookUp: () => Promise<RequestState>
+  if (credentials.kind === 'malformed') {
+    lookUp = async () => refuse(c, core, state, credentials, { kind: 'malformed' })
+  } else {
     if (credentials.source === 'cookie' && !originAllowed(c, core.options)) {
-      state.problem = ORIGIN_REJECTED
-      return state
+      return refuse(c, core, state, credentials, { kind: 'origin_rejected' })
     }
+    const caller = callerOf(c)
     // One digest serves the session cache, the database lookup and the verified-JWT cache. Only
     // real session tokens are ever cached under theirs, so a hit needs no shape check first.
-    tokenHash = hashToken(credentials.token)
+    const hash = hashToken(credentials.token)
+    tokenHash = hash
     const cached =
-      core.cachedSession(c, tokenHash, now) ??
-      (credentials.source === 'bearer' ? accessTokens?.cachedSession(c, tokenHash, now) : undefined)
+      core.cachedSession(caller, hash, now) ??
+      (credentials.source === 'bearer' ? accessTokens?.cachedSession(caller, hash, now) : undefined)
     // A cache hit is never throttled: the session is known, nothing is guessed.
     if (cached) return live(c, state, cached)
+    lookUp = async () => {
+      const outcome = await verify(core, accessTokens, caller, credentials, hash, now)
+      return settle(c, core, state, credentials, outcome)
+    }
   }
-  const verify = () => verifyCredentials(c, core, accessTokens, credentials, tokenHash, now)
   const guesses = core.throttles.tokenGuesses
   const ip = guesses ? core.options.clientIp(c) : undefined
   // Without an address there is nothing to count by: one shared key would lock everyone out.
-  if (!guesses || ip === undefined) return settle(c, core, state, credentials, verify())
-  return throttled(guesses, addressKey(ip), tokenHash, state, async () =>
-    settle(c, core, state, credentials, await verify()),
+  if (!guesses || ip === undefined) return lookUp()
+  return throttled(guesses, addressKey(ip), tokenHash, lookUp).then((retryAfter) =>
+    retryAfter > 0 ? refuse(c, core, state, credentials, { kind: 'throttled', retryAfter }) : state,
   )
 }
 
 /**
  * Counts the lookup against the client's address before it runs and refuses one over the limit
- * with 429, so at most the limit of a guesser's tokens reach the store however they are sent;
- * the count is given back when the token was real.
+ * (the seconds to wait, or 0), so at most the limit of a guesser's tokens reach the store
+ * however they are sent; the count is given back when the token was real.
  */
-async function throttled(
+function throttled(
   guesses: TokenGuessLimit,
   address: string,
   tokenHash: string | null,
-  state: RequestState,
   lookUp: () => Promise<RequestState>,
-): Promise<RequestState> {
-  const seconds = await guesses.guard(address, tokenHash, async () => isGuess(await lookUp()))
-  if (seconds > 0) state.problem = tooManyGuesses(seconds)
-  return state
+): Promise<number> {
+  return guesses.guard(address, tokenHash, async () => {
+    const { refusal } = await lookUp()
+    return refusal !== null && consequences(refusal).guess
+  })
 }
 
-/**
- * A guess: a token the ward does not know or cannot read. Not one: no token, a live or ended
- * session (its token was real), an expired access token (its signature was valid), a store that
- * could not answer.
- */
-function isGuess({ problem }: RequestState): boolean {
-  return (
-    problem !== null &&
-    problem.error === 'unauthenticated' &&
-    problem.invalidToken === true &&
-    problem !== EXPIRED_ACCESS_TOKEN
-  )
-}
-
-/** What the credentials are worth, from the store or the JWT keys when they need one. */
-function verifyCredentials(
-  c: Context<WardEnv>,
+/** What a session token or an access token is worth, from the store or the JWT keys. */
+function verify(
   core: WardCore,
   accessTokens: AccessTokens | undefined,
-  credentials: Exclude<Credentials, { kind: 'none' }>,
-  tokenHash: string | null,
+  caller: Caller,
+  credentials: Extract<Credentials, { kind: 'token' }>,
+  tokenHash: string,
   now: number,
-): Authentication | Promise<Authentication> {
-  if (credentials.kind === 'malformed' || tokenHash === null) {
-    return { problem: MALFORMED_AUTHORIZATION }
-  }
+): Promise<AccessAuthentication | Refusal> {
   const { token, source } = credentials
   if (isTokenShaped(token)) {
-    return authenticateSafely(core, () => authenticateToken(c, core, accessTokens, tokenHash, now))
+    return failClosed(core, () => authenticateToken(core, accessTokens, caller, tokenHash, now))
   }
   if (accessTokens && source === 'bearer') {
-    return authenticateSafely(core, () => accessTokens.authenticate(c, token, now, tokenHash))
+    return failClosed(core, () => accessTokens.authenticate(caller, token, now, tokenHash))
   }
   // Garbage never reaches the database. JWTs only come as Bearer headers.
-  return { problem: UNKNOWN_TOKEN }
+  return Promise.resolve({ kind: 'unknown' })
 }
 
+/** Takes a verdict into the request's state: a live session, or the refusal and its consequences. */
 function settle(
   c: Context<WardEnv>,
   core: WardCore,
   state: RequestState,
-  credentials: Exclude<Credentials, { kind: 'none' }>,
-  verdict: Authentication | Promise<Authentication>,
-): RequestState | Promise<RequestState> {
-  if (verdict instanceof Promise) {
-    return verdict.then((outcome) => settle(c, core, state, credentials, outcome))
-  }
-  if ('entry' in verdict) return live(c, state, verdict.entry)
-  state.problem = verdict.problem
-  // An unknown cookie is dropped. A session_ended one is kept so every later request (the
-  // client's ping among them) hears the true reason; logout or login replaces it.
-  if (credentials.kind === 'token' && credentials.source === 'cookie') {
-    if (verdict.problem === UNKNOWN_TOKEN) clearSessionCookie(c, core.options)
+  credentials: Credentials,
+  outcome: AccessAuthentication | Refusal,
+): RequestState {
+  if (outcome.kind === 'live') return live(c, state, outcome.entry)
+  return refuse(c, core, state, credentials, outcome)
+}
+
+function refuse(
+  c: Context<WardEnv>,
+  core: WardCore,
+  state: RequestState,
+  credentials: Credentials,
+  refusal: Refusal,
+): RequestState {
+  state.refusal = refusal
+  if (consequences(refusal).dropCookie && credentials.kind === 'token') {
+    if (credentials.source === 'cookie') clearSessionCookie(c, core.options)
   }
   return state
 }
@@ -261,35 +314,32 @@ function live(c: Context<WardEnv>, state: RequestState, entry: CachedSession): R
 }
 
 async function authenticateToken(
-  c: Context,
   core: WardCore,
   accessTokens: AccessTokens | undefined,
+  caller: Caller,
   tokenHash: string,
   now: number,
-): Promise<Authentication> {
-  const outcome = await core.authenticate(c, tokenHash, now)
+): Promise<AccessAuthentication> {
+  const outcome = await core.authenticate(caller, tokenHash, now)
   // With rotation on, an unknown token may be a retired one presented again: theft detection.
-  if (accessTokens?.options.rotateOnRefresh && 'problem' in outcome) {
-    if (outcome.problem === UNKNOWN_TOKEN) {
-      const retired = await accessTokens.authenticateRetired(c, tokenHash, now)
-      if (retired) return retired
-    }
+  if (outcome.kind === 'unknown' && accessTokens?.options.rotateOnRefresh) {
+    return (await accessTokens.authenticateRetired(caller, tokenHash, now)) ?? outcome
   }
   return outcome
 }
 
-async function authenticateSafely(
+/** A verdict, or `store_unavailable` when the store could not answer (logged, no token). */
+async function failClosed(
   core: WardCore,
-  authenticate: () => Promise<Authentication>,
-): Promise<Authentication> {
+  authenticate: () => Promise<AccessAuthentication>,
+): Promise<AccessAuthentication | Refusal> {
   try {
     return await authenticate()
   } catch (error) {
-    if (!(error instanceof StoreUnavailableError)) throw error
-    // Fail closed: without the store nobody is authenticated.
+    if (!(error instanceof StoreFailure)) throw error
     core.options.logger.error(
       `sessionward: session store unavailable: ${describeStoreError(error)}`,
     )
-    return { problem: error.problem }
+    return { kind: 'store_unavailable', retryable: error.retryable }
   }
 }

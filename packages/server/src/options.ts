@@ -25,6 +25,12 @@ export interface CookieOptions {
  * Where the ward writes: one line per start-up fact, misconfiguration or failure, and (when it
  * has `debug`) what clients did that is no fault of the server, such as an aborted upload.
  */
+/**
+ * The request `policy(userId, c)` is given: the sign-in's, or the first of the requests that
+ * load a session into an instance's cache (docs/decisions.md, "What a policy may depend on").
+ */
+export type PolicyRequest = Context
+
 export type WardLogger = Pick<Console, 'info' | 'warn' | 'error'> & { debug?: Console['debug'] }
 
 /** Everything `createWard` accepts. Times are in seconds. */

@@ -1,9 +1,9 @@
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import type { CreatedSession } from './core.ts'
-import { type ErrorCode, type Problem, problemResponse } from './errors.ts'
-import { markPassive, NO_TOKEN, requestState, type WardEnv } from './middleware.ts'
-import type { SessionInfo } from './session.ts'
+import { problemResponse } from './errors.ts'
+import { markPassive, refusalAnswer, requestState, type WardEnv } from './middleware.ts'
+import { type ErrorCode, NO_TOKEN, type Problem } from './problems.ts'
+import type { CreatedSession, SessionInfo } from './session.ts'
 import type { EndReason } from './vocabulary.ts'
 
 /*
@@ -121,7 +121,7 @@ export function createAuthenticate(
       env.outcome = c.var.session
       return c.body(null, 204)
     }
-    env.problem = state?.problem ?? NO_TOKEN
+    env.problem = refusalAnswer(state, NO_TOKEN)
     return problemResponse(c, env.problem)
   })
   gate.onError(rethrow)

@@ -14,10 +14,12 @@ import {
   type WardEnv,
 } from './middleware.ts'
 import { DEFAULT_PAGE, encodeCursor, isSessionId, MAX_PAGE, parsePage } from './paging.ts'
+import { ProblemError } from './problems.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
-import { endsAt, type SessionInfo } from './session.ts'
+import { endsAt } from './rules.ts'
+import type { SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
-import { describeStoreError, StoreUnavailableError } from './store.ts'
+import { describeStoreError, StoreFailure } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, readCredentials, setSessionCookie } from './transport.ts'
 import { parseUserAgent } from './user-agent.ts'
@@ -125,11 +127,12 @@ export function createRoutes(
   app.onError((error, c) => {
     const aborted = answerClientAbort(c, core.options.logger)
     if (aborted) return aborted
-    if (error instanceof StoreUnavailableError) {
+    if (error instanceof StoreFailure) {
       core.options.logger.error(
         `sessionward: session store unavailable: ${describeStoreError(error)}`,
       )
     }
+    if (error instanceof ProblemError) return problemResponse(c, error.problem)
     if (error instanceof HTTPException) return error.getResponse()
     core.options.logger.error(`sessionward: route failed: ${describeStoreError(error)}`)
     return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
@@ -146,17 +149,17 @@ export function createRoutes(
   // Registered before requireSession: logging out of a session that has already ended is not
   // an error, and it is where a kept session_ended cookie gets cleared.
   app.post('/logout', async (c, next) => {
-    const { entry = null, problem = null } = requestState(c) ?? {}
+    const { entry = null, refusal = null } = requestState(c) ?? {}
     const tokenHash = sentTokenHash(c, core) ?? undefined
     if (entry) {
       // Never revived: if the store is out, refused here at once and retried until stored.
-      await core.endForGood({ id: entry.session.id, tokenHash }, 'logout')
-    } else if (problem?.error === 'session_ended') {
+      await core.endings.endForGood({ id: entry.session.id, tokenHash }, 'logout')
+    } else if (refusal?.kind === 'ended') {
       // A retried logout is confirmed only once the database holds the end (503 until then).
-      if (tokenHash) await core.confirmEnd(tokenHash)
-    } else if (problem?.error === 'store_unavailable' && tokenHash) {
+      if (tokenHash) await core.endings.confirm(tokenHash)
+    } else if (refusal?.kind === 'store_unavailable' && tokenHash) {
       // The token could not even be checked: whatever session it names ends, by its hash.
-      await core.endForGood({ tokenHash }, 'logout')
+      await core.endings.endForGood({ tokenHash }, 'logout')
     } else {
       return next()
     }
@@ -247,7 +250,7 @@ export function createRoutes(
     // Not found and not yours get the same answer, so ids of other users cannot be probed.
     // Never revived: if the store is out, refused here at once and retried until stored.
     const endedRecords = isSessionId(id)
-      ? await core.endForGood({ id, userId: session.userId }, 'revoked')
+      ? await core.endings.endForGood({ id, userId: session.userId }, 'revoked')
       : []
     if (endedRecords.length === 0) {
       return problemResponse(c, {
@@ -271,7 +274,7 @@ export function createRoutes(
       })
     }
     const keepCurrent = others === 'true'
-    const endedRecords = await core.end(
+    const endedRecords = await core.endings.end(
       keepCurrent ? { userId: session.userId, exceptId: session.id } : { userId: session.userId },
       'revoked',
     )

@@ -1,4 +1,4 @@
-import type { EndReason, SessionPolicy } from './vocabulary.ts'
+import type { EndReason } from './vocabulary.ts'
 
 /** A session row as the library handles it. `tokenHash` never leaves the server package. */
 export interface SessionRecord {
@@ -39,33 +39,11 @@ export function toSessionInfo(record: SessionRecord): SessionInfo {
   return info
 }
 
-/**
- * When a session ends at the latest (ms). A maxAge shortened by policy after login applies at
- * once; a longer one never extends a session beyond the end it was given at login.
- *
- * @example
- * endsAt(session, policy) - Date.now() // ms left
- */
-export function endsAt(
-  record: Pick<SessionRecord, 'createdAt' | 'expiresAt'>,
-  policy: Pick<SessionPolicy, 'maxAge'>,
-): number {
-  return Math.min(record.expiresAt.getTime(), record.createdAt.getTime() + policy.maxAge * 1000)
-}
-
-/**
- * Why a live session must end now, or null while it may go on. Absolute expiry wins over
- * idleness: it is the stricter, unconditional limit.
- *
- * @example
- * expiryReason(record, Date.now(), policy) // 'idle' | 'absolute' | null
- */
-export function expiryReason(
-  record: Pick<SessionRecord, 'createdAt' | 'lastActivityAt' | 'expiresAt'>,
-  now: number,
-  policy: Pick<SessionPolicy, 'expireAfter' | 'maxAge'>,
-): 'absolute' | 'idle' | null {
-  if (now >= endsAt(record, policy)) return 'absolute'
-  if (now - record.lastActivityAt.getTime() >= policy.expireAfter * 1000) return 'idle'
-  return null
+/** What `createSession` gives the app's login route. */
+export interface CreatedSession {
+  /** The token to hand to the client. Shown once: only its hash is stored. */
+  token: string
+  session: SessionInfo
+  /** Ids of the sessions this login evicted to stay within `maxSessions`. */
+  evicted: string[]
 }

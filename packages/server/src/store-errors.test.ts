@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { HTTPException } from 'hono/http-exception'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { atEdge } from './errors.ts'
 import type { SessionRecord } from './session.ts'
 import { Store } from './store.ts'
 import { testApp } from './test-support/app.ts'
@@ -11,9 +12,9 @@ import {
   testDatabase,
 } from './test-support/db.ts'
 
-/** What a failed store call answers: its status, body and Retry-After. */
+/** What a failed store call answers, as the ward hands it to an app: status, body, Retry-After. */
 async function answerOf(call: Promise<unknown>) {
-  const error = await call.then(
+  const error = await atEdge(call).then(
     () => {
       throw new Error('the call succeeded')
     },

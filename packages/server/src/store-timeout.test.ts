@@ -3,7 +3,7 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { migrate } from './database.ts'
 import { SessionEntity } from './entity.ts'
-import { Store, StoreUnavailableError } from './store.ts'
+import { Store, StoreFailure } from './store.ts'
 import { testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
 import { postgresSkipReason, testDatabase } from './test-support/db.ts'
@@ -184,8 +184,8 @@ describe.skipIf(postgresSkipReason !== null)(
           const marker = `sessionward_cancel_${kind}`
           // A statement that would hold its connection for a minute.
           const outcome = await call(`select pg_sleep(60), '${marker}'`).catch((e: unknown) => e)
-          expect(outcome, kind).toBeInstanceOf(StoreUnavailableError)
-          expect((outcome as StoreUnavailableError).getResponse().status).toBe(503)
+          expect(outcome, kind).toBeInstanceOf(StoreFailure)
+          expect((outcome as StoreFailure).problem.status).toBe(503)
           await vi.waitFor(async () => expect(await running(appOrm, marker), kind).toBe(false), {
             timeout: ANSWER_BOUND_MS,
             interval: 100,

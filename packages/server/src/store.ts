@@ -1,10 +1,9 @@
 import type { MikroORM, Transaction } from '@mikro-orm/core'
 import { Migrator } from '@mikro-orm/migrations'
 import type { AbstractSqlDriver, EntityManager } from '@mikro-orm/sql'
-import { HTTPException } from 'hono/http-exception'
-import { type Problem, problemAnswer } from './errors.ts'
 import { migrationsList } from './migrations/index.ts'
 import type { Cursor, PageRequest } from './paging.ts'
+import { invalidRequest, ProblemError, storeUnavailable } from './problems.ts'
 import type { LoadedSession, SessionInfo, SessionRecord } from './session.ts'
 import type { EndReason } from './vocabulary.ts'
 
@@ -51,6 +50,14 @@ export function toSessionInfoRow(row: Row): SessionInfo {
   }
 }
 
+/** A row selected with its `expire_after`: the record and the idle limit recorded for it. */
+function toLoaded(row: Row): LoadedSession {
+  return {
+    record: toRecord(row),
+    expireAfter: row.expire_after == null ? null : Number(row.expire_after),
+  }
+}
+
 function toRecord(row: Row): SessionRecord {
   return { ...toSessionInfoRow(row), tokenHash: String(row.token_hash) }
 }
@@ -60,51 +67,28 @@ function fork(orm: MikroORM): EntityManager {
   return orm.em.fork() as EntityManager
 }
 
-/** Seconds a client is told to wait (`Retry-After`) when the store cannot serve right now. */
-export const STORE_RETRY_AFTER = 5
-
 /**
- * The database failed or could not be reached. An HTTPException carrying its 503
- * `store_unavailable` JSON answer, so even an app's own login route fails closed and clearly.
- * `Retry-After` only when retrying may help (unreachable, timed out, overloaded): a statement
- * the store cannot run (a missing table: migrations not applied) needs the operator, not a retry.
+ * The database failed or could not be reached: a 503 `store_unavailable`. `Retry-After` only
+ * when retrying may help (unreachable, timed out, overloaded): a statement the store cannot run
+ * (a missing table: migrations not applied) needs the operator, not a retry. The edge answers it
+ * (and hands apps an HTTPException, `StoreUnavailableError`).
  */
-export class StoreUnavailableError extends HTTPException {
+export class StoreFailure extends ProblemError {
   readonly retryable: boolean
   constructor(cause: unknown, retryable = true) {
-    const problem = storeProblem(retryable)
-    super(503, { message: problem.message, cause, res: problemAnswer(problem) })
-    this.name = 'StoreUnavailableError'
+    super(storeUnavailable(retryable), cause)
+    this.name = 'StoreFailure'
     this.retryable = retryable
-  }
-
-  /** The same answer as a `Problem`, for middleware that answers with `problemResponse`. */
-  get problem(): Problem {
-    return storeProblem(this.retryable)
-  }
-}
-
-// Unreachable or timed out: a retry may succeed. Anything else needs the operator.
-function storeProblem(retryable: boolean): Problem {
-  return {
-    status: 503,
-    error: 'store_unavailable',
-    message: retryable
-      ? 'the session store is unavailable; try again shortly'
-      : 'the session store could not run a statement; the server needs attention',
-    ...(retryable ? { retryAfter: STORE_RETRY_AFTER } : {}),
   }
 }
 
 /**
  * The store refused a value the client sent (bad text, a conflict): a 400 `invalid_request`.
- * An HTTPException carrying its answer; it is the client's mistake, so it is never logged as a
- * store failure.
+ * It is the client's mistake, so it is never logged as a store failure.
  */
-export class StoreInputError extends HTTPException {
+export class StoreInputError extends ProblemError {
   constructor(message: string, cause?: unknown) {
-    const res = problemAnswer({ status: 400, error: 'invalid_request', message })
-    super(400, { message, cause, res })
+    super(invalidRequest(message), cause)
     this.name = 'StoreInputError'
   }
 }
@@ -129,12 +113,12 @@ const INPUT_MESSAGES: Record<string, string> = {
  * 503 without Retry-After, logged by whoever answers it.
  *
  * @example
- * storeError(error) // StoreInputError for 22P02, StoreUnavailableError for ECONNREFUSED
+ * storeError(error) // StoreInputError for 22P02, StoreFailure for ECONNREFUSED
  */
-export function storeError(error: unknown): HTTPException {
-  if (error instanceof HTTPException) return error
+export function storeError(error: unknown): ProblemError {
+  if (error instanceof ProblemError) return error
   const code = (error as { code?: unknown } | null)?.code
-  if (typeof code !== 'string' || !SQLSTATE.test(code)) return new StoreUnavailableError(error)
+  if (typeof code !== 'string' || !SQLSTATE.test(code)) return new StoreFailure(error)
   const sqlClass = code.slice(0, 2)
   if (sqlClass === '22') {
     const message =
@@ -142,7 +126,7 @@ export function storeError(error: unknown): HTTPException {
     return new StoreInputError(message, error)
   }
   if (sqlClass === '23') return new StoreInputError('the request conflicts with stored data', error)
-  return new StoreUnavailableError(error, TRANSIENT_CLASSES.has(sqlClass))
+  return new StoreFailure(error, TRANSIENT_CLASSES.has(sqlClass))
 }
 
 /**
@@ -153,16 +137,16 @@ export function storeError(error: unknown): HTTPException {
  * logger.error('sessionward: store failed', describeStoreError(error))
  */
 export function describeStoreError(error: unknown): string {
-  const cause = error instanceof StoreUnavailableError ? error.cause : error
+  const cause = error instanceof StoreFailure ? error.cause : error
   const message = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
   return message.replace(/[0-9a-f]{64}/gi, '[hash]')
 }
 
 /** The store took longer than its bound: a 503 with Retry-After, like an unreachable store. */
-function storeTimedOut(bound: number): StoreUnavailableError {
+function storeTimedOut(bound: number): StoreFailure {
   const cause = new Error(`no answer within storeTimeout (${bound / 1000} s)`)
   cause.name = 'StoreTimeoutError'
-  return new StoreUnavailableError(cause)
+  return new StoreFailure(cause)
 }
 
 /**
@@ -198,7 +182,7 @@ function withinBound<T>(
 const COMMIT_ANSWER_LOST = /^(08|57P0)/
 
 function commitAnswerLost(error: unknown): boolean {
-  const cause = error instanceof StoreUnavailableError ? error.cause : error
+  const cause = error instanceof StoreFailure ? error.cause : error
   const code = (cause as { code?: unknown } | null)?.code
   return typeof code !== 'string' || !SQLSTATE.test(code) || COMMIT_ANSWER_LOST.test(code)
 }
@@ -211,7 +195,7 @@ function commitAnswerLost(error: unknown): boolean {
  */
 export type Settled<T> =
   | { outcome: 'committed'; value: T }
-  | { outcome: 'unknown'; value: T; error: StoreUnavailableError }
+  | { outcome: 'unknown'; value: T; error: StoreFailure }
 
 /**
  * The work's value once its transaction is known to have landed: at once when committed; when
@@ -554,11 +538,7 @@ export class Statements {
       `select ${COLUMNS}, expire_after from sessionward_session where token_hash = ?`,
       [tokenHash],
     )
-    if (!row) return null
-    return {
-      record: toRecord(row),
-      expireAfter: row.expire_after == null ? null : Number(row.expire_after),
-    }
+    return row ? toLoaded(row) : null
   }
 
   /**
@@ -658,10 +638,7 @@ export class Statements {
    * @example
    * await store.listExpired({ now: new Date(), expireAfter: 900, margin: 60 }, 500)
    */
-  async listExpired(
-    expiry: Expiry,
-    limit: number,
-  ): Promise<{ record: SessionRecord; expireAfter: number | null }[]> {
+  async listExpired(expiry: Expiry, limit: number): Promise<LoadedSession[]> {
     const [condition, params] = expiredCondition(expiry)
     const rows = await this.query(
       `select ${COLUMNS}, expire_after from sessionward_session
@@ -669,10 +646,7 @@ export class Statements {
         limit ?`,
       [...params, limit],
     )
-    return rows.map((row) => ({
-      record: toRecord(row),
-      expireAfter: row.expire_after == null ? null : Number(row.expire_after),
-    }))
+    return rows.map(toLoaded)
   }
 
   /**
@@ -681,14 +655,14 @@ export class Statements {
    * @example
    * await tx.listLive('alice')
    */
-  async listLive(userId: string): Promise<SessionRecord[]> {
+  async listLive(userId: string): Promise<LoadedSession[]> {
     const rows = await this.query(
-      `select ${COLUMNS} from sessionward_session
+      `select ${COLUMNS}, expire_after from sessionward_session
         where user_id = ? and ended_at is null
         order by last_activity_at desc, id`,
       [userId],
     )
-    return rows.map(toRecord)
+    return rows.map(toLoaded)
   }
 
   /**
@@ -985,7 +959,7 @@ export class Store extends Statements {
     } catch (error) {
       const [sent] = committing
       if (!sent || !commitAnswerLost(error)) throw storeError(error)
-      const lost = error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error)
+      const lost = error instanceof StoreFailure ? error : new StoreFailure(error)
       return { outcome: 'unknown', value: sent.value, error: lost }
     }
   }

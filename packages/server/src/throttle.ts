@@ -9,7 +9,8 @@ import {
   RateLimiterRes,
   RLWrapperTimeouts,
 } from 'rate-limiter-flexible'
-import { type Problem, problemException } from './errors.ts'
+import { problemException } from './errors.ts'
+import { tooManySignIns } from './problems.ts'
 import type { Limit, ResolvedThrottle } from './throttle-options.ts'
 
 /**
@@ -192,26 +193,6 @@ export function createThrottles(
     tokenGuesses: tokenGuesses && new TokenGuessLimit(tokenGuesses),
     loginAccounts: counter(settings.logins.perAccount, 'account'),
     loginIps: counter(settings.logins.perIp, 'ip'),
-  }
-}
-
-/** The 429 for a client that sent too many unknown tokens; no lookup was made. */
-export function tooManyGuesses(seconds: number): Problem {
-  return {
-    status: 429,
-    error: 'too_many_requests',
-    message: `too many requests with unknown session tokens from this address; retry after ${seconds} s`,
-    retryAfter: seconds,
-  }
-}
-
-/** The 429 for a sign-in over a limit: one message for the account and the address (no hint). */
-function tooManySignIns(seconds: number): Problem {
-  return {
-    status: 429,
-    error: 'too_many_requests',
-    message: `too many failed sign-ins; try again in ${seconds} s`,
-    retryAfter: seconds,
   }
 }
 

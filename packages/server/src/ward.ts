@@ -2,9 +2,10 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { type AdminRoutesOptions, createAdminRoutes } from './admin/routes.ts'
 import { type ClientScript, ClientScriptFile } from './client-script.ts'
-import { type CreatedSession, checkUserId, WardCore } from './core.ts'
+import { checkUserId, WardCore } from './core.ts'
 import { migrate, openDatabase } from './database.ts'
-import { type Problem, problemException } from './errors.ts'
+import { callHook } from './ending.ts'
+import { atEdge, problemException } from './errors.ts'
 import { AccessTokens } from './jwt.ts'
 import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
 import { resolveOptions, type WardOptions } from './options.ts'
@@ -24,17 +25,12 @@ import {
   MAX_PAGE,
   type PageRequest,
 } from './paging.ts'
+import { LOGIN_ORIGIN_REJECTED } from './problems.ts'
 import { createRoutes } from './routes.ts'
-import type { SessionInfo } from './session.ts'
+import { type CreatedSession, type SessionInfo, toSessionInfo } from './session.ts'
 import { describeStoreError } from './store.ts'
 import { createLoginThrottle, type LoginThrottle } from './throttle.ts'
-import { loginOriginAllowed } from './transport.ts'
-
-const LOGIN_ORIGIN_REJECTED: Problem = {
-  status: 403,
-  error: 'origin_rejected',
-  message: 'a sign-in that sets the session cookie must come from the app’s own origin',
-}
+import { callerOf, loginOriginAllowed, setSessionCookie } from './transport.ts'
 
 /** A configured sessionward instance. */
 export interface Ward {
@@ -230,7 +226,25 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     if (resolved.cookie && !loginOriginAllowed(c, resolved)) {
       throw problemException(LOGIN_ORIGIN_REJECTED)
     }
-    return core.createSession(c, userId)
+    checkUserId(userId, 'createSession')
+    const policy = await atEdge(core.policyFor(userId, c))
+    const { token, record, evicted } = await atEdge(
+      core.signIn({
+        userId,
+        policy,
+        userAgent: callerOf(c).userAgent,
+        ip: resolved.clientIp(c) ?? null,
+        now: new Date(),
+      }),
+    )
+    const session = toSessionInfo(record)
+    setSessionCookie(c, resolved, token, policy.maxAge)
+    // The app's login answer carries the token (body or cookie): no cache may keep it.
+    c.header('Cache-Control', 'no-store')
+    await callHook(resolved.logger, 'onSessionStart', () =>
+      resolved.hooks.onSessionStart?.(session, c),
+    )
+    return { token, session, evicted: evicted.map((victim) => victim.id) }
   }
   const sweeper = resolved.sweepInterval > 0 ? startSweeping(core, resolved.sweepInterval) : null
   return {
@@ -244,27 +258,27 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     signIn: createSignIn(createSession),
     loginThrottle: createLoginThrottle(core.throttles, resolved.clientIp),
     endSession: async (id, reason = 'revoked') => {
-      const ended = await core.end({ ids: [id] }, reason)
+      const ended = await atEdge(core.endings.end({ ids: [id] }, reason))
       return ended.length > 0
     },
     listSessions: async (userId, options) => {
       checkUserId(userId, 'listSessions')
-      const { rows, next } = await core.liveSessions(userId, listPage(options))
+      const { rows, next } = await atEdge(core.liveSessions(userId, listPage(options)))
       return { sessions: rows, nextCursor: next && encodeCursor(next) }
     },
     endSessions: async (userId, options) => {
       checkUserId(userId, 'endSessions')
       const { except, reason } = endOptions(options)
       const target = except === undefined ? { userId } : { userId, exceptId: except }
-      return (await core.end(target, reason)).length
+      return (await atEdge(core.endings.end(target, reason))).length
     },
-    sweep: () => core.sweep(),
+    sweep: () => atEdge(core.sweep()),
     migrate: () => migrate(database.orm),
     close: async () => {
       if (sweeper) clearInterval(sweeper)
       // The last activity of each session reaches the row before the database goes.
       await core.close()
-      core.dropPendingEnds()
+      core.endings.dropPending()
       if (database.owned) await database.orm.close(true)
     },
     orm: database.orm,

@@ -3,22 +3,18 @@ import { Hono } from 'hono'
 import { accepts } from 'hono/accepts'
 import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from '../core.ts'
-import {
-  answerClientAbort,
-  answerUnmatched,
-  type Problem,
-  problemResponse,
-  WardOptionsError,
-} from '../errors.ts'
-import { requestState, type WardEnv } from '../middleware.ts'
+import { answerClientAbort, answerUnmatched, problemResponse, WardOptionsError } from '../errors.ts'
+import { refusalAnswer, requestState, type WardEnv } from '../middleware.ts'
 import { encodeCursor, isSessionId } from '../paging.ts'
+import { type Problem, ProblemError } from '../problems.ts'
 import {
   type AdminFilters,
   type AdminSession,
   describeStoreError,
   type HourlyActivity,
-  StoreUnavailableError,
+  StoreFailure,
 } from '../store.ts'
+import { expiryAt } from '../sweep.ts'
 import { clearSessionCookie } from '../transport.ts'
 import { parseUserAgent } from '../user-agent.ts'
 import { filterQuery, parseListQuery, userProblem } from './filters.ts'
@@ -150,12 +146,12 @@ export function createAdminRoutes(
   app.onError((error, c) => {
     const aborted = answerClientAbort(c, core.options.logger)
     if (aborted) return aborted
-    if (error instanceof StoreUnavailableError) {
+    if (error instanceof StoreFailure) {
       core.options.logger.error(
         `sessionward: session store unavailable: ${describeStoreError(error)}`,
       )
-      return refuse(c, error.problem)
     }
+    if (error instanceof ProblemError) return refuse(c, error.problem)
     if (error instanceof HTTPException) return error.getResponse()
     core.options.logger.error(`sessionward: admin route failed: ${describeStoreError(error)}`)
     return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
@@ -179,7 +175,7 @@ export function createAdminRoutes(
   const guard: MiddlewareHandler<WardEnv> = async (c, next) => {
     const state = requestState(c)
     // No live session: the middleware's reason (ended, cross-origin cookie, store down) or 401.
-    if (!state?.entry) return refuse(c, state?.problem ?? UNAUTHENTICATED)
+    if (!state?.entry) return refuse(c, refusalAnswer(state, UNAUTHENTICATED))
     let allowed = false
     try {
       allowed = (await authorize(c)) === true
@@ -204,7 +200,7 @@ export function createAdminRoutes(
     const parsed = parseListQuery(c.req.query())
     if ('message' in parsed) return invalid(c, parsed.message)
     const { filters } = parsed
-    const result = await core.store.adminPage(filters, core.expiry(Date.now()))
+    const result = await core.store.adminPage(filters, expiryAt(Date.now(), core.options))
     if (preferred(c, HTML) === JSON_TYPE) {
       return c.json({
         sessions: result.sessions.map(describe),
@@ -227,7 +223,7 @@ export function createAdminRoutes(
     }
     const problem = userProblem(user)
     if (problem) return invalid(c, problem)
-    const ended = await core.end({ userId: user }, 'admin')
+    const ended = await core.endings.end({ userId: user }, 'admin')
     if (ended.some((record) => record.id === c.var.session?.id)) clearSessionCookie(c, core.options)
     if (preferred(c, JSON_TYPE) !== HTML || c.req.method === 'DELETE')
       return c.json({ ended: ended.length })
@@ -241,7 +237,7 @@ export function createAdminRoutes(
     const id = c.req.param('id') ?? ''
     if (!isSessionId(id)) return refuse(c, notFound())
     // Never revived: if the store is out, refused here at once and retried until stored.
-    const ended = await core.endForGood({ id }, 'admin')
+    const ended = await core.endings.endForGood({ id }, 'admin')
     if (ended.length === 0) {
       const existing = await core.store.adminSession(id)
       return refuse(

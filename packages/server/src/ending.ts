@@ -1,0 +1,231 @@
+import type { ResolvedOptions } from './options.ts'
+import { PendingEnds } from './pending-ends.ts'
+import { STORE_RETRY_AFTER } from './problems.ts'
+import type { EndNotice, RedisChannel } from './redis-channel.ts'
+import { type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
+import type { SessionCache } from './session-cache.ts'
+import {
+  type EndTarget,
+  landedValue,
+  type SessionEnd,
+  type Statements,
+  type Store,
+  StoreFailure,
+} from './store.ts'
+import type { EndReason } from './vocabulary.ts'
+
+// The one end path: every session that ends (a logout, a revoke, an expiry, an eviction, the
+// sweep, an admin) ends here, so each end is stored once, reaches this instance's cache and
+// every other instance (the bus), then the hooks, in that order.
+
+// Ends kept for retrying while the store is out: enough for a burst of logouts, bounded so an
+// outage cannot grow memory. Retried from half a second up to the Retry-After clients are told.
+const MAX_PENDING_ENDS = 10_000
+const PENDING_END_DELAYS = { minDelay: 500, maxDelay: STORE_RETRY_AFTER * 1000 }
+
+/**
+ * A single session to end for good: by id (of a user), or by the hash of its token; a token
+ * hash given with an id is where a retried logout finds the pending end.
+ */
+export type EndOne = { id: string; userId?: string; tokenHash?: string } | { tokenHash: string }
+
+/** What ending needs of the ward: its store, its cache, its bus (if any) and its options. */
+export interface EndingParts {
+  options: Pick<ResolvedOptions, 'logLimit' | 'hooks' | 'logger'>
+  store: Store
+  cache: SessionCache<unknown>
+  channel: RedisChannel | null
+}
+
+/**
+ * Calls an app's hook; a hook that throws is logged and never breaks a login, a logout or a
+ * request.
+ *
+ * @example
+ * await callHook(logger, 'onSessionStart', () => hooks.onSessionStart?.(session, c))
+ */
+export async function callHook(
+  logger: Pick<ResolvedOptions['logger'], 'error'>,
+  name: string,
+  call: () => void | Promise<void>,
+): Promise<void> {
+  try {
+    await call()
+  } catch (error) {
+    logger.error(`sessionward: hooks.${name} threw`, error)
+  }
+}
+
+/** Ends sessions for good, once each, and tells everyone who must know. */
+export class Endings {
+  readonly #parts: EndingParts
+  /** Logouts and revokes the store could not take yet: refused here, retried until it does. */
+  readonly #pending: PendingEnds
+
+  constructor(parts: EndingParts) {
+    this.#parts = parts
+    this.#pending = new PendingEnds({
+      ...PENDING_END_DELAYS,
+      max: MAX_PENDING_ENDS,
+      end: async ({ target, reason, endedAt }) =>
+        void (await this.#end({ target, reason, endedAt, again: true })),
+      warn: (message) => parts.options.logger.warn(message),
+    })
+  }
+
+  /**
+   * Ends the targeted live sessions with a reason: each is ended once (whoever races), dropped
+   * from the cache, announced to the other instances, reported to `onSessionEnd` and trimmed
+   * from the log per `logLimit`.
+   */
+  async end(
+    target: EndTarget,
+    reason: EndReason,
+    detail: string | null = null,
+  ): Promise<SessionRecord[]> {
+    return this.#end({ target, reason, endedAt: new Date(), detail })
+  }
+
+  /**
+   * `end` at a given time; `again` for a retry of that end (see `SessionEnd`). When the
+   * COMMIT's answer is lost, the rows are read back by id: ended with this `endedAt` and
+   * reason, the end landed and is announced; otherwise it fails as the store did.
+   */
+  async #end(end: SessionEnd): Promise<SessionRecord[]> {
+    const settled = await this.#parts.store.transaction((tx) => this.endIn(tx, end))
+    const records = await landedValue(settled, (ended) =>
+      this.#endLanded(ended, end.reason, end.endedAt),
+    )
+    await this.afterEnd(records, end.reason)
+    return records
+  }
+
+  /** Whether an end (these rows, ended at `endedAt` with `reason`) landed, by the rows' ids. */
+  async #endLanded(records: SessionRecord[], reason: EndReason, endedAt: Date): Promise<boolean> {
+    // Nothing to end: whatever the COMMIT did, nothing changed.
+    if (records.length === 0) return true
+    const stored = await this.#parts.store.findByIds(records.map((record) => record.id))
+    return stored.some(
+      (row) => row.endReason === reason && row.endedAt?.getTime() === endedAt.getTime(),
+    )
+  }
+
+  /**
+   * Ends one session for good (a logout, a revoke): when the store cannot take it now, this
+   * instance refuses the session at once and keeps the end, retrying it in the background until
+   * the database takes it, so a recovery never revives a session the user ended. The store's
+   * failure is still thrown: the answer stays 503 with Retry-After and the client retries.
+   */
+  async endForGood(one: EndOne, reason: EndReason): Promise<SessionRecord[]> {
+    const target: EndTarget =
+      'id' in one ? { ids: [one.id], userId: one.userId } : { tokenHash: one.tokenHash }
+    const endedAt = new Date()
+    try {
+      return await this.#end({ target, reason, endedAt })
+    } catch (error) {
+      if (!(error instanceof StoreFailure && error.retryable)) throw error
+      const key = one.tokenHash ? `hash:${one.tokenHash}` : `id:${(one as { id: string }).id}`
+      // Retried with the same endedAt: if this attempt's COMMIT landed after all, the retry
+      // recognises the rows it ended (see `#end`).
+      this.#pending.add(key, { target, reason, endedAt })
+      // Refused here, and (with Redis) on the other instances, from now on, even when the set
+      // is full (then only the client's retry stores it). The end is not stored yet.
+      this.#announce(
+        this.#knownSessions(one).map(([tokenHash, sessionId]) => ({
+          sessionId,
+          tokenHash,
+          reason,
+          endedAt: endedAt.getTime(),
+        })),
+      )
+      throw error
+    }
+  }
+
+  /**
+   * The reason of an end asked for and not stored yet that applies to this token or session:
+   * such a session is refused here, whatever the store says meanwhile.
+   */
+  pendingReason(tokenHash: string, session?: Pick<SessionInfo, 'id' | 'userId'>): EndReason | null {
+    const byHash = this.#pending.end(`hash:${tokenHash}`)
+    if (byHash) return byHash.reason
+    if (!session) return null
+    const byId = this.#pending.end(`id:${session.id}`)
+    if (!byId || !ownedBy(byId.target, session.userId)) return null
+    this.#parts.cache.markEnded(tokenHash, session.id, byId.reason, null)
+    return byId.reason
+  }
+
+  /** The token hashes (with their session ids) this instance knows for `one`. */
+  #knownSessions(one: EndOne): [tokenHash: string, sessionId: string][] {
+    const { cache } = this.#parts
+    const known = new Map<string, string>()
+    if ('id' in one) for (const hash of cache.hashesOf(one.id, one.userId)) known.set(hash, one.id)
+    const id = 'id' in one ? one.id : one.tokenHash && cache.peek(one.tokenHash)?.session.id
+    if (one.tokenHash && id) known.set(one.tokenHash, id)
+    return [...known]
+  }
+
+  /**
+   * Resolves once the end kept for this token (if any) is stored; throws while the store is
+   * still out. A retried logout is confirmed only then.
+   */
+  async confirm(tokenHash: string): Promise<void> {
+    await this.#pending.flush(`hash:${tokenHash}`)
+  }
+
+  /** Drops the ends still waiting for the store (on close), saying how many in one line. */
+  dropPending(): void {
+    const dropped = this.#pending.clear()
+    if (dropped > 0) {
+      this.#parts.options.logger.warn(
+        `sessionward: closed with ${dropped} session end(s) the store never took; those sessions may be live again`,
+      )
+    }
+  }
+
+  /**
+   * Ends sessions and trims their users' logs inside the caller's transaction: one commit for
+   * both, so keeping the log short costs no extra round trip to disk. The caller announces what
+   * committed with `afterEnd`.
+   */
+  async endIn(tx: Statements, end: SessionEnd): Promise<SessionRecord[]> {
+    const records = await tx.endSessions(end)
+    const { logLimit } = this.#parts.options
+    if (logLimit !== null) {
+      for (const userId of new Set(records.map((record) => record.userId))) {
+        await tx.pruneLog(userId, logLimit)
+      }
+    }
+    return records
+  }
+
+  /** Tells the other instances (with Redis), then this one's cache, that these sessions ended. */
+  #announce(notices: EndNotice[]): void {
+    this.#parts.channel?.publishEnds(notices)
+    for (const { tokenHash, sessionId, reason, endedAt } of notices) {
+      this.#parts.cache.markEnded(tokenHash, sessionId, reason, new Date(endedAt))
+    }
+  }
+
+  /** Announces ends that committed, then runs the hooks: every instance hears first. */
+  async afterEnd(records: SessionRecord[], reason: EndReason): Promise<void> {
+    this.#announce(records.map((record) => endNotice(record, reason)))
+    const { hooks, logger } = this.#parts.options
+    for (const record of records) {
+      await callHook(logger, 'onSessionEnd', () =>
+        hooks.onSessionEnd?.(toSessionInfo(record), reason),
+      )
+    }
+  }
+}
+
+function endNotice(record: SessionRecord, reason: EndReason): EndNotice {
+  const endedAt = record.endedAt?.getTime() ?? Date.now()
+  return { sessionId: record.id, tokenHash: record.tokenHash, reason, endedAt }
+}
+
+/** Whether a pending end's target may apply to a session of `userId`. */
+function ownedBy(target: EndTarget, userId: string): boolean {
+  return !('userId' in target) || target.userId === undefined || target.userId === userId
+}

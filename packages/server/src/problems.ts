@@ -1,0 +1,185 @@
+import type { EndReason } from './vocabulary.ts'
+
+// Every answer value the library refuses with, in one place and free of HTTP machinery: the
+// edge (errors.ts, the Hono layer and the adapters) turns them into responses.
+
+/** Every error code the library answers with. */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'unauthenticated'
+  | 'session_ended'
+  | 'session_limit'
+  | 'origin_rejected'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'forbidden'
+  | 'store_unavailable'
+  | 'too_many_requests'
+  | 'internal'
+
+/** The statuses the library answers errors with. */
+export type ProblemStatus = 400 | 401 | 403 | 404 | 405 | 429 | 500 | 503
+
+/** An error answer: `{"error","message"}` plus any extra fields (such as `reason`). */
+export interface Problem {
+  status: ProblemStatus
+  error: ErrorCode
+  message: string
+  extra?: Record<string, string>
+  /** A token was sent but is not valid: the 401 challenge says `invalid_token`. */
+  invalidToken?: boolean
+  /** Seconds after which a retry may succeed (`Retry-After`): a store that cannot serve now, a throttled client. */
+  retryAfter?: number
+}
+
+/** Seconds a client is told to wait (`Retry-After`) when the store cannot serve right now. */
+export const STORE_RETRY_AFTER = 5
+
+export const NO_TOKEN: Problem = {
+  status: 401,
+  error: 'unauthenticated',
+  message: 'no session token: send Authorization: Bearer <token> or the session cookie',
+}
+
+export const MALFORMED_AUTHORIZATION: Problem = {
+  status: 401,
+  error: 'unauthenticated',
+  message: 'the Authorization header must be "Bearer <token>" or "Token <token>"',
+  invalidToken: true,
+}
+
+/** The unknown-token answer; the same whatever the token, so it reveals nothing. */
+export const UNKNOWN_TOKEN: Problem = {
+  status: 401,
+  error: 'unauthenticated',
+  message: 'unknown or malformed session token',
+  invalidToken: true,
+}
+
+export const INVALID_ACCESS_TOKEN: Problem = {
+  status: 401,
+  error: 'unauthenticated',
+  message: 'invalid access token',
+  invalidToken: true,
+}
+
+export const EXPIRED_ACCESS_TOKEN: Problem = {
+  status: 401,
+  error: 'unauthenticated',
+  message: 'the access token has expired; get a new one from POST /session/token',
+  invalidToken: true,
+}
+
+export const ORIGIN_REJECTED: Problem = {
+  status: 403,
+  error: 'origin_rejected',
+  message: 'cookie-authenticated requests that change state must come from the app’s own origin',
+}
+
+export const LOGIN_ORIGIN_REJECTED: Problem = {
+  status: 403,
+  error: 'origin_rejected',
+  message: 'a sign-in that sets the session cookie must come from the app’s own origin',
+}
+
+/**
+ * The 401 `session_ended` answer for a session that ended with `reason` (none known: revoked).
+ *
+ * @example
+ * sessionEnded('idle') // { status: 401, error: 'session_ended', extra: { reason: 'idle' }, … }
+ */
+export function sessionEnded(reason: EndReason | null): Problem {
+  const known = reason ?? 'revoked'
+  return {
+    status: 401,
+    error: 'session_ended',
+    message: `the session has ended (${known})`,
+    extra: { reason: known },
+    invalidToken: true,
+  }
+}
+
+/**
+ * The 403 for a sign-in over `maxSessions` with onLimit `deny`.
+ *
+ * @example
+ * sessionLimit(3)
+ */
+export function sessionLimit(maxSessions: number): Problem {
+  return {
+    status: 403,
+    error: 'session_limit',
+    message: `this account already has ${maxSessions} active session${maxSessions === 1 ? '' : 's'}; sign out elsewhere first`,
+  }
+}
+
+/**
+ * The 503 of a store that cannot serve: with Retry-After when a retry may help (unreachable,
+ * timed out); without, when a statement needs the operator (migrations not applied).
+ *
+ * @example
+ * storeUnavailable(true)
+ */
+export function storeUnavailable(retryable: boolean): Problem {
+  return {
+    status: 503,
+    error: 'store_unavailable',
+    message: retryable
+      ? 'the session store is unavailable; try again shortly'
+      : 'the session store could not run a statement; the server needs attention',
+    ...(retryable ? { retryAfter: STORE_RETRY_AFTER } : {}),
+  }
+}
+
+/**
+ * The 400 for input the client got wrong.
+ *
+ * @example
+ * invalidRequest('idleFor must be a finite number of seconds')
+ */
+export function invalidRequest(message: string): Problem {
+  return { status: 400, error: 'invalid_request', message }
+}
+
+/**
+ * The 429 for a client that sent too many unknown tokens; no lookup was made.
+ *
+ * @example
+ * tooManyGuesses(42)
+ */
+export function tooManyGuesses(seconds: number): Problem {
+  return {
+    status: 429,
+    error: 'too_many_requests',
+    message: `too many requests with unknown session tokens from this address; retry after ${seconds} s`,
+    retryAfter: seconds,
+  }
+}
+
+/**
+ * The 429 for a sign-in over a limit: one message for the account and the address (no hint).
+ *
+ * @example
+ * tooManySignIns(42)
+ */
+export function tooManySignIns(seconds: number): Problem {
+  return {
+    status: 429,
+    error: 'too_many_requests',
+    message: `too many failed sign-ins; try again in ${seconds} s`,
+    retryAfter: seconds,
+  }
+}
+
+/**
+ * A refusal raised below the edge, carrying its answer: the edge turns it into a response (an
+ * HTTPException for what an app calls from its own routes).
+ */
+export class ProblemError extends Error {
+  readonly problem: Problem
+  constructor(problem: Problem, cause?: unknown) {
+    super(problem.message, { cause })
+    this.name = 'ProblemError'
+    this.problem = problem
+  }
+}
