@@ -102,6 +102,8 @@ export class RedisChannel {
   /** The oldest command waiting for Redis at the last look, and since when it was. */
   #oldest: unknown
   #oldestSince = 0
+  /** The queued command that opened the breaker: while it is unanswered, it stays open. */
+  #unanswered: unknown
   #lastLook = 0
   #flushing = false
   #probing = false
@@ -196,11 +198,15 @@ export class RedisChannel {
    */
   #usable(now = performance.now()): boolean {
     if (this.#closed || this.#publisher.status !== 'ready') return false
-    const oldest = this.#publisher.commandQueue.peekFront()
-    if (oldest !== this.#oldest || now - this.#lastLook > PAUSE) {
+    const oldest = oldestQueued(this.#publisher)
+    if (oldest !== this.#oldest) {
       this.#oldest = oldest
       this.#oldestSince = now
+    } else if (now - this.#lastLook > PAUSE && oldest !== this.#unanswered) {
+      // A pause of this process is not Redis' silence: the answer may be waiting unread.
+      this.#oldestSince = now
     } else if (oldest !== undefined && now - this.#oldestSince >= COMMAND_TIMEOUT) {
+      this.#unanswered = oldest
       this.#trip(`no answer within ${COMMAND_TIMEOUT} ms`, now)
     }
     this.#lastLook = now
@@ -325,6 +331,14 @@ export class RedisChannel {
       },
     })
   }
+}
+
+/**
+ * The oldest command a client has sent and Redis not yet answered. A Cluster client has no
+ * such queue: then only the ward's own commands (timed out) open the breaker.
+ */
+function oldestQueued(client: Redis): unknown {
+  return (client.commandQueue as Redis['commandQueue'] | undefined)?.peekFront()
 }
 
 /** A pipeline's answers, or the first error one of its commands got (a timeout among them). */
