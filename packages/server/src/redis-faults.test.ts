@@ -4,15 +4,15 @@ import type { WardLogger } from './options.ts'
 import { type TestApp, testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
-import { type OwnRedis, startRedis } from './test-support/instances.ts'
+import { type OwnRedis, redisSkipReason, startRedis } from './test-support/instances.ts'
 import { EventReader } from './test-support/sse.ts'
 import { type StallProxy, stallProxy } from './test-support/stall-proxy.ts'
 
 // Redis faults of issue 20, on a redis-server of the test's own (started and killed here),
 // reached through a proxy the test can stall: connected, and silent.
 
-const skipReason = process.env.REDIS_URL ? null : 'REDIS_URL is not set'
-const skipped = skipReason ? ` (skipped: ${skipReason})` : ''
+// Skipped where the suite's Redis is (no redis-server expected then either).
+const skipped = redisSkipReason ? ` (skipped: ${redisSkipReason})` : ''
 const SECRET = 'a-test-secret-of-at-least-32-bytes!!'
 // How long the breaker keeps Redis off the request path after a timeout (redis-channel.ts).
 const BREAKER_SECONDS = 3
@@ -90,7 +90,7 @@ async function sharing(a: TestApp, b: TestApp): Promise<boolean> {
 const UNAVAILABLE = /^warn sessionward: Redis unavailable/
 const BACK = /^info sessionward: Redis available again/
 
-describe.skipIf(skipReason !== null)(`Redis faults${skipped}`, { timeout: 90_000 }, () => {
+describe.skipIf(redisSkipReason !== null)(`Redis faults${skipped}`, { timeout: 90_000 }, () => {
   onEachDatabase((open) => {
     let db: TestDatabase
     let redis: OwnRedis
