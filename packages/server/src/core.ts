@@ -82,6 +82,7 @@ export class WardCore {
             ended: ({ tokenHash, sessionId, reason, endedAt }) =>
               this.#cache.markEnded(tokenHash, sessionId, reason, new Date(endedAt)),
             activity: (tokenHash, at) => this.#cache.noteActivity(tokenHash, at),
+            rotated: (oldHash, newHash) => this.#cache.rotate(oldHash, newHash),
           },
           options.logger,
         )
@@ -201,10 +202,11 @@ export class WardCore {
 
   /**
    * Moves a cached session to its new token hash (token rotation), so the old token stops
-   * hitting the cache at once instead of after cacheTtl.
+   * hitting the cache at once instead of after cacheTtl, here and (with Redis) everywhere.
    */
   rekey(oldHash: string, newHash: string): void {
     this.#cache.rotate(oldHash, newHash)
+    this.#channel?.publishRotation(oldHash, newHash)
   }
 
   /**

@@ -12,8 +12,20 @@ import { END_REASONS, type EndReason } from './vocabulary.ts'
  *    session per second) and kept in one sorted set, so an idle decision anywhere can read it.
  *    No cache-hit request waits for Redis: publishing is fire and forget.
  * 3. Redis down never lets anyone in: caches trust rows for cacheTtl with or without Redis, so
- *    a lost notice costs at most the single-instance bound. Nothing is queued while Redis is
- *    away (commands are sent only when the client is ready); ioredis reconnects by itself.
+ *    a lost notice costs at most the single-instance bound. ioredis reconnects by itself.
+ * 4. Redis never holds a request for long, and what is sent to a Redis that does not answer
+ *    stays bounded. Disconnected: nothing is sent (our own client has no offline queue). Connected
+ *    and silent: commands do wait in ioredis' queue (the socket is open; Linux may keep it for
+ *    minutes), each for at most COMMAND_TIMEOUT. Once one has gone unanswered that long, a
+ *    breaker keeps Redis off the request path for BREAK_FOR, and then for as long as the oldest
+ *    command queued is still unanswered: the guess counters count in memory, idle decisions and
+ *    ends use the single-instance bounds, activity waits. One activity batch at a time.
+ * 5. One warning per outage and one line when it is over, from what commands get: a failure or
+ *    a timeout starts an outage, the first answer after it (a PING while there is no traffic)
+ *    ends it.
+ * 6. A token rotated here is rotated on every instance (`publishRotation`): another instance
+ *    still caching the session under its old hash would hear of a later end under the new one
+ *    only, and keep answering the old token until cacheTtl.
  */
 
 /** An end another instance must hear about. */
@@ -29,14 +41,25 @@ export interface EndNotice {
 export interface ChannelListener {
   ended(notice: EndNotice): void
   activity(tokenHash: string, at: number): void
+  /** A session's token was rotated on another instance: `oldHash` is retired. */
+  rotated(oldHash: string, newHash: string): void
 }
 
 const CHANNEL = 'sessionward:v1:events'
 const ACTIVITY_KEY = 'sessionward:v1:activity'
 // Activity reaches the other instances within this (plus Redis' own delivery).
 const ACTIVITY_FLUSH = 100
-// An idle decision waits at most this long for Redis before it decides on the database alone.
-const LOOKUP_TIMEOUT = 1_000
+// No command waits longer for Redis (the ward's own client's commandTimeout; an app's client is
+// raced against it where a request waits).
+export const COMMAND_TIMEOUT = 1_000
+// After a command went unanswered, Redis is left off the request path this long at least (ms).
+const BREAK_FOR = 3_000
+// A gap this long between two looks at the queue is a pause of this process (GC, a loaded
+// machine), not Redis' silence: the answer may be waiting unread.
+const PAUSE = 500
+// What the guess counters see as the client's status while the breaker is open: anything but
+// 'ready' makes rate-limiter-flexible count in memory (its rejectIfRedisNotReady).
+const BREAKER_OPEN = 'breaker-open'
 // Activity older than this is dropped from the sorted set (no session idles that long alive).
 const ACTIVITY_KEPT = 48 * 3600 * 1000
 const PRUNE_EVERY = 60_000
@@ -47,6 +70,7 @@ interface Message {
   from: string
   ends?: [string, string, string, number][]
   activity?: [string, number][]
+  rotations?: [string, string][]
 }
 
 /**
@@ -59,6 +83,8 @@ interface Message {
  */
 export class RedisChannel {
   readonly #publisher: Redis
+  /** The publisher as the guess counters see it: not ready while the breaker is open. */
+  readonly #guarded: Redis
   readonly #subscriber: Redis
   readonly #ownsPublisher: boolean
   readonly #listener: ChannelListener
@@ -68,37 +94,58 @@ export class RedisChannel {
   readonly #pendingActivity = new Map<string, number>()
   readonly #timer: NodeJS.Timeout
   #lastPrune = 0
+  /** An outage is logged and its end not yet. */
   #down = false
   #closed = false
+  /** The breaker: no command on the request path before this (performance.now() ms). */
+  #openUntil = 0
+  /** The oldest command waiting for Redis at the last look, and since when it was. */
+  #oldest: unknown
+  #oldestSince = 0
+  /** The queued command that opened the breaker: while it is unanswered, it stays open. */
+  #unanswered: unknown
+  #lastLook = 0
+  #flushing = false
+  #probing = false
 
   constructor(redis: Redis | string, listener: ChannelListener, logger: WardLogger) {
     this.#listener = listener
     this.#logger = logger
     this.#ownsPublisher = typeof redis === 'string'
-    // Our own client fails fast while disconnected: nothing piles up to be sent late.
+    // Our own client fails fast while disconnected (nothing piles up to be sent late) and
+    // gives up on an answer after COMMAND_TIMEOUT.
     this.#publisher =
       typeof redis === 'string'
-        ? new Redis(redis, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+        ? new Redis(redis, {
+            enableOfflineQueue: false,
+            maxRetriesPerRequest: 1,
+            commandTimeout: COMMAND_TIMEOUT,
+          })
         : redis
-    // Subscribing waits for the connection; ioredis subscribes again after each reconnect.
+    this.#guarded = this.#guard(this.#publisher)
+    // Subscribing waits for the connection; ioredis subscribes again after each reconnect. A
+    // subscription is never timed out: it waits for messages by design.
     this.#subscriber = this.#publisher.duplicate({
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
+      commandTimeout: undefined,
     })
     for (const client of [this.#publisher, this.#subscriber]) {
       client.on('error', (error: Error) => this.#wentDown(error.message))
       client.on('close', () => this.#wentDown('connection closed'))
-      client.on('ready', () => this.#cameBack())
     }
     this.#subscriber.on('message', (_channel: string, message: string) => this.#receive(message))
     this.#subscriber.subscribe(CHANNEL).catch((error: Error) => this.#wentDown(error.message))
-    this.#timer = setInterval(() => this.#flush(), ACTIVITY_FLUSH)
+    this.#timer = setInterval(() => this.#tick(), ACTIVITY_FLUSH)
     this.#timer.unref()
   }
 
-  /** The client commands go through (the app's, or the channel's own from a URL). */
+  /**
+   * The client the guess and login counters count on (the app's, or the channel's own from a
+   * URL): its `status` is not 'ready' while the breaker is open, so they count in memory then.
+   */
   get client(): Redis {
-    return this.#publisher
+    return this.#guarded
   }
 
   /** Tells every other instance that these sessions ended. Never waits, never throws. */
@@ -110,59 +157,118 @@ export class RedisChannel {
     })
   }
 
+  /** Tells every other instance that a session's token changed (rule 6). Never waits. */
+  publishRotation(oldHash: string, newHash: string): void {
+    this.#publish({ from: this.#instance, rotations: [[oldHash, newHash]] })
+  }
+
   /** Queues activity seen here for the next batch (rule 2). */
   noteActivity(tokenHash: string, at: number): void {
     if (at > (this.#pendingActivity.get(tokenHash) ?? 0)) this.#pendingActivity.set(tokenHash, at)
   }
 
   /**
-   * The latest activity any instance published for these hashes (ms); empty when Redis does not
-   * answer within LOOKUP_TIMEOUT, and the caller decides on the database alone.
+   * The latest activity any instance published for these hashes (ms); empty when Redis is off
+   * the request path or does not answer within COMMAND_TIMEOUT, and the caller decides on the
+   * database alone.
    */
   async latestActivity(tokenHashes: string[]): Promise<Map<string, number>> {
     const found = new Map<string, number>()
-    if (tokenHashes.length === 0 || !this.#ready()) return found
-    let timer: NodeJS.Timeout | undefined
-    try {
-      const scores = await Promise.race([
-        this.#publisher.zmscore(ACTIVITY_KEY, ...tokenHashes),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('no answer in time')), LOOKUP_TIMEOUT)
-        }),
-      ])
-      scores.forEach((score, i) => {
-        if (score !== null) found.set(tokenHashes[i] as string, Number(score))
-      })
-    } catch (error) {
-      this.#wentDown((error as Error).message)
-    } finally {
-      clearTimeout(timer)
-    }
+    if (tokenHashes.length === 0) return found
+    const scores = await this.#command(() => this.#publisher.zmscore(ACTIVITY_KEY, ...tokenHashes))
+    scores?.forEach((score, i) => {
+      if (score !== null) found.set(tokenHashes[i] as string, Number(score))
+    })
     return found
   }
 
   /** Sends what is queued, then disconnects (a client the app passed in is left open). */
   async close(): Promise<void> {
+    this.#flush()
     this.#closed = true
     clearInterval(this.#timer)
-    this.#flush()
     this.#subscriber.disconnect()
     if (this.#ownsPublisher) await this.#publisher.quit().catch(() => undefined)
   }
 
-  #ready(): boolean {
-    return this.#publisher.status === 'ready'
+  /**
+   * Whether a command may be sent now (rule 4): connected, and the breaker closed. Every call
+   * looks at ioredis' queue: a command unanswered for COMMAND_TIMEOUT opens the breaker, whoever
+   * sent it (the counters too), and keeps it open while it stays unanswered.
+   */
+  #usable(now = performance.now()): boolean {
+    if (this.#closed || this.#publisher.status !== 'ready') return false
+    const oldest = oldestQueued(this.#publisher)
+    if (oldest !== this.#oldest) {
+      this.#oldest = oldest
+      this.#oldestSince = now
+    } else if (now - this.#lastLook > PAUSE && oldest !== this.#unanswered) {
+      // A pause of this process is not Redis' silence: the answer may be waiting unread.
+      this.#oldestSince = now
+    } else if (oldest !== undefined && now - this.#oldestSince >= COMMAND_TIMEOUT) {
+      this.#unanswered = oldest
+      this.#trip(`no answer within ${COMMAND_TIMEOUT} ms`, now)
+    }
+    this.#lastLook = now
+    return now >= this.#openUntil
+  }
+
+  #trip(why: string, now = performance.now()): void {
+    this.#openUntil = now + BREAK_FOR
+    this.#wentDown(why)
+  }
+
+  /**
+   * Sends one command when Redis is usable and waits at most COMMAND_TIMEOUT for its answer;
+   * undefined when it was not sent or not answered. The outcome drives the breaker and the log.
+   */
+  async #command<T>(send: () => Promise<T>): Promise<T | undefined> {
+    if (!this.#usable()) return undefined
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const answer = await Promise.race([
+        send(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${COMMAND_TIMEOUT} ms`)),
+            COMMAND_TIMEOUT,
+          )
+        }),
+      ])
+      this.#answered()
+      return answer
+    } catch (error) {
+      this.#trip((error as Error).message)
+      return undefined
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   #publish(message: Message): void {
-    if (!this.#ready()) return
-    this.#publisher
-      .publish(CHANNEL, JSON.stringify(message))
-      .catch((error: Error) => this.#wentDown(error.message))
+    void this.#command(() => this.#publisher.publish(CHANNEL, JSON.stringify(message)))
+  }
+
+  // Every ACTIVITY_FLUSH: a PING while an outage is logged (no traffic may come to end it),
+  // else the activity batch.
+  #tick(): void {
+    if (!this.#usable()) return
+    if (this.#down) this.#probe()
+    else this.#flush()
+  }
+
+  #probe(): void {
+    // Back means both connections: ends published before the subscriber is would be lost.
+    if (this.#probing || this.#subscriber.status !== 'ready') return
+    this.#probing = true
+    void this.#command(() => this.#publisher.ping()).finally(() => {
+      this.#probing = false
+    })
   }
 
   #flush(): void {
-    if (this.#pendingActivity.size === 0 || !this.#ready()) return
+    // One batch at a time: a batch Redis has not answered is never followed by another.
+    if (this.#pendingActivity.size === 0 || this.#flushing || !this.#usable()) return
     const activity = [...this.#pendingActivity]
     this.#pendingActivity.clear()
     const now = Date.now()
@@ -174,19 +280,28 @@ export class RedisChannel {
       pipeline.zremrangebyscore(ACTIVITY_KEY, '-inf', now - ACTIVITY_KEPT)
     }
     pipeline.publish(CHANNEL, JSON.stringify({ from: this.#instance, activity }))
-    pipeline.exec().catch((error: Error) => this.#wentDown(error.message))
+    this.#flushing = true
+    const answered = pipeline.exec().then(firstError)
+    void answered.then(
+      () => (this.#flushing = false),
+      () => (this.#flushing = false),
+    )
+    void this.#command(() => answered)
   }
 
   #receive(raw: string): void {
     const message = parseMessage(raw)
     if (!message || message.from === this.#instance) return
+    for (const [oldHash, newHash] of message.rotations ?? []) {
+      this.#listener.rotated(oldHash, newHash)
+    }
     for (const [sessionId, tokenHash, reason, endedAt] of message.ends ?? []) {
       this.#listener.ended({ sessionId, tokenHash, reason: reason as EndReason, endedAt })
     }
     for (const [tokenHash, at] of message.activity ?? []) this.#listener.activity(tokenHash, at)
   }
 
-  // Logged once per outage, not per failed command.
+  // Logged once per outage, not per failed command (rule 5).
   #wentDown(why: string): void {
     if (this.#down || this.#closed) return
     this.#down = true
@@ -195,12 +310,41 @@ export class RedisChannel {
     )
   }
 
-  // Back only when both connections are: ends published before then would be lost.
-  #cameBack(): void {
-    if (!this.#down || !this.#ready() || this.#subscriber.status !== 'ready') return
+  // An answer to a command sent while the breaker was closed, with both connections up.
+  #answered(): void {
+    if (!this.#down || this.#closed || this.#subscriber.status !== 'ready') return
+    if (performance.now() < this.#openUntil) return
     this.#down = false
     this.#logger.info('sessionward: Redis available again; ends and activity are shared')
   }
+
+  /**
+   * The client as the counters see it: the same client (every method runs on it), with a
+   * `status` that is not 'ready' while the breaker is open.
+   */
+  #guard(client: Redis): Redis {
+    return new Proxy(client, {
+      get: (target, key) => {
+        if (key === 'status') return this.#usable() ? target.status : BREAKER_OPEN
+        const value: unknown = Reflect.get(target, key, target)
+        return typeof value === 'function' && key !== 'constructor' ? value.bind(target) : value
+      },
+    })
+  }
+}
+
+/**
+ * The oldest command a client has sent and Redis not yet answered. A Cluster client has no
+ * such queue: then only the ward's own commands (timed out) open the breaker.
+ */
+function oldestQueued(client: Redis): unknown {
+  return (client.commandQueue as Redis['commandQueue'] | undefined)?.peekFront()
+}
+
+/** A pipeline's answers, or the first error one of its commands got (a timeout among them). */
+function firstError(results: [Error | null, unknown][] | null): void {
+  const failed = results?.find(([error]) => error)?.[0]
+  if (failed) throw failed
 }
 
 /** A channel message, or null when it is not one of ours (anything else on Redis is ignored). */
@@ -212,8 +356,15 @@ function parseMessage(raw: string): Message | null {
     return null
   }
   if (typeof value !== 'object' || value === null) return null
-  const { from, ends = [], activity = [] } = value as Record<string, unknown>
-  if (typeof from !== 'string' || !Array.isArray(ends) || !Array.isArray(activity)) return null
+  const { from, ends = [], activity = [], rotations = [] } = value as Record<string, unknown>
+  if (
+    typeof from !== 'string' ||
+    !Array.isArray(ends) ||
+    !Array.isArray(activity) ||
+    !Array.isArray(rotations)
+  ) {
+    return null
+  }
   const endsOk = ends.every(
     (e) =>
       Array.isArray(e) &&
@@ -226,5 +377,13 @@ function parseMessage(raw: string): Message | null {
   const activityOk = activity.every(
     (a) => Array.isArray(a) && typeof a[0] === 'string' && HASH.test(a[0]) && Number.isFinite(a[1]),
   )
-  return endsOk && activityOk ? (value as Message) : null
+  const rotationsOk = rotations.every(
+    (r) =>
+      Array.isArray(r) &&
+      typeof r[0] === 'string' &&
+      HASH.test(r[0]) &&
+      typeof r[1] === 'string' &&
+      HASH.test(r[1]),
+  )
+  return endsOk && activityOk && rotationsOk ? (value as Message) : null
 }

@@ -30,6 +30,11 @@ export interface StallProxy {
    * traffic: the statement lands, and neither its answer nor anything after gets through.
    */
   faultAfter(text: string, fault: ProxyFault): void
+  /**
+   * Bytes the client has sent since the last `resume()` that the proxy holds back: under a
+   * stall, how much the client has queued for a server that does not answer.
+   */
+  heldFromClient(): number
   /** Forwards what was held back, then passes bytes (and accepts connections) again. */
   resume(): void
   close(): Promise<void>
@@ -50,7 +55,7 @@ export async function stallProxy(host: string, port: number): Promise<StallProxy
   let afterTrigger: { text: string; fault: ProxyFault } | null = null
   // The client sockets whose server answers are held (see holdAnswerTo).
   const answersHeld = new Set<Socket>()
-  const held: { to: Socket; chunk: Buffer }[] = []
+  const held: { to: Socket; chunk: Buffer; fromClient: boolean }[] = []
   const sockets = new Set<Socket>()
   const apply = (next: ProxyFault) => {
     fault = next
@@ -69,8 +74,9 @@ export async function stallProxy(host: string, port: number): Promise<StallProxy
         answersHeld.add(from)
         answerTrigger = null
       }
-      if (fault === 'stall' || (!fromClient && answersHeld.has(to))) held.push({ to, chunk })
-      else if (fault === null) to.write(chunk)
+      if (fault === 'stall' || (!fromClient && answersHeld.has(to))) {
+        held.push({ to, chunk, fromClient })
+      } else if (fault === null) to.write(chunk)
       if (fromClient && afterTrigger && chunk.includes(afterTrigger.text)) {
         apply(afterTrigger.fault)
         afterTrigger = null
@@ -108,6 +114,8 @@ export async function stallProxy(host: string, port: number): Promise<StallProxy
     faultAfter: (text, next) => {
       afterTrigger = { text, fault: next }
     },
+    heldFromClient: () =>
+      held.reduce((bytes, { chunk, fromClient }) => bytes + (fromClient ? chunk.length : 0), 0),
     resume: () => {
       fault = null
       trigger = null
