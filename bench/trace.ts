@@ -73,11 +73,10 @@ async function takeCalls(inspector: Session): Promise<Call[]> {
   return calls.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line)
 }
 
-/** A statement of a library file the stepping worker paused at. */
+/** A statement of a library file the stepping worker paused at: its file and function. */
 interface Step {
   file: string
   name: string
-  line: number
 }
 
 // The main thread pauses in these for the stepping worker: two functions, because with one
@@ -119,11 +118,7 @@ async function stepMainThread(port: MessagePort): Promise<void> {
       port.postMessage(steps)
       steps = null
     } else if (steps && top && path && isLibraryFile(path)) {
-      steps.push({
-        file: relative(library, path),
-        name: top.functionName || '(anonymous)',
-        line: top.location.lineNumber + 1,
-      })
+      steps.push({ file: relative(library, path), name: top.functionName || '(anonymous)' })
     }
     void debuggee.post(steps ? 'Debugger.stepInto' : 'Debugger.resume')
   })
@@ -146,7 +141,7 @@ function stays(steps: Step[]): string[] {
   return steps.flatMap((step, i) => (step.file === steps[i - 1]?.file ? [] : [step.file]))
 }
 
-const functionsOf = (runs: { file: string; name: string }[]) =>
+const functionsOf = (runs: Step[]) =>
   [...new Set(runs.map((run) => `${run.file} ${run.name}`))].sort().join('\n')
 
 /** The request's numbers; transitions are null when the steps and the coverage disagree. */
