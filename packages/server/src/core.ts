@@ -4,7 +4,7 @@ import type { PolicyRequest, ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
 import type { PageRequest } from './paging.ts'
 import { RedisChannel } from './redis-channel.ts'
-import { endsAt, judge, passesAsCached, type Verdict } from './rules.ts'
+import { endsAt, judge, type Verdict } from './rules.ts'
 import { type LoadedSession, type SessionInfo, toSessionInfo } from './session.ts'
 import { type CachedSession, SessionCache } from './session-cache.ts'
 import { SessionWatchers } from './session-watchers.ts'
@@ -65,7 +65,8 @@ export class WardCore {
    * instance counts the same failures.
    */
   readonly throttles: Throttles
-  readonly #cache: SessionCache<PolicyRequest>
+  /** The process cache of sessions: the request path's fast path asks it directly. */
+  readonly sessions: SessionCache<PolicyRequest>
   /** Ends and activity shared with the other instances; null without the `redis` option. */
   readonly #channel: RedisChannel | null
   /** Writes no answer waits for (activity, policy): `close()` waits for them. */
@@ -80,15 +81,15 @@ export class WardCore {
           options.redis,
           {
             ended: ({ tokenHash, sessionId, reason, endedAt }) =>
-              this.#cache.markEnded(tokenHash, sessionId, reason, new Date(endedAt)),
-            activity: (tokenHash, at) => this.#cache.noteActivity(tokenHash, at),
-            rotated: (oldHash, newHash) => this.#cache.rotate(oldHash, newHash),
+              this.sessions.markEnded(tokenHash, sessionId, reason, new Date(endedAt)),
+            activity: (tokenHash, at) => this.sessions.noteActivity(tokenHash, at),
+            rotated: (oldHash, newHash) => this.sessions.rotate(oldHash, newHash),
           },
           options.logger,
         )
       : null
     this.throttles = createThrottles(options.throttle, this.#channel?.client ?? null)
-    this.#cache = new SessionCache(
+    this.sessions = new SessionCache(
       {
         max: options.cacheSize,
         ttl: options.cacheTtl * 1000,
@@ -97,8 +98,18 @@ export class WardCore {
       {
         read: (tokenHash) => this.store.findByTokenHash(tokenHash),
         policy: (loaded, request) => this.#policyInForce(loaded, request),
-        writeActivity: (session, userAgent) =>
-          this.store.writeActivity(session.id, session.lastActivityAt, session.lastIp, userAgent),
+        writeActivity: (session, userAgent) => {
+          // Fire and forget: no answer waits for an activity write; close() does.
+          const write = this.store.writeActivity(
+            session.id,
+            session.lastActivityAt,
+            session.lastIp,
+            userAgent,
+          )
+          this.#track(write, 'record activity')
+          return write
+        },
+        activityMoved: (tokenHash, at) => this.#channel?.noteActivity(tokenHash, at),
         onEnded: (sessionId, reason) => this.watchers.ended(sessionId, reason),
         onPolicyChanged: (sessionId, policy) => this.watchers.policyChanged(sessionId, policy),
       },
@@ -106,7 +117,7 @@ export class WardCore {
     this.endings = new Endings({
       options,
       store: this.store,
-      cache: this.#cache,
+      cache: this.sessions,
       channel: this.#channel,
     })
   }
@@ -138,19 +149,6 @@ export class WardCore {
   }
 
   /**
-   * The fast path: the cached session when it is fresh (within cacheTtl) and the rules let it
-   * pass as it is (not due to end, the same user-agent string). Synchronous, no database;
-   * anything else goes to `authenticate`.
-   */
-  cachedSession(caller: Caller, tokenHash: string, now: number): CachedSession | undefined {
-    const entry = this.#cache.fresh(tokenHash, now)
-    if (!entry || !passesAsCached(entry.session, entry.policy, now, caller.userAgent)) {
-      return undefined
-    }
-    return entry
-  }
-
-  /**
    * What a token hash comes to: the cache (or one shared read) gives the facts, the rules
    * decide, and what they decide is carried out here (an end, a user agent adopted). An idle
    * verdict is never taken on stale activity: the bus's, then the row's, is taken in first.
@@ -158,7 +156,7 @@ export class WardCore {
   async authenticate(caller: Caller, tokenHash: string, now = Date.now()): Promise<Authentication> {
     const pendingByHash = this.endings.pendingReason(tokenHash)
     if (pendingByHash) return { kind: 'ended', reason: pendingByHash }
-    const found = await this.#cache.lookup(tokenHash, now, caller.request)
+    const found = await this.sessions.lookup(tokenHash, now, caller.request)
     if (found.kind !== 'live') return found
     const { entry } = found
     const pending = this.endings.pendingReason(tokenHash, entry.session)
@@ -181,10 +179,10 @@ export class WardCore {
       const fresh = await this.store.findById(entry.session.id)
       if (!fresh || fresh.endedAt) {
         const reason = fresh?.endReason ?? 'revoked'
-        this.#cache.markEnded(tokenHash, entry.session.id, reason, fresh?.endedAt ?? null)
+        this.sessions.markEnded(tokenHash, entry.session.id, reason, fresh?.endedAt ?? null)
         return { kind: 'ended', reason }
       }
-      this.#cache.update(entry, fresh, entry.policy, now)
+      this.sessions.update(entry, fresh, entry.policy, now)
       verdict = judged()
     }
     if (verdict.kind === 'ended') {
@@ -195,7 +193,7 @@ export class WardCore {
     }
     // Passed the binding with another string (a browser update): parse it once, not per request.
     if (verdict.kind === 'live' && verdict.adoptUserAgent) {
-      this.#cache.adoptUserAgent(entry, caller.userAgent)
+      this.sessions.adoptUserAgent(entry, caller.userAgent)
     }
     return { kind: 'live', entry }
   }
@@ -205,23 +203,8 @@ export class WardCore {
    * hitting the cache at once instead of after cacheTtl, here and (with Redis) everywhere.
    */
   rekey(oldHash: string, newHash: string): void {
-    this.#cache.rotate(oldHash, newHash)
+    this.sessions.rotate(oldHash, newHash)
     this.#channel?.publishRotation(oldHash, newHash)
-  }
-
-  /**
-   * Records user activity at `at` (see `SessionCache.recordActivity`). Never awaited: no
-   * answer waits for an activity write. A failed write is logged once (no token, no hash); the
-   * cache keeps the activity and the next request writes again.
-   */
-  recordActivity(entry: CachedSession, at: number, ip: string | undefined): void {
-    const before = entry.session.lastActivityAt
-    const write = this.#cache.recordActivity(entry, at, ip)
-    // A new Date means the activity moved (at most once a second): the others hear of it.
-    if (this.#channel && entry.session.lastActivityAt !== before) {
-      this.#channel.noteActivity(entry.tokenHash, entry.session.lastActivityAt.getTime())
-    }
-    if (write) this.#track(write, 'record activity')
   }
 
   /**
@@ -254,7 +237,7 @@ export class WardCore {
 
   /** Why the session of this hash ended, when this instance knows it ended. */
   endedReason(tokenHash: string): EndReason | undefined {
-    return this.#cache.endedReason(tokenHash)
+    return this.sessions.endedReason(tokenHash)
   }
 
   /**
@@ -267,12 +250,17 @@ export class WardCore {
         store: this.store,
         endings: this.endings,
         margin: this.options.touchInterval * 1000,
-        latestActivity: (tokenHash) => this.#cache.latestActivity(tokenHash),
+        latestActivity: (tokenHash) => this.sessions.latestActivity(tokenHash),
       },
       request,
     )
     const { record } = signed
-    this.#cache.add(record.tokenHash, toSessionInfo(record), request.policy, request.now.getTime())
+    this.sessions.add(
+      record.tokenHash,
+      toSessionInfo(record),
+      request.policy,
+      request.now.getTime(),
+    )
     return signed
   }
 
@@ -288,7 +276,7 @@ export class WardCore {
   ): Promise<Page<SessionInfo>> {
     const { rows, next } = await this.store.listLivePage(userId, expiryAt(now, this.options), page)
     const withKnownActivity = rows.map((row) => {
-      const known = this.#cache.latestActivity(row.tokenHash)
+      const known = this.sessions.latestActivity(row.tokenHash)
       const seen = known > row.lastActivityAt.getTime()
       return toSessionInfo(seen ? { ...row, lastActivityAt: new Date(known) } : row)
     })
@@ -305,7 +293,7 @@ export class WardCore {
         touchInterval: this.options.touchInterval,
         knownActivity: async (tokenHashes) => {
           await this.#takeSharedActivity(tokenHashes)
-          return new Map(tokenHashes.map((hash) => [hash, this.#cache.latestActivity(hash)]))
+          return new Map(tokenHashes.map((hash) => [hash, this.sessions.latestActivity(hash)]))
         },
       },
       now,
@@ -317,7 +305,7 @@ export class WardCore {
   async #takeSharedActivity(tokenHashes: string[]): Promise<void> {
     if (!this.#channel) return
     for (const [tokenHash, at] of await this.#channel.latestActivity(tokenHashes)) {
-      this.#cache.noteActivity(tokenHash, at)
+      this.sessions.noteActivity(tokenHash, at)
     }
   }
 }

@@ -182,7 +182,7 @@ export class AccessTokens {
     if (!claims || !this.#unexpired(claims, now)) return undefined
     const tokenHash = this.#hashes.get(claims.sid)
     if (tokenHash === undefined) return undefined
-    const entry = this.#core.cachedSession(caller, tokenHash, now)
+    const entry = this.#core.sessions.passing(tokenHash, now, caller.userAgent)
     return entry && names(claims, entry.session) ? entry : undefined
   }
 
@@ -203,7 +203,7 @@ export class AccessTokens {
     let tokenHash = this.#hashes.get(claims.sid)
     let outcome: Authentication | undefined
     if (tokenHash !== undefined) {
-      const entry = core.cachedSession(caller, tokenHash, now)
+      const entry = core.sessions.passing(tokenHash, now, caller.userAgent)
       outcome = entry ? { kind: 'live', entry } : await core.authenticate(caller, tokenHash, now)
     }
     // Not known here yet, or its token was rotated (on another instance) or its row pruned.

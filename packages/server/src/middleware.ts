@@ -194,7 +194,7 @@ async function guard(
   await next()
   if (state.passive || core.options.isPassive(c)) return
   // Fire and forget: the answer is made, and a due database write never holds it.
-  core.recordActivity(entry, now, core.options.clientIp(c))
+  core.sessions.recordActivity(entry, now, core.options.clientIp(c))
 }
 
 /**
@@ -226,7 +226,7 @@ function identify(
     const hash = hashToken(credentials.token)
     tokenHash = hash
     const cached =
-      core.cachedSession(caller, hash, now) ??
+      core.sessions.passing(hash, now, caller.userAgent) ??
       (credentials.source === 'bearer' ? accessTokens?.cachedSession(caller, hash, now) : undefined)
     // A cache hit is never throttled: the session is known, nothing is guessed.
     if (cached) return live(c, state, cached)

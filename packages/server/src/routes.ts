@@ -208,7 +208,7 @@ export function createRoutes(
         now,
         parsed.idleFor,
       )
-      core.recordActivity(entry, lastActivityAt, core.options.clientIp(c))
+      core.sessions.recordActivity(entry, lastActivityAt, core.options.clientIp(c))
       return c.json(
         pingAnswer(
           entry.session.lastActivityAt.getTime(),

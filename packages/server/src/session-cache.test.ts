@@ -52,6 +52,7 @@ function fakeSource(rows: SessionRecord[] = []) {
     },
     policy: async () => POLICY,
     writeActivity: async () => {},
+    activityMoved: () => {},
     onEnded: (sessionId, reason) => void ended.push(`${sessionId} ${reason}`),
     onPolicyChanged: () => {},
   }

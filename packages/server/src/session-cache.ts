@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { activityWriteInterval } from './options.ts'
+import { activityWriteDue, passesAsCached } from './rules.ts'
 import {
   type LoadedSession,
   type SessionInfo,
@@ -48,6 +49,11 @@ export interface CachedSession {
   checkedAt: number
   /** The last activity time known to be in the row (ms). */
   persistedActivityAt: number
+  /**
+   * At most one activity write per this many ms: touchInterval, shortened with a policy that
+   * shortens expireAfter (set with the policy, so no request computes it).
+   */
+  writeInterval: number
   /** A user agent adopted (a browser update) and not yet written to the row. */
   adoptedUserAgent: string | null
   /** The activity write in flight, if any: one at a time per session. */
@@ -67,8 +73,13 @@ export interface SessionSource<R> {
   read(tokenHash: string): Promise<LoadedSession | null>
   /** The policy in force for a loaded session, asked once per load (with its first request). */
   policy(loaded: LoadedSession, request: R): Promise<SessionPolicy>
-  /** Writes activity, and the user agent when `userAgent` is not null. */
+  /**
+   * Writes activity, and the user agent when `userAgent` is not null. Its failure is the
+   * source's to report: the cache only learns that the write did not count.
+   */
   writeActivity(session: SessionInfo, userAgent: string | null): Promise<void>
+  /** Told when a session's activity moved (at most once a second), for other instances. */
+  activityMoved(tokenHash: string, at: number): void
   /** Told once per session that becomes known as ended (rule 7). */
   onEnded(sessionId: string, reason: EndReason): void
   /** Told when a re-read gives a session other warning or idle thresholds. */
@@ -133,6 +144,19 @@ export class SessionCache<R> {
     this.#sessions = new LRUCache({ max: options.max })
   }
 
+  /**
+   * The fast path: the cached session when its row was read within the TTL and the rules let
+   * it pass as it is (not due to end, the same user-agent string). Synchronous, no database;
+   * anything else takes `lookup` and the full verdict.
+   *
+   * @example
+   * const entry = cache.passing(tokenHash, Date.now(), userAgent)
+   */
+  passing(tokenHash: string, now: number, userAgent: string): CachedSession | undefined {
+    const entry = this.fresh(tokenHash, now)
+    return entry && passesAsCached(entry.session, entry.policy, now, userAgent) ? entry : undefined
+  }
+
   /** The cached session when its row was read within the TTL; never a database read. */
   fresh(tokenHash: string, now: number): CachedSession | undefined {
     const entry = this.#sessions.get(tokenHash)
@@ -193,7 +217,8 @@ export class SessionCache<R> {
     if (abandoned.aborted) return UNKNOWN
     const entry = this.#sessions.peek(tokenHash) ?? cached
     if (entry) this.#reread(entry, record, policy, now)
-    const stored = entry ?? newEntry(tokenHash, toSessionInfo(record), policy, now)
+    const stored =
+      entry ?? newEntry(tokenHash, toSessionInfo(record), policy, this.#writeInterval(policy), now)
     this.#takeActivity(stored, this.#remoteActivity.get(tokenHash) ?? 0)
     this.#sessions.set(tokenHash, stored)
     return { kind: 'live', entry: stored }
@@ -222,6 +247,7 @@ export class SessionCache<R> {
       userAgent: entry.adoptedUserAgent ?? record.userAgent,
     })
     entry.policy = policy
+    entry.writeInterval = this.#writeInterval(policy)
     entry.checkedAt = now
     entry.persistedActivityAt = Math.max(stored, entry.persistedActivityAt)
     entry.view = null
@@ -230,7 +256,10 @@ export class SessionCache<R> {
   /** Puts a session just created into the cache (its hash is new: no miss may hide it). */
   add(tokenHash: string, session: SessionInfo, policy: SessionPolicy, now: number): void {
     this.#misses?.delete(tokenHash)
-    this.#sessions.set(tokenHash, newEntry(tokenHash, { ...session }, policy, now))
+    this.#sessions.set(
+      tokenHash,
+      newEntry(tokenHash, { ...session }, policy, this.#writeInterval(policy), now),
+    )
   }
 
   /** Why the session of this hash ended, when this cache knows it ended. */
@@ -322,46 +351,50 @@ export class SessionCache<R> {
     }
   }
 
+  /** A policy that shortens expireAfter shortens the session's write interval with it (ms). */
+  #writeInterval(policy: SessionPolicy): number {
+    return activityWriteInterval(this.#touchInterval / 1000, policy.expireAfter) * 1000
+  }
+
   /**
    * Records activity at `at` (never moving it backwards). The cache always holds the fresh
-   * value; the row is written at most once per touchInterval, and only then is a promise
-   * returned, so the common case costs no await.
+   * value; the row is written at most once per write interval, one write in flight per session,
+   * and no caller waits for it.
    */
-  recordActivity(
-    entry: CachedSession,
-    at: number,
-    ip: string | undefined,
-  ): Promise<void> | undefined {
+  recordActivity(entry: CachedSession, at: number, ip: string | undefined): void {
     const { session } = entry
-    if (session.endedAt) return undefined
+    if (session.endedAt) return
     // Activity is kept to the second (as the client throttles it): no new Date per request.
     if (at - session.lastActivityAt.getTime() >= 1000) {
       session.lastActivityAt = new Date(at)
       entry.view = null
+      this.#source.activityMoved(entry.tokenHash, at)
     }
     if (ip && ip !== session.lastIp) {
       session.lastIp = ip
       entry.view = null
     }
-    // A policy that shortens expireAfter shortens this session's write interval with it.
-    const interval = activityWriteInterval(this.#touchInterval / 1000, entry.policy.expireAfter)
-    if (entry.writing || at - entry.persistedActivityAt < interval * 1000) return undefined
+    if (entry.writing || !activityWriteDue(entry.persistedActivityAt, at, entry.writeInterval)) {
+      return
+    }
     // One write in flight per session; it counts only once it succeeded, so after a failure
     // the next request writes again.
     const { adoptedUserAgent } = entry
     const written = session.lastActivityAt.getTime()
-    const write = this.#source
+    entry.writing = this.#source
       .writeActivity(session, adoptedUserAgent)
-      .then(() => {
-        entry.persistedActivityAt = Math.max(entry.persistedActivityAt, written)
-        // Written: a re-read row now has it (unless another was adopted meanwhile).
-        if (entry.adoptedUserAgent === adoptedUserAgent) entry.adoptedUserAgent = null
-      })
+      .then(
+        () => {
+          entry.persistedActivityAt = Math.max(entry.persistedActivityAt, written)
+          // Written: a re-read row now has it (unless another was adopted meanwhile).
+          if (entry.adoptedUserAgent === adoptedUserAgent) entry.adoptedUserAgent = null
+        },
+        // Not written: the next request writes again (the source reported the failure).
+        () => undefined,
+      )
       .finally(() => {
         entry.writing = null
       })
-    entry.writing = write
-    return write
   }
 }
 
@@ -369,6 +402,7 @@ function newEntry(
   tokenHash: string,
   session: SessionInfo,
   policy: SessionPolicy,
+  writeInterval: number,
   now: number,
 ): CachedSession {
   return {
@@ -377,6 +411,7 @@ function newEntry(
     policy,
     checkedAt: now,
     persistedActivityAt: session.lastActivityAt.getTime(),
+    writeInterval,
     adoptedUserAgent: null,
     writing: null,
     view: null,
