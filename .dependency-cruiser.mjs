@@ -9,6 +9,18 @@ export default {
       from: {},
       to: { circular: true },
     },
+    {
+      name: 'hono-only-at-the-edge',
+      severity: 'error',
+      comment:
+        'The rules, the cache, the store, the bus and the session lifecycle know no HTTP: answers are built at the edge (docs/decisions.md, Layers). options.ts names Context only in the types of the app’s callbacks.',
+      from: {
+        path: '^packages/server/src/',
+        pathNot:
+          '^packages/server/src/(errors|transport|middleware|routes|jwt|client-script|outside-hono|login-throttle|ward|index|options)\\.ts$|^packages/server/src/admin/',
+      },
+      to: { path: '(^|/)node_modules/hono/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

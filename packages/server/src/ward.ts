@@ -7,6 +7,7 @@ import { migrate, openDatabase } from './database.ts'
 import { callHook } from './ending.ts'
 import { atEdge, problemException } from './errors.ts'
 import { AccessTokens } from './jwt.ts'
+import { createLoginThrottle, type LoginThrottle } from './login-throttle.ts'
 import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
 import { resolveOptions, type WardOptions } from './options.ts'
 import {
@@ -29,7 +30,6 @@ import { LOGIN_ORIGIN_REJECTED } from './problems.ts'
 import { createRoutes } from './routes.ts'
 import { type CreatedSession, type SessionInfo, toSessionInfo } from './session.ts'
 import { describeStoreError } from './store.ts'
-import { createLoginThrottle, type LoginThrottle } from './throttle.ts'
 import { callerOf, loginOriginAllowed, setSessionCookie } from './transport.ts'
 
 /** A configured sessionward instance. */
