@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark of the project, written to BENCHMARKS.md.
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { benchAdmin } from './admin.ts'
 import { benchClient } from './client.ts'
@@ -20,6 +20,12 @@ const header = [
   `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}.`,
   'Ratios compare cases measured in the same run; absolute figures depend on the machine.',
 ]
-const text = `${[...header, '', ...sections.flatMap((s) => [s, ''])].join('\n')}`
-writeFileSync(new URL('../BENCHMARKS.md', import.meta.url), text)
+const file = new URL('../BENCHMARKS.md', import.meta.url)
+// `npm run trace` writes its own section (before/after numbers of a refactor): kept as it is.
+const traceSection = /^## Request trace[\s\S]*?(?=^## |(?![\s\S]))/m.exec(
+  readFileSync(file, 'utf8'),
+)?.[0]
+const kept = traceSection ? [traceSection.trimEnd()] : []
+const text = `${[...header, '', ...[...sections, ...kept].flatMap((s) => [s, ''])].join('\n')}`
+writeFileSync(file, text)
 process.stdout.write(text)
