@@ -191,11 +191,7 @@ onEachDatabase((open) => {
               Object.assign(value, { userId: 'mallory', expiresAt: new Date(0) })
             }
           }
-          try {
-            Object.assign(c.var.session ?? {}, { userId: 'mallory' })
-          } catch (error) {
-            refused.push((error as Error).name)
-          }
+          refused.push(...thrownBy(() => Object.assign(c.var.session ?? {}, { userId: 'mallory' })))
           return c.body(null, 204)
         })
       })
@@ -228,13 +224,10 @@ onEachDatabase((open) => {
         app.get('/api/tamper', ward.requireSession(), (c) => {
           const session = c.var.session
           for (const date of [session?.expiresAt, session?.createdAt, session?.lastActivityAt]) {
-            for (const change of [() => date?.setTime(0), () => date?.setFullYear(1970)]) {
-              try {
-                change()
-              } catch (error) {
-                refused.push((error as Error).name)
-              }
-            }
+            refused.push(
+              ...thrownBy(() => date?.setTime(0)),
+              ...thrownBy(() => date?.setFullYear(1970)),
+            )
           }
           return c.body(null, 204)
         })
@@ -249,3 +242,13 @@ onEachDatabase((open) => {
     })
   })
 })
+
+/** The name of the error `change` throws, as a list of none or one. */
+function thrownBy(change: () => unknown): string[] {
+  try {
+    change()
+    return []
+  } catch (error) {
+    return [(error as Error).name]
+  }
+}
