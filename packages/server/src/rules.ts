@@ -1,3 +1,4 @@
+import type { LoadedSession } from './session.ts'
 import { userAgentMatches } from './user-agent.ts'
 import type { EndReason, SessionPolicy, UserAgentBinding } from './vocabulary.ts'
 
@@ -175,6 +176,29 @@ export interface StoredSession extends Pick<SessionFacts, 'createdAt' | 'expires
   knownActivityAt: number
   /** The idle limit in force for this session (seconds). */
   expireAfter: number
+}
+
+/**
+ * A stored row as the rules judge it: the idle limit recorded for it (or `expireAfter` for rows
+ * older than that column), and the activity this instance knows besides the row's.
+ *
+ * @example
+ * storedSession(loaded, cache.latestActivity(loaded.record.tokenHash), options.expireAfter)
+ */
+export function storedSession(
+  loaded: LoadedSession,
+  knownActivityAt: number,
+  expireAfter: number,
+): StoredSession {
+  const { record } = loaded
+  return {
+    id: record.id,
+    createdAt: record.createdAt,
+    expiresAt: record.expiresAt,
+    storedActivityAt: record.lastActivityAt.getTime(),
+    knownActivityAt,
+    expireAfter: loaded.expireAfter ?? expireAfter,
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Endings } from './ending.ts'
 import { ProblemError, sessionLimit } from './problems.ts'
-import { planSignIn } from './rules.ts'
+import { planSignIn, storedSession } from './rules.ts'
 import type { SessionRecord } from './session.ts'
 import { landedValue, type Store } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
@@ -68,14 +68,9 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
     }
     // Serializes this user's sign-ins so N concurrent ones cannot all see room for one more.
     await tx.lockUser(userId)
-    const stored = (await tx.listLive(userId)).map(({ record: row, expireAfter }) => ({
-      id: row.id,
-      createdAt: row.createdAt,
-      expiresAt: row.expiresAt,
-      storedActivityAt: row.lastActivityAt.getTime(),
-      knownActivityAt: parts.latestActivity(row.tokenHash),
-      expireAfter: expireAfter ?? policy.expireAfter,
-    }))
+    const stored = (await tx.listLive(userId)).map((row) =>
+      storedSession(row, parts.latestActivity(row.record.tokenHash), policy.expireAfter),
+    )
     const plan = planSignIn(stored, policy, now.getTime(), parts.margin)
     if (plan.deny) throw new ProblemError(sessionLimit(policy.maxSessions))
     for (const [reason, ids] of plan.expired) {

@@ -1,5 +1,5 @@
 import type { Endings } from './ending.ts'
-import { storedExpiry } from './rules.ts'
+import { storedExpiry, storedSession } from './rules.ts'
 import type { EndTarget, Expiry, Store } from './store.ts'
 import type { EndReason } from './vocabulary.ts'
 
@@ -43,20 +43,11 @@ export async function sweep(parts: SweepParts, now: number, limit: number): Prom
   const known = await parts.knownActivity(candidates.map(({ record }) => record.tokenHash))
   const margin = parts.touchInterval * 1000
   const groups = new Map<string, { reason: EndReason; target: EndTarget }>()
-  for (const { record, expireAfter: own } of candidates) {
-    const expireAfter = own ?? parts.expireAfter
-    const reason = storedExpiry(
-      {
-        id: record.id,
-        createdAt: record.createdAt,
-        expiresAt: record.expiresAt,
-        storedActivityAt: record.lastActivityAt.getTime(),
-        knownActivityAt: known.get(record.tokenHash) ?? 0,
-        expireAfter,
-      },
-      now,
-      margin,
-    )
+  for (const candidate of candidates) {
+    const { record } = candidate
+    const stored = storedSession(candidate, known.get(record.tokenHash) ?? 0, parts.expireAfter)
+    const { expireAfter } = stored
+    const reason = storedExpiry(stored, now, margin)
     if (!reason) continue
     const key = reason === 'idle' ? `idle:${expireAfter}` : reason
     const group = groups.get(key) ?? {
