@@ -177,12 +177,12 @@ export class AccessTokens {
    * unexpired, whose session is fresh in the cache and matches its `sid` and `sub`. Anything
    * else goes to `authenticate`.
    */
-  cachedSession(caller: Caller, digest: string, now: number): CachedSession | undefined {
+  cachedSession(userAgent: string, digest: string, now: number): CachedSession | undefined {
     const claims = this.#verified.get(digest)
     if (!claims || !this.#unexpired(claims, now)) return undefined
     const tokenHash = this.#hashes.get(claims.sid)
     if (tokenHash === undefined) return undefined
-    const entry = this.#core.sessions.passing(tokenHash, now, caller.userAgent)
+    const entry = this.#core.sessions.passing(tokenHash, now, userAgent)
     return entry && names(claims, entry.session) ? entry : undefined
   }
 

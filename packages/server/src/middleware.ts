@@ -21,10 +21,10 @@ import { addressKey, type TokenGuessLimit } from './throttle.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import {
   type Credentials,
-  callerOf,
   clearSessionCookie,
   originAllowed,
   readCredentials,
+  userAgentOf,
 } from './transport.ts'
 
 /** Why a request that sent credentials has no session. */
@@ -92,12 +92,22 @@ export function refusalAnswer(state: RequestState | undefined, fallback: Problem
 }
 
 /** Per-request state the ward keeps beside the context, out of apps' types. */
-export interface RequestState {
-  entry: CachedSession | null
+export class RequestState {
+  /** The cache entry behind `c.var.session`: private, so printing the state shows no hash. */
+  #entry: CachedSession | null = null
   /** Why there is no session although credentials were sent; answered by requireSession. */
-  refusal: Refusal | null
+  refusal: Refusal | null = null
   /** Set by `markPassive(c)`: this request does not count as user activity. */
-  passive: boolean
+  passive = false
+
+  get entry(): CachedSession | null {
+    return this.#entry
+  }
+
+  /** The request has this live session. */
+  admit(entry: CachedSession): void {
+    this.#entry = entry
+  }
 }
 
 /** Hono environment of an app that uses a ward: `new Hono<WardEnv>()`. */
@@ -110,15 +120,16 @@ export interface WardEnv {
 
 // Private to the ward: apps see `c.var.session` only, never the cache entry behind it (c.var
 // copies every context variable, so the state cannot be one). It hangs on the context under a
-// symbol no other module holds, not enumerable: a plain property would be as fast as the context
-// variable was, but a logger printing the context would print the entry's token hash. Measured:
-// ~0.08 µs a request over a plain property; a WeakMap keyed by the context, 0.3 to 0.5 µs.
+// symbol no other module holds, as a plain property (as fast as the context variable was; a
+// non-enumerable one cost ~0.08 µs more a request, a WeakMap keyed by the context 0.3 to 0.5
+// µs), and the entry is a private field of the state, so a logger printing the context prints
+// no token hash.
 const STATE = Symbol('sessionward request state')
 type WithState = Context & { [STATE]?: RequestState }
 const requestStates = {
   get: (c: Context): RequestState | undefined => (c as WithState)[STATE],
   set: (c: Context, state: RequestState): void => {
-    Object.defineProperty(c, STATE, { value: state, configurable: true })
+    ;(c as WithState)[STATE] = state
   },
 }
 
@@ -207,11 +218,13 @@ function identify(
   accessTokens: AccessTokens | undefined,
   now: number,
 ): RequestState | Promise<RequestState> {
-  const state: RequestState = { entry: null, refusal: null, passive: false }
+  const state = new RequestState()
   requestStates.set(c, state)
-  c.set('session', null)
   const credentials = readCredentials(c, core.options)
-  if (credentials.kind === 'none') return state
+  if (credentials.kind === 'none') {
+    c.set('session', null)
+    return state
+  }
   let tokenHash: string | null = null
   let lookUp: () => Promise<RequestState>
   if (credentials.kind === 'malformed') {
@@ -220,16 +233,19 @@ function identify(
     if (credentials.source === 'cookie' && !originAllowed(c, core.options)) {
       return refuse(c, core, state, credentials, { kind: 'origin_rejected' })
     }
-    const caller = callerOf(c)
+    const userAgent = userAgentOf(c)
     // One digest serves the session cache, the database lookup and the verified-JWT cache. Only
     // real session tokens are ever cached under theirs, so a hit needs no shape check first.
     const hash = hashToken(credentials.token)
     tokenHash = hash
     const cached =
-      core.sessions.passing(hash, now, caller.userAgent) ??
-      (credentials.source === 'bearer' ? accessTokens?.cachedSession(caller, hash, now) : undefined)
+      core.sessions.passing(hash, now, userAgent) ??
+      (credentials.source === 'bearer'
+        ? accessTokens?.cachedSession(userAgent, hash, now)
+        : undefined)
     // A cache hit is never throttled: the session is known, nothing is guessed.
     if (cached) return live(c, state, cached)
+    const caller: Caller = { userAgent, request: c }
     lookUp = async () => {
       const outcome = await verify(core, accessTokens, caller, credentials, hash, now)
       return settle(c, core, state, credentials, outcome)
@@ -301,6 +317,7 @@ function refuse(
   refusal: Refusal,
 ): RequestState {
   state.refusal = refusal
+  c.set('session', null)
   if (consequences(refusal).dropCookie && credentials.kind === 'token') {
     if (credentials.source === 'cookie') clearSessionCookie(c, core.options)
   }
@@ -308,7 +325,7 @@ function refuse(
 }
 
 function live(c: Context<WardEnv>, state: RequestState, entry: CachedSession): RequestState {
-  state.entry = entry
+  state.admit(entry)
   c.set('session', sessionView(entry))
   return state
 }

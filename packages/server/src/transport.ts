@@ -1,19 +1,18 @@
 import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
-import type { Caller } from './core.ts'
 import type { ResolvedOptions } from './options.ts'
 
 // Stored user agents are capped: the binding needs the browser's identity, not 10 KB of header.
 const MAX_USER_AGENT = 512
 
 /**
- * What the core needs of a request (its user agent, and the request itself for `policy()`).
+ * The request's user agent, as sessions store and compare it (capped).
  *
  * @example
- * await core.authenticate(callerOf(c), tokenHash, now)
+ * sessions.passing(tokenHash, now, userAgentOf(c))
  */
-export function callerOf(c: Context): Caller {
-  return { userAgent: (c.req.header('user-agent') ?? '').slice(0, MAX_USER_AGENT), request: c }
+export function userAgentOf(c: Context): string {
+  return (c.req.header('user-agent') ?? '').slice(0, MAX_USER_AGENT)
 }
 
 /**

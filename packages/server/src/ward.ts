@@ -30,7 +30,7 @@ import { LOGIN_ORIGIN_REJECTED } from './problems.ts'
 import { createRoutes } from './routes.ts'
 import { type CreatedSession, type SessionInfo, toSessionInfo } from './session.ts'
 import { describeStoreError } from './store.ts'
-import { callerOf, loginOriginAllowed, setSessionCookie } from './transport.ts'
+import { loginOriginAllowed, setSessionCookie, userAgentOf } from './transport.ts'
 
 /** A configured sessionward instance. */
 export interface Ward {
@@ -232,7 +232,7 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
       core.signIn({
         userId,
         policy,
-        userAgent: callerOf(c).userAgent,
+        userAgent: userAgentOf(c),
         ip: resolved.clientIp(c) ?? null,
         now: new Date(),
       }),
