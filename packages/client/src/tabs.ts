@@ -1,5 +1,6 @@
-import { BroadcastChannel, createLeaderElection, type LeaderElector } from 'broadcast-channel'
+import { loadChannelPackage } from './channel-package.ts'
 import type { Shared, ShareMessage, Status } from './machine.ts'
+import { type Channel, type ChannelApi, type LeaderElector, NATIVE_API } from './native-channel.ts'
 import type { ChannelType } from './options.ts'
 
 /**
@@ -91,7 +92,22 @@ export function readMessage(data: unknown): Envelope | null {
 }
 
 /**
+ * The browser's own BroadcastChannel and Web Locks where it has both and no other method is
+ * asked for (every current engine); the broadcast-channel package, with its IndexedDB,
+ * localStorage and message-based election fallbacks, only elsewhere, loaded then: an app
+ * bundles it as a chunk its users on current browsers never fetch.
+ * @example
+ * channelApi(null) // native-channel.ts in a current browser, a promise of the package elsewhere
+ */
+export function channelApi(type: ChannelType | null): ChannelApi | Promise<ChannelApi> {
+  const nativeWorks =
+    typeof globalThis.BroadcastChannel === 'function' && !!globalThis.navigator?.locks
+  return (type === null || type === 'native') && nativeWorks ? NATIVE_API : loadChannelPackage()
+}
+
+/**
  * Joins the app's channel: shares messages between tabs and elects the one tab that pings.
+ * Where the channel's package is still loading, messages wait for it and the tab follows.
  * @example
  * const tabs = joinTabs({ name: 'sessionward', type: null, onMessage: console.log, onLeader() {} })
  * tabs.post({ type: 'activity', at: Date.now(), extend: false })
@@ -100,49 +116,71 @@ export function joinTabs(options: TabsOptions): Tabs {
   const id = Math.random().toString(36).slice(2)
   const peers = new Set<string>()
   let closed = false
-  let channel: BroadcastChannel<Envelope>
-  try {
-    channel = new BroadcastChannel<Envelope>(
-      options.name,
-      options.type === null ? undefined : { type: options.type },
-    )
-  } catch {
-    // No way to reach other tabs here: this tab works alone, as its own leader.
-    return {
-      post: ignore,
-      isLeader: () => true,
-      elected: () => false,
-      delay: () => 0,
-      close: ignore,
-    }
-  }
-  channel.onmessage = (data) => {
-    const message = readMessage(data)
-    if (closed || message === null) return
-    if (message.type === 'bye') peers.delete(message.from)
-    else peers.add(message.from)
-    const { from: _from, ...rest } = message
-    options.onMessage(rest as TabMessage)
-  }
+  /** Messages posted while the package loads, sent once it has. */
+  let queue: Envelope[] | null = []
+  let channel: Channel<Envelope> | null = null
   let elector: LeaderElector | null = null
-  try {
-    elector = createLeaderElection(channel)
-    elector.awaitLeadership().then(() => {
-      if (!closed) options.onLeader()
-    }, ignore)
-  } catch {
-    // No election possible (e.g. a broken Web Locks API): every tab pings for itself.
+  /** No channel could be opened, or no election held: this tab pings for itself. */
+  let alone = false
+
+  /**
+   * Opens the channel and the election. `late`: the package had to load first, so the ward
+   * already runs with this tab as a follower and must hear that it leads alone after all.
+   */
+  function open(api: ChannelApi | null, late: boolean): void {
+    if (closed) return
+    try {
+      if (api === null) throw new Error('broadcast-channel could not be loaded')
+      channel = new api.BroadcastChannel<Envelope>(
+        options.name,
+        options.type === null ? undefined : { type: options.type },
+      )
+      channel.onmessage = (data) => {
+        const message = readMessage(data)
+        if (closed || message === null) return
+        if (message.type === 'bye') peers.delete(message.from)
+        else peers.add(message.from)
+        const { from: _from, ...rest } = message
+        options.onMessage(rest as TabMessage)
+      }
+      elector = api.createLeaderElection(channel)
+      elector.awaitLeadership().then(() => {
+        if (!closed) options.onLeader()
+      }, ignore)
+    } catch {
+      // No channel (this tab works alone, as its own leader), or no election (e.g. a broken Web
+      // Locks API): every tab pings for itself.
+      alone = true
+    }
+    for (const envelope of queue ?? []) send(envelope)
+    queue = null
+    if (alone && late) options.onLeader()
   }
+
+  const send = (envelope: Envelope): void => {
+    channel?.postMessage(envelope).catch(ignore)
+  }
+  const api = channelApi(options.type)
+  if (api instanceof Promise) {
+    api.then(
+      (loaded) => open(loaded, true),
+      () => open(null, true),
+    )
+  } else open(api, false)
+  const leads = (): boolean => alone || elector?.isLeader === true
   const post = (message: TabMessage): void => {
-    if (!closed) channel.postMessage({ ...message, from: id }).catch(ignore)
+    if (closed) return
+    const envelope = { ...message, from: id }
+    if (queue === null) send(envelope)
+    else queue.push(envelope)
   }
   post({ type: 'hello' })
   return {
     post,
-    isLeader: () => elector === null || elector.isLeader,
+    isLeader: leads,
     elected: () => !closed && elector !== null && elector.isLeader,
     delay() {
-      if (elector === null || elector.isLeader) return 0
+      if (leads()) return 0
       let rank = 0
       for (const peer of peers) if (peer < id) rank++
       return FOLLOWER_GRACE * (1 + rank)
@@ -152,7 +190,7 @@ export function joinTabs(options: TabsOptions): Tabs {
       post({ type: 'bye' })
       closed = true
       // Closing also ends the election, which hands leadership to another tab.
-      channel.close().catch(ignore)
+      channel?.close().catch(ignore)
     },
   }
 }
