@@ -17,11 +17,13 @@ const iifeLocaleLoader = fileURLToPath(new URL('./src/locale-loader.iife.ts', im
 const iifeChannelPackage = fileURLToPath(new URL('./src/channel-package.iife.ts', import.meta.url))
 
 /**
- * The npm build's entries: the SDK, and each locale as `dist/locales/<tag>.js` (its own chunk,
+ * The npm build's entries: the SDK, its headless part (which the SDK imports: one copy of the
+ * ward in an app that uses both), and each locale as `dist/locales/<tag>.js` (its own chunk,
  * imported lazily by the SDK, and importable as `@sessionward/client/locales/<tag>`).
  */
 const esmEntries = Object.fromEntries([
   ['sessionward', 'src/index.ts'],
+  ['headless', 'src/headless.ts'],
   ['locales/index', 'src/locales/index.ts'],
   ...LOCALES.map((tag) => [`locales/${tag}`, `src/locales/${tag}.ts`]),
 ])
