@@ -107,7 +107,8 @@ export function channelApi(type: ChannelType | null): ChannelApi | Promise<Chann
 
 /**
  * Joins the app's channel: shares messages between tabs and elects the one tab that pings.
- * Where the channel's package is still loading, messages wait for it and the tab follows.
+ * The channel opens a microtask later, or once the package has loaded where it is needed:
+ * until then messages wait and the tab follows.
  * @example
  * const tabs = joinTabs({ name: 'sessionward', type: null, onMessage: console.log, onLeader() {} })
  * tabs.post({ type: 'activity', at: Date.now(), extend: false })
@@ -116,7 +117,7 @@ export function joinTabs(options: TabsOptions): Tabs {
   const id = Math.random().toString(36).slice(2)
   const peers = new Set<string>()
   let closed = false
-  /** Messages posted while the package loads, sent once it has. */
+  /** Messages posted before the channel opened, sent once it has. */
   let queue: Envelope[] | null = []
   let channel: Channel<Envelope> | null = null
   let elector: LeaderElector | null = null
@@ -124,14 +125,16 @@ export function joinTabs(options: TabsOptions): Tabs {
   let alone = false
 
   /**
-   * Opens the channel and the election. `late`: the package had to load first, so the ward
-   * already runs with this tab as a follower and must hear that it leads alone after all.
+   * Opens the channel and the election, always a microtask after joining (the package may have
+   * to load first): the ward already runs with this tab as a follower, and hears of it
+   * (`onLeader`) when this tab turns out to lead alone.
    */
-  function open(api: ChannelApi | null, late: boolean): void {
+  function open(api?: ChannelApi): void {
     if (closed) return
     try {
-      if (api === null) throw new Error('broadcast-channel could not be loaded')
-      channel = new api.BroadcastChannel<Envelope>(
+      // No API (the package could not be loaded) throws here, as a channel that cannot open does.
+      const { BroadcastChannel, createLeaderElection } = api as ChannelApi
+      channel = new BroadcastChannel<Envelope>(
         options.name,
         options.type === null ? undefined : { type: options.type },
       )
@@ -143,7 +146,7 @@ export function joinTabs(options: TabsOptions): Tabs {
         const { from: _from, ...rest } = message
         options.onMessage(rest as TabMessage)
       }
-      elector = api.createLeaderElection(channel)
+      elector = createLeaderElection(channel)
       elector.awaitLeadership().then(() => {
         if (!closed) options.onLeader()
       }, ignore)
@@ -154,19 +157,13 @@ export function joinTabs(options: TabsOptions): Tabs {
     }
     for (const envelope of queue ?? []) send(envelope)
     queue = null
-    if (alone && late) options.onLeader()
+    if (alone) options.onLeader()
   }
 
   const send = (envelope: Envelope): void => {
     channel?.postMessage(envelope).catch(ignore)
   }
-  const api = channelApi(options.type)
-  if (api instanceof Promise) {
-    api.then(
-      (loaded) => open(loaded, true),
-      () => open(null, true),
-    )
-  } else open(api, false)
+  Promise.resolve(channelApi(options.type)).then(open, () => open())
   const leads = (): boolean => alone || elector?.isLeader === true
   const post = (message: TabMessage): void => {
     if (closed) return
