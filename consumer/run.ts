@@ -6,7 +6,8 @@
 //      DATABASE_URL answers; under CI it must);
 //   2. typechecks a strict TypeScript consumer of the documented server and client API with the
 //      lowest hono the peer range allows and with the newest, and server-renders the React
-//      adapter (@sessionward/client/react) with the installed React;
+//      adapter (@sessionward/client/react) with the installed React, and creates a ward from
+//      @sessionward/client/headless;
 //   3. builds a Vite app that imports @sessionward/client, and in Chromium loads both that app
 //      and the script tag from the path the README names, against the README's server.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
@@ -241,6 +242,11 @@ import { SessionWardProvider, useSessionWard } from '@sessionward/client/react'
 const State = () => h('output', null, useSessionWard().state)
 console.log(renderToString(h(SessionWardProvider, { options: { pingUrl: '/session/ping' } }, h(State))))`
 
+/** The headless entry as an app imports it: a ward without the dialog, built without a window. */
+const HEADLESS_PROBE = `import { createSessionWard } from '@sessionward/client/headless'
+const ward = createSessionWard({ pingUrl: '/session/ping', dialog: true })
+console.log(ward.getState(), typeof ward.whilePending)`
+
 async function main(): Promise<void> {
   // Decided first: under CI a missing service fails the run here, before any packing.
   const postgresSkip = skipOutsideCi('the PostgreSQL run', postgresSkipReason)
@@ -325,6 +331,10 @@ async function main(): Promise<void> {
     rendered === '<output>stopped</output>',
     `the provider and hook render ${rendered} without a window`,
   )
+
+  log('@sessionward/client/headless from the tarball')
+  const headless = run(process.execPath, ['--input-type=module', '-e', HEADLESS_PROBE], app).trim()
+  check(headless === 'stopped function', `the headless entry creates a ward: ${headless}`)
 
   log('build a Vite app that imports @sessionward/client')
   run('npx', ['vite', 'build', '--logLevel', 'warn'], join(app, 'web'))

@@ -9,7 +9,7 @@ import type { BrowserContext, CDPSession, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { COUNTDOWN_MARGIN } from '../packages/client/src/machine.ts'
 import { FOLLOWER_GRACE } from '../packages/client/src/tabs.ts'
-import { LOGOUT_WAIT } from '../packages/client/src/ward.ts'
+import { LOGOUT_WAIT } from '../packages/client/src/ward-core.ts'
 import {
   chromiumSkipReason,
   type FreezableChromium,

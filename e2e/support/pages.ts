@@ -75,23 +75,25 @@ export function dialogOpen(page: Page): Promise<boolean> {
 /**
  * Runs axe-core on the open dialog. Given the host element, axe checks its shadow tree too;
  * `shadowChecks` counts the checks that passed on nodes inside it (axe names those by a path:
- * the host's selector, then the inner one), to show it did look inside.
+ * the host's selector, then the inner one), to show it did look inside. `selector` runs it on
+ * another element instead (`html`: the whole page, the dialog's shadow tree included).
  */
 export async function axeDialog(
   page: Page,
+  selector = 'sessionward-dialog',
 ): Promise<{ violations: string[]; shadowChecks: number }> {
   const source = readFileSync(createRequire(import.meta.url).resolve('axe-core'), 'utf8')
   await page.evaluate(source) // through DevTools: the page's CSP does not apply
-  return page.evaluate(async () => {
+  return page.evaluate(async (target) => {
     const { axe } = window as unknown as { axe: typeof import('axe-core') }
-    const result = await axe.run(document.querySelector('sessionward-dialog') as Element)
+    const result = await axe.run(document.querySelector(target) as Element)
     return {
       violations: result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length})`),
       shadowChecks: result.passes.flatMap((rule) =>
         rule.nodes.filter((node) => Array.isArray(node.target[0])),
       ).length,
     }
-  })
+  }, selector)
 }
 
 /** Moves the mouse now and then until `ms` have passed: a person reading and scrolling. */

@@ -4,25 +4,26 @@ import { defineConfig, type Plugin } from 'vite'
 import { LOCALES } from './src/locales/index.ts'
 
 /**
- * The script-tag bundle targets es2022 browsers, which all have a native BroadcastChannel and
- * Web Locks (Safari 15.4+, the first Safari with es2022): it takes broadcast-channel's API from
- * `src/native-channel.ts` on those two, without the package's fallbacks (about 1.9 KB gzipped).
- * The npm build keeps the package: a bundler there may target older browsers.
- */
-const nativeChannel = fileURLToPath(new URL('./src/native-channel.ts', import.meta.url))
-
-/**
  * The script-tag bundle carries no locale texts: its loader fetches `<bundle>.locale.<tag>.json`
  * next to itself (src/locale-loader.iife.ts) instead of importing chunks.
  */
 const iifeLocaleLoader = fileURLToPath(new URL('./src/locale-loader.iife.ts', import.meta.url))
 
 /**
- * The npm build's entries: the SDK, and each locale as `dist/locales/<tag>.js` (its own chunk,
+ * The script-tag bundle loads no package for tabs: its es2022 browsers all have a native
+ * BroadcastChannel (`src/channel-package.iife.ts`). The npm build imports broadcast-channel
+ * lazily, only where the browser's own channel or Web Locks is missing (`src/tabs.ts`).
+ */
+const iifeChannelPackage = fileURLToPath(new URL('./src/channel-package.iife.ts', import.meta.url))
+
+/**
+ * The npm build's entries: the SDK, its headless part (which the SDK imports: one copy of the
+ * ward in an app that uses both), and each locale as `dist/locales/<tag>.js` (its own chunk,
  * imported lazily by the SDK, and importable as `@sessionward/client/locales/<tag>`).
  */
 const esmEntries = Object.fromEntries([
   ['sessionward', 'src/index.ts'],
+  ['headless', 'src/headless.ts'],
   ['locales/index', 'src/locales/index.ts'],
   ...LOCALES.map((tag) => [`locales/${tag}`, `src/locales/${tag}.ts`]),
 ])
@@ -55,7 +56,7 @@ function terserAfterMinify(): Plugin {
 const ESM_EXTERNAL = ['broadcast-channel', '@sessionward/client', 'react', 'vue']
 
 // Two library builds of one source: `vite build` (ESM for bundlers: the core and the React and
-// Vue adapters, broadcast-channel left as a dependency) and `vite build --mode iife` (one file
+// Vue adapters, broadcast-channel left as a dependency, imported lazily) and `vite build --mode iife` (one file
 // for a script tag, everything inside).
 export default defineConfig(({ mode }) => {
   const iife = mode === 'iife'
@@ -64,8 +65,8 @@ export default defineConfig(({ mode }) => {
     resolve: iife
       ? {
           alias: [
-            { find: 'broadcast-channel', replacement: nativeChannel },
             { find: /^\.\/locale-loader\.ts$/, replacement: iifeLocaleLoader },
+            { find: /^\.\/channel-package\.ts$/, replacement: iifeChannelPackage },
           ],
         }
       : {},

@@ -20,7 +20,10 @@ export const THROTTLE = 1000
  * `isTrusted` false. Listeners are passive and on the capture phase of `window`, so no page code
  * can stop them and scrolling never waits for them. After each timestamp they are detached for
  * the rest of the second: a mouse reports up to 1000 moves a second, and an event nobody listens
- * to costs the page nothing. `ignore` filters events (e.g. all of them while the warning is open).
+ * to costs the page nothing. After a script's event they are detached until that script has run
+ * (a microtask): a loop of `dispatchEvent` calls costs one call of the listener, and no input a
+ * person makes can arrive before the running script ends (the browser dispatches it as a task of
+ * its own). `ignore` filters events (e.g. all of them while the warning is open).
  * `types` replaces the default events (the `activityEvents` option).
  * Returns a function that removes every listener and timer.
  * @example
@@ -34,21 +37,27 @@ export function watchActivity(
 ): () => void {
   const options: AddEventListenerOptions = { capture: true, passive: true }
   let timer: ReturnType<typeof setTimeout> | undefined
+  let stopped = false
   const listen = (on: boolean): void => {
     for (const type of types) {
-      if (on) target.addEventListener(type, listener, options)
+      if (on && !stopped) target.addEventListener(type, listener, options)
       else target.removeEventListener(type, listener, options)
     }
   }
   function listener(event: Event): void {
     // Synthetic events are not a person: an app's `dispatchEvent` must not keep a session open.
-    if (!event.isTrusted || ignore(event)) return
-    listen(false)
-    timer = setTimeout(() => listen(true), THROTTLE)
-    onActivity(Date.now())
+    if (!event.isTrusted) {
+      listen(false)
+      queueMicrotask(() => listen(true))
+    } else if (!ignore(event)) {
+      listen(false)
+      timer = setTimeout(() => listen(true), THROTTLE)
+      onActivity(Date.now())
+    }
   }
   listen(true)
   return () => {
+    stopped = true
     clearTimeout(timer)
     listen(false)
   }

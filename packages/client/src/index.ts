@@ -1,11 +1,9 @@
 /**
- * @sessionward/client: logs inactive users out safely, across every open tab.
+ * @sessionward/client: logs inactive users out safely, across every open tab. The headless
+ * entry (`@sessionward/client/headless`) plus the default warning dialog and its locales.
  * Importing this module touches no DOM; `ward.start()` does.
  */
-import type { ExpireDetail, PauseDetail, StateDetail, WarnDetail } from './options.ts'
-
 export { DEFAULT_TEXTS, type DialogLocale, type DialogTexts } from './dialog.ts'
-export { LOCALES, type LocaleTag, matchLocale } from './locales/index.ts'
 export type {
   ChannelType,
   ExpireDetail,
@@ -16,15 +14,6 @@ export type {
   StateDetail,
   WardState,
   WarnDetail,
-} from './options.ts'
+} from './headless.ts'
+export { LOCALES, type LocaleTag, matchLocale } from './locales/index.ts'
 export { createSessionWard, type SessionWard } from './ward.ts'
-
-declare global {
-  interface WindowEventMap {
-    'sessionward:warn': CustomEvent<WarnDetail>
-    'sessionward:active': CustomEvent<Record<string, never>>
-    'sessionward:expire': CustomEvent<ExpireDetail>
-    'sessionward:state': CustomEvent<StateDetail>
-    'sessionward:pause': CustomEvent<PauseDetail>
-  }
-}

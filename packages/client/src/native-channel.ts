@@ -7,6 +7,22 @@
  * share messages and one election.
  */
 
+import type { ChannelType } from './options.ts'
+
+/** A channel between tabs as `tabs.ts` uses it: the package's or this module's. */
+export interface Channel<T> {
+  onmessage: ((data: T) => void) | null
+  postMessage(data: T): Promise<void>
+  close(): Promise<void>
+}
+
+/** broadcast-channel's API as far as `tabs.ts` uses it: the package's or this module's. */
+export interface ChannelApi {
+  BroadcastChannel: new <T>(name: string, options?: { type: ChannelType }) => Channel<T>
+  /** Each API's own channel class (a method's parameter is bivariant: either fits). */
+  createLeaderElection<T>(channel: Channel<T>): LeaderElector
+}
+
 interface Envelope<T> {
   time: number
   type: string
@@ -88,3 +104,6 @@ export function createLeaderElection<T>(channel: BroadcastChannel<T>): LeaderEle
   }
   return elector
 }
+
+/** This module as broadcast-channel's API (an object, not a namespace: smaller in the bundle). */
+export const NATIVE_API: ChannelApi = { BroadcastChannel, createLeaderElection }

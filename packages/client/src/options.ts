@@ -1,5 +1,6 @@
 import { ACTIVITY_EVENTS } from './activity.ts'
-import { DEFAULT_TEXTS, type DialogLocale, type DialogTexts } from './dialog.ts'
+import en from './locales/en.ts'
+import type { DialogLocale, DialogTexts } from './locales/index.ts'
 
 /** Why a session ended: a server reason (`idle`, `absolute`, `revoked`, …), `unauthenticated` or `logout`. */
 export type ExpireReason = string
@@ -209,8 +210,8 @@ function texts(value: unknown, name = 'texts'): Partial<DialogTexts> {
     return fail(`${name} must be an object, got ${describe(value)}`)
   }
   for (const [key, entry] of Object.entries(value)) {
-    if (!Object.hasOwn(DEFAULT_TEXTS, key)) {
-      fail(`unknown text "${key}"; known: ${Object.keys(DEFAULT_TEXTS).join(', ')}`)
+    if (!Object.hasOwn(en.texts, key)) {
+      fail(`unknown text "${key}"; known: ${Object.keys(en.texts).join(', ')}`)
     }
     if (typeof entry !== 'string') fail(`${name}.${key} must be a string, got ${describe(entry)}`)
   }

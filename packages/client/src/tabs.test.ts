@@ -1,7 +1,8 @@
 import { BroadcastChannel, createLeaderElection } from 'broadcast-channel'
 import { afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
 import { REQUEST_TIMEOUT } from './machine.ts'
-import { FOLLOWER_GRACE, joinTabs, readMessage, type TabMessage } from './tabs.ts'
+import { NATIVE_API } from './native-channel.ts'
+import { channelApi, FOLLOWER_GRACE, joinTabs, readMessage, type TabMessage } from './tabs.ts'
 import { installWebLocks, uniqueChannel } from './test-support/browser.ts'
 import { fakeServer } from './test-support/server.ts'
 import { openTabs, type Tab, wait } from './test-support/ward.ts'
@@ -282,9 +283,41 @@ describe('the channel', () => {
   })
 })
 
-test('where the channel cannot be opened, a tab works alone as its own leader', () => {
+describe('issue 25 item 1: the broadcast-channel package only where the browser lacks its own', () => {
+  test('BroadcastChannel and Web Locks (every current engine): the browser’s own, no import', () => {
+    expect(typeof globalThis.BroadcastChannel).toBe('function')
+    expect(channelApi(null)).toBe(NATIVE_API)
+    expect(channelApi('native')).toBe(NATIVE_API)
+  })
+
+  test('another method asked for, or no Web Locks: the package, imported then', async () => {
+    const loaded = channelApi('simulate')
+    expect(loaded).toBeInstanceOf(Promise)
+    expect((await loaded).BroadcastChannel).toBe(BroadcastChannel)
+    const locks = navigator.locks
+    Object.defineProperty(navigator, 'locks', { value: null, configurable: true })
+    try {
+      expect((await channelApi(null)).createLeaderElection).toBe(createLeaderElection)
+    } finally {
+      Object.defineProperty(navigator, 'locks', { value: locks, configurable: true })
+    }
+  })
+})
+
+test('where the channel cannot be opened, a tab works alone as its own leader', async () => {
   // happy-dom has no IndexedDB, so forcing that method fails the way an old browser would.
-  const tabs = joinTabs({ name: uniqueChannel(), type: 'idb', onMessage() {}, onLeader() {} })
+  let told = false
+  const tabs = joinTabs({
+    name: uniqueChannel(),
+    type: 'idb',
+    onMessage() {},
+    onLeader: () => {
+      told = true
+    },
+  })
+  // The package loads first (it is imported only where the browser's own channel cannot serve).
+  expect(tabs.isLeader()).toBe(false)
+  await vi.waitFor(() => expect(told).toBe(true))
   expect(tabs.isLeader()).toBe(true)
   expect(tabs.delay()).toBe(0)
   tabs.post({ type: 'hello' })

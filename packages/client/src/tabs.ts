@@ -1,5 +1,6 @@
-import { BroadcastChannel, createLeaderElection, type LeaderElector } from 'broadcast-channel'
+import { loadChannelPackage } from './channel-package.ts'
 import type { Shared, ShareMessage, Status } from './machine.ts'
+import { type Channel, type ChannelApi, type LeaderElector, NATIVE_API } from './native-channel.ts'
 import type { ChannelType } from './options.ts'
 
 /**
@@ -91,7 +92,23 @@ export function readMessage(data: unknown): Envelope | null {
 }
 
 /**
+ * The browser's own BroadcastChannel and Web Locks where it has both and no other method is
+ * asked for (every current engine); the broadcast-channel package, with its IndexedDB,
+ * localStorage and message-based election fallbacks, only elsewhere, loaded then: an app
+ * bundles it as a chunk its users on current browsers never fetch.
+ * @example
+ * channelApi(null) // native-channel.ts in a current browser, a promise of the package elsewhere
+ */
+export function channelApi(type: ChannelType | null): ChannelApi | Promise<ChannelApi> {
+  const nativeWorks =
+    typeof globalThis.BroadcastChannel === 'function' && !!globalThis.navigator?.locks
+  return (type === null || type === 'native') && nativeWorks ? NATIVE_API : loadChannelPackage()
+}
+
+/**
  * Joins the app's channel: shares messages between tabs and elects the one tab that pings.
+ * The channel opens a microtask later, or once the package has loaded where it is needed:
+ * until then messages wait and the tab follows.
  * @example
  * const tabs = joinTabs({ name: 'sessionward', type: null, onMessage: console.log, onLeader() {} })
  * tabs.post({ type: 'activity', at: Date.now(), extend: false })
@@ -100,49 +117,67 @@ export function joinTabs(options: TabsOptions): Tabs {
   const id = Math.random().toString(36).slice(2)
   const peers = new Set<string>()
   let closed = false
-  let channel: BroadcastChannel<Envelope>
-  try {
-    channel = new BroadcastChannel<Envelope>(
-      options.name,
-      options.type === null ? undefined : { type: options.type },
-    )
-  } catch {
-    // No way to reach other tabs here: this tab works alone, as its own leader.
-    return {
-      post: ignore,
-      isLeader: () => true,
-      elected: () => false,
-      delay: () => 0,
-      close: ignore,
-    }
-  }
-  channel.onmessage = (data) => {
-    const message = readMessage(data)
-    if (closed || message === null) return
-    if (message.type === 'bye') peers.delete(message.from)
-    else peers.add(message.from)
-    const { from: _from, ...rest } = message
-    options.onMessage(rest as TabMessage)
-  }
+  /** Messages posted before the channel opened, sent once it has. */
+  let queue: Envelope[] | null = []
+  let channel: Channel<Envelope> | null = null
   let elector: LeaderElector | null = null
-  try {
-    elector = createLeaderElection(channel)
-    elector.awaitLeadership().then(() => {
-      if (!closed) options.onLeader()
-    }, ignore)
-  } catch {
-    // No election possible (e.g. a broken Web Locks API): every tab pings for itself.
+  /** No channel could be opened, or no election held: this tab pings for itself. */
+  let alone = false
+
+  /**
+   * Opens the channel and the election, always a microtask after joining (the package may have
+   * to load first): the ward already runs with this tab as a follower, and hears of it
+   * (`onLeader`) when this tab turns out to lead alone.
+   */
+  function open(api?: ChannelApi): void {
+    if (closed) return
+    try {
+      // No API (the package could not be loaded) throws here, as a channel that cannot open does.
+      const { BroadcastChannel, createLeaderElection } = api as ChannelApi
+      channel = new BroadcastChannel<Envelope>(
+        options.name,
+        options.type === null ? undefined : { type: options.type },
+      )
+      channel.onmessage = (data) => {
+        const message = readMessage(data)
+        if (closed || message === null) return
+        if (message.type === 'bye') peers.delete(message.from)
+        else peers.add(message.from)
+        const { from: _from, ...rest } = message
+        options.onMessage(rest as TabMessage)
+      }
+      elector = createLeaderElection(channel)
+      elector.awaitLeadership().then(() => {
+        if (!closed) options.onLeader()
+      }, ignore)
+    } catch {
+      // No channel (this tab works alone, as its own leader), or no election (e.g. a broken Web
+      // Locks API): every tab pings for itself.
+      alone = true
+    }
+    for (const envelope of queue ?? []) send(envelope)
+    queue = null
+    if (alone) options.onLeader()
   }
+
+  const send = (envelope: Envelope): void => {
+    channel?.postMessage(envelope).catch(ignore)
+  }
+  Promise.resolve(channelApi(options.type)).then(open, () => open())
+  const leads = (): boolean => alone || elector?.isLeader === true
   const post = (message: TabMessage): void => {
-    if (!closed) channel.postMessage({ ...message, from: id }).catch(ignore)
+    if (closed) return
+    const envelope = { ...message, from: id }
+    if (queue === null) send(envelope)
+    else queue.push(envelope)
   }
   post({ type: 'hello' })
   return {
     post,
-    isLeader: () => elector === null || elector.isLeader,
+    isLeader: leads,
     elected: () => !closed && elector !== null && elector.isLeader,
     delay() {
-      if (elector === null || elector.isLeader) return 0
+      if (leads()) return 0
       let rank = 0
       for (const peer of peers) if (peer < id) rank++
       return FOLLOWER_GRACE * (1 + rank)
@@ -152,7 +187,7 @@ export function joinTabs(options: TabsOptions): Tabs {
       post({ type: 'bye' })
       closed = true
       // Closing also ends the election, which hands leadership to another tab.
-      channel.close().catch(ignore)
+      channel?.close().catch(ignore)
     },
   }
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createApp, defineComponent, h, nextTick } from 'vue'
+import { createSessionWard as createHeadlessWard } from './headless.ts'
 import { createSessionWard, type SessionWard, type SessionWardOptions } from './index.ts'
 import { installWebLocks } from './test-support/browser.ts'
 import { type FakeServer, fakeServer } from './test-support/server.ts'
@@ -75,6 +76,15 @@ afterEach(async () => {
 })
 
 describe('useSessionWard (Vue)', () => {
+  test('issue 25 item 2: takes a ward from @sessionward/client/headless', async () => {
+    const { root } = mount(createHeadlessWard(options()))
+    await pass(20)
+    expect(text(root, 'state')).toBe('warning')
+    button(root, 'Stay')?.click()
+    await pass(0)
+    expect(text(root, 'state')).toBe('active')
+  })
+
   test('refs show active, then the warning counting down; Stay pings and returns to active', async () => {
     const { root } = mount(options())
     await pass(0)

@@ -3,10 +3,13 @@ import { locks } from 'node:worker_threads'
 /**
  * happy-dom's navigator.locks is null, which breaks broadcast-channel's leader election.
  * Node's own Web Locks implementation fills the gap, as Node's BroadcastChannel would for
- * messaging: tabs in one test process share locks like tabs of one browser.
+ * messaging: tabs in one test process share locks like tabs of one browser. Loads the
+ * broadcast-channel package too: the tests' `simulate` method comes from it, and `tabs.ts`
+ * imports it lazily, which under fake time must settle in a microtask, as a cached module does.
  */
-export function installWebLocks(): void {
+export async function installWebLocks(): Promise<void> {
   Object.defineProperty(navigator, 'locks', { value: locks, configurable: true })
+  await import('broadcast-channel')
 }
 
 let channels = 0
