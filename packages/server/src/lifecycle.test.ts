@@ -113,7 +113,9 @@ onEachDatabase((open) => {
     app.get('/tamper', (c) => {
       const session = c.var.session as { userId: string; lastActivityAt: Date } | null
       for (const change of [
-        () => session && (session.userId = 'mallory'),
+        () => {
+          if (session) session.userId = 'mallory'
+        },
         () => session?.lastActivityAt.setTime(0),
       ]) {
         try {
