@@ -159,6 +159,7 @@ export class WardCore {
     const found = await this.sessions.lookup(tokenHash, now, caller.request)
     if (found.kind !== 'live') return found
     const { entry } = found
+    // Asked again after the read: an end of this token or session may have been kept meanwhile.
     const pending = this.endings.pendingReason(tokenHash, entry.session)
     if (pending) return { kind: 'ended', reason: pending }
     const judged = (): Verdict =>

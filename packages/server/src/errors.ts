@@ -1,6 +1,7 @@
-import type { Context, Env, Hono } from 'hono'
+import type { Context, Env, ErrorHandler, Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { type Problem, ProblemError } from './problems.ts'
+import { describeStoreError, StoreFailure } from './store.ts'
 
 /**
  * Answers a problem as JSON. A 401 carries `WWW-Authenticate` (RFC 6750), so clients know
@@ -161,6 +162,43 @@ export function answerClientAbort(
     error: 'invalid_request',
     message: 'the request ended before its body was complete',
   })
+}
+
+/** Where a ward mount logs: errors, and client aborts at debug when it can. */
+type MountLogger = { error(...data: unknown[]): void; debug?: (message: string) => void }
+
+/**
+ * Logs a store that could not serve, one line, its digests masked.
+ *
+ * @example
+ * logStoreFailure(logger, error)
+ */
+export function logStoreFailure(logger: Pick<MountLogger, 'error'>, error: StoreFailure): void {
+  logger.error(`sessionward: session store unavailable: ${describeStoreError(error)}`)
+}
+
+/**
+ * The `onError` of a ward mount: a client abort is its 400; a refusal from below the edge is
+ * answered by `refuse` (a store failure logged first); an HTTPException is its own response;
+ * anything else is logged (`where` failed) and answered 500 JSON.
+ *
+ * @example
+ * app.onError(mountErrors(logger, 'route'))
+ */
+export function mountErrors(
+  logger: MountLogger,
+  where: string,
+  refuse: (c: Context, problem: Problem) => Response | Promise<Response> = problemResponse,
+): ErrorHandler {
+  return (error, c) => {
+    const aborted = answerClientAbort(c, logger)
+    if (aborted) return aborted
+    if (error instanceof StoreFailure) logStoreFailure(logger, error)
+    if (error instanceof ProblemError) return refuse(c, error.problem)
+    if (error instanceof HTTPException) return error.getResponse()
+    logger.error(`sessionward: ${where} failed: ${describeStoreError(error)}`)
+    return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
+  }
 }
 
 /** Thrown by `createWard` when an option is invalid; the message names the option. */

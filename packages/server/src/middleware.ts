@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler, Next } from 'hono'
 import type { Caller, WardCore } from './core.ts'
-import { problemResponse } from './errors.ts'
+import { logStoreFailure, problemResponse } from './errors.ts'
 import type { AccessAuthentication, AccessTokens } from './jwt.ts'
 import {
   EXPIRED_ACCESS_TOKEN,
@@ -16,7 +16,7 @@ import {
 } from './problems.ts'
 import type { SessionInfo } from './session.ts'
 import { type CachedSession, sessionView } from './session-cache.ts'
-import { describeStoreError, StoreFailure } from './store.ts'
+import { StoreFailure } from './store.ts'
 import { addressKey, type TokenGuessLimit } from './throttle.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import {
@@ -354,9 +354,7 @@ async function failClosed(
     return await authenticate()
   } catch (error) {
     if (!(error instanceof StoreFailure)) throw error
-    core.options.logger.error(
-      `sessionward: session store unavailable: ${describeStoreError(error)}`,
-    )
+    logStoreFailure(core.options.logger, error)
     return { kind: 'store_unavailable', retryable: error.retryable }
   }
 }

@@ -1,10 +1,9 @@
 import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { HTTPException } from 'hono/http-exception'
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming'
 import { type ClientScriptFile, clientScriptRoutes } from './client-script.ts'
 import type { WardCore } from './core.ts'
-import { answerClientAbort, answerUnmatched, problemResponse } from './errors.ts'
+import { answerUnmatched, mountErrors, problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
 import {
   createMiddleware,
@@ -14,12 +13,10 @@ import {
   type WardEnv,
 } from './middleware.ts'
 import { DEFAULT_PAGE, encodeCursor, isSessionId, MAX_PAGE, parsePage } from './paging.ts'
-import { ProblemError } from './problems.ts'
 import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
 import { endsAt } from './rules.ts'
 import type { SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
-import { describeStoreError, StoreFailure } from './store.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
 import { clearSessionCookie, readCredentials, setSessionCookie } from './transport.ts'
 import { parseUserAgent } from './user-agent.ts'
@@ -124,19 +121,7 @@ export function createRoutes(
   accessTokens?: AccessTokens,
 ): Hono<WardEnv> {
   const app = new Hono<WardEnv>()
-  app.onError((error, c) => {
-    const aborted = answerClientAbort(c, core.options.logger)
-    if (aborted) return aborted
-    if (error instanceof StoreFailure) {
-      core.options.logger.error(
-        `sessionward: session store unavailable: ${describeStoreError(error)}`,
-      )
-    }
-    if (error instanceof ProblemError) return problemResponse(c, error.problem)
-    if (error instanceof HTTPException) return error.getResponse()
-    core.options.logger.error(`sessionward: route failed: ${describeStoreError(error)}`)
-    return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
-  })
+  app.onError(mountErrors(core.options.logger, 'route'))
   // Public and before the session is read: a page loads its script before anyone signs in.
   app.route('/', clientScriptRoutes(clientScript))
   // Every other answer here is about a session (or carries a token): never stored by a cache.

@@ -3,7 +3,7 @@ import type { Endings } from './ending.ts'
 import { ProblemError, sessionLimit } from './problems.ts'
 import { planSignIn, storedSession } from './rules.ts'
 import type { SessionRecord } from './session.ts'
-import { landedValue, type Store } from './store.ts'
+import { landedValue, type Statements, type Store } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
 import type { EndReason, SessionPolicy } from './vocabulary.ts'
 
@@ -61,11 +61,8 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
     detail: null,
   }
   const endedBefore: { records: SessionRecord[]; reason: EndReason }[] = []
-  const settled = await parts.store.transaction(async (tx) => {
-    if (policy.maxSessions === 0) {
-      await tx.insertSession(record, policy.expireAfter)
-      return []
-    }
+  /** Ends what the cap says must go, inside the sign-in's transaction; returns the evicted. */
+  const makeRoom = async (tx: Statements): Promise<SessionRecord[]> => {
     // Serializes this user's sign-ins so N concurrent ones cannot all see room for one more.
     await tx.lockUser(userId)
     const stored = (await tx.listLive(userId)).map((row) =>
@@ -77,11 +74,10 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
       const records = await parts.endings.endIn(tx, { target: { ids }, reason, endedAt: now })
       endedBefore.push({ reason, records })
     }
-    const evicted = await parts.endings.endIn(tx, {
-      target: { ids: plan.evict },
-      reason: 'evicted',
-      endedAt: now,
-    })
+    return parts.endings.endIn(tx, { target: { ids: plan.evict }, reason: 'evicted', endedAt: now })
+  }
+  const settled = await parts.store.transaction(async (tx) => {
+    const evicted = policy.maxSessions > 0 ? await makeRoom(tx) : []
     await tx.insertSession(record, policy.expireAfter)
     return evicted
   })

@@ -3,17 +3,11 @@ import { Hono } from 'hono'
 import { accepts } from 'hono/accepts'
 import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from '../core.ts'
-import { answerClientAbort, answerUnmatched, problemResponse, WardOptionsError } from '../errors.ts'
+import { answerUnmatched, mountErrors, problemResponse, WardOptionsError } from '../errors.ts'
 import { refusalAnswer, requestState, type WardEnv } from '../middleware.ts'
 import { encodeCursor, isSessionId } from '../paging.ts'
-import { type Problem, ProblemError } from '../problems.ts'
-import {
-  type AdminFilters,
-  type AdminSession,
-  describeStoreError,
-  type HourlyActivity,
-  StoreFailure,
-} from '../store.ts'
+import type { Problem } from '../problems.ts'
+import type { AdminFilters, AdminSession, HourlyActivity } from '../store.ts'
 import { expiryAt } from '../sweep.ts'
 import { clearSessionCookie } from '../transport.ts'
 import { parseUserAgent } from '../user-agent.ts'
@@ -143,19 +137,7 @@ export function createAdminRoutes(
   }
   const { authorize } = options
   const app = new Hono<WardEnv>()
-  app.onError((error, c) => {
-    const aborted = answerClientAbort(c, core.options.logger)
-    if (aborted) return aborted
-    if (error instanceof StoreFailure) {
-      core.options.logger.error(
-        `sessionward: session store unavailable: ${describeStoreError(error)}`,
-      )
-    }
-    if (error instanceof ProblemError) return refuse(c, error.problem)
-    if (error instanceof HTTPException) return error.getResponse()
-    core.options.logger.error(`sessionward: admin route failed: ${describeStoreError(error)}`)
-    return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
-  })
+  app.onError(mountErrors(core.options.logger, 'admin route', refuse))
 
   // The chart counts a day of rows (tens of ms on a busy table): one count per CHART_TTL per
   // process serves every page view in between, so the list stays fast however often it loads.
