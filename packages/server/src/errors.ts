@@ -34,7 +34,7 @@ export function problemResponse(c: Context, problem: Problem): Response {
  * @example
  * new HTTPException(503, { res: problemAnswer(problem) })
  */
-export function problemAnswer(problem: Problem): Response {
+function problemAnswer(problem: Problem): Response {
   const body = { error: problem.error, message: problem.message, ...problem.extra }
   const headers: Record<string, string> = {
     'content-type': 'application/json',

@@ -1,19 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { MAX_IDLE_FOR, parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
+import { MAX_IDLE_FOR, parseIdleFor, pingAnswer } from './reconcile.ts'
 
 const NOW = 1_000_000_000
-
-describe('reconcileLastActivity', () => {
-  it.each([
-    ['client saw more recent activity: it wins', NOW - 100_000, 10, NOW - 10_000],
-    ['client is older: the server is not rewound', NOW - 10_000, 100, NOW - 10_000],
-    ['both agree', NOW - 30_000, 30, NOW - 30_000],
-    ['client reports no idle at all', NOW - 60_000, 0, NOW],
-    ['server activity in the future (clock step): capped at now', NOW + 5_000, 10, NOW],
-  ])('%s', (_name, serverLastActivity, idleFor, expected) => {
-    expect(reconcileLastActivity(serverLastActivity, NOW, idleFor)).toBe(expected)
-  })
-})
 
 describe('pingAnswer', () => {
   it('answers whole seconds of idle and of time left, never negative', () => {

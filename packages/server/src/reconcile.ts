@@ -3,23 +3,6 @@ import type { SessionPolicy } from './vocabulary.ts'
 /** The largest `idleFor` a client may send: about 31 years; anything above is not a real idle time. */
 export const MAX_IDLE_FOR = 1e9
 
-/**
- * Reconciles the server's last activity with a client's report. The client's `idleFor` wins
- * only when it is smaller (some tab saw more recent activity), so a stale or hostile client
- * can never rewind activity the server already saw. Relative seconds only: clocks never meet.
- *
- * @example
- * reconcileLastActivity(serverLastActivityAt, Date.now(), 12) // now - min(serverIdle, 12 s)
- */
-export function reconcileLastActivity(
-  lastActivityAt: number,
-  now: number,
-  clientIdleFor: number,
-): number {
-  const serverIdleMs = Math.max(0, now - lastActivityAt)
-  return now - Math.min(serverIdleMs, clientIdleFor * 1000)
-}
-
 /** The `/ping` answer, in whole seconds. */
 export interface PingAnswer {
   idleFor: number

@@ -13,8 +13,8 @@ import {
   type WardEnv,
 } from './middleware.ts'
 import { DEFAULT_PAGE, encodeCursor, isSessionId, MAX_PAGE, parsePage } from './paging.ts'
-import { parseIdleFor, pingAnswer, reconcileLastActivity } from './reconcile.ts'
-import { endsAt } from './rules.ts'
+import { parseIdleFor, pingAnswer } from './reconcile.ts'
+import { endsAt, reconcileLastActivity } from './rules.ts'
 import type { SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'

@@ -7,6 +7,7 @@ import {
   passesAsCached,
   planSignIn,
   type RequestFacts,
+  reconcileLastActivity,
   type SessionFacts,
   type StoredSession,
   storedExpiry,
@@ -300,5 +301,17 @@ describe('planSignIn: the cap', () => {
         },
       ),
     )
+  })
+})
+
+describe('reconcileLastActivity', () => {
+  it.each([
+    ['client saw more recent activity: it wins', NOW - 100_000, 10, NOW - 10_000],
+    ['client is older: the server is not rewound', NOW - 10_000, 100, NOW - 10_000],
+    ['both agree', NOW - 30_000, 30, NOW - 30_000],
+    ['client reports no idle at all', NOW - 60_000, 0, NOW],
+    ['server activity in the future (clock step): capped at now', NOW + 5_000, 10, NOW],
+  ])('%s', (_name, serverLastActivity, idleFor, expected) => {
+    expect(reconcileLastActivity(serverLastActivity, NOW, idleFor)).toBe(expected)
   })
 })

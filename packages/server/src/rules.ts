@@ -14,7 +14,8 @@ import type { EndReason, SessionPolicy, UserAgentBinding } from './vocabulary.ts
  *    the row's activity counts one write interval later (the documented write margin).
  * 4. Never idle on stale data: an idle decision on activity not read from the system of record
  *    asks for a re-read first (`unknown`).
- * 5. Activity never moves back: the freshest of the known times wins.
+ * 5. Activity never moves back: the freshest of the known times wins, and a client's report of
+ *    its idle time only ever moves it forward (`reconcileLastActivity`).
  * 6. The user-agent binding is checked on live sessions only; a string that passes the binding
  *    but differs (a browser update) is adopted.
  */
@@ -100,8 +101,25 @@ export function expiryReason(
  * @example
  * freshestActivity(row.lastActivityAt.getTime(), cached, shared)
  */
-export function freshestActivity(...times: number[]): number {
+function freshestActivity(...times: number[]): number {
   return Math.max(0, ...times)
+}
+
+/**
+ * Reconciles the server's last activity with a client's report. The client's `idleFor` wins
+ * only when it is smaller (some tab saw more recent activity), so a stale or hostile client
+ * can never rewind activity the server already saw. Relative seconds only: clocks never meet.
+ *
+ * @example
+ * reconcileLastActivity(serverLastActivityAt, Date.now(), 12) // now - min(serverIdle, 12 s)
+ */
+export function reconcileLastActivity(
+  lastActivityAt: number,
+  now: number,
+  clientIdleFor: number,
+): number {
+  const serverIdleMs = Math.max(0, now - lastActivityAt)
+  return now - Math.min(serverIdleMs, clientIdleFor * 1000)
 }
 
 /**
