@@ -361,11 +361,13 @@ function passiveMatcher(passive: WardOptions['passive']): (c: Context) => boolea
   return (c) => exact.has(c.req.path) || prefixes.some((prefix) => c.req.path.startsWith(prefix))
 }
 
+/** What @hono/node-server passes as `c.env`: the Node request (the parts the ward reads). */
+export interface NodeBindings {
+  incoming?: { socket?: { remoteAddress?: string }; rawHeaders?: string[] }
+}
+
 function socketAddress(c: Context): string | undefined {
-  // @hono/node-server passes the Node request as `env.incoming`.
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)
-    ?.incoming
-  return incoming?.socket?.remoteAddress
+  return (c.env as NodeBindings | undefined)?.incoming?.socket?.remoteAddress
 }
 
 /**

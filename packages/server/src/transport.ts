@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
-import type { ResolvedOptions } from './options.ts'
+import type { NodeBindings, ResolvedOptions } from './options.ts'
 
 // Stored user agents are capped: the binding needs the browser's identity, not 10 KB of header.
 const MAX_USER_AGENT = 512
@@ -13,11 +13,6 @@ const MAX_USER_AGENT = 512
  */
 export function userAgentOf(c: Context): string {
   return (header(c, 'user-agent') ?? '').slice(0, MAX_USER_AGENT)
-}
-
-/** What @hono/node-server passes as `c.env`: the Node request. */
-interface NodeBindings {
-  incoming?: { rawHeaders?: string[] }
 }
 
 /**
