@@ -185,27 +185,42 @@ export function createRequireSession(
 }
 
 /** Identifies the request, answers it when a session is required and missing, then records activity. */
-async function guard(
+function guard(
   c: Context<WardEnv>,
   next: Next,
   core: WardCore,
   accessTokens: AccessTokens | undefined,
   required: boolean,
-): Promise<Response | undefined> {
+): ReturnType<MiddlewareHandler<WardEnv>> {
   const now = Date.now()
   const identified = identify(c, core, accessTokens, now)
-  // A cache hit is answered synchronously: no extra turn of the event loop per request.
-  const state = identified instanceof Promise ? await identified : identified
+  // A cache hit goes on synchronously: no extra turn of the event loop per request.
+  return identified instanceof Promise
+    ? identified.then((state) => proceed(c, next, core, state, required, now))
+    : proceed(c, next, core, identified, required, now)
+}
+
+function proceed(
+  c: Context<WardEnv>,
+  next: Next,
+  core: WardCore,
+  state: RequestState,
+  required: boolean,
+  now: number,
+): ReturnType<MiddlewareHandler<WardEnv>> {
   const { entry } = state
   if (!entry) {
-    if (required) return problemResponse(c, refusalAnswer(state, NO_TOKEN))
-    await next()
-    return
+    if (required) return Promise.resolve(problemResponse(c, refusalAnswer(state, NO_TOKEN)))
+    return next()
   }
-  await next()
-  if (state.passive || core.options.isPassive(c)) return
-  // Fire and forget: the answer is made, and a due database write never holds it.
-  core.sessions.recordActivity(entry, now, core.options.clientIp(c))
+  // Within the second of the last activity, with no write due, the request adds nothing to
+  // record (activity and address are kept to the second): nothing to do after the handler.
+  if (!core.sessions.activityNews(entry, now)) return next()
+  return next().then(() => {
+    if (state.passive || core.options.isPassive(c)) return
+    // Fire and forget: the answer is made, and a due database write never holds it.
+    core.sessions.recordActivity(entry, now, core.options.clientIp(c))
+  })
 }
 
 /**
@@ -225,32 +240,55 @@ function identify(
     c.set('session', null)
     return state
   }
-  let tokenHash: string | null = null
-  let lookUp: () => Promise<RequestState>
   if (credentials.kind === 'malformed') {
-    lookUp = async () => refuse(c, core, state, credentials, { kind: 'malformed' })
-  } else {
-    if (credentials.source === 'cookie' && !originAllowed(c, core.options)) {
-      return refuse(c, core, state, credentials, { kind: 'origin_rejected' })
-    }
-    const userAgent = userAgentOf(c)
-    // One digest serves the session cache, the database lookup and the verified-JWT cache. Only
-    // real session tokens are ever cached under theirs, so a hit needs no shape check first.
-    const hash = hashToken(credentials.token)
-    tokenHash = hash
-    const cached =
-      core.sessions.passing(hash, now, userAgent) ??
-      (credentials.source === 'bearer'
-        ? accessTokens?.cachedSession(userAgent, hash, now)
-        : undefined)
-    // A cache hit is never throttled: the session is known, nothing is guessed.
-    if (cached) return live(c, state, cached)
-    const caller: Caller = { userAgent, request: c }
-    lookUp = async () => {
-      const outcome = await verify(core, accessTokens, caller, credentials, hash, now)
-      return settle(c, core, state, credentials, outcome)
-    }
+    return consult(c, core, state, credentials, null, async () =>
+      refuse(c, core, state, credentials, { kind: 'malformed' }),
+    )
   }
+  if (credentials.source === 'cookie' && !originAllowed(c, core.options)) {
+    return refuse(c, core, state, credentials, { kind: 'origin_rejected' })
+  }
+  const userAgent = userAgentOf(c)
+  // One digest serves the session cache, the database lookup and the verified-JWT cache. Only
+  // real session tokens are ever cached under theirs, so a hit needs no shape check first.
+  const hash = hashToken(credentials.token)
+  const cached =
+    core.sessions.passing(hash, now, userAgent) ??
+    (credentials.source === 'bearer'
+      ? accessTokens?.cachedSession(userAgent, hash, now)
+      : undefined)
+  // A cache hit is never throttled: the session is known, nothing is guessed.
+  if (cached) return live(c, state, cached)
+  return lookUpToken(c, core, accessTokens, state, credentials, hash, userAgent, now)
+}
+
+/** A token the caches could not answer: from the store or the JWT keys, under the throttle. */
+function lookUpToken(
+  c: Context<WardEnv>,
+  core: WardCore,
+  accessTokens: AccessTokens | undefined,
+  state: RequestState,
+  credentials: Extract<Credentials, { kind: 'token' }>,
+  hash: string,
+  userAgent: string,
+  now: number,
+): Promise<RequestState> {
+  const caller: Caller = { userAgent, request: c }
+  return consult(c, core, state, credentials, hash, async () => {
+    const outcome = await verify(core, accessTokens, caller, credentials, hash, now)
+    return settle(c, core, state, credentials, outcome)
+  })
+}
+
+/** Runs `lookUp` under the token-guess throttle of the client's address, when there is one. */
+function consult(
+  c: Context<WardEnv>,
+  core: WardCore,
+  state: RequestState,
+  credentials: Credentials,
+  tokenHash: string | null,
+  lookUp: () => Promise<RequestState>,
+): Promise<RequestState> {
   const guesses = core.throttles.tokenGuesses
   const ip = guesses ? core.options.clientIp(c) : undefined
   // Without an address there is nothing to count by: one shared key would lock everyone out.

@@ -246,3 +246,35 @@ describe('SessionCache misses (their own bounded memory, rule 5)', () => {
     expect(fake.reads).toEqual(['nobody', 'nobody'])
   })
 })
+
+describe('SessionCache activity (kept to the second)', () => {
+  /** A cache holding session 1, signed in at NOW. */
+  function signedIn() {
+    const cache = cacheOf(fakeSource())
+    addRow(cache, 1)
+    const entry = cache.peek('hash-1')
+    if (!entry) throw new Error('session 1 is cached')
+    return { cache, entry }
+  }
+
+  it('a request within the second of the last activity, with no write due, has none to record', () => {
+    const { cache, entry } = signedIn()
+    expect(cache.activityNews(entry, NOW + 999)).toBe(false)
+    expect(cache.activityNews(entry, NOW + 1_000)).toBe(true)
+    cache.recordActivity(entry, NOW + 1_000, '203.0.113.7')
+    expect(entry.session.lastActivityAt.getTime()).toBe(NOW + 1_000)
+    expect(entry.session.lastIp).toBe('203.0.113.7')
+    expect(cache.activityNews(entry, NOW + 1_999)).toBe(false)
+    // A write due (a write interval after the last one that counted) is news within a second.
+    const due = NOW + entry.writeInterval
+    cache.recordActivity(entry, due - 500, undefined)
+    expect(cache.activityNews(entry, due - 1)).toBe(false)
+    expect(cache.activityNews(entry, due)).toBe(true)
+  })
+
+  it('an ended session has no activity to record', () => {
+    const { cache, entry } = signedIn()
+    entry.session.endedAt = new Date(NOW)
+    expect(cache.activityNews(entry, NOW + 5_000)).toBe(false)
+  })
+})

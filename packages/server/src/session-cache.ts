@@ -357,6 +357,20 @@ export class SessionCache<R> {
   }
 
   /**
+   * Whether a request at `at` has activity to record: its second moved on, or a write is due.
+   * Most requests of a busy session have none and skip recording altogether; activity, and the
+   * client's address with it, are kept to the second.
+   */
+  activityNews(entry: CachedSession, at: number): boolean {
+    const { session } = entry
+    if (session.endedAt) return false
+    return (
+      at - session.lastActivityAt.getTime() >= 1000 ||
+      (!entry.writing && activityWriteDue(entry.persistedActivityAt, at, entry.writeInterval))
+    )
+  }
+
+  /**
    * Records activity at `at` (never moving it backwards). The cache always holds the fresh
    * value; the row is written at most once per write interval, one write in flight per session,
    * and no caller waits for it.

@@ -1,7 +1,10 @@
+import fc from 'fast-check'
+import type { Context } from 'hono'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import type { WardOptions } from './options.ts'
+import type { ResolvedOptions, WardOptions } from './options.ts'
 import { CHROME_120, testApp } from './test-support/app.ts'
 import { type TestDatabase, testDatabase } from './test-support/db.ts'
+import { readCredentials } from './transport.ts'
 
 const ORIGIN = 'http://localhost'
 
@@ -204,5 +207,39 @@ describe('a Secure cookie set over plain HTTP', () => {
     expect(await warningsFor('http://app.example.test/login', {}, named)).toEqual([])
     const insecure = { cookie: { secure: false, name: 'sessionward' } }
     expect(await warningsFor('http://app.example.test/login', {}, insecure)).toEqual([])
+  })
+})
+
+describe('the Authorization header', () => {
+  // The grammar, `<scheme> +<token> *`, as a regular expression: the oracle of the hand-written
+  // reader (which runs on every request and so avoids a match array).
+  const GRAMMAR = /^(Bearer|Token) +(\S+) *$/i
+  const withHeader = (value: string) =>
+    ({ env: { incoming: { rawHeaders: ['Authorization', value] } } }) as unknown as Context
+  const noCookie = { cookie: null } as unknown as ResolvedOptions
+
+  it('reads exactly what the grammar accepts, and the same token', () => {
+    const piece = fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Token', 'tOKEN', 'Basic', 'Bear')
+    const gap = fc.constantFrom('', ' ', '  ', '\t', ' \t', '\n')
+    const word = fc.stringMatching(/^[A-Za-z0-9._~+/=-]{0,12}$/)
+    const value = fc
+      .tuple(piece, gap, word, gap, word, gap)
+      .map(([scheme, a, token, b, more, c]) => `${scheme}${a}${token}${b}${more}${c}`)
+    fc.assert(
+      fc.property(fc.oneof(value, fc.string()), (header) => {
+        const match = GRAMMAR.exec(header)
+        const read = readCredentials(withHeader(header), noCookie)
+        expect(read).toEqual(
+          match?.[1] && match[2]
+            ? {
+                kind: 'token',
+                token: match[2],
+                source: match[1].toLowerCase() === 'bearer' ? 'bearer' : 'token',
+              }
+            : { kind: 'malformed' },
+        )
+      }),
+      { numRuns: 2000 },
+    )
   })
 })

@@ -51,7 +51,6 @@ export type Credentials =
 
 // Longer than any token or JWT this library issues; a larger header is rejected unread.
 const MAX_AUTHORIZATION_LENGTH = 4096
-const AUTHORIZATION = /^(Bearer|Token) +(\S+) *$/i
 
 /**
  * Reads `Authorization: Bearer|Token <token>` or the session cookie. A header wins over the
@@ -62,19 +61,37 @@ const AUTHORIZATION = /^(Bearer|Token) +(\S+) *$/i
  */
 export function readCredentials(c: Context, options: ResolvedOptions): Credentials {
   const authorization = header(c, 'authorization')
-  if (authorization !== undefined) {
-    if (authorization.length > MAX_AUTHORIZATION_LENGTH) return { kind: 'malformed' }
-    const match = AUTHORIZATION.exec(authorization)
-    if (!match?.[1] || !match[2]) return { kind: 'malformed' }
-    const source = match[1].toLowerCase() === 'bearer' ? 'bearer' : 'token'
-    return { kind: 'token', token: match[2], source }
-  }
+  if (authorization !== undefined) return authorizationCredentials(authorization)
   if (options.cookie) {
     const token = getCookie(c, options.cookie.name)
     if (token !== undefined && token !== '') return { kind: 'token', token, source: 'cookie' }
   }
   return { kind: 'none' }
 }
+
+const WHITESPACE = /\s/
+
+/**
+ * `<scheme> +<token> *` with the scheme `Bearer` or `Token` in any case, read without a
+ * regular expression's match array: this runs on every request, cache hits included.
+ */
+function authorizationCredentials(value: string): Credentials {
+  if (value.length > MAX_AUTHORIZATION_LENGTH) return MALFORMED
+  const space = value.indexOf(' ')
+  if (space < 0) return MALFORMED
+  const scheme = value.slice(0, space).toLowerCase()
+  if (scheme !== 'bearer' && scheme !== 'token') return MALFORMED
+  let start = space + 1
+  while (value.charCodeAt(start) === SPACE) start++
+  let end = value.length
+  while (end > start && value.charCodeAt(end - 1) === SPACE) end--
+  const token = value.slice(start, end)
+  if (token === '' || WHITESPACE.test(token)) return MALFORMED
+  return { kind: 'token', token, source: scheme === 'bearer' ? 'bearer' : 'token' }
+}
+
+const SPACE = 0x20
+const MALFORMED: Credentials = Object.freeze({ kind: 'malformed' })
 
 // Hosts browsers treat as secure contexts, where they accept a Secure cookie over http.
 const LOOPBACK = /^(localhost|.+\.localhost|127(\.\d{1,3}){3}|\[::1\])$/
