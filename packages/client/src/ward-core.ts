@@ -1,7 +1,7 @@
 import { mediaPlaying, watchActivity, watchMedia } from './activity.ts'
 import { explain } from './debug.ts'
 import type { Dialog, DialogOptions } from './dialog.ts'
-import { listen } from './events.ts'
+import { loadEvents } from './events-loader.ts'
 import { watchLifecycle } from './lifecycle.ts'
 import {
   backoff,
@@ -132,7 +132,7 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
   }
   const fetcher = (): typeof fetch => options.fetch ?? ((url, init) => fetch(url, init))
 
-  function emit<T>(name: string, detail: T, callback: ((detail: T) => void) | null): void {
+  function emit<T>(name: string, detail: T, callback?: (detail: T) => void): void {
     try {
       callback?.(detail)
     } catch (error) {
@@ -243,20 +243,37 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
     }
   }
 
+  /**
+   * Opens the events channel. Its code (the streamed fetch, the SSE parsing) is a chunk of its
+   * own, loaded when the leader first opens the channel: no page waits for it, and followers
+   * never load it. A chunk that cannot load is a channel that failed: pings go on.
+   */
   function open(current: Run): void {
     close(current)
-    const events = (event: MachineEvent): void => {
-      if (run === current) apply(event)
+    let closed = false
+    let stop = (): void => {}
+    current.unlisten = () => {
+      closed = true
+      stop()
     }
-    current.unlisten = listen({
-      url: options.eventsUrl as string,
-      headers: options.headers,
-      fetch: fetcher(),
-      onPolicy: (warnAfter, expireAfter) =>
-        events({ type: 'policy', now: now(), warnAfter, expireAfter }),
-      onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
-      onLost: () => events({ type: 'lost', now: now() }),
-    })
+    const events = (event: MachineEvent): void => {
+      if (!closed && run === current) apply(event)
+    }
+    loadEvents().then(
+      ({ listen }) => {
+        if (closed) return
+        stop = listen({
+          url: options.eventsUrl as string,
+          headers: options.headers,
+          fetch: fetcher(),
+          onPolicy: (warnAfter, expireAfter) =>
+            events({ type: 'policy', now: now(), warnAfter, expireAfter }),
+          onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
+          onLost: () => events({ type: 'lost', now: now() }),
+        })
+      },
+      () => events({ type: 'lost', now: now() }),
+    )
   }
 
   function close(current: Run): void {
@@ -319,8 +336,7 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
       settled = current.server.logout()
     }
     // Not leaving (a new session started here, or the app handles the end itself): show it.
-    if (run !== null || options.redirectTo === null || state.status !== 'expired')
-      return veil(false)
+    if (run !== null || !options.redirectTo || state.status !== 'expired') return veil(false)
     const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
     const url = redirectUrl(options.redirectTo, state.reason ?? 'idle')
     // The back button may restore this page, signed-in content and all, from the back/forward
@@ -375,7 +391,7 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
     if (was === holders.size > 0) return
     pauseIfHeld()
     // Media and pending requests flip it too, not only the app: whoever shows it must hear.
-    if (typeof window !== 'undefined') emit<PauseDetail>('pause', { paused: !was }, null)
+    if (typeof window !== 'undefined') emit<PauseDetail>('pause', { paused: !was })
   }
 
   function pauseIfHeld(): void {
