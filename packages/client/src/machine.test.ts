@@ -355,7 +355,7 @@ describe('what tabs share', () => {
     }
     const { state, effects } = step(play(opened), { type: 'sync', shared: ended })
     expect(state).toMatchObject({ status: 'expired', reason: 'idle' })
-    expect(effects).toEqual([{ type: 'end', own: false, logout: false }])
+    expect(effects).toEqual([{ type: 'end', own: false, logout: false, retry: false }])
   })
 
   test('"stay" is sent by the tab where it was chosen, announced before the activity', () => {
@@ -450,7 +450,7 @@ describe('the events channel', () => {
       pushed: true,
     })
     expect(state).toMatchObject({ status: 'expired', reason: 'admin' })
-    expect(effects).toEqual([{ type: 'end', own: true, logout: false }])
+    expect(effects).toEqual([{ type: 'end', own: true, logout: false, retry: false }])
   })
 
   test('a policy pushed to the leader reaches every tab, without a ping answer', () => {
@@ -765,5 +765,74 @@ describe('a hidden leader (issue 13, item 12)', () => {
     const woke = step(follower, { type: 'check', now: at(7200), delay: grace })
     expect(pings(woke.effects)).toBe(0)
     expect(nextCheck(woke.state, grace)).toBe(at(7202))
+  })
+})
+
+describe('messages from other tabs (issue 25, item 4: the machine decides)', () => {
+  const live = play(opened)
+  const hiddenHere = step(live, { type: 'visibility', hidden: true, leader: false, remote: false })
+  const expiredElsewhere = {
+    ...shared(live),
+    status: 'expired' as const,
+    reason: 'idle',
+    changedAt: at(30),
+  }
+  const unconfirmed = step(live, { type: 'unconfirmed' }).state
+  const types = (effects: Effect[]): string[] =>
+    effects.map((effect) =>
+      effect.type === 'share' ? `share ${effect.message.type}` : effect.type,
+    )
+
+  // [name, state, event, effects (share by message type), the end effect's retry]
+  test.each<[string, MachineState, MachineEvent, string[], boolean?]>([
+    [
+      'a new tab says hello: a follower tells it where things stand',
+      live,
+      { type: 'hello', leader: false },
+      ['share sync'],
+    ],
+    [
+      'a new tab says hello: the leader also tells whether it is hidden',
+      hiddenHere.state,
+      { type: 'hello', leader: true },
+      ['share sync', 'share visibility'],
+    ],
+    ['hello to a stopped tab: nothing to tell', STOPPED, { type: 'hello', leader: true }, []],
+    [
+      'an end decided elsewhere, the logout confirmed: this tab sends no request',
+      live,
+      { type: 'sync', shared: expiredElsewhere },
+      ['end'],
+      false,
+    ],
+    [
+      'an end decided elsewhere after "unconfirmed": this tab retries the logout too',
+      unconfirmed,
+      { type: 'sync', shared: expiredElsewhere },
+      ['end'],
+      true,
+    ],
+    [
+      'an end pushed on the events channel after "unconfirmed": retried here too',
+      unconfirmed,
+      { type: 'ended', now: at(25), reason: 'revoked', pushed: true },
+      ['end'],
+      true,
+    ],
+  ])('%s', (_name, state, event, effects, retry) => {
+    const result = step(state, event)
+    expect(types(result.effects)).toEqual(effects)
+    const ended = result.effects.find((effect) => effect.type === 'end')
+    if (retry !== undefined) expect(ended).toMatchObject({ retry })
+  })
+
+  test('the leader tells a new tab it is hidden, with the hidden flag it holds', () => {
+    const { effects } = step(hiddenHere.state, { type: 'hello', leader: true })
+    expect(effects[1]).toEqual({ type: 'share', message: { type: 'visibility', hidden: true } })
+    expect(effects[0]).toEqual({ type: 'share', message: { type: 'sync', shared: shared(live) } })
+  })
+
+  test('"unconfirmed" after this tab stopped changes nothing', () => {
+    expect(step(STOPPED, { type: 'unconfirmed' }).state).toEqual(STOPPED)
   })
 })

@@ -58,6 +58,11 @@ export interface MachineState extends Shared {
   hidden: boolean
   /** The leader said it is hidden: its timers run late (see `grace`). */
   leaderHidden: boolean
+  /**
+   * Another tab said the logout request that ended the session did not get through (yet):
+   * however the session ends here, this tab retries it too (see the `end` effect).
+   */
+  unconfirmed: boolean
 }
 
 /** The server's answer to a ping, validated, in milliseconds. Absent fields are unknown. */
@@ -100,6 +105,10 @@ export type MachineEvent =
    * won the election, so it tells the others.
    */
   | { type: 'visibility'; hidden: boolean; leader: boolean; remote: boolean }
+  /** A tab joined (or woke) and asks where things stand; `leader`: this tab won the election. */
+  | { type: 'hello'; leader: boolean }
+  /** Another tab's logout request did not get through (yet). */
+  | { type: 'unconfirmed' }
 
 export type ShareMessage =
   | { type: 'activity'; at: number; extend: boolean }
@@ -113,9 +122,10 @@ export type Effect =
   | { type: 'share'; message: ShareMessage }
   /**
    * The session is over. `own`: this tab decided, so it tells the others; `logout`: it sends
-   * the one logout request first.
+   * the one logout request first; `retry`: another tab's request did not get through, so this
+   * tab sends it until the server settles it (a tab that closes takes no retry with it).
    */
-  | { type: 'end'; own: boolean; logout: boolean }
+  | { type: 'end'; own: boolean; logout: boolean; retry: boolean }
   /** Open the events channel / close it. */
   | { type: 'listen' }
   | { type: 'unlisten' }
@@ -158,6 +168,7 @@ export const STOPPED: MachineState = {
   paused: false,
   hidden: false,
   leaderHidden: false,
+  unconfirmed: false,
 }
 
 const live = (s: MachineState): boolean => s.status === 'active' || s.status === 'warning'
@@ -176,6 +187,7 @@ export function shared(s: MachineState): Shared {
     paused: _paused,
     hidden: _hidden,
     leaderHidden: _leaderHidden,
+    unconfirmed: _unconfirmed,
     ...rest
   } = s
   return rest
@@ -284,7 +296,13 @@ export function countdown(s: MachineState, now: number): number {
   return Math.max(0, remaining(s, now) - COUNTDOWN_MARGIN)
 }
 
-const end: Effect = { type: 'end', own: true, logout: true }
+/** The session ends here: `own` and `logout` as the `end` effect says. */
+const end = (s: MachineState, own = true, logout = true): Effect => ({
+  type: 'end',
+  own,
+  logout,
+  retry: s.unconfirmed,
+})
 
 /** Starts this tab's ping now and tells the other tabs, so they do not send one too. */
 function ask(s: MachineState, now: number): Step {
@@ -315,7 +333,7 @@ function wire(s: MachineState, e: { now: number; leader?: boolean }): Step {
 function settle(s: MachineState, now: number): Step {
   const idle = now - s.lastActivity
   if (idle >= s.expireAfter) {
-    return { state: { ...s, status: 'expired', reason: 'idle', changedAt: now }, effects: [end] }
+    return { state: { ...s, status: 'expired', reason: 'idle', changedAt: now }, effects: [end(s)] }
   }
   const status: Status = idle >= s.warnAfter ? 'warning' : 'active'
   const state = status === s.status ? s : { ...s, status, changedAt: now }
@@ -368,7 +386,7 @@ function merge(s: MachineState, r: Shared): Step {
   const state = { ...next, status: r.status, reason: r.reason, changedAt: r.changedAt }
   return {
     state,
-    effects: r.status === 'expired' ? [{ type: 'end', own: false, logout: false }] : [],
+    effects: r.status === 'expired' ? [end(s, false, false)] : [],
   }
 }
 
@@ -488,7 +506,7 @@ export function step(s: MachineState, e: MachineEvent): Step {
       return {
         state: { ...s, inFlight: false, status: 'expired', reason: e.reason, changedAt: e.now },
         // A pushed end needs no logout request: the session already ended on the server.
-        effects: [e.pushed ? { type: 'end', own: true, logout: false } : end],
+        effects: [end(s, true, !e.pushed)],
       }
     case 'policy': {
       if (!live(s)) return same(s)
@@ -533,7 +551,17 @@ export function step(s: MachineState, e: MachineEvent): Step {
       if (!live(s)) return same(s)
       return {
         state: { ...s, status: 'expired', reason: 'logout', changedAt: e.now },
-        effects: [end],
+        effects: [end(s)],
       }
+    case 'hello': {
+      if (!live(s)) return same(s)
+      const effects: Effect[] = [{ type: 'share', message: { type: 'sync', shared: shared(s) } }]
+      // The new tab learns whether the leader is hidden (see `grace`) from the leader itself.
+      if (e.leader)
+        effects.push({ type: 'share', message: { type: 'visibility', hidden: s.hidden } })
+      return { state: s, effects }
+    }
+    case 'unconfirmed':
+      return same(live(s) ? { ...s, unconfirmed: true } : s)
   }
 }

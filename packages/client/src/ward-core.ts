@@ -83,8 +83,6 @@ interface Run {
   tabs: Tabs
   /** The tab left the channel when it froze; it rejoins when it resumes. */
   frozen: boolean
-  /** Another tab said its logout request did not get through: this tab retries it too. */
-  unconfirmed: boolean
   /** Closes the events channel this tab holds. */
   unlisten: (() => void) | null
   server: Server
@@ -310,12 +308,12 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
    */
   async function finish(
     current: Run,
-    { own, logout }: { own: boolean; logout: boolean },
+    { own, logout, retry }: { own: boolean; logout: boolean; retry: boolean },
   ): Promise<void> {
     // Runs after the expire event has been announced, so listeners see it before navigation.
     await undefined
     let confirmed = !logout
-    let settled: Promise<boolean> | boolean = confirmed && !current.unconfirmed
+    let settled: Promise<boolean> | boolean = confirmed && !retry
     if (logout) {
       // Log out before telling the other tabs, so none of them reaches the login page while the
       // server still knows the session.
@@ -351,36 +349,15 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
     navigate(url)
   }
 
+  /**
+   * Another tab's message, as an event of the machine: it happened there (`remote`), and this
+   * tab's election decides whether it answers a `hello` as the leader. `bye` only tells the
+   * roster (tabs.ts) who is left.
+   */
   function receive(current: Run, message: TabMessage): void {
-    if (run !== current) return
-    switch (message.type) {
-      case 'hello':
-        current.tabs.post({ type: 'sync', shared: shared(state) })
-        visibility(current)
-        return
-      case 'visibility':
-        apply({ type: 'visibility', hidden: message.hidden, leader: false, remote: true })
-        return
-      case 'bye':
-        return
-      case 'unconfirmed':
-        current.unconfirmed = true
-        return
-      case 'activity':
-        apply({
-          type: 'activity',
-          at: message.at,
-          now: now(),
-          extend: message.extend,
-          remote: true,
-        })
-        return
-      case 'pinged':
-        apply({ type: 'pinged', at: message.at })
-        return
-      case 'sync':
-        apply({ type: 'sync', shared: message.shared })
-    }
+    if (run !== current || message.type === 'bye') return
+    const heard = { ...message, now: now(), remote: true, leader: current.tabs.elected() }
+    apply(heard)
   }
 
   /** `holder` starts (`held`) or stops holding the ward; the machine hears when that flips. */
@@ -438,7 +415,6 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
         dialog,
         tabs: join(),
         frozen: false,
-        unconfirmed: false,
         unlisten: null,
         timer: undefined,
         ticker: undefined,
