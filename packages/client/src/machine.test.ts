@@ -836,3 +836,79 @@ describe('messages from other tabs (issue 25, item 4: the machine decides)', () 
     expect(step(STOPPED, { type: 'unconfirmed' }).state).toEqual(STOPPED)
   })
 })
+
+describe('one request per deadline (issue 25, item 6)', () => {
+  /**
+   * Two tabs of one window, played on one clock: A leads, hidden behind B (Chromium runs a
+   * hidden tab's timers on whole seconds), B is the visible follower. A message between tabs
+   * takes 50 ms, a request 100 ms; the server counts idle time from T0, answers whole seconds
+   * and ends the session at expireAfter (401). Returns each ping as `second:tab:status`.
+   */
+  function twoTabs(): string[] {
+    type Tab = { name: string; state: MachineState; delay: number; hidden: boolean }
+    const tabs: Tab[] = [
+      { name: 'A', state: play(opened), delay: 0, hidden: true },
+      { name: 'B', state: play(opened), delay: s(2), hidden: false },
+    ]
+    const [a, b] = tabs as [Tab, Tab]
+    a.state = step(a.state, { type: 'visibility', hidden: true, leader: true, remote: false }).state
+    b.state = step(b.state, { type: 'visibility', hidden: true, leader: false, remote: true }).state
+    type Due = { at: number; tab: Tab; event?: MachineEvent }
+    const pending: Due[] = []
+    const pings: string[] = []
+    const run = (tab: Tab, event: MachineEvent, now: number): void => {
+      const result = step(tab.state, event)
+      tab.state = result.state
+      for (const effect of result.effects) {
+        if (effect.type === 'share') {
+          const other = tab === a ? b : a
+          const m = effect.message
+          const heard: MachineEvent =
+            m.type === 'activity'
+              ? { ...m, now: now + 50, remote: true }
+              : m.type === 'visibility'
+                ? { ...m, leader: false, remote: true }
+                : m
+          pending.push({ at: now + 50, tab: other, event: heard })
+        }
+        // The ward tells the other tabs of an end this tab decided (its `finish`).
+        if (effect.type === 'end' && effect.own) {
+          const event: MachineEvent = { type: 'sync', shared: shared(tab.state) }
+          pending.push({ at: now + 50, tab: tab === a ? b : a, event })
+        }
+        if (effect.type === 'ping') {
+          const idle = Math.floor((now - T0) / 1000)
+          const ended = idle * 1000 >= E
+          pings.push(`${idle}s:${tab.name}:${ended ? 401 : 200}`)
+          const event: MachineEvent = ended
+            ? { type: 'ended', now: now + 100, reason: 'idle' }
+            : { type: 'answer', now: now + 100, sentAt: now, view: { idleFor: s(idle) } }
+          pending.push({ at: now + 100, tab, event })
+        }
+      }
+    }
+    for (let guard = 0; guard < 100; guard++) {
+      const timers = tabs.flatMap((tab): Due[] => {
+        const due = nextCheck(tab.state, tab.delay, tab.delay === 0)
+        if (due === null) return []
+        return [{ at: tab.hidden ? Math.ceil((due - T0) / 1000) * 1000 + T0 : due, tab }]
+      })
+      const next = [...pending, ...timers].sort((x, y) => x.at - y.at)[0]
+      if (next === undefined) break
+      // As the ward does: every event is followed by a check (a timer is the check alone).
+      const { at: now, tab, event } = next
+      if (event !== undefined) {
+        pending.splice(pending.indexOf(next), 1)
+        run(tab, event, now)
+      }
+      run(tab, { type: 'check', now, delay: tab.delay, leader: tab.delay === 0 }, now)
+      if (tabs.every((tab) => tab.state.status === 'expired')) break
+    }
+    expect(tabs.map((tab) => tab.state.status)).toEqual(['expired', 'expired'])
+    return pings
+  }
+
+  test('with the leader hidden, one tab asks at each deadline and the other hears its answer', () => {
+    expect(twoTabs()).toEqual(['20s:B:200', '30s:B:401'])
+  })
+})

@@ -141,6 +141,12 @@ export interface Step {
  */
 export const REQUEST_TIMEOUT = 10_000
 
+/**
+ * How long the first follower waits past what is due for the leader's ping before it asks
+ * itself; the next waits twice this, and so on (tabs.ts ranks them).
+ */
+export const FOLLOWER_GRACE = 2000
+
 /** Timestamp for "not yet"; finite so that every channel method can carry it. */
 export const NEVER = 0
 
@@ -221,16 +227,20 @@ const deadlineDue = (s: MachineState): number =>
   unchecked(s, s.lastActivity + (s.status === 'active' ? s.warnAfter : s.expireAfter))
 
 /**
- * How long this tab waits past what is due for the leader to ask: `delay`, except that a visible
- * follower asks at a deadline at once while the leader is hidden. Chromium runs a hidden tab's
- * timers on whole seconds, so the leader would ask up to 1 s late and the visible tab's
- * warning would come 1–2 s late; it hears of this tab's ping first and sends none. Not earlier
- * than the deadline: the server's idle time, rounded down, would move it. Not on waking
- * (`wokeAt`): tabs that wake together leave the ask to the leader.
+ * How long this tab waits past what is due for the leader to ask: `delay` (0 for the leader),
+ * except at a deadline while the leader is hidden. Chromium runs a hidden tab's timers on whole
+ * seconds, so the leader would ask up to 1 s late and the visible tab's warning would come
+ * 1–2 s late: a visible follower asks at once instead (the first in rank; the next a fifth of a
+ * second later, and so on, so that one tab asks and the others hear of its ping), and the
+ * hidden leader waits half a grace for it, hears of its ping and sends none: one request per
+ * deadline. Not earlier than the deadline: the server's idle time, rounded down, would move
+ * it. Not on waking (`wokeAt`): tabs that wake together leave the ask to the leader.
  */
 function grace(s: MachineState, delay: number): number {
   const due = deadlineDue(s)
-  return s.leaderHidden && !s.hidden && s.wokeAt < due && dueAt(s) === due ? 0 : delay
+  if (s.wokeAt >= due || dueAt(s) !== due) return delay
+  if (delay === 0) return s.hidden ? FOLLOWER_GRACE / 2 : 0
+  return s.leaderHidden && !s.hidden ? (delay - FOLLOWER_GRACE) / 10 : delay
 }
 
 /**

@@ -1,5 +1,5 @@
 import { loadChannelPackage } from './channel-package.ts'
-import type { Shared, ShareMessage, Status } from './machine.ts'
+import { FOLLOWER_GRACE, type Shared, type ShareMessage, type Status } from './machine.ts'
 import { type Channel, type ChannelApi, type LeaderElector, NATIVE_API } from './native-channel.ts'
 import type { ChannelType } from './options.ts'
 
@@ -43,7 +43,7 @@ export interface TabsOptions {
   onLeader(): void
 }
 
-export const FOLLOWER_GRACE = 2000
+export { FOLLOWER_GRACE }
 
 const STATUSES: readonly Status[] = ['stopped', 'active', 'warning', 'expired']
 
