@@ -1,6 +1,5 @@
 import { ACTIVITY_EVENTS } from './activity.ts'
-import en from './locales/en.ts'
-import type { DialogLocale, DialogTexts } from './locales/index.ts'
+import { type DialogLocale, type DialogTexts, TEXT_KEYS } from './locales/index.ts'
 
 /** Why a session ended: a server reason (`idle`, `absolute`, `revoked`, …), `unauthenticated` or `logout`. */
 export type ExpireReason = string
@@ -133,8 +132,8 @@ function texts(value: unknown, name = 'texts'): Partial<DialogTexts> {
     return fail(`${name} must be an object, got ${describe(value)}`)
   }
   for (const [key, entry] of Object.entries(value)) {
-    if (!Object.hasOwn(en.texts, key)) {
-      fail(`unknown text "${key}"; known: ${Object.keys(en.texts).join(', ')}`)
+    if (!TEXT_KEYS.includes(key as keyof DialogTexts)) {
+      fail(`unknown text "${key}"; known: ${TEXT_KEYS.join(', ')}`)
     }
     if (typeof entry !== 'string') fail(`${name}.${key} must be a string, got ${describe(entry)}`)
   }
