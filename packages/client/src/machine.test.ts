@@ -382,10 +382,13 @@ describe('what tabs share', () => {
     expect(step(leader, { type: 'check', now: at(25), delay: 0 }).effects).toEqual([])
   })
 
-  test('a page back from the back/forward cache asks the server before anything else', () => {
+  test('a page back from the back/forward cache hides, then asks the server before anything else', () => {
     const { state, effects } = step(warned, { type: 'check', now: at(21), delay: 2000, ask: true })
     expect(state.inFlight).toBe(true)
-    expect(effects[0]).toEqual({ type: 'ping', idleFor: s(21) })
+    expect(effects.slice(0, 2)).toEqual([
+      { type: 'veil', hidden: true },
+      { type: 'ping', idleFor: s(21) },
+    ])
     expect(step(STOPPED, { type: 'check', now: at(21), delay: 0, ask: true }).effects).toEqual([])
   })
 
@@ -910,5 +913,58 @@ describe('one request per deadline (issue 25, item 6)', () => {
 
   test('with the leader hidden, one tab asks at each deadline and the other hears its answer', () => {
     expect(twoTabs()).toEqual(['20s:B:200', '30s:B:401'])
+  })
+})
+
+describe('the page veil after the back/forward cache (issue 25, item 4: the machine decides)', () => {
+  const live = play(opened)
+  const restored = step(live, { type: 'check', now: at(5), delay: 0, ask: true })
+  const veiled = restored.state
+  const veils = (effects: Effect[]): boolean[] =>
+    effects.flatMap((effect) => (effect.type === 'veil' ? [effect.hidden] : []))
+  const answer = (second: number): MachineEvent => ({
+    type: 'answer',
+    now: at(second + 0.1),
+    sentAt: at(second),
+    view: { idleFor: s(second) },
+  })
+  /** Restored from the cache after expireAfter without activity: the answer ends it. */
+  const late = step(live, { type: 'check', now: at(31), delay: 0, ask: true }).state
+
+  test('restored: the page is hidden first, then the server is asked', () => {
+    expect(restored.effects.map((effect) => effect.type)).toEqual(['veil', 'ping', 'share'])
+    expect(veils(restored.effects)).toEqual([true])
+    expect(veiled.veiled).toBe(true)
+  })
+
+  // [name, state, event, veil effects, veiled after]
+  test.each<[string, MachineState, MachineEvent, boolean[], boolean]>([
+    ['the answer says the session lives: the page shows', veiled, answer(5), [false], false],
+    ['an answer with no veil up changes nothing', live, answer(5), [], false],
+    [
+      'the answer ends the session (idle past expireAfter): it stays hidden as it leaves',
+      late,
+      answer(31),
+      [],
+      true,
+    ],
+    [
+      'the server says the session ended: it stays hidden as it leaves',
+      veiled,
+      { type: 'ended', now: at(5.1), reason: 'revoked' },
+      [],
+      true,
+    ],
+    [
+      'the server is unreachable: hidden until an answer comes',
+      veiled,
+      { type: 'unreachable', now: at(5.1) },
+      [],
+      true,
+    ],
+  ])('%s', (_name, state, event, effects, after) => {
+    const result = step(state, event)
+    expect(veils(result.effects)).toEqual(effects)
+    expect(result.state.veiled).toBe(after)
   })
 })

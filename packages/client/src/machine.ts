@@ -63,6 +63,11 @@ export interface MachineState extends Shared {
    * however the session ends here, this tab retries it too (see the `end` effect).
    */
   unconfirmed: boolean
+  /**
+   * The page came back from the back/forward cache (a `check` with `ask`): it stays hidden until
+   * the server answers, since it may show a session that ended while it was cached.
+   */
+  veiled: boolean
 }
 
 /** The server's answer to a ping, validated, in milliseconds. Absent fields are unknown. */
@@ -129,6 +134,8 @@ export type Effect =
   /** Open the events channel / close it. */
   | { type: 'listen' }
   | { type: 'unlisten' }
+  /** Hide the whole page, or show it again (see `veiled`). */
+  | { type: 'veil'; hidden: boolean }
 
 export interface Step {
   state: MachineState
@@ -175,6 +182,7 @@ export const STOPPED: MachineState = {
   hidden: false,
   leaderHidden: false,
   unconfirmed: false,
+  veiled: false,
 }
 
 const live = (s: MachineState): boolean => s.status === 'active' || s.status === 'warning'
@@ -194,6 +202,7 @@ export function shared(s: MachineState): Shared {
     hidden: _hidden,
     leaderHidden: _leaderHidden,
     unconfirmed: _unconfirmed,
+    veiled: _veiled,
     ...rest
   } = s
   return rest
@@ -430,6 +439,11 @@ export function step(s: MachineState, e: MachineEvent): Step {
     }
     case 'check': {
       if (!live(s)) return same(s)
+      if (e.ask && !s.veiled) {
+        const veiled = step({ ...s, veiled: true }, e)
+        veiled.effects.unshift({ type: 'veil', hidden: true })
+        return veiled
+      }
       if (s.paused && e.now >= reportAt(s) && remaining(s, e.now) > 0) {
         const reported = report(s, e.now)
         const checked = step(reported.state, e)
@@ -505,7 +519,13 @@ export function step(s: MachineState, e: MachineEvent): Step {
         state.policyAt = e.now
       }
       if (view.expiresIn !== undefined) state.absoluteEnd = e.sentAt + view.expiresIn
-      return settle(state, e.now)
+      const settled = settle(state, e.now)
+      // Still live: the server has spoken, a veiled page may show. An end leaves it hidden.
+      if (!s.veiled || !live(settled.state)) return settled
+      return {
+        state: { ...settled.state, veiled: false },
+        effects: [...settled.effects, { type: 'veil', hidden: false }],
+      }
     }
     case 'unreachable':
       if (!live(s)) return same({ ...s, inFlight: false })

@@ -234,6 +234,7 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
     else if (effect.type === 'share') current.tabs.post(effect.message)
     else if (effect.type === 'listen') open(current)
     else if (effect.type === 'unlisten') close(current)
+    else if (effect.type === 'veil') veil(effect.hidden)
     else {
       run = null
       release(current)
@@ -282,12 +283,8 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
   async function ping(current: Run, sentAt: number, idleFor: number): Promise<void> {
     const outcome = await current.server.ping(idleFor)
     if (run !== current) return
-    if (outcome.kind === 'answer') {
-      apply({ type: 'answer', now: now(), sentAt, view: outcome.view })
-      // Still live: the server has spoken, the page may show.
-      if (run === current) veil(false)
-    } else if (outcome.kind === 'ended')
-      apply({ type: 'ended', now: now(), reason: outcome.reason })
+    if (outcome.kind === 'answer') apply({ type: 'answer', now: now(), sentAt, view: outcome.view })
+    else if (outcome.kind === 'ended') apply({ type: 'ended', now: now(), reason: outcome.reason })
     else apply({ type: 'unreachable', now: now() })
   }
 
@@ -441,8 +438,7 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
             current.frozen = false
             visibility(current)
             // Back from the back/forward cache: the server, not this page, says if it is live;
-            // until it has, nothing of the page shows.
-            if (restored) veil(true)
+            // until it has, nothing of the page shows (the machine veils it).
             check(restored)
           },
           () => {
