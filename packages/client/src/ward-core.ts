@@ -2,9 +2,9 @@ import { mediaPlaying, watchActivity, watchMedia } from './activity.ts'
 import { explain } from './debug.ts'
 import type { Dialog, DialogOptions } from './dialog.ts'
 import { loadEvents } from './events-loader.ts'
+import { leave } from './leaving.ts'
 import { watchLifecycle } from './lifecycle.ts'
 import {
-  backoff,
   COUNTDOWN_MARGIN,
   countdown,
   type Effect,
@@ -73,8 +73,7 @@ export interface SessionWard {
   isLeader(): boolean
 }
 
-/** How long an expiring tab waits for its logout request's answer before it tells the others. */
-export const LOGOUT_WAIT = 2000
+export { LOGOUT_WAIT } from './leaving.ts'
 
 /** setTimeout runs a longer delay at once, so long waits are checked in steps. */
 const MAX_DELAY = 2 ** 31 - 1
@@ -238,7 +237,21 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
     else {
       run = null
       release(current)
-      void finish(current, effect)
+      void leave(
+        {
+          server: current.server,
+          tabs: current.tabs,
+          shared: () => shared(state),
+          restarted: () => run !== null,
+          destination: () =>
+            run === null && options.redirectTo && state.status === 'expired'
+              ? redirectUrl(options.redirectTo, state.reason ?? 'idle')
+              : null,
+          navigate: options.navigate ?? ((url) => window.location.assign(url)),
+          veil,
+        },
+        effect,
+      )
     }
   }
 
@@ -296,54 +309,6 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
     // Media that plays on when the ward starts again is found again then.
     holders.delete('media')
     current.dialog?.destroy()
-  }
-
-  /**
-   * Sends the logout request (`logout`), tells the other tabs (`own`: this tab decided), leaves
-   * the channel, retries a logout that did not get through until the server settles it, and
-   * redirects with the reason.
-   */
-  async function finish(
-    current: Run,
-    { own, logout, retry }: { own: boolean; logout: boolean; retry: boolean },
-  ): Promise<void> {
-    // Runs after the expire event has been announced, so listeners see it before navigation.
-    await undefined
-    let confirmed = !logout
-    let settled: Promise<boolean> | boolean = confirmed && !retry
-    if (logout) {
-      // Log out before telling the other tabs, so none of them reaches the login page while the
-      // server still knows the session.
-      settled = current.server.logout().then((done) => (confirmed = done))
-      await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, LOGOUT_WAIT))])
-    }
-    // Not confirmed in time: every tab retries it, so none leaves for a login page that may
-    // send a still signed-in user back, and a tab that closes takes no retry with it.
-    if (!confirmed) current.tabs.post({ type: 'unconfirmed' })
-    if (own) current.tabs.post({ type: 'sync', shared: shared(state) })
-    current.tabs.close()
-    // Each tab stays (logged out locally) until the server settles it; navigating away would
-    // end the retries.
-    for (let failures = 1; !(await settled); failures++) {
-      await new Promise((resolve) => setTimeout(resolve, backoff(failures)))
-      // A new session started here: a retry would end it (the cookie is shared).
-      if (run !== null) return
-      settled = current.server.logout()
-    }
-    // Not leaving (a new session started here, or the app handles the end itself): show it.
-    if (run !== null || !options.redirectTo || state.status !== 'expired') return veil(false)
-    const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
-    const url = redirectUrl(options.redirectTo, state.reason ?? 'idle')
-    // The back button may restore this page, signed-in content and all, from the back/forward
-    // cache: it is hidden as it goes in (not before: `navigate` may be an app's router, which
-    // keeps this document), and leaves again at once.
-    window.addEventListener('pagehide', (event) => {
-      if (event.persisted) veil(true)
-    })
-    window.addEventListener('pageshow', (event) => {
-      if (event.persisted && run === null) navigate(url)
-    })
-    navigate(url)
   }
 
   /**
