@@ -61,6 +61,7 @@ export const E2E_USERS: DemoUser[] = [
   'heidi',
   'ivan',
   'judy',
+  'kim',
   'mallory',
 ].map((id) => ({ id, name: id[0]?.toUpperCase() + id.slice(1), password: id, role: 'user' }))
 

@@ -16,6 +16,9 @@ const iifeLocaleLoader = fileURLToPath(new URL('./src/locale-loader.iife.ts', im
  */
 const iifeChannelPackage = fileURLToPath(new URL('./src/channel-package.iife.ts', import.meta.url))
 
+/** The script-tag bundle holds the events channel's code: an IIFE has no chunks to load. */
+const iifeEventsLoader = fileURLToPath(new URL('./src/events-loader.iife.ts', import.meta.url))
+
 /**
  * The npm build's entries: the SDK, its headless part (which the SDK imports: one copy of the
  * ward in an app that uses both), and each locale as `dist/locales/<tag>.js` (its own chunk,
@@ -67,6 +70,7 @@ export default defineConfig(({ mode }) => {
           alias: [
             { find: /^\.\/locale-loader\.ts$/, replacement: iifeLocaleLoader },
             { find: /^\.\/channel-package\.ts$/, replacement: iifeChannelPackage },
+            { find: /^\.\/events-loader\.ts$/, replacement: iifeEventsLoader },
           ],
         }
       : {},

@@ -24,8 +24,8 @@ export interface DialogOptions {
   /** The app's own texts: each replaces the locale's. */
   texts: Partial<DialogTexts>
   /** A tag (`de`, `pt-BR`) or the texts themselves; null: the page's `<html lang>`. */
-  locale: string | DialogLocale | null
-  nonce: string | null
+  locale?: string | DialogLocale | null
+  nonce?: string | null
   onStay(): void
   onLogout(): void
 }

@@ -15,19 +15,13 @@ export function watchLifecycle(
   onFreeze: () => void = () => {},
 ): () => void {
   const doc = win.document
+  const done = new AbortController()
+  const { signal } = done
   const wake = (): void => onWake(false, false)
-  const resume = (): void => onWake(true, false)
-  const show = ({ persisted }: PageTransitionEvent): void => onWake(persisted, persisted)
-  doc.addEventListener('visibilitychange', wake)
-  doc.addEventListener('resume', resume)
-  doc.addEventListener('freeze', onFreeze)
-  win.addEventListener('focus', wake)
-  win.addEventListener('pageshow', show)
-  return () => {
-    doc.removeEventListener('visibilitychange', wake)
-    doc.removeEventListener('resume', resume)
-    doc.removeEventListener('freeze', onFreeze)
-    win.removeEventListener('focus', wake)
-    win.removeEventListener('pageshow', show)
-  }
+  doc.addEventListener('visibilitychange', wake, { signal })
+  doc.addEventListener('resume', () => onWake(true, false), { signal })
+  doc.addEventListener('freeze', onFreeze, { signal })
+  win.addEventListener('focus', wake, { signal })
+  win.addEventListener('pageshow', ({ persisted }) => onWake(persisted, persisted), { signal })
+  return () => done.abort()
 }

@@ -355,7 +355,7 @@ describe('what tabs share', () => {
     }
     const { state, effects } = step(play(opened), { type: 'sync', shared: ended })
     expect(state).toMatchObject({ status: 'expired', reason: 'idle' })
-    expect(effects).toEqual([{ type: 'end', own: false, logout: false }])
+    expect(effects).toEqual([{ type: 'end', own: false, logout: false, retry: false }])
   })
 
   test('"stay" is sent by the tab where it was chosen, announced before the activity', () => {
@@ -382,10 +382,13 @@ describe('what tabs share', () => {
     expect(step(leader, { type: 'check', now: at(25), delay: 0 }).effects).toEqual([])
   })
 
-  test('a page back from the back/forward cache asks the server before anything else', () => {
+  test('a page back from the back/forward cache hides, then asks the server before anything else', () => {
     const { state, effects } = step(warned, { type: 'check', now: at(21), delay: 2000, ask: true })
     expect(state.inFlight).toBe(true)
-    expect(effects[0]).toEqual({ type: 'ping', idleFor: s(21) })
+    expect(effects.slice(0, 2)).toEqual([
+      { type: 'veil', hidden: true },
+      { type: 'ping', idleFor: s(21) },
+    ])
     expect(step(STOPPED, { type: 'check', now: at(21), delay: 0, ask: true }).effects).toEqual([])
   })
 
@@ -450,7 +453,7 @@ describe('the events channel', () => {
       pushed: true,
     })
     expect(state).toMatchObject({ status: 'expired', reason: 'admin' })
-    expect(effects).toEqual([{ type: 'end', own: true, logout: false }])
+    expect(effects).toEqual([{ type: 'end', own: true, logout: false, retry: false }])
   })
 
   test('a policy pushed to the leader reaches every tab, without a ping answer', () => {
@@ -765,5 +768,203 @@ describe('a hidden leader (issue 13, item 12)', () => {
     const woke = step(follower, { type: 'check', now: at(7200), delay: grace })
     expect(pings(woke.effects)).toBe(0)
     expect(nextCheck(woke.state, grace)).toBe(at(7202))
+  })
+})
+
+describe('messages from other tabs (issue 25, item 4: the machine decides)', () => {
+  const live = play(opened)
+  const hiddenHere = step(live, { type: 'visibility', hidden: true, leader: false, remote: false })
+  const expiredElsewhere = {
+    ...shared(live),
+    status: 'expired' as const,
+    reason: 'idle',
+    changedAt: at(30),
+  }
+  const unconfirmed = step(live, { type: 'unconfirmed' }).state
+  const types = (effects: Effect[]): string[] =>
+    effects.map((effect) =>
+      effect.type === 'share' ? `share ${effect.message.type}` : effect.type,
+    )
+
+  // [name, state, event, effects (share by message type), the end effect's retry]
+  test.each<[string, MachineState, MachineEvent, string[], boolean?]>([
+    [
+      'a new tab says hello: a follower tells it where things stand',
+      live,
+      { type: 'hello', leader: false },
+      ['share sync'],
+    ],
+    [
+      'a new tab says hello: the leader also tells whether it is hidden',
+      hiddenHere.state,
+      { type: 'hello', leader: true },
+      ['share sync', 'share visibility'],
+    ],
+    ['hello to a stopped tab: nothing to tell', STOPPED, { type: 'hello', leader: true }, []],
+    [
+      'an end decided elsewhere, the logout confirmed: this tab sends no request',
+      live,
+      { type: 'sync', shared: expiredElsewhere },
+      ['end'],
+      false,
+    ],
+    [
+      'an end decided elsewhere after "unconfirmed": this tab retries the logout too',
+      unconfirmed,
+      { type: 'sync', shared: expiredElsewhere },
+      ['end'],
+      true,
+    ],
+    [
+      'an end pushed on the events channel after "unconfirmed": retried here too',
+      unconfirmed,
+      { type: 'ended', now: at(25), reason: 'revoked', pushed: true },
+      ['end'],
+      true,
+    ],
+  ])('%s', (_name, state, event, effects, retry) => {
+    const result = step(state, event)
+    expect(types(result.effects)).toEqual(effects)
+    const ended = result.effects.find((effect) => effect.type === 'end')
+    if (retry !== undefined) expect(ended).toMatchObject({ retry })
+  })
+
+  test('the leader tells a new tab it is hidden, with the hidden flag it holds', () => {
+    const { effects } = step(hiddenHere.state, { type: 'hello', leader: true })
+    expect(effects[1]).toEqual({ type: 'share', message: { type: 'visibility', hidden: true } })
+    expect(effects[0]).toEqual({ type: 'share', message: { type: 'sync', shared: shared(live) } })
+  })
+
+  test('"unconfirmed" after this tab stopped changes nothing', () => {
+    expect(step(STOPPED, { type: 'unconfirmed' }).state).toEqual(STOPPED)
+  })
+})
+
+describe('one request per deadline (issue 25, item 6)', () => {
+  /**
+   * Two tabs of one window, played on one clock: A leads, hidden behind B (Chromium runs a
+   * hidden tab's timers on whole seconds), B is the visible follower. A message between tabs
+   * takes 50 ms, a request 100 ms; the server counts idle time from T0, answers whole seconds
+   * and ends the session at expireAfter (401). Returns each ping as `second:tab:status`.
+   */
+  function twoTabs(): string[] {
+    type Tab = { name: string; state: MachineState; delay: number; hidden: boolean }
+    const tabs: Tab[] = [
+      { name: 'A', state: play(opened), delay: 0, hidden: true },
+      { name: 'B', state: play(opened), delay: s(2), hidden: false },
+    ]
+    const [a, b] = tabs as [Tab, Tab]
+    a.state = step(a.state, { type: 'visibility', hidden: true, leader: true, remote: false }).state
+    b.state = step(b.state, { type: 'visibility', hidden: true, leader: false, remote: true }).state
+    type Due = { at: number; tab: Tab; event?: MachineEvent }
+    const pending: Due[] = []
+    const pings: string[] = []
+    const run = (tab: Tab, event: MachineEvent, now: number): void => {
+      const result = step(tab.state, event)
+      tab.state = result.state
+      for (const effect of result.effects) {
+        if (effect.type === 'share') {
+          const other = tab === a ? b : a
+          const m = effect.message
+          const heard: MachineEvent =
+            m.type === 'activity'
+              ? { ...m, now: now + 50, remote: true }
+              : m.type === 'visibility'
+                ? { ...m, leader: false, remote: true }
+                : m
+          pending.push({ at: now + 50, tab: other, event: heard })
+        }
+        // The ward tells the other tabs of an end this tab decided (its `finish`).
+        if (effect.type === 'end' && effect.own) {
+          const event: MachineEvent = { type: 'sync', shared: shared(tab.state) }
+          pending.push({ at: now + 50, tab: tab === a ? b : a, event })
+        }
+        if (effect.type === 'ping') {
+          const idle = Math.floor((now - T0) / 1000)
+          const ended = idle * 1000 >= E
+          pings.push(`${idle}s:${tab.name}:${ended ? 401 : 200}`)
+          const event: MachineEvent = ended
+            ? { type: 'ended', now: now + 100, reason: 'idle' }
+            : { type: 'answer', now: now + 100, sentAt: now, view: { idleFor: s(idle) } }
+          pending.push({ at: now + 100, tab, event })
+        }
+      }
+    }
+    for (let guard = 0; guard < 100; guard++) {
+      const timers = tabs.flatMap((tab): Due[] => {
+        const due = nextCheck(tab.state, tab.delay, tab.delay === 0)
+        if (due === null) return []
+        return [{ at: tab.hidden ? Math.ceil((due - T0) / 1000) * 1000 + T0 : due, tab }]
+      })
+      const next = [...pending, ...timers].sort((x, y) => x.at - y.at)[0]
+      if (next === undefined) break
+      // As the ward does: every event is followed by a check (a timer is the check alone).
+      const { at: now, tab, event } = next
+      if (event !== undefined) {
+        pending.splice(pending.indexOf(next), 1)
+        run(tab, event, now)
+      }
+      run(tab, { type: 'check', now, delay: tab.delay, leader: tab.delay === 0 }, now)
+      if (tabs.every((tab) => tab.state.status === 'expired')) break
+    }
+    expect(tabs.map((tab) => tab.state.status)).toEqual(['expired', 'expired'])
+    return pings
+  }
+
+  test('with the leader hidden, one tab asks at each deadline and the other hears its answer', () => {
+    expect(twoTabs()).toEqual(['20s:B:200', '30s:B:401'])
+  })
+})
+
+describe('the page veil after the back/forward cache (issue 25, item 4: the machine decides)', () => {
+  const live = play(opened)
+  const restored = step(live, { type: 'check', now: at(5), delay: 0, ask: true })
+  const veiled = restored.state
+  const veils = (effects: Effect[]): boolean[] =>
+    effects.flatMap((effect) => (effect.type === 'veil' ? [effect.hidden] : []))
+  const answer = (second: number): MachineEvent => ({
+    type: 'answer',
+    now: at(second + 0.1),
+    sentAt: at(second),
+    view: { idleFor: s(second) },
+  })
+  /** Restored from the cache after expireAfter without activity: the answer ends it. */
+  const late = step(live, { type: 'check', now: at(31), delay: 0, ask: true }).state
+
+  test('restored: the page is hidden first, then the server is asked', () => {
+    expect(restored.effects.map((effect) => effect.type)).toEqual(['veil', 'ping', 'share'])
+    expect(veils(restored.effects)).toEqual([true])
+    expect(veiled.veiled).toBe(true)
+  })
+
+  // [name, state, event, veil effects, veiled after]
+  test.each<[string, MachineState, MachineEvent, boolean[], boolean]>([
+    ['the answer says the session lives: the page shows', veiled, answer(5), [false], false],
+    ['an answer with no veil up changes nothing', live, answer(5), [], false],
+    [
+      'the answer ends the session (idle past expireAfter): it stays hidden as it leaves',
+      late,
+      answer(31),
+      [],
+      true,
+    ],
+    [
+      'the server says the session ended: it stays hidden as it leaves',
+      veiled,
+      { type: 'ended', now: at(5.1), reason: 'revoked' },
+      [],
+      true,
+    ],
+    [
+      'the server is unreachable: hidden until an answer comes',
+      veiled,
+      { type: 'unreachable', now: at(5.1) },
+      [],
+      true,
+    ],
+  ])('%s', (_name, state, event, effects, after) => {
+    const result = step(state, event)
+    expect(veils(result.effects)).toEqual(effects)
+    expect(result.state.veiled).toBe(after)
   })
 })

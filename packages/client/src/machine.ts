@@ -58,6 +58,16 @@ export interface MachineState extends Shared {
   hidden: boolean
   /** The leader said it is hidden: its timers run late (see `grace`). */
   leaderHidden: boolean
+  /**
+   * Another tab said the logout request that ended the session did not get through (yet):
+   * however the session ends here, this tab retries it too (see the `end` effect).
+   */
+  unconfirmed: boolean
+  /**
+   * The page came back from the back/forward cache (a `check` with `ask`): it stays hidden until
+   * the server answers, since it may show a session that ended while it was cached.
+   */
+  veiled: boolean
 }
 
 /** The server's answer to a ping, validated, in milliseconds. Absent fields are unknown. */
@@ -100,6 +110,10 @@ export type MachineEvent =
    * won the election, so it tells the others.
    */
   | { type: 'visibility'; hidden: boolean; leader: boolean; remote: boolean }
+  /** A tab joined (or woke) and asks where things stand; `leader`: this tab won the election. */
+  | { type: 'hello'; leader: boolean }
+  /** Another tab's logout request did not get through (yet). */
+  | { type: 'unconfirmed' }
 
 export type ShareMessage =
   | { type: 'activity'; at: number; extend: boolean }
@@ -113,12 +127,15 @@ export type Effect =
   | { type: 'share'; message: ShareMessage }
   /**
    * The session is over. `own`: this tab decided, so it tells the others; `logout`: it sends
-   * the one logout request first.
+   * the one logout request first; `retry`: another tab's request did not get through, so this
+   * tab sends it until the server settles it (a tab that closes takes no retry with it).
    */
-  | { type: 'end'; own: boolean; logout: boolean }
+  | { type: 'end'; own: boolean; logout: boolean; retry: boolean }
   /** Open the events channel / close it. */
   | { type: 'listen' }
   | { type: 'unlisten' }
+  /** Hide the whole page, or show it again (see `veiled`). */
+  | { type: 'veil'; hidden: boolean }
 
 export interface Step {
   state: MachineState
@@ -130,6 +147,12 @@ export interface Step {
  * another tab started no longer covers a deadline.
  */
 export const REQUEST_TIMEOUT = 10_000
+
+/**
+ * How long the first follower waits past what is due for the leader's ping before it asks
+ * itself; the next waits twice this, and so on (tabs.ts ranks them).
+ */
+export const FOLLOWER_GRACE = 2000
 
 /** Timestamp for "not yet"; finite so that every channel method can carry it. */
 export const NEVER = 0
@@ -158,6 +181,8 @@ export const STOPPED: MachineState = {
   paused: false,
   hidden: false,
   leaderHidden: false,
+  unconfirmed: false,
+  veiled: false,
 }
 
 const live = (s: MachineState): boolean => s.status === 'active' || s.status === 'warning'
@@ -176,6 +201,8 @@ export function shared(s: MachineState): Shared {
     paused: _paused,
     hidden: _hidden,
     leaderHidden: _leaderHidden,
+    unconfirmed: _unconfirmed,
+    veiled: _veiled,
     ...rest
   } = s
   return rest
@@ -209,16 +236,20 @@ const deadlineDue = (s: MachineState): number =>
   unchecked(s, s.lastActivity + (s.status === 'active' ? s.warnAfter : s.expireAfter))
 
 /**
- * How long this tab waits past what is due for the leader to ask: `delay`, except that a visible
- * follower asks at a deadline at once while the leader is hidden. Chromium runs a hidden tab's
- * timers on whole seconds, so the leader would ask up to 1 s late and the visible tab's
- * warning would come 1–2 s late; it hears of this tab's ping first and sends none. Not earlier
- * than the deadline: the server's idle time, rounded down, would move it. Not on waking
- * (`wokeAt`): tabs that wake together leave the ask to the leader.
+ * How long this tab waits past what is due for the leader to ask: `delay` (0 for the leader),
+ * except at a deadline while the leader is hidden. Chromium runs a hidden tab's timers on whole
+ * seconds, so the leader would ask up to 1 s late and the visible tab's warning would come
+ * 1–2 s late: a visible follower asks at once instead (the first in rank; the next a fifth of a
+ * second later, and so on, so that one tab asks and the others hear of its ping), and the
+ * hidden leader waits half a grace for it, hears of its ping and sends none: one request per
+ * deadline. Not earlier than the deadline: the server's idle time, rounded down, would move
+ * it. Not on waking (`wokeAt`): tabs that wake together leave the ask to the leader.
  */
 function grace(s: MachineState, delay: number): number {
   const due = deadlineDue(s)
-  return s.leaderHidden && !s.hidden && s.wokeAt < due && dueAt(s) === due ? 0 : delay
+  if (s.wokeAt >= due || dueAt(s) !== due) return delay
+  if (delay === 0) return s.hidden ? FOLLOWER_GRACE / 2 : 0
+  return s.leaderHidden && !s.hidden ? (delay - FOLLOWER_GRACE) / 10 : delay
 }
 
 /**
@@ -284,7 +315,13 @@ export function countdown(s: MachineState, now: number): number {
   return Math.max(0, remaining(s, now) - COUNTDOWN_MARGIN)
 }
 
-const end: Effect = { type: 'end', own: true, logout: true }
+/** The session ends here: `own` and `logout` as the `end` effect says. */
+const end = (s: MachineState, own = true, logout = true): Effect => ({
+  type: 'end',
+  own,
+  logout,
+  retry: s.unconfirmed,
+})
 
 /** Starts this tab's ping now and tells the other tabs, so they do not send one too. */
 function ask(s: MachineState, now: number): Step {
@@ -315,7 +352,7 @@ function wire(s: MachineState, e: { now: number; leader?: boolean }): Step {
 function settle(s: MachineState, now: number): Step {
   const idle = now - s.lastActivity
   if (idle >= s.expireAfter) {
-    return { state: { ...s, status: 'expired', reason: 'idle', changedAt: now }, effects: [end] }
+    return { state: { ...s, status: 'expired', reason: 'idle', changedAt: now }, effects: [end(s)] }
   }
   const status: Status = idle >= s.warnAfter ? 'warning' : 'active'
   const state = status === s.status ? s : { ...s, status, changedAt: now }
@@ -368,7 +405,7 @@ function merge(s: MachineState, r: Shared): Step {
   const state = { ...next, status: r.status, reason: r.reason, changedAt: r.changedAt }
   return {
     state,
-    effects: r.status === 'expired' ? [{ type: 'end', own: false, logout: false }] : [],
+    effects: r.status === 'expired' ? [end(s, false, false)] : [],
   }
 }
 
@@ -402,6 +439,11 @@ export function step(s: MachineState, e: MachineEvent): Step {
     }
     case 'check': {
       if (!live(s)) return same(s)
+      if (e.ask && !s.veiled) {
+        const veiled = step({ ...s, veiled: true }, e)
+        veiled.effects.unshift({ type: 'veil', hidden: true })
+        return veiled
+      }
       if (s.paused && e.now >= reportAt(s) && remaining(s, e.now) > 0) {
         const reported = report(s, e.now)
         const checked = step(reported.state, e)
@@ -477,7 +519,13 @@ export function step(s: MachineState, e: MachineEvent): Step {
         state.policyAt = e.now
       }
       if (view.expiresIn !== undefined) state.absoluteEnd = e.sentAt + view.expiresIn
-      return settle(state, e.now)
+      const settled = settle(state, e.now)
+      // Still live: the server has spoken, a veiled page may show. An end leaves it hidden.
+      if (!s.veiled || !live(settled.state)) return settled
+      return {
+        state: { ...settled.state, veiled: false },
+        effects: [...settled.effects, { type: 'veil', hidden: false }],
+      }
     }
     case 'unreachable':
       if (!live(s)) return same({ ...s, inFlight: false })
@@ -488,7 +536,7 @@ export function step(s: MachineState, e: MachineEvent): Step {
       return {
         state: { ...s, inFlight: false, status: 'expired', reason: e.reason, changedAt: e.now },
         // A pushed end needs no logout request: the session already ended on the server.
-        effects: [e.pushed ? { type: 'end', own: true, logout: false } : end],
+        effects: [end(s, true, !e.pushed)],
       }
     case 'policy': {
       if (!live(s)) return same(s)
@@ -533,7 +581,17 @@ export function step(s: MachineState, e: MachineEvent): Step {
       if (!live(s)) return same(s)
       return {
         state: { ...s, status: 'expired', reason: 'logout', changedAt: e.now },
-        effects: [end],
+        effects: [end(s)],
       }
+    case 'hello': {
+      if (!live(s)) return same(s)
+      const effects: Effect[] = [{ type: 'share', message: { type: 'sync', shared: shared(s) } }]
+      // The new tab learns whether the leader is hidden (see `grace`) from the leader itself.
+      if (e.leader)
+        effects.push({ type: 'share', message: { type: 'visibility', hidden: s.hidden } })
+      return { state: s, effects }
+    }
+    case 'unconfirmed':
+      return same(live(s) ? { ...s, unconfirmed: true } : s)
   }
 }

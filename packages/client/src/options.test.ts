@@ -8,19 +8,16 @@ const bad = (options: unknown): SessionWardOptions => options as SessionWardOpti
 describe('options', () => {
   test('defaults follow the server (840 s / 900 s) and times become milliseconds', () => {
     const options = resolveOptions({ pingUrl: '/session/ping' })
-    expect(options).toMatchObject({
+    expect(options).toEqual({
       pingUrl: '/session/ping',
-      logoutUrl: null,
-      redirectTo: null,
+      eventsUrl: '/session/events',
+      headers: {},
       warnAfter: 840_000,
       expireAfter: 900_000,
       dialog: true,
       channelName: 'sessionward',
-      locale: null,
       texts: {},
       activityEvents: ACTIVITY_EVENTS,
-      media: false,
-      debug: false,
     })
   })
 

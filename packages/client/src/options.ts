@@ -1,6 +1,5 @@
 import { ACTIVITY_EVENTS } from './activity.ts'
-import en from './locales/en.ts'
-import type { DialogLocale, DialogTexts } from './locales/index.ts'
+import { type DialogLocale, type DialogTexts, TEXT_KEYS } from './locales/index.ts'
 
 /** Why a session ended: a server reason (`idle`, `absolute`, `revoked`, …), `unauthenticated` or `logout`. */
 export type ExpireReason = string
@@ -94,58 +93,24 @@ export interface SessionWardOptions {
   onStateChange?: (detail: StateDetail) => void
 }
 
-/** Options after validation, times in milliseconds. */
-export interface ResolvedOptions {
-  pingUrl: string
-  logoutUrl: string | null
-  redirectTo: string | ((reason: ExpireReason) => string) | null
+/**
+ * Options after validation, times in milliseconds; an option the app left out is undefined
+ * unless it has a default.
+ */
+export interface ResolvedOptions extends Omit<SessionWardOptions, 'eventsUrl'> {
+  /** Null when the channel is off (`false`, or no events route beside the ping route). */
   eventsUrl: string | null
   warnAfter: number
   expireAfter: number
   headers: HeadersOption
   dialog: boolean
-  locale: string | DialogLocale | null
   /** Only the texts the app set: the dialog puts them over its locale's. */
   texts: Partial<DialogTexts>
-  nonce: string | null
   channelName: string
-  channelType: ChannelType | null
-  fetch: typeof fetch | null
-  navigate: ((url: string) => void) | null
   activityEvents: readonly string[]
-  media: boolean
-  debug: boolean
-  onWarn: ((detail: WarnDetail) => void) | null
-  onActive: (() => void) | null
-  onExpire: ((detail: ExpireDetail) => void) | null
-  onStateChange: ((detail: StateDetail) => void) | null
 }
 
 const CHANNEL_TYPES: readonly string[] = ['native', 'idb', 'localstorage', 'simulate']
-const KEYS: readonly string[] = [
-  'pingUrl',
-  'logoutUrl',
-  'redirectTo',
-  'eventsUrl',
-  'warnAfter',
-  'expireAfter',
-  'headers',
-  'dialog',
-  'locale',
-  'texts',
-  'nonce',
-  'channelName',
-  'channelType',
-  'fetch',
-  'navigate',
-  'activityEvents',
-  'media',
-  'debug',
-  'onWarn',
-  'onActive',
-  'onExpire',
-  'onStateChange',
-]
 
 const fail = (message: string): never => {
   throw new TypeError(`sessionward: ${message}`)
@@ -154,54 +119,11 @@ const fail = (message: string): never => {
 const describe = (value: unknown): string =>
   typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value)
 
-/** A string option; `or` names what else the option accepts, for the error message. */
-function text(
-  record: Record<string, unknown>,
-  key: string,
-  required = false,
-  or = '',
-): string | null {
-  const value = record[key]
-  if (value === undefined && !required) return null
-  if (typeof value !== 'string' || value.trim() === '') {
-    return fail(`${key} must be a non-empty string${or}, got ${describe(value)}`)
-  }
-  return value
-}
-
-function seconds(record: Record<string, unknown>, key: string, fallback: number): number {
-  const value = record[key] ?? fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    return fail(`${key} must be a positive number of seconds, got ${describe(value)}`)
-  }
-  return value * 1000
-}
-
-function callback<T>(record: Record<string, unknown>, key: string): T | null {
-  const value = record[key]
-  if (value === undefined) return null
-  if (typeof value !== 'function') return fail(`${key} must be a function, got ${describe(value)}`)
-  return value as T
-}
-
-function flag(record: Record<string, unknown>, key: string, fallback: boolean): boolean {
-  const value = record[key] ?? fallback
-  if (typeof value !== 'boolean') fail(`${key} must be true or false, got ${describe(value)}`)
-  return value as boolean
-}
-
-function activityEvents(value: unknown): readonly string[] {
-  if (value === undefined) return ACTIVITY_EVENTS
-  if (
-    !Array.isArray(value) ||
-    value.length === 0 ||
-    !value.every((type) => typeof type === 'string' && type.trim() !== '')
-  ) {
-    fail(`activityEvents must be a non-empty array of strings, got ${describe(value)}`)
-  }
-  // A copy: the listeners are added and removed by this list, which the app may change later.
-  return [...(value as string[])]
-}
+const isText = (value: unknown): boolean => typeof value === 'string' && value.trim() !== ''
+const isFunction = (value: unknown): boolean => typeof value === 'function'
+const isFlag = (value: unknown): boolean => typeof value === 'boolean'
+const isSeconds = (value: unknown): boolean =>
+  typeof value === 'number' && Number.isFinite(value) && value > 0
 
 /** Texts the app set (a locale's, named `locale.texts`), checked by name. */
 function texts(value: unknown, name = 'texts'): Partial<DialogTexts> {
@@ -210,8 +132,8 @@ function texts(value: unknown, name = 'texts'): Partial<DialogTexts> {
     return fail(`${name} must be an object, got ${describe(value)}`)
   }
   for (const [key, entry] of Object.entries(value)) {
-    if (!Object.hasOwn(en.texts, key)) {
-      fail(`unknown text "${key}"; known: ${Object.keys(en.texts).join(', ')}`)
+    if (!TEXT_KEYS.includes(key as keyof DialogTexts)) {
+      fail(`unknown text "${key}"; known: ${TEXT_KEYS.join(', ')}`)
     }
     if (typeof entry !== 'string') fail(`${name}.${key} must be a string, got ${describe(entry)}`)
   }
@@ -219,17 +141,51 @@ function texts(value: unknown, name = 'texts'): Partial<DialogTexts> {
 }
 
 /** A tag (any string: an unknown one gives English) or a locale object with every text. */
-function locale(value: unknown): string | DialogLocale | null {
-  if (value === undefined || typeof value === 'string') return value ?? null
+function isLocale(value: unknown): boolean {
+  if (typeof value === 'string') return true
   const { tag, dir = 'ltr', texts: all } = Object(value)
   try {
     // Checked here, not when the warning opens: Intl throws on a tag that is not one.
     new Intl.Locale(tag)
-    if (/^(ltr|rtl)$/.test(dir) && Object.keys(texts(all, 'locale.texts')).length > 3) {
-      return value as DialogLocale
-    }
-  } catch {}
-  return fail('locale must be a language tag or { tag, dir?, texts } with every text')
+    return /^(ltr|rtl)$/.test(dir) && Object.keys(texts(all, 'locale.texts')).length > 3
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Every option, with what it must be (the check, and its wording in the error). A key not here
+ * is a typo; `pingUrl` is checked even when missing.
+ */
+const OPTIONS: Record<string, [check: (value: unknown) => boolean, wording: string]> = {
+  pingUrl: [isText, 'a non-empty string'],
+  logoutUrl: [isText, 'a non-empty string'],
+  redirectTo: [(value) => isText(value) || isFunction(value), 'a non-empty string or a function'],
+  eventsUrl: [(value) => isText(value) || value === false, 'a non-empty string or false'],
+  warnAfter: [isSeconds, 'a positive number of seconds'],
+  expireAfter: [isSeconds, 'a positive number of seconds'],
+  headers: [(value) => typeof value === 'object' || isFunction(value), 'an object or a function'],
+  dialog: [isFlag, 'true or false'],
+  locale: [isLocale, 'a language tag or { tag, dir?, texts } with every text'],
+  texts: [(value) => !!texts(value), 'an object'],
+  nonce: [isText, 'a non-empty string'],
+  channelName: [isText, 'a non-empty string'],
+  channelType: [
+    (value) => CHANNEL_TYPES.includes(value as string),
+    `one of ${CHANNEL_TYPES.join(', ')}`,
+  ],
+  fetch: [isFunction, 'a function'],
+  navigate: [isFunction, 'a function'],
+  activityEvents: [
+    (value) => Array.isArray(value) && value.length > 0 && value.every(isText),
+    'a non-empty array of strings',
+  ],
+  media: [isFlag, 'true or false'],
+  debug: [isFlag, 'true or false'],
+  onWarn: [isFunction, 'a function'],
+  onActive: [isFunction, 'a function'],
+  onExpire: [isFunction, 'a function'],
+  onStateChange: [isFunction, 'a function'],
 }
 
 /**
@@ -271,50 +227,33 @@ export function resolveOptions(options: SessionWardOptions): ResolvedOptions {
   }
   const record = options as unknown as Record<string, unknown>
   for (const key of Object.keys(record)) {
-    if (!KEYS.includes(key)) fail(`unknown option "${key}"`)
+    if (!Object.hasOwn(OPTIONS, key)) fail(`unknown option "${key}"`)
   }
-  const warnAfter = seconds(record, 'warnAfter', 840)
-  const expireAfter = seconds(record, 'expireAfter', 900)
+  for (const [key, [check, wording]] of Object.entries(OPTIONS)) {
+    const value = record[key]
+    if ((value !== undefined || key === 'pingUrl') && !check(value)) {
+      // The locale's wording is the whole message: it names the shapes a locale may take.
+      fail(
+        key === 'locale'
+          ? `locale must be ${wording}`
+          : `${key} must be ${wording}, got ${describe(value)}`,
+      )
+    }
+  }
+  const { warnAfter = 840, expireAfter = 900, eventsUrl } = options
   if (warnAfter >= expireAfter) {
-    fail(`warnAfter (${warnAfter / 1000}s) must be less than expireAfter (${expireAfter / 1000}s)`)
+    fail(`warnAfter (${warnAfter}s) must be less than expireAfter (${expireAfter}s)`)
   }
-  const headers = record.headers ?? {}
-  if (typeof headers !== 'object' && typeof headers !== 'function') {
-    fail(`headers must be an object or a function, got ${describe(headers)}`)
-  }
-  const channelType = text(record, 'channelType')
-  if (channelType !== null && !CHANNEL_TYPES.includes(channelType)) {
-    fail(`channelType must be one of ${CHANNEL_TYPES.join(', ')}, got ${describe(channelType)}`)
-  }
-  const pingUrl = text(record, 'pingUrl', true) as string
   return {
-    pingUrl,
-    logoutUrl: text(record, 'logoutUrl'),
-    redirectTo:
-      typeof record.redirectTo === 'function'
-        ? (record.redirectTo as (reason: ExpireReason) => string)
-        : text(record, 'redirectTo', false, ' or a function'),
-    eventsUrl:
-      record.eventsUrl === false
-        ? null
-        : (text(record, 'eventsUrl', false, ' or false') ?? eventsUrlFor(pingUrl)),
-    warnAfter,
-    expireAfter,
-    headers: headers as HeadersOption,
-    dialog: flag(record, 'dialog', true),
-    locale: locale(record.locale),
-    texts: texts(record.texts),
-    nonce: text(record, 'nonce'),
-    channelName: text(record, 'channelName') ?? 'sessionward',
-    channelType: channelType as ChannelType | null,
-    fetch: callback(record, 'fetch'),
-    navigate: callback(record, 'navigate'),
-    activityEvents: activityEvents(record.activityEvents),
-    media: flag(record, 'media', false),
-    debug: flag(record, 'debug', false),
-    onWarn: callback(record, 'onWarn'),
-    onActive: callback(record, 'onActive'),
-    onExpire: callback(record, 'onExpire'),
-    onStateChange: callback(record, 'onStateChange'),
+    ...options,
+    eventsUrl: eventsUrl === false ? null : (eventsUrl ?? eventsUrlFor(options.pingUrl)),
+    warnAfter: warnAfter * 1000,
+    expireAfter: expireAfter * 1000,
+    headers: options.headers ?? {},
+    dialog: options.dialog ?? true,
+    texts: { ...options.texts },
+    channelName: options.channelName ?? 'sessionward',
+    // A copy: the listeners are added and removed by this list, which the app may change later.
+    activityEvents: [...(options.activityEvents ?? ACTIVITY_EVENTS)],
   }
 }

@@ -21,7 +21,7 @@ export interface Server {
 
 export interface ServerOptions {
   pingUrl: string
-  logoutUrl: string | null
+  logoutUrl?: string | null
   headers: HeadersOption
   fetch: typeof fetch
 }
@@ -124,7 +124,7 @@ export function connect(options: ServerOptions): Server {
       }
     },
     async logout() {
-      if (options.logoutUrl === null) return true
+      if (!options.logoutUrl) return true
       try {
         // keepalive: the request must outlive the navigation that follows it.
         const { status } = await send(options.logoutUrl, { keepalive: true })

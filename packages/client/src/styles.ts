@@ -5,7 +5,7 @@
  * @example
  * adoptStyles(host.attachShadow({ mode: 'open' }), 'h2 { color: red }', null)
  */
-export function adoptStyles(root: ShadowRoot, css: string, nonce: string | null): void {
+export function adoptStyles(root: ShadowRoot, css: string, nonce?: string | null): void {
   const view = root.ownerDocument.defaultView
   if (
     view !== null &&
@@ -18,7 +18,7 @@ export function adoptStyles(root: ShadowRoot, css: string, nonce: string | null)
     return
   }
   const style = root.ownerDocument.createElement('style')
-  if (nonce !== null) style.nonce = nonce
+  if (nonce) style.nonce = nonce
   style.textContent = css
   root.append(style)
 }

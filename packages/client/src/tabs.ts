@@ -1,5 +1,5 @@
 import { loadChannelPackage } from './channel-package.ts'
-import type { Shared, ShareMessage, Status } from './machine.ts'
+import { FOLLOWER_GRACE, type Shared, type ShareMessage, type Status } from './machine.ts'
 import { type Channel, type ChannelApi, type LeaderElector, NATIVE_API } from './native-channel.ts'
 import type { ChannelType } from './options.ts'
 
@@ -37,13 +37,13 @@ export interface Tabs {
 
 export interface TabsOptions {
   name: string
-  type: ChannelType | null
+  type?: ChannelType | null
   onMessage(message: TabMessage): void
   /** Called when this tab becomes the leader. */
   onLeader(): void
 }
 
-export const FOLLOWER_GRACE = 2000
+export { FOLLOWER_GRACE }
 
 const STATUSES: readonly Status[] = ['stopped', 'active', 'warning', 'expired']
 
@@ -99,10 +99,10 @@ export function readMessage(data: unknown): Envelope | null {
  * @example
  * channelApi(null) // native-channel.ts in a current browser, a promise of the package elsewhere
  */
-export function channelApi(type: ChannelType | null): ChannelApi | Promise<ChannelApi> {
+export function channelApi(type?: ChannelType | null): ChannelApi | Promise<ChannelApi> {
   const nativeWorks =
     typeof globalThis.BroadcastChannel === 'function' && !!globalThis.navigator?.locks
-  return (type === null || type === 'native') && nativeWorks ? NATIVE_API : loadChannelPackage()
+  return (!type || type === 'native') && nativeWorks ? NATIVE_API : loadChannelPackage()
 }
 
 /**
@@ -136,7 +136,7 @@ export function joinTabs(options: TabsOptions): Tabs {
       const { BroadcastChannel, createLeaderElection } = api as ChannelApi
       channel = new BroadcastChannel<Envelope>(
         options.name,
-        options.type === null ? undefined : { type: options.type },
+        options.type ? { type: options.type } : undefined,
       )
       channel.onmessage = (data) => {
         const message = readMessage(data)

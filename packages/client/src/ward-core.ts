@@ -1,10 +1,10 @@
 import { mediaPlaying, watchActivity, watchMedia } from './activity.ts'
 import { explain } from './debug.ts'
 import type { Dialog, DialogOptions } from './dialog.ts'
-import { listen } from './events.ts'
+import { loadEvents } from './events-loader.ts'
+import { leave } from './leaving.ts'
 import { watchLifecycle } from './lifecycle.ts'
 import {
-  backoff,
   COUNTDOWN_MARGIN,
   countdown,
   type Effect,
@@ -73,8 +73,7 @@ export interface SessionWard {
   isLeader(): boolean
 }
 
-/** How long an expiring tab waits for its logout request's answer before it tells the others. */
-export const LOGOUT_WAIT = 2000
+export { LOGOUT_WAIT } from './leaving.ts'
 
 /** setTimeout runs a longer delay at once, so long waits are checked in steps. */
 const MAX_DELAY = 2 ** 31 - 1
@@ -83,8 +82,6 @@ interface Run {
   tabs: Tabs
   /** The tab left the channel when it froze; it rejoins when it resumes. */
   frozen: boolean
-  /** Another tab said its logout request did not get through: this tab retries it too. */
-  unconfirmed: boolean
   /** Closes the events channel this tab holds. */
   unlisten: (() => void) | null
   server: Server
@@ -132,7 +129,7 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
   }
   const fetcher = (): typeof fetch => options.fetch ?? ((url, init) => fetch(url, init))
 
-  function emit<T>(name: string, detail: T, callback: ((detail: T) => void) | null): void {
+  function emit<T>(name: string, detail: T, callback?: (detail: T) => void): void {
     try {
       callback?.(detail)
     } catch (error) {
@@ -236,27 +233,59 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
     else if (effect.type === 'share') current.tabs.post(effect.message)
     else if (effect.type === 'listen') open(current)
     else if (effect.type === 'unlisten') close(current)
+    else if (effect.type === 'veil') veil(effect.hidden)
     else {
       run = null
       release(current)
-      void finish(current, effect)
+      void leave(
+        {
+          server: current.server,
+          tabs: current.tabs,
+          shared: () => shared(state),
+          restarted: () => run !== null,
+          destination: () =>
+            run === null && options.redirectTo && state.status === 'expired'
+              ? redirectUrl(options.redirectTo, state.reason ?? 'idle')
+              : null,
+          navigate: options.navigate ?? ((url) => window.location.assign(url)),
+          veil,
+        },
+        effect,
+      )
     }
   }
 
+  /**
+   * Opens the events channel. Its code (the streamed fetch, the SSE parsing) is a chunk of its
+   * own, loaded when the leader first opens the channel: no page waits for it, and followers
+   * never load it. A chunk that cannot load is a channel that failed: pings go on.
+   */
   function open(current: Run): void {
     close(current)
-    const events = (event: MachineEvent): void => {
-      if (run === current) apply(event)
+    let closed = false
+    let stop = (): void => {}
+    current.unlisten = () => {
+      closed = true
+      stop()
     }
-    current.unlisten = listen({
-      url: options.eventsUrl as string,
-      headers: options.headers,
-      fetch: fetcher(),
-      onPolicy: (warnAfter, expireAfter) =>
-        events({ type: 'policy', now: now(), warnAfter, expireAfter }),
-      onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
-      onLost: () => events({ type: 'lost', now: now() }),
-    })
+    const events = (event: MachineEvent): void => {
+      if (!closed && run === current) apply(event)
+    }
+    loadEvents().then(
+      ({ listen }) => {
+        if (closed) return
+        stop = listen({
+          url: options.eventsUrl as string,
+          headers: options.headers,
+          fetch: fetcher(),
+          onPolicy: (warnAfter, expireAfter) =>
+            events({ type: 'policy', now: now(), warnAfter, expireAfter }),
+          onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
+          onLost: () => events({ type: 'lost', now: now() }),
+        })
+      },
+      () => events({ type: 'lost', now: now() }),
+    )
   }
 
   function close(current: Run): void {
@@ -267,12 +296,8 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
   async function ping(current: Run, sentAt: number, idleFor: number): Promise<void> {
     const outcome = await current.server.ping(idleFor)
     if (run !== current) return
-    if (outcome.kind === 'answer') {
-      apply({ type: 'answer', now: now(), sentAt, view: outcome.view })
-      // Still live: the server has spoken, the page may show.
-      if (run === current) veil(false)
-    } else if (outcome.kind === 'ended')
-      apply({ type: 'ended', now: now(), reason: outcome.reason })
+    if (outcome.kind === 'answer') apply({ type: 'answer', now: now(), sentAt, view: outcome.view })
+    else if (outcome.kind === 'ended') apply({ type: 'ended', now: now(), reason: outcome.reason })
     else apply({ type: 'unreachable', now: now() })
   }
 
@@ -287,84 +312,14 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
   }
 
   /**
-   * Sends the logout request (`logout`), tells the other tabs (`own`: this tab decided), leaves
-   * the channel, retries a logout that did not get through until the server settles it, and
-   * redirects with the reason.
+   * Another tab's message, as an event of the machine: it happened there (`remote`), and this
+   * tab's election decides whether it answers a `hello` as the leader. `bye` only tells the
+   * roster (tabs.ts) who is left.
    */
-  async function finish(
-    current: Run,
-    { own, logout }: { own: boolean; logout: boolean },
-  ): Promise<void> {
-    // Runs after the expire event has been announced, so listeners see it before navigation.
-    await undefined
-    let confirmed = !logout
-    let settled: Promise<boolean> | boolean = confirmed && !current.unconfirmed
-    if (logout) {
-      // Log out before telling the other tabs, so none of them reaches the login page while the
-      // server still knows the session.
-      settled = current.server.logout().then((done) => (confirmed = done))
-      await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, LOGOUT_WAIT))])
-    }
-    // Not confirmed in time: every tab retries it, so none leaves for a login page that may
-    // send a still signed-in user back, and a tab that closes takes no retry with it.
-    if (!confirmed) current.tabs.post({ type: 'unconfirmed' })
-    if (own) current.tabs.post({ type: 'sync', shared: shared(state) })
-    current.tabs.close()
-    // Each tab stays (logged out locally) until the server settles it; navigating away would
-    // end the retries.
-    for (let failures = 1; !(await settled); failures++) {
-      await new Promise((resolve) => setTimeout(resolve, backoff(failures)))
-      // A new session started here: a retry would end it (the cookie is shared).
-      if (run !== null) return
-      settled = current.server.logout()
-    }
-    // Not leaving (a new session started here, or the app handles the end itself): show it.
-    if (run !== null || options.redirectTo === null || state.status !== 'expired')
-      return veil(false)
-    const navigate = options.navigate ?? ((url: string) => window.location.assign(url))
-    const url = redirectUrl(options.redirectTo, state.reason ?? 'idle')
-    // The back button may restore this page, signed-in content and all, from the back/forward
-    // cache: it is hidden as it goes in (not before: `navigate` may be an app's router, which
-    // keeps this document), and leaves again at once.
-    window.addEventListener('pagehide', (event) => {
-      if (event.persisted) veil(true)
-    })
-    window.addEventListener('pageshow', (event) => {
-      if (event.persisted && run === null) navigate(url)
-    })
-    navigate(url)
-  }
-
   function receive(current: Run, message: TabMessage): void {
-    if (run !== current) return
-    switch (message.type) {
-      case 'hello':
-        current.tabs.post({ type: 'sync', shared: shared(state) })
-        visibility(current)
-        return
-      case 'visibility':
-        apply({ type: 'visibility', hidden: message.hidden, leader: false, remote: true })
-        return
-      case 'bye':
-        return
-      case 'unconfirmed':
-        current.unconfirmed = true
-        return
-      case 'activity':
-        apply({
-          type: 'activity',
-          at: message.at,
-          now: now(),
-          extend: message.extend,
-          remote: true,
-        })
-        return
-      case 'pinged':
-        apply({ type: 'pinged', at: message.at })
-        return
-      case 'sync':
-        apply({ type: 'sync', shared: message.shared })
-    }
+    if (run !== current || message.type === 'bye') return
+    const heard = { ...message, now: now(), remote: true, leader: current.tabs.elected() }
+    apply(heard)
   }
 
   /** `holder` starts (`held`) or stops holding the ward; the machine hears when that flips. */
@@ -375,7 +330,7 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
     if (was === holders.size > 0) return
     pauseIfHeld()
     // Media and pending requests flip it too, not only the app: whoever shows it must hear.
-    if (typeof window !== 'undefined') emit<PauseDetail>('pause', { paused: !was }, null)
+    if (typeof window !== 'undefined') emit<PauseDetail>('pause', { paused: !was })
   }
 
   function pauseIfHeld(): void {
@@ -422,7 +377,6 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
         dialog,
         tabs: join(),
         frozen: false,
-        unconfirmed: false,
         unlisten: null,
         timer: undefined,
         ticker: undefined,
@@ -449,8 +403,7 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
             current.frozen = false
             visibility(current)
             // Back from the back/forward cache: the server, not this page, says if it is live;
-            // until it has, nothing of the page shows.
-            if (restored) veil(true)
+            // until it has, nothing of the page shows (the machine veils it).
             check(restored)
           },
           () => {

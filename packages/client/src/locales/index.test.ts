@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs'
 import { describe, expect, test } from 'vitest'
 import { DEFAULT_TEXTS } from '../dialog.ts'
 import { loadLocale } from '../locale-loader.ts'
-import { LOCALES, matchLocale } from './index.ts'
+import { LOCALES, matchLocale, TEXT_KEYS } from './index.ts'
 
 const KEYS = Object.keys(DEFAULT_TEXTS).sort()
 const RIGHT_TO_LEFT = ['ar', 'fa', 'he']
@@ -13,6 +13,10 @@ describe('locales', () => {
       expect(LOCALES).toContain(tag)
     }
     expect(LOCALES.length).toBeGreaterThanOrEqual(12)
+  })
+
+  test('TEXT_KEYS names the English texts, in their order', () => {
+    expect(TEXT_KEYS).toEqual(Object.keys(DEFAULT_TEXTS))
   })
 
   test('the list is the files: one module per tag, nothing else', () => {

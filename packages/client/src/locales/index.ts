@@ -14,6 +14,12 @@ export interface DialogTexts {
 }
 
 /**
+ * The names of the texts, in the order of `DialogTexts`: options are checked against these
+ * without the English texts themselves (the headless entry carries no texts).
+ */
+export const TEXT_KEYS: readonly (keyof DialogTexts)[] = ['title', 'message', 'stay', 'logout']
+
+/**
  * A dialog language: what `@sessionward/client/locales/<tag>` exports, and what an app passes
  * as `locale` for a language that does not ship.
  * @example

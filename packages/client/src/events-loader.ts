@@ -1,0 +1,11 @@
+import type { listen } from './events.ts'
+
+/**
+ * The events channel's code (the streamed fetch, the SSE parsing), imported when the leader
+ * first opens the channel: an app's bundler makes it a chunk that no page waits for and that
+ * followers never fetch. The script-tag build replaces this module with
+ * `events-loader.iife.ts` (one file, nothing to fetch).
+ * @example
+ * const { listen } = await loadEvents()
+ */
+export const loadEvents = (): Promise<{ listen: typeof listen }> => import('./events.ts')
