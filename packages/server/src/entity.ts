@@ -54,6 +54,13 @@ export const SessionEntity = defineEntity({
         'create index "sessionward_session_user_created_idx" on "sessionward_session" ("user_id", "created_at" desc, "id" desc)',
     },
     {
+      // The sweep's: live sessions by when their own limits can first end them (the function
+      // is created by the migration that creates this index).
+      name: 'sessionward_session_due_idx',
+      expression:
+        'create index "sessionward_session_due_idx" on "sessionward_session" (sessionward_due_at("expires_at", "last_activity_at", "expire_after"), "id") where "ended_at" is null',
+    },
+    {
       name: 'sessionward_session_retired_idx',
       expression:
         'create index "sessionward_session_retired_idx" on "sessionward_session" using gin ("retired_token_hashes")',

@@ -15,6 +15,11 @@ export interface SignInParts {
   margin: number
   /** The latest activity this instance knows for a hash (its cache, the bus), ms; 0 if none. */
   latestActivity(tokenHash: string): number
+  /**
+   * Whether the ends a sign-in makes trim the user's log at once: only without a background
+   * sweep, which otherwise trims them within one round, off the login path.
+   */
+  trimLog: boolean
 }
 
 /** Who signs in, under which policy, from where. */
@@ -71,10 +76,12 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
     const plan = planSignIn(stored, policy, now.getTime(), parts.margin)
     if (plan.deny) throw new ProblemError(sessionLimit(policy.maxSessions))
     for (const [reason, ids] of plan.expired) {
-      const records = await parts.endings.endIn(tx, { target: { ids }, reason, endedAt: now })
+      const end = { target: { ids }, reason, endedAt: now }
+      const records = await parts.endings.endIn(tx, end, parts.trimLog)
       endedBefore.push({ reason, records })
     }
-    return parts.endings.endIn(tx, { target: { ids: plan.evict }, reason: 'evicted', endedAt: now })
+    const eviction = { target: { ids: plan.evict }, reason: 'evicted' as const, endedAt: now }
+    return parts.endings.endIn(tx, eviction, parts.trimLog)
   }
   const settled = await parts.store.transaction(async (tx) => {
     const evicted = policy.maxSessions > 0 ? await makeRoom(tx) : []

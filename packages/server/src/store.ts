@@ -280,6 +280,14 @@ export function expiredCondition(expiry: Expiry): [string, unknown[]] {
 }
 
 /**
+ * The earliest moment a row's own limits can end it: its absolute end, or its last activity
+ * plus its idle limit (rows without one: their last activity). Always at or before the moment
+ * `expiredCondition` holds, so `due <= now` reads a superset of the expired rows from the due
+ * index (migration 20261206) and the exact condition filters it.
+ */
+const DUE_AT = 'sessionward_due_at(expires_at, last_activity_at, expire_after)'
+
+/**
  * The select expression of a timestamp column in whole microseconds since the epoch, as text:
  * a cursor's `atUs`, exact where a JS Date would round to milliseconds.
  *
@@ -632,21 +640,40 @@ export class Statements {
   }
 
   /**
-   * Up to `limit` sessions not ended but expired by their rows (see `expiredCondition`), for
-   * the background sweep to end.
+   * Claims up to `limit` sessions not ended but expired by their rows (see `expiredCondition`)
+   * for the background sweep to end inside this transaction: the earliest due first, read
+   * through the due index (`DUE_AT`), and locked, skipping rows another instance's sweep holds,
+   * so instances sweeping at once share the work and never end a row twice.
    *
    * @example
-   * await store.listExpired({ now: new Date(), expireAfter: 900, margin: 60 }, 500)
+   * await tx.claimExpired({ now: new Date(), expireAfter: 900, margin: 60 }, 500)
    */
-  async listExpired(expiry: Expiry, limit: number): Promise<LoadedSession[]> {
+  async claimExpired(expiry: Expiry, limit: number): Promise<LoadedSession[]> {
     const [condition, params] = expiredCondition(expiry)
     const rows = await this.query(
       `select ${COLUMNS}, expire_after from sessionward_session
-        where ended_at is null and ${condition}
-        limit ?`,
-      [...params, limit],
+        where ended_at is null and ${DUE_AT} <= ? and ${condition}
+        order by ${DUE_AT}, id
+        limit ?
+        for update skip locked`,
+      [expiry.now, ...params, limit],
     )
     return rows.map(toLoaded)
+  }
+
+  /**
+   * The users with a session ended at or after `since`: those whose log may have grown past
+   * its limit since then (see `pruneLogs`).
+   *
+   * @example
+   * await store.usersEndedSince(lastRound)
+   */
+  async usersEndedSince(since: Date): Promise<string[]> {
+    const rows = await this.query(
+      'select distinct user_id from sessionward_session where ended_at >= ?',
+      [since],
+    )
+    return rows.map((row) => String(row.user_id))
   }
 
   /**
@@ -709,23 +736,29 @@ export class Statements {
   }
 
   /**
-   * Deletes a user's ended sessions beyond the `keep` most recent (the session log's limit).
-   * Never touches a live session.
+   * Deletes these users' ended sessions beyond the `keep` most recent of each (the session
+   * log's limit), in one statement. Never touches a live session.
    *
    * @example
-   * await tx.pruneLog('alice', 20)
+   * await tx.pruneLogs(['alice', 'bob'], 20)
    */
-  async pruneLog(userId: string, keep: number): Promise<number> {
+  async pruneLogs(userIds: string[], keep: number): Promise<number> {
+    if (userIds.length === 0) return 0
+    // One probe of the log index per user, whatever the table's statistics say.
     const rows = await this.query(
       `delete from sessionward_session
         where id in (
-          select id from sessionward_session
-           where user_id = ? and ended_at is not null
-           order by ended_at desc, id desc
-           offset ?
+          select old.id
+            from unnest(array[${userIds.map(() => '?').join(', ')}]::text[]) as users(user_id)
+           cross join lateral (
+             select id from sessionward_session as logged
+              where logged.user_id = users.user_id and logged.ended_at is not null
+              order by logged.ended_at desc, logged.id desc
+             offset ?
+           ) as old
         )
         returning id`,
-      [userId, keep],
+      [...userIds, keep],
     )
     return rows.length
   }
