@@ -7,6 +7,7 @@ import type { SessionCache } from './session-cache.ts'
 import {
   type EndTarget,
   landedValue,
+  type NewSession,
   type SessionEnd,
   type Statements,
   type Store,
@@ -214,11 +215,16 @@ export class Endings {
    * Ends sessions and (unless `trim` is false) trims their users' logs inside the caller's
    * transaction: one commit for both, so keeping the log short costs no extra round trip to
    * disk. Sign-in passes false: its ends are trimmed by the next sweep round (see
-   * `trimLogsEndedSince`), off the login path. The caller announces what committed with
-   * `afterEnd`.
+   * `trimLogsEndedSince`), off the login path, and store their new session with the end
+   * (`started`, see `endSessions`). The caller announces what committed with `afterEnd`.
    */
-  async endIn(tx: Statements, end: SessionEnd, trim = true): Promise<SessionRecord[]> {
-    const records = await tx.endSessions(end)
+  async endIn(
+    tx: Statements,
+    end: SessionEnd,
+    trim = true,
+    started?: NewSession,
+  ): Promise<SessionRecord[]> {
+    const records = await tx.endSessions(end, started)
     const { logLimit } = this.#parts.options
     if (trim && logLimit !== null) {
       await tx.pruneLogs([...new Set(records.map((record) => record.userId))], logLimit)

@@ -66,8 +66,12 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
     detail: null,
   }
   const endedBefore: { records: SessionRecord[]; reason: EndReason }[] = []
-  /** Ends what the cap says must go, inside the sign-in's transaction; returns the evicted. */
-  const makeRoom = async (tx: Statements): Promise<SessionRecord[]> => {
+  const started = { record, expireAfter: policy.expireAfter }
+  /**
+   * Ends what the cap says must go and stores the new session, inside the sign-in's
+   * transaction; returns the evicted.
+   */
+  const startUnderCap = async (tx: Statements): Promise<SessionRecord[]> => {
     // Serializes this user's sign-ins so N concurrent ones cannot all see room for one more.
     await tx.lockUser(userId)
     const stored = (await tx.listLive(userId)).map((row) =>
@@ -80,13 +84,14 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
       const records = await parts.endings.endIn(tx, end, parts.trimLog)
       endedBefore.push({ reason, records })
     }
+    // The eviction and the new row in one statement: one round trip fewer under the lock.
     const eviction = { target: { ids: plan.evict }, reason: 'evicted' as const, endedAt: now }
-    return parts.endings.endIn(tx, eviction, parts.trimLog)
+    return parts.endings.endIn(tx, eviction, parts.trimLog, started)
   }
   const settled = await parts.store.transaction(async (tx) => {
-    const evicted = policy.maxSessions > 0 ? await makeRoom(tx) : []
-    await tx.insertSession(record, policy.expireAfter)
-    return evicted
+    if (policy.maxSessions > 0) return startUnderCap(tx)
+    await tx.insertSession(started)
+    return []
   })
   // COMMIT's answer lost: the sign-in (and the ends it made) landed if its row is there.
   const evicted = await landedValue(

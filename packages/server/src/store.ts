@@ -313,6 +313,35 @@ export function afterCursor(column: string, cursor: Cursor): [string, unknown[]]
   ]
 }
 
+/** A session to store: its row, and the idle limit of the policy it starts under. */
+export interface NewSession {
+  record: SessionRecord
+  expireAfter: number
+}
+
+/** The insert statement (and its parameters) that stores a new session. */
+function insertStatement({ record, expireAfter }: NewSession): [string, unknown[]] {
+  return [
+    `insert into sessionward_session (${COLUMNS}, expire_after)
+      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      record.id,
+      record.userId,
+      record.tokenHash,
+      record.createdAt,
+      record.lastActivityAt,
+      record.expiresAt,
+      record.endedAt,
+      record.endReason,
+      record.ip,
+      record.lastIp,
+      record.userAgent,
+      record.detail,
+      expireAfter,
+    ],
+  ]
+}
+
 /** One page of rows, and where the next one starts (null on the last page). */
 export interface Page<T> {
   rows: T[]
@@ -511,28 +540,11 @@ export class Statements {
    * Stores a new session row.
    *
    * @example
-   * await tx.insertSession(record, policy.expireAfter)
+   * await tx.insertSession({ record, expireAfter: policy.expireAfter })
    */
-  async insertSession(record: SessionRecord, expireAfter: number): Promise<void> {
-    await this.query(
-      `insert into sessionward_session (${COLUMNS}, expire_after)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        record.id,
-        record.userId,
-        record.tokenHash,
-        record.createdAt,
-        record.lastActivityAt,
-        record.expiresAt,
-        record.endedAt,
-        record.endReason,
-        record.ip,
-        record.lastIp,
-        record.userAgent,
-        record.detail,
-        expireAfter,
-      ],
-    )
+  async insertSession(session: NewSession): Promise<void> {
+    const [insert, params] = insertStatement(session)
+    await this.query(insert, params)
   }
 
   /**
@@ -618,23 +630,31 @@ export class Statements {
    * Ends live sessions and returns the rows it ended. The `ended_at is null` condition makes
    * ending idempotent: of two racing callers only one gets the row back, so hooks fire once.
    * `again`: the rows this same end ended before (an attempt whose COMMIT's answer was lost)
-   * are returned too, so its hooks still fire, once.
+   * are returned too, so its hooks still fire, once. `started`: a new session stored by the
+   * same statement (a sign-in's eviction), one round trip for both.
    *
    * @example
    * await tx.endSessions({ target: { ids: [id] }, reason: 'logout', endedAt: new Date() })
    */
-  async endSessions(end: SessionEnd): Promise<SessionRecord[]> {
+  async endSessions(end: SessionEnd, started?: NewSession): Promise<SessionRecord[]> {
     const { target, reason, endedAt, detail = null, again = false } = end
-    if ('ids' in target && target.ids.length === 0) return []
+    if ('ids' in target && target.ids.length === 0) {
+      if (started) await this.insertSession(started)
+      return []
+    }
     const [where, params] = targetCondition(target)
     const live = again
       ? '(ended_at is null or (ended_at = ? and end_reason = ?))'
       : 'ended_at is null'
-    const rows = await this.query(
-      `update sessionward_session set ended_at = ?, end_reason = ?, detail = coalesce(?, detail)
+    const update = `update sessionward_session set ended_at = ?, end_reason = ?, detail = coalesce(?, detail)
         where ${where} and ${live}
-        returning ${COLUMNS}`,
-      [endedAt, reason, detail, ...params, ...(again ? [endedAt, reason] : [])],
+        returning ${COLUMNS}`
+    const updateParams = [endedAt, reason, detail, ...params, ...(again ? [endedAt, reason] : [])]
+    if (!started) return (await this.query(update, updateParams)).map(toRecord)
+    const [insert, insertParams] = insertStatement(started)
+    const rows = await this.query(
+      `with ended as (${update}), started as (${insert}) select * from ended`,
+      [...updateParams, ...insertParams],
     )
     return rows.map(toRecord)
   }
@@ -937,6 +957,12 @@ function migratorFor(orm: MikroORM, transaction: Transaction): TransactionMigrat
 export class Store extends Statements {
   readonly orm: MikroORM
   readonly #bound: number | undefined
+  /**
+   * The `SET LOCAL statement_timeout` each transaction starts with, or null when every
+   * connection of the pool has that very bound already (a pool the ward opened, see
+   * openDatabase): then it would only cost a round trip per transaction.
+   */
+  readonly #boundStatement: string | null
 
   /**
    * @param storeTimeout seconds every call may take (omitted: unbounded, as for the CLI).
@@ -948,11 +974,17 @@ export class Store extends Statements {
     super(() => fork(orm), bound, null)
     this.orm = orm
     this.#bound = bound
+    const pooled = (orm.config.get('driverOptions') as { statement_timeout?: unknown } | undefined)
+      ?.statement_timeout
+    this.#boundStatement =
+      bound === undefined || pooled === Math.ceil(bound)
+        ? null
+        : `set local statement_timeout = ${Math.ceil(bound)}`
   }
 
   /**
    * Runs `work` in one transaction, bounded as a whole by storeTimeout: PostgreSQL cancels a
-   * statement that outlasts it (`SET LOCAL statement_timeout`), a stalled connection gives up
+   * statement that outlasts it (`statement_timeout`, the pool's or `SET LOCAL`), a stalled connection gives up
    * at a timer, and work past the deadline rolls back rather than commits. Rejects when the
    * transaction rolled back (nothing landed; the failure as `storeError` says); resolves with
    * its outcome otherwise: `committed`, or `unknown` when COMMIT was sent and its answer was
@@ -972,8 +1004,7 @@ export class Store extends Statements {
     const committing: { value: T }[] = []
     const run = fork(this.orm).transactional(async (em) => {
       const tx = new Statements(() => em as EntityManager, bound, deadline)
-      if (bound !== undefined)
-        await tx.query(`set local statement_timeout = ${Math.ceil(bound)}`, [])
+      if (this.#boundStatement) await tx.query(this.#boundStatement, [])
       const value = await work(tx)
       // Answered 503 meanwhile (the timer won): nothing of it may land after all.
       if (bound !== undefined && (deadline.gaveUp || performance.now() >= deadline.at)) {
