@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { benchAdmin } from './admin.ts'
+import { benchCacheMemory } from './cache-memory.ts'
 import { benchClient } from './client.ts'
 import { benchCluster } from './cluster.ts'
 import { benchLogin } from './login.ts'
@@ -14,6 +15,7 @@ const sections = [
   await benchLogin(),
   await benchClient(),
   await benchAdmin(),
+  benchCacheMemory(),
 ]
 const header = [
   '# Benchmarks',
