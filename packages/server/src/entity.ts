@@ -61,6 +61,11 @@ export const SessionEntity = defineEntity({
         'create index "sessionward_session_due_idx" on "sessionward_session" (sessionward_due_at("expires_at", "last_activity_at", "expire_after"), "id") where "ended_at" is null',
     },
     {
+      name: 'sessionward_session_reason_created_idx',
+      expression:
+        'create index "sessionward_session_reason_created_idx" on "sessionward_session" ("end_reason", "created_at" desc, "id" desc) where "end_reason" is not null',
+    },
+    {
       name: 'sessionward_session_retired_idx',
       expression:
         'create index "sessionward_session_retired_idx" on "sessionward_session" using gin ("retired_token_hashes")',
