@@ -30,8 +30,8 @@ export interface Caller {
   request: PolicyRequest
 }
 
-// The background sweep ends at most this many sessions per round, so a backlog never holds
-// the database long.
+// The background sweep ends at most this many sessions per batch (one transaction), so no
+// batch holds its row locks long.
 const SWEEP_BATCH = 500
 // A sweep round stops starting batches after half its interval; without a timer (`sweep()`
 // called by the app), after half of this many seconds.
@@ -312,10 +312,10 @@ export class WardCore {
       now,
       { batch, budget: (this.options.sweepInterval || SWEEP_BUDGET_UNTIMED) * 500 },
     )
-    // From the last round's start, less one write interval for clocks that disagree.
-    const since = this.#trimmedFrom
+    await this.endings.trimLogsEndedSince(new Date(this.#trimmedFrom))
+    // The next round trims from this one's start, less one write interval for clocks that
+    // disagree; a trim that failed is tried again from where it started.
     this.#trimmedFrom = now - this.options.touchInterval * 1000
-    await this.endings.trimLogsEndedSince(new Date(since))
     return ended
   }
 
