@@ -121,7 +121,7 @@ async function main(): Promise<void> {
       'devices list, first page': /where user_id = \? and ended_at is null and not/,
       'admin first page': /from sessionward_session\s+order by created_at desc/,
       'admin `?live=true`': /from sessionward_session\s+where ended_at is null and not/,
-      'admin `?reason=idle&live=false`': /where \(ended_at is not null or [\s\S]*end_reason = \?/,
+      'admin `?reason=idle&live=false`': /end_reason = any\(array/,
       'admin `?user=…`': /from sessionward_session\s+where user_id = \?\s+order by created_at/,
       'sweep: claim a batch': /for update skip locked/,
       'sweep: users ended since the last round': /select distinct user_id/,

@@ -414,6 +414,13 @@ export interface HourlyActivity {
 
 const HOUR = 3_600_000
 
+// The admin list filtered by end reason is read from the reason index (migration 20261206), in
+// its order. With a plain `end_reason = ?` the planner takes the reason as a constant, sees the
+// `created_at` index give the same order at the same cost, and takes that one: it walks every
+// live session (the newest rows) before the first ended one, seconds per page at a million live
+// sessions. `= any(…)` keeps `end_reason` in the order, which only the reason index gives.
+const REASON_ORDER = 'end_reason, '
+
 function toAdminSession(row: Row): AdminSession {
   return {
     ...toSessionInfoRow(row),
@@ -438,7 +445,8 @@ function adminConditions(filters: AdminFilters, expiry: Expiry): [string[], unkn
     params.push(...expiredParams)
   }
   if (filters.reason !== undefined) {
-    where.push('end_reason = ?')
+    // `= any(…)`, not `=`: see REASON_ORDER.
+    where.push('end_reason = any(array[?]::text[])')
     params.push(filters.reason)
   }
   const ranges = [
@@ -854,7 +862,7 @@ export class Statements {
     const rows = await this.query(
       `select ${ADMIN_COLUMNS} from sessionward_session
         ${where.length ? `where ${where.join(' and ')}` : ''}
-        order by created_at desc, id desc
+        order by ${filters.reason === undefined ? '' : REASON_ORDER}created_at desc, id desc
         limit ?`,
       [...params, filters.limit + 1],
     )
