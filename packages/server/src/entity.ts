@@ -39,9 +39,9 @@ export const SessionEntity = defineEntity({
     },
     { name: 'sessionward_session_ended_at_idx', properties: ['endedAt'] },
     {
-      name: 'sessionward_session_log_idx',
+      name: 'sessionward_session_user_log_idx',
       expression:
-        'create index "sessionward_session_log_idx" on "sessionward_session" ("user_id", "ended_at" desc) where "ended_at" is not null',
+        'create index "sessionward_session_user_log_idx" on "sessionward_session" ("user_id", "ended_at" desc, "id" desc) where "ended_at" is not null',
     },
     {
       name: 'sessionward_session_created_idx',
