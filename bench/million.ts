@@ -297,6 +297,10 @@ async function measure(
   return { timings, login, sweep: { ended, seconds, load: sweepLoad } }
 }
 
+// How to read the table next to the plans: the same in every run.
+const READING =
+  'The plans below give each statement its own execution time at this size (`Execution Time`): compare them with the end-to-end figures above, which add round trips, the pool, the route and whatever else the machine runs at that load average.'
+
 function render(generation: Generation, results: Results, plans: string[], size: Row): string {
   const { timings, login, sweep } = results
   const row = (t: Timing) =>
@@ -319,6 +323,8 @@ function render(generation: Generation, results: Results, plans: string[], size:
     `- Login p99 ${login.p99.toFixed(2)} ms, ${Math.round(login.perSecond)} logins/s (target p99 ≤ ${TARGETS.login}): ${verdict(login.p99 <= TARGETS.login)}.`,
     `- Admin first page p50 ${firstPage?.p50.toFixed(2)} ms, p99 ${firstPage?.p99.toFixed(2)} ms (target ≤ ${TARGETS.admin}): ${verdict((firstPage?.p99 ?? Infinity) <= TARGETS.admin)}.`,
     `- Sweep ${Math.round(rate).toLocaleString('en')} rows/s (target ≥ ${TARGETS.sweep.toLocaleString('en')}): ${verdict(rate >= TARGETS.sweep)}.`,
+    '',
+    READING,
     '',
     '### Plans (`explain (analyze, buffers)` of the statements the ward sent, as sent)',
     '',
