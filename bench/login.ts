@@ -1,5 +1,7 @@
 import { loadavg } from 'node:os'
-import { createWard, type WardEnv, type WardOptions } from '@sessionward/server'
+import { MikroORM } from '@mikro-orm/core'
+import { PostgreSqlDriver } from '@mikro-orm/postgresql'
+import { createWard, SessionEntity, type WardEnv, type WardOptions } from '@sessionward/server'
 import { Hono } from 'hono'
 import { Statements, Store } from '../packages/server/src/store.ts'
 import { freshDatabase, postgresSkipReason } from '../packages/server/src/test-support/postgres.ts'
@@ -34,6 +36,8 @@ const STATEMENT_KINDS: [string, RegExp][] = [
   ['`set local statement_timeout`', /^\s*set local statement_timeout/],
 ]
 const TRANSACTION = 'transaction'
+const BEFORE_WORK = 'the wait for a pooled connection, and `BEGIN`'
+const AFTER_WORK = '`COMMIT`'
 
 let spent: Map<string, number> | null = null
 function note(kind: string, ms: number): void {
@@ -59,14 +63,27 @@ Store.prototype.transaction = async function <T>(
   work: (tx: Statements) => Promise<T>,
 ) {
   const started = performance.now()
+  // The work starts once a connection is held and BEGIN answered; COMMIT follows its end.
+  let begun = started
+  let worked = started
   try {
-    return await transaction.call(this, work)
+    return await transaction.call(this, async (tx) => {
+      begun = performance.now()
+      try {
+        return await work(tx)
+      } finally {
+        worked = performance.now()
+      }
+    })
   } finally {
-    note(TRANSACTION, performance.now() - started)
+    const ended = performance.now()
+    note(TRANSACTION, ended - started)
+    note(BEFORE_WORK, begun - started)
+    note(AFTER_WORK, ended - worked)
   }
 } as typeof transaction
 
-async function run(database: string, options: WardOptions): Promise<LoginRun> {
+async function run(database: WardOptions['database'], options: WardOptions): Promise<LoginRun> {
   const ward = await createWard({ ...options, database })
   await ward.migrate()
   const app = new Hono<WardEnv>()
@@ -116,8 +133,12 @@ function breakdown(r: LoginRun): string[] {
   const inTransaction = r.spent.get(TRANSACTION) ?? 0
   const rows: [string, number][] = STATEMENT_KINDS.map(([kind]) => [kind, r.spent.get(kind) ?? 0])
   const statements = rows.reduce((sum, [, ms]) => sum + ms, 0)
+  const before = r.spent.get(BEFORE_WORK) ?? 0
+  const after = r.spent.get(AFTER_WORK) ?? 0
   rows.push(
-    ['`BEGIN`, `COMMIT` and the wait for a pooled connection', inTransaction - statements],
+    [BEFORE_WORK, before],
+    [AFTER_WORK, after],
+    ['the rules between statements', inTransaction - statements - before - after],
     ['outside the transaction (route, token, cache, hooks)', login - inTransaction],
   )
   return [
@@ -144,7 +165,20 @@ export async function benchLogin(): Promise<string> {
   if (skip) return `## Logins\n\nSkipped: ${skip} (this benchmark is for PostgreSQL).`
   const url = String(process.env.DATABASE_URL)
   const base = `${new URL(url).pathname.slice(1) || 'postgres'}_bench_login`
+  // A first run in a process is slower (JIT, first connections): one unmeasured run first.
+  await run(await freshDatabase(url, `${base}_warm_up`), { maxSessions: 3 })
   const byRound = await run(await freshDatabase(url, `${base}_trimmed`), { maxSessions: 3 })
+  // The app's own ORM with one connection per concurrent login (and the ward's statement
+  // bound on every connection, as the ward's own pool has it).
+  const widePool = await MikroORM.init({
+    driver: PostgreSqlDriver,
+    clientUrl: await freshDatabase(url, `${base}_pool`),
+    entities: [SessionEntity],
+    pool: { max: CONCURRENCY },
+    driverOptions: { statement_timeout: 5000 },
+  })
+  const pooled = await run(widePool, { maxSessions: 3 })
+  await widePool.close(true)
   const atLogin = await run(await freshDatabase(url, `${base}_at_login`), {
     maxSessions: 3,
     sweepInterval: 0,
@@ -164,6 +198,7 @@ export async function benchLogin(): Promise<string> {
     '| logLimit | sessions/s | p50 ms | p99 ms | failed | load |',
     '|---|---:|---:|---:|---:|---:|',
     row('20 (default: trimmed by the next sweep round)', byRound),
+    row(`20, the app's ORM with a pool of ${CONCURRENCY} connections`, pooled),
     row('20, sweep off (`sweepInterval: 0`: trimmed at login)', atLogin),
     row('null (keeps every ended row)', kept),
     '',
