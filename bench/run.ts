@@ -2,9 +2,11 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { benchAdmin } from './admin.ts'
+import { benchCacheMemory } from './cache-memory.ts'
 import { benchClient } from './client.ts'
 import { benchCluster } from './cluster.ts'
 import { benchLogin } from './login.ts'
+import { BENCHMARKS_FILE, keptSections } from './sections.ts'
 import { benchServer } from './server.ts'
 
 const sections = [
@@ -13,6 +15,7 @@ const sections = [
   await benchLogin(),
   await benchClient(),
   await benchAdmin(),
+  benchCacheMemory(),
 ]
 const header = [
   '# Benchmarks',
@@ -20,12 +23,9 @@ const header = [
   `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}.`,
   'Ratios compare cases measured in the same run; absolute figures depend on the machine.',
 ]
-const file = new URL('../BENCHMARKS.md', import.meta.url)
-// `npm run trace` writes its own section (before/after numbers of a refactor): kept as it is.
-const traceSection = /^## Request trace[\s\S]*?(?=^## |(?![\s\S]))/m.exec(
-  readFileSync(file, 'utf8'),
-)?.[0]
-const kept = traceSection ? [traceSection.trimEnd()] : []
+const file = BENCHMARKS_FILE
+// `npm run trace` and `npm run bench:million` write their own sections: kept as they are.
+const kept = keptSections(readFileSync(file, 'utf8'))
 const text = `${[...header, '', ...[...sections, ...kept].flatMap((s) => [s, ''])].join('\n')}`
 writeFileSync(file, text)
 process.stdout.write(text)

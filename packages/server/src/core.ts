@@ -30,9 +30,15 @@ export interface Caller {
   request: PolicyRequest
 }
 
-// The background sweep ends at most this many sessions per round, so a backlog never holds
-// the database long.
+// The background sweep ends at most this many sessions per batch (one transaction), so no
+// batch holds its row locks long.
 const SWEEP_BATCH = 500
+// A sweep round stops starting batches after half its interval; without a timer (`sweep()`
+// called by the app), after half of this many seconds.
+const SWEEP_BUDGET_UNTIMED = 60
+// How far back the first round of a process trims logs: ends before then were trimmed by the
+// rounds of instances running at the time.
+const FIRST_TRIM_LOOKBACK = 3_600_000
 
 /**
  * Throws a TypeError naming `caller` unless `userId` is a string of 1 to 255 characters (what
@@ -71,6 +77,8 @@ export class WardCore {
   readonly #channel: RedisChannel | null
   /** Writes no answer waits for (activity, policy): `close()` waits for them. */
   readonly #writing = new Set<Promise<void>>()
+  /** Where the next sweep round's log trim starts (ms): ends at or after it are trimmed. */
+  #trimmedFrom = Date.now() - FIRST_TRIM_LOOKBACK
 
   constructor(options: ResolvedOptions, orm: MikroORM) {
     this.options = options
@@ -252,6 +260,7 @@ export class WardCore {
         endings: this.endings,
         margin: this.options.touchInterval * 1000,
         latestActivity: (tokenHash) => this.sessions.latestActivity(tokenHash),
+        trimLog: this.options.sweepInterval === 0,
       },
       request,
     )
@@ -284,11 +293,14 @@ export class WardCore {
     return { rows: withKnownActivity, next }
   }
 
-  /** Ends up to `limit` expired sessions (see `sweep`); returns how many ended. */
-  sweep(now = Date.now(), limit = SWEEP_BATCH): Promise<number> {
-    return sweep(
+  /**
+   * One sweep round (see `sweep`), then the logs of users whose sessions ended since the last
+   * round (by any instance; sign-ins leave theirs to it) trimmed to `logLimit`. Returns how
+   * many sessions ended.
+   */
+  async sweep(now = Date.now(), batch = SWEEP_BATCH): Promise<number> {
+    const ended = await sweep(
       {
-        store: this.store,
         endings: this.endings,
         expireAfter: this.options.expireAfter,
         touchInterval: this.options.touchInterval,
@@ -298,8 +310,13 @@ export class WardCore {
         },
       },
       now,
-      limit,
+      { batch, budget: (this.options.sweepInterval || SWEEP_BUDGET_UNTIMED) * 500 },
     )
+    await this.endings.trimLogsEndedSince(new Date(this.#trimmedFrom))
+    // The next round trims from this one's start, less one write interval for clocks that
+    // disagree; a trim that failed is tried again from where it started.
+    this.#trimmedFrom = now - this.options.touchInterval * 1000
+    return ended
   }
 
   /** Takes in the activity other instances published for these hashes (with Redis only). */

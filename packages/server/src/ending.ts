@@ -7,6 +7,7 @@ import type { SessionCache } from './session-cache.ts'
 import {
   type EndTarget,
   landedValue,
+  type NewSession,
   type SessionEnd,
   type Statements,
   type Store,
@@ -22,6 +23,9 @@ import type { EndReason } from './vocabulary.ts'
 // outage cannot grow memory. Retried from half a second up to the Retry-After clients are told.
 const MAX_PENDING_ENDS = 10_000
 const PENDING_END_DELAYS = { minDelay: 500, maxDelay: STORE_RETRY_AFTER * 1000 }
+
+// Users whose logs one trim statement handles: a bounded statement (and parameter list).
+const TRIM_USERS_PER_STATEMENT = 1000
 
 /**
  * A single session to end for good: by id (of a user), or by the hash of its token; a token
@@ -98,6 +102,29 @@ export class Endings {
     )
     await this.afterEnd(records, end.reason)
     return records
+  }
+
+  /**
+   * Ends what `claim` chooses in one transaction (it may read and lock rows first): each of its
+   * ends as `endIn` does, committed together, then announced with their hooks. When the
+   * COMMIT's answer is lost, the rows are read back as in `end`. Returns every row it ended.
+   * The logs are left to `trimLogsEndedSince`, which the sweep runs once per round.
+   */
+  async endClaimed(claim: (tx: Statements) => Promise<SessionEnd[]>): Promise<SessionRecord[]> {
+    const settled = await this.#parts.store.transaction(async (tx) => {
+      const ended: { end: SessionEnd; records: SessionRecord[] }[] = []
+      for (const end of await claim(tx)) {
+        ended.push({ end, records: await this.endIn(tx, end, false) })
+      }
+      return ended
+    })
+    // One transaction: any group that landed says they all did.
+    const done = await landedValue(settled, async (ended) => {
+      const group = ended.find(({ records }) => records.length > 0)
+      return !group || this.#endLanded(group.records, group.end.reason, group.end.endedAt)
+    })
+    for (const { end, records } of done) await this.afterEnd(records, end.reason)
+    return done.flatMap(({ records }) => records)
   }
 
   /** Whether an end (these rows, ended at `endedAt` with `reason`) landed, by the rows' ids. */
@@ -185,19 +212,43 @@ export class Endings {
   }
 
   /**
-   * Ends sessions and trims their users' logs inside the caller's transaction: one commit for
-   * both, so keeping the log short costs no extra round trip to disk. The caller announces what
-   * committed with `afterEnd`.
+   * Ends sessions and (unless `trim` is false) trims their users' logs inside the caller's
+   * transaction: one commit for both, so keeping the log short costs no extra round trip to
+   * disk. Sign-in passes false: its ends are trimmed by the next sweep round (see
+   * `trimLogsEndedSince`), off the login path, and store their new session with the end
+   * (`started`, see `endSessions`). The caller announces what committed with `afterEnd`.
    */
-  async endIn(tx: Statements, end: SessionEnd): Promise<SessionRecord[]> {
-    const records = await tx.endSessions(end)
+  async endIn(
+    tx: Statements,
+    end: SessionEnd,
+    trim = true,
+    started?: NewSession,
+  ): Promise<SessionRecord[]> {
+    const records = await tx.endSessions(end, started)
     const { logLimit } = this.#parts.options
-    if (logLimit !== null) {
-      for (const userId of new Set(records.map((record) => record.userId))) {
-        await tx.pruneLog(userId, logLimit)
-      }
+    if (trim && logLimit !== null) {
+      await tx.pruneLogs([...new Set(records.map((record) => record.userId))], logLimit)
     }
     return records
+  }
+
+  /**
+   * Trims the logs of every user with a session ended at or after `since` (by any instance) to
+   * `logLimit`, a bounded number of users per statement. Returns how many rows it deleted.
+   */
+  async trimLogsEndedSince(since: Date): Promise<number> {
+    const { logLimit } = this.#parts.options
+    if (logLimit === null) return 0
+    const { store } = this.#parts
+    const users = await store.usersEndedSince(since)
+    let deleted = 0
+    for (let start = 0; start < users.length; start += TRIM_USERS_PER_STATEMENT) {
+      deleted += await store.pruneLogs(
+        users.slice(start, start + TRIM_USERS_PER_STATEMENT),
+        logLimit,
+      )
+    }
+    return deleted
   }
 
   /** Tells the other instances (with Redis), then this one's cache, that these sessions ended. */

@@ -39,9 +39,9 @@ export const SessionEntity = defineEntity({
     },
     { name: 'sessionward_session_ended_at_idx', properties: ['endedAt'] },
     {
-      name: 'sessionward_session_log_idx',
+      name: 'sessionward_session_user_log_idx',
       expression:
-        'create index "sessionward_session_log_idx" on "sessionward_session" ("user_id", "ended_at" desc) where "ended_at" is not null',
+        'create index "sessionward_session_user_log_idx" on "sessionward_session" ("user_id", "ended_at" desc, "id" desc) where "ended_at" is not null',
     },
     {
       name: 'sessionward_session_created_idx',
@@ -52,6 +52,18 @@ export const SessionEntity = defineEntity({
       name: 'sessionward_session_user_created_idx',
       expression:
         'create index "sessionward_session_user_created_idx" on "sessionward_session" ("user_id", "created_at" desc, "id" desc)',
+    },
+    {
+      // The sweep's: live sessions by when their own limits can first end them (the function
+      // is created by the migration that creates this index).
+      name: 'sessionward_session_due_idx',
+      expression:
+        'create index "sessionward_session_due_idx" on "sessionward_session" (sessionward_due_at("expires_at", "last_activity_at", "expire_after"), "id") where "ended_at" is null',
+    },
+    {
+      name: 'sessionward_session_reason_created_idx',
+      expression:
+        'create index "sessionward_session_reason_created_idx" on "sessionward_session" ("end_reason", "created_at" desc, "id" desc) where "end_reason" is not null',
     },
     {
       name: 'sessionward_session_retired_idx',

@@ -49,6 +49,28 @@ onEachDatabase((open) => {
       expect(await rows(db, 'bob')).toHaveLength(0)
     })
 
+    it('evictions at sign-in are trimmed by the next sweep round, not at login (issue 21)', async () => {
+      // A sweep timer far in the future: the test runs the round itself.
+      const { ward, login } = await testApp(db, {
+        logLimit: 2,
+        maxSessions: 1,
+        sweepInterval: 3600,
+      })
+      for (let i = 0; i <= 5; i++) {
+        at(i * 10)
+        await login('alice')
+      }
+      const ended = async () => (await rows(db, 'alice')).filter((r) => r.ended_at !== null)
+      // Five evictions, none trimmed yet: the login path left the log to the sweep.
+      expect(await ended()).toHaveLength(5)
+      await ward.sweep()
+      const kept = await ended()
+      expect(kept).toHaveLength(2)
+      expect(kept.map((r) => r.end_reason)).toEqual(['evicted', 'evicted'])
+      expect((await rows(db, 'alice')).filter((r) => r.ended_at === null)).toHaveLength(1)
+      await ward.close()
+    })
+
     it('null keeps every ended row', async () => {
       const { ended } = await endFour(null)
       expect((await rows(db, 'alice')).filter((r) => r.ended_at !== null).map((r) => r.id)).toEqual(

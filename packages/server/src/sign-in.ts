@@ -15,6 +15,11 @@ export interface SignInParts {
   margin: number
   /** The latest activity this instance knows for a hash (its cache, the bus), ms; 0 if none. */
   latestActivity(tokenHash: string): number
+  /**
+   * Whether the ends a sign-in makes trim the user's log at once: only without a background
+   * sweep, which otherwise trims them within one round, off the login path.
+   */
+  trimLog: boolean
 }
 
 /** Who signs in, under which policy, from where. */
@@ -61,8 +66,12 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
     detail: null,
   }
   const endedBefore: { records: SessionRecord[]; reason: EndReason }[] = []
-  /** Ends what the cap says must go, inside the sign-in's transaction; returns the evicted. */
-  const makeRoom = async (tx: Statements): Promise<SessionRecord[]> => {
+  const started = { record, expireAfter: policy.expireAfter }
+  /**
+   * Ends what the cap says must go and stores the new session, inside the sign-in's
+   * transaction; returns the evicted.
+   */
+  const startUnderCap = async (tx: Statements): Promise<SessionRecord[]> => {
     // Serializes this user's sign-ins so N concurrent ones cannot all see room for one more.
     await tx.lockUser(userId)
     const stored = (await tx.listLive(userId)).map((row) =>
@@ -71,15 +80,18 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
     const plan = planSignIn(stored, policy, now.getTime(), parts.margin)
     if (plan.deny) throw new ProblemError(sessionLimit(policy.maxSessions))
     for (const [reason, ids] of plan.expired) {
-      const records = await parts.endings.endIn(tx, { target: { ids }, reason, endedAt: now })
+      const end = { target: { ids }, reason, endedAt: now }
+      const records = await parts.endings.endIn(tx, end, parts.trimLog)
       endedBefore.push({ reason, records })
     }
-    return parts.endings.endIn(tx, { target: { ids: plan.evict }, reason: 'evicted', endedAt: now })
+    // The eviction and the new row in one statement: one round trip fewer under the lock.
+    const eviction = { target: { ids: plan.evict }, reason: 'evicted' as const, endedAt: now }
+    return parts.endings.endIn(tx, eviction, parts.trimLog, started)
   }
   const settled = await parts.store.transaction(async (tx) => {
-    const evicted = policy.maxSessions > 0 ? await makeRoom(tx) : []
-    await tx.insertSession(record, policy.expireAfter)
-    return evicted
+    if (policy.maxSessions > 0) return startUnderCap(tx)
+    await tx.insertSession(started)
+    return []
   })
   // COMMIT's answer lost: the sign-in (and the ends it made) landed if its row is there.
   const evicted = await landedValue(

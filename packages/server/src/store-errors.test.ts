@@ -105,8 +105,8 @@ onEachDatabase((open) => {
         retryAfter: null,
       })
       const id = randomUUID()
-      await store.insertSession(row(id), 900)
-      const duplicate = await answerOf(store.insertSession(row(id), 900))
+      await store.insertSession({ record: row(id), expireAfter: 900 })
+      const duplicate = await answerOf(store.insertSession({ record: row(id), expireAfter: 900 }))
       expect(duplicate).toMatchObject({ status: 400, body: { error: 'invalid_request' } })
       // A missing table (migrations not applied) is the server's fault: retrying will not help.
       const missing = await answerOf(store.query('select * from no_such_table', []))

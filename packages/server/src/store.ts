@@ -280,6 +280,14 @@ export function expiredCondition(expiry: Expiry): [string, unknown[]] {
 }
 
 /**
+ * The earliest moment a row's own limits can end it: its absolute end, or its last activity
+ * plus its idle limit (rows without one: their last activity). Always at or before the moment
+ * `expiredCondition` holds, so `due <= now` reads a superset of the expired rows from the due
+ * index (migration 20261206) and the exact condition filters it.
+ */
+const DUE_AT = 'sessionward_due_at(expires_at, last_activity_at, expire_after)'
+
+/**
  * The select expression of a timestamp column in whole microseconds since the epoch, as text:
  * a cursor's `atUs`, exact where a JS Date would round to milliseconds.
  *
@@ -302,6 +310,35 @@ export function afterCursor(column: string, cursor: Cursor): [string, unknown[]]
   return [
     `(${column}, id) < ('epoch'::timestamptz + ?::bigint * interval '1 microsecond', ?::uuid)`,
     [cursor.atUs, cursor.id],
+  ]
+}
+
+/** A session to store: its row, and the idle limit of the policy it starts under. */
+export interface NewSession {
+  record: SessionRecord
+  expireAfter: number
+}
+
+/** The insert statement (and its parameters) that stores a new session. */
+function insertStatement({ record, expireAfter }: NewSession): [string, unknown[]] {
+  return [
+    `insert into sessionward_session (${COLUMNS}, expire_after)
+      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      record.id,
+      record.userId,
+      record.tokenHash,
+      record.createdAt,
+      record.lastActivityAt,
+      record.expiresAt,
+      record.endedAt,
+      record.endReason,
+      record.ip,
+      record.lastIp,
+      record.userAgent,
+      record.detail,
+      expireAfter,
+    ],
   ]
 }
 
@@ -377,6 +414,13 @@ export interface HourlyActivity {
 
 const HOUR = 3_600_000
 
+// The admin list filtered by end reason is read from the reason index (migration 20261206), in
+// its order. With a plain `end_reason = ?` the planner takes the reason as a constant, sees the
+// `created_at` index give the same order at the same cost, and takes that one: it walks every
+// live session (the newest rows) before the first ended one, seconds per page at a million live
+// sessions. `= any(…)` keeps `end_reason` in the order, which only the reason index gives.
+const REASON_ORDER = 'end_reason, '
+
 function toAdminSession(row: Row): AdminSession {
   return {
     ...toSessionInfoRow(row),
@@ -401,7 +445,8 @@ function adminConditions(filters: AdminFilters, expiry: Expiry): [string[], unkn
     params.push(...expiredParams)
   }
   if (filters.reason !== undefined) {
-    where.push('end_reason = ?')
+    // `= any(…)`, not `=`: see REASON_ORDER.
+    where.push('end_reason = any(array[?]::text[])')
     params.push(filters.reason)
   }
   const ranges = [
@@ -503,28 +548,11 @@ export class Statements {
    * Stores a new session row.
    *
    * @example
-   * await tx.insertSession(record, policy.expireAfter)
+   * await tx.insertSession({ record, expireAfter: policy.expireAfter })
    */
-  async insertSession(record: SessionRecord, expireAfter: number): Promise<void> {
-    await this.query(
-      `insert into sessionward_session (${COLUMNS}, expire_after)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        record.id,
-        record.userId,
-        record.tokenHash,
-        record.createdAt,
-        record.lastActivityAt,
-        record.expiresAt,
-        record.endedAt,
-        record.endReason,
-        record.ip,
-        record.lastIp,
-        record.userAgent,
-        record.detail,
-        expireAfter,
-      ],
-    )
+  async insertSession(session: NewSession): Promise<void> {
+    const [insert, params] = insertStatement(session)
+    await this.query(insert, params)
   }
 
   /**
@@ -610,43 +638,70 @@ export class Statements {
    * Ends live sessions and returns the rows it ended. The `ended_at is null` condition makes
    * ending idempotent: of two racing callers only one gets the row back, so hooks fire once.
    * `again`: the rows this same end ended before (an attempt whose COMMIT's answer was lost)
-   * are returned too, so its hooks still fire, once.
+   * are returned too, so its hooks still fire, once. `started`: a new session stored by the
+   * same statement (a sign-in's eviction), one round trip for both.
    *
    * @example
    * await tx.endSessions({ target: { ids: [id] }, reason: 'logout', endedAt: new Date() })
    */
-  async endSessions(end: SessionEnd): Promise<SessionRecord[]> {
+  async endSessions(end: SessionEnd, started?: NewSession): Promise<SessionRecord[]> {
     const { target, reason, endedAt, detail = null, again = false } = end
-    if ('ids' in target && target.ids.length === 0) return []
+    if ('ids' in target && target.ids.length === 0) {
+      if (started) await this.insertSession(started)
+      return []
+    }
     const [where, params] = targetCondition(target)
     const live = again
       ? '(ended_at is null or (ended_at = ? and end_reason = ?))'
       : 'ended_at is null'
-    const rows = await this.query(
-      `update sessionward_session set ended_at = ?, end_reason = ?, detail = coalesce(?, detail)
+    const update = `update sessionward_session set ended_at = ?, end_reason = ?, detail = coalesce(?, detail)
         where ${where} and ${live}
-        returning ${COLUMNS}`,
-      [endedAt, reason, detail, ...params, ...(again ? [endedAt, reason] : [])],
+        returning ${COLUMNS}`
+    const updateParams = [endedAt, reason, detail, ...params, ...(again ? [endedAt, reason] : [])]
+    if (!started) return (await this.query(update, updateParams)).map(toRecord)
+    const [insert, insertParams] = insertStatement(started)
+    const rows = await this.query(
+      `with ended as (${update}), started as (${insert}) select * from ended`,
+      [...updateParams, ...insertParams],
     )
     return rows.map(toRecord)
   }
 
   /**
-   * Up to `limit` sessions not ended but expired by their rows (see `expiredCondition`), for
-   * the background sweep to end.
+   * Claims up to `limit` sessions not ended but expired by their rows (see `expiredCondition`)
+   * for the background sweep to end inside this transaction: the earliest due first, read
+   * through the due index (`DUE_AT`), and locked, skipping rows another instance's sweep holds,
+   * so instances sweeping at once share the work and never end a row twice.
    *
    * @example
-   * await store.listExpired({ now: new Date(), expireAfter: 900, margin: 60 }, 500)
+   * await tx.claimExpired({ now: new Date(), expireAfter: 900, margin: 60 }, 500)
    */
-  async listExpired(expiry: Expiry, limit: number): Promise<LoadedSession[]> {
+  async claimExpired(expiry: Expiry, limit: number): Promise<LoadedSession[]> {
     const [condition, params] = expiredCondition(expiry)
     const rows = await this.query(
       `select ${COLUMNS}, expire_after from sessionward_session
-        where ended_at is null and ${condition}
-        limit ?`,
-      [...params, limit],
+        where ended_at is null and ${DUE_AT} <= ? and ${condition}
+        order by ${DUE_AT}, id
+        limit ?
+        for update skip locked`,
+      [expiry.now, ...params, limit],
     )
     return rows.map(toLoaded)
+  }
+
+  /**
+   * The users with a session ended at or after `since`: those whose log may have grown past
+   * its limit since then (see `pruneLogs`).
+   *
+   * @example
+   * await store.usersEndedSince(lastRound)
+   */
+  async usersEndedSince(since: Date): Promise<string[]> {
+    const rows = await this.query(
+      'select distinct user_id from sessionward_session where ended_at >= ?',
+      [since],
+    )
+    return rows.map((row) => String(row.user_id))
   }
 
   /**
@@ -709,23 +764,29 @@ export class Statements {
   }
 
   /**
-   * Deletes a user's ended sessions beyond the `keep` most recent (the session log's limit).
-   * Never touches a live session.
+   * Deletes these users' ended sessions beyond the `keep` most recent of each (the session
+   * log's limit), in one statement. Never touches a live session.
    *
    * @example
-   * await tx.pruneLog('alice', 20)
+   * await tx.pruneLogs(['alice', 'bob'], 20)
    */
-  async pruneLog(userId: string, keep: number): Promise<number> {
+  async pruneLogs(userIds: string[], keep: number): Promise<number> {
+    if (userIds.length === 0) return 0
+    // One probe of the log index per user, whatever the table's statistics say.
     const rows = await this.query(
       `delete from sessionward_session
         where id in (
-          select id from sessionward_session
-           where user_id = ? and ended_at is not null
-           order by ended_at desc, id desc
-           offset ?
+          select old.id
+            from unnest(array[${userIds.map(() => '?').join(', ')}]::text[]) as users(user_id)
+           cross join lateral (
+             select id from sessionward_session as logged
+              where logged.user_id = users.user_id and logged.ended_at is not null
+              order by logged.ended_at desc, logged.id desc
+             offset ?
+           ) as old
         )
         returning id`,
-      [userId, keep],
+      [...userIds, keep],
     )
     return rows.length
   }
@@ -801,7 +862,7 @@ export class Statements {
     const rows = await this.query(
       `select ${ADMIN_COLUMNS} from sessionward_session
         ${where.length ? `where ${where.join(' and ')}` : ''}
-        order by created_at desc, id desc
+        order by ${filters.reason === undefined ? '' : REASON_ORDER}created_at desc, id desc
         limit ?`,
       [...params, filters.limit + 1],
     )
@@ -904,6 +965,12 @@ function migratorFor(orm: MikroORM, transaction: Transaction): TransactionMigrat
 export class Store extends Statements {
   readonly orm: MikroORM
   readonly #bound: number | undefined
+  /**
+   * The `SET LOCAL statement_timeout` each transaction starts with, or null when every
+   * connection of the pool has that very bound already (a pool the ward opened, see
+   * openDatabase): then it would only cost a round trip per transaction.
+   */
+  readonly #boundStatement: string | null
 
   /**
    * @param storeTimeout seconds every call may take (omitted: unbounded, as for the CLI).
@@ -915,11 +982,17 @@ export class Store extends Statements {
     super(() => fork(orm), bound, null)
     this.orm = orm
     this.#bound = bound
+    const pooled = (orm.config.get('driverOptions') as { statement_timeout?: unknown } | undefined)
+      ?.statement_timeout
+    this.#boundStatement =
+      bound === undefined || pooled === Math.ceil(bound)
+        ? null
+        : `set local statement_timeout = ${Math.ceil(bound)}`
   }
 
   /**
    * Runs `work` in one transaction, bounded as a whole by storeTimeout: PostgreSQL cancels a
-   * statement that outlasts it (`SET LOCAL statement_timeout`), a stalled connection gives up
+   * statement that outlasts it (`statement_timeout`, the pool's or `SET LOCAL`), a stalled connection gives up
    * at a timer, and work past the deadline rolls back rather than commits. Rejects when the
    * transaction rolled back (nothing landed; the failure as `storeError` says); resolves with
    * its outcome otherwise: `committed`, or `unknown` when COMMIT was sent and its answer was
@@ -939,8 +1012,7 @@ export class Store extends Statements {
     const committing: { value: T }[] = []
     const run = fork(this.orm).transactional(async (em) => {
       const tx = new Statements(() => em as EntityManager, bound, deadline)
-      if (bound !== undefined)
-        await tx.query(`set local statement_timeout = ${Math.ceil(bound)}`, [])
+      if (this.#boundStatement) await tx.query(this.#boundStatement, [])
       const value = await work(tx)
       // Answered 503 meanwhile (the timer won): nothing of it may land after all.
       if (bound !== undefined && (deadline.gaveUp || performance.now() >= deadline.at)) {

@@ -1,11 +1,11 @@
 import type { Endings } from './ending.ts'
 import { storedExpiry, storedSession } from './rules.ts'
-import type { EndTarget, Expiry, Store } from './store.ts'
+import type { LoadedSession } from './session.ts'
+import type { Expiry, SessionEnd } from './store.ts'
 import type { EndReason } from './vocabulary.ts'
 
-/** What the sweep needs: where rows are, how to end them, what this instance knows of activity. */
+/** What the sweep needs: how to claim and end rows, what this instance knows of activity. */
 export interface SweepParts {
-  store: Store
   endings: Endings
   /** The ward's idle limit, for rows stored without their own (seconds). */
   expireAfter: number
@@ -13,6 +13,13 @@ export interface SweepParts {
   touchInterval: number
   /** The latest activity this instance knows for these hashes (its cache, the bus), ms. */
   knownActivity(tokenHashes: string[]): Promise<Map<string, number>>
+}
+
+/** How much one sweep round may do: rows per batch (one transaction), and time (ms). */
+export interface SweepLimits {
+  batch: number
+  /** A round starts no new batch once this much time has passed since it began. */
+  budget: number
 }
 
 /**
@@ -30,40 +37,65 @@ export function expiryAt(
 }
 
 /**
- * Ends up to `limit` expired sessions (absolute, or idle past the limit in force plus one write
- * interval by their rows) with their reason, through the one end path (hooks fire). The rules
- * judge each candidate with the activity this instance knows; an idle end applies only while no
- * instance has written activity since the row was read. Returns how many ended.
- *
- * @example
- * await sweep(parts, Date.now(), 500)
+ * The ends the rules call for among claimed candidates, one per reason (and idle limit): each
+ * candidate judged with the activity this instance knows. An idle end applies only while no
+ * instance has written activity since the row was read.
  */
-export async function sweep(parts: SweepParts, now: number, limit: number): Promise<number> {
-  const candidates = await parts.store.listExpired(expiryAt(now, parts), limit)
-  const known = await parts.knownActivity(candidates.map(({ record }) => record.tokenHash))
+function plannedEnds(
+  parts: SweepParts,
+  candidates: LoadedSession[],
+  known: Map<string, number>,
+  now: number,
+): SessionEnd[] {
   const margin = parts.touchInterval * 1000
-  const groups = new Map<string, { reason: EndReason; target: EndTarget }>()
+  const endedAt = new Date()
+  const groups = new Map<string, SessionEnd & { target: { ids: string[] } }>()
   for (const candidate of candidates) {
     const { record } = candidate
     const stored = storedSession(candidate, known.get(record.tokenHash) ?? 0, parts.expireAfter)
     const { expireAfter } = stored
-    const reason = storedExpiry(stored, now, margin)
+    const reason: EndReason | null = storedExpiry(stored, now, margin)
     if (!reason) continue
     const key = reason === 'idle' ? `idle:${expireAfter}` : reason
     const group = groups.get(key) ?? {
       reason,
-      // Idle ends only while no instance has written activity since the row was read.
+      endedAt,
       target: {
         ids: [],
         ...(reason === 'idle' ? { activeBefore: new Date(now - expireAfter * 1000 - margin) } : {}),
       },
     }
-    if ('ids' in group.target) group.target.ids.push(record.id)
+    group.target.ids.push(record.id)
     groups.set(key, group)
   }
+  return [...groups.values()]
+}
+
+/**
+ * One sweep round: ends the sessions expired at `now` (absolute, or idle past the limit in
+ * force plus one write interval by their rows) with their reason, through the one end path
+ * (hooks fire), batch after batch while a batch comes back full, until `limits.budget` runs
+ * out. Each batch claims its rows in its own transaction, skipping rows another instance is
+ * sweeping, so instances share a backlog and each row ends once. Returns how many ended.
+ *
+ * @example
+ * await sweep(parts, Date.now(), { batch: 500, budget: 30_000 })
+ */
+export async function sweep(parts: SweepParts, now: number, limits: SweepLimits): Promise<number> {
+  const started = performance.now()
   let ended = 0
-  for (const { reason, target } of groups.values()) {
-    ended += (await parts.endings.end(target, reason)).length
+  for (;;) {
+    let claimed = 0
+    const records = await parts.endings.endClaimed(async (tx) => {
+      const candidates = await tx.claimExpired(expiryAt(now, parts), limits.batch)
+      claimed = candidates.length
+      const hashes = candidates.map(({ record }) => record.tokenHash)
+      return plannedEnds(parts, candidates, await parts.knownActivity(hashes), now)
+    })
+    ended += records.length
+    // A short batch: nothing else is due. Nothing ended: what is left is spared (activity
+    // this instance knows), and claiming it again would end nothing more.
+    const more = claimed === limits.batch && records.length > 0
+    if (!more || performance.now() - started >= limits.budget) return ended
   }
-  return ended
 }

@@ -118,8 +118,9 @@ export interface Ward {
    */
   endSessions(userId: string, options?: EndSessionsOptions): Promise<number>
   /**
-   * Ends expired sessions now (idle or past their absolute end), up to one batch, with hooks;
-   * returns how many. The ward also does this every `sweepInterval` seconds.
+   * Ends expired sessions now (idle or past their absolute end), with hooks, batch after batch
+   * for up to 30 s (half `sweepInterval` with the timer on); returns how many. The ward also
+   * does this every `sweepInterval` seconds.
    */
   sweep(): Promise<number>
   /** Applies pending schema migrations; returns the names applied (none when up to date). */
