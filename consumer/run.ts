@@ -252,7 +252,10 @@ async function browserFlow(base: string): Promise<void> {
 }
 
 /** The examples under examples/: each file named here is a README block, verbatim. */
-const EXAMPLES = [{ name: 'express', framework: 'Express', files: ['server.mjs'] }]
+const EXAMPLES = [
+  { name: 'express', framework: 'Express', files: ['server.mjs'] },
+  { name: 'fastify', framework: 'Fastify', files: ['server.mjs'] },
+]
 
 /**
  * Copies an example (and the pages the examples share) out of the repository, checks its files
