@@ -5,7 +5,7 @@ import express, {
   type Response as ExpressResponse,
   type RequestHandler,
 } from 'express'
-import type { AuthenticateOutcome, Refusal, WardProblem } from '../outside-hono.ts'
+import type { AuthenticateOutcome } from '../outside-hono.ts'
 import type { CreatedSession, SessionInfo } from '../session.ts'
 import type { Ward } from '../ward.ts'
 import {
@@ -70,10 +70,6 @@ function seen(req: ExpressRequest): NodeRequest {
   }
 }
 
-function sendRefusal(res: ExpressResponse, refusal: Refusal): void {
-  writeResponse(res, refusal.response)
-}
-
 /**
  * The ward for an Express 5 app. The client address is Express's `req.ip` (so `trust proxy`
  * decides whether X-Forwarded-For counts); a `clientIp` option of the ward still decides first.
@@ -123,7 +119,7 @@ export function expressWard(ward: Ward): ExpressWard {
     },
     requireSession: () => async (req, res, next) => {
       const outcome = await decide(req)
-      if ('problem' in outcome) return sendRefusal(res, outcome)
+      if ('problem' in outcome) return writeResponse(res, outcome.response)
       req.session = outcome.session
       next()
     },
@@ -155,5 +151,3 @@ export function expressWard(ward: Ward): ExpressWard {
     },
   }
 }
-
-export type { WardProblem }

@@ -96,7 +96,7 @@ export function writeResponse(target: ServerResponse, answer: Response): void {
   const body = Readable.fromWeb(answer.body as import('node:stream/web').ReadableStream)
   target.once('close', () => body.destroy())
   body.once('error', () => target.destroy())
-  // Headers now, so a stream's first event is not held back waiting for a body chunk.
-  target.flushHeaders()
+  // An event stream's headers go at once, not with its first event.
+  if (answer.headers.get('content-type')?.startsWith('text/event-stream')) target.flushHeaders()
   body.pipe(target)
 }
