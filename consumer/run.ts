@@ -321,7 +321,11 @@ async function exampleFlow(base: string, framework: string): Promise<void> {
     const stay = page.waitForResponse((r) => r.url() === `${base}/session/ping`)
     await page.click('[data-sessionward="stay"]')
     await shows('#state', 'active')
-    check((await stay).status() === 200, `${framework}: Stay → active, the server pinged (200)`)
+    const stayed = await stay
+    check(
+      stayed.status() === 200,
+      `${framework}: Stay → active, POST /session/ping → ${stayed.status()} ${await stayed.text()}`,
+    )
     const logout = page.waitForResponse(
       (r) => r.url() === `${base}/session/logout` && r.request().method() === 'POST',
     )

@@ -91,6 +91,27 @@ function lastForwardedFor(headers: Headers): string | undefined {
   return last || undefined
 }
 
+/**
+ * The URL the browser asked for. Next hands route handlers and the proxy a URL on its own
+ * hostname (`http://localhost:3000/…` even when the browser is at `http://127.0.0.1:3000`) and
+ * passes the real one in `X-Forwarded-Host` and `X-Forwarded-Proto` (from the Host header and
+ * the socket when no proxy set them): the Origin check compares with that one.
+ */
+function publicUrl(headers: Headers, given: URL): string {
+  const host = headers.get('x-forwarded-host') ?? headers.get('host') ?? given.host
+  const proto =
+    headers.get('x-forwarded-proto')?.split(',')[0]?.trim() ?? given.protocol.slice(0, -1)
+  return `${proto}://${host}${given.pathname}${given.search}`
+}
+
+/** The request at the URL the browser asked for (see `publicUrl`). */
+function asPublic(request: Request): Request {
+  const url = publicUrl(request.headers, new URL(request.url))
+  if (url === request.url) return request
+  const { method, headers, body, signal } = request
+  return new Request(url, { method, headers, body, signal, duplex: 'half' } as RequestInit)
+}
+
 /** A `Set-Cookie` line as the ward writes it, as `cookies().set()` takes it. */
 export function parseSetCookie(line: string): CookieToSet {
   const [pair = '', ...attributes] = line.split(';')
@@ -130,23 +151,23 @@ export function createNextWard(
   /** The request Next is answering, from its headers: its public origin, `method`. */
   async function scopedRequest(method: string): Promise<Request> {
     const headers = await scope.headers()
-    const host = headers.get('x-forwarded-host') ?? headers.get('host') ?? 'localhost'
-    const proto = headers.get('x-forwarded-proto')?.split(',')[0]?.trim() ?? 'http'
-    return new Request(`${proto}://${host}/`, { method, headers })
+    return new Request(publicUrl(headers, new URL('http://localhost/')), { method, headers })
   }
 
   const serve = async (request: Request) =>
-    routes.fetch(request, { incoming: { socket: { remoteAddress: clientIp(request.headers) } } })
+    routes.fetch(asPublic(request), {
+      incoming: { socket: { remoteAddress: clientIp(request.headers) } },
+    })
 
   return {
     handlers: { GET: serve, POST: serve, DELETE: serve },
     getSession: async (request) => {
-      const asked = request ?? (await scopedRequest('GET'))
+      const asked = request ? asPublic(request) : await scopedRequest('GET')
       const outcome = await ward.authenticate(asked, { ip: clientIp(asked.headers) })
       return 'session' in outcome ? outcome.session : null
     },
     signIn: async (userId, request) => {
-      const asked = request ?? (await scopedRequest('POST'))
+      const asked = request ? asPublic(request) : await scopedRequest('POST')
       const outcome = await ward.signIn(asked, userId, { ip: clientIp(asked.headers) })
       if ('problem' in outcome) return outcome
       for (const line of outcome.headers.getSetCookie()) {
@@ -158,14 +179,15 @@ export function createNextWard(
     proxy: (proxyOptions = {}) => {
       const { redirectTo } = proxyOptions
       return async (request) => {
-        const outcome: AuthenticateOutcome = await ward.authenticate(request, {
+        const asked = asPublic(request)
+        const outcome: AuthenticateOutcome = await ward.authenticate(asked, {
           ip: clientIp(request.headers),
         })
         if ('session' in outcome) return undefined
         const page =
           request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html')
         if (!redirectTo || !page) return outcome.response
-        const url = new URL(request.url)
+        const url = new URL(asked.url)
         const target = new URL(redirectTo, url)
         target.searchParams.set('next', url.pathname + url.search)
         const headers = new Headers({ location: target.toString() })

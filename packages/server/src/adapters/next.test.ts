@@ -32,6 +32,27 @@ function setCookieLine(cookie: CookieToSet): string {
 }
 
 /**
+ * The request as Next hands it to a route handler or the proxy: on its own hostname
+ * (`http://localhost:port`), the browser's host and the socket in `X-Forwarded-*` unless a proxy
+ * set them (base-server.js).
+ */
+function asNextGivesIt(received: Request, env: unknown): Request {
+  const { port, pathname, search, host } = new URL(received.url)
+  const headers = new Headers(received.headers)
+  const socket = (env as { incoming: { socket: { remoteAddress?: string } } }).incoming.socket
+  if (!headers.has('x-forwarded-host')) headers.set('x-forwarded-host', host)
+  if (!headers.has('x-forwarded-proto')) headers.set('x-forwarded-proto', 'http')
+  if (!headers.has('x-forwarded-for')) headers.set('x-forwarded-for', socket.remoteAddress ?? '')
+  const { method, body } = received
+  return new Request(`http://localhost:${port}${pathname}${search}`, {
+    method,
+    headers,
+    body,
+    duplex: 'half',
+  } as RequestInit)
+}
+
+/**
  * The cases' host app as Next runs an App Router app: `proxy.ts` (sw.proxy) before `/api/*`,
  * route handlers that read the session (`getSession(request)`), a page (`getSession()` from the
  * headers), a login route handler calling `signIn(userId)` with cookies set through the scope,
@@ -79,7 +100,8 @@ const nextHost: StartHost = (ward) => {
     }
     return new Response(null, { status: 404 })
   }
-  return serveFetch(async (request) => {
+  return serveFetch(async (received, env) => {
+    const request = asNextGivesIt(received, env)
     const state: Scope = { request, cookies: [] }
     const answer = await storage.run(state, () => route(request))
     const cookies = state.cookies.map(setCookieLine)
