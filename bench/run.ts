@@ -21,11 +21,14 @@ const header = [
   'Ratios compare cases measured in the same run; absolute figures depend on the machine.',
 ]
 const file = new URL('../BENCHMARKS.md', import.meta.url)
-// `npm run trace` writes its own section (before/after numbers of a refactor): kept as it is.
-const traceSection = /^## Request trace[\s\S]*?(?=^## |(?![\s\S]))/m.exec(
-  readFileSync(file, 'utf8'),
-)?.[0]
-const kept = traceSection ? [traceSection.trimEnd()] : []
+// `npm run trace` and `npm run bench:peers` write their own sections: kept as they are.
+const previous = readFileSync(file, 'utf8')
+const kept = [
+  /^## Request trace[\s\S]*?(?=^## |(?![\s\S]))/m,
+  /^## Peers:[\s\S]*?(?=^## |(?![\s\S]))/m,
+]
+  .map((section) => section.exec(previous)?.[0]?.trimEnd())
+  .filter((section) => section !== undefined)
 const text = `${[...header, '', ...[...sections, ...kept].flatMap((s) => [s, ''])].join('\n')}`
 writeFileSync(file, text)
 process.stdout.write(text)
