@@ -14,7 +14,6 @@
 //     POLL_MS with the old cookie until it refuses (401), up to REVOCATION_LIMIT_S.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { cpus } from 'node:os'
 import { createInterface } from 'node:readline'
 import autocannon from 'autocannon'
@@ -161,9 +160,9 @@ async function revocationDelay(library: Library, a: string, b: string): Promise<
 const median = (values: number[]) =>
   [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] ?? 0
 
+/** The installed version (its package.json, read as a file: some packages do not export it). */
 function version(name: string): string {
-  const require = createRequire(new URL('../package.json', import.meta.url))
-  const file = require.resolve(`${name}/package.json`)
+  const file = new URL(`../node_modules/${name}/package.json`, import.meta.url)
   return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
 }
 
@@ -171,6 +170,13 @@ async function main(): Promise<void> {
   if (manyInstancesSkipReason) {
     throw new Error(`bench:peers needs PostgreSQL and Redis: ${manyInstancesSkipReason}`)
   }
+  // Read first: a package missing fails the run before any measurement.
+  const versions = new Map(
+    LIBRARIES.map((library) => [
+      library.key,
+      library.packages.map((name) => `${name} ${version(name)}`).join(', '),
+    ]),
+  )
   const instances = new Map<string, [Instance, Instance]>()
   try {
     for (const library of LIBRARIES) {
@@ -211,13 +217,12 @@ async function main(): Promise<void> {
       const [a, b] = instances.get(library.key) ?? []
       if (!a || !b) continue
       const delay = await revocationDelay(library, a.base, b.base)
-      const versions = library.packages.map((name) => `${name} ${version(name)}`).join(', ')
       const revoked =
         delay === null
           ? `still accepted after ${REVOCATION_LIMIT_S} s (${library.bound})`
           : `${delay.toFixed(0)} ms`
       rows.push(
-        `| ${library.label} | ${(median(shares.get(library.key) ?? []) * 100).toFixed(1)}% | ${median(p99s.get(library.key) ?? []).toFixed(0)} ms | ${median(cpuPerRequest.get(library.key) ?? []).toFixed(1)} µs | ${revoked} | ${versions} |`,
+        `| ${library.label} | ${(median(shares.get(library.key) ?? []) * 100).toFixed(1)}% | ${median(p99s.get(library.key) ?? []).toFixed(0)} ms | ${median(cpuPerRequest.get(library.key) ?? []).toFixed(1)} µs | ${revoked} | ${versions.get(library.key)} |`,
       )
     }
     const section = [
