@@ -11,7 +11,9 @@
 //     per second as a share of the bare route's in the same round (median), the guarded p99,
 //     and the instance's CPU time per guarded request (median);
 //   - revocation delay: sign in on A, check B accepts the cookie, log out on A, then ask B every
-//     POLL_MS with the old cookie until it refuses (401), up to REVOCATION_LIMIT_S.
+//     POLL_MS with the old cookie until it refuses (401), up to REVOCATION_LIMIT_S; REVOCATIONS
+//     times, the median reported. CPU is the instance's Node process only (not PostgreSQL's or
+//     Redis').
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
@@ -24,6 +26,8 @@ const SECONDS = 2
 const CONNECTIONS = 50
 const POLL_MS = 5
 const REVOCATION_LIMIT_S = 10
+// Revocation is timed this many times per library (a fresh session each), the median reported.
+const REVOCATIONS = 3
 
 interface Library {
   key: string
@@ -216,11 +220,17 @@ async function main(): Promise<void> {
     for (const library of LIBRARIES) {
       const [a, b] = instances.get(library.key) ?? []
       if (!a || !b) continue
-      const delay = await revocationDelay(library, a.base, b.base)
+      const delays: (number | null)[] = []
+      for (let time = 0; time < REVOCATIONS; time++) {
+        delays.push(await revocationDelay(library, a.base, b.base))
+      }
+      // A refusal never seen counts as the longest.
+      const seen = delays.filter((delay) => delay !== null)
+      const delay = seen.length * 2 > delays.length ? median(seen) : null
       const revoked =
         delay === null
-          ? `still accepted after ${REVOCATION_LIMIT_S} s (${library.bound})`
-          : `${delay.toFixed(0)} ms`
+          ? `still accepted after ${REVOCATION_LIMIT_S} s: ${library.bound}`
+          : `${delay.toFixed(0)} ms (median of ${REVOCATIONS})`
       rows.push(
         `| ${library.label} | ${(median(shares.get(library.key) ?? []) * 100).toFixed(1)}% | ${median(p99s.get(library.key) ?? []).toFixed(0)} ms | ${median(cpuPerRequest.get(library.key) ?? []).toFixed(1)} µs | ${revoked} | ${versions.get(library.key)} |`,
       )
@@ -230,7 +240,7 @@ async function main(): Promise<void> {
       '',
       `Measured on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}; PostgreSQL and Redis on the same machine. Method: bench/peers.ts (its opening comment). ${ROUNDS} rounds of ${SECONDS} s per route with ${CONNECTIONS} connections, libraries alternating within each round; each library runs as two instances (processes) on the same stores.`,
       '',
-      '| library | guarded rps, share of its bare route | guarded p99 | server CPU per guarded request | revocation delay (logout on A → first refusal on B) | versions |',
+      '| library | guarded rps, share of its bare route | guarded p99 | CPU per guarded request (the instance) | revocation delay (logout on A → first refusal on B) | versions |',
       '|---|---|---|---|---|---|',
       ...rows,
     ].join('\n')
