@@ -24,7 +24,7 @@ const header = [
   'Ratios compare cases measured in the same run; absolute figures depend on the machine.',
 ]
 const file = BENCHMARKS_FILE
-// `npm run trace` and `npm run bench:million` write their own sections: kept as they are.
+// `npm run trace`, `npm run bench:million` and `npm run bench:peers` write their own sections: kept as they are.
 const kept = keptSections(readFileSync(file, 'utf8'))
 const text = `${[...header, '', ...[...sections, ...kept].flatMap((s) => [s, ''])].join('\n')}`
 writeFileSync(file, text)

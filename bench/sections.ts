@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 
 // BENCHMARKS.md sections that scripts other than `npm run bench` write (`npm run trace`,
-// `npm run bench:million`): `npm run bench` keeps them as they are.
-const KEPT_TITLES = ['## Request trace', '## A million users']
+// `npm run bench:million`, `npm run bench:peers`): `npm run bench` keeps them as they are.
+const KEPT_TITLES = ['## Request trace', '## A million users', '## Peers:']
 
 export const BENCHMARKS_FILE = new URL('../BENCHMARKS.md', import.meta.url)
 

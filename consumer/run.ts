@@ -70,35 +70,57 @@ function readmeBlock(name: string): string {
   return match[1]
 }
 
-/** Starts the README's server.mjs and waits until it answers. */
-async function startServer(
-  databaseUrl: string | undefined,
-): Promise<{ base: string; stop(): Promise<void> }> {
+/** A process the test started, answering at `base`. */
+interface Started {
+  base: string
+  stop(): Promise<void>
+}
+
+/**
+ * Starts `command` in `cwd` on a free PORT, in a process group of its own (so `npm start`'s
+ * node goes with it), and waits until `probe` answers.
+ */
+async function startProcess(
+  cwd: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  probe = '/api/me',
+  within = 120,
+): Promise<Started> {
   const port = await freePort()
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) }
-  delete env.DATABASE_URL
-  if (databaseUrl) env.DATABASE_URL = databaseUrl
-  const child: ChildProcess = spawn(process.execPath, ['server.mjs'], {
-    cwd: app,
-    env,
+  const child: ChildProcess = spawn(command, args, {
+    cwd,
+    env: { ...env, PORT: String(port) },
     stdio: 'inherit',
+    detached: true,
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   const base = `http://127.0.0.1:${port}`
   for (let attempt = 0; ; attempt++) {
     const early = await Promise.race([exited, new Promise((r) => setTimeout(r, 250, 'waiting'))])
-    if (early !== 'waiting') throw new Error(`server.mjs exited with ${early} before answering`)
-    const answer = await fetch(`${base}/api/me`).catch(() => null)
+    if (early !== 'waiting') throw new Error(`${command} ${args.join(' ')} exited with ${early}`)
+    const answer = await fetch(`${base}${probe}`, { redirect: 'manual' }).catch(() => null)
     if (answer) break
-    if (attempt > 240) throw new Error('server.mjs did not answer within 60 s')
+    if (attempt > within * 4) {
+      throw new Error(`${command} ${args.join(' ')} did not answer within ${within} s`)
+    }
   }
   return {
     base,
     stop: async () => {
-      child.kill()
+      if (child.pid) process.kill(-child.pid, 'SIGTERM')
       await exited
     },
   }
+}
+
+/** Starts the README's server.mjs and waits until it answers. */
+function startServer(databaseUrl: string | undefined): Promise<Started> {
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  delete env.DATABASE_URL
+  if (databaseUrl) env.DATABASE_URL = databaseUrl
+  return startProcess(app, process.execPath, ['server.mjs'], env)
 }
 
 async function json(response: Response): Promise<Record<string, unknown>> {
@@ -231,6 +253,93 @@ async function browserFlow(base: string): Promise<void> {
     await browser.close()
   }
 }
+
+/** The examples under examples/: each file named here is a README block, verbatim. */
+const EXAMPLES = [
+  { name: 'express', framework: 'Express', files: ['server.mjs'] },
+  { name: 'fastify', framework: 'Fastify', files: ['server.mjs'] },
+  {
+    name: 'next',
+    framework: 'Next.js',
+    files: ['lib/ward.js', 'app/session/[...path]/route.js', 'proxy.js', 'app/login/actions.js'],
+  },
+]
+
+/**
+ * Copies an example (and the pages the examples share) out of the repository, checks its files
+ * are the README's blocks, and installs it with the tarballs in place of the registry's
+ * @sessionward packages (its other dependencies as its package.json pins them).
+ */
+function installExample(example: (typeof EXAMPLES)[number], tarballs: string[]): string {
+  const examples = join(work, 'examples')
+  const outside = (source: string) => !/[/\\](node_modules|\.next)([/\\]|$)/.test(source)
+  cpSync(join(repo, 'examples', 'shared'), join(examples, 'shared'), { recursive: true })
+  const dir = join(examples, example.name)
+  cpSync(join(repo, 'examples', example.name), dir, { recursive: true, filter: outside })
+  for (const file of example.files) {
+    const block = readmeBlock(`examples/${example.name}/${file}`)
+    check(
+      block === readFileSync(join(dir, file), 'utf8'),
+      `README's examples/${example.name}/${file} block is the example's file`,
+    )
+  }
+  run('npm', ['install', '--no-audit', '--no-fund', ...tarballs], dir)
+  return dir
+}
+
+/**
+ * An example in Chromium, as a person uses it: the login form, the guarded page and API, the
+ * warning after `warnAfter` (WARN_AFTER), Stay, sign out, and the 401 after it.
+ */
+async function exampleFlow(base: string, framework: string): Promise<void> {
+  const browser = await launchChromium()
+  try {
+    const page = await (await browser.newContext()).newPage()
+    const me = () => page.evaluate(async () => (await fetch('/api/me')).status)
+    const shows = (selector: string, text: string) =>
+      page.waitForFunction(
+        ([s, t]) => document.querySelector(s as string)?.textContent === t,
+        [selector, text],
+        { timeout: 60_000 },
+      )
+    await page.goto(`${base}/`)
+    await page.waitForURL((url) => url.pathname === '/login')
+    check((await me()) === 401, `${framework}: / without a session → /login; GET /api/me → 401`)
+    await page.fill('#username', 'alice')
+    await page.fill('#password', 'alice')
+    const signedInAt = Date.now()
+    await Promise.all([page.waitForURL(`${base}/`), page.click('button[type="submit"]')])
+    await shows('#user', 'user-1')
+    check((await me()) === 200, `${framework}: signed in through the form; GET /api/me → 200`)
+    await shows('#state', 'warning')
+    await page.waitForSelector('[data-sessionward="stay"]', { state: 'visible' })
+    const idle = (Date.now() - signedInAt) / 1000
+    check(
+      idle >= Number(EXAMPLE_ENV.WARN_AFTER),
+      `${framework}: left idle, the warning dialog shows after ${idle.toFixed(1)} s (WARN_AFTER ${EXAMPLE_ENV.WARN_AFTER})`,
+    )
+    const stay = page.waitForResponse((r) => r.url() === `${base}/session/ping`)
+    await page.click('[data-sessionward="stay"]')
+    await shows('#state', 'active')
+    const stayed = await stay
+    check(
+      stayed.status() === 200,
+      `${framework}: Stay → active, POST /session/ping → ${stayed.status()} ${await stayed.text()}`,
+    )
+    const logout = page.waitForResponse(
+      (r) => r.url() === `${base}/session/logout` && r.request().method() === 'POST',
+    )
+    await page.click('#logout')
+    check((await logout).status() === 204, `${framework}: Sign out → POST /session/logout 204`)
+    await page.waitForURL(/\/login\?reason=logout/)
+    check((await me()) === 401, `${framework}: on /login?reason=logout, GET /api/me → 401`)
+  } finally {
+    await browser.close()
+  }
+}
+
+/** The examples' thresholds here: the warning soon, room to press Stay and sign out after it. */
+const EXAMPLE_ENV = { WARN_AFTER: '8', EXPIRE_AFTER: '60', NEXT_TELEMETRY_DISABLED: '1' }
 
 /**
  * Imports the React adapter as an app would (its export, then the core through the package's
@@ -416,6 +525,23 @@ async function main(): Promise<void> {
       await browserFlow(server.base)
     } finally {
       await server.stop()
+    }
+  }
+  for (const example of EXAMPLES) {
+    log(`examples/${example.name} with the tarballs installed, in Chromium`)
+    const dir = installExample(example, [tarball('server'), tarball('client')])
+    if (browserSkip) {
+      console.log(`browser run skipped: ${browserSkip}`)
+      continue
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env, ...EXAMPLE_ENV }
+    delete env.DATABASE_URL
+    // `npm start` of the Next.js example builds it first (`next build`): minutes on a busy machine.
+    const started = await startProcess(dir, 'npm', ['start'], env, '/api/me', 900)
+    try {
+      await exampleFlow(started.base, example.framework)
+    } finally {
+      await started.stop()
     }
   }
   log('embedded mode without the optional PGlite packages: createWard says what to install')
