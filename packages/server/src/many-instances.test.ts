@@ -1,53 +1,21 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { CHROME_120 } from './test-support/app.ts'
 import {
+  call,
   type Instance,
+  listen,
+  login,
   manyInstancesSkipReason,
   type OwnRedis,
   startInstance,
   startRedis,
 } from './test-support/instances.ts'
 import { freshDatabase } from './test-support/postgres.ts'
-import { EventReader } from './test-support/sse.ts'
 
 // Ward instances as separate Node processes on one PostgreSQL and one Redis (DESIGN §3 "Many
 // instances"). Windows are derived from the options (cacheTtl, expireAfter), never from how
 // fast this machine happens to be.
 
 const skipped = manyInstancesSkipReason ? ` (skipped: ${manyInstancesSkipReason})` : ''
-
-/** A request to an instance with a Bearer token. */
-function call(
-  instance: Instance,
-  path: string,
-  token?: string,
-  method = 'GET',
-  body?: unknown,
-): Promise<Response> {
-  return fetch(`${instance.url}${path}`, {
-    method,
-    headers: {
-      'user-agent': CHROME_120,
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-}
-
-async function login(instance: Instance, userId: string): Promise<{ token: string; id: string }> {
-  const response = await call(instance, '/login', undefined, 'POST', { userId })
-  if (response.status !== 200) throw new Error(`login failed: ${response.status}`)
-  return (await response.json()) as { token: string; id: string }
-}
-
-/** Opens `/session/events` on an instance and reads its first (`policy`) event. */
-async function listen(instance: Instance, token: string): Promise<EventReader> {
-  const events = new EventReader(await call(instance, '/session/events', token))
-  const first = await events.next()
-  if (first?.event !== 'policy') throw new Error(`expected a policy event, got ${first?.event}`)
-  return events
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

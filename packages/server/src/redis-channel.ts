@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
+import {
+  type Bus,
+  type ChannelListener,
+  deliver,
+  type EndNotice,
+  endEntry,
+  type Message,
+  PendingActivity,
+  parseMessage,
+} from './bus.ts'
 import type { WardLogger } from './options.ts'
-import { END_REASONS, type EndReason } from './vocabulary.ts'
 
 /*
  * What instances tell each other through Redis (DESIGN §3 "Many instances"). PostgreSQL stays
@@ -28,23 +37,6 @@ import { END_REASONS, type EndReason } from './vocabulary.ts'
  *    only, and keep answering the old token until cacheTtl.
  */
 
-/** An end another instance must hear about. */
-export interface EndNotice {
-  sessionId: string
-  tokenHash: string
-  reason: EndReason
-  /** When the session ended (ms). */
-  endedAt: number
-}
-
-/** What the channel hands to this instance from the others. */
-export interface ChannelListener {
-  ended(notice: EndNotice): void
-  activity(tokenHash: string, at: number): void
-  /** A session's token was rotated on another instance: `oldHash` is retired. */
-  rotated(oldHash: string, newHash: string): void
-}
-
 const CHANNEL = 'sessionward:v1:events'
 const ACTIVITY_KEY = 'sessionward:v1:activity'
 // Activity reaches the other instances within this (plus Redis' own delivery).
@@ -63,16 +55,6 @@ const BREAKER_OPEN = 'breaker-open'
 // Activity older than this is dropped from the sorted set (no session idles that long alive).
 const ACTIVITY_KEPT = 48 * 3600 * 1000
 const PRUNE_EVERY = 60_000
-const HASH = /^[0-9a-f]{64}$/
-
-/** A message on the channel: ends or activity, from one instance. */
-interface Message {
-  from: string
-  ends?: [string, string, string, number][]
-  activity?: [string, number][]
-  rotations?: [string, string][]
-}
-
 /**
  * The Redis side of a ward: publishes ends and activity, hands the others' to `listener`, and
  * answers "latest activity" for idle decisions.
@@ -81,7 +63,7 @@ interface Message {
  * const channel = new RedisChannel('redis://127.0.0.1:6379', listener, console)
  * channel.publishEnds([{ sessionId, tokenHash, reason: 'revoked', endedAt: Date.now() }])
  */
-export class RedisChannel {
+export class RedisChannel implements Bus {
   readonly #publisher: Redis
   /** The publisher as the guess counters see it: not ready while the breaker is open. */
   readonly #guarded: Redis
@@ -91,7 +73,7 @@ export class RedisChannel {
   readonly #logger: WardLogger
   // Our own messages come back to us: they are recognised by this and skipped.
   readonly #instance = randomUUID()
-  readonly #pendingActivity = new Map<string, number>()
+  readonly #pendingActivity = new PendingActivity()
   readonly #timer: NodeJS.Timeout
   #lastPrune = 0
   /** An outage is logged and its end not yet. */
@@ -148,12 +130,15 @@ export class RedisChannel {
     return this.#guarded
   }
 
+  /** Nothing: Redis is outside the transaction, so ends are published once they committed. */
+  async sendEndsIn(): Promise<void> {}
+
   /** Tells every other instance that these sessions ended. Never waits, never throws. */
   publishEnds(notices: EndNotice[]): void {
     if (notices.length === 0) return
     this.#publish({
       from: this.#instance,
-      ends: notices.map((n) => [n.sessionId, n.tokenHash, n.reason, n.endedAt]),
+      ends: notices.map(endEntry),
     })
   }
 
@@ -164,7 +149,7 @@ export class RedisChannel {
 
   /** Queues activity seen here for the next batch (rule 2). */
   noteActivity(tokenHash: string, at: number): void {
-    if (at > (this.#pendingActivity.get(tokenHash) ?? 0)) this.#pendingActivity.set(tokenHash, at)
+    this.#pendingActivity.note(tokenHash, at)
   }
 
   /**
@@ -269,8 +254,7 @@ export class RedisChannel {
   #flush(): void {
     // One batch at a time: a batch Redis has not answered is never followed by another.
     if (this.#pendingActivity.size === 0 || this.#flushing || !this.#usable()) return
-    const activity = [...this.#pendingActivity]
-    this.#pendingActivity.clear()
+    const activity = this.#pendingActivity.take()
     const now = Date.now()
     const pipeline = this.#publisher.pipeline()
     // GT: a slower instance's older activity never moves the shared value back.
@@ -291,14 +275,7 @@ export class RedisChannel {
 
   #receive(raw: string): void {
     const message = parseMessage(raw)
-    if (!message || message.from === this.#instance) return
-    for (const [oldHash, newHash] of message.rotations ?? []) {
-      this.#listener.rotated(oldHash, newHash)
-    }
-    for (const [sessionId, tokenHash, reason, endedAt] of message.ends ?? []) {
-      this.#listener.ended({ sessionId, tokenHash, reason: reason as EndReason, endedAt })
-    }
-    for (const [tokenHash, at] of message.activity ?? []) this.#listener.activity(tokenHash, at)
+    if (message && message.from !== this.#instance) deliver(message, this.#listener)
   }
 
   // Logged once per outage, not per failed command (rule 5).
@@ -345,45 +322,4 @@ function oldestQueued(client: Redis): unknown {
 function firstError(results: [Error | null, unknown][] | null): void {
   const failed = results?.find(([error]) => error)?.[0]
   if (failed) throw failed
-}
-
-/** A channel message, or null when it is not one of ours (anything else on Redis is ignored). */
-function parseMessage(raw: string): Message | null {
-  let value: unknown
-  try {
-    value = JSON.parse(raw)
-  } catch {
-    return null
-  }
-  if (typeof value !== 'object' || value === null) return null
-  const { from, ends = [], activity = [], rotations = [] } = value as Record<string, unknown>
-  if (
-    typeof from !== 'string' ||
-    !Array.isArray(ends) ||
-    !Array.isArray(activity) ||
-    !Array.isArray(rotations)
-  ) {
-    return null
-  }
-  const endsOk = ends.every(
-    (e) =>
-      Array.isArray(e) &&
-      typeof e[0] === 'string' &&
-      typeof e[1] === 'string' &&
-      HASH.test(e[1]) &&
-      (END_REASONS as readonly unknown[]).includes(e[2]) &&
-      Number.isFinite(e[3]),
-  )
-  const activityOk = activity.every(
-    (a) => Array.isArray(a) && typeof a[0] === 'string' && HASH.test(a[0]) && Number.isFinite(a[1]),
-  )
-  const rotationsOk = rotations.every(
-    (r) =>
-      Array.isArray(r) &&
-      typeof r[0] === 'string' &&
-      HASH.test(r[0]) &&
-      typeof r[1] === 'string' &&
-      HASH.test(r[1]),
-  )
-  return endsOk && activityOk && rotationsOk ? (value as Message) : null
 }

@@ -2,8 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { WardOptions } from '../options.ts'
+import { CHROME_120 } from './app.ts'
 import { postgresSkipReason } from './postgres.ts'
 import { redisUnavailable } from './services.ts'
+import { EventReader } from './sse.ts'
 
 const WARD_PROCESS = fileURLToPath(new URL('./ward-process.ts', import.meta.url))
 // Generous: a Node process boots, opens PostgreSQL and migrates on a loaded machine.
@@ -156,4 +158,41 @@ export async function startRedis(): Promise<OwnRedis> {
     },
     restart: start,
   }
+}
+
+/** A request to an instance with a Bearer token. */
+export function call(
+  instance: Pick<Instance, 'url'>,
+  path: string,
+  token?: string,
+  method = 'GET',
+  body?: unknown,
+): Promise<Response> {
+  return fetch(`${instance.url}${path}`, {
+    method,
+    headers: {
+      'user-agent': CHROME_120,
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  })
+}
+
+/** Signs `userId` in on an instance (test-support/ward-process.ts's /login). */
+export async function login(
+  instance: Pick<Instance, 'url'>,
+  userId: string,
+): Promise<{ token: string; id: string }> {
+  const response = await call(instance, '/login', undefined, 'POST', { userId })
+  if (response.status !== 200) throw new Error(`login failed: ${response.status}`)
+  return (await response.json()) as { token: string; id: string }
+}
+
+/** Opens `/session/events` on an instance and reads its first (`policy`) event. */
+export async function listen(instance: Pick<Instance, 'url'>, token: string): Promise<EventReader> {
+  const events = new EventReader(await call(instance, '/session/events', token))
+  const first = await events.next()
+  if (first?.event !== 'policy') throw new Error(`expected a policy event, got ${first?.event}`)
+  return events
 }
