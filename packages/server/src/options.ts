@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core'
 import type { Context } from 'hono'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { type JwtOptions, type ResolvedJwtOptions, resolveJwtOptions } from './jwt-options.ts'
 import { assertKnownKeys, assertOrigin, describe, fail, isRecord } from './option-checks.ts'
 import type { SessionInfo } from './session.ts'
@@ -82,7 +82,7 @@ export interface WardOptions extends Partial<SessionPolicy> {
    * its `/session/events` streams) at once, and idle decisions count activity seen anywhere.
    * Off when omitted: ends reach other instances within `cacheTtl`.
    */
-  redis?: Redis | string
+  redis?: Redis | Cluster | string
   /**
    * Many instances without Redis: `'postgres'` shares ends and activity through PostgreSQL's
    * LISTEN/NOTIFY on the ward's own database (one listening connection per instance, outside
@@ -112,7 +112,7 @@ export interface ResolvedOptions extends SessionPolicy {
   logger: WardLogger
   jwt: ResolvedJwtOptions | null
   throttle: ResolvedThrottle
-  redis: Redis | string | null
+  redis: Redis | Cluster | string | null
   bus: 'postgres' | null
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { Redis } from 'ioredis'
+import { type Cluster, Redis } from 'ioredis'
 import {
   type Bus,
   type ChannelListener,
@@ -37,6 +37,9 @@ import type { WardLogger } from './options.ts'
  *    only, and keep answering the old token until cacheTtl.
  */
 
+/** What the `redis` option takes once it is a client: one server (a Sentinel-managed one too) or a Cluster. */
+export type RedisClient = Redis | Cluster
+
 const CHANNEL = 'sessionward:v1:events'
 const ACTIVITY_KEY = 'sessionward:v1:activity'
 // Activity reaches the other instances within this (plus Redis' own delivery).
@@ -64,10 +67,10 @@ const PRUNE_EVERY = 60_000
  * channel.publishEnds([{ sessionId, tokenHash, reason: 'revoked', endedAt: Date.now() }])
  */
 export class RedisChannel implements Bus {
-  readonly #publisher: Redis
+  readonly #publisher: RedisClient
   /** The publisher as the guess counters see it: not ready while the breaker is open. */
-  readonly #guarded: Redis
-  readonly #subscriber: Redis
+  readonly #guarded: RedisClient
+  readonly #subscriber: RedisClient
   readonly #ownsPublisher: boolean
   readonly #listener: ChannelListener
   readonly #logger: WardLogger
@@ -90,7 +93,7 @@ export class RedisChannel implements Bus {
   #flushing = false
   #probing = false
 
-  constructor(redis: Redis | string, listener: ChannelListener, logger: WardLogger) {
+  constructor(redis: RedisClient | string, listener: ChannelListener, logger: WardLogger) {
     this.#listener = listener
     this.#logger = logger
     this.#ownsPublisher = typeof redis === 'string'
@@ -107,11 +110,7 @@ export class RedisChannel implements Bus {
     this.#guarded = this.#guard(this.#publisher)
     // Subscribing waits for the connection; ioredis subscribes again after each reconnect. A
     // subscription is never timed out: it waits for messages by design.
-    this.#subscriber = this.#publisher.duplicate({
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      commandTimeout: undefined,
-    })
+    this.#subscriber = subscriberFor(this.#publisher)
     for (const client of [this.#publisher, this.#subscriber]) {
       client.on('error', (error: Error) => this.#wentDown(error.message))
       client.on('close', () => this.#wentDown('connection closed'))
@@ -126,7 +125,7 @@ export class RedisChannel implements Bus {
    * The client the guess and login counters count on (the app's, or the channel's own from a
    * URL): its `status` is not 'ready' while the breaker is open, so they count in memory then.
    */
-  get client(): Redis {
+  get client(): RedisClient {
     return this.#guarded
   }
 
@@ -299,7 +298,7 @@ export class RedisChannel implements Bus {
    * The client as the counters see it: the same client (every method runs on it), with a
    * `status` that is not 'ready' while the breaker is open.
    */
-  #guard(client: Redis): Redis {
+  #guard(client: RedisClient): RedisClient {
     return new Proxy(client, {
       get: (target, key) => {
         if (key === 'status') return this.#usable() ? target.status : BREAKER_OPEN
@@ -314,8 +313,21 @@ export class RedisChannel implements Bus {
  * The oldest command a client has sent and Redis not yet answered. A Cluster client has no
  * such queue: then only the ward's own commands (timed out) open the breaker.
  */
-function oldestQueued(client: Redis): unknown {
-  return (client.commandQueue as Redis['commandQueue'] | undefined)?.peekFront()
+function oldestQueued(client: RedisClient): unknown {
+  return ((client as Redis).commandQueue as Redis['commandQueue'] | undefined)?.peekFront()
+}
+
+/**
+ * A second connection like `client`'s, to subscribe on: its commands wait for the connection
+ * and are never timed out (a subscription waits for messages by design). A Cluster's duplicate
+ * takes its startup nodes first and the per-node options apart; duck-typed, as the app's
+ * ioredis may be another copy than ours.
+ */
+function subscriberFor(client: RedisClient): RedisClient {
+  const waiting = { maxRetriesPerRequest: null, commandTimeout: undefined }
+  return (client as Cluster).isCluster === true
+    ? (client as Cluster).duplicate([], { enableOfflineQueue: true, redisOptions: waiting })
+    : (client as Redis).duplicate({ enableOfflineQueue: true, ...waiting })
 }
 
 /** A pipeline's answers, or the first error one of its commands got (a timeout among them). */

@@ -1,5 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { WardOptions } from '../options.ts'
 import { CHROME_120 } from './app.ts'
@@ -19,6 +22,16 @@ export const redisSkipReason = await redisUnavailable(process.env.REDIS_URL)
 
 /** Why the many-instance tests (PostgreSQL and Redis) are skipped, or null when they run. */
 export const manyInstancesSkipReason = postgresSkipReason ?? redisSkipReason
+
+/**
+ * Why the Redis Cluster test is skipped (it starts its own cluster with redis-server and
+ * redis-cli on private ports), or null when it runs.
+ */
+export const redisClusterSkipReason =
+  manyInstancesSkipReason ??
+  (['redis-server', 'redis-cli'].find((tool) => spawnSync(tool, ['--version']).status !== 0)
+    ? 'redis-server or redis-cli is not installed'
+    : null)
 
 /** A child process whose output lines are kept and can be waited for. */
 class Watched {
@@ -83,14 +96,19 @@ export interface Instance extends Pick<Watched, 'lines' | 'waitFor' | 'count' | 
   url: string
 }
 
-/** Starts a ward instance on `databaseUrl` (and `redisUrl` when given) with `options`. */
+/**
+ * Starts a ward instance on `databaseUrl` (and `redisUrl` when given) with `options`; `env`
+ * adds to its environment (`REDIS_CLUSTER`: see ward-process.ts).
+ */
 export async function startInstance(
   databaseUrl: string,
   redisUrl: string | null,
   options: WardOptions = {},
+  env: NodeJS.ProcessEnv = {},
 ): Promise<Instance> {
-  const env: NodeJS.ProcessEnv = {
+  env = {
     ...process.env,
+    ...env,
     DATABASE_URL: databaseUrl,
     WARD_OPTIONS: JSON.stringify(options),
   }
@@ -112,6 +130,57 @@ export async function startInstance(
     count: (pattern) => watched.count(pattern),
     stop: (signal) => watched.stop(signal),
   }
+}
+
+/** A Redis Cluster of the test's own: three masters on private ports, nothing on disk to keep. */
+export interface OwnRedisCluster {
+  /** `host:port` of each node. */
+  nodes: string[]
+  kill(): Promise<void>
+}
+
+/**
+ * Starts three `redis-server --cluster-enabled yes` nodes on free ports (their cluster bus on
+ * free ports too), joins them with `redis-cli --cluster create`, and waits until every node
+ * says the cluster is ok.
+ */
+export async function startRedisCluster(): Promise<OwnRedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'sessionward-cluster-'))
+  const servers: Watched[] = []
+  const nodes: string[] = []
+  const kill = async () => {
+    await Promise.all(servers.map((server) => server.stop('SIGKILL')))
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    for (let i = 0; i < 3; i++) {
+      const [port, busPort] = [await freePort(), await freePort()]
+      const server = new Watched(
+        spawn('redis-server', [
+          ...['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'],
+          ...['--cluster-port', String(busPort), '--cluster-config-file', `nodes-${port}.conf`],
+          ...['--dir', dir, '--save', '', '--appendonly', 'no'],
+        ]),
+      )
+      servers.push(server)
+      await server.waitFor(/Ready to accept connections/)
+      nodes.push(`127.0.0.1:${port}`)
+    }
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-yes'])
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create: ${created.stdout}`)
+    for (const node of nodes) {
+      const [host, port] = node.split(':') as [string, string]
+      for (;;) {
+        const info = spawnSync('redis-cli', ['-h', host, '-p', port, 'cluster', 'info'])
+        if (String(info.stdout).includes('cluster_state:ok')) break
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+  } catch (error) {
+    await kill()
+    throw error
+  }
+  return { nodes, kill }
 }
 
 /** A port nothing listens on right now. */

@@ -1,12 +1,20 @@
 // One ward instance as its own Node process, for the many-instance tests and the propagation
 // benchmark: `node --conditions=source ward-process.ts` with DATABASE_URL, REDIS_URL (optional)
-// and WARD_OPTIONS (JSON). Prints `listening <port>` on stdout once it serves; the ward's log
-// lines follow on stdout, one per line, prefixed with their level.
+// or REDIS_CLUSTER (a Redis Cluster node's `host:port`: the ward gets an ioredis Cluster client
+// that starts from it) and WARD_OPTIONS (JSON). Prints `listening <port>` on stdout once it
+// serves; the ward's log lines follow on stdout, one per line, prefixed with their level.
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
+import { Cluster } from 'ioredis'
 import type { WardEnv } from '../middleware.ts'
 import type { WardOptions } from '../options.ts'
 import { createWard } from '../ward.ts'
+
+/** An ioredis Cluster client that discovers the cluster from one node. */
+function clusterFrom(node: string): Cluster {
+  const [host, port] = node.split(':')
+  return new Cluster([{ host, port: Number(port) }], { redisOptions: { commandTimeout: 1_000 } })
+}
 
 const options = JSON.parse(process.env.WARD_OPTIONS ?? '{}') as WardOptions
 const line =
@@ -18,6 +26,7 @@ const ward = await createWard({
   ...options,
   database: process.env.DATABASE_URL,
   ...(process.env.REDIS_URL ? { redis: process.env.REDIS_URL } : {}),
+  ...(process.env.REDIS_CLUSTER ? { redis: clusterFrom(process.env.REDIS_CLUSTER) } : {}),
   logger: { info: line('info'), warn: line('warn'), error: line('error') },
 })
 await ward.migrate()

@@ -1,0 +1,90 @@
+import { Cluster } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import {
+  call,
+  type Instance,
+  listen,
+  login,
+  type OwnRedisCluster,
+  redisClusterSkipReason,
+  startInstance,
+  startRedisCluster,
+} from './test-support/instances.ts'
+import { freshDatabase } from './test-support/postgres.ts'
+
+// The `redis` option given an ioredis Cluster client: a three-node Redis Cluster the test
+// starts on private ports, ward instances (separate processes) that start from different nodes.
+// Within cacheTtl (60 s) only the cluster can have told an instance of an end.
+
+const skipped = redisClusterSkipReason ? ` (skipped: ${redisClusterSkipReason})` : ''
+const CACHE_TTL = 60
+
+describe.skipIf(redisClusterSkipReason !== null)(
+  `redis: an ioredis Cluster client${skipped}`,
+  { timeout: 180_000 },
+  () => {
+    let cluster: OwnRedisCluster
+    let databaseUrl: string
+    const started: Instance[] = []
+
+    beforeAll(async () => {
+      cluster = await startRedisCluster()
+      const base = new URL(String(process.env.DATABASE_URL)).pathname.slice(1) || 'postgres'
+      databaseUrl = await freshDatabase(
+        String(process.env.DATABASE_URL),
+        `${base}_cluster${process.env.VITEST_POOL_ID ?? '0'}`,
+      )
+    })
+    afterEach(async () => {
+      await Promise.all(started.splice(0).map((instance) => instance.stop()))
+    })
+    afterAll(async () => {
+      await cluster?.kill()
+    })
+
+    it('ends reach instances started from other nodes, activity is shared in the cluster', async () => {
+      const trio = await Promise.all(
+        cluster.nodes.map((node) =>
+          startInstance(databaseUrl, null, { cacheTtl: CACHE_TTL }, { REDIS_CLUSTER: node }),
+        ),
+      )
+      started.push(...trio)
+      for (const [index, ender] of trio.entries()) {
+        const { token } = await login(ender, `erin${index}`)
+        const others = trio.filter((instance) => instance !== ender)
+        const [streamed, other] = others as [Instance, Instance]
+        const events = await listen(streamed, token)
+        expect((await call(other, '/api/me', token)).status).toBe(200)
+        const ended = Date.now()
+        expect((await call(ender, '/session/logout', token, 'POST')).status).toBe(204)
+        expect(await events.next()).toEqual({
+          event: 'ended',
+          data: JSON.stringify({ reason: 'logout' }),
+        })
+        let refused: Response
+        do refused = await call(other, '/api/me', token)
+        while (refused.status === 200 && Date.now() - ended < (CACHE_TTL * 1000) / 2)
+        expect(refused.status).toBe(401)
+        expect(await refused.json()).toMatchObject({ error: 'session_ended', reason: 'logout' })
+      }
+      // Activity moves at most once a second per session: a request a second after the login is
+      // shared, and lands in the cluster's sorted set (on whichever node owns its slot).
+      const { token } = await login(trio[0] as Instance, 'frank')
+      await new Promise((resolve) => setTimeout(resolve, 1_100))
+      expect((await call(trio[1] as Instance, '/api/me', token)).status).toBe(200)
+      const [host, port] = (cluster.nodes[2] as string).split(':')
+      const reader = new Cluster([{ host: host as string, port: Number(port) }])
+      try {
+        let shared = 0
+        for (let looks = 0; shared === 0 && looks < 100; looks++) {
+          shared = await reader.zcard('sessionward:v1:activity')
+          if (shared === 0) await new Promise((resolve) => setTimeout(resolve, 100))
+        }
+        expect(shared).toBe(1)
+      } finally {
+        reader.disconnect()
+      }
+      for (const instance of trio) expect(instance.count(/Redis unavailable/)).toBe(0)
+    })
+  },
+)
