@@ -22,7 +22,7 @@ function skippedParts(): string[] {
     manyInstancesSkipReason && `many-instance tests skipped: ${manyInstancesSkipReason}`,
     !manyInstancesSkipReason &&
       redisClusterSkipReason &&
-      `Redis Cluster test skipped: ${redisClusterSkipReason}`,
+      `Redis Cluster and Sentinel tests skipped: ${redisClusterSkipReason}`,
     chromiumSkipReason && `e2e scenarios skipped: ${chromiumSkipReason}`,
     !chromiumSkipReason &&
       manyInstancesSkipReason &&

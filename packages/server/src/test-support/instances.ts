@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -181,6 +181,42 @@ export async function startRedisCluster(): Promise<OwnRedisCluster> {
     throw error
   }
   return { nodes, kill }
+}
+
+/** A Redis master of the test's own watched by one Sentinel, which clients ask for the master. */
+export interface OwnRedisSentinel {
+  /** `host:port` of the Sentinel. */
+  sentinel: string
+  /** The name the Sentinel knows the master by. */
+  name: string
+  kill(): Promise<void>
+}
+
+/** Starts a Redis master (see `startRedis`) and one Sentinel on free ports that monitors it. */
+export async function startRedisSentinel(): Promise<OwnRedisSentinel> {
+  const master = await startRedis()
+  const dir = mkdtempSync(join(tmpdir(), 'sessionward-sentinel-'))
+  const port = await freePort()
+  const name = 'sessionward'
+  const config = join(dir, 'sentinel.conf')
+  const masterPort = new URL(master.url).port
+  writeFileSync(
+    config,
+    `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${masterPort} 1\n`,
+  )
+  const sentinel = new Watched(spawn('redis-server', [config, '--sentinel']))
+  const kill = async () => {
+    await sentinel.stop('SIGKILL')
+    await master.kill()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    await sentinel.waitFor(/\+monitor master/)
+  } catch (error) {
+    await kill()
+    throw error
+  }
+  return { sentinel: `127.0.0.1:${port}`, name, kill }
 }
 
 /** A port nothing listens on right now. */
