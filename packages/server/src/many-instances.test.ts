@@ -1,15 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   call,
+  expectActivityOnBCountsOnA,
   type Instance,
   listen,
   login,
   manyInstancesSkipReason,
   type OwnRedis,
+  SHARED_ACTIVITY,
   startInstance,
   startRedis,
 } from './test-support/instances.ts'
-import { freshDatabase } from './test-support/postgres.ts'
+import { workerDatabase } from './test-support/postgres.ts'
 
 // Ward instances as separate Node processes on one PostgreSQL and one Redis (DESIGN §3 "Many
 // instances"). Windows are derived from the options (cacheTtl, expireAfter), never from how
@@ -39,11 +41,7 @@ describe.skipIf(manyInstancesSkipReason !== null)(
   { timeout: 120_000 },
   () => {
     beforeAll(async () => {
-      const base = new URL(String(process.env.DATABASE_URL)).pathname.slice(1) || 'postgres'
-      databaseUrl = await freshDatabase(
-        String(process.env.DATABASE_URL),
-        `${base}_many${process.env.VITEST_POOL_ID ?? '0'}`,
-      )
+      databaseUrl = await workerDatabase('many')
     })
     afterEach(async () => {
       await Promise.all(started.splice(0).map((instance) => instance.stop()))
@@ -68,27 +66,8 @@ describe.skipIf(manyInstancesSkipReason !== null)(
       })
 
       it('activity seen only on B keeps A from ending the session idle', async () => {
-        // Rows are written at most every 4 s (expireAfter / 4): B's activity 3 s after the login
-        // is in no row, so A's database alone would call the session idle at 16 s.
-        const expireAfter = 16
-        const options = { warnAfter: 10, expireAfter, touchInterval: 4, cacheTtl: 60 }
-        const [a, b] = (await instances(2, redisUrl, options)) as [Instance, Instance]
-        for (let attempt = 1; ; attempt++) {
-          const { token } = await login(a, `bob${attempt}`)
-          const loggedIn = Date.now()
-          await sleep(3_000)
-          const onB = Date.now()
-          expect((await call(b, '/api/me', token)).status).toBe(200)
-          await sleep(Math.max(0, loggedIn + expireAfter * 1000 + 500 - Date.now()))
-          const answer = await call(a, '/api/me', token)
-          if (Date.now() >= onB + expireAfter * 1000) {
-            // This machine was too slow for the window the thresholds give: try again.
-            expect(attempt).toBeLessThan(4)
-            continue
-          }
-          expect(answer.status).toBe(200)
-          break
-        }
+        const [a, b] = (await instances(2, redisUrl, SHARED_ACTIVITY)) as [Instance, Instance]
+        await expectActivityOnBCountsOnA(a, b, 'bob')
       })
 
       it('an admin end on B reaches a browser listening on A through /session/events', async () => {

@@ -4,9 +4,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { BUS_APPLICATION_NAME } from './database.ts'
 import { SessionEntity } from './entity.ts'
 import { WardOptionsError } from './errors.ts'
-import { call, type Instance, listen, login, startInstance } from './test-support/instances.ts'
+import {
+  call,
+  expectActivityOnBCountsOnA,
+  type Instance,
+  listen,
+  login,
+  SHARED_ACTIVITY,
+  startInstance,
+} from './test-support/instances.ts'
 import { poolerProxy } from './test-support/pooler-proxy.ts'
-import { freshDatabase, postgresSkipReason } from './test-support/postgres.ts'
+import { postgresSkipReason, workerDatabase } from './test-support/postgres.ts'
 import { createWard } from './ward.ts'
 
 // PostgreSQL as the bus (`bus: 'postgres'`): ward instances as separate Node processes on one
@@ -53,11 +61,7 @@ describe.skipIf(postgresSkipReason !== null)(
     }
 
     beforeAll(async () => {
-      const base = new URL(String(process.env.DATABASE_URL)).pathname.slice(1) || 'postgres'
-      databaseUrl = await freshDatabase(
-        String(process.env.DATABASE_URL),
-        `${base}_pgbus${process.env.VITEST_POOL_ID ?? '0'}`,
-      )
+      databaseUrl = await workerDatabase('pgbus')
       admin = await MikroORM.init({
         driver: PostgreSqlDriver,
         clientUrl: databaseUrl,
@@ -126,6 +130,14 @@ describe.skipIf(postgresSkipReason !== null)(
           expect(await refused.json()).toMatchObject({ reason: 'logout' })
         }
       }
+    })
+
+    it('activity seen only on B keeps A from ending the session idle', async () => {
+      const [a, b] = (await instances(2, { ...SHARED_ACTIVITY, bus: 'postgres' })) as [
+        Instance,
+        Instance,
+      ]
+      await expectActivityOnBCountsOnA(a, b, 'dave')
     })
 
     it('listeners killed with pg_terminate_backend mid-traffic: no end is missed after the replay', async () => {

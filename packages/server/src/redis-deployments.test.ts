@@ -12,7 +12,7 @@ import {
   startRedisCluster,
   startRedisSentinel,
 } from './test-support/instances.ts'
-import { freshDatabase } from './test-support/postgres.ts'
+import { workerDatabase } from './test-support/postgres.ts'
 
 // The `redis` option given the clients people run Redis with beyond one server: an ioredis
 // Cluster client (a three-node Redis Cluster the test starts on private ports, instances that
@@ -65,11 +65,7 @@ describe.skipIf(redisClusterSkipReason !== null)(
     }
 
     beforeAll(async () => {
-      const base = new URL(String(process.env.DATABASE_URL)).pathname.slice(1) || 'postgres'
-      databaseUrl = await freshDatabase(
-        String(process.env.DATABASE_URL),
-        `${base}_redis_deployments${process.env.VITEST_POOL_ID ?? '0'}`,
-      )
+      databaseUrl = await workerDatabase('redis_deployments')
     })
     afterEach(async () => {
       await Promise.all(started.splice(0).map((instance) => instance.stop()))
