@@ -2,6 +2,7 @@
 // browser's `/session/events` stream held on another (separate Node processes on one
 // PostgreSQL), through Redis, through the PostgreSQL bus, and with no bus at all (cacheTtl).
 // On its own: `npm run bench -- propagation`.
+import { cpus, loadavg } from 'node:os'
 import type { WardOptions } from '../packages/server/src/options.ts'
 import {
   type Instance,
@@ -137,23 +138,30 @@ export async function benchCluster(): Promise<string> {
   const withoutBus = await instances(url, null, { cacheTtl }, 2)
   try {
     const [redis = [], postgres = [], postgresThree = []] = await inTurns(groups)
+    // The machine may be shared: how busy it was says how far these figures are its own.
+    const load = loadavg()[0] ?? 0
     const [a, b] = withoutBus as [Instance, Instance]
     const none = await Promise.all(
       Array.from({ length: ENDS_WITHOUT_BUS }, (_, n) => measureEnd(a, [b], n, true)),
     )
-    return section(title, { redis, postgres, postgresThree, none }, cacheTtl)
+    return section(title, { redis, postgres, postgresThree, none }, cacheTtl, load)
   } finally {
     await Promise.all([...groups.flat(), ...withoutBus].map((instance) => instance.stop()))
   }
 }
 
 /** The markdown section: the table and what it means. */
-function section(title: string, times: Record<string, number[]>, cacheTtl: number): string {
+function section(
+  title: string,
+  times: Record<string, number[]>,
+  cacheTtl: number,
+  load: number,
+): string {
   const { redis = [], postgres = [], postgresThree = [], none = [] } = times
   return [
     title,
     '',
-    `Ward instances as separate Node processes on one PostgreSQL. Each session is signed in on A, listened to on the others (\`GET /session/events\`, as a browser's leader tab does), then logged out on A; measured from the logout request sent to A to the \`ended\` event on the other instance (the last of them, with three). One run: the three bus setups run at once and take turns end by end (so the machine's other load weighs on each alike), after ${WARM_UP} ends of warm-up each.`,
+    `Ward instances as separate Node processes on one PostgreSQL. Each session is signed in on A, listened to on the others (\`GET /session/events\`, as a browser's leader tab does), then logged out on A; measured from the logout request sent to A to the \`ended\` event on the other instance (the last of them, with three). One run: the three bus setups run at once and take turns end by end (so the machine's other load weighs on each alike), after ${WARM_UP} ends of warm-up each. Load average (1 min) after the bus runs: ${load.toFixed(1)} on ${cpus().length} cores.`,
     '',
     '| bus | ends | p50 | p99 | max |',
     '|---|---:|---:|---:|---:|',
