@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { BUS_APPLICATION_NAME } from './database.ts'
 import { SessionEntity } from './entity.ts'
 import { WardOptionsError } from './errors.ts'
+import { BUS_CHANNEL } from './store.ts'
 import {
   call,
   expectActivityOnBCountsOnA,
@@ -130,6 +131,44 @@ describe.skipIf(postgresSkipReason !== null)(
           expect(await refused.json()).toMatchObject({ reason: 'logout' })
         }
       }
+    })
+
+    it('garbage on the channel is ignored: no instance falls over, no session ends, ends still travel', async () => {
+      const [a, b] = (await instances(2)) as [Instance, Instance]
+      const { token, id } = await login(a, 'mallory-target')
+      const marker = await login(a, 'marker')
+      for (const each of [token, marker.token]) {
+        expect((await call(b, '/api/me', each)).status).toBe(200)
+      }
+      const garbage = [
+        'not json',
+        '[]',
+        'null',
+        '{"from":1}',
+        '{"from":"x","ends":"all"}',
+        `{"from":"x","ends":[["${id}","not-a-hash","logout",1]]}`,
+        `{"from":"x","ends":[["${id}","${'a'.repeat(64)}","no_such_reason",1]]}`,
+        '{"from":"x","activity":[["short",1]]}',
+        `{"from":"x","rotations":[["${'a'.repeat(64)}",7]]}`,
+        'x'.repeat(7_999),
+      ]
+      await admin.em
+        .fork()
+        .getConnection()
+        .execute(`select ${garbage.map(() => 'pg_notify(?, ?)').join(', ')}`, [
+          ...garbage.flatMap((payload) => [BUS_CHANNEL, payload]),
+        ])
+      // Notifications arrive in commit order: once B refuses the marker, it has read the garbage.
+      const markedAt = Date.now()
+      expect((await call(a, '/session/logout', marker.token, 'POST')).status).toBe(204)
+      expect((await refusedWithin(b, marker.token, markedAt)).status).toBe(401)
+      for (const instance of [a, b]) {
+        expect((await call(instance, '/api/me', token)).status).toBe(200)
+      }
+      const ended = Date.now()
+      expect((await call(a, '/session/logout', token, 'POST')).status).toBe(204)
+      expect((await refusedWithin(b, token, ended)).status).toBe(401)
+      for (const instance of [a, b]) expect(instance.count(/^error /)).toBe(0)
     })
 
     it('activity seen only on B keeps A from ending the session idle', async () => {
