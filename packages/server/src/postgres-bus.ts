@@ -72,7 +72,8 @@ export class PostgresBus implements Bus {
   /** Notifies sent outside a transaction and not answered yet: `close()` waits for them. */
   readonly #sending = new Set<Promise<void>>()
   readonly #probes = new Map<string, () => void>()
-  readonly #timer: NodeJS.Timeout
+  /** The activity batches and heartbeats, from `start()` on. */
+  #timer: NodeJS.Timeout | undefined
   /** Makes a new connection outside the pool (see `busConnector`); set by `start()`. */
   #connect: () => BusClient = () => {
     throw new Error('sessionward: the PostgreSQL bus connects only once started')
@@ -90,8 +91,6 @@ export class PostgresBus implements Bus {
 
   constructor(parts: PostgresBusParts) {
     this.#parts = parts
-    this.#timer = setInterval(() => this.#tick(), ACTIVITY_FLUSH)
-    this.#timer.unref()
   }
 
   /**
@@ -101,15 +100,16 @@ export class PostgresBus implements Bus {
    */
   async start(connect: () => BusClient): Promise<void> {
     this.#connect = connect
+    this.#timer = setInterval(() => this.#tick(), ACTIVITY_FLUSH)
+    this.#timer.unref()
     const client = connect()
+    this.#adopt(client)
     try {
       await client.connect()
     } catch (error) {
-      this.#adopt(client)
       this.#lost(client, describeStoreError(error))
       return
     }
-    this.#adopt(client)
     try {
       await this.#bounded(listen(client), 'LISTEN')
     } catch (error) {
