@@ -128,14 +128,17 @@ export async function benchCluster(): Promise<string> {
   const skip = skipOutsideCi('the many-instance bench', manyInstancesSkipReason)
   if (skip) return `${title}\n\nNot measured: ${skip}.`
   const base = String(process.env.DATABASE_URL)
-  const url = await freshDatabase(base, `${new URL(base).pathname.slice(1)}_bench_cluster`)
+  // A database per setup: NOTIFY reaches every listener of its database, and one setup's ends
+  // must not wake the others' instances.
+  const database = (setup: string) =>
+    freshDatabase(base, `${new URL(base).pathname.slice(1)}_bench_cluster_${setup}`)
   const groups = await Promise.all([
-    instances(url, String(process.env.REDIS_URL), {}, 2),
-    instances(url, null, { bus: 'postgres' }, 2),
-    instances(url, null, { bus: 'postgres' }, 3),
+    database('redis').then((url) => instances(url, String(process.env.REDIS_URL), {}, 2)),
+    database('pg2').then((url) => instances(url, null, { bus: 'postgres' }, 2)),
+    database('pg3').then((url) => instances(url, null, { bus: 'postgres' }, 3)),
   ])
   const cacheTtl = 5
-  const withoutBus = await instances(url, null, { cacheTtl }, 2)
+  const withoutBus = await instances(await database('none'), null, { cacheTtl }, 2)
   try {
     const [redis = [], postgres = [], postgresThree = []] = await inTurns(groups)
     // The machine may be shared: how busy it was says how far these figures are its own.
