@@ -5,6 +5,7 @@ import { BUS_APPLICATION_NAME } from './database.ts'
 import { SessionEntity } from './entity.ts'
 import { WardOptionsError } from './errors.ts'
 import { BUS_CHANNEL } from './store.ts'
+import { usePglite } from './test-support/db.ts'
 import {
   call,
   expectActivityOnBCountsOnA,
@@ -43,6 +44,18 @@ describe('bus: postgres on embedded PGlite', () => {
     await expect(started).rejects.toThrow(
       "sessionward: bus: 'postgres' needs database to be a PostgreSQL server the instances share",
     )
+  })
+
+  describe("on an app's own ORM", () => {
+    const pglite = usePglite()
+
+    it("is refused when the ORM is not on PostgreSQL's driver, naming the driver", async () => {
+      const started = createWard({ database: pglite().orm, bus: 'postgres' })
+      await expect(started).rejects.toThrow(WardOptionsError)
+      await expect(started).rejects.toThrow(
+        "sessionward: bus: 'postgres' needs the database on PostgreSQL through @mikro-orm/postgresql (its pg pool); this ORM's driver is PgliteDriver",
+      )
+    })
   })
 })
 
@@ -219,8 +232,6 @@ describe.skipIf(postgresSkipReason !== null)(
     })
 
     describe('behind a pooler in transaction mode', () => {
-      const { hostname, port } = new URL(String(process.env.DATABASE_URL))
-
       it.each([
         [
           'answers LISTEN and never delivers',
@@ -233,6 +244,7 @@ describe.skipIf(postgresSkipReason !== null)(
           'could not LISTEN (error: LISTEN is not supported in transaction pooling mode)',
         ],
       ] as const)('that %s, the ward does not start, and says why', async (_name, mode, why) => {
+        const { hostname, port } = new URL(databaseUrl)
         const pooler = await poolerProxy(hostname, Number(port || 5432), mode)
         try {
           const url = new URL(databaseUrl)
