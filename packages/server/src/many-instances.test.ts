@@ -1,17 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   call,
-  expectActivityOnBCountsOnA,
   type Instance,
   listen,
   login,
   manyInstancesSkipReason,
   type OwnRedis,
-  SHARED_ACTIVITY,
   startInstance,
   startRedis,
 } from './test-support/instances.ts'
 import { workerDatabase } from './test-support/postgres.ts'
+import { expectActivityOnBCountsOnA, SHARED_ACTIVITY } from './test-support/shared-activity.ts'
 
 // Ward instances as separate Node processes on one PostgreSQL and one Redis (DESIGN §3 "Many
 // instances"). Windows are derived from the options (cacheTtl, expireAfter), never from how

@@ -6,17 +6,10 @@ import { SessionEntity } from './entity.ts'
 import { WardOptionsError } from './errors.ts'
 import { BUS_CHANNEL } from './store.ts'
 import { usePglite } from './test-support/db.ts'
-import {
-  call,
-  expectActivityOnBCountsOnA,
-  type Instance,
-  listen,
-  login,
-  SHARED_ACTIVITY,
-  startInstance,
-} from './test-support/instances.ts'
+import { call, type Instance, listen, login, startInstance } from './test-support/instances.ts'
 import { poolerProxy } from './test-support/pooler-proxy.ts'
 import { postgresSkipReason, workerDatabase } from './test-support/postgres.ts'
+import { expectActivityOnBCountsOnA, SHARED_ACTIVITY } from './test-support/shared-activity.ts'
 import { createWard } from './ward.ts'
 
 // PostgreSQL as the bus (`bus: 'postgres'`): ward instances as separate Node processes on one
