@@ -5,6 +5,7 @@
 import { chromiumSkipReason } from './e2e/support/chromium.ts'
 import {
   manyInstancesSkipReason,
+  redisClusterSkipReason,
   redisSkipReason,
 } from './packages/server/src/test-support/instances.ts'
 import { postgresSkipReason, psqlSkipReason } from './packages/server/src/test-support/postgres.ts'
@@ -19,6 +20,9 @@ function skippedParts(): string[] {
       `migrate --sql through psql skipped: ${psqlSkipReason}`,
     redisSkipReason && `tests on Redis (limiters, faults) skipped: ${redisSkipReason}`,
     manyInstancesSkipReason && `many-instance tests skipped: ${manyInstancesSkipReason}`,
+    !manyInstancesSkipReason &&
+      redisClusterSkipReason &&
+      `Redis Cluster and Sentinel tests skipped: ${redisClusterSkipReason}`,
     chromiumSkipReason && `e2e scenarios skipped: ${chromiumSkipReason}`,
     !chromiumSkipReason &&
       manyInstancesSkipReason &&
@@ -28,7 +32,13 @@ function skippedParts(): string[] {
 }
 
 export default function reportSkips(): void {
-  const reasons = [postgresSkipReason, psqlSkipReason, redisSkipReason, chromiumSkipReason]
+  const reasons = [
+    postgresSkipReason,
+    psqlSkipReason,
+    redisSkipReason,
+    redisClusterSkipReason,
+    chromiumSkipReason,
+  ]
   if (isCi(process.env.CI) && reasons.some((reason) => reason !== null)) {
     // Each missing service once, not once per part that needs it.
     const missing = [...new Set(reasons.filter((reason) => reason !== null))]

@@ -1,8 +1,11 @@
 import type { MikroORM } from '@mikro-orm/core'
+import type { Bus, ChannelListener } from './bus.ts'
+import { busConnector } from './database.ts'
 import { Endings } from './ending.ts'
 import type { PolicyRequest, ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
 import type { PageRequest } from './paging.ts'
+import { PostgresBus } from './postgres-bus.ts'
 import { RedisChannel } from './redis-channel.ts'
 import { endsAt, judge, type Verdict } from './rules.ts'
 import { type LoadedSession, type SessionInfo, toSessionInfo } from './session.ts'
@@ -73,8 +76,10 @@ export class WardCore {
   readonly throttles: Throttles
   /** The process cache of sessions: the request path's fast path asks it directly. */
   readonly sessions: SessionCache<PolicyRequest>
-  /** Ends and activity shared with the other instances; null without the `redis` option. */
-  readonly #channel: RedisChannel | null
+  /** Ends and activity shared with the other instances; null without `redis` or `bus`. */
+  readonly #channel: Bus | null
+  /** The PostgreSQL bus, which `start()` connects. */
+  readonly #postgresBus: PostgresBus | null = null
   /** Writes no answer waits for (activity, policy): `close()` waits for them. */
   readonly #writing = new Set<Promise<void>>()
   /** Where the next sweep round's log trim starts (ms): ends at or after it are trimmed. */
@@ -84,19 +89,23 @@ export class WardCore {
     this.options = options
     this.orm = orm
     this.store = new Store(orm, options.storeTimeout)
-    this.#channel = options.redis
-      ? new RedisChannel(
-          options.redis,
-          {
-            ended: ({ tokenHash, sessionId, reason, endedAt }) =>
-              this.sessions.markEnded(tokenHash, sessionId, reason, new Date(endedAt)),
-            activity: (tokenHash, at) => this.sessions.noteActivity(tokenHash, at),
-            rotated: (oldHash, newHash) => this.sessions.rotate(oldHash, newHash),
-          },
-          options.logger,
-        )
-      : null
-    this.throttles = createThrottles(options.throttle, this.#channel?.client ?? null)
+    const listener: ChannelListener = {
+      ended: ({ tokenHash, sessionId, reason, endedAt }) =>
+        this.sessions.markEnded(tokenHash, sessionId, reason, new Date(endedAt)),
+      activity: (tokenHash, at) => this.sessions.noteActivity(tokenHash, at),
+      rotated: (oldHash, newHash) => this.sessions.rotate(oldHash, newHash),
+    }
+    const redis = options.redis ? new RedisChannel(options.redis, listener, options.logger) : null
+    if (options.bus === 'postgres') {
+      this.#postgresBus = new PostgresBus({
+        store: this.store,
+        listener,
+        logger: options.logger,
+        storeTimeout: options.storeTimeout * 1000,
+      })
+    }
+    this.#channel = redis ?? this.#postgresBus
+    this.throttles = createThrottles(options.throttle, redis?.client ?? null)
     this.sessions = new SessionCache(
       {
         max: options.cacheSize,
@@ -128,6 +137,14 @@ export class WardCore {
       cache: this.sessions,
       channel: this.#channel,
     })
+  }
+
+  /**
+   * Connects what needs connecting before the ward serves: the PostgreSQL bus LISTENs and hears
+   * itself, or this throws a `WardOptionsError` that says why.
+   */
+  async start(): Promise<void> {
+    if (this.#postgresBus) await this.#postgresBus.start(await busConnector(this.orm))
   }
 
   /** The per-user settings: `policy(userId, c)` over the ward's options, validated. */
@@ -319,7 +336,7 @@ export class WardCore {
     return ended
   }
 
-  /** Takes in the activity other instances published for these hashes (with Redis only). */
+  /** Takes in the activity other instances shared for these hashes, where the bus keeps it. */
   async #takeSharedActivity(tokenHashes: string[]): Promise<void> {
     if (!this.#channel) return
     for (const [tokenHash, at] of await this.#channel.latestActivity(tokenHashes)) {

@@ -3,7 +3,7 @@ import { MikroORM } from '@mikro-orm/core'
 import { SessionEntity } from './entity.ts'
 import { WardOptionsError } from './errors.ts'
 import { releaseDeadClients } from './pool-guard.ts'
-import { Store } from './store.ts'
+import { type ListenConnection, Store } from './store.ts'
 
 /** What `createWard({ database })` accepts: nothing, a PGlite directory, a postgres:// URL or an ORM. */
 export type DatabaseOption = string | MikroORM | undefined
@@ -211,3 +211,42 @@ export function migrate(orm: MikroORM): Promise<string[]> {
 // Calls on one ORM (whichever ward or caller makes them) also queue in process: kysely's
 // PGlite driver deadlocks on concurrent transactions.
 const migrations = new WeakMap<MikroORM, Promise<string[]>>()
+
+/** A `pg` client as the PostgreSQL bus uses it (pg's own types are not a dependency). */
+export interface BusClient extends ListenConnection {
+  connect(): Promise<void>
+  end(): Promise<void>
+  on(event: 'notification', listener: (message: { payload?: string }) => void): unknown
+  on(event: 'error', listener: (error: Error) => void): unknown
+  on(event: 'end', listener: () => void): unknown
+}
+
+/** What a `pg` pool exposes of itself: its client class and the options it connects with. */
+interface PoolLike {
+  Client: new (options: object) => BusClient
+  options: object
+}
+
+// How the bus's connection shows in pg_stat_activity.
+export const BUS_APPLICATION_NAME = 'sessionward bus'
+
+/**
+ * Makes connections to the database the ORM's pool connects to, with the pool's settings, but
+ * outside it: a listening connection is held for good and must not take a pool slot, nor be
+ * handed to a transaction. Only an ORM on PostgreSQL's `pg` driver has one.
+ *
+ * @example
+ * const connect = await busConnector(orm)
+ * const client = connect()
+ */
+export async function busConnector(orm: MikroORM): Promise<() => BusClient> {
+  const connection = orm.driver.getConnection() as { getNativeClient?: () => Promise<unknown> }
+  const pool = (await connection.getNativeClient?.()) as Partial<PoolLike> | undefined
+  const { Client, options } = pool ?? {}
+  if (typeof Client !== 'function' || typeof options !== 'object' || options === null) {
+    throw new WardOptionsError(
+      `bus: 'postgres' needs the database on PostgreSQL through @mikro-orm/postgresql (its pg pool); this ORM's driver is ${orm.driver.constructor.name}`,
+    )
+  }
+  return () => new Client({ ...options, application_name: BUS_APPLICATION_NAME, keepAlive: true })
+}

@@ -1,7 +1,7 @@
+import type { Bus, EndNotice } from './bus.ts'
 import type { ResolvedOptions } from './options.ts'
 import { PendingEnds } from './pending-ends.ts'
 import { STORE_RETRY_AFTER } from './problems.ts'
-import type { EndNotice, RedisChannel } from './redis-channel.ts'
 import { type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
 import type { SessionCache } from './session-cache.ts'
 import {
@@ -38,7 +38,7 @@ export interface EndingParts {
   options: Pick<ResolvedOptions, 'logLimit' | 'hooks' | 'logger'>
   store: Store
   cache: SessionCache<unknown>
-  channel: RedisChannel | null
+  channel: Bus | null
 }
 
 /**
@@ -225,6 +225,13 @@ export class Endings {
     started?: NewSession,
   ): Promise<SessionRecord[]> {
     const records = await tx.endSessions(end, started)
+    // A bus in the database sends the ends with this transaction: heard only if it commits.
+    if (records.length > 0) {
+      await this.#parts.channel?.sendEndsIn(
+        tx,
+        records.map((record) => endNotice(record, end.reason)),
+      )
+    }
     const { logLimit } = this.#parts.options
     if (trim && logLimit !== null) {
       await tx.pruneLogs([...new Set(records.map((record) => record.userId))], logLimit)
@@ -251,7 +258,7 @@ export class Endings {
     return deleted
   }
 
-  /** Tells the other instances (with Redis), then this one's cache, that these sessions ended. */
+  /** Tells the other instances (the bus), then this one's cache, that these sessions ended. */
   #announce(notices: EndNotice[]): void {
     this.#parts.channel?.publishEnds(notices)
     for (const { tokenHash, sessionId, reason, endedAt } of notices) {

@@ -1,53 +1,22 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { CHROME_120 } from './test-support/app.ts'
 import {
+  call,
   type Instance,
+  listen,
+  login,
   manyInstancesSkipReason,
   type OwnRedis,
   startInstance,
   startRedis,
 } from './test-support/instances.ts'
-import { freshDatabase } from './test-support/postgres.ts'
-import { EventReader } from './test-support/sse.ts'
+import { workerDatabase } from './test-support/postgres.ts'
+import { expectActivityOnBCountsOnA, SHARED_ACTIVITY } from './test-support/shared-activity.ts'
 
 // Ward instances as separate Node processes on one PostgreSQL and one Redis (DESIGN §3 "Many
 // instances"). Windows are derived from the options (cacheTtl, expireAfter), never from how
 // fast this machine happens to be.
 
 const skipped = manyInstancesSkipReason ? ` (skipped: ${manyInstancesSkipReason})` : ''
-
-/** A request to an instance with a Bearer token. */
-function call(
-  instance: Instance,
-  path: string,
-  token?: string,
-  method = 'GET',
-  body?: unknown,
-): Promise<Response> {
-  return fetch(`${instance.url}${path}`, {
-    method,
-    headers: {
-      'user-agent': CHROME_120,
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-}
-
-async function login(instance: Instance, userId: string): Promise<{ token: string; id: string }> {
-  const response = await call(instance, '/login', undefined, 'POST', { userId })
-  if (response.status !== 200) throw new Error(`login failed: ${response.status}`)
-  return (await response.json()) as { token: string; id: string }
-}
-
-/** Opens `/session/events` on an instance and reads its first (`policy`) event. */
-async function listen(instance: Instance, token: string): Promise<EventReader> {
-  const events = new EventReader(await call(instance, '/session/events', token))
-  const first = await events.next()
-  if (first?.event !== 'policy') throw new Error(`expected a policy event, got ${first?.event}`)
-  return events
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -71,11 +40,7 @@ describe.skipIf(manyInstancesSkipReason !== null)(
   { timeout: 120_000 },
   () => {
     beforeAll(async () => {
-      const base = new URL(String(process.env.DATABASE_URL)).pathname.slice(1) || 'postgres'
-      databaseUrl = await freshDatabase(
-        String(process.env.DATABASE_URL),
-        `${base}_many${process.env.VITEST_POOL_ID ?? '0'}`,
-      )
+      databaseUrl = await workerDatabase('many')
     })
     afterEach(async () => {
       await Promise.all(started.splice(0).map((instance) => instance.stop()))
@@ -100,27 +65,8 @@ describe.skipIf(manyInstancesSkipReason !== null)(
       })
 
       it('activity seen only on B keeps A from ending the session idle', async () => {
-        // Rows are written at most every 4 s (expireAfter / 4): B's activity 3 s after the login
-        // is in no row, so A's database alone would call the session idle at 16 s.
-        const expireAfter = 16
-        const options = { warnAfter: 10, expireAfter, touchInterval: 4, cacheTtl: 60 }
-        const [a, b] = (await instances(2, redisUrl, options)) as [Instance, Instance]
-        for (let attempt = 1; ; attempt++) {
-          const { token } = await login(a, `bob${attempt}`)
-          const loggedIn = Date.now()
-          await sleep(3_000)
-          const onB = Date.now()
-          expect((await call(b, '/api/me', token)).status).toBe(200)
-          await sleep(Math.max(0, loggedIn + expireAfter * 1000 + 500 - Date.now()))
-          const answer = await call(a, '/api/me', token)
-          if (Date.now() >= onB + expireAfter * 1000) {
-            // This machine was too slow for the window the thresholds give: try again.
-            expect(attempt).toBeLessThan(4)
-            continue
-          }
-          expect(answer.status).toBe(200)
-          break
-        }
+        const [a, b] = (await instances(2, redisUrl, SHARED_ACTIVITY)) as [Instance, Instance]
+        await expectActivityOnBCountsOnA(a, b, 'bob')
       })
 
       it('an admin end on B reaches a browser listening on A through /session/events', async () => {

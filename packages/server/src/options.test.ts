@@ -311,8 +311,21 @@ describe('option types', () => {
         logins: { perAccount: false, perIp: { duration: 60 } },
       },
       redis: 'redis://127.0.0.1:6379',
+      bus: 'postgres',
     }
-    expect(() => resolveOptions(every)).not.toThrow()
+    // One bus at a time: each of the two with everything else.
+    const { redis, bus, ...rest } = every
+    expect(() => resolveOptions({ ...rest, redis })).not.toThrow()
+    expect(resolveOptions({ ...rest, bus }).bus).toBe('postgres')
+  })
+
+  it('refuses redis and bus together, and a bus other than postgres', () => {
+    expect(() => resolveOptions({ redis: 'redis://127.0.0.1:6379', bus: 'postgres' })).toThrow(
+      "sessionward: give either redis or bus: 'postgres', not both: one bus carries the ends between instances",
+    )
+    expect(() => resolveOptions({ bus: 'redis' as never })).toThrow(
+      `sessionward: bus must be 'postgres' (PostgreSQL's LISTEN/NOTIFY; for Redis give the redis option instead), got the string "redis"`,
+    )
   })
 
   it.each<[string, WardOptions, string]>([

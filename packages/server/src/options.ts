@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core'
 import type { Context } from 'hono'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { type JwtOptions, type ResolvedJwtOptions, resolveJwtOptions } from './jwt-options.ts'
 import { assertKnownKeys, assertOrigin, describe, fail, isRecord } from './option-checks.ts'
 import type { SessionInfo } from './session.ts'
@@ -82,7 +82,14 @@ export interface WardOptions extends Partial<SessionPolicy> {
    * its `/session/events` streams) at once, and idle decisions count activity seen anywhere.
    * Off when omitted: ends reach other instances within `cacheTtl`.
    */
-  redis?: Redis | string
+  redis?: Redis | Cluster | string
+  /**
+   * Many instances without Redis: `'postgres'` shares ends and activity through PostgreSQL's
+   * LISTEN/NOTIFY on the ward's own database (one listening connection per instance, outside
+   * the pool). Needs a PostgreSQL server reached directly or through a session-mode pool; not
+   * with `redis`, nor on embedded PGlite.
+   */
+  bus?: 'postgres'
 }
 
 /** Options after defaults and validation. */
@@ -105,7 +112,8 @@ export interface ResolvedOptions extends SessionPolicy {
   logger: WardLogger
   jwt: ResolvedJwtOptions | null
   throttle: ResolvedThrottle
-  redis: Redis | string | null
+  redis: Redis | Cluster | string | null
+  bus: 'postgres' | null
 }
 
 /** DESIGN defaults: 14 min warning, 15 min idle (PCI DSS 8.2.8), 12 h absolute. */
@@ -287,6 +295,12 @@ const OPTION_CHECKS = {
       `${name} must be an ioredis client (new Redis(...)) or a URL like "redis://127.0.0.1:6379", got ${describe(value)}`,
     )
   },
+  bus: (value, name) => {
+    if (value === 'postgres') return
+    fail(
+      `${name} must be 'postgres' (PostgreSQL's LISTEN/NOTIFY; for Redis give the redis option instead), got ${describe(value)}`,
+    )
+  },
 } satisfies Record<keyof WardOptions, Check>
 
 // Duck-typed: the app's ioredis may be another copy than ours.
@@ -379,6 +393,11 @@ function socketAddress(c: Context): string | undefined {
  */
 export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
   checkFields(options, OPTION_CHECKS, '')
+  if (options.bus !== undefined && options.redis !== undefined) {
+    fail(
+      "give either redis or bus: 'postgres', not both: one bus carries the ends between instances",
+    )
+  }
   const policy = withOverrides(DEFAULT_POLICY, options, '')
   const touchInterval =
     options.touchInterval ?? activityWriteInterval(DEFAULT_TOUCH_INTERVAL, policy.expireAfter)
@@ -417,5 +436,6 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     jwt: options.jwt === undefined ? null : resolveJwtOptions(options.jwt),
     throttle: resolveThrottle(options.throttle),
     redis: options.redis ?? null,
+    bus: options.bus ?? null,
   }
 }

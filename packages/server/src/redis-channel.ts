@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import { Redis } from 'ioredis'
+import { type Cluster, Redis } from 'ioredis'
+import {
+  type Bus,
+  type ChannelListener,
+  deliver,
+  type EndNotice,
+  endEntry,
+  type Message,
+  PendingActivity,
+  parseMessage,
+} from './bus.ts'
 import type { WardLogger } from './options.ts'
-import { END_REASONS, type EndReason } from './vocabulary.ts'
 
 /*
  * What instances tell each other through Redis (DESIGN §3 "Many instances"). PostgreSQL stays
@@ -28,22 +37,8 @@ import { END_REASONS, type EndReason } from './vocabulary.ts'
  *    only, and keep answering the old token until cacheTtl.
  */
 
-/** An end another instance must hear about. */
-export interface EndNotice {
-  sessionId: string
-  tokenHash: string
-  reason: EndReason
-  /** When the session ended (ms). */
-  endedAt: number
-}
-
-/** What the channel hands to this instance from the others. */
-export interface ChannelListener {
-  ended(notice: EndNotice): void
-  activity(tokenHash: string, at: number): void
-  /** A session's token was rotated on another instance: `oldHash` is retired. */
-  rotated(oldHash: string, newHash: string): void
-}
+/** What the `redis` option takes once it is a client: one server (a Sentinel-managed one too) or a Cluster. */
+export type RedisClient = Redis | Cluster
 
 const CHANNEL = 'sessionward:v1:events'
 const ACTIVITY_KEY = 'sessionward:v1:activity'
@@ -63,16 +58,6 @@ const BREAKER_OPEN = 'breaker-open'
 // Activity older than this is dropped from the sorted set (no session idles that long alive).
 const ACTIVITY_KEPT = 48 * 3600 * 1000
 const PRUNE_EVERY = 60_000
-const HASH = /^[0-9a-f]{64}$/
-
-/** A message on the channel: ends or activity, from one instance. */
-interface Message {
-  from: string
-  ends?: [string, string, string, number][]
-  activity?: [string, number][]
-  rotations?: [string, string][]
-}
-
 /**
  * The Redis side of a ward: publishes ends and activity, hands the others' to `listener`, and
  * answers "latest activity" for idle decisions.
@@ -81,17 +66,17 @@ interface Message {
  * const channel = new RedisChannel('redis://127.0.0.1:6379', listener, console)
  * channel.publishEnds([{ sessionId, tokenHash, reason: 'revoked', endedAt: Date.now() }])
  */
-export class RedisChannel {
-  readonly #publisher: Redis
+export class RedisChannel implements Bus {
+  readonly #publisher: RedisClient
   /** The publisher as the guess counters see it: not ready while the breaker is open. */
-  readonly #guarded: Redis
-  readonly #subscriber: Redis
+  readonly #guarded: RedisClient
+  readonly #subscriber: RedisClient
   readonly #ownsPublisher: boolean
   readonly #listener: ChannelListener
   readonly #logger: WardLogger
   // Our own messages come back to us: they are recognised by this and skipped.
   readonly #instance = randomUUID()
-  readonly #pendingActivity = new Map<string, number>()
+  readonly #pendingActivity = new PendingActivity()
   readonly #timer: NodeJS.Timeout
   #lastPrune = 0
   /** An outage is logged and its end not yet. */
@@ -108,7 +93,7 @@ export class RedisChannel {
   #flushing = false
   #probing = false
 
-  constructor(redis: Redis | string, listener: ChannelListener, logger: WardLogger) {
+  constructor(redis: RedisClient | string, listener: ChannelListener, logger: WardLogger) {
     this.#listener = listener
     this.#logger = logger
     this.#ownsPublisher = typeof redis === 'string'
@@ -125,11 +110,7 @@ export class RedisChannel {
     this.#guarded = this.#guard(this.#publisher)
     // Subscribing waits for the connection; ioredis subscribes again after each reconnect. A
     // subscription is never timed out: it waits for messages by design.
-    this.#subscriber = this.#publisher.duplicate({
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      commandTimeout: undefined,
-    })
+    this.#subscriber = subscriberFor(this.#publisher)
     for (const client of [this.#publisher, this.#subscriber]) {
       client.on('error', (error: Error) => this.#wentDown(error.message))
       client.on('close', () => this.#wentDown('connection closed'))
@@ -144,16 +125,19 @@ export class RedisChannel {
    * The client the guess and login counters count on (the app's, or the channel's own from a
    * URL): its `status` is not 'ready' while the breaker is open, so they count in memory then.
    */
-  get client(): Redis {
+  get client(): RedisClient {
     return this.#guarded
   }
+
+  /** Nothing: Redis is outside the transaction, so ends are published once they committed. */
+  async sendEndsIn(): Promise<void> {}
 
   /** Tells every other instance that these sessions ended. Never waits, never throws. */
   publishEnds(notices: EndNotice[]): void {
     if (notices.length === 0) return
     this.#publish({
       from: this.#instance,
-      ends: notices.map((n) => [n.sessionId, n.tokenHash, n.reason, n.endedAt]),
+      ends: notices.map(endEntry),
     })
   }
 
@@ -164,7 +148,7 @@ export class RedisChannel {
 
   /** Queues activity seen here for the next batch (rule 2). */
   noteActivity(tokenHash: string, at: number): void {
-    if (at > (this.#pendingActivity.get(tokenHash) ?? 0)) this.#pendingActivity.set(tokenHash, at)
+    this.#pendingActivity.note(tokenHash, at)
   }
 
   /**
@@ -269,8 +253,7 @@ export class RedisChannel {
   #flush(): void {
     // One batch at a time: a batch Redis has not answered is never followed by another.
     if (this.#pendingActivity.size === 0 || this.#flushing || !this.#usable()) return
-    const activity = [...this.#pendingActivity]
-    this.#pendingActivity.clear()
+    const activity = this.#pendingActivity.take()
     const now = Date.now()
     const pipeline = this.#publisher.pipeline()
     // GT: a slower instance's older activity never moves the shared value back.
@@ -291,14 +274,7 @@ export class RedisChannel {
 
   #receive(raw: string): void {
     const message = parseMessage(raw)
-    if (!message || message.from === this.#instance) return
-    for (const [oldHash, newHash] of message.rotations ?? []) {
-      this.#listener.rotated(oldHash, newHash)
-    }
-    for (const [sessionId, tokenHash, reason, endedAt] of message.ends ?? []) {
-      this.#listener.ended({ sessionId, tokenHash, reason: reason as EndReason, endedAt })
-    }
-    for (const [tokenHash, at] of message.activity ?? []) this.#listener.activity(tokenHash, at)
+    if (message && message.from !== this.#instance) deliver(message, this.#listener)
   }
 
   // Logged once per outage, not per failed command (rule 5).
@@ -322,7 +298,7 @@ export class RedisChannel {
    * The client as the counters see it: the same client (every method runs on it), with a
    * `status` that is not 'ready' while the breaker is open.
    */
-  #guard(client: Redis): Redis {
+  #guard(client: RedisClient): RedisClient {
     return new Proxy(client, {
       get: (target, key) => {
         if (key === 'status') return this.#usable() ? target.status : BREAKER_OPEN
@@ -337,53 +313,25 @@ export class RedisChannel {
  * The oldest command a client has sent and Redis not yet answered. A Cluster client has no
  * such queue: then only the ward's own commands (timed out) open the breaker.
  */
-function oldestQueued(client: Redis): unknown {
-  return (client.commandQueue as Redis['commandQueue'] | undefined)?.peekFront()
+function oldestQueued(client: RedisClient): unknown {
+  return ((client as Redis).commandQueue as Redis['commandQueue'] | undefined)?.peekFront()
+}
+
+/**
+ * A second connection like `client`'s, to subscribe on: its commands wait for the connection
+ * and are never timed out (a subscription waits for messages by design). A Cluster's duplicate
+ * takes its startup nodes first and the per-node options apart; duck-typed, as the app's
+ * ioredis may be another copy than ours.
+ */
+function subscriberFor(client: RedisClient): RedisClient {
+  const waiting = { maxRetriesPerRequest: null, commandTimeout: undefined }
+  return (client as Cluster).isCluster === true
+    ? (client as Cluster).duplicate([], { enableOfflineQueue: true, redisOptions: waiting })
+    : (client as Redis).duplicate({ enableOfflineQueue: true, ...waiting })
 }
 
 /** A pipeline's answers, or the first error one of its commands got (a timeout among them). */
 function firstError(results: [Error | null, unknown][] | null): void {
   const failed = results?.find(([error]) => error)?.[0]
   if (failed) throw failed
-}
-
-/** A channel message, or null when it is not one of ours (anything else on Redis is ignored). */
-function parseMessage(raw: string): Message | null {
-  let value: unknown
-  try {
-    value = JSON.parse(raw)
-  } catch {
-    return null
-  }
-  if (typeof value !== 'object' || value === null) return null
-  const { from, ends = [], activity = [], rotations = [] } = value as Record<string, unknown>
-  if (
-    typeof from !== 'string' ||
-    !Array.isArray(ends) ||
-    !Array.isArray(activity) ||
-    !Array.isArray(rotations)
-  ) {
-    return null
-  }
-  const endsOk = ends.every(
-    (e) =>
-      Array.isArray(e) &&
-      typeof e[0] === 'string' &&
-      typeof e[1] === 'string' &&
-      HASH.test(e[1]) &&
-      (END_REASONS as readonly unknown[]).includes(e[2]) &&
-      Number.isFinite(e[3]),
-  )
-  const activityOk = activity.every(
-    (a) => Array.isArray(a) && typeof a[0] === 'string' && HASH.test(a[0]) && Number.isFinite(a[1]),
-  )
-  const rotationsOk = rotations.every(
-    (r) =>
-      Array.isArray(r) &&
-      typeof r[0] === 'string' &&
-      HASH.test(r[0]) &&
-      typeof r[1] === 'string' &&
-      HASH.test(r[1]),
-  )
-  return endsOk && activityOk && rotationsOk ? (value as Message) : null
 }

@@ -489,6 +489,44 @@ function toHourlyActivity(rows: Row[], first: number): HourlyActivity {
   return { hours, started, ended }
 }
 
+/** The channel the PostgreSQL bus sends on and listens to (see postgres-bus.ts). */
+export const BUS_CHANNEL = 'sessionward_v1'
+
+/** The bus's own connection: a `pg` client outside the pool (its types are not a dependency). */
+export interface ListenConnection {
+  query(text: string): Promise<unknown>
+}
+
+/**
+ * Starts listening on the bus channel: from its answer on, every NOTIFY that commits on it
+ * reaches this connection.
+ *
+ * @example
+ * await listen(client)
+ */
+export async function listen(connection: ListenConnection): Promise<void> {
+  await connection.query(`listen ${BUS_CHANNEL}`)
+}
+
+/**
+ * A round trip on the listening connection: its answer comes after every notification that
+ * committed before it, so a connection that answers has missed nothing up to then.
+ *
+ * @example
+ * await heartbeat(client)
+ */
+export async function heartbeat(connection: ListenConnection): Promise<void> {
+  await connection.query('select 1')
+}
+
+/** An end as the bus replays it from the table. */
+export interface StoredEnd {
+  sessionId: string
+  tokenHash: string
+  reason: EndReason
+  endedAt: Date
+}
+
 /** When a transaction's statements must be done by (performance.now() ms), and whether the caller gave up. */
 interface Deadline {
   at: number
@@ -665,6 +703,52 @@ export class Statements {
       [...updateParams, ...insertParams],
     )
     return rows.map(toRecord)
+  }
+
+  /**
+   * Sends each payload on the bus channel (PostgreSQL's NOTIFY): inside a transaction, the
+   * listeners get them when it commits, and never if it rolls back.
+   *
+   * @example
+   * await tx.notify([JSON.stringify(message)])
+   */
+  async notify(payloads: string[]): Promise<void> {
+    if (payloads.length === 0) return
+    await this.query(`select ${payloads.map(() => 'pg_notify(?, ?)').join(', ')}`, [
+      ...payloads.flatMap((payload) => [BUS_CHANNEL, payload]),
+    ])
+  }
+
+  /**
+   * Up to `limit` ends stored at or after `since`, oldest first, after `after` (the last one of
+   * the previous page): what a bus listener missed while it was down.
+   *
+   * @example
+   * await store.endsSince(new Date(Date.now() - 60_000), null, 1000)
+   */
+  async endsSince(
+    since: Date,
+    after: { endedAt: Date; sessionId: string } | null,
+    limit: number,
+  ): Promise<StoredEnd[]> {
+    const rows = await this.query(
+      `select id, token_hash, end_reason, ended_at from sessionward_session
+        where ended_at >= ? and (ended_at, id) > (?, ?::uuid)
+        order by ended_at, id
+        limit ?`,
+      [
+        since,
+        after?.endedAt ?? since,
+        after?.sessionId ?? '00000000-0000-0000-0000-000000000000',
+        limit,
+      ],
+    )
+    return rows.map((row) => ({
+      sessionId: String(row.id),
+      tokenHash: String(row.token_hash),
+      reason: row.end_reason as EndReason,
+      endedAt: toDate(row.ended_at),
+    }))
   }
 
   /**

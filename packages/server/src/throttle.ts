@@ -1,5 +1,4 @@
 import { isIPv4, isIPv6 } from 'node:net'
-import type { Redis } from 'ioredis'
 import {
   type RateLimiterAbstract,
   RateLimiterMemory,
@@ -7,6 +6,7 @@ import {
   RateLimiterRes,
   RLWrapperTimeouts,
 } from 'rate-limiter-flexible'
+import type { RedisClient } from './redis-channel.ts'
 import type { Limit, ResolvedThrottle } from './throttle-options.ts'
 
 /**
@@ -146,7 +146,7 @@ export class TokenGuessLimit {
  */
 export function failureCounter(
   limit: Limit,
-  redis: Redis | null,
+  redis: RedisClient | null,
   keyPrefix: string,
 ): FailureCounter {
   const settings = { points: limit.points, duration: limit.duration, keyPrefix }
@@ -179,7 +179,7 @@ export interface Throttles {
  */
 export function createThrottles(
   settings: ResolvedThrottle,
-  redis: Redis | null,
+  redis: RedisClient | null,
   keyPrefix = THROTTLE_KEY_PREFIX,
 ): Throttles {
   const counter = (limit: Limit | null, name: string) =>

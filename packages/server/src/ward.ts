@@ -3,9 +3,9 @@ import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { type AdminRoutesOptions, createAdminRoutes } from './admin/routes.ts'
 import { type ClientScript, ClientScriptFile } from './client-script.ts'
 import { checkUserId, WardCore } from './core.ts'
-import { migrate, openDatabase } from './database.ts'
+import { migrate, openDatabase, storeTarget } from './database.ts'
 import { callHook } from './ending.ts'
-import { atEdge, problemException } from './errors.ts'
+import { atEdge, problemException, WardOptionsError } from './errors.ts'
 import { AccessTokens } from './jwt.ts'
 import { createLoginThrottle, type LoginThrottle } from './login-throttle.ts'
 import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
@@ -214,9 +214,21 @@ function endOptions(options: unknown): { except?: string; reason: 'revoked' | 'a
  */
 export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const resolved = resolveOptions(options)
+  const embedded = ['memory', 'directory'].includes(storeTarget(options.database).kind)
+  if (resolved.bus === 'postgres' && embedded) {
+    throw new WardOptionsError(
+      "bus: 'postgres' needs database to be a PostgreSQL server the instances share: embedded PGlite lives inside this one process, so no other instance could hear it (omit bus to run one instance on PGlite)",
+    )
+  }
   const database = await openDatabase(options.database, resolved.storeTimeout)
   resolved.logger.info(database.description)
   const core = new WardCore(resolved, database.orm)
+  try {
+    await core.start()
+  } catch (error) {
+    if (database.owned) await database.orm.close(true)
+    throw error
+  }
   if (database.embedded) await migrate(database.orm)
   const accessTokens = resolved.jwt ? new AccessTokens(core, resolved.jwt) : undefined
   const middleware = createMiddleware(core, accessTokens)

@@ -1,9 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { WardOptions } from '../options.ts'
+import { CHROME_120 } from './app.ts'
 import { postgresSkipReason } from './postgres.ts'
 import { redisUnavailable } from './services.ts'
+import { EventReader } from './sse.ts'
 
 const WARD_PROCESS = fileURLToPath(new URL('./ward-process.ts', import.meta.url))
 // Generous: a Node process boots, opens PostgreSQL and migrates on a loaded machine.
@@ -17,6 +22,16 @@ export const redisSkipReason = await redisUnavailable(process.env.REDIS_URL)
 
 /** Why the many-instance tests (PostgreSQL and Redis) are skipped, or null when they run. */
 export const manyInstancesSkipReason = postgresSkipReason ?? redisSkipReason
+
+/**
+ * Why the Redis Cluster test is skipped (it starts its own cluster with redis-server and
+ * redis-cli on private ports), or null when it runs.
+ */
+export const redisClusterSkipReason =
+  manyInstancesSkipReason ??
+  (['redis-server', 'redis-cli'].find((tool) => spawnSync(tool, ['--version']).status !== 0)
+    ? 'redis-server or redis-cli is not installed'
+    : null)
 
 /** A child process whose output lines are kept and can be waited for. */
 class Watched {
@@ -81,14 +96,19 @@ export interface Instance extends Pick<Watched, 'lines' | 'waitFor' | 'count' | 
   url: string
 }
 
-/** Starts a ward instance on `databaseUrl` (and `redisUrl` when given) with `options`. */
+/**
+ * Starts a ward instance on `databaseUrl` (and `redisUrl` when given) with `options`; `env`
+ * adds to its environment (`REDIS_CLUSTER`: see ward-process.ts).
+ */
 export async function startInstance(
   databaseUrl: string,
   redisUrl: string | null,
   options: WardOptions = {},
+  env: NodeJS.ProcessEnv = {},
 ): Promise<Instance> {
-  const env: NodeJS.ProcessEnv = {
+  env = {
     ...process.env,
+    ...env,
     DATABASE_URL: databaseUrl,
     WARD_OPTIONS: JSON.stringify(options),
   }
@@ -110,6 +130,93 @@ export async function startInstance(
     count: (pattern) => watched.count(pattern),
     stop: (signal) => watched.stop(signal),
   }
+}
+
+/** A Redis Cluster of the test's own: three masters on private ports, nothing on disk to keep. */
+export interface OwnRedisCluster {
+  /** `host:port` of each node. */
+  nodes: string[]
+  kill(): Promise<void>
+}
+
+/**
+ * Starts three `redis-server --cluster-enabled yes` nodes on free ports (their cluster bus on
+ * free ports too), joins them with `redis-cli --cluster create`, and waits until every node
+ * says the cluster is ok.
+ */
+export async function startRedisCluster(): Promise<OwnRedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'sessionward-cluster-'))
+  const servers: Watched[] = []
+  const nodes: string[] = []
+  const kill = async () => {
+    await Promise.all(servers.map((server) => server.stop('SIGKILL')))
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    for (let i = 0; i < 3; i++) {
+      const [port, busPort] = [await freePort(), await freePort()]
+      const server = new Watched(
+        spawn('redis-server', [
+          ...['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes'],
+          ...['--cluster-port', String(busPort), '--cluster-config-file', `nodes-${port}.conf`],
+          ...['--dir', dir, '--save', '', '--appendonly', 'no'],
+        ]),
+      )
+      servers.push(server)
+      await server.waitFor(/Ready to accept connections/)
+      nodes.push(`127.0.0.1:${port}`)
+    }
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-yes'])
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create: ${created.stdout}`)
+    for (const node of nodes) {
+      const [host, port] = node.split(':') as [string, string]
+      for (;;) {
+        const info = spawnSync('redis-cli', ['-h', host, '-p', port, 'cluster', 'info'])
+        if (String(info.stdout).includes('cluster_state:ok')) break
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+  } catch (error) {
+    await kill()
+    throw error
+  }
+  return { nodes, kill }
+}
+
+/** A Redis master of the test's own watched by one Sentinel, which clients ask for the master. */
+export interface OwnRedisSentinel {
+  /** `host:port` of the Sentinel. */
+  sentinel: string
+  /** The name the Sentinel knows the master by. */
+  name: string
+  kill(): Promise<void>
+}
+
+/** Starts a Redis master (see `startRedis`) and one Sentinel on free ports that monitors it. */
+export async function startRedisSentinel(): Promise<OwnRedisSentinel> {
+  const master = await startRedis()
+  const dir = mkdtempSync(join(tmpdir(), 'sessionward-sentinel-'))
+  const port = await freePort()
+  const name = 'sessionward'
+  const config = join(dir, 'sentinel.conf')
+  const masterPort = new URL(master.url).port
+  writeFileSync(
+    config,
+    `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${masterPort} 1\n`,
+  )
+  const sentinel = new Watched(spawn('redis-server', [config, '--sentinel']))
+  const kill = async () => {
+    await sentinel.stop('SIGKILL')
+    await master.kill()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    await sentinel.waitFor(/\+monitor master/)
+  } catch (error) {
+    await kill()
+    throw error
+  }
+  return { sentinel: `127.0.0.1:${port}`, name, kill }
 }
 
 /** A port nothing listens on right now. */
@@ -156,4 +263,41 @@ export async function startRedis(): Promise<OwnRedis> {
     },
     restart: start,
   }
+}
+
+/** A request to an instance with a Bearer token. */
+export function call(
+  instance: Pick<Instance, 'url'>,
+  path: string,
+  token?: string,
+  method = 'GET',
+  body?: unknown,
+): Promise<Response> {
+  return fetch(`${instance.url}${path}`, {
+    method,
+    headers: {
+      'user-agent': CHROME_120,
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  })
+}
+
+/** Signs `userId` in on an instance (test-support/ward-process.ts's /login). */
+export async function login(
+  instance: Pick<Instance, 'url'>,
+  userId: string,
+): Promise<{ token: string; id: string }> {
+  const response = await call(instance, '/login', undefined, 'POST', { userId })
+  if (response.status !== 200) throw new Error(`login failed: ${response.status}`)
+  return (await response.json()) as { token: string; id: string }
+}
+
+/** Opens `/session/events` on an instance and reads its first (`policy`) event. */
+export async function listen(instance: Pick<Instance, 'url'>, token: string): Promise<EventReader> {
+  const events = new EventReader(await call(instance, '/session/events', token))
+  const first = await events.next()
+  if (first?.event !== 'policy') throw new Error(`expected a policy event, got ${first?.event}`)
+  return events
 }

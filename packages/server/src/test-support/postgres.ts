@@ -40,3 +40,16 @@ export async function freshDatabase(baseUrl: string, name: string): Promise<stri
   url.pathname = `/${name}`
   return url.toString()
 }
+
+/**
+ * A fresh database next to DATABASE_URL's for this test worker (`<base>_<suffix><worker>`), for
+ * ward processes to share.
+ *
+ * @example
+ * databaseUrl = await workerDatabase('many')
+ */
+export function workerDatabase(suffix: string): Promise<string> {
+  const baseUrl = String(process.env.DATABASE_URL)
+  const base = new URL(baseUrl).pathname.slice(1) || 'postgres'
+  return freshDatabase(baseUrl, `${base}_${suffix}${process.env.VITEST_POOL_ID ?? '0'}`)
+}

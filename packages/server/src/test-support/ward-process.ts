@@ -1,12 +1,28 @@
 // One ward instance as its own Node process, for the many-instance tests and the propagation
 // benchmark: `node --conditions=source ward-process.ts` with DATABASE_URL, REDIS_URL (optional)
-// and WARD_OPTIONS (JSON). Prints `listening <port>` on stdout once it serves; the ward's log
-// lines follow on stdout, one per line, prefixed with their level.
+// or REDIS_CLUSTER (a Redis Cluster node's `host:port`: the ward gets an ioredis Cluster client
+// that starts from it) or REDIS_SENTINEL (`host:port name`: a client that asks that Sentinel for
+// the master) and WARD_OPTIONS (JSON). Prints `listening <port>` on stdout once it
+// serves; the ward's log lines follow on stdout, one per line, prefixed with their level.
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
+import { Cluster, Redis } from 'ioredis'
 import type { WardEnv } from '../middleware.ts'
 import type { WardOptions } from '../options.ts'
 import { createWard } from '../ward.ts'
+
+/** An ioredis Cluster client that discovers the cluster from one node. */
+function clusterFrom(node: string): Cluster {
+  const [host, port] = node.split(':')
+  return new Cluster([{ host, port: Number(port) }], { redisOptions: { commandTimeout: 1_000 } })
+}
+
+/** An ioredis client that asks a Sentinel (`host:port name`) where the master is. */
+function sentinelFrom(value: string): Redis {
+  const [node = '', name] = value.split(' ')
+  const [host, port] = node.split(':')
+  return new Redis({ sentinels: [{ host, port: Number(port) }], name, commandTimeout: 1_000 })
+}
 
 const options = JSON.parse(process.env.WARD_OPTIONS ?? '{}') as WardOptions
 const line =
@@ -18,6 +34,8 @@ const ward = await createWard({
   ...options,
   database: process.env.DATABASE_URL,
   ...(process.env.REDIS_URL ? { redis: process.env.REDIS_URL } : {}),
+  ...(process.env.REDIS_CLUSTER ? { redis: clusterFrom(process.env.REDIS_CLUSTER) } : {}),
+  ...(process.env.REDIS_SENTINEL ? { redis: sentinelFrom(process.env.REDIS_SENTINEL) } : {}),
   logger: { info: line('info'), warn: line('warn'), error: line('error') },
 })
 await ward.migrate()
