@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core'
 import { Endings } from './ending.ts'
+import { IdentityProviders } from './identity-providers.ts'
 import type { PolicyRequest, ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
 import type { PageRequest } from './paging.ts'
@@ -60,6 +61,8 @@ export class WardCore {
   readonly watchers = new SessionWatchers()
   /** The one end path. */
   readonly endings: Endings
+  /** The receivers of the identity providers' logout tokens and security events. */
+  readonly identityProviders: IdentityProviders
   /**
    * The guess counters (`throttle`), on the channel's Redis client when there is one, so every
    * instance counts the same failures.
@@ -119,6 +122,11 @@ export class WardCore {
       store: this.store,
       cache: this.sessions,
       channel: this.#channel,
+    })
+    this.identityProviders = new IdentityProviders({
+      options,
+      store: this.store,
+      endings: this.endings,
     })
   }
 

@@ -77,7 +77,7 @@ async function open(name: TestDatabase['name']): Promise<TestDatabase> {
     queries,
     url,
     reset: async () => {
-      await em().execute('truncate sessionward_session')
+      await em().execute('truncate sessionward_session, sessionward_idp_token')
       queries.length = 0
     },
     sql: (query, params = []) => em().execute(query, params, 'all'),
