@@ -36,6 +36,8 @@ function describe(record: SessionInfo) {
     expiresAt: record.expiresAt.toISOString(),
     ip: record.lastIp ?? record.ip,
     userAgent: parseUserAgent(record.userAgent),
+    // Which provider the user signed in through; its subject and session ids stay server-side.
+    idp: record.idp && { issuer: record.idp.issuer },
   }
 }
 
