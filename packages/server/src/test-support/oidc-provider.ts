@@ -6,7 +6,7 @@ import * as openid from 'openid-client'
 
 /** The app's client id and secret at the test provider. */
 export const CLIENT_ID = 'sessionward-app'
-const CLIENT_SECRET = 'a-client-secret-of-at-least-32-bytes!'
+export const CLIENT_SECRET = 'a-client-secret-of-at-least-32-bytes!'
 
 /** What the app's callback learns from the provider's ID token. */
 export interface ProviderSignIn {
@@ -32,6 +32,8 @@ export interface RealProvider {
    * then sends a logout token to every client of that session.
    */
   logout(): Promise<void>
+  /** Resolves with the outcome of each back-channel logout the provider sends from now on. */
+  nextBackchannelLogout(): Promise<{ sent: boolean; at: number; message?: string }>
   close(): Promise<void>
 }
 
@@ -80,20 +82,27 @@ function formFields(html: string): Record<string, string> {
   return fields
 }
 
+/** Where the provider sends the app's users back (`redirectUri`) and its logout tokens. */
+export interface ProviderClient {
+  redirectUri: string
+  backchannelLogoutUri: string
+}
+
 /**
  * Starts the provider for an app whose callback is `redirectUri` and whose back-channel logout
- * route is `backchannelLogoutUri`.
+ * route is `backchannelLogoutUri`; given as a function of the issuer, the app may start once the
+ * provider's address is known (it needs it for its own configuration).
  *
  * @example
  * const provider = await startOidcProvider({ redirectUri, backchannelLogoutUri })
  */
-export async function startOidcProvider(app: {
-  redirectUri: string
-  backchannelLogoutUri: string
-}): Promise<RealProvider> {
+export async function startOidcProvider(
+  client: ProviderClient | ((issuer: string) => Promise<ProviderClient>),
+): Promise<RealProvider> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const app = typeof client === 'function' ? await client(issuer) : client
   const { privateKey } = await generateKeyPair('RS256', { extractable: true })
   const provider = new Provider(issuer, {
     clients: [
@@ -123,8 +132,16 @@ export async function startOidcProvider(app: {
   server.on('request', provider.callback())
   // What the provider's back-channel logouts came to: a failed one fails `logout()`.
   const backchannel: string[] = []
-  provider.on('backchannel.success', () => backchannel.push('sent'))
-  provider.on('backchannel.error', (_ctx: unknown, error: Error) => backchannel.push(error.message))
+  const waiting: ((outcome: { sent: boolean; at: number; message?: string }) => void)[] = []
+  provider.on('backchannel.success', () => {
+    backchannel.push('sent')
+    for (const resolve of waiting.splice(0)) resolve({ sent: true, at: Date.now() })
+  })
+  provider.on('backchannel.error', (_ctx: unknown, error: Error) => {
+    backchannel.push(error.message)
+    for (const resolve of waiting.splice(0))
+      resolve({ sent: false, at: Date.now(), message: error.message })
+  })
   const browser = userAgent()
   let idToken: string | undefined
   return {
@@ -185,6 +202,7 @@ export async function startOidcProvider(app: {
         throw new Error(`the provider's back-channel logout: ${sent.join('; ') || 'not sent'}`)
       }
     },
+    nextBackchannelLogout: () => new Promise((resolve) => waiting.push(resolve)),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
