@@ -291,6 +291,30 @@ describe('POST /session/backchannel-logout: what a valid token ends', () => {
     expect((await apiStatus(ward, bob.token)).status).toBe(200)
   })
 
+  it('a failed end (503 store_unavailable) leaves the jti free: the provider retry ends the session', async () => {
+    const ward = await app({ logger: { info() {}, warn() {}, error() {} } })
+    const linked = await signIn(ward, 'alice', {
+      sub: 'provider-user-1',
+      sid: 'provider-session-1',
+    })
+    const token = await provider.logoutToken()
+    const db = database()
+    await db.sql(`create or replace function sessionward_test_refuse() returns trigger
+      language plpgsql as $$ begin raise exception 'end refused'; end $$`)
+    await db.sql(`create trigger sessionward_test_refuse before update of ended_at
+      on sessionward_session for each row execute function sessionward_test_refuse()`)
+    try {
+      const failed = await logout(ward, token)
+      expect(failed.status).toBe(503)
+      expect((await failed.json()).error).toBe('store_unavailable')
+    } finally {
+      await db.sql('drop trigger sessionward_test_refuse on sessionward_session')
+      await db.sql('drop function sessionward_test_refuse')
+    }
+    expect((await logout(ward, token)).status).toBe(200)
+    expect((await apiStatus(ward, linked.token)).body.reason).toBe('idp_logout')
+  })
+
   it('answers 200 when no session matches (the provider must not retry)', async () => {
     const ward = await app()
     expect((await logout(ward, await provider.logoutToken({ sid: 'nobody' }))).status).toBe(200)
