@@ -447,12 +447,15 @@ const loginFormBody = fc.oneof(
   multipart.map((made): Body => ({ contentType: made.contentType, bytes: text.encode(made.body) })),
 )
 
-/** Stands for a token the suite's identity provider signed (hostile-wire.ts fills it in). */
-export const IDP_TOKEN = ':idp-token'
+/**
+ * `:idp-token-<n>:` stands for the pool's n-th token (modulo its size) signed by the suite's
+ * identity provider; hostile-wire.ts fills it in.
+ */
+export const IDP_TOKEN = /:idp-token-(\d+):/g
 
 /** What is sent as a logout token or a security event: a real one often, else anything. */
 const idpToken = fc.oneof(
-  { arbitrary: fc.constant(IDP_TOKEN), weight: 4 },
+  { arbitrary: fc.nat().map((slot) => `:idp-token-${slot}:`), weight: 4 },
   { arbitrary: forgedJwt, weight: 2 },
   fc.constantFrom('', '.', '..', 'a.b.c.d.e', 'e30.e30.', 'e30.W10.x', 'bnVsbA.bnVsbA.x'),
   fc.array(base64urlString(0, 120), { minLength: 1, maxLength: 6 }).map((parts) => parts.join('.')),
@@ -464,7 +467,9 @@ const idpToken = fc.oneof(
 const logoutBody = fc
   .oneof(
     idpToken.map((token) =>
-      token === IDP_TOKEN ? `logout_token=${token}` : `logout_token=${encodeURIComponent(token)}`,
+      token.match(IDP_TOKEN)
+        ? `logout_token=${token}`
+        : `logout_token=${encodeURIComponent(token)}`,
     ),
     fc
       .tuple(idpToken, idpToken)

@@ -59,10 +59,11 @@ export function pathOf(request: HostileRequest, pool: Pool): string {
 export function withIdpToken(request: HostileRequest, pool: Pool): HostileRequest {
   if (!request.body) return request
   const sent = Buffer.from(request.body).toString('latin1')
-  if (!sent.includes(IDP_TOKEN)) return request
-  const token = pool.idp[sent.length % pool.idp.length] ?? ''
-  const body = new Uint8Array(Buffer.from(sent.replaceAll(IDP_TOKEN, token), 'latin1'))
-  return { ...request, body }
+  const filled = sent.replace(IDP_TOKEN, (_marker, slot: string) => {
+    return pool.idp[Number(slot) % pool.idp.length] ?? ''
+  })
+  if (filled === sent) return request
+  return { ...request, body: new Uint8Array(Buffer.from(filled, 'latin1')) }
 }
 
 /** The request as a fetch Request, or null when the Fetch API refuses it (sent raw instead). */
