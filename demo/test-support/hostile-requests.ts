@@ -458,6 +458,43 @@ const idpToken = fc.oneof(
   { arbitrary: fc.nat().map((slot) => `:idp-token-${slot}:`), weight: 4 },
   { arbitrary: forgedJwt, weight: 2 },
   fc.constantFrom('', '.', '..', 'a.b.c.d.e', 'e30.e30.', 'e30.W10.x', 'bnVsbA.bnVsbA.x'),
+  // Headers and claims of the wrong JSON types where strings and numbers belong.
+  fc
+    .tuple(
+      fc.record({
+        alg: fc.oneof(fc.constantFrom('RS256', 'none', 'HS256'), fc.integer(), fc.constant(null)),
+        typ: fc.oneof(
+          fc.constantFrom('logout+jwt', 'secevent+jwt'),
+          fc.integer(),
+          fc.array(fc.string()),
+        ),
+        kid: fc.oneof(fc.string(), fc.integer()),
+      }),
+      fc.dictionary(
+        fc.constantFrom(
+          'iss',
+          'aud',
+          'iat',
+          'exp',
+          'sub',
+          'sid',
+          'jti',
+          'events',
+          'nonce',
+          'sub_id',
+        ),
+        fc.oneof(
+          fc.string(),
+          fc.integer(),
+          fc.double(),
+          fc.boolean(),
+          fc.constant(null),
+          fc.object(),
+        ),
+      ),
+      base64urlString(0, 86),
+    )
+    .map(([header, claims, signature]) => `${b64json(header)}.${b64json(claims)}.${signature}`),
   fc.array(base64urlString(0, 120), { minLength: 1, maxLength: 6 }).map((parts) => parts.join('.')),
   latin1(200),
   fc.string(),

@@ -122,6 +122,11 @@ describe('POST /session/backchannel-logout: one token per rule of §2.6, each br
       'typ "secevent+jwt" is not a logout token',
     ],
     [
+      'typ that is not a string',
+      () => provider.logoutToken({}, { typ: 7 }),
+      'typ 7 is not a logout token',
+    ],
+    [
       'iss of a provider not configured',
       () => provider.logoutToken({ iss: 'https://other-idp.example' }),
       'iss "https://other-idp.example" is not one of the configured identity providers',

@@ -144,7 +144,8 @@ export function readToken(token: string, kind: TokenKind): ReadToken | Refusal {
       'invalid_key',
     )
   }
-  if (typ !== undefined && !TYPES[kind].includes(typ.toLowerCase().replace(/^application\//, ''))) {
+  const type = typeof typ === 'string' ? typ.toLowerCase().replace(/^application\//, '') : typ
+  if (type !== undefined && !TYPES[kind].includes(type as string)) {
     return refuse(
       `typ ${JSON.stringify(typ)} is not a ${kind === 'logout' ? 'logout token (logout+jwt)' : 'Security Event Token (secevent+jwt)'}`,
     )
