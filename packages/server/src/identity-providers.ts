@@ -52,9 +52,11 @@ function keyRefusal(error: unknown): Refusal {
         ? "no key of the provider's key set matches the token's kid and alg"
         : error instanceof errors.JWSSignatureVerificationFailed
           ? "the signature does not verify with the provider's keys"
-          : error instanceof errors.JOSEError
-            ? `the provider's keys could not be used (${error.code})`
-            : "the provider's keys could not be fetched"
+          : error instanceof errors.JOSENotSupported || error instanceof errors.JWSInvalid
+            ? 'the token uses a JWS header that is not supported (crit, b64) or is malformed'
+            : error instanceof errors.JOSEError
+              ? `the provider's keys could not be used (${error.code})`
+              : "the provider's keys could not be fetched"
   return { refused: 'invalid_key', message }
 }
 
