@@ -17,7 +17,7 @@ export default {
       from: {
         path: '^packages/server/src/',
         pathNot:
-          '^packages/server/src/(errors|transport|middleware|routes|jwt|client-script|outside-hono|login-throttle|ward|index|options)\\.ts$|^packages/server/src/(admin|adapters)/',
+          '^packages/server/src/(errors|transport|middleware|routes|idp-routes|jwt|client-script|outside-hono|login-throttle|ward|index|options)\\.ts$|^packages/server/src/(admin|adapters)/',
       },
       to: { path: '(^|/)node_modules/hono/' },
     },

@@ -61,6 +61,7 @@ export function benchCacheMemory(): string {
         lastIp: `203.0.113.${i % 250}`,
         userAgent: CHROME,
         detail: null,
+        idp: null,
       },
       policy,
       now,

@@ -16,6 +16,7 @@ import { csrf } from 'hono/csrf'
 import { HTTPException } from 'hono/http-exception'
 import { secureHeaders } from 'hono/secure-headers'
 import { DEMO_DEFAULTS, type DemoConfig } from './config.ts'
+import { type DemoIdentityProvider, identityProviderSignIn } from './identity-provider.ts'
 import {
   dashboardPage,
   devicesPage,
@@ -34,6 +35,11 @@ export interface DemoAppOptions extends Partial<DemoConfig> {
   users?: DemoUser[]
   /** Where the demo and the ward report problems (and client aborts, at debug). Default `console`. */
   logger?: WardLogger
+  /**
+   * An OpenID Provider to sign in through (`/login/idp`); its back-channel logouts reach the
+   * ward's `/session/backchannel-logout`.
+   */
+  identityProvider?: DemoIdentityProvider
 }
 
 /** A running demo: serve `app.fetch` with any Hono adapter. */
@@ -176,6 +182,16 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     // Ends and activity reach the other instances of `npm run demo:cluster` through Redis.
     ...(config.redisUrl ? { redis: config.redisUrl } : {}),
     ...(config.trustProxy ? { clientIp: forwardedClientIp } : {}),
+    ...(options.identityProvider
+      ? {
+          identityProviders: [
+            {
+              issuer: options.identityProvider.issuer,
+              audience: options.identityProvider.clientId,
+            },
+          ],
+        }
+      : {}),
     logger,
   })
   // Embedded PGlite is migrated by createWard; PostgreSQL is the app's to migrate (idempotent).
@@ -289,10 +305,16 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     })
   })
 
+  const withIdentityProvider = Boolean(options.identityProvider)
   app.get('/login', (c) => {
     if (c.var.session) return c.redirect('/', 303)
-    return c.html(loginPage({ reason: c.req.query('reason') }))
+    return c.html(
+      loginPage({ reason: c.req.query('reason'), identityProvider: withIdentityProvider }),
+    )
   })
+  if (options.identityProvider) {
+    app.route('/', identityProviderSignIn(ward, users, options.identityProvider))
+  }
   // The form's answer to a throttled sign-in: the login page again, with the 429 and its wait.
   const signInThrottled = async (c: Context<WardEnv>, username: string) => {
     try {

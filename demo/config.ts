@@ -1,3 +1,5 @@
+import type { DemoIdentityProvider } from './identity-provider.ts'
+
 /** Everything the demo can be told; `createDemoApp` takes it, `configFromEnv` reads it. */
 export interface DemoConfig {
   /** Omitted = PGlite in memory; a postgres:// URL = PostgreSQL; a directory = PGlite on disk. */
@@ -22,6 +24,24 @@ export interface DemoConfig {
 export interface ServerConfig extends DemoConfig {
   host: string
   port: number
+  /** `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`: sign in through that provider too. */
+  identityProvider?: DemoIdentityProvider
+}
+
+/** The identity provider named by `OIDC_*`, all three or none. */
+function identityProviderFromEnv(
+  env: Record<string, string | undefined>,
+): DemoIdentityProvider | undefined {
+  const [issuer, clientId, clientSecret] = [
+    'OIDC_ISSUER',
+    'OIDC_CLIENT_ID',
+    'OIDC_CLIENT_SECRET',
+  ].map((name) => env[name]?.trim() || undefined)
+  if (!issuer && !clientId && !clientSecret) return undefined
+  if (!issuer || !clientId || !clientSecret) {
+    throw new Error('demo: OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET go together')
+  }
+  return { issuer, clientId, clientSecret }
 }
 
 /** The demo's defaults: short enough to see a warning and an expiry (DESIGN §5). */
@@ -39,8 +59,8 @@ function number(env: Record<string, string | undefined>, name: string, fallback:
 
 /**
  * Reads the demo's settings from the environment: `HOST`, `PORT`, `DATABASE_URL`, `REDIS_URL`,
- * `WARN_AFTER`, `EXPIRE_AFTER` (seconds), `MAX_SESSIONS` and `TRUST_PROXY` (`1`: behind the
- * cluster's front).
+ * `WARN_AFTER`, `EXPIRE_AFTER` (seconds), `MAX_SESSIONS`, `TRUST_PROXY` (`1`: behind the
+ * cluster's front) and `OIDC_ISSUER`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET` (an identity provider).
  *
  * @example
  * configFromEnv({ PORT: '4000', WARN_AFTER: '4', EXPIRE_AFTER: '8' })
@@ -57,6 +77,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
       `demo: MAX_SESSIONS must be a whole number, got ${JSON.stringify(env.MAX_SESSIONS)}`,
     )
   }
+  const identityProvider = identityProviderFromEnv(env)
   return {
     host: env.HOST?.trim() || '127.0.0.1',
     port,
@@ -66,6 +87,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     warnAfter: number(env, 'WARN_AFTER', DEMO_DEFAULTS.warnAfter),
     expireAfter: number(env, 'EXPIRE_AFTER', DEMO_DEFAULTS.expireAfter),
     maxSessions,
+    ...(identityProvider ? { identityProvider } : {}),
   }
 }
 

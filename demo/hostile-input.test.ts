@@ -6,7 +6,7 @@
 // a bound derived from storeTimeout, nothing logged at error level. FUZZ_SEED replays a run,
 // FUZZ_RUNS changes its size. See docs/security.md, "Hostile input suite".
 import { execFileSync } from 'node:child_process'
-import { randomInt } from 'node:crypto'
+import { randomInt, randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
@@ -14,7 +14,13 @@ import { createWard, type Ward, type WardEnv } from '@sessionward/server'
 import fc from 'fast-check'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { CAEP_SESSION_REVOKED, RISC_ACCOUNT_DISABLED } from '../packages/server/src/idp-tokens.ts'
 import { resolveOptions } from '../packages/server/src/options.ts'
+import {
+  AUDIENCE,
+  startTestProvider,
+  type TestProvider,
+} from '../packages/server/src/test-support/identity-provider.ts'
 import { findLeaks, logLine, maskLeaks } from '../packages/server/src/test-support/leaks.ts'
 import { freshDatabase, postgresSkipReason } from '../packages/server/src/test-support/postgres.ts'
 import { rawRequest } from '../packages/server/src/test-support/raw-http.ts'
@@ -24,6 +30,7 @@ import {
   answerProblem,
   fromRaw,
   isParserAnswer,
+  routedPath,
   shortJson,
 } from './test-support/hostile-checks.ts'
 import { type HostileRequest, hostileRequest, USER_AGENT } from './test-support/hostile-requests.ts'
@@ -33,6 +40,7 @@ import {
   headerList,
   type Pool,
   pathOf,
+  withIdpToken,
 } from './test-support/hostile-wire.ts'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000)
@@ -74,11 +82,14 @@ async function served(app: Hono<WardEnv>): Promise<Served> {
 
 /**
  * A host app on the demo's database whose ward issues JWT access tokens and rotates session
- * tokens: the routes and credentials the demo does not use (`POST /session/token`, JWTs).
+ * tokens, and takes logout tokens and security events from `provider`, its sessions linked to
+ * it: the routes and credentials the demo does not use (`POST /session/token`, JWTs, the
+ * identity provider's routes past the issuer check).
  */
 async function jwtHost(
   demo: DemoApp,
   logger: DemoLogger,
+  provider: TestProvider,
 ): Promise<{ ward: Ward; app: Hono<WardEnv> }> {
   const ward = await createWard({
     database: demo.ward.orm,
@@ -86,6 +97,14 @@ async function jwtHost(
     passive: ['/api/poll'],
     sweepInterval: 0,
     logger,
+    identityProviders: [
+      {
+        issuer: provider.issuer,
+        audience: AUDIENCE,
+        jwksUri: provider.jwksUri,
+        resolveSubject: (subject) => (subject.email === 'bob@example.com' ? 'bob' : null),
+      },
+    ],
   })
   const app = new Hono<WardEnv>()
   app.use('*', ward.middleware())
@@ -94,7 +113,8 @@ async function jwtHost(
     const user =
       typeof body?.username === 'string' && USERS.includes(body.username) ? body.username : null
     if (!user) return c.json({ error: 'invalid_credentials', message: 'no such user' }, 401)
-    const { token, session } = await ward.createSession(c, user)
+    const idp = { issuer: provider.issuer, sub: user, sid: randomUUID() }
+    const { token, session } = await ward.createSession(c, user, { idp })
     return c.json({ token, session })
   })
   const requireSession = ward.requireSession()
@@ -168,8 +188,18 @@ async function topUpAdmin(pool: Pool, jwt: Served): Promise<void> {
  * them too): its login checks no password, so the demo's per-account throttle, which fuzzed
  * wrong passwords soon trip, never locks the pool out.
  */
-async function refill(pool: Pool, jwt: Served): Promise<void> {
+async function refill(pool: Pool, jwt: Served, provider: TestProvider): Promise<void> {
   for (const user of USERS) {
+    const subject = { format: 'iss_sub', iss: provider.issuer, sub: user }
+    pool.idp.push(
+      await provider.logoutToken({ sub: user, sid: undefined }),
+      await provider.logoutToken({ sid: randomUUID() }),
+      await provider.securityEvent({ [RISC_ACCOUNT_DISABLED]: { subject } }),
+      await provider.securityEvent(
+        { [CAEP_SESSION_REVOKED]: {} },
+        { sub_id: { format: 'email', email: `${user}@example.com` } },
+      ),
+    )
     const plain = await login(jwt, user)
     pool.tokens.push(plain.token)
     if (user === 'admin') pool.admin.push(plain.token)
@@ -189,7 +219,7 @@ async function refill(pool: Pool, jwt: Served): Promise<void> {
     pool.access.push(access)
   }
   // The newest few of each: older ones have mostly been evicted (maxSessions 3) or ended.
-  for (const list of [pool.tokens, pool.admin, pool.ids, pool.access])
+  for (const list of [pool.tokens, pool.admin, pool.ids, pool.access, pool.idp])
     list.splice(0, Math.max(0, list.length - 12))
 }
 
@@ -220,13 +250,15 @@ beforeAll(() => {
 describe.each(databases)('hostile input on %s', (name, skipReason, database) => {
   let demo: DemoApp
   let jwt: Ward
+  let provider: TestProvider
   let apps: Record<HostileRequest['target'], Served>
   const { lines, logger } = capturingLogger()
 
   beforeAll(async () => {
     if (skipReason) return
     demo = await createDemoApp({ database: await database(), logger })
-    const host = await jwtHost(demo, logger)
+    provider = await startTestProvider()
+    const host = await jwtHost(demo, logger, provider)
     jwt = host.ward
     apps = { demo: await served(demo.app), jwt: await served(host.app) }
   })
@@ -237,6 +269,7 @@ describe.each(databases)('hostile input on %s', (name, skipReason, database) => 
     await apps?.jwt.close()
     await jwt?.close()
     await demo?.close()
+    await provider?.close()
   })
 
   const skipNote = skipReason ? ` (skipped: ${skipReason})` : ''
@@ -376,7 +409,9 @@ describe.each(databases)('hostile input on %s', (name, skipReason, database) => 
     `${RUNS} generated requests keep the contract${skipReason ? ` (skipped: ${skipReason})` : ''}`,
     async () => {
       const statuses = new Map<number | string, number>()
-      const pool: Pool = { tokens: [], admin: [], ids: [], access: [] }
+      /** The identity providers' routes' answers, by route and status: their share of the run. */
+      const idpStatuses = new Map<string, number>()
+      const pool: Pool = { tokens: [], admin: [], ids: [], access: [], idp: [] }
       let sent = 0
       let overSocket = 0
       let slowest = 0
@@ -398,10 +433,11 @@ describe.each(databases)('hostile input on %s', (name, skipReason, database) => 
         return problems
       }
 
-      const property = fc.asyncProperty(hostileRequest(SOCKET_SHARE), async (request) => {
-        if (sent % REFILL_EVERY === 0) await refill(pool, apps.jwt)
+      const property = fc.asyncProperty(hostileRequest(SOCKET_SHARE), async (generated) => {
+        if (sent % REFILL_EVERY === 0) await refill(pool, apps.jwt, provider)
         else if (sent % ADMIN_TOP_UP_EVERY === 0) await topUpAdmin(pool, apps.jwt)
         sent++
+        const request = withIdpToken(generated, pool)
         const app = apps[request.target]
         const path = pathOf(request, pool)
         const origin =
@@ -438,6 +474,11 @@ describe.each(databases)('hostile input on %s', (name, skipReason, database) => 
         const ms = performance.now() - started
         slowest = Math.max(slowest, ms)
         if (answer) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
+        const routed = routedPath(path)
+        if (answer && (routed === '/session/backchannel-logout' || routed === '/session/ssf')) {
+          const key = `${request.target}:${routed.slice('/session/'.length)} ${answer.status}`
+          idpStatuses.set(key, (idpStatuses.get(key) ?? 0) + 1)
+        }
         const problems = [
           answer && answerProblem(request, path, answer, ms, BOUND_MS),
           ...logProblems(),
@@ -474,7 +515,11 @@ describe.each(databases)('hostile input on %s', (name, skipReason, database) => 
           `hostile-input (${name}): ${sent} requests (${overSocket} over a socket), seed ${SEED}, answers ${byStatus
             .map(([status, count]) => `${status}:${count}`)
             .join(' ')}, ${errors} >= 500, slowest ${Math.round(slowest)} ms` +
-            ' (* = refused by Node’s HTTP parser before the app; replay: FUZZ_SEED)',
+            ' (* = refused by Node’s HTTP parser before the app; replay: FUZZ_SEED); identity-provider routes: ' +
+            [...idpStatuses]
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([key, count]) => `${key}:${count}`)
+              .join(' '),
         )
       }
       expect(sent).toBe(RUNS)

@@ -22,6 +22,8 @@ export const REASONS: Record<string, string> = {
   user_agent_changed: 'Your session was ended because the browser changed.',
   refresh_reuse:
     'Your session was ended because an old sign-in token was used again. Please sign in again.',
+  idp_logout: 'You were signed out at your identity provider.',
+  idp_revoked: 'Your identity provider ended this session. Please sign in again.',
 }
 
 /** The neutral text for a reason the demo does not know. */
@@ -114,7 +116,13 @@ function layout({
 }
 
 /** `/login`: a plain form; the reason for being here, and the demo accounts. */
-export function loginPage(props: { reason?: string; error?: string; username?: string }): Html {
+export function loginPage(props: {
+  reason?: string
+  error?: string
+  username?: string
+  /** The demo signs in through an identity provider too (`/login/idp`). */
+  identityProvider?: boolean
+}): Html {
   // Own keys only: `?reason=constructor` must not pick up Object.prototype's.
   const reason =
     props.reason && (Object.hasOwn(REASONS, props.reason) ? REASONS[props.reason] : ENDED_TEXT)
@@ -139,6 +147,11 @@ export function loginPage(props: { reason?: string; error?: string; username?: s
         <input id="password" name="password" type="password" autocomplete="current-password" required />
         <button type="submit">Sign in</button>
       </form>
+      ${
+        props.identityProvider
+          ? html`<p><a href="/login/idp" data-testid="idp-sign-in">Sign in with the identity provider</a></p>`
+          : ''
+      }
       <p class="hint">Demo accounts: <code>alice</code>/<code>alice</code>, <code>bob</code>/<code>bob</code>,
         <code>admin</code>/<code>admin</code>.</p>
     </section>`,

@@ -78,11 +78,17 @@ export function answerProblem(
       } catch {
         return `error ${answer.status} at ${routed} is not JSON (${answer.contentType}): ${answer.body.slice(0, 80)}`
       }
-      const { error, message } = (parsed ?? {}) as Record<string, unknown>
+      const { error, message, err, description } = (parsed ?? {}) as Record<string, unknown>
       if (!answer.contentType.startsWith('application/json')) {
         return `error ${answer.status} at ${routed} has Content-Type ${answer.contentType}`
       }
-      if (typeof error !== 'string' || typeof message !== 'string') {
+      // RFC 8935 §2.3: a refused security event answers {"err","description"}.
+      const securityEventRefusal =
+        routed === '/session/ssf' &&
+        answer.status === 400 &&
+        typeof err === 'string' &&
+        typeof description === 'string'
+      if (!securityEventRefusal && (typeof error !== 'string' || typeof message !== 'string')) {
         return `error ${answer.status} at ${routed} lacks {"error","message"}: ${answer.body.slice(0, 80)}`
       }
     }

@@ -150,6 +150,8 @@ const ROUTES: [string, string][] = [
   ['POST', '/session/token'],
   ['GET', '/session/sessionward.js'],
   ['GET', '/session/events'],
+  ['POST', '/session/backchannel-logout'],
+  ['POST', '/session/ssf'],
   ['GET', '/admin/sessions'],
   ['GET', '/admin/sessions/:id'],
   ['DELETE', '/admin/sessions/:id'],
@@ -445,14 +447,95 @@ const loginFormBody = fc.oneof(
   multipart.map((made): Body => ({ contentType: made.contentType, bytes: text.encode(made.body) })),
 )
 
+/**
+ * `:idp-token-<n>:` stands for the pool's n-th token (modulo its size) signed by the suite's
+ * identity provider; hostile-wire.ts fills it in.
+ */
+export const IDP_TOKEN = /:idp-token-(\d+):/g
+
+/** What is sent as a logout token or a security event: a real one often, else anything. */
+const idpToken = fc.oneof(
+  { arbitrary: fc.nat().map((slot) => `:idp-token-${slot}:`), weight: 4 },
+  { arbitrary: forgedJwt, weight: 2 },
+  fc.constantFrom('', '.', '..', 'a.b.c.d.e', 'e30.e30.', 'e30.W10.x', 'bnVsbA.bnVsbA.x'),
+  // Headers and claims of the wrong JSON types where strings and numbers belong.
+  fc
+    .tuple(
+      fc.record({
+        alg: fc.oneof(fc.constantFrom('RS256', 'none', 'HS256'), fc.integer(), fc.constant(null)),
+        typ: fc.oneof(
+          fc.constantFrom('logout+jwt', 'secevent+jwt'),
+          fc.integer(),
+          fc.array(fc.string()),
+        ),
+        kid: fc.oneof(fc.string(), fc.integer()),
+      }),
+      fc.dictionary(
+        fc.constantFrom(
+          'iss',
+          'aud',
+          'iat',
+          'exp',
+          'sub',
+          'sid',
+          'jti',
+          'events',
+          'nonce',
+          'sub_id',
+        ),
+        fc.oneof(
+          fc.string(),
+          fc.integer(),
+          fc.double(),
+          fc.boolean(),
+          fc.constant(null),
+          fc.object(),
+        ),
+      ),
+      base64urlString(0, 86),
+    )
+    .map(([header, claims, signature]) => `${b64json(header)}.${b64json(claims)}.${signature}`),
+  fc.array(base64urlString(0, 120), { minLength: 1, maxLength: 6 }).map((parts) => parts.join('.')),
+  latin1(200),
+  fc.string(),
+  huge,
+)
+
+const logoutBody = fc
+  .oneof(
+    idpToken.map((token) =>
+      token.match(IDP_TOKEN)
+        ? `logout_token=${token}`
+        : `logout_token=${encodeURIComponent(token)}`,
+    ),
+    fc
+      .tuple(idpToken, idpToken)
+      .map(
+        ([a, b]) => `logout_token=${encodeURIComponent(a)}&logout_token=${encodeURIComponent(b)}`,
+      ),
+    fc.constantFrom('logout_token=', 'logout_token=%zz', '%', 'token=x', 'logout_token'),
+  )
+  .map(
+    (form): Body => ({
+      contentType: 'application/x-www-form-urlencoded',
+      bytes: text.encode(form),
+    }),
+  )
+
+const securityEventBody = idpToken.map(
+  (token): Body => ({ contentType: 'application/secevent+jwt', bytes: text.encode(token) }),
+)
+
 const NO_BODY: Body = { contentType: null, bytes: null }
 
 /** The kind of body a route takes, or null for one that takes none. */
 function bodyFor(
   route: string,
-  bodies: { ping: Body; loginJson: Body; loginForm: Body },
+  bodies: { ping: Body; loginJson: Body; loginForm: Body; logout: Body; securityEvent: Body },
 ): Body | null {
   if (route === '/session/ping') return bodies.ping
+  if (route === '/session/backchannel-logout') return bodies.logout
+  if (route === '/session/ssf') return bodies.securityEvent
   if (route === '/api/login') return bodies.loginJson
   if (route === '/login') return bodies.loginForm
   return null
@@ -482,6 +565,7 @@ const body: fc.Arbitrary<Body> = fc
     },
     { arbitrary: fc.constantFrom('username=%zz&password=%', 'a=%00&&&==', '%'), weight: 1 },
     { arbitrary: multipart, weight: 2 },
+    { arbitrary: fc.oneof(logoutBody, securityEventBody), weight: 1 },
     { arbitrary: fc.uint8Array({ maxLength: 2_048 }), weight: 1 },
     {
       arbitrary: fc
@@ -521,7 +605,13 @@ export function hostileRequest(socketShare: number): fc.Arbitrary<HostileRequest
       headers: fc.array(header, { maxLength: 4 }),
       credential,
       body,
-      routeBody: fc.record({ ping: pingBody, loginJson: loginJsonBody, loginForm: loginFormBody }),
+      routeBody: fc.record({
+        ping: pingBody,
+        loginJson: loginJsonBody,
+        loginForm: loginFormBody,
+        logout: logoutBody,
+        securityEvent: securityEventBody,
+      }),
       dropContentType: fc.boolean(),
       ending: fc.oneof(
         { arbitrary: fc.constant<RawEnding>('complete'), weight: 6 },
@@ -546,8 +636,10 @@ export function hostileRequest(socketShare: number): fc.Arbitrary<HostileRequest
       if (r.plausible) headers.unshift(['origin', ':self'])
       if (made.contentType && !r.dropContentType)
         headers.unshift(['content-type', made.contentType])
+      // The identity providers' tokens are signed for the JWT host's ward: a plausible one goes there.
+      const forProvider = ['/session/backchannel-logout', '/session/ssf'].includes(r.route.route)
       return {
-        target: r.target,
+        target: r.plausible && forProvider ? 'jwt' : r.target,
         transport: r.socket ? 'socket' : 'fetch',
         method: r.plausible ? r.route.method : (r.method ?? r.route.method),
         path: r.plausible ? r.route.plain : r.route.path,

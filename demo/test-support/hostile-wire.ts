@@ -1,4 +1,4 @@
-import { type HostileRequest, USER_AGENT } from './hostile-requests.ts'
+import { type HostileRequest, IDP_TOKEN, USER_AGENT } from './hostile-requests.ts'
 
 // Turns a generated request into what goes on the wire: a fetch Request for the in-process
 // half, raw HTTP/1.1 bytes for the socket half, with a pool's real credentials filled in.
@@ -10,6 +10,8 @@ export interface Pool {
   admin: string[]
   ids: string[]
   access: string[]
+  /** Logout tokens and security events the suite's identity provider signed (some used before). */
+  idp: string[]
 }
 
 /** The request's headers, credentials included, as [name, value] pairs. */
@@ -51,6 +53,17 @@ export function headerList(
 export function pathOf(request: HostileRequest, pool: Pool): string {
   const id = pool.ids[request.path.length % pool.ids.length] ?? ''
   return request.path.replaceAll(':own', id)
+}
+
+/** The request with a token of the pool's identity provider where the generator asked for one. */
+export function withIdpToken(request: HostileRequest, pool: Pool): HostileRequest {
+  if (!request.body) return request
+  const sent = Buffer.from(request.body).toString('latin1')
+  const filled = sent.replace(IDP_TOKEN, (_marker, slot: string) => {
+    return pool.idp[Number(slot) % pool.idp.length] ?? ''
+  })
+  if (filled === sent) return request
+  return { ...request, body: new Uint8Array(Buffer.from(filled, 'latin1')) }
 }
 
 /** The request as a fetch Request, or null when the Fetch API refuses it (sent raw instead). */

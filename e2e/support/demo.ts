@@ -9,6 +9,7 @@ import type { EntityManager } from '@mikro-orm/sql'
 import { SessionEntity } from '@sessionward/server'
 import type { Browser } from 'playwright-core'
 import { createDemoApp, type DemoApp } from '../../demo/app.ts'
+import type { DemoIdentityProvider } from '../../demo/identity-provider.ts'
 import type { DemoUser } from '../../demo/users.ts'
 import { leakCheckedLogger } from '../../packages/server/src/test-support/leaks.ts'
 import { launchChromium } from './chromium.ts'
@@ -109,6 +110,7 @@ export async function startDemo(options: {
   warnAfter: number
   expireAfter: number
   maxSessions: number
+  identityProvider?: DemoIdentityProvider
 }): Promise<RunningDemo> {
   const postgres = process.env.DATABASE_URL ? await freshPostgres(process.env.DATABASE_URL) : null
   const quiet = { info() {}, warn: console.warn, error: console.error }

@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { Bus, ChannelListener } from './bus.ts'
 import { busConnector } from './database.ts'
 import { Endings } from './ending.ts'
+import { IdentityProviders } from './identity-providers.ts'
 import type { PolicyRequest, ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
 import type { PageRequest } from './paging.ts'
@@ -69,6 +70,8 @@ export class WardCore {
   readonly watchers = new SessionWatchers()
   /** The one end path. */
   readonly endings: Endings
+  /** The receivers of the identity providers' logout tokens and security events. */
+  readonly identityProviders: IdentityProviders
   /**
    * The guess counters (`throttle`), on the channel's Redis client when there is one, so every
    * instance counts the same failures.
@@ -136,6 +139,11 @@ export class WardCore {
       store: this.store,
       cache: this.sessions,
       channel: this.#channel,
+    })
+    this.identityProviders = new IdentityProviders({
+      options,
+      store: this.store,
+      endings: this.endings,
     })
   }
 

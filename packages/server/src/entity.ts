@@ -30,6 +30,10 @@ export const SessionEntity = defineEntity({
     tokenRotatedAt: p.datetime().nullable(),
     /** The idle limit (seconds) the session's policy gave it at login; null: the ward's own. */
     expireAfter: p.integer().nullable(),
+    /** The identity provider the session came from (its issuer), its subject and session id. */
+    idpIssuer: p.text().nullable(),
+    idpSubject: p.text().nullable(),
+    idpSessionId: p.text().nullable(),
   },
   indexes: [
     {
@@ -69,6 +73,16 @@ export const SessionEntity = defineEntity({
       name: 'sessionward_session_retired_idx',
       expression:
         'create index "sessionward_session_retired_idx" on "sessionward_session" using gin ("retired_token_hashes")',
+    },
+    {
+      name: 'sessionward_session_idp_idx',
+      expression:
+        'create index "sessionward_session_idp_idx" on "sessionward_session" ("idp_issuer", "idp_subject") where "ended_at" is null and "idp_issuer" is not null',
+    },
+    {
+      name: 'sessionward_session_idp_sid_idx',
+      expression:
+        'create index "sessionward_session_idp_sid_idx" on "sessionward_session" ("idp_issuer", "idp_session_id") where "ended_at" is null and "idp_session_id" is not null',
     },
   ],
 })

@@ -3,6 +3,11 @@ export type { ClientScript } from './client-script.ts'
 export { migrate } from './database.ts'
 export { SessionEntity } from './entity.ts'
 export { StoreUnavailableError, WardOptionsError } from './errors.ts'
+export type {
+  CreateSessionOptions,
+  IdentityProviderOptions,
+  SecurityEventSubject,
+} from './idp-options.ts'
 export type { AccessClaims, IssuedAccessToken } from './jwt.ts'
 export type { JwtAlgorithm, JwtKeyMaterial, JwtKeyOptions, JwtOptions } from './jwt-options.ts'
 export type { LoginThrottle, RequestAddress } from './login-throttle.ts'
@@ -19,6 +24,7 @@ export type {
   AuthenticateOutcome,
   Refusal,
   RequestFacts,
+  SignInFacts,
   SignInOutcome,
   WardProblem,
 } from './outside-hono.ts'
@@ -26,7 +32,7 @@ export { presets } from './presets.ts'
 export type { ErrorCode } from './problems.ts'
 export type { PingAnswer } from './reconcile.ts'
 export { reconcileLastActivity } from './rules.ts'
-export type { CreatedSession, SessionInfo } from './session.ts'
+export type { CreatedSession, IdpLink, SessionInfo } from './session.ts'
 export type { Limit, ThrottleOptions } from './throttle-options.ts'
 export { generateToken, hashToken } from './tokens.ts'
 export { type ParsedUserAgent, parseUserAgent } from './user-agent.ts'

@@ -312,6 +312,14 @@ describe('option types', () => {
       },
       redis: 'redis://127.0.0.1:6379',
       bus: 'postgres',
+      identityProviders: [
+        {
+          issuer: 'https://idp.example',
+          audience: 'app',
+          jwksUri: 'https://idp.example/jwks',
+          resolveSubject: () => null,
+        },
+      ],
     }
     // One bus at a time: each of the two with everything else.
     const { redis, bus, ...rest } = every
@@ -325,6 +333,46 @@ describe('option types', () => {
     )
     expect(() => resolveOptions({ bus: 'redis' as never })).toThrow(
       `sessionward: bus must be 'postgres' (PostgreSQL's LISTEN/NOTIFY; for Redis give the redis option instead), got the string "redis"`,
+    )
+  })
+
+  it.each<[string, unknown, string]>([
+    [
+      'an identity provider that is not an object',
+      ['https://idp.example'],
+      'identityProviders[0] must be an object { issuer, audience, jwksUri? }, got the string "https://idp.example"',
+    ],
+    [
+      'an identity provider without an audience',
+      [{ issuer: 'https://idp.example' }],
+      'identityProviders[0].audience must be a string of 1 to 255 characters, got undefined',
+    ],
+    [
+      'an identity provider whose issuer is no URL',
+      [{ issuer: 'idp.example', audience: 'app' }],
+      'identityProviders[0].issuer must be an http(s) URL, got the string "idp.example"',
+    ],
+    [
+      'an identity provider with a misspelt key',
+      [{ issuer: 'https://idp.example', audience: 'app', jwksUrl: 'https://idp.example/k' }],
+      'identityProviders[0]: unknown option "jwksUrl" — did you mean "jwksUri"?',
+    ],
+    [
+      'an identity provider listed twice',
+      [
+        { issuer: 'https://idp.example', audience: 'a' },
+        { issuer: 'https://idp.example', audience: 'b' },
+      ],
+      'identityProviders[1].issuer "https://idp.example" is listed twice',
+    ],
+    [
+      'identity providers that are not a list',
+      { issuer: 'https://idp.example', audience: 'app' },
+      'identityProviders must be a list of { issuer, audience, jwksUri? }, got an object',
+    ],
+  ])('refuses %s at build time, naming it', (_name, identityProviders, message) => {
+    expect(() => resolveOptions({ identityProviders } as WardOptions)).toThrow(
+      `sessionward: ${message}`,
     )
   })
 

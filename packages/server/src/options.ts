@@ -1,6 +1,11 @@
 import type { MikroORM } from '@mikro-orm/core'
 import type { Context } from 'hono'
 import type { Cluster, Redis } from 'ioredis'
+import {
+  type IdentityProviderOptions,
+  type ResolvedIdentityProvider,
+  resolveIdentityProviders,
+} from './idp-options.ts'
 import { type JwtOptions, type ResolvedJwtOptions, resolveJwtOptions } from './jwt-options.ts'
 import { assertKnownKeys, assertOrigin, describe, fail, isRecord } from './option-checks.ts'
 import type { SessionInfo } from './session.ts'
@@ -90,6 +95,12 @@ export interface WardOptions extends Partial<SessionPolicy> {
    * with `redis`, nor on embedded PGlite.
    */
   bus?: 'postgres'
+  /**
+   * Identity providers whose OpenID Connect back-channel logouts (`POST /backchannel-logout`)
+   * and Shared Signals events (`POST /ssf`) end the sessions linked to them with
+   * `createSession(c, userId, { idp })`.
+   */
+  identityProviders?: IdentityProviderOptions[]
 }
 
 /** Options after defaults and validation. */
@@ -114,6 +125,7 @@ export interface ResolvedOptions extends SessionPolicy {
   throttle: ResolvedThrottle
   redis: Redis | Cluster | string | null
   bus: 'postgres' | null
+  identityProviders: ResolvedIdentityProvider[]
 }
 
 /** DESIGN defaults: 14 min warning, 15 min idle (PCI DSS 8.2.8), 12 h absolute. */
@@ -185,7 +197,7 @@ const fields =
   }
 
 // Validated where they are used: database by openDatabase, jwt by resolveJwtOptions, throttle by
-// resolveThrottle.
+// resolveThrottle, identityProviders by resolveIdentityProviders.
 const checkedElsewhere: Check = () => {}
 
 const POLICY_CHECKS = {
@@ -289,6 +301,7 @@ const OPTION_CHECKS = {
   },
   jwt: checkedElsewhere,
   throttle: checkedElsewhere,
+  identityProviders: checkedElsewhere,
   redis: (value, name) => {
     if (typeof value === 'string' ? /^rediss?:\/\/./.test(value) : isRedisClient(value)) return
     fail(
@@ -437,5 +450,6 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     throttle: resolveThrottle(options.throttle),
     redis: options.redis ?? null,
     bus: options.bus ?? null,
+    identityProviders: resolveIdentityProviders(options.identityProviders),
   }
 }

@@ -1,6 +1,7 @@
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { problemResponse } from './errors.ts'
+import type { CreateSessionOptions } from './idp-options.ts'
 import { markPassive, refusalAnswer, requestState, type WardEnv } from './middleware.ts'
 import { type ErrorCode, NO_TOKEN, type Problem } from './problems.ts'
 import type { CreatedSession, SessionInfo } from './session.ts'
@@ -21,6 +22,9 @@ export interface RequestFacts {
    */
   ip?: string
 }
+
+/** What `ward.signIn` takes besides the request: its facts, and `createSession`'s options. */
+export interface SignInFacts extends RequestFacts, CreateSessionOptions {}
 
 /** Options of `ward.authenticate(request, options)`. */
 export interface AuthenticateOptions extends RequestFacts {
@@ -142,13 +146,17 @@ export function createAuthenticate(
  * const outcome = await signIn(request, 'user-1', { ip })
  */
 export function createSignIn(
-  createSession: (c: Context, userId: string) => Promise<CreatedSession>,
-): (request: Request, userId: string, facts?: RequestFacts) => Promise<SignInOutcome> {
-  type SignInCall = Call<CreatedSession> & { userId: string }
+  createSession: (
+    c: Context,
+    userId: string,
+    options?: CreateSessionOptions,
+  ) => Promise<CreatedSession>,
+): (request: Request, userId: string, facts?: SignInFacts) => Promise<SignInOutcome> {
+  type SignInCall = Call<CreatedSession> & { userId: string; options?: CreateSessionOptions }
   const gate = new Hono<{ Bindings: SignInCall }>()
   gate.all('*', async (c) => {
     try {
-      c.env.outcome = await createSession(c, c.env.userId)
+      c.env.outcome = await createSession(c, c.env.userId, c.env.options)
       return c.body(null, 204)
     } catch (error) {
       // createSession's refusals are HTTPExceptions carrying their JSON answer.
@@ -160,8 +168,8 @@ export function createSignIn(
     }
   })
   gate.onError(rethrow)
-  return async (request, userId, facts = {}) => {
-    const env: SignInCall = { ...call(facts), userId }
+  return async (request, userId, { idp, ...facts } = {}) => {
+    const env: SignInCall = { ...call(facts), userId, ...(idp ? { options: { idp } } : {}) }
     const response = await gate.fetch(request, env)
     if (env.outcome) return { ...env.outcome, headers: wardHeaders(response) }
     if (!env.problem) throw new Error('unreachable: the gate decided nothing')

@@ -5,7 +5,7 @@ import { BUS_APPLICATION_NAME } from './database.ts'
 import { SessionEntity } from './entity.ts'
 import { WardOptionsError } from './errors.ts'
 import { BUS_CHANNEL } from './store.ts'
-import { usePglite } from './test-support/db.ts'
+import { pgliteForEachTest } from './test-support/db.ts'
 import { call, type Instance, listen, login, startInstance } from './test-support/instances.ts'
 import { poolerProxy } from './test-support/pooler-proxy.ts'
 import { postgresSkipReason, workerDatabase } from './test-support/postgres.ts'
@@ -40,7 +40,7 @@ describe('bus: postgres on embedded PGlite', () => {
   })
 
   describe("on an app's own ORM", () => {
-    const pglite = usePglite()
+    const pglite = pgliteForEachTest()
 
     it("is refused when the ORM is not on PostgreSQL's driver, naming the driver", async () => {
       const started = createWard({ database: pglite().orm, bus: 'postgres' })

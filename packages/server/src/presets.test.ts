@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { presets } from './presets.ts'
 import { testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
-import { type TestDatabase, usePglite } from './test-support/db.ts'
+import { pgliteForEachTest, type TestDatabase } from './test-support/db.ts'
 
 const HOUR = 3600
 
@@ -66,7 +66,7 @@ const PRESETS = [
 ] as const
 
 describe('presets', () => {
-  const database = usePglite()
+  const database = pgliteForEachTest()
   useFakeClock()
 
   it.each(PRESETS)('%s', async (_name, preset, expireAfter, maxAge) => {

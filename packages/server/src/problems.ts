@@ -157,6 +157,21 @@ export function tooManyGuesses(seconds: number): Problem {
 }
 
 /**
+ * The 429 for an address that sent too many invalid identity-provider tokens; nothing was checked.
+ *
+ * @example
+ * tooManyInvalidIdpTokens(42)
+ */
+export function tooManyInvalidIdpTokens(seconds: number): Problem {
+  return {
+    status: 429,
+    error: 'too_many_requests',
+    message: `too many invalid logout tokens or security events from this address; retry after ${seconds} s`,
+    retryAfter: seconds,
+  }
+}
+
+/**
  * The 429 for a sign-in over a limit: one message for the account and the address (no hint).
  *
  * @example

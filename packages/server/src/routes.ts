@@ -4,6 +4,7 @@ import { type SSEStreamingApi, streamSSE } from 'hono/streaming'
 import { type ClientScriptFile, clientScriptRoutes } from './client-script.ts'
 import type { WardCore } from './core.ts'
 import { answerUnmatched, mountErrors, problemResponse } from './errors.ts'
+import { identityProviderRoutes } from './idp-routes.ts'
 import type { AccessTokens } from './jwt.ts'
 import {
   createMiddleware,
@@ -35,6 +36,8 @@ function describe(record: SessionInfo) {
     expiresAt: record.expiresAt.toISOString(),
     ip: record.lastIp ?? record.ip,
     userAgent: parseUserAgent(record.userAgent),
+    // Which provider the user signed in through; its subject and session ids stay server-side.
+    idp: record.idp && { issuer: record.idp.issuer },
   }
 }
 
@@ -129,6 +132,8 @@ export function createRoutes(
     await next()
     c.res.headers.set('Cache-Control', 'no-store')
   })
+  // Server to server, before the session is read: a provider sends no session token.
+  app.route('/', identityProviderRoutes(core))
   // The routes work whether or not the app mounted ward.middleware(): it runs once either way.
   app.use('*', createMiddleware(core, accessTokens))
   // Registered before requireSession: logging out of a session that has already ended is not

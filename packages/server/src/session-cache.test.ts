@@ -28,6 +28,7 @@ function row(n: number, changes: Partial<SessionRecord> = {}): SessionRecord {
     lastIp: null,
     userAgent: 'ua',
     detail: null,
+    idp: null,
     ...changes,
   }
 }

@@ -18,6 +18,7 @@ describe('toSessionInfo', () => {
       lastIp: null,
       userAgent: '',
       detail: null,
+      idp: null,
     })
     expect(info).not.toHaveProperty('tokenHash')
     expect(JSON.stringify(info)).not.toContain('f'.repeat(64))

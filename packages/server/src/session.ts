@@ -1,5 +1,26 @@
 import type { EndReason } from './vocabulary.ts'
 
+/**
+ * The identity provider's session a session was started from: the provider's issuer, the user's
+ * subject there, and the provider's session id (`sid`) when it gave one. A back-channel logout
+ * or a Shared Signals event from that provider ends the sessions it names.
+ */
+export interface IdpLink {
+  issuer: string
+  sub: string
+  sid: string | null
+}
+
+/**
+ * The sessions an identity provider's message names, among those linked to it: every session of
+ * the subject `sub`, the sessions of the provider's session `sid`, or (both given) those of both.
+ */
+export interface IdpSessions {
+  issuer: string
+  sub?: string
+  sid?: string
+}
+
 /** A session row as the library handles it. `tokenHash` never leaves the server package. */
 export interface SessionRecord {
   id: string
@@ -14,6 +35,8 @@ export interface SessionRecord {
   lastIp: string | null
   userAgent: string
   detail: string | null
+  /** The identity provider's session it came from; null for a session the app started itself. */
+  idp: IdpLink | null
 }
 
 /**

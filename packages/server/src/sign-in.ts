@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Endings } from './ending.ts'
 import { ProblemError, sessionLimit } from './problems.ts'
 import { planSignIn, storedSession } from './rules.ts'
-import type { SessionRecord } from './session.ts'
+import type { IdpLink, SessionRecord } from './session.ts'
 import { landedValue, type Statements, type Store } from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
 import type { EndReason, SessionPolicy } from './vocabulary.ts'
@@ -29,6 +29,8 @@ export interface SignInRequest {
   userAgent: string
   ip: string | null
   now: Date
+  /** The identity provider's session this one comes from, if any. */
+  idp?: IdpLink | null
 }
 
 /** A session just started: its token (shown once), its row, and the sessions it evicted. */
@@ -64,6 +66,7 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
     lastIp: request.ip,
     userAgent: request.userAgent,
     detail: null,
+    idp: request.idp ?? null,
   }
   const endedBefore: { records: SessionRecord[]; reason: EndReason }[] = []
   const started = { record, expireAfter: policy.expireAfter }

@@ -57,6 +57,7 @@ function row(id: string): SessionRecord {
     lastIp: null,
     userAgent: 'test',
     detail: null,
+    idp: null,
   }
 }
 

@@ -4,7 +4,7 @@ import type { AbstractSqlDriver, EntityManager } from '@mikro-orm/sql'
 import { migrationsList } from './migrations/index.ts'
 import type { Cursor, PageRequest } from './paging.ts'
 import { invalidRequest, ProblemError, storeUnavailable } from './problems.ts'
-import type { LoadedSession, SessionInfo, SessionRecord } from './session.ts'
+import type { IdpSessions, LoadedSession, SessionInfo, SessionRecord } from './session.ts'
 import type { EndReason } from './vocabulary.ts'
 
 // Every statement the library writes is here, in plain SQL that PostgreSQL and PGlite share:
@@ -13,7 +13,7 @@ import type { EndReason } from './vocabulary.ts'
 // table). Each call runs on its own fork of the EntityManager: never the global one.
 
 const COLUMNS =
-  'id, user_id, token_hash, created_at, last_activity_at, expires_at, ended_at, end_reason, ip, last_ip, user_agent, detail'
+  'id, user_id, token_hash, created_at, last_activity_at, expires_at, ended_at, end_reason, ip, last_ip, user_agent, detail, idp_issuer, idp_subject, idp_session_id'
 
 /** A row as the driver returns it. */
 export type Row = Record<string, unknown>
@@ -47,6 +47,14 @@ export function toSessionInfoRow(row: Row): SessionInfo {
     lastIp: (row.last_ip as string | null) ?? null,
     userAgent: String(row.user_agent),
     detail: (row.detail as string | null) ?? null,
+    idp:
+      row.idp_issuer == null
+        ? null
+        : {
+            issuer: String(row.idp_issuer),
+            sub: String(row.idp_subject),
+            sid: (row.idp_session_id as string | null) ?? null,
+          },
   }
 }
 
@@ -222,10 +230,25 @@ export type EndTarget =
   | { ids: string[]; userId?: string; activeBefore?: Date }
   | { userId: string; exceptId?: string }
   | { tokenHash: string }
+  | { idp: IdpSessions }
 
 /** The SQL condition (and its parameters) for the rows an `EndTarget` names. */
 function targetCondition(target: EndTarget): [string, unknown[]] {
   if ('tokenHash' in target) return ['token_hash = ?', [target.tokenHash]]
+  if ('idp' in target) {
+    const { issuer, sub, sid } = target.idp
+    const where = ['idp_issuer = ?']
+    const params: unknown[] = [issuer]
+    if (sub !== undefined) {
+      where.push('idp_subject = ?')
+      params.push(sub)
+    }
+    if (sid !== undefined) {
+      where.push('idp_session_id = ?')
+      params.push(sid)
+    }
+    return [where.join(' and '), params]
+  }
   if ('ids' in target) {
     let where = `id in (${target.ids.map(() => '?').join(', ')})`
     let params: unknown[] = target.ids
@@ -323,7 +346,7 @@ export interface NewSession {
 function insertStatement({ record, expireAfter }: NewSession): [string, unknown[]] {
   return [
     `insert into sessionward_session (${COLUMNS}, expire_after)
-      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       record.id,
       record.userId,
@@ -337,6 +360,9 @@ function insertStatement({ record, expireAfter }: NewSession): [string, unknown[
       record.lastIp,
       record.userAgent,
       record.detail,
+      record.idp?.issuer ?? null,
+      record.idp?.sub ?? null,
+      record.idp?.sid ?? null,
       expireAfter,
     ],
   ]
@@ -376,7 +402,7 @@ const RETIRED_KEPT = 64
 // The admin view's columns, listed one by one: token_hash and retired_token_hashes are never
 // selected, so they cannot leak into a view.
 const ADMIN_COLUMNS = `id, user_id, created_at, last_activity_at, expires_at, ended_at, end_reason,
-  ip, last_ip, user_agent, detail,
+  ip, last_ip, user_agent, detail, idp_issuer, idp_subject, idp_session_id,
   ${microseconds('created_at')} as created_us`
 
 /** What the admin list is filtered by. Dates are inclusive (`…After`) or exclusive (`…Before`). */
@@ -873,6 +899,44 @@ export class Statements {
       [...userIds, keep],
     )
     return rows.length
+  }
+
+  /**
+   * Remembers the `jti` of an identity provider's token until `keepUntil`, forgetting those whose
+   * time has passed: true when it is new, false when it was taken before (a replay), on any
+   * instance.
+   *
+   * @example
+   * if (!(await tx.rememberIdpToken(issuer, jti, new Date(exp * 1000), new Date()))) refuse()
+   */
+  async rememberIdpToken(
+    issuer: string,
+    jti: string,
+    keepUntil: Date,
+    now: Date,
+  ): Promise<boolean> {
+    await this.query('delete from sessionward_idp_token where expires_at < ?', [now])
+    const rows = await this.query(
+      `insert into sessionward_idp_token (issuer, jti, expires_at) values (?, ?, ?)
+        on conflict do nothing
+        returning jti`,
+      [issuer, jti, keepUntil],
+    )
+    return rows.length > 0
+  }
+
+  /**
+   * Whether this `jti` of `issuer` is remembered (a `rememberIdpToken` landed).
+   *
+   * @example
+   * await store.hasIdpToken(issuer, jti)
+   */
+  async hasIdpToken(issuer: string, jti: string): Promise<boolean> {
+    const rows = await this.query(
+      'select 1 as found from sessionward_idp_token where issuer = ? and jti = ?',
+      [issuer, jti],
+    )
+    return rows.length > 0
   }
 
   /**

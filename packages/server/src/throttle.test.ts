@@ -8,7 +8,12 @@ import type { WardEnv } from './middleware.ts'
 import { resolveOptions } from './options.ts'
 import { type TestApp, testApp } from './test-support/app.ts'
 import { at, useFakeClock } from './test-support/clock.ts'
-import { onEachDatabase, type TestDatabase, testDatabase, usePglite } from './test-support/db.ts'
+import {
+  onEachDatabase,
+  pgliteForEachTest,
+  type TestDatabase,
+  testDatabase,
+} from './test-support/db.ts'
 import { redisSkipReason } from './test-support/instances.ts'
 import { stallProxy } from './test-support/stall-proxy.ts'
 import { addressKey, createThrottles } from './throttle.ts'
@@ -284,7 +289,7 @@ function loginApp(ward: Ward) {
 }
 
 describe('ward.loginThrottle', () => {
-  const database = usePglite()
+  const database = pgliteForEachTest()
   useFakeClock()
 
   const wardWith = (logins: object) =>

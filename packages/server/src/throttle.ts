@@ -169,6 +169,8 @@ export interface Throttles {
   tokenGuesses: TokenGuessLimit | null
   loginAccounts: FailureCounter | null
   loginIps: FailureCounter | null
+  /** Refused identity-provider tokens per client IP (the `tokenGuesses` limit, its own count). */
+  idpTokens: FailureCounter | null
 }
 
 /**
@@ -189,5 +191,6 @@ export function createThrottles(
     tokenGuesses: tokenGuesses && new TokenGuessLimit(tokenGuesses),
     loginAccounts: counter(settings.logins.perAccount, 'account'),
     loginIps: counter(settings.logins.perIp, 'ip'),
+    idpTokens: counter(settings.tokenGuesses, 'idp'),
   }
 }

@@ -11,6 +11,8 @@ export const END_REASONS = [
   'user_agent_changed',
   'admin',
   'refresh_reuse',
+  'idp_logout',
+  'idp_revoked',
 ] as const
 
 /** Why a session ended; the value of `end_reason`. */

@@ -6,6 +6,7 @@ import { checkUserId, WardCore } from './core.ts'
 import { migrate, openDatabase, storeTarget } from './database.ts'
 import { callHook } from './ending.ts'
 import { atEdge, problemException, WardOptionsError } from './errors.ts'
+import { type CreateSessionOptions, idpLink } from './idp-options.ts'
 import { AccessTokens } from './jwt.ts'
 import { createLoginThrottle, type LoginThrottle } from './login-throttle.ts'
 import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
@@ -15,7 +16,7 @@ import {
   type AuthenticateOutcome,
   createAuthenticate,
   createSignIn,
-  type RequestFacts,
+  type SignInFacts,
   type SignInOutcome,
 } from './outside-hono.ts'
 import {
@@ -60,8 +61,10 @@ export interface Ward {
   /**
    * Starts a session in the app's login route; sets the cookie when cookies are on. With cookies
    * on, a cross-origin POST (login CSRF) throws an HTTPException answering 403 `origin_rejected`.
+   * `{ idp: { issuer, sub, sid } }` (from the identity provider's ID token) links the session to
+   * the provider's, so its back-channel logouts and Shared Signals events end it.
    */
-  createSession(c: Context, userId: string): Promise<CreatedSession>
+  createSession(c: Context, userId: string, options?: CreateSessionOptions): Promise<CreatedSession>
   /**
    * Outside Hono: the decision `requireSession()` takes for `request` (token from Authorization
    * or the cookie, Origin check, expiry, user-agent binding, JWT), activity recorded unless
@@ -83,7 +86,7 @@ export interface Ward {
    * if ('problem' in outcome) return outcome.response
    * return Response.json({ token: outcome.token }, { headers: outcome.headers })
    */
-  signIn(request: Request, userId: string, facts?: RequestFacts): Promise<SignInOutcome>
+  signIn(request: Request, userId: string, facts?: SignInFacts): Promise<SignInOutcome>
   /**
    * For the app's login route: failed passwords per account and per client IP
    * (`throttle.logins`). `check(c, username)` before the password is checked (throws an
@@ -234,12 +237,13 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const middleware = createMiddleware(core, accessTokens)
   const requireSession = createRequireSession(core, accessTokens)
   const clientScript = new ClientScriptFile(resolved.logger)
-  const createSession: Ward['createSession'] = async (c, userId) => {
+  const createSession: Ward['createSession'] = async (c, userId, options) => {
     // Login CSRF: the request that sets the cookie gets the same Origin check as those using it.
     if (resolved.cookie && !loginOriginAllowed(c, resolved)) {
       throw problemException(LOGIN_ORIGIN_REJECTED)
     }
     checkUserId(userId, 'createSession')
+    const idp = idpLink(options, resolved.identityProviders)
     const policy = await atEdge(core.policyFor(userId, c))
     const { token, record, evicted } = await atEdge(
       core.signIn({
@@ -248,6 +252,7 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
         userAgent: userAgentOf(c),
         ip: resolved.clientIp(c) ?? null,
         now: new Date(),
+        idp,
       }),
     )
     const session = toSessionInfo(record)

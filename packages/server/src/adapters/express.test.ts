@@ -2,7 +2,7 @@ import { createServer } from 'node:http'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
 import { honoHost, listen, runAdapterCases, type StartHost } from '../test-support/adapter-cases.ts'
-import { usePglite } from '../test-support/db.ts'
+import { pgliteForEachTest } from '../test-support/db.ts'
 import { createWard } from '../ward.ts'
 import { expressWard } from './express.ts'
 
@@ -30,7 +30,7 @@ runAdapterCases('Hono (the reference)', honoHost)
 runAdapterCases('Express', expressHost)
 
 describe('Express specifics', () => {
-  const database = usePglite()
+  const database = pgliteForEachTest()
 
   it('a JSON body parser mounted before the routes does not break the ping', async () => {
     const ward = await createWard({ sweepInterval: 0, database: database().orm })

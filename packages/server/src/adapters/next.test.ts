@@ -6,7 +6,7 @@ import {
   serveFetch,
   UNKNOWN_COOKIE_UNGUARDED,
 } from '../test-support/adapter-cases.ts'
-import { usePglite } from '../test-support/db.ts'
+import { pgliteForEachTest } from '../test-support/db.ts'
 import { generateToken } from '../tokens.ts'
 import { createWard } from '../ward.ts'
 import { type CookieToSet, createNextWard, parseSetCookie, type RequestScope } from './next-ward.ts'
@@ -118,7 +118,7 @@ runAdapterCases('Next.js', nextHost, {
 })
 
 describe('Next.js specifics', () => {
-  const database = usePglite()
+  const database = pgliteForEachTest()
 
   it('sw.proxy({ redirectTo }): a page without a session is sent to the login page, an API call gets the JSON 401', async () => {
     const ward = await createWard({ sweepInterval: 0, database: database().orm })

@@ -170,6 +170,7 @@ onEachDatabase((open) => {
           'endedAt',
           'expiresAt',
           'id',
+          'idp',
           'ip',
           'lastActivityAt',
           'lastIp',
@@ -178,7 +179,7 @@ onEachDatabase((open) => {
           'userId',
         ].sort(),
       )
-      expect(aliceRow).toMatchObject({ id: alice.id, live: true, endedAt: null })
+      expect(aliceRow).toMatchObject({ id: alice.id, live: true, endedAt: null, idp: null })
       const hashes = await db.sql<{ token_hash: string }>(
         'select token_hash from sessionward_session',
       )

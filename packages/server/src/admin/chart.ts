@@ -15,6 +15,8 @@ export const REASON_COLOURS: Record<EndReason, string> = {
   user_agent_changed: '#0891b2',
   admin: '#334155',
   refresh_reuse: '#dc2626',
+  idp_logout: '#4d7c0f',
+  idp_revoked: '#9f1239',
 }
 
 const WIDTH = 760

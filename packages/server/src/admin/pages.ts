@@ -307,6 +307,12 @@ export function detailPage(context: PageContext, session: AdminSession): string 
         [parsed.browser, parsed.os, parsed.device].filter(Boolean).join(' · ') || 'unknown',
       ),
       ...item('User agent', h('code', null, session.userAgent || '—')),
+      ...item(
+        'Identity provider',
+        session.idp
+          ? `${session.idp.issuer} (subject ${session.idp.sub}${session.idp.sid ? `, session ${session.idp.sid}` : ''})`
+          : '—',
+      ),
       ...item('Note', session.detail ?? '—'),
     ),
     session.endedAt ? null : endButton(context, session),

@@ -97,6 +97,7 @@ function describe(session: AdminSession) {
     lastIp: session.lastIp,
     userAgent: parseUserAgent(session.userAgent),
     detail: session.detail,
+    idp: session.idp,
   }
 }
 

@@ -9,7 +9,7 @@ import { generateToken } from '../tokens.ts'
 import { createWard, type Ward } from '../ward.ts'
 import { CHROME_120 } from './app.ts'
 import { at } from './clock.ts'
-import { usePglite } from './db.ts'
+import { pgliteForEachTest } from './db.ts'
 import { leakCheckedLogger } from './leaks.ts'
 import { EventReader } from './sse.ts'
 
@@ -500,7 +500,7 @@ export function runAdapterCases(
   const cases = ADAPTER_CASES.filter((one) => !(one.name in without))
   const left = Object.entries(without).map(([name, why]) => `; not "${name}": ${why}`)
   describe(`${framework}: the cases every adapter answers as the Hono app does${left.join('')}`, () => {
-    const database = usePglite()
+    const database = pgliteForEachTest()
     const cleanup: (() => Promise<void>)[] = []
     afterEach(async () => {
       for (const step of cleanup.splice(0).reverse()) await step()

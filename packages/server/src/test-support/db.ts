@@ -77,7 +77,7 @@ async function open(name: TestDatabase['name']): Promise<TestDatabase> {
     queries,
     url,
     reset: async () => {
-      await em().execute('truncate sessionward_session')
+      await em().execute('truncate sessionward_session, sessionward_idp_token')
       queries.length = 0
     },
     sql: (query, params = []) => em().execute(query, params, 'all'),
@@ -128,17 +128,17 @@ export function onEachDatabase(body: (open: () => Promise<TestDatabase>) => void
  * PGlite, emptied before each test of the enclosing block.
  *
  * @example
- * const database = usePglite()
+ * const database = pgliteForEachTest()
  * it('…', async () => { await createWard({ database: database().orm }) })
  */
-export function usePglite(): () => TestDatabase {
+export function pgliteForEachTest(): () => TestDatabase {
   let database: TestDatabase | undefined
   beforeEach(async () => {
     database = await testDatabase('PGlite')
     await database.reset()
   })
   return () => {
-    if (!database) throw new Error('usePglite: the database opens before each test')
+    if (!database) throw new Error('pgliteForEachTest: the database opens before each test')
     return database
   }
 }
