@@ -4,8 +4,8 @@ import { Migration20261123010000_admin } from './Migration20261123010000_admin.t
 import { Migration20261123020000_rotation } from './Migration20261123020000_rotation.ts'
 import { Migration20261124000000_expire_after } from './Migration20261124000000_expire_after.ts'
 import { Migration20261125000000_live_page_index } from './Migration20261125000000_live_page_index.ts'
-import { Migration20261206000000_identity_providers } from './Migration20261206000000_identity_providers.ts'
 import { Migration20261206000000_scale_indexes } from './Migration20261206000000_scale_indexes.ts'
+import { Migration20261206010000_identity_providers } from './Migration20261206010000_identity_providers.ts'
 
 /** Every schema migration, oldest first. `ward.migrate()` applies the pending ones. */
 export const migrationsList = [
@@ -20,7 +20,7 @@ export const migrationsList = [
   },
   { name: 'Migration20261206000000_scale_indexes', class: Migration20261206000000_scale_indexes },
   {
-    name: 'Migration20261206000000_identity_providers',
-    class: Migration20261206000000_identity_providers,
+    name: 'Migration20261206010000_identity_providers',
+    class: Migration20261206010000_identity_providers,
   },
 ]

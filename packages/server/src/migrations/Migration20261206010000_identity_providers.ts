@@ -6,8 +6,8 @@ import { Migration } from '@mikro-orm/migrations'
  * sessions it names by an index. And the `jti` of every logout token and security event taken,
  * kept until it expires, so a replay is refused by every instance.
  */
-export class Migration20261206000000_identity_providers extends Migration {
-  override name = 'Migration20261206000000_identity_providers'
+export class Migration20261206010000_identity_providers extends Migration {
+  override name = 'Migration20261206010000_identity_providers'
 
   override up(): void {
     this.addSql(
