@@ -1,5 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core'
+import { Devices } from './devices.ts'
 import { Endings } from './ending.ts'
+import type { NewDeviceNotice } from './known-device.ts'
 import type { PolicyRequest, ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
 import type { PageRequest } from './paging.ts'
@@ -60,6 +62,8 @@ export class WardCore {
   readonly watchers = new SessionWatchers()
   /** The one end path. */
   readonly endings: Endings
+  /** Known devices and new-device alerts; null without the `newDevice` option. */
+  readonly devices: Devices | null
   /**
    * The guess counters (`throttle`), on the channel's Redis client when there is one, so every
    * instance counts the same failures.
@@ -84,6 +88,7 @@ export class WardCore {
               this.sessions.markEnded(tokenHash, sessionId, reason, new Date(endedAt)),
             activity: (tokenHash, at) => this.sessions.noteActivity(tokenHash, at),
             rotated: (oldHash, newHash) => this.sessions.rotate(oldHash, newHash),
+            newDevice: (notice) => this.watchers.newDevice(notice),
           },
           options.logger,
         )
@@ -120,6 +125,21 @@ export class WardCore {
       cache: this.sessions,
       channel: this.#channel,
     })
+    const { newDevice } = options
+    this.devices = newDevice
+      ? new Devices({
+          options: { ...options, newDevice },
+          store: this.store,
+          endings: this.endings,
+          tell: (notice) => this.#tellNewDevice(notice),
+        })
+      : null
+  }
+
+  /** A new-device sign-in reaches the streams of the user's other sessions, here and elsewhere. */
+  #tellNewDevice(notice: NewDeviceNotice): void {
+    this.watchers.newDevice(notice)
+    this.#channel?.publishNewDevice(notice)
   }
 
   /** The per-user settings: `policy(userId, c)` over the ward's options, validated. */

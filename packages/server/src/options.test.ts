@@ -295,7 +295,12 @@ describe('option types', () => {
       userAgentBinding: 'strict',
       touchInterval: 10,
       logLimit: null,
-      hooks: { onSessionStart: () => {}, onSessionEnd: () => {} },
+      hooks: {
+        onSessionStart: () => {},
+        onSessionEnd: () => {},
+        onNewDevice: () => {},
+        onReport: () => {},
+      },
       cookie: { name: 'sid', secure: false },
       origin: ['https://app.example.com', 'http://localhost:3000'],
       trustedOrigins: ['https://app.example.com'],
@@ -311,6 +316,7 @@ describe('option types', () => {
         logins: { perAccount: false, perIp: { duration: 60 } },
       },
       redis: 'redis://127.0.0.1:6379',
+      newDevice: { reportUrl: 'https://app.example/session/report', reportTtl: 600 },
     }
     expect(() => resolveOptions(every)).not.toThrow()
   })

@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/core'
 import type { Context } from 'hono'
 import type { Redis } from 'ioredis'
 import { type JwtOptions, type ResolvedJwtOptions, resolveJwtOptions } from './jwt-options.ts'
+import type { KnownDevice } from './known-device.ts'
 import { assertKnownKeys, assertOrigin, describe, fail, isRecord } from './option-checks.ts'
 import type { SessionInfo } from './session.ts'
 import { type ResolvedThrottle, resolveThrottle, type ThrottleOptions } from './throttle-options.ts'
@@ -11,6 +12,42 @@ import type { EndReason, OnLimit, SessionPolicy, UserAgentBinding } from './voca
 export interface WardHooks {
   onSessionStart?: (session: SessionInfo, c: Context) => void | Promise<void>
   onSessionEnd?: (session: SessionInfo, reason: EndReason) => void | Promise<void>
+  /**
+   * A sign-in from a device the user never used (`newDevice` on): for the app's own e-mail or
+   * SMS, with the single-use link that ends that session (`reportUrl`, shown once).
+   */
+  onNewDevice?: (event: NewDeviceEvent) => void | Promise<void>
+  /** A new-device sign-in was reported ("not me"): its session has ended `reported`. */
+  onReport?: (event: ReportEvent) => void | Promise<void>
+}
+
+/** What `hooks.onNewDevice` is given. */
+export interface NewDeviceEvent {
+  /** The session that signed in from the new device. */
+  session: SessionInfo
+  device: KnownDevice
+  /** `newDevice.reportUrl` with the link's token: GET shows a confirmation, POST ends it. */
+  reportUrl: string
+}
+
+/** What `hooks.onReport` is given. */
+export interface ReportEvent {
+  /** The reported session, now ended. */
+  session: SessionInfo
+  /** How many other sessions of the user the reporter also ended ("and every other session"). */
+  endedOthers: number
+}
+
+/** Known devices and new-device alerts (README "New-device sign-ins"). */
+export interface NewDeviceOptions {
+  /**
+   * The absolute URL the report route answers at, where the routes are mounted:
+   * `https://app.example/session/report`. Mail links need an absolute URL and only the app
+   * knows its mount and public origin.
+   */
+  reportUrl: string
+  /** Seconds a report link stays usable (default 3600). */
+  reportTtl?: number
 }
 
 /** Cookie transport. `false` turns it off (header tokens only). */
@@ -83,6 +120,13 @@ export interface WardOptions extends Partial<SessionPolicy> {
    * Off when omitted: ends reach other instances within `cacheTtl`.
    */
   redis?: Redis | string
+  /**
+   * Known devices: a long-lived device cookie (or the `deviceId` a header-token app passes to
+   * `createSession`), a list of each user's devices, and on a sign-in from a new one the
+   * `onNewDevice` hook, a `new-device` event on the user's other sessions' streams and a
+   * single-use report link. Off when omitted.
+   */
+  newDevice?: NewDeviceOptions
 }
 
 /** Options after defaults and validation. */
@@ -106,6 +150,7 @@ export interface ResolvedOptions extends SessionPolicy {
   jwt: ResolvedJwtOptions | null
   throttle: ResolvedThrottle
   redis: Redis | string | null
+  newDevice: Required<NewDeviceOptions> | null
 }
 
 /** DESIGN defaults: 14 min warning, 15 min idle (PCI DSS 8.2.8), 12 h absolute. */
@@ -222,7 +267,19 @@ const OPTION_CHECKS = {
   hooks: fields({
     onSessionStart: func('(session, c) => void'),
     onSessionEnd: func('(session, reason) => void'),
+    onNewDevice: func('({ session, device, reportUrl }) => void'),
+    onReport: func('({ session, endedOthers }) => void'),
   } satisfies Record<keyof WardHooks, Check>),
+  newDevice: fields({
+    reportUrl: (value, name) => {
+      if (typeof value !== 'string' || !/^https?:\/\//.test(value) || !URL.canParse(value)) {
+        fail(
+          `${name} must be the absolute URL of the report route ("https://app.example/session/report"), got ${describe(value)}`,
+        )
+      }
+    },
+    reportTtl: seconds({ min: 1 }),
+  } satisfies Record<keyof NewDeviceOptions, Check>),
   cookie: (value, name) => {
     if (value === false) return
     if (!isRecord(value)) {
@@ -417,5 +474,13 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     jwt: options.jwt === undefined ? null : resolveJwtOptions(options.jwt),
     throttle: resolveThrottle(options.throttle),
     redis: options.redis ?? null,
+    newDevice: options.newDevice ? resolveNewDevice(options.newDevice) : null,
   }
+}
+
+function resolveNewDevice(options: NewDeviceOptions): Required<NewDeviceOptions> {
+  if (options.reportUrl === undefined) {
+    fail('newDevice.reportUrl is required: the absolute URL of the report route')
+  }
+  return { reportUrl: options.reportUrl, reportTtl: options.reportTtl ?? 3600 }
 }

@@ -22,6 +22,12 @@ export interface RequestFacts {
   ip?: string
 }
 
+/** What `ward.signIn` knows of a request beyond the request itself. */
+export interface SignInFacts extends RequestFacts {
+  /** The device's own id (`createSession`'s `deviceId`), for apps without the cookie. */
+  deviceId?: string
+}
+
 /** Options of `ward.authenticate(request, options)`. */
 export interface AuthenticateOptions extends RequestFacts {
   /** The request is not user activity (polling, a background refresh): nothing is recorded. */
@@ -142,13 +148,22 @@ export function createAuthenticate(
  * const outcome = await signIn(request, 'user-1', { ip })
  */
 export function createSignIn(
-  createSession: (c: Context, userId: string) => Promise<CreatedSession>,
-): (request: Request, userId: string, facts?: RequestFacts) => Promise<SignInOutcome> {
-  type SignInCall = Call<CreatedSession> & { userId: string }
+  createSession: (
+    c: Context,
+    userId: string,
+    options?: { deviceId?: string },
+  ) => Promise<CreatedSession>,
+): (request: Request, userId: string, facts?: SignInFacts) => Promise<SignInOutcome> {
+  type SignInCall = Call<CreatedSession> & { userId: string; deviceId?: string }
   const gate = new Hono<{ Bindings: SignInCall }>()
   gate.all('*', async (c) => {
     try {
-      c.env.outcome = await createSession(c, c.env.userId)
+      const { deviceId } = c.env
+      c.env.outcome = await createSession(
+        c,
+        c.env.userId,
+        deviceId === undefined ? {} : { deviceId },
+      )
       return c.body(null, 204)
     } catch (error) {
       // createSession's refusals are HTTPExceptions carrying their JSON answer.
@@ -161,7 +176,7 @@ export function createSignIn(
   })
   gate.onError(rethrow)
   return async (request, userId, facts = {}) => {
-    const env: SignInCall = { ...call(facts), userId }
+    const env: SignInCall = { ...call(facts), userId, deviceId: facts.deviceId }
     const response = await gate.fetch(request, env)
     if (env.outcome) return { ...env.outcome, headers: wardHeaders(response) }
     if (!env.problem) throw new Error('unreachable: the gate decided nothing')

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
+import type { NewDeviceNotice } from './known-device.ts'
 import type { WardLogger } from './options.ts'
 import { END_REASONS, type EndReason } from './vocabulary.ts'
 
@@ -26,6 +27,9 @@ import { END_REASONS, type EndReason } from './vocabulary.ts'
  * 6. A token rotated here is rotated on every instance (`publishRotation`): another instance
  *    still caching the session under its old hash would hear of a later end under the new one
  *    only, and keep answering the old token until cacheTtl.
+ * 7. A new-device sign-in reaches the user's other sessions' streams on every instance
+ *    (`publishNewDevice`); lost while Redis is down (the hook, the device list and the report
+ *    link do not depend on it).
  */
 
 /** An end another instance must hear about. */
@@ -43,6 +47,8 @@ export interface ChannelListener {
   activity(tokenHash: string, at: number): void
   /** A session's token was rotated on another instance: `oldHash` is retired. */
   rotated(oldHash: string, newHash: string): void
+  /** A new-device sign-in whose notice this instance's streams of those sessions must hear. */
+  newDevice(notice: NewDeviceNotice): void
 }
 
 const CHANNEL = 'sessionward:v1:events'
@@ -71,6 +77,7 @@ interface Message {
   ends?: [string, string, string, number][]
   activity?: [string, number][]
   rotations?: [string, string][]
+  newDevices?: NewDeviceNotice[]
 }
 
 /**
@@ -160,6 +167,11 @@ export class RedisChannel {
   /** Tells every other instance that a session's token changed (rule 6). Never waits. */
   publishRotation(oldHash: string, newHash: string): void {
     this.#publish({ from: this.#instance, rotations: [[oldHash, newHash]] })
+  }
+
+  /** Tells every other instance of a new-device sign-in (rule 7). Never waits, never throws. */
+  publishNewDevice(notice: NewDeviceNotice): void {
+    this.#publish({ from: this.#instance, newDevices: [notice] })
   }
 
   /** Queues activity seen here for the next batch (rule 2). */
@@ -299,6 +311,7 @@ export class RedisChannel {
       this.#listener.ended({ sessionId, tokenHash, reason: reason as EndReason, endedAt })
     }
     for (const [tokenHash, at] of message.activity ?? []) this.#listener.activity(tokenHash, at)
+    for (const notice of message.newDevices ?? []) this.#listener.newDevice(notice)
   }
 
   // Logged once per outage, not per failed command (rule 5).
@@ -356,12 +369,19 @@ function parseMessage(raw: string): Message | null {
     return null
   }
   if (typeof value !== 'object' || value === null) return null
-  const { from, ends = [], activity = [], rotations = [] } = value as Record<string, unknown>
+  const {
+    from,
+    ends = [],
+    activity = [],
+    rotations = [],
+    newDevices = [],
+  } = value as Record<string, unknown>
   if (
     typeof from !== 'string' ||
     !Array.isArray(ends) ||
     !Array.isArray(activity) ||
-    !Array.isArray(rotations)
+    !Array.isArray(rotations) ||
+    !Array.isArray(newDevices)
   ) {
     return null
   }
@@ -385,5 +405,20 @@ function parseMessage(raw: string): Message | null {
       typeof r[1] === 'string' &&
       HASH.test(r[1]),
   )
-  return endsOk && activityOk && rotationsOk ? (value as Message) : null
+  const newDevicesOk = newDevices.every(isNewDeviceNotice)
+  return endsOk && activityOk && rotationsOk && newDevicesOk ? (value as Message) : null
+}
+
+function isNewDeviceNotice(value: unknown): value is NewDeviceNotice {
+  if (typeof value !== 'object' || value === null) return false
+  const { toSessionIds, sessionId, browser, os, at } = value as Record<string, unknown>
+  const nameOk = (name: unknown) => name === null || typeof name === 'string'
+  return (
+    Array.isArray(toSessionIds) &&
+    toSessionIds.every((id) => typeof id === 'string') &&
+    typeof sessionId === 'string' &&
+    nameOk(browser) &&
+    nameOk(os) &&
+    Number.isFinite(at)
+  )
 }

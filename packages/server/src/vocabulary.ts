@@ -11,6 +11,7 @@ export const END_REASONS = [
   'user_agent_changed',
   'admin',
   'refresh_reuse',
+  'reported',
 ] as const
 
 /** Why a session ended; the value of `end_reason`. */

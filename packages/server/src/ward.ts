@@ -7,15 +7,16 @@ import { migrate, openDatabase } from './database.ts'
 import { callHook } from './ending.ts'
 import { atEdge, problemException } from './errors.ts'
 import { AccessTokens } from './jwt.ts'
+import type { KnownDevice } from './known-device.ts'
 import { createLoginThrottle, type LoginThrottle } from './login-throttle.ts'
 import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
-import { resolveOptions, type WardOptions } from './options.ts'
+import { type ResolvedOptions, resolveOptions, type WardOptions } from './options.ts'
 import {
   type AuthenticateOptions,
   type AuthenticateOutcome,
   createAuthenticate,
   createSignIn,
-  type RequestFacts,
+  type SignInFacts,
   type SignInOutcome,
 } from './outside-hono.ts'
 import {
@@ -30,7 +31,14 @@ import { LOGIN_ORIGIN_REJECTED } from './problems.ts'
 import { createRoutes } from './routes.ts'
 import { type CreatedSession, type SessionInfo, toSessionInfo } from './session.ts'
 import { describeStoreError } from './store.ts'
-import { loginOriginAllowed, setSessionCookie, userAgentOf } from './transport.ts'
+import { DEVICE_PREFIX, generateSecret } from './tokens.ts'
+import {
+  loginOriginAllowed,
+  readDeviceCookie,
+  setDeviceCookie,
+  setSessionCookie,
+  userAgentOf,
+} from './transport.ts'
 
 /** A configured sessionward instance. */
 export interface Ward {
@@ -60,8 +68,10 @@ export interface Ward {
   /**
    * Starts a session in the app's login route; sets the cookie when cookies are on. With cookies
    * on, a cross-origin POST (login CSRF) throws an HTTPException answering 403 `origin_rejected`.
+   * With `newDevice` on, the device is recorded (and a new one alerted): the device cookie's,
+   * or the `deviceId` a header-token app passes.
    */
-  createSession(c: Context, userId: string): Promise<CreatedSession>
+  createSession(c: Context, userId: string, options?: CreateSessionOptions): Promise<CreatedSession>
   /**
    * Outside Hono: the decision `requireSession()` takes for `request` (token from Authorization
    * or the cookie, Origin check, expiry, user-agent binding, JWT), activity recorded unless
@@ -83,7 +93,7 @@ export interface Ward {
    * if ('problem' in outcome) return outcome.response
    * return Response.json({ token: outcome.token }, { headers: outcome.headers })
    */
-  signIn(request: Request, userId: string, facts?: RequestFacts): Promise<SignInOutcome>
+  signIn(request: Request, userId: string, facts?: SignInFacts): Promise<SignInOutcome>
   /**
    * For the app's login route: failed passwords per account and per client IP
    * (`throttle.logins`). `check(c, username)` before the password is checked (throws an
@@ -122,6 +132,22 @@ export interface Ward {
    * returns how many. The ward also does this every `sweepInterval` seconds.
    */
   sweep(): Promise<number>
+  /**
+   * A user's known devices (`newDevice` on), last seen first, at most 100: first and last
+   * sign-in, browser and OS. Empty with `newDevice` off.
+   *
+   * @example
+   * const devices = await ward.listDevices(userId)
+   */
+  listDevices(userId: string): Promise<KnownDevice[]>
+  /**
+   * Forgets one of a user's devices: its next sign-in is a new device again. False when the
+   * user has no device with this id.
+   *
+   * @example
+   * await ward.forgetDevice(userId, device.id)
+   */
+  forgetDevice(userId: string, deviceId: string): Promise<boolean>
   /** Applies pending schema migrations; returns the names applied (none when up to date). */
   migrate(): Promise<string[]>
   /**
@@ -131,6 +157,32 @@ export interface Ward {
   close(): Promise<void>
   /** The MikroORM instance the ward uses. */
   readonly orm: MikroORM
+}
+
+/** What `ward.createSession` takes besides the context and the user. */
+export interface CreateSessionOptions {
+  /**
+   * The device's own id, for apps without the cookie (header tokens): a string of 1 to 255
+   * characters the app keeps on the device (only its hash is stored). With cookies on, it
+   * replaces the device cookie.
+   */
+  deviceId?: string
+}
+
+/** The device a sign-in comes from: the app's id, the cookie's, or a new one for the cookie. */
+function deviceOf(c: Context, options: ResolvedOptions, given: unknown): string | null {
+  if (given !== undefined) {
+    if (typeof given !== 'string' || given === '' || given.length > 255) {
+      throw new TypeError(
+        'sessionward: createSession deviceId must be a string of 1 to 255 characters',
+      )
+    }
+    return given
+  }
+  if (!options.cookie) return null
+  const deviceId = readDeviceCookie(c, options) ?? generateSecret(DEVICE_PREFIX)
+  setDeviceCookie(c, options, deviceId)
+  return deviceId
 }
 
 /** What `ward.listSessions` takes. */
@@ -221,24 +273,23 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
   const middleware = createMiddleware(core, accessTokens)
   const requireSession = createRequireSession(core, accessTokens)
   const clientScript = new ClientScriptFile(resolved.logger)
-  const createSession: Ward['createSession'] = async (c, userId) => {
+  const createSession: Ward['createSession'] = async (c, userId, options) => {
     // Login CSRF: the request that sets the cookie gets the same Origin check as those using it.
     if (resolved.cookie && !loginOriginAllowed(c, resolved)) {
       throw problemException(LOGIN_ORIGIN_REJECTED)
     }
     checkUserId(userId, 'createSession')
+    const { deviceId: given } = readOptions(options, ['deviceId'], 'createSession')
+    const deviceId = core.devices ? deviceOf(c, resolved, given) : null
     const policy = await atEdge(core.policyFor(userId, c))
+    const userAgent = userAgentOf(c)
+    const now = new Date()
     const { token, record, evicted } = await atEdge(
-      core.signIn({
-        userId,
-        policy,
-        userAgent: userAgentOf(c),
-        ip: resolved.clientIp(c) ?? null,
-        now: new Date(),
-      }),
+      core.signIn({ userId, policy, userAgent, ip: resolved.clientIp(c) ?? null, now }),
     )
     const session = toSessionInfo(record)
     setSessionCookie(c, resolved, token, policy.maxAge)
+    if (core.devices && deviceId) await core.devices.signedIn(record, deviceId, userAgent, now)
     // The app's login answer carries the token (body or cookie): no cache may keep it.
     c.header('Cache-Control', 'no-store')
     await callHook(resolved.logger, 'onSessionStart', () =>
@@ -271,6 +322,15 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
       const { except, reason } = endOptions(options)
       const target = except === undefined ? { userId } : { userId, exceptId: except }
       return (await atEdge(core.endings.end(target, reason))).length
+    },
+    listDevices: async (userId) => {
+      checkUserId(userId, 'listDevices')
+      return core.devices ? atEdge(core.devices.list(userId)) : []
+    },
+    forgetDevice: async (userId, deviceId) => {
+      checkUserId(userId, 'forgetDevice')
+      if (!core.devices || typeof deviceId !== 'string' || !isSessionId(deviceId)) return false
+      return atEdge(core.devices.forget(userId, deviceId))
     },
     sweep: () => atEdge(core.sweep()),
     migrate: () => migrate(database.orm),

@@ -15,6 +15,7 @@ export const REASON_COLOURS: Record<EndReason, string> = {
   user_agent_changed: '#0891b2',
   admin: '#334155',
   refresh_reuse: '#dc2626',
+  reported: '#991b1b',
 }
 
 const WIDTH = 760

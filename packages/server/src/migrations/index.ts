@@ -4,6 +4,7 @@ import { Migration20261123010000_admin } from './Migration20261123010000_admin.t
 import { Migration20261123020000_rotation } from './Migration20261123020000_rotation.ts'
 import { Migration20261124000000_expire_after } from './Migration20261124000000_expire_after.ts'
 import { Migration20261125000000_live_page_index } from './Migration20261125000000_live_page_index.ts'
+import { Migration20261206100000_known_devices } from './Migration20261206100000_known_devices.ts'
 
 /** Every schema migration, oldest first. `ward.migrate()` applies the pending ones. */
 export const migrationsList = [
@@ -16,4 +17,5 @@ export const migrationsList = [
     name: 'Migration20261125000000_live_page_index',
     class: Migration20261125000000_live_page_index,
   },
+  { name: 'Migration20261206100000_known_devices', class: Migration20261206100000_known_devices },
 ]

@@ -1,0 +1,37 @@
+/** A device a user signed in from, as the account API and the admin view show it. */
+export interface KnownDevice {
+  id: string
+  userId: string
+  firstSeenAt: Date
+  lastSeenAt: Date
+  /** From the user agent of its latest sign-in; null when the parser names none. */
+  browser: string | null
+  os: string | null
+}
+
+/** What a sign-in learnt of its device. */
+export interface DeviceSighting {
+  device: KnownDevice
+  /** The user signed in from other devices before and never from this one. */
+  isNew: boolean
+}
+
+/** A report link's use: the session it names, and whether it could be used. */
+export type ReportUse =
+  | { kind: 'valid'; sessionId: string; userId: string }
+  | { kind: 'refused'; why: 'unknown' | 'used' | 'expired' }
+
+/**
+ * A new-device sign-in as the user's other sessions hear it (their `/session/events` streams,
+ * on every instance): which session signed in, from what, when.
+ */
+export interface NewDeviceNotice {
+  /** The user's other live sessions, whose streams are told. */
+  toSessionIds: string[]
+  /** The new session: `POST /session/sessions/:id/report` ends it. */
+  sessionId: string
+  browser: string | null
+  os: string | null
+  /** When it signed in (ms). */
+  at: number
+}
