@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { NewDeviceEvent, ReportEvent, WardOptions } from './options.ts'
 import { CHROME_120, FIREFOX_120, type TestApp, testApp } from './test-support/app.ts'
 import { at } from './test-support/clock.ts'
-import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
+import { onEachDatabase, type TestDatabase, testDatabase } from './test-support/db.ts'
+import { manyInstancesSkipReason } from './test-support/instances.ts'
 import { EventReader } from './test-support/sse.ts'
 
 // Known devices and new-device sign-ins (issue 23): told at once, ended in one click.
@@ -19,7 +20,7 @@ interface Seen {
 
 /** A test app with known devices on, recording its hooks and its log. */
 async function deviceApp(
-  db: TestDatabase,
+  db: Pick<TestDatabase, 'orm'> | string,
   options: WardOptions = {},
 ): Promise<{ t: TestApp; seen: Seen }> {
   const seen: Seen = { newDevices: [], reports: [], logs: [] }
@@ -410,3 +411,71 @@ describe('createWard newDevice option', () => {
     expect(() => resolveOptions({ newDevice } as WardOptions)).toThrow(message)
   })
 })
+
+const skipped = manyInstancesSkipReason ? ` (skipped: ${manyInstancesSkipReason})` : ''
+
+describe.skipIf(manyInstancesSkipReason !== null)(
+  `two instances on one Redis bus${skipped}`,
+  { timeout: 120_000 },
+  () => {
+    const readers: EventReader[] = []
+    const apps: TestApp[] = []
+    afterEach(async () => {
+      for (const reader of readers.splice(0)) await reader.cancel()
+      for (const t of apps.splice(0)) await t.settled()
+    })
+
+    async function listen(t: TestApp, session: SignedIn): Promise<EventReader> {
+      const events = new EventReader(await t.call('/session/events', by(session)))
+      readers.push(events)
+      expect((await events.next())?.event).toBe('policy')
+      return events
+    }
+
+    it('a new device on one instance is told on every other session’s stream, on both; its report ends it everywhere', async () => {
+      const db = await testDatabase('PostgreSQL')
+      await db.reset()
+      // Each instance opens its own pool; a long cacheTtl: only the bus can tell the other one.
+      const shared: WardOptions = { redis: String(process.env.REDIS_URL), cacheTtl: 3600 }
+      const a = await deviceApp(String(db.url), shared)
+      const b = await deviceApp(String(db.url), shared)
+      apps.push(a.t, b.t)
+      // Both subscribed: an end made on one is refused by the other (its cache alone would not).
+      const probe = await signIn(a.t, 'probe', null)
+      expect((await b.t.call('/api/me', by(probe))).status).toBe(200)
+      await a.t.ward.endSession(probe.id)
+      await vi.waitFor(
+        async () => expect((await b.t.call('/api/me', by(probe))).status).toBe(401),
+        { timeout: 30_000, interval: 100 },
+      )
+      const first = await signIn(a.t, 'alice', null)
+      const second = await signIn(b.t, 'alice', first.device)
+      const onA = await listen(a.t, first)
+      const onB = await listen(b.t, second)
+      const stranger = await signIn(b.t, 'alice', null, FIREFOX_120)
+      expect(a.seen.newDevices).toHaveLength(0)
+      expect(b.seen.newDevices.map((event) => event.session.id)).toEqual([stranger.id])
+      for (const stream of [onA, onB]) {
+        const event = await stream.next()
+        expect(event?.event).toBe('new-device')
+        expect(JSON.parse(event?.data ?? '')).toMatchObject({ sessionId: stranger.id })
+      }
+      // Reported on instance A; the stranger's stream on B hears the end.
+      const strangerStream = await listen(b.t, stranger)
+      const token = tokenOf(b.seen.newDevices[0])
+      const reported = await a.t.call('/session/report', {
+        method: 'POST',
+        body: JSON.stringify({ token }),
+      })
+      expect(reported.status).toBe(200)
+      expect(await strangerStream.next()).toEqual({
+        event: 'ended',
+        data: JSON.stringify({ reason: 'reported' }),
+      })
+      expect(await (await b.t.call('/api/me', by(stranger))).json()).toMatchObject({
+        error: 'session_ended',
+        reason: 'reported',
+      })
+    })
+  },
+)
