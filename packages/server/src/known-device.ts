@@ -35,3 +35,19 @@ export interface NewDeviceNotice {
   /** When it signed in (ms). */
   at: number
 }
+
+/**
+ * A device as JSON answers show it (the account API's list, the admin view): no user, no hash.
+ *
+ * @example
+ * c.json({ devices: devices.map(describeDevice) })
+ */
+export function describeDevice(device: KnownDevice) {
+  return {
+    id: device.id,
+    browser: device.browser,
+    os: device.os,
+    firstSeenAt: device.firstSeenAt.toISOString(),
+    lastSeenAt: device.lastSeenAt.toISOString(),
+  }
+}

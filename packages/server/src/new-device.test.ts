@@ -188,6 +188,30 @@ onEachDatabase((open) => {
     expect(seen.newDevices).toHaveLength(2)
   })
 
+  it('the admin view lists a user’s devices as JSON', async () => {
+    const { t } = await app()
+    t.app.route('/admin', t.ward.adminRoutes({ authorize: () => true }))
+    const admin = await signIn(t, 'root', null)
+    await signIn(t, 'alice', null)
+    await signIn(t, 'alice', null, FIREFOX_120)
+    const listed = await t.call('/admin/devices?user=alice', {
+      ...by(admin),
+      headers: { accept: 'application/json' },
+    })
+    expect(listed.status).toBe(200)
+    const { devices } = (await listed.json()) as { devices: Record<string, unknown>[] }
+    expect(devices.map((d) => d.browser).sort()).toEqual(['Chrome', 'Firefox'])
+    expect(Object.keys(devices[0] ?? {}).sort()).toEqual([
+      'browser',
+      'firstSeenAt',
+      'id',
+      'lastSeenAt',
+      'os',
+    ])
+    const noUser = await t.call('/admin/devices', by(admin))
+    expect(noUser.status).toBe(400)
+  })
+
   it('a header-token app passes its own device id to signIn', async () => {
     const { t, seen } = await app({ cookie: false })
     const outside = (deviceId: string) =>

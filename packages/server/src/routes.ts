@@ -5,7 +5,7 @@ import { type ClientScriptFile, clientScriptRoutes } from './client-script.ts'
 import type { WardCore } from './core.ts'
 import { answerUnmatched, mountErrors, problemResponse } from './errors.ts'
 import type { AccessTokens } from './jwt.ts'
-import type { KnownDevice, NewDeviceNotice } from './known-device.ts'
+import { describeDevice, type NewDeviceNotice } from './known-device.ts'
 import {
   createMiddleware,
   createRequireSession,
@@ -409,16 +409,6 @@ function newDeviceData(notice: NewDeviceNotice): string {
     os: notice.os,
     signedInAt: new Date(notice.at).toISOString(),
   })
-}
-
-function describeDevice(device: KnownDevice) {
-  return {
-    id: device.id,
-    browser: device.browser,
-    os: device.os,
-    firstSeenAt: device.firstSeenAt.toISOString(),
-    lastSeenAt: device.lastSeenAt.toISOString(),
-  }
 }
 
 /** A report page: no referrer (the URL holds the link's token), nothing loaded, no framing. */
