@@ -22,6 +22,7 @@ export const REASONS: Record<string, string> = {
   user_agent_changed: 'Your session was ended because the browser changed.',
   refresh_reuse:
     'Your session was ended because an old sign-in token was used again. Please sign in again.',
+  reported: 'This sign-in was reported as not yours and has been ended.',
 }
 
 /** The neutral text for a reason the demo does not know. */

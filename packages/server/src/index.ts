@@ -5,11 +5,15 @@ export { SessionEntity } from './entity.ts'
 export { StoreUnavailableError, WardOptionsError } from './errors.ts'
 export type { AccessClaims, IssuedAccessToken } from './jwt.ts'
 export type { JwtAlgorithm, JwtKeyMaterial, JwtKeyOptions, JwtOptions } from './jwt-options.ts'
+export type { KnownDevice } from './known-device.ts'
 export type { LoginThrottle, RequestAddress } from './login-throttle.ts'
 export { markPassive, type WardEnv } from './middleware.ts'
 export {
   type CookieOptions,
   DEFAULT_POLICY,
+  type NewDeviceEvent,
+  type NewDeviceOptions,
+  type ReportEvent,
   type WardHooks,
   type WardLogger,
   type WardOptions,
@@ -19,6 +23,7 @@ export type {
   AuthenticateOutcome,
   Refusal,
   RequestFacts,
+  SignInFacts,
   SignInOutcome,
   WardProblem,
 } from './outside-hono.ts'
@@ -32,6 +37,7 @@ export { generateToken, hashToken } from './tokens.ts'
 export { type ParsedUserAgent, parseUserAgent } from './user-agent.ts'
 export type { EndReason, OnLimit, SessionPolicy, UserAgentBinding } from './vocabulary.ts'
 export {
+  type CreateSessionOptions,
   createWard,
   type EndSessionsOptions,
   type ListSessionsOptions,
