@@ -27,7 +27,7 @@ export interface DevicesParts {
 
 /** A report that ended its session: the session, and how many others the reporter ended. */
 export type Reported =
-  | { kind: 'reported'; session: SessionInfo; endedOthers: number }
+  | { kind: 'reported'; sessionId: string; endedOthers: number }
   | Extract<ReportUse, { kind: 'refused' }>
 
 /** Whom a report is made by: the reporter's own live session (if any) and "end the others". */
@@ -149,13 +149,18 @@ export class Devices {
       const target = own === null ? { userId: use.userId } : { userId: use.userId, exceptId: own }
       endedOthers = (await endings.end(target, 'revoked')).length
     }
+    // Ended before the report (a logout), its row may be gone from the log since.
     const ended = records[0] ?? (await store.findById(use.sessionId))
-    if (!ended) throw new Error('unreachable: a report link names a session that has no row')
-    const session = toSessionInfo(ended)
+    const { userId, sessionId } = use
     await callHook(options.logger, 'onReport', () =>
-      options.hooks.onReport?.({ session, endedOthers }),
+      options.hooks.onReport?.({
+        userId,
+        sessionId,
+        session: ended ? toSessionInfo(ended) : null,
+        endedOthers,
+      }),
     )
-    return { kind: 'reported', session, endedOthers }
+    return { kind: 'reported', sessionId, endedOthers }
   }
 
   /**
@@ -171,7 +176,7 @@ export class Devices {
     if (!ended) return null
     const session = toSessionInfo(ended)
     await callHook(options.logger, 'onReport', () =>
-      options.hooks.onReport?.({ session, endedOthers: 0 }),
+      options.hooks.onReport?.({ userId, sessionId: id, session, endedOthers: 0 }),
     )
     return session
   }

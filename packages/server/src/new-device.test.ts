@@ -266,7 +266,7 @@ onEachDatabase((open) => {
     expect(refused.status).toBe(401)
     expect(await refused.json()).toMatchObject({ error: 'session_ended', reason: 'reported' })
     expect((await t.call('/api/me', by(mine))).status).toBe(200)
-    expect(seen.reports.map((r) => [r.session.id, r.session.endReason])).toEqual([
+    expect(seen.reports.map((r) => [r.sessionId, r.session?.endReason])).toEqual([
       [stranger.id, 'reported'],
     ])
 
@@ -375,6 +375,26 @@ onEachDatabase((open) => {
     expect((await t.call('/api/me', by(stranger))).status).toBe(200)
   })
 
+  it('a report of a session already ended and trimmed from the log still answers and tells onReport', async () => {
+    const { t, seen } = await app({ logLimit: 0 })
+    await signIn(t, 'alice', null)
+    const stranger = await signIn(t, 'alice', null, FIREFOX_120)
+    const token = tokenOf(seen.newDevices[0])
+    const logout = await t.call('/session/logout', by(stranger, { method: 'POST' }))
+    expect(logout.status).toBe(204)
+    expect(await db.sql('select id from sessionward_session where id = ?', [stranger.id])).toEqual(
+      [],
+    )
+    const reported = await t.call('/session/report', {
+      method: 'POST',
+      body: JSON.stringify({ token }),
+    })
+    expect(reported.status).toBe(200)
+    expect(seen.reports).toEqual([
+      { userId: 'alice', sessionId: stranger.id, session: null, endedOthers: 0 },
+    ])
+  })
+
   it('"Not you?" from a live session ends the other one as reported', async () => {
     const { t, seen } = await app()
     const mine = await signIn(t, 'alice', null)
@@ -392,7 +412,7 @@ onEachDatabase((open) => {
     expect(response.status).toBe(204)
     const refused = await t.call('/api/me', by(stranger))
     expect(await refused.json()).toMatchObject({ error: 'session_ended', reason: 'reported' })
-    expect(seen.reports.map((r) => r.session.id)).toEqual([stranger.id])
+    expect(seen.reports.map((r) => r.session?.id)).toEqual([stranger.id])
   })
 
   it('logs no device id and no report token', async () => {

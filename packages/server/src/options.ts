@@ -32,8 +32,13 @@ export interface NewDeviceEvent {
 
 /** What `hooks.onReport` is given. */
 export interface ReportEvent {
-  /** The reported session, now ended. */
-  session: SessionInfo
+  userId: string
+  sessionId: string
+  /**
+   * The reported session, now ended (with the reason it ended with, `reported` unless it had
+   * ended before); null when its row was already trimmed from the log (`logLimit`).
+   */
+  session: SessionInfo | null
   /** How many other sessions of the user the reporter also ended ("and every other session"). */
   endedOthers: number
 }

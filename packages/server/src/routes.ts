@@ -501,5 +501,5 @@ async function report(c: Context<WardEnv>, core: WardCore): Promise<Response> {
       200,
     )
   }
-  return c.json({ ended: outcome.session.id, endedOthers: outcome.endedOthers })
+  return c.json({ ended: outcome.sessionId, endedOthers: outcome.endedOthers })
 }

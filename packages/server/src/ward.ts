@@ -289,12 +289,13 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     )
     const session = toSessionInfo(record)
     setSessionCookie(c, resolved, token, policy.maxAge)
-    if (core.devices && deviceId) await core.devices.signedIn(record, deviceId, userAgent, now)
     // The app's login answer carries the token (body or cookie): no cache may keep it.
     c.header('Cache-Control', 'no-store')
     await callHook(resolved.logger, 'onSessionStart', () =>
       resolved.hooks.onSessionStart?.(session, c),
     )
+    // After onSessionStart: an audit log hears of the session before of its device.
+    if (core.devices && deviceId) await core.devices.signedIn(record, deviceId, userAgent, now)
     return { token, session, evicted: evicted.map((victim) => victim.id) }
   }
   const sweeper = resolved.sweepInterval > 0 ? startSweeping(core, resolved.sweepInterval) : null
