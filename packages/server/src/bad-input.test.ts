@@ -114,6 +114,7 @@ onEachDatabase((open) => {
         fc.asyncProperty(value, fc.boolean(), async (token, form) => {
           const page = await call(`/session/report?token=${encodeURIComponent(token)}`)
           expect(page.status).toBe(400)
+          expect(await page.json()).toMatchObject({ error: 'report_link_invalid' })
           const posted = await call('/session/report', {
             method: 'POST',
             headers: form ? { 'content-type': 'application/x-www-form-urlencoded' } : {},

@@ -360,9 +360,15 @@ onEachDatabase((open) => {
       expect(await response.json()).toMatchObject({ message: expect.stringMatching(message) })
     }
     at(61)
-    const page = await t.call(`/session/report?token=${token}`)
+    const page = await t.call(`/session/report?token=${token}`, {
+      headers: { accept: 'text/html' },
+    })
     expect(page.status).toBe(400)
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/)
     expect(await page.text()).toContain('expired')
+    const api = await t.call(`/session/report?token=${token}`)
+    expect(api.status).toBe(400)
+    expect(await api.json()).toMatchObject({ error: 'report_link_invalid' })
     const expired = await t.call('/session/report', {
       method: 'POST',
       body: JSON.stringify({ token }),

@@ -418,15 +418,29 @@ function reportPage(c: Context, html: string, status: 200 | 400 | 403 | 404): Re
   return c.html(html, status)
 }
 
+/** Whether the caller is a browser (a link opened, the confirmation page's form). */
+function acceptsHtml(c: Context): boolean {
+  return (c.req.header('accept') ?? '').includes('text/html')
+}
+
+/**
+ * A report route's refusal: an HTML page to a browser, JSON `{"error","message"}` to anything
+ * else (as every error under the ward's mounts).
+ */
+function refuseReport(c: Context, problem: Problem): Response {
+  if (!acceptsHtml(c)) return problemResponse(c, problem)
+  const status = problem.status as 400 | 403 | 404
+  return reportPage(c, messagePage('This link cannot be used', problem.message), status)
+}
+
 /** GET /report?token=…: the confirmation page (or why the link cannot be used); changes nothing. */
 async function showReport(c: Context<WardEnv>, core: WardCore): Promise<Response> {
-  if (!core.devices) return reportPage(c, messagePage('Not found', DEVICES_OFF.message), 404)
+  if (!core.devices) return refuseReport(c, DEVICES_OFF)
   const token = c.req.query('token') ?? ''
   const use = await core.devices.inspect(token)
   const session = use.kind === 'valid' ? await core.store.findById(use.sessionId) : null
   if (use.kind === 'refused' || !session) {
-    const refused = reportLinkInvalid(use.kind === 'refused' ? use.why : 'unknown')
-    return reportPage(c, messagePage('This link cannot be used', refused.message), 400)
+    return refuseReport(c, reportLinkInvalid(use.kind === 'refused' ? use.why : 'unknown'))
   }
   const { browser, os } = parseUserAgent(session.userAgent)
   return reportPage(c, confirmationPage(token, { browser, os, at: session.createdAt }), 200)
@@ -464,15 +478,7 @@ async function reportFields(c: Context): Promise<{ token: string; others: boolea
  * session of the user but the reporter's own. HTML for a browser's form, JSON otherwise.
  */
 async function report(c: Context<WardEnv>, core: WardCore): Promise<Response> {
-  const html = (c.req.header('accept') ?? '').includes('text/html')
-  const refuse = (problem: Problem): Response =>
-    html
-      ? reportPage(
-          c,
-          messagePage('This link cannot be used', problem.message),
-          problem.status as 400 | 403 | 404,
-        )
-      : problemResponse(c, problem)
+  const refuse = (problem: Problem): Response => refuseReport(c, problem)
   if (!core.devices) return refuse(DEVICES_OFF)
   const fields = await reportFields(c)
   if (typeof fields === 'string') {
@@ -490,7 +496,7 @@ async function report(c: Context<WardEnv>, core: WardCore): Promise<Response> {
     endOthers: fields.others,
   })
   if (outcome.kind === 'refused') return refuse(reportLinkInvalid(outcome.why))
-  if (html) {
+  if (acceptsHtml(c)) {
     const others = fields.others ? ` ${outcome.endedOthers} other session(s) ended too.` : ''
     return reportPage(
       c,
