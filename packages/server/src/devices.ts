@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { callHook, type Endings } from './ending.ts'
-import type { KnownDevice, NewDeviceNotice, ReportUse } from './known-device.ts'
+import {
+  DEVICE_KEPT,
+  type KnownDevice,
+  type NewDeviceNotice,
+  type ReportUse,
+} from './known-device.ts'
 import type { ResolvedOptions } from './options.ts'
 import { type SessionInfo, type SessionRecord, toSessionInfo } from './session.ts'
 import { describeStoreError, landedValue, type Store } from './store.ts'
@@ -71,6 +76,7 @@ export class Devices {
         browser,
         os,
         at: now,
+        forgetBefore: new Date(now.getTime() - DEVICE_KEPT * 1000),
       })
       if (isNew) await this.#alert(record, device, now)
     } catch (error) {

@@ -1,3 +1,10 @@
+/**
+ * How long a device is known after its last sign-in (seconds): the device cookie's life, the
+ * longest browsers keep a cookie (400 days, RFC 6265bis). Past it no cookie can name the device,
+ * so its row is dropped at the user's next sign-in.
+ */
+export const DEVICE_KEPT = 400 * 24 * 3600
+
 /** A device a user signed in from, as the account API and the admin view show it. */
 export interface KnownDevice {
   id: string

@@ -212,6 +212,20 @@ onEachDatabase((open) => {
     expect(noUser.status).toBe(400)
   })
 
+  it('a device not seen for 400 days (its cookie’s life) is dropped at the next sign-in', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    at(0)
+    const { t } = await app()
+    const old = await signIn(t, 'alice', null)
+    at(200 * 86_400)
+    const kept = await signIn(t, 'alice', null, FIREFOX_120)
+    at(401 * 86_400)
+    await signIn(t, 'alice', kept.device, FIREFOX_120)
+    const devices = await t.ward.listDevices('alice')
+    expect(devices.map((d) => d.browser)).toEqual(['Firefox'])
+    expect(old.device).not.toBe(kept.device)
+  })
+
   it('a header-token app passes its own device id to signIn', async () => {
     const { t, seen } = await app({ cookie: false })
     const outside = (deviceId: string) =>

@@ -855,20 +855,24 @@ export class Statements {
   /**
    * Records a sign-in from the device whose id hashes to `deviceHash`: a new row, or the known
    * one's last sighting and user agent. `isNew` when the user had other devices and not this one
-   * (a user's very first device is not news).
+   * (a user's very first device is not news). The user's other devices last seen before
+   * `forgetBefore` are dropped on the way (no cookie can name them any more).
    *
    * @example
-   * const { device, isNew } = await store.sightDevice(userId, hashToken(deviceId), ua, new Date())
+   * const { device, isNew } = await store.sightDevice(userId, hashToken(deviceId), seen)
    */
   async sightDevice(
     userId: string,
     deviceHash: string,
-    seen: { id: string; browser: string | null; os: string | null; at: Date },
+    seen: { id: string; browser: string | null; os: string | null; at: Date; forgetBefore: Date },
   ): Promise<DeviceSighting> {
-    // The CTE's snapshot is the table before the upsert: `had_devices` counts only the others.
+    // The CTEs' snapshot is the table before the upsert: `had_devices` counts only the others.
     const [row] = await this.query(
       `with prior as (
          select exists(select 1 from sessionward_device where user_id = ?) as had_devices
+       ), forgotten as (
+         delete from sessionward_device
+          where user_id = ? and last_seen_at < ? and device_hash <> ?
        ), sighted as (
          insert into sessionward_device (id, user_id, device_hash, first_seen_at, last_seen_at, browser, os)
          values (?, ?, ?, ?, ?, ?, ?)
@@ -877,7 +881,19 @@ export class Statements {
          returning id, user_id, first_seen_at, last_seen_at, browser, os, (xmax = 0) as inserted
        )
        select sighted.*, prior.had_devices from sighted, prior`,
-      [userId, seen.id, userId, deviceHash, seen.at, seen.at, seen.browser, seen.os],
+      [
+        userId,
+        userId,
+        seen.forgetBefore,
+        deviceHash,
+        seen.id,
+        userId,
+        deviceHash,
+        seen.at,
+        seen.at,
+        seen.browser,
+        seen.os,
+      ],
     )
     if (!row) throw new Error('unreachable: an upsert returned no row')
     return { device: toKnownDevice(row), isNew: row.inserted === true && row.had_devices === true }

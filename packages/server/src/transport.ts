@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import { DEVICE_KEPT } from './known-device.ts'
 import type { CookieOptions, NodeBindings, ResolvedOptions } from './options.ts'
 import { isDeviceIdShaped } from './tokens.ts'
 
@@ -179,10 +180,6 @@ export function clearSessionCookie(c: Context, options: ResolvedOptions): void {
   deleteCookie(c, options.cookie.name, { path: '/', secure: options.cookie.secure })
 }
 
-// Browsers keep a cookie at most 400 days (RFC 6265bis); a device is known that long after
-// its last sign-in, each sign-in setting it again.
-const DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600
-
 /** The device cookie's name: the session cookie's, so it keeps its `__Host-` prefix. */
 function deviceCookieName(cookie: Required<CookieOptions>): string {
   return `${cookie.name}-device`
@@ -215,7 +212,8 @@ export function setDeviceCookie(c: Context, options: ResolvedOptions, deviceId: 
     secure: options.cookie.secure,
     sameSite: 'Lax',
     path: '/',
-    maxAge: DEVICE_COOKIE_MAX_AGE,
+    // Renewed by each sign-in: a device is known as long as its cookie lives.
+    maxAge: DEVICE_KEPT,
   })
 }
 
