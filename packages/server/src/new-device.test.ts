@@ -243,6 +243,10 @@ onEachDatabase((open) => {
     expect(seen.newDevices).toHaveLength(0)
     await outside('tablet-7')
     expect(seen.newDevices).toHaveLength(1)
+    await expect(outside('')).rejects.toThrow(
+      'sessionward: createSession deviceId must be a string of 1 to 255 characters',
+    )
+    await expect(outside('x'.repeat(256))).rejects.toThrow(TypeError)
   })
 
   it('the report link: GET changes nothing, POST ends reported once, then is refused', async () => {
