@@ -1,6 +1,7 @@
 // The hostile-input suite (issue 14): fast-check generates requests over every route of the
-// demo and of the ward's mounts inside it (plus a host app whose ward has JWTs and rotation on),
-// with real sessions mixed in, and checks each answer and log line against the contract:
+// demo and of the ward's mounts inside it (plus a host app whose ward has JWTs, rotation and
+// known devices on), with real sessions mixed in, and checks each answer and log line against
+// the contract:
 // no answer >= 500, JSON errors under the ward's mounts (and the demo's /api), no token or
 // 64-hex digest in any answer it was not asked for or in any log line, nothing slower than
 // a bound derived from storeTimeout, nothing logged at error level. FUZZ_SEED replays a run,
@@ -94,6 +95,8 @@ async function jwtHost(
   const ward = await createWard({
     database: demo.ward.orm,
     jwt: { secret: JWT_SECRET, rotateOnRefresh: true },
+    // Known devices on: the device cookie, the devices routes and the report link get fuzzed.
+    newDevice: { reportUrl: 'http://localhost/session/report' },
     passive: ['/api/poll'],
     sweepInterval: 0,
     logger,

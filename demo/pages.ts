@@ -24,6 +24,7 @@ export const REASONS: Record<string, string> = {
     'Your session was ended because an old sign-in token was used again. Please sign in again.',
   idp_logout: 'You were signed out at your identity provider.',
   idp_revoked: 'Your identity provider ended this session. Please sign in again.',
+  reported: 'This sign-in was reported as not yours and has been ended.',
 }
 
 /** The neutral text for a reason the demo does not know. */

@@ -15,6 +15,7 @@
     user_agent_changed: 'browser changed',
     admin: 'by an administrator',
     refresh_reuse: 'token reused',
+    reported: 'reported as not mine',
   }
 
   function el(tag, text, attributes = {}) {

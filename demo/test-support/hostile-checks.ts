@@ -68,9 +68,11 @@ export function answerProblem(
     request.method !== 'HEAD'
   ) {
     const accept = request.headers.filter(([name]) => name === 'accept').map(([, v]) => v)
-    // Admin pages answer a browser (Accept preferring HTML) with an HTML error page, by design.
+    // Admin pages and the report link's pages answer a browser (Accept naming HTML) with an
+    // HTML error page, by design.
     const htmlAllowed =
-      underPrefix(routed, '/admin/sessions') && accept.some((v) => v.includes('html'))
+      (underPrefix(routed, '/admin/sessions') || routed === '/session/report') &&
+      accept.some((v) => v.includes('html'))
     if (!(htmlAllowed && answer.contentType.startsWith('text/html'))) {
       let parsed: unknown
       try {

@@ -55,6 +55,17 @@ const hex64 = fc.string({
 /** A token of the right shape that no session has. */
 const unknownToken = base64urlString(43, 43).map((tail) => `swt_${tail}`)
 
+/** Device ids and report-link tokens: of the right shape (unknown), near it, or anything. */
+const deviceOrReportToken = fc.oneof(
+  fc
+    .tuple(fc.constantFrom('swd_', 'swr_', 'swt_'), base64urlString(43, 43))
+    .map(([prefix, tail]) => prefix + tail),
+  fc
+    .tuple(fc.constantFrom('swd_', 'swr_', 'SWR_', ''), base64urlString(0, 60))
+    .map(([prefix, tail]) => prefix + tail),
+  fc.string(),
+)
+
 const b64json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
 /** JWT-looking strings: alg none, HS256 with a guessed signature, broken segments. */
@@ -117,6 +128,7 @@ const cookieValue: fc.Arbitrary<string> = fc.oneof(
   latin1(80).map((value) => `__Host-sessionward=${value}`),
   fc.string().map((value) => `__Host-sessionward=${encodeURIComponent(value)}; other=1`),
   huge.map((value) => `__Host-sessionward=${value}`),
+  deviceOrReportToken.map((value) => `__Host-sessionward-device=${encodeURIComponent(value)}`),
 )
 
 export const credential: fc.Arbitrary<Credential> = fc.oneof(
@@ -152,6 +164,11 @@ const ROUTES: [string, string][] = [
   ['GET', '/session/events'],
   ['POST', '/session/backchannel-logout'],
   ['POST', '/session/ssf'],
+  ['GET', '/session/devices'],
+  ['DELETE', '/session/devices/:id'],
+  ['POST', '/session/sessions/:id/report'],
+  ['GET', '/session/report'],
+  ['POST', '/session/report'],
   ['GET', '/admin/sessions'],
   ['GET', '/admin/sessions/:id'],
   ['DELETE', '/admin/sessions/:id'],
@@ -528,14 +545,38 @@ const securityEventBody = idpToken.map(
 
 const NO_BODY: Body = { contentType: null, bytes: null }
 
+/** A report link's POST: the token (and "every other session"), as a form or JSON. */
+const reportBody = fc
+  .tuple(deviceOrReportToken, fc.oneof(fc.boolean(), fc.string()), fc.boolean())
+  .map(
+    ([token, others, form]): Body =>
+      form
+        ? {
+            contentType: 'application/x-www-form-urlencoded',
+            bytes: text.encode(new URLSearchParams({ token, others: String(others) }).toString()),
+          }
+        : {
+            contentType: 'application/json',
+            bytes: text.encode(JSON.stringify({ token, others })),
+          },
+  )
+
 /** The kind of body a route takes, or null for one that takes none. */
 function bodyFor(
   route: string,
-  bodies: { ping: Body; loginJson: Body; loginForm: Body; logout: Body; securityEvent: Body },
+  bodies: {
+    ping: Body
+    loginJson: Body
+    loginForm: Body
+    logout: Body
+    securityEvent: Body
+    report: Body
+  },
 ): Body | null {
   if (route === '/session/ping') return bodies.ping
   if (route === '/session/backchannel-logout') return bodies.logout
   if (route === '/session/ssf') return bodies.securityEvent
+  if (route === '/session/report') return bodies.report
   if (route === '/api/login') return bodies.loginJson
   if (route === '/login') return bodies.loginForm
   return null
@@ -611,6 +652,7 @@ export function hostileRequest(socketShare: number): fc.Arbitrary<HostileRequest
         loginForm: loginFormBody,
         logout: logoutBody,
         securityEvent: securityEventBody,
+        report: reportBody,
       }),
       dropContentType: fc.boolean(),
       ending: fc.oneof(

@@ -1,6 +1,8 @@
+import fc from 'fast-check'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { testApp } from './test-support/app.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
+import { findLeaks } from './test-support/leaks.ts'
 
 // Every kind of bad input a client can send, with the documented answer. Never a 500.
 onEachDatabase((open) => {
@@ -72,5 +74,80 @@ onEachDatabase((open) => {
       expect(history.status, `limit=${limit}`).toBe(400)
       expect(await history.json()).toMatchObject({ error: 'invalid_request' })
     }
+  })
+
+  describe('fuzzed device cookies and report links: never a 500, nothing echoed', () => {
+    // Shapes near the real ones (prefix, length, alphabet), and anything at all.
+    const nearShape = fc
+      .tuple(
+        fc.constantFrom('swd_', 'swr_', 'swt_', 'SWR_', ''),
+        fc.stringMatching(/^[A-Za-z0-9_\-%=.;, ]{0,60}$/),
+      )
+      .map(([prefix, rest]) => prefix + rest)
+    const value = fc.oneof(nearShape, fc.string({ maxLength: 200 }))
+    const newDevice = { reportUrl: 'https://app.example/session/report' }
+
+    it('device cookies at sign-in', async () => {
+      const { app } = await testApp(db, { newDevice })
+      await fc.assert(
+        fc.asyncProperty(value, async (device) => {
+          const response = await app.request('/login', {
+            method: 'POST',
+            body: JSON.stringify({ userId: 'alice' }),
+            headers: {
+              'content-type': 'application/json',
+              cookie: `__Host-sessionward-device=${encodeURIComponent(device)}`,
+            },
+          })
+          expect(response.status).toBe(200)
+          const set = response.headers.getSetCookie().join('\n')
+          // A device id the ward did not make is replaced by one it makes.
+          expect(set).toMatch(/__Host-sessionward-device=swd_[A-Za-z0-9_-]{43};/)
+        }),
+        { numRuns: 40 },
+      )
+    })
+
+    it('report tokens on GET and POST', async () => {
+      const { call } = await testApp(db, { newDevice })
+      await fc.assert(
+        fc.asyncProperty(value, fc.boolean(), async (token, form) => {
+          const page = await call(`/session/report?token=${encodeURIComponent(token)}`)
+          expect(page.status).toBe(400)
+          expect(await page.json()).toMatchObject({ error: 'report_link_invalid' })
+          const posted = await call('/session/report', {
+            method: 'POST',
+            headers: form ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
+            body: form
+              ? new URLSearchParams({ token }).toString()
+              : JSON.stringify({ token, others: token.length % 2 === 0 }),
+          })
+          expect(posted.status).toBe(400)
+          const answer = await posted.json()
+          expect(answer.error).toMatch(/^(report_link_invalid|invalid_request)$/)
+          expect(findLeaks(JSON.stringify(answer))).toEqual([])
+          if (token.length > 3) expect(JSON.stringify(answer)).not.toContain(token)
+        }),
+        { numRuns: 40 },
+      )
+    })
+
+    it.each([
+      ['malformed JSON', '{"token": ', 'application/json'],
+      ['a JSON array', '[1]', 'application/json'],
+      ['others not a boolean', '{"token": "swr_x", "others": "maybe"}', 'application/json'],
+      ['a token that is not a string', '{"token": 7}', 'application/json'],
+      ['no body at all', '', 'text/plain'],
+      ['a 10 KB body', `token=${'a'.repeat(10 * 1024)}`, 'application/x-www-form-urlencoded'],
+    ])('POST /session/report with %s answers 400 JSON', async (_name, body, type) => {
+      const { call } = await testApp(db, { newDevice })
+      const response = await call('/session/report', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': type },
+      })
+      expect(response.status).toBe(400)
+      expect(await response.json()).toMatchObject({ error: 'invalid_request' })
+    })
   })
 })

@@ -1,3 +1,4 @@
+import type { NewDeviceNotice } from './known-device.ts'
 import type { Statements } from './store.ts'
 import { END_REASONS, type EndReason } from './vocabulary.ts'
 
@@ -21,6 +22,8 @@ export interface ChannelListener {
   activity(tokenHash: string, at: number): void
   /** A session's token was rotated on another instance: `oldHash` is retired. */
   rotated(oldHash: string, newHash: string): void
+  /** A new-device sign-in whose notice this instance's streams of those sessions must hear. */
+  newDevice(notice: NewDeviceNotice): void
 }
 
 /** What the ward asks of its bus. No call on the request path waits for another instance. */
@@ -37,6 +40,8 @@ export interface Bus {
   publishEnds(notices: EndNotice[]): void
   /** Tells the others that a session's token changed (it committed). Never waits. */
   publishRotation(oldHash: string, newHash: string): void
+  /** Tells the others' streams of the user's sessions of a new-device sign-in. Never waits. */
+  publishNewDevice(notice: NewDeviceNotice): void
   /** Queues activity seen here for the next batch. */
   noteActivity(tokenHash: string, at: number): void
   /** The latest activity the others shared for these hashes, where the bus keeps it (ms). */
@@ -45,12 +50,13 @@ export interface Bus {
   close(): Promise<void>
 }
 
-/** A message on a bus: ends, activity or rotations, from one instance. */
+/** A message on a bus: ends, activity, rotations or new-device notices, from one instance. */
 export interface Message {
   from: string
   ends?: [string, string, string, number][]
   activity?: [string, number][]
   rotations?: [string, string][]
+  newDevices?: NewDeviceNotice[]
   /** A test message an instance sends itself at start, to learn that it hears the bus. */
   probe?: string
 }
@@ -97,6 +103,7 @@ export function deliver(message: Message, listener: ChannelListener): void {
     listener.ended({ sessionId, tokenHash, reason: reason as EndReason, endedAt })
   }
   for (const [tokenHash, at] of message.activity ?? []) listener.activity(tokenHash, at)
+  for (const notice of message.newDevices ?? []) listener.newDevice(notice)
 }
 
 /** An end as a message carries it. */
@@ -118,12 +125,19 @@ export function parseMessage(raw: string): Message | null {
     return null
   }
   if (typeof value !== 'object' || value === null) return null
-  const { from, ends = [], activity = [], rotations = [] } = value as Record<string, unknown>
+  const {
+    from,
+    ends = [],
+    activity = [],
+    rotations = [],
+    newDevices = [],
+  } = value as Record<string, unknown>
   if (
     typeof from !== 'string' ||
     !Array.isArray(ends) ||
     !Array.isArray(activity) ||
-    !Array.isArray(rotations)
+    !Array.isArray(rotations) ||
+    !Array.isArray(newDevices)
   ) {
     return null
   }
@@ -147,5 +161,20 @@ export function parseMessage(raw: string): Message | null {
       typeof r[1] === 'string' &&
       HASH.test(r[1]),
   )
-  return endsOk && activityOk && rotationsOk ? (value as Message) : null
+  const newDevicesOk = newDevices.every(isNewDeviceNotice)
+  return endsOk && activityOk && rotationsOk && newDevicesOk ? (value as Message) : null
+}
+
+function isNewDeviceNotice(value: unknown): value is NewDeviceNotice {
+  if (typeof value !== 'object' || value === null) return false
+  const { toSessionIds, sessionId, browser, os, at } = value as Record<string, unknown>
+  const nameOk = (name: unknown) => name === null || typeof name === 'string'
+  return (
+    Array.isArray(toSessionIds) &&
+    toSessionIds.every((id) => typeof id === 'string') &&
+    typeof sessionId === 'string' &&
+    nameOk(browser) &&
+    nameOk(os) &&
+    Number.isFinite(at)
+  )
 }

@@ -1,8 +1,10 @@
 import type { MikroORM } from '@mikro-orm/core'
 import type { Bus, ChannelListener } from './bus.ts'
 import { busConnector } from './database.ts'
+import { Devices } from './devices.ts'
 import { Endings } from './ending.ts'
 import { IdentityProviders } from './identity-providers.ts'
+import type { NewDeviceNotice } from './known-device.ts'
 import type { PolicyRequest, ResolvedOptions } from './options.ts'
 import { resolvePolicy } from './options.ts'
 import type { PageRequest } from './paging.ts'
@@ -72,6 +74,8 @@ export class WardCore {
   readonly endings: Endings
   /** The receivers of the identity providers' logout tokens and security events. */
   readonly identityProviders: IdentityProviders
+  /** Known devices and new-device alerts; null without the `newDevice` option. */
+  readonly devices: Devices | null
   /**
    * The guess counters (`throttle`), on the channel's Redis client when there is one, so every
    * instance counts the same failures.
@@ -97,6 +101,7 @@ export class WardCore {
         this.sessions.markEnded(tokenHash, sessionId, reason, new Date(endedAt)),
       activity: (tokenHash, at) => this.sessions.noteActivity(tokenHash, at),
       rotated: (oldHash, newHash) => this.sessions.rotate(oldHash, newHash),
+      newDevice: (notice) => this.watchers.newDevice(notice),
     }
     const redis = options.redis ? new RedisChannel(options.redis, listener, options.logger) : null
     if (options.bus === 'postgres') {
@@ -145,6 +150,15 @@ export class WardCore {
       store: this.store,
       endings: this.endings,
     })
+    const { newDevice } = options
+    this.devices = newDevice
+      ? new Devices({
+          options: { ...options, newDevice },
+          store: this.store,
+          endings: this.endings,
+          tell: (notice) => this.#tellNewDevice(notice),
+        })
+      : null
   }
 
   /**
@@ -153,6 +167,12 @@ export class WardCore {
    */
   async start(): Promise<void> {
     if (this.#postgresBus) await this.#postgresBus.start(await busConnector(this.orm))
+  }
+
+  /** A new-device sign-in reaches the streams of the user's other sessions, here and elsewhere. */
+  #tellNewDevice(notice: NewDeviceNotice): void {
+    this.watchers.newDevice(notice)
+    this.#channel?.publishNewDevice(notice)
   }
 
   /** The per-user settings: `policy(userId, c)` over the ward's options, validated. */

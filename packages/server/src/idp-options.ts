@@ -40,6 +40,12 @@ export interface CreateSessionOptions {
    * `sid`): its back-channel logouts and Shared Signals events end this session.
    */
   idp?: { issuer: string; sub: string; sid?: string }
+  /**
+   * The device's own id, for apps without the cookie (header tokens): a string of 1 to 255
+   * characters the app keeps on the device (only its hash is stored). With cookies on, it
+   * replaces the device cookie.
+   */
+  deviceId?: string
 }
 
 const PROVIDER_KEYS = ['issuer', 'audience', 'jwksUri', 'resolveSubject']
@@ -108,17 +114,12 @@ export function resolveIdentityProviders(value: unknown): ResolvedIdentityProvid
  * logout from it could ever reach the session).
  *
  * @example
- * idpLink({ idp: { issuer, sub: claims.sub, sid: claims.sid } }, providers)
+ * idpLink({ issuer, sub: claims.sub, sid: claims.sid }, providers)
  */
 export function idpLink(
-  options: CreateSessionOptions | undefined,
+  idp: unknown,
   providers: readonly ResolvedIdentityProvider[],
 ): IdpLink | null {
-  if (options === undefined) return null
-  if (!isRecord(options) || Object.keys(options).some((key) => key !== 'idp')) {
-    throw new TypeError('sessionward: createSession options must be an object { idp }')
-  }
-  const idp: unknown = options.idp
   if (idp === undefined) return null
   const valid =
     isRecord(idp) &&

@@ -10,11 +10,15 @@ export type {
 } from './idp-options.ts'
 export type { AccessClaims, IssuedAccessToken } from './jwt.ts'
 export type { JwtAlgorithm, JwtKeyMaterial, JwtKeyOptions, JwtOptions } from './jwt-options.ts'
+export type { KnownDevice } from './known-device.ts'
 export type { LoginThrottle, RequestAddress } from './login-throttle.ts'
 export { markPassive, type WardEnv } from './middleware.ts'
 export {
   type CookieOptions,
   DEFAULT_POLICY,
+  type NewDeviceEvent,
+  type NewDeviceOptions,
+  type ReportEvent,
   type WardHooks,
   type WardLogger,
   type WardOptions,

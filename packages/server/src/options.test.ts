@@ -295,7 +295,12 @@ describe('option types', () => {
       userAgentBinding: 'strict',
       touchInterval: 10,
       logLimit: null,
-      hooks: { onSessionStart: () => {}, onSessionEnd: () => {} },
+      hooks: {
+        onSessionStart: () => {},
+        onSessionEnd: () => {},
+        onNewDevice: () => {},
+        onReport: () => {},
+      },
       cookie: { name: 'sid', secure: false },
       origin: ['https://app.example.com', 'http://localhost:3000'],
       trustedOrigins: ['https://app.example.com'],
@@ -320,6 +325,7 @@ describe('option types', () => {
           resolveSubject: () => null,
         },
       ],
+      newDevice: { reportUrl: 'https://app.example/session/report', reportTtl: 600 },
     }
     // One bus at a time: each of the two with everything else.
     const { redis, bus, ...rest } = every

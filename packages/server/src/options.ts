@@ -7,6 +7,7 @@ import {
   resolveIdentityProviders,
 } from './idp-options.ts'
 import { type JwtOptions, type ResolvedJwtOptions, resolveJwtOptions } from './jwt-options.ts'
+import type { KnownDevice } from './known-device.ts'
 import { assertKnownKeys, assertOrigin, describe, fail, isRecord } from './option-checks.ts'
 import type { SessionInfo } from './session.ts'
 import { type ResolvedThrottle, resolveThrottle, type ThrottleOptions } from './throttle-options.ts'
@@ -16,6 +17,47 @@ import type { EndReason, OnLimit, SessionPolicy, UserAgentBinding } from './voca
 export interface WardHooks {
   onSessionStart?: (session: SessionInfo, c: Context) => void | Promise<void>
   onSessionEnd?: (session: SessionInfo, reason: EndReason) => void | Promise<void>
+  /**
+   * A sign-in from a device the user never used (`newDevice` on): for the app's own e-mail or
+   * SMS, with the single-use link that ends that session (`reportUrl`, shown once).
+   */
+  onNewDevice?: (event: NewDeviceEvent) => void | Promise<void>
+  /** A new-device sign-in was reported ("not me"): its session has ended `reported`. */
+  onReport?: (event: ReportEvent) => void | Promise<void>
+}
+
+/** What `hooks.onNewDevice` is given. */
+export interface NewDeviceEvent {
+  /** The session that signed in from the new device. */
+  session: SessionInfo
+  device: KnownDevice
+  /** `newDevice.reportUrl` with the link's token: GET shows a confirmation, POST ends it. */
+  reportUrl: string
+}
+
+/** What `hooks.onReport` is given. */
+export interface ReportEvent {
+  userId: string
+  sessionId: string
+  /**
+   * The reported session, now ended (with the reason it ended with, `reported` unless it had
+   * ended before); null when its row was already trimmed from the log (`logLimit`).
+   */
+  session: SessionInfo | null
+  /** How many other sessions of the user the reporter also ended ("and every other session"). */
+  endedOthers: number
+}
+
+/** Known devices and new-device alerts (README "New-device sign-ins"). */
+export interface NewDeviceOptions {
+  /**
+   * The absolute URL the report route answers at, where the routes are mounted:
+   * `https://app.example/session/report`. Mail links need an absolute URL and only the app
+   * knows its mount and public origin.
+   */
+  reportUrl: string
+  /** Seconds a report link stays usable (default 3600). */
+  reportTtl?: number
 }
 
 /** Cookie transport. `false` turns it off (header tokens only). */
@@ -101,6 +143,13 @@ export interface WardOptions extends Partial<SessionPolicy> {
    * `createSession(c, userId, { idp })`.
    */
   identityProviders?: IdentityProviderOptions[]
+  /**
+   * Known devices: a long-lived device cookie (or the `deviceId` a header-token app passes to
+   * `createSession`), a list of each user's devices, and on a sign-in from a new one the
+   * `onNewDevice` hook, a `new-device` event on the user's other sessions' streams and a
+   * single-use report link. Off when omitted.
+   */
+  newDevice?: NewDeviceOptions
 }
 
 /** Options after defaults and validation. */
@@ -126,6 +175,7 @@ export interface ResolvedOptions extends SessionPolicy {
   redis: Redis | Cluster | string | null
   bus: 'postgres' | null
   identityProviders: ResolvedIdentityProvider[]
+  newDevice: Required<NewDeviceOptions> | null
 }
 
 /** DESIGN defaults: 14 min warning, 15 min idle (PCI DSS 8.2.8), 12 h absolute. */
@@ -242,7 +292,19 @@ const OPTION_CHECKS = {
   hooks: fields({
     onSessionStart: func('(session, c) => void'),
     onSessionEnd: func('(session, reason) => void'),
+    onNewDevice: func('({ session, device, reportUrl }) => void'),
+    onReport: func('({ session, endedOthers }) => void'),
   } satisfies Record<keyof WardHooks, Check>),
+  newDevice: fields({
+    reportUrl: (value, name) => {
+      if (typeof value !== 'string' || !/^https?:\/\//.test(value) || !URL.canParse(value)) {
+        fail(
+          `${name} must be the absolute URL of the report route ("https://app.example/session/report"), got ${describe(value)}`,
+        )
+      }
+    },
+    reportTtl: seconds({ min: 1 }),
+  } satisfies Record<keyof NewDeviceOptions, Check>),
   cookie: (value, name) => {
     if (value === false) return
     if (!isRecord(value)) {
@@ -451,5 +513,13 @@ export function resolveOptions(options: WardOptions = {}): ResolvedOptions {
     redis: options.redis ?? null,
     bus: options.bus ?? null,
     identityProviders: resolveIdentityProviders(options.identityProviders),
+    newDevice: options.newDevice ? resolveNewDevice(options.newDevice) : null,
   }
+}
+
+function resolveNewDevice(options: NewDeviceOptions): Required<NewDeviceOptions> {
+  if (options.reportUrl === undefined) {
+    fail('newDevice.reportUrl is required: the absolute URL of the report route')
+  }
+  return { reportUrl: options.reportUrl, reportTtl: options.reportTtl ?? 3600 }
 }

@@ -168,8 +168,8 @@ export function createSignIn(
     }
   })
   gate.onError(rethrow)
-  return async (request, userId, { idp, ...facts } = {}) => {
-    const env: SignInCall = { ...call(facts), userId, ...(idp ? { options: { idp } } : {}) }
+  return async (request, userId, { idp, deviceId, ...facts } = {}) => {
+    const env: SignInCall = { ...call(facts), userId, options: { idp, deviceId } }
     const response = await gate.fetch(request, env)
     if (env.outcome) return { ...env.outcome, headers: wardHeaders(response) }
     if (!env.problem) throw new Error('unreachable: the gate decided nothing')

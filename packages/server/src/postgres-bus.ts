@@ -11,6 +11,7 @@ import {
 } from './bus.ts'
 import type { BusClient } from './database.ts'
 import { WardOptionsError } from './errors.ts'
+import type { NewDeviceNotice } from './known-device.ts'
 import type { WardLogger } from './options.ts'
 import { describeStoreError, heartbeat, listen, type Statements, type Store } from './store.ts'
 
@@ -142,6 +143,10 @@ export class PostgresBus implements Bus {
     this.#send(this.#messages('rotations', [[oldHash, newHash]], 1))
   }
 
+  publishNewDevice(notice: NewDeviceNotice): void {
+    this.#send(this.#messages('newDevices', [notice], 1))
+  }
+
   noteActivity(tokenHash: string, at: number): void {
     this.#pendingActivity.note(tokenHash, at)
   }
@@ -163,7 +168,7 @@ export class PostgresBus implements Bus {
   }
 
   /** `entries` as NOTIFY payloads of at most `perMessage` entries each. */
-  #messages<K extends 'ends' | 'activity' | 'rotations'>(
+  #messages<K extends 'ends' | 'activity' | 'rotations' | 'newDevices'>(
     key: K,
     entries: NonNullable<Message[K]>,
     perMessage: number,

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'store_unavailable'
   | 'too_many_requests'
+  | 'report_link_invalid'
   | 'internal'
 
 /** The statuses the library answers errors with. */
@@ -68,6 +69,13 @@ export const EXPIRED_ACCESS_TOKEN: Problem = {
   error: 'unauthenticated',
   message: 'the access token has expired; get a new one from POST /session/token',
   invalidToken: true,
+}
+
+/** A session id that is none of the caller's live sessions (revoke, report). */
+export const NO_SUCH_SESSION: Problem = {
+  status: 404,
+  error: 'not_found',
+  message: 'no live session with this id among yours',
 }
 
 export const ORIGIN_REJECTED: Problem = {
@@ -197,4 +205,21 @@ export class ProblemError extends Error {
     this.name = 'ProblemError'
     this.problem = problem
   }
+}
+
+/** Why a report link cannot be used, in the words of its refusal. */
+const REPORT_REFUSALS = {
+  unknown: 'this report link is not valid (mistyped, cut short or made up)',
+  used: 'this report link was used already: the session it names has ended',
+  expired: 'this report link has expired; sign in and end the session from your devices list',
+} as const
+
+/**
+ * A report link refused: unknown (or tampered), used or expired; 400 `report_link_invalid`.
+ *
+ * @example
+ * reportLinkInvalid('expired')
+ */
+export function reportLinkInvalid(why: keyof typeof REPORT_REFUSALS): Problem {
+  return { status: 400, error: 'report_link_invalid', message: REPORT_REFUSALS[why] }
 }

@@ -10,6 +10,7 @@ import {
   PendingActivity,
   parseMessage,
 } from './bus.ts'
+import type { NewDeviceNotice } from './known-device.ts'
 import type { WardLogger } from './options.ts'
 
 /*
@@ -35,6 +36,9 @@ import type { WardLogger } from './options.ts'
  * 6. A token rotated here is rotated on every instance (`publishRotation`): another instance
  *    still caching the session under its old hash would hear of a later end under the new one
  *    only, and keep answering the old token until cacheTtl.
+ * 7. A new-device sign-in reaches the user's other sessions' streams on every instance
+ *    (`publishNewDevice`); lost while Redis is down (the hook, the device list and the report
+ *    link do not depend on it).
  */
 
 /** What the `redis` option takes once it is a client: one server (a Sentinel-managed one too) or a Cluster. */
@@ -144,6 +148,11 @@ export class RedisChannel implements Bus {
   /** Tells every other instance that a session's token changed (rule 6). Never waits. */
   publishRotation(oldHash: string, newHash: string): void {
     this.#publish({ from: this.#instance, rotations: [[oldHash, newHash]] })
+  }
+
+  /** Tells every other instance of a new-device sign-in (rule 7). Never waits, never throws. */
+  publishNewDevice(notice: NewDeviceNotice): void {
+    this.#publish({ from: this.#instance, newDevices: [notice] })
   }
 
   /** Queues activity seen here for the next batch (rule 2). */

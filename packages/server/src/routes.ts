@@ -6,15 +6,19 @@ import type { WardCore } from './core.ts'
 import { answerUnmatched, mountErrors, problemResponse } from './errors.ts'
 import { identityProviderRoutes } from './idp-routes.ts'
 import type { AccessTokens } from './jwt.ts'
+import { describeDevice, type NewDeviceNotice } from './known-device.ts'
 import {
   createMiddleware,
   createRequireSession,
   markPassive,
+  refusalAnswer,
   requestState,
   type WardEnv,
 } from './middleware.ts'
 import { DEFAULT_PAGE, encodeCursor, isSessionId, MAX_PAGE, parsePage } from './paging.ts'
+import { NO_SUCH_SESSION, ORIGIN_REJECTED, type Problem, reportLinkInvalid } from './problems.ts'
 import { parseIdleFor, pingAnswer } from './reconcile.ts'
+import { confirmationPage, messagePage, REPORT_PAGE_CSP } from './report-page.ts'
 import { endsAt, reconcileLastActivity } from './rules.ts'
 import type { SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
@@ -95,6 +99,11 @@ async function streamEvents(
     policyChanged: (policy) => {
       stream.writeSSE({ event: 'policy', data: thresholds(policy) }).catch(() => finish(null))
     },
+    newDevice: (notice) => {
+      stream
+        .writeSSE({ event: 'new-device', data: newDeviceData(notice) })
+        .catch(() => finish(null))
+    },
     closed: () => finish(null),
   })
   stream.onAbort(() => finish(null))
@@ -155,9 +164,16 @@ export function createRoutes(
     }
     clearSessionCookie(c, core.options)
     // Cookie mode only: the browser drops the cookie even if Set-Cookie is lost (secure contexts).
-    if (core.options.cookie) c.header('Clear-Site-Data', '"cookies"')
+    // Not with known devices: it would drop the device cookie too, and every sign-in after a
+    // logout would be a new device.
+    if (core.options.cookie && !core.options.newDevice) c.header('Clear-Site-Data', '"cookies"')
     return c.body(null, 204)
   })
+  // Public: the report link is its own credential (issue 23).
+  app.get('/report', (c) => showReport(c, core))
+  app.post('/report', bodyLimit({ maxSize: MAX_REPORT_BODY, onError: tooLarge }), (c) =>
+    report(c, core),
+  )
   app.use('*', createRequireSession(core, accessTokens))
 
   app.post(
@@ -243,11 +259,7 @@ export function createRoutes(
       ? await core.endings.endForGood({ id, userId: session.userId }, 'revoked')
       : []
     if (endedRecords.length === 0) {
-      return problemResponse(c, {
-        status: 404,
-        error: 'not_found',
-        message: 'no live session with this id among yours',
-      })
+      return problemResponse(c, NO_SUCH_SESSION)
     }
     if (id === session.id) clearSessionCookie(c, core.options)
     return c.body(null, 204)
@@ -330,6 +342,167 @@ export function createRoutes(
     return c.json(token && credentials.source !== 'cookie' ? { ...issued, token } : issued)
   })
 
+  app.get('/devices', async (c) => {
+    const { session } = liveEntry(c)
+    if (!core.devices) return problemResponse(c, DEVICES_OFF)
+    const devices = await core.devices.list(session.userId)
+    return c.json({ devices: devices.map(describeDevice) })
+  })
+
+  app.delete('/devices/:id', async (c) => {
+    const { session } = liveEntry(c)
+    if (!core.devices) return problemResponse(c, DEVICES_OFF)
+    const id = c.req.param('id')
+    const forgotten = isSessionId(id) && (await core.devices.forget(session.userId, id))
+    if (!forgotten) {
+      return problemResponse(c, {
+        status: 404,
+        error: 'not_found',
+        message: 'no known device with this id among yours',
+      })
+    }
+    return c.body(null, 204)
+  })
+
+  // "Not you?" in a new-device notice: ends another of the user's sessions as reported.
+  app.post('/sessions/:id/report', async (c) => {
+    const { session } = liveEntry(c)
+    if (!core.devices) return problemResponse(c, DEVICES_OFF)
+    const id = c.req.param('id')
+    const reported = isSessionId(id) ? await core.devices.reportSession(session.userId, id) : null
+    if (!reported) {
+      return problemResponse(c, NO_SUCH_SESSION)
+    }
+    if (id === session.id) clearSessionCookie(c, core.options)
+    return c.body(null, 204)
+  })
+
   answerUnmatched(app)
   return app
+}
+
+// A report form's body is a token and a checkbox.
+const MAX_REPORT_BODY = 1024
+
+const DEVICES_OFF: Problem = {
+  status: 404,
+  error: 'not_found',
+  message: 'known devices are off: set the newDevice option of createWard',
+}
+
+function tooLarge(c: Context): Response {
+  return problemResponse(c, {
+    status: 400,
+    error: 'invalid_request',
+    message: `the body must be at most ${MAX_REPORT_BODY} bytes`,
+  })
+}
+
+/** A `new-device` event's data: the new session, its browser and OS, when it signed in. */
+function newDeviceData(notice: NewDeviceNotice): string {
+  return JSON.stringify({
+    sessionId: notice.sessionId,
+    browser: notice.browser,
+    os: notice.os,
+    signedInAt: new Date(notice.at).toISOString(),
+  })
+}
+
+/** A report page: no referrer (the URL holds the link's token), nothing loaded, no framing. */
+function reportPage(c: Context, html: string, status: 200 | 400 | 403 | 404): Response {
+  c.header('Referrer-Policy', 'no-referrer')
+  c.header('Content-Security-Policy', REPORT_PAGE_CSP)
+  return c.html(html, status)
+}
+
+/** Whether the caller is a browser (a link opened, the confirmation page's form). */
+function acceptsHtml(c: Context): boolean {
+  return (c.req.header('accept') ?? '').includes('text/html')
+}
+
+/**
+ * A report route's refusal: an HTML page to a browser, JSON `{"error","message"}` to anything
+ * else (as every error under the ward's mounts).
+ */
+function refuseReport(c: Context, problem: Problem): Response {
+  if (!acceptsHtml(c)) return problemResponse(c, problem)
+  const status = problem.status as 400 | 403 | 404
+  return reportPage(c, messagePage('This link cannot be used', problem.message), status)
+}
+
+/** GET /report?token=…: the confirmation page (or why the link cannot be used); changes nothing. */
+async function showReport(c: Context<WardEnv>, core: WardCore): Promise<Response> {
+  if (!core.devices) return refuseReport(c, DEVICES_OFF)
+  const token = c.req.query('token') ?? ''
+  const use = await core.devices.inspect(token)
+  const session = use.kind === 'valid' ? await core.store.findById(use.sessionId) : null
+  if (use.kind === 'refused' || !session) {
+    return refuseReport(c, reportLinkInvalid(use.kind === 'refused' ? use.why : 'unknown'))
+  }
+  const { browser, os } = parseUserAgent(session.userAgent)
+  return reportPage(c, confirmationPage(token, { browser, os, at: session.createdAt }), 200)
+}
+
+/** The report form's fields, from a form post or JSON: the token, and "every other session". */
+async function reportFields(c: Context): Promise<{ token: string; others: boolean } | string> {
+  const type = c.req.header('content-type') ?? ''
+  let fields: Record<string, unknown> = {}
+  if (type.startsWith('application/json')) {
+    let parsed: unknown = null
+    try {
+      parsed = JSON.parse(await c.req.text())
+    } catch {
+      // Answered below, as any other body that is not an object.
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      return 'the body must be a JSON object like {"token": "swr_…", "others": false}'
+    }
+    fields = parsed as Record<string, unknown>
+  } else if (type.startsWith('application/x-www-form-urlencoded')) {
+    fields = Object.fromEntries(new URLSearchParams(await c.req.text()))
+  }
+  const token = fields.token ?? c.req.query('token')
+  const others = fields.others ?? false
+  if (typeof token !== 'string') return 'send the report link’s token (token=…)'
+  if (others !== true && others !== false && others !== 'true' && others !== 'false') {
+    return 'others must be true or false'
+  }
+  return { token, others: others === true || others === 'true' }
+}
+
+/**
+ * POST /report: ends the session the link names (`reported`), once; with `others`, every other
+ * session of the user but the reporter's own. HTML for a browser's form, JSON otherwise.
+ */
+async function report(c: Context<WardEnv>, core: WardCore): Promise<Response> {
+  const refuse = (problem: Problem): Response => refuseReport(c, problem)
+  if (!core.devices) return refuse(DEVICES_OFF)
+  const fields = await reportFields(c)
+  if (typeof fields === 'string') {
+    return refuse({ status: 400, error: 'invalid_request', message: fields })
+  }
+  const state = requestState(c)
+  // "Every other session" keeps the reporter's own, named by its cookie: CSRF rules apply.
+  if (fields.others && state?.refusal?.kind === 'origin_rejected') {
+    return refuse(refusalAnswer(state, ORIGIN_REJECTED))
+  }
+  const own = state?.entry?.session ?? null
+  const outcome = await core.devices.report(fields.token, {
+    sessionId: own?.id ?? null,
+    ownerId: own?.userId ?? null,
+    endOthers: fields.others,
+  })
+  if (outcome.kind === 'refused') return refuse(reportLinkInvalid(outcome.why))
+  if (acceptsHtml(c)) {
+    const others = fields.others ? ` ${outcome.endedOthers} other session(s) ended too.` : ''
+    return reportPage(
+      c,
+      messagePage(
+        'Session ended',
+        `The reported session has ended.${others} Change your password now.`,
+      ),
+      200,
+    )
+  }
+  return c.json({ ended: outcome.sessionId, endedOthers: outcome.endedOthers })
 }

@@ -1,9 +1,12 @@
+import type { NewDeviceNotice } from './known-device.ts'
 import type { EndReason, SessionPolicy } from './vocabulary.ts'
 
 /** One open `/session/events` stream, told what happens to its session. */
 export interface SessionWatcher {
   ended(reason: EndReason): void
   policyChanged(policy: SessionPolicy): void
+  /** Another session of the user signed in from a new device. */
+  newDevice(notice: NewDeviceNotice): void
   /** The ward is closing: end the stream without a reason. */
   closed(): void
 }
@@ -53,6 +56,13 @@ export class SessionWatchers {
   /** Tells every stream of the session its new thresholds. */
   policyChanged(sessionId: string, policy: SessionPolicy): void {
     for (const watcher of this.#bySession.get(sessionId) ?? []) watcher.policyChanged(policy)
+  }
+
+  /** Tells every stream of the sessions the notice names (this instance's) of a new device. */
+  newDevice(notice: NewDeviceNotice): void {
+    for (const sessionId of notice.toSessionIds) {
+      for (const watcher of this.#bySession.get(sessionId) ?? []) watcher.newDevice(notice)
+    }
   }
 
   /** Ends every stream (the ward is closing). */

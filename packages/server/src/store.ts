@@ -1,6 +1,7 @@
 import type { MikroORM, Transaction } from '@mikro-orm/core'
 import { Migrator } from '@mikro-orm/migrations'
 import type { AbstractSqlDriver, EntityManager } from '@mikro-orm/sql'
+import type { DeviceSighting, KnownDevice, ReportUse } from './known-device.ts'
 import { migrationsList } from './migrations/index.ts'
 import type { Cursor, PageRequest } from './paging.ts'
 import { invalidRequest, ProblemError, storeUnavailable } from './problems.ts'
@@ -1057,6 +1058,156 @@ export class Statements {
     )
     return toHourlyActivity(rows, first)
   }
+
+  // --- Known devices and report links (issue 23) ---------------------------------------------
+
+  /**
+   * Records a sign-in from the device whose id hashes to `deviceHash`: a new row, or the known
+   * one's last sighting and user agent. `isNew` when the user had other devices and not this one
+   * (a user's very first device is not news). The user's other devices last seen before
+   * `forgetBefore` are dropped on the way (no cookie can name them any more).
+   *
+   * @example
+   * const { device, isNew } = await store.sightDevice(userId, hashToken(deviceId), seen)
+   */
+  async sightDevice(
+    userId: string,
+    deviceHash: string,
+    seen: { id: string; browser: string | null; os: string | null; at: Date; forgetBefore: Date },
+  ): Promise<DeviceSighting> {
+    // The CTEs' snapshot is the table before the upsert: `had_devices` counts only the others.
+    const [row] = await this.query(
+      `with prior as (
+         select exists(select 1 from sessionward_device where user_id = ?) as had_devices
+       ), forgotten as (
+         delete from sessionward_device
+          where user_id = ? and last_seen_at < ? and device_hash <> ?
+       ), sighted as (
+         insert into sessionward_device (id, user_id, device_hash, first_seen_at, last_seen_at, browser, os)
+         values (?, ?, ?, ?, ?, ?, ?)
+         on conflict (user_id, device_hash) do update
+           set last_seen_at = excluded.last_seen_at, browser = excluded.browser, os = excluded.os
+         returning id, user_id, first_seen_at, last_seen_at, browser, os, (xmax = 0) as inserted
+       )
+       select sighted.*, prior.had_devices from sighted, prior`,
+      [
+        userId,
+        userId,
+        seen.forgetBefore,
+        deviceHash,
+        seen.id,
+        userId,
+        deviceHash,
+        seen.at,
+        seen.at,
+        seen.browser,
+        seen.os,
+      ],
+    )
+    if (!row) throw new Error('unreachable: an upsert returned no row')
+    return { device: toKnownDevice(row), isNew: row.inserted === true && row.had_devices === true }
+  }
+
+  /**
+   * A user's known devices, last seen first (at most `limit`).
+   *
+   * @example
+   * await store.listDevices(userId, 100)
+   */
+  async listDevices(userId: string, limit: number): Promise<KnownDevice[]> {
+    const rows = await this.query(
+      `select id, user_id, first_seen_at, last_seen_at, browser, os from sessionward_device
+        where user_id = ? order by last_seen_at desc, id desc limit ?`,
+      [userId, limit],
+    )
+    return rows.map(toKnownDevice)
+  }
+
+  /**
+   * Forgets one of a user's devices (its next sign-in is new again); false when it is not theirs.
+   *
+   * @example
+   * await store.forgetDevice(userId, deviceId)
+   */
+  async forgetDevice(userId: string, id: string): Promise<boolean> {
+    const rows = await this.query(
+      'delete from sessionward_device where user_id = ? and id = ? returning id',
+      [userId, id],
+    )
+    return rows.length > 0
+  }
+
+  /**
+   * Stores a report link's token hash for a session, usable once until `expiresAt`; expired
+   * links are dropped on the way.
+   *
+   * @example
+   * await store.insertReport(hashToken(token), session, new Date(now + 3_600_000), new Date(now))
+   */
+  async insertReport(
+    tokenHash: string,
+    session: { id: string; userId: string },
+    expiresAt: Date,
+    now: Date,
+  ): Promise<void> {
+    await this.query('delete from sessionward_report where expires_at < ?', [now])
+    await this.query(
+      `insert into sessionward_report (token_hash, session_id, user_id, expires_at)
+        values (?, ?, ?, ?)`,
+      [tokenHash, session.id, session.userId, expiresAt],
+    )
+  }
+
+  /**
+   * A report link as it stands (not used by reading it): the session it names, or why it
+   * cannot be used.
+   *
+   * @example
+   * await store.findReport(hashToken(token), new Date())
+   */
+  async findReport(tokenHash: string, now: Date): Promise<ReportUse> {
+    const [row] = await this.query(
+      'select session_id, user_id, expires_at, used_at from sessionward_report where token_hash = ?',
+      [tokenHash],
+    )
+    return reportState(row, now)
+  }
+
+  /**
+   * Uses a report link: marks it used if it is unused and unexpired (once, whoever races).
+   *
+   * @example
+   * await tx.useReport(hashToken(token), new Date())
+   */
+  async useReport(tokenHash: string, now: Date): Promise<ReportUse> {
+    const [used] = await this.query(
+      `update sessionward_report set used_at = ?
+        where token_hash = ? and used_at is null and expires_at > ?
+        returning session_id, user_id, expires_at, used_at`,
+      [now, tokenHash, now],
+    )
+    if (used) return reportState({ ...used, used_at: null }, now)
+    return this.findReport(tokenHash, now)
+  }
+}
+
+function toKnownDevice(row: Row): KnownDevice {
+  return {
+    id: String(row.id),
+    userId: String(row.user_id),
+    firstSeenAt: toDate(row.first_seen_at),
+    lastSeenAt: toDate(row.last_seen_at),
+    browser: (row.browser as string | null) ?? null,
+    os: (row.os as string | null) ?? null,
+  }
+}
+
+/** A report row (or none) as a use: usable, or why not. */
+function reportState(row: Row | undefined, now: Date): ReportUse {
+  if (!row) return { kind: 'refused', why: 'unknown' }
+  if (row.used_at != null) return { kind: 'refused', why: 'used' }
+  if (toDate(row.expires_at).getTime() <= now.getTime()) return { kind: 'refused', why: 'expired' }
+  return { kind: 'valid', sessionId: String(row.session_id), userId: String(row.user_id) }
 }
 
 // The library keeps its own migration history so it never mixes with the host app's.

@@ -14,7 +14,45 @@ const TOKEN_SHAPE = /^swt_[A-Za-z0-9_-]{43}$/
  * const token = generateToken() // 'swt_Qm9...'
  */
 export function generateToken(): string {
-  return TOKEN_PREFIX + randomBytes(TOKEN_BYTES).toString('base64url')
+  return generateSecret(TOKEN_PREFIX)
+}
+
+/** Every device id the ward's device cookie carries starts with this. */
+export const DEVICE_PREFIX = 'swd_'
+/** Every new-device report link's token starts with this. */
+export const REPORT_PREFIX = 'swr_'
+const DEVICE_SHAPE = /^swd_[A-Za-z0-9_-]{43}$/
+const REPORT_SHAPE = /^swr_[A-Za-z0-9_-]{43}$/
+
+/**
+ * A secret like a session token under another prefix (a device id, a report link's token):
+ * 32 bytes from the CSPRNG, base64url; only its `hashToken` is stored.
+ *
+ * @example
+ * generateSecret(DEVICE_PREFIX) // 'swd_Qm9...'
+ */
+export function generateSecret(prefix: string): string {
+  return prefix + randomBytes(TOKEN_BYTES).toString('base64url')
+}
+
+/**
+ * Whether a string has the exact shape of a device id the ward made (its cookie's value).
+ *
+ * @example
+ * isDeviceIdShaped('swd_abc') // false
+ */
+export function isDeviceIdShaped(value: string): boolean {
+  return DEVICE_SHAPE.test(value)
+}
+
+/**
+ * Whether a string has the exact shape of a report link's token.
+ *
+ * @example
+ * isReportTokenShaped('swr_abc') // false
+ */
+export function isReportTokenShaped(value: string): boolean {
+  return REPORT_SHAPE.test(value)
 }
 
 /**

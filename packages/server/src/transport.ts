@@ -1,6 +1,8 @@
 import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
-import type { NodeBindings, ResolvedOptions } from './options.ts'
+import { DEVICE_KEPT } from './known-device.ts'
+import type { CookieOptions, NodeBindings, ResolvedOptions } from './options.ts'
+import { isDeviceIdShaped } from './tokens.ts'
 
 // Stored user agents are capped: the binding needs the browser's identity, not 10 KB of header.
 const MAX_USER_AGENT = 512
@@ -176,6 +178,43 @@ export function setSessionCookie(
 export function clearSessionCookie(c: Context, options: ResolvedOptions): void {
   if (!options.cookie) return
   deleteCookie(c, options.cookie.name, { path: '/', secure: options.cookie.secure })
+}
+
+/** The device cookie's name: the session cookie's, so it keeps its `__Host-` prefix. */
+function deviceCookieName(cookie: Required<CookieOptions>): string {
+  return `${cookie.name}-device`
+}
+
+/**
+ * The device id the request's device cookie carries, or null (cookies off, no cookie, or not
+ * the shape of one the ward made).
+ *
+ * @example
+ * const deviceId = readDeviceCookie(c, options) ?? generateSecret(DEVICE_PREFIX)
+ */
+export function readDeviceCookie(c: Context, options: ResolvedOptions): string | null {
+  if (!options.cookie) return null
+  const value = getCookie(c, deviceCookieName(options.cookie))
+  return value !== undefined && isDeviceIdShaped(value) ? value : null
+}
+
+/**
+ * Sets (or renews) the long-lived device cookie: HttpOnly, SameSite=Lax, Path=/, Secure as the
+ * session cookie is.
+ *
+ * @example
+ * setDeviceCookie(c, options, deviceId)
+ */
+export function setDeviceCookie(c: Context, options: ResolvedOptions, deviceId: string): void {
+  if (!options.cookie) return
+  setCookie(c, deviceCookieName(options.cookie), deviceId, {
+    httpOnly: true,
+    secure: options.cookie.secure,
+    sameSite: 'Lax',
+    path: '/',
+    // Renewed by each sign-in: a device is known as long as its cookie lives.
+    maxAge: DEVICE_KEPT,
+  })
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])

@@ -13,6 +13,7 @@ export const END_REASONS = [
   'refresh_reuse',
   'idp_logout',
   'idp_revoked',
+  'reported',
 ] as const
 
 /** Why a session ended; the value of `end_reason`. */

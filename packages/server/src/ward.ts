@@ -8,9 +8,10 @@ import { callHook } from './ending.ts'
 import { atEdge, problemException, WardOptionsError } from './errors.ts'
 import { type CreateSessionOptions, idpLink } from './idp-options.ts'
 import { AccessTokens } from './jwt.ts'
+import type { KnownDevice } from './known-device.ts'
 import { createLoginThrottle, type LoginThrottle } from './login-throttle.ts'
 import { createMiddleware, createRequireSession, type WardEnv } from './middleware.ts'
-import { resolveOptions, type WardOptions } from './options.ts'
+import { type ResolvedOptions, resolveOptions, type WardOptions } from './options.ts'
 import {
   type AuthenticateOptions,
   type AuthenticateOutcome,
@@ -31,7 +32,14 @@ import { LOGIN_ORIGIN_REJECTED } from './problems.ts'
 import { createRoutes } from './routes.ts'
 import { type CreatedSession, type SessionInfo, toSessionInfo } from './session.ts'
 import { describeStoreError } from './store.ts'
-import { loginOriginAllowed, setSessionCookie, userAgentOf } from './transport.ts'
+import { DEVICE_PREFIX, generateSecret } from './tokens.ts'
+import {
+  loginOriginAllowed,
+  readDeviceCookie,
+  setDeviceCookie,
+  setSessionCookie,
+  userAgentOf,
+} from './transport.ts'
 
 /** A configured sessionward instance. */
 export interface Ward {
@@ -63,6 +71,8 @@ export interface Ward {
    * on, a cross-origin POST (login CSRF) throws an HTTPException answering 403 `origin_rejected`.
    * `{ idp: { issuer, sub, sid } }` (from the identity provider's ID token) links the session to
    * the provider's, so its back-channel logouts and Shared Signals events end it.
+   * With `newDevice` on, the device is recorded (and a new one alerted): the device cookie's,
+   * or the `deviceId` a header-token app passes.
    */
   createSession(c: Context, userId: string, options?: CreateSessionOptions): Promise<CreatedSession>
   /**
@@ -126,6 +136,22 @@ export interface Ward {
    * does this every `sweepInterval` seconds.
    */
   sweep(): Promise<number>
+  /**
+   * A user's known devices (`newDevice` on), last seen first, at most 100: first and last
+   * sign-in, browser and OS. Empty with `newDevice` off.
+   *
+   * @example
+   * const devices = await ward.listDevices(userId)
+   */
+  listDevices(userId: string): Promise<KnownDevice[]>
+  /**
+   * Forgets one of a user's devices: its next sign-in is a new device again. False when the
+   * user has no device with this id.
+   *
+   * @example
+   * await ward.forgetDevice(userId, device.id)
+   */
+  forgetDevice(userId: string, deviceId: string): Promise<boolean>
   /** Applies pending schema migrations; returns the names applied (none when up to date). */
   migrate(): Promise<string[]>
   /**
@@ -135,6 +161,23 @@ export interface Ward {
   close(): Promise<void>
   /** The MikroORM instance the ward uses. */
   readonly orm: MikroORM
+}
+
+/** What `ward.createSession` takes besides the context and the user. */
+/** The device a sign-in comes from: the app's id, the cookie's, or a new one for the cookie. */
+function deviceOf(c: Context, options: ResolvedOptions, given: unknown): string | null {
+  if (given !== undefined) {
+    if (typeof given !== 'string' || given === '' || given.length > 255) {
+      throw new TypeError(
+        'sessionward: createSession deviceId must be a string of 1 to 255 characters',
+      )
+    }
+    return given
+  }
+  if (!options.cookie) return null
+  const deviceId = readDeviceCookie(c, options) ?? generateSecret(DEVICE_PREFIX)
+  setDeviceCookie(c, options, deviceId)
+  return deviceId
 }
 
 /** What `ward.listSessions` takes. */
@@ -243,17 +286,18 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
       throw problemException(LOGIN_ORIGIN_REJECTED)
     }
     checkUserId(userId, 'createSession')
-    const idp = idpLink(options, resolved.identityProviders)
+    const { deviceId: given, idp: link } = readOptions(
+      options,
+      ['deviceId', 'idp'],
+      'createSession',
+    )
+    const idp = idpLink(link, resolved.identityProviders)
+    const deviceId = core.devices ? deviceOf(c, resolved, given) : null
     const policy = await atEdge(core.policyFor(userId, c))
+    const userAgent = userAgentOf(c)
+    const now = new Date()
     const { token, record, evicted } = await atEdge(
-      core.signIn({
-        userId,
-        policy,
-        userAgent: userAgentOf(c),
-        ip: resolved.clientIp(c) ?? null,
-        now: new Date(),
-        idp,
-      }),
+      core.signIn({ userId, policy, userAgent, ip: resolved.clientIp(c) ?? null, now, idp }),
     )
     const session = toSessionInfo(record)
     setSessionCookie(c, resolved, token, policy.maxAge)
@@ -262,6 +306,8 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
     await callHook(resolved.logger, 'onSessionStart', () =>
       resolved.hooks.onSessionStart?.(session, c),
     )
+    // After onSessionStart: an audit log hears of the session before of its device.
+    if (core.devices && deviceId) await core.devices.signedIn(record, deviceId, userAgent, now)
     return { token, session, evicted: evicted.map((victim) => victim.id) }
   }
   const sweeper = resolved.sweepInterval > 0 ? startSweeping(core, resolved.sweepInterval) : null
@@ -289,6 +335,15 @@ export async function createWard(options: WardOptions = {}): Promise<Ward> {
       const { except, reason } = endOptions(options)
       const target = except === undefined ? { userId } : { userId, exceptId: except }
       return (await atEdge(core.endings.end(target, reason))).length
+    },
+    listDevices: async (userId) => {
+      checkUserId(userId, 'listDevices')
+      return core.devices ? atEdge(core.devices.list(userId)) : []
+    },
+    forgetDevice: async (userId, deviceId) => {
+      checkUserId(userId, 'forgetDevice')
+      if (!core.devices || typeof deviceId !== 'string' || !isSessionId(deviceId)) return false
+      return atEdge(core.devices.forget(userId, deviceId))
     },
     sweep: () => atEdge(core.sweep()),
     migrate: () => migrate(database.orm),

@@ -17,6 +17,7 @@ export const REASON_COLOURS: Record<EndReason, string> = {
   refresh_reuse: '#dc2626',
   idp_logout: '#4d7c0f',
   idp_revoked: '#9f1239',
+  reported: '#991b1b',
 }
 
 const WIDTH = 760

@@ -4,6 +4,7 @@ import { accepts } from 'hono/accepts'
 import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from '../core.ts'
 import { answerUnmatched, mountErrors, problemResponse, WardOptionsError } from '../errors.ts'
+import { describeDevice } from '../known-device.ts'
 import { refusalAnswer, requestState, type WardEnv } from '../middleware.ts'
 import { encodeCursor, isSessionId } from '../paging.ts'
 import type { Problem } from '../problems.ts'
@@ -235,6 +236,15 @@ export function createAdminRoutes(
     const base = baseOf(c, depth)
     return back(c, base, `${base}/${id}`)
   }
+  // A user's known devices (`newDevice` on), as JSON: ?user=ID.
+  app.get('/devices', async (c) => {
+    const user = c.req.query('user') ?? ''
+    const problem = user === '' ? 'user is required (?user=ID)' : userProblem(user)
+    if (problem) return invalid(c, problem)
+    const devices = core.devices ? await core.devices.list(user) : []
+    return c.json({ devices: devices.map(describeDevice) })
+  })
+
   app.delete('/:id', (c) => endOne(c, 1))
   app.post('/:id/end', (c) => endOne(c, 2))
 

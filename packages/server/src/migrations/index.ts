@@ -6,6 +6,7 @@ import { Migration20261124000000_expire_after } from './Migration20261124000000_
 import { Migration20261125000000_live_page_index } from './Migration20261125000000_live_page_index.ts'
 import { Migration20261206000000_scale_indexes } from './Migration20261206000000_scale_indexes.ts'
 import { Migration20261206010000_identity_providers } from './Migration20261206010000_identity_providers.ts'
+import { Migration20261206100000_known_devices } from './Migration20261206100000_known_devices.ts'
 
 /** Every schema migration, oldest first. `ward.migrate()` applies the pending ones. */
 export const migrationsList = [
@@ -23,4 +24,5 @@ export const migrationsList = [
     name: 'Migration20261206010000_identity_providers',
     class: Migration20261206010000_identity_providers,
   },
+  { name: 'Migration20261206100000_known_devices', class: Migration20261206100000_known_devices },
 ]

@@ -17,7 +17,7 @@ export interface TestDatabase {
   queries: string[]
   /** The connection string of this worker's PostgreSQL database (PostgreSQL only). */
   url?: string
-  /** Empties the session table and the query log. */
+  /** Empties the session, device and report tables and the query log. */
   reset(): Promise<void>
   /** Runs raw SQL (to read rows as they are stored). */
   sql<T = Record<string, unknown>>(query: string, params?: unknown[]): Promise<T[]>
@@ -77,7 +77,9 @@ async function open(name: TestDatabase['name']): Promise<TestDatabase> {
     queries,
     url,
     reset: async () => {
-      await em().execute('truncate sessionward_session, sessionward_idp_token')
+      await em().execute(
+        'truncate sessionward_session, sessionward_idp_token, sessionward_device, sessionward_report',
+      )
       queries.length = 0
     },
     sql: (query, params = []) => em().execute(query, params, 'all'),

@@ -1,8 +1,9 @@
 // What must never appear in a log line or an answer the server did not mean to give: a session
-// token (`swt_` + 43 base64url characters) or a 64-hex string (a SHA-256 digest of one).
+// token (`swt_` + 43 base64url characters), a device id (`swd_`), a report link's token (`swr_`)
+// or a 64-hex string (a SHA-256 digest of one).
 // Shared by the hostile-input suite, the test apps' loggers and the whole run's console check.
 
-const LEAK = /swt_[A-Za-z0-9_-]{43}|[0-9a-fA-F]{64}/g
+const LEAK = /sw[tdr]_[A-Za-z0-9_-]{43}|[0-9a-fA-F]{64}/g
 
 /** Marks a line a test logger found leaking; the run's console check counts marked lines too. */
 export const LEAK_MARKER = 'sessionward log leak:'
