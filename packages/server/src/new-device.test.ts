@@ -482,68 +482,76 @@ describe('createWard newDevice option', () => {
 
 const skipped = manyInstancesSkipReason ? ` (skipped: ${manyInstancesSkipReason})` : ''
 
-describe.skipIf(manyInstancesSkipReason !== null)(
-  `two instances on one Redis bus${skipped}`,
-  { timeout: 120_000 },
-  () => {
-    const readers: EventReader[] = []
-    const apps: TestApp[] = []
-    afterEach(async () => {
-      for (const reader of readers.splice(0)) await reader.cancel()
-      for (const t of apps.splice(0)) await t.settled()
-    })
+// The notice travels on either bus, beside ends and rotations.
+const BUSES: [string, () => WardOptions][] = [
+  ['Redis', () => ({ redis: String(process.env.REDIS_URL) })],
+  ['PostgreSQL', () => ({ bus: 'postgres' })],
+]
 
-    async function listen(t: TestApp, session: SignedIn): Promise<EventReader> {
-      const events = new EventReader(await t.call('/session/events', by(session)))
-      readers.push(events)
-      expect((await events.next())?.event).toBe('policy')
-      return events
-    }
+for (const [busName, busOptions] of BUSES) {
+  describe.skipIf(manyInstancesSkipReason !== null)(
+    `two instances on one ${busName} bus${skipped}`,
+    { timeout: 120_000 },
+    () => {
+      const readers: EventReader[] = []
+      const apps: TestApp[] = []
+      afterEach(async () => {
+        for (const reader of readers.splice(0)) await reader.cancel()
+        for (const t of apps.splice(0)) await t.settled()
+      })
 
-    it('a new device on one instance is told on every other session’s stream, on both; its report ends it everywhere', async () => {
-      const db = await testDatabase('PostgreSQL')
-      await db.reset()
-      // Each instance opens its own pool; a long cacheTtl: only the bus can tell the other one.
-      const shared: WardOptions = { redis: String(process.env.REDIS_URL), cacheTtl: 3600 }
-      const a = await deviceApp(String(db.url), shared)
-      const b = await deviceApp(String(db.url), shared)
-      apps.push(a.t, b.t)
-      // Both subscribed: an end made on one is refused by the other (its cache alone would not).
-      const probe = await signIn(a.t, 'probe', null)
-      expect((await b.t.call('/api/me', by(probe))).status).toBe(200)
-      await a.t.ward.endSession(probe.id)
-      await vi.waitFor(
-        async () => expect((await b.t.call('/api/me', by(probe))).status).toBe(401),
-        { timeout: 30_000, interval: 100 },
-      )
-      const first = await signIn(a.t, 'alice', null)
-      const second = await signIn(b.t, 'alice', first.device)
-      const onA = await listen(a.t, first)
-      const onB = await listen(b.t, second)
-      const stranger = await signIn(b.t, 'alice', null, FIREFOX_120)
-      expect(a.seen.newDevices).toHaveLength(0)
-      expect(b.seen.newDevices.map((event) => event.session.id)).toEqual([stranger.id])
-      for (const stream of [onA, onB]) {
-        const event = await stream.next()
-        expect(event?.event).toBe('new-device')
-        expect(JSON.parse(event?.data ?? '')).toMatchObject({ sessionId: stranger.id })
+      async function listen(t: TestApp, session: SignedIn): Promise<EventReader> {
+        const events = new EventReader(await t.call('/session/events', by(session)))
+        readers.push(events)
+        expect((await events.next())?.event).toBe('policy')
+        return events
       }
-      // Reported on instance A; the stranger's stream on B hears the end.
-      const strangerStream = await listen(b.t, stranger)
-      const token = tokenOf(b.seen.newDevices[0])
-      const reported = await a.t.call('/session/report', {
-        method: 'POST',
-        body: JSON.stringify({ token }),
+
+      it('a new device on one instance is told on every other session’s stream, on both; its report ends it everywhere', async () => {
+        const db = await testDatabase('PostgreSQL')
+        await db.reset()
+        // Each instance opens its own pool; a long cacheTtl: only the bus can tell the other one.
+        const shared: WardOptions = { ...busOptions(), cacheTtl: 3600 }
+        const a = await deviceApp(String(db.url), shared)
+        const b = await deviceApp(String(db.url), shared)
+        apps.push(a.t, b.t)
+        // Both subscribed: an end made on one is refused by the other (its cache alone would not).
+        const probe = await signIn(a.t, 'probe', null)
+        expect((await b.t.call('/api/me', by(probe))).status).toBe(200)
+        await a.t.ward.endSession(probe.id)
+        await vi.waitFor(
+          async () => expect((await b.t.call('/api/me', by(probe))).status).toBe(401),
+          { timeout: 30_000, interval: 100 },
+        )
+        const first = await signIn(a.t, 'alice', null)
+        const second = await signIn(b.t, 'alice', first.device)
+        const onA = await listen(a.t, first)
+        const onB = await listen(b.t, second)
+        const stranger = await signIn(b.t, 'alice', null, FIREFOX_120)
+        expect(a.seen.newDevices).toHaveLength(0)
+        expect(b.seen.newDevices.map((event) => event.session.id)).toEqual([stranger.id])
+        for (const stream of [onA, onB]) {
+          const event = await stream.next()
+          expect(event?.event).toBe('new-device')
+          expect(JSON.parse(event?.data ?? '')).toMatchObject({ sessionId: stranger.id })
+        }
+        // Reported on instance A; the stranger's stream on B hears the end.
+        const strangerStream = await listen(b.t, stranger)
+        const token = tokenOf(b.seen.newDevices[0])
+        const reported = await a.t.call('/session/report', {
+          method: 'POST',
+          body: JSON.stringify({ token }),
+        })
+        expect(reported.status).toBe(200)
+        expect(await strangerStream.next()).toEqual({
+          event: 'ended',
+          data: JSON.stringify({ reason: 'reported' }),
+        })
+        expect(await (await b.t.call('/api/me', by(stranger))).json()).toMatchObject({
+          error: 'session_ended',
+          reason: 'reported',
+        })
       })
-      expect(reported.status).toBe(200)
-      expect(await strangerStream.next()).toEqual({
-        event: 'ended',
-        data: JSON.stringify({ reason: 'reported' }),
-      })
-      expect(await (await b.t.call('/api/me', by(stranger))).json()).toMatchObject({
-        error: 'session_ended',
-        reason: 'reported',
-      })
-    })
-  },
-)
+    },
+  )
+}
