@@ -2,15 +2,11 @@ import { Hono } from 'hono'
 import type { WardEnv } from '../middleware.ts'
 import type { WardOptions } from '../options.ts'
 import { createWard, type Ward } from '../ward.ts'
+import { CHROME_120 } from './browsers.ts'
 import type { TestDatabase } from './db.ts'
 import { leakCheckedLogger } from './leaks.ts'
 
-export const CHROME_120 =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
-export const CHROME_121 =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36'
-export const FIREFOX_120 =
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0'
+export { CHROME_120, CHROME_121, FIREFOX_120 } from './browsers.ts'
 
 /** A small host app wired the way the README tells users to. */
 export interface TestApp {
