@@ -93,14 +93,20 @@ export async function launchFreezableChromium(): Promise<FreezableChromium> {
         await browser.close().catch(() => {})
         child.kill()
         await exited
-        rmSync(profile, { recursive: true, force: true })
+        removeProfile(profile)
       },
     }
   } catch (error) {
     child.kill()
-    rmSync(profile, { recursive: true, force: true })
+    removeProfile(profile)
     throw error
   }
+}
+
+// Chromium's helper processes (crashpad, zygote) outlive the browser's by a moment and may still
+// write into its profile: a removal that meets a file written meanwhile (ENOTEMPTY) tries again.
+function removeProfile(profile: string): void {
+  rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
 }
 
 /** What a page told its console that the scenarios care about. */

@@ -55,22 +55,22 @@ describe("idpLink: createSession's idp option", () => {
   const providers = [{ issuer: ISSUER, audience: 'app', jwksUri: null, resolveSubject: null }]
 
   it('stores issuer, sub and sid (null when the provider gave none)', () => {
-    expect(idpLink({ idp: { issuer: ISSUER, sub: 'u1', sid: 's1' } }, providers)).toEqual({
+    expect(idpLink({ issuer: ISSUER, sub: 'u1', sid: 's1' }, providers)).toEqual({
       issuer: ISSUER,
       sub: 'u1',
       sid: 's1',
     })
-    expect(idpLink({ idp: { issuer: ISSUER, sub: 'u1' } }, providers)?.sid).toBeNull()
+    expect(idpLink({ issuer: ISSUER, sub: 'u1' }, providers)?.sid).toBeNull()
     expect(idpLink(undefined, providers)).toBeNull()
   })
 
   it.each<[string, unknown]>([
-    ['a sub that is not a string', { idp: { issuer: ISSUER, sub: 42 } }],
-    ['an empty sid', { idp: { issuer: ISSUER, sub: 'u1', sid: '' } }],
-    ['an unknown key', { idp: { issuer: ISSUER, sub: 'u1', session: 's1' } }],
-    ['a sub of 256 characters', { idp: { issuer: ISSUER, sub: 'u'.repeat(256) } }],
-  ])('refuses %s with a TypeError saying what to pass', (_name, options) => {
-    expect(() => idpLink(options as never, providers)).toThrow(
+    ['a sub that is not a string', { issuer: ISSUER, sub: 42 }],
+    ['an empty sid', { issuer: ISSUER, sub: 'u1', sid: '' }],
+    ['an unknown key', { issuer: ISSUER, sub: 'u1', session: 's1' }],
+    ['a sub of 256 characters', { issuer: ISSUER, sub: 'u'.repeat(256) }],
+  ])('refuses %s with a TypeError saying what to pass', (_name, idp) => {
+    expect(() => idpLink(idp, providers)).toThrow(
       'createSession idp must be { issuer, sub, sid? } with sub and sid strings of 1 to 255 characters',
     )
   })
