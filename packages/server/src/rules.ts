@@ -174,6 +174,20 @@ export function passesAsCached(
   )
 }
 
+// Activity is kept to the second, as the client throttles it: a later time within the second
+// of the last recorded one adds nothing (no new Date, no bus message, no write).
+const ACTIVITY_STEP = 1000
+
+/**
+ * Whether activity at `at` moves the recorded last activity (`last`, ms) on.
+ *
+ * @example
+ * activityMovesOn(session.lastActivityAt.getTime(), now) // false within the same second
+ */
+export function activityMovesOn(last: number, at: number): boolean {
+  return at - last >= ACTIVITY_STEP
+}
+
 /**
  * Whether activity at `at` is due to be written, the row holding `written` (ms) and at most one
  * write per `interval` (ms) being allowed.

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { activityWriteInterval } from './options.ts'
-import { activityWriteDue, passesAsCached } from './rules.ts'
+import { activityMovesOn, activityWriteDue, passesAsCached } from './rules.ts'
 import {
   type LoadedSession,
   type SessionInfo,
@@ -365,7 +365,7 @@ export class SessionCache<R> {
     const { session } = entry
     if (session.endedAt) return false
     return (
-      at - session.lastActivityAt.getTime() >= 1000 ||
+      activityMovesOn(session.lastActivityAt.getTime(), at) ||
       (!entry.writing && activityWriteDue(entry.persistedActivityAt, at, entry.writeInterval))
     )
   }
@@ -378,8 +378,7 @@ export class SessionCache<R> {
   recordActivity(entry: CachedSession, at: number, ip: string | undefined): void {
     const { session } = entry
     if (session.endedAt) return
-    // Activity is kept to the second (as the client throttles it): no new Date per request.
-    if (at - session.lastActivityAt.getTime() >= 1000) {
+    if (activityMovesOn(session.lastActivityAt.getTime(), at)) {
       session.lastActivityAt = new Date(at)
       entry.view = null
       this.#source.activityMoved(entry.tokenHash, at)
