@@ -9,6 +9,7 @@ import { serve } from '@hono/node-server'
 import { MikroORM } from '@mikro-orm/core'
 import { createWard, migrate, SessionEntity, type WardEnv } from '@sessionward/server'
 import { Hono } from 'hono'
+import { cpuPerRequest } from './in-process.ts'
 
 const statements = { total: 0, reads: 0, writes: 0 }
 const logger = (message: string) => {
@@ -88,6 +89,25 @@ control.use('*', ward.middleware())
 control.post('/login', async (c) => c.json(await ward.createSession(c, `bench-${Date.now()}`)))
 control.route('/session', ward.routes())
 control.get('/stats', (c) => c.json({ ...statements, cpu: process.cpuUsage() }))
+// The in-process measure (in-process.ts), run here between the socket rounds: the same apps,
+// the requests' raw header lines sent by the parent (the session token, the JWT).
+control.post('/in-process', async (c) => {
+  const { opaque, jwt, rounds, batch } = await c.req.json<{
+    opaque: string[]
+    jwt: string[]
+    rounds: number
+    batch: number
+  }>()
+  const cases = {
+    a: { fetch: bare.fetch, rawHeaders: opaque },
+    b: { fetch: guarded.fetch, rawHeaders: opaque },
+    c: { fetch: layered.fetch, rawHeaders: opaque },
+    d: { fetch: guarded.fetch, rawHeaders: jwt },
+    e: { fetch: noop.fetch, rawHeaders: opaque },
+    f: { fetch: hashed.fetch, rawHeaders: opaque },
+  }
+  return c.json(await cpuPerRequest(cases, rounds, batch))
+})
 
 const ports: number[] = []
 for (const app of [bare, guarded, layered, noop, hashed, control, guardedRedis]) {

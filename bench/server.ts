@@ -114,6 +114,74 @@ export async function measureUnknownTokens(
   }
 }
 
+// The in-process measure: the cases take turns, IN_PROCESS_ROUNDS rounds of IN_PROCESS_BATCH
+// requests each, so a drift of the machine's speed meets every case alike within a round.
+const IN_PROCESS_ROUNDS = 200
+const IN_PROCESS_BATCH = 200
+
+/** CPU µs per request of cases a–f in the server process, per round (in-process.ts). */
+type InProcess = Record<'a' | 'b' | 'c' | 'd' | 'e' | 'f', number[]>
+
+/**
+ * Runs the in-process measure in the bench server (its `/in-process` control route) with the
+ * raw header lines autocannon sends: the session token for every case but (d), the JWT for (d).
+ */
+async function measureInProcess(
+  control: string,
+  userAgent: string,
+  token: string,
+  access: string,
+): Promise<InProcess> {
+  const lines = (credential: string) => [
+    'host',
+    '127.0.0.1',
+    'user-agent',
+    userAgent,
+    'authorization',
+    `Bearer ${credential}`,
+    'connection',
+    'keep-alive',
+  ]
+  const answer = await fetch(`${control}/in-process`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      opaque: lines(token),
+      jwt: lines(access),
+      rounds: IN_PROCESS_ROUNDS,
+      batch: IN_PROCESS_BATCH,
+    }),
+  })
+  return (await answer.json()) as InProcess
+}
+
+/** The in-process table and the cache hit's line against the hashing floor. */
+function inProcessLines(figures: InProcess, cases: Record<string, Case>): string[] {
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'] as const
+  // Per round: requests per CPU second of `name`, % of `base`'s (the inverse ratio of CPU).
+  const versus = (name: (typeof names)[number], base: (typeof names)[number]) =>
+    figures[name].map((cpu, round) => ((figures[base][round] ?? Number.NaN) / cpu) * 100)
+  const hit = versus('b', 'f')
+  const above = hit.filter((value) => value >= 100).length
+  const quartile = (values: number[], q: number) =>
+    [...values].sort((x, y) => x - y)[Math.floor((values.length - 1) * q)] ?? 0
+  return [
+    '',
+    `### In process: server CPU per request without sockets`,
+    '',
+    `@hono/node-server's request listener fed Node request and response objects in the server process (bench/in-process.ts): the adapter, Hono and the middleware, without the kernel, the HTTP parser or the load generator, which cost every case alike and bring most of the noise to the socket rounds on a shared machine. ${IN_PROCESS_ROUNDS} rounds of ${IN_PROCESS_BATCH} sequential requests per case, the cases in turn in each round; medians over the rounds.`,
+    '',
+    '| case | server CPU µs/request | requests per CPU second, % of (a) |',
+    '|---|---:|---:|',
+    ...names.map(
+      (name) =>
+        `| ${cases[name]?.label ?? name} | ${median(figures[name]).toFixed(2)} | ${median(versus(name, 'a')).toFixed(1)}% |`,
+    ),
+    '',
+    `- **Cache hit (b) against the hashing floor (f), in process: (b)'s requests per CPU second are ${median(hit).toFixed(1)}% of (f)'s** (target ≥ 100%; quartiles ${quartile(hit, 0.25).toFixed(1)}–${quartile(hit, 0.75).toFixed(1)}%, at or above in ${above} of ${hit.length} rounds); (b) − (f): ${(median(figures.b) - median(figures.f)).toFixed(2)} µs`,
+  ]
+}
+
 /**
  * Requests per second and server CPU per request of one route served six ways, measured in
  * one run with cases interleaved (a b c d e f, a b c d e f, …): (a) bare Hono, (b) behind
@@ -199,8 +267,9 @@ export async function benchServer(): Promise<string> {
         requests,
       }
     }
-    // (g) right after (b), and only when the bench has a Redis (REDIS_URL).
-    const names = (['a', 'b', 'g', 'c', 'd', 'e', 'f'] as const).filter(
+    // (f) right after (b) and (g) right after (f) (only when the bench has a Redis, REDIS_URL):
+    // the pairs compared directly are measured next to each other in every round.
+    const names = (['a', 'b', 'f', 'g', 'c', 'd', 'e'] as const).filter(
       (name) => cases[name].port !== 0,
     )
     for (const name of names) await measure(cases[name], 2) // warm-up: JIT and caches
@@ -214,6 +283,7 @@ export async function benchServer(): Promise<string> {
     }
     const after = await stats()
     const unknown = await measureUnknownTokens(ports.guarded, stats, userAgent)
+    const inProcess = await measureInProcess(control, userAgent, token, access)
     const rps = (name: keyof typeof cases) => median(samples[name].map((s) => s.rps))
     const cpu = (name: keyof typeof cases) => median(samples[name].map((s) => s.cpuPerRequest))
     const p99 = (name: keyof typeof cases) => median(samples[name].map((s) => s.p99))
@@ -226,13 +296,23 @@ export async function benchServer(): Promise<string> {
       return `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}%`
     }
     const over = (name: keyof typeof cases) => (cpu(name) - cpu('a')).toFixed(1)
+    // Per round: one case's req/s over another's measured next to it, and their CPU difference.
+    const paired = (name: keyof typeof cases, base: keyof typeof cases) =>
+      samples[name].map((s, round) => (s.rps / (samples[base][round]?.rps ?? Number.NaN)) * 100)
+    const floorLine = () => {
+      const values = paired('b', 'f')
+      const cpuOver = median(
+        samples.b.map(
+          (s, round) => s.cpuPerRequest - (samples.f[round]?.cpuPerRequest ?? Number.NaN),
+        ),
+      )
+      const above = values.filter((value) => value >= 100).length
+      return `- Cache hit (b) against the hashing floor (f), measured next to each other in each round: (b)/(f) req/s median **${median(values).toFixed(1)}%** (target ≥ 100%; range ${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}%, at or above in ${above} of ${values.length} rounds); server CPU per request (b) − (f), median over rounds: ${cpuOver.toFixed(1)} µs`
+    }
     const redisLine = () => {
       if (!names.includes('g')) return `- (g), the ward with Redis: not measured (${redisSkip})`
       const points = median(ratios('g')) - median(ratios('b'))
-      // (g) runs right after (b) in each round, so their own ratio sees the least drift.
-      const direct = median(
-        samples.g.map((g, round) => (g.rps / (samples.b[round]?.rps ?? Number.NaN)) * 100),
-      )
+      const direct = median(paired('g', 'b'))
       return `- Redis on (g) vs off (b), cache hits: ${percentOfBare('g')} vs ${percentOfBare('b')} of (a), **${points >= 0 ? '+' : ''}${points.toFixed(1)} points** (target: within 3); (g)/(b) in the same round, median ${direct.toFixed(1)}% — a cache hit makes no Redis round trip; activity is published at most once a second per session, in batches`
     }
     const errors = Object.values(samples)
@@ -259,8 +339,10 @@ export async function benchServer(): Promise<string> {
       '',
       `- (b)/(a) req/s: **${percentOfBare('b')}** (target ≥ 85%); with \`middleware()\` too (c)/(a): ${percentOfBare('c')}; JWT (d)/(a): ${percentOfBare('d')}`,
       `- The references bound what any such check can reach: a no-op async middleware (e) ${percentOfBare('e')}, hashing the Authorization header and nothing else (f) ${percentOfBare('f')}`,
+      floorLine(),
       `- Server CPU per request over (a): (b) ${over('b')} µs, (c) ${over('c')} µs, (d) ${over('d')} µs; (e) ${over('e')} µs, (f) ${over('f')} µs`,
       redisLine(),
+      ...inProcessLines(inProcess, cases),
       `- SQL statements over ${wardRequests} measured (b), (c), (d) and (g) requests: **${reads} reads, ${writes} writes** — cache hits read nothing; a read happens only when an entry is older than cacheTtl (5 s), a write at most once per touchInterval (60 s)`,
       `- Repeated unknown tokens: ${unknown.tokens} distinct well-shaped tokens nobody issued, sent ${UNKNOWN_PASSES} times each round-robin in groups of ${UNKNOWN_GROUP} (${unknown.requests} requests in ${unknown.seconds.toFixed(1)} s, ${unknown.refused} answered 401) to (b)'s route: **${unknown.reads} reads, ${(unknown.reads / unknown.tokens).toFixed(2)} per distinct token** — the session cache remembers a miss for 5 s, so a token seen again costs no read`,
       `- Failed or non-2xx responses: ${errors}`,
