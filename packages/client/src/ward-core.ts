@@ -18,9 +18,8 @@ import {
 import {
   type ExpireDetail,
   type PauseDetail,
+  type ResolvedOptions,
   redirectUrl,
-  resolveOptions,
-  type SessionWardOptions,
   type StateDetail,
   type WardState,
   type WarnDetail,
@@ -98,16 +97,16 @@ interface Run {
 export type MakeDialog = (doc: Document, options: DialogOptions) => Dialog
 
 /**
- * Creates a ward (`createSessionWard` of either entry): options are validated here (a clear
- * TypeError on bad input); nothing touches the DOM until `start()`, so importing and
- * constructing are safe during server rendering. `makeDialog` builds the warning dialog when
- * the `dialog` option is on; null: the app shows the warning itself, as with `dialog: false`.
+ * Creates a ward (`createSessionWard` of either entry) on options its entry validated (each
+ * words the errors its own way: options.ts); nothing touches the DOM until `start()`, so
+ * importing and constructing are safe during server rendering. `makeDialog` builds the warning
+ * dialog when the `dialog` option is on; null: the app shows the warning itself, as with
+ * `dialog: false`.
  * @example
- * const ward = createWard({ pingUrl: '/session/ping', onWarn: ({ remaining }) => console.log(remaining) }, null)
+ * const ward = createWard(readOptions({ pingUrl: '/session/ping' }, briefly), null)
  * ward.start()
  */
-export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | null): SessionWard {
-  const options = resolveOptions(input)
+export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | null): SessionWard {
   let state: MachineState = STOPPED
   let run: Run | null = null
   /** What holds this tab paused: the app, media, each pending request. Kept over stop/start. */
