@@ -188,22 +188,23 @@ export type Explain = (key: string, value: unknown) => string
  */
 export const briefly: Explain = (key, value) => `${key} is not valid, got ${describe(value)}`
 
-const STRING = 'a non-empty string'
-const FUNCTION = 'a function'
-
-/** What an option must be, in the full entry's errors: by its check, or by its name. */
-const WORDING = new Map<unknown, string>([
-  [isText, STRING],
-  [isFunction, FUNCTION],
-  [isFlag, 'true or false'],
-  [isSeconds, 'a positive number of seconds'],
-  ['redirectTo', `${STRING} or ${FUNCTION}`],
-  ['eventsUrl', `${STRING} or false`],
-  ['headers', `an object or ${FUNCTION}`],
-  ['texts', 'an object'],
-  ['channelType', `one of ${CHANNEL_TYPES.join(', ')}`],
-  ['activityEvents', 'a non-empty array of strings'],
-])
+/**
+ * What an option must be, in the full entry's errors: by its check, or by its name. Built when
+ * asked for, so a bundle without {@link explainOption} carries none of it.
+ */
+const wording = (): Map<unknown, string> =>
+  new Map<unknown, string>([
+    [isText, 'a non-empty string'],
+    [isFunction, 'a function'],
+    [isFlag, 'true or false'],
+    [isSeconds, 'a positive number of seconds'],
+    ['redirectTo', 'a non-empty string or a function'],
+    ['eventsUrl', 'a non-empty string or false'],
+    ['headers', 'an object or a function'],
+    ['texts', 'an object'],
+    ['channelType', `one of ${CHANNEL_TYPES.join(', ')}`],
+    ['activityEvents', 'a non-empty array of strings'],
+  ])
 
 /**
  * The full entry's error for a bad option: what it must be, and the value it got.
@@ -215,8 +216,10 @@ export const explainOption: Explain = (key, value) => {
   if (key === 'locale')
     return 'locale must be a language tag or { tag, dir?, texts } with every text'
   const wrong = key === 'texts' && isObject(value) ? wrongText(value) : undefined
-  if (wrong === undefined)
-    return `${key} must be ${WORDING.get(key) ?? WORDING.get(CHECKS[key])}, got ${describe(value)}`
+  if (wrong === undefined) {
+    const words = wording()
+    return `${key} must be ${words.get(key) ?? words.get(CHECKS[key])}, got ${describe(value)}`
+  }
   const [name, entry] = wrong
   return TEXT_KEYS.includes(name as keyof DialogTexts)
     ? `texts.${name} must be a string, got ${describe(entry)}`
