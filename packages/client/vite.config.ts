@@ -40,6 +40,7 @@ const esmEntries = Object.fromEntries([
  * `src/` ships beside it for reading and source maps.
  */
 function terserAfterMinify(module: boolean): Plugin {
+  const nameCache = {}
   return {
     name: 'sessionward:terser-after-minify',
     apply: 'build',
@@ -53,6 +54,8 @@ function terserAfterMinify(module: boolean): Plugin {
           compress: { passes: 2 },
           ecma: 2020,
           module,
+          mangle: { properties: { regex: INTERNAL, builtins: true } },
+          nameCache,
           format: directive ? { preamble: "'use client';" } : {},
         })
         if (code) chunk.code = code
@@ -60,6 +63,9 @@ function terserAfterMinify(module: boolean): Plugin {
     },
   }
 }
+
+const INTERNAL =
+  /^(extendAt|inFlight|channel|channelFailures|channelRetryAt|wokeAt|leaderHidden|veiled|unconfirmed|effects|tellAt|retryAt|own|leave|unwatch|alarm|network|tabs|frozen|countdown|draw|elected|unlisten|isOpen|onStay|onLogout|onLeader|onMessage|kind|post|hide|destroy|shadow|onPolicy|onEnded|onLost)$/
 
 /**
  * What the ESM build leaves to the app's bundler. The adapters import the core by the package's

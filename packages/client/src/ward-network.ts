@@ -37,11 +37,10 @@ export function createNetwork(
   return {
     async ping(sentAt, idleFor) {
       const outcome = await server.ping(idleFor)
-      if (outcome.kind === 'answer')
-        deliver({ type: 'answer', now: now(), sentAt, view: outcome.view })
-      else if (outcome.kind === 'ended')
-        deliver({ type: 'ended', now: now(), reason: outcome.reason })
-      else deliver({ type: 'unreachable', now: now() })
+      // Every outcome carries when its ping went out (`sentAt`): the machine reads it on an
+      // answer, and the `debug` line shows it with the others.
+      const event = { ...outcome, now: now(), sentAt }
+      deliver(event)
     },
     async logout() {
       // After the end has been announced (the effect is performed before), and each retry alike.
