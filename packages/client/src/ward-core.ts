@@ -242,6 +242,47 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     apply({ type: 'activity', at, now: at, extend, remote: false })
   }
 
+  /**
+   * Watches the page for a run: activity, the tab's life (frozen, woken, restored: `rejoin`
+   * joins the channel again), media.
+   */
+  function watch(current: Run, rejoin: () => Tabs): void {
+    const { dialog, unwatch } = current
+    unwatch.push(
+      // While the dialog is open only an answer in it (or the app) dismisses the warning: a
+      // wheel turned over the backdrop or a key pressed in it is not one (react-idle-timer
+      // ignores activity while prompted). Headless, the app decides and page activity counts.
+      watchActivity(
+        window,
+        () => local(false),
+        () => dialog?.isOpen() ?? false,
+        options.activityEvents,
+      ),
+      watchLifecycle(
+        window,
+        (resumed, restored) => {
+          // A frozen tab may have missed messages: it asks the others where things stand
+          // (joining again says hello too).
+          if (current.frozen) current.tabs = rejoin()
+          else if (resumed) current.tabs.post({ type: 'hello' })
+          current.frozen = false
+          visibility(current)
+          // Back from the back/forward cache: the server, not this page, says if it is live;
+          // until it has, nothing of the page shows (the machine veils it).
+          check(restored)
+        },
+        () => {
+          // A frozen leader would keep its lock and its stream, delivering nothing: leaving
+          // the channel hands both to another tab at once.
+          current.tabs.close()
+          current.frozen = true
+          check()
+        },
+      ),
+    )
+    if (options.media) unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
+  }
+
   function start(): void {
     if (run !== null) return
     if (typeof window === 'undefined') {
@@ -266,7 +307,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     const owed = (event: MachineEvent): void => {
       if (run === current || leaving === current) apply(event)
     }
-    const join = (): Tabs =>
+    const rejoin = (): Tabs =>
       joinChannel(
         options,
         (event) => {
@@ -278,7 +319,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       )
     const current: Run = {
       network: createNetwork(options, owed),
-      tabs: join(),
+      tabs: rejoin(),
       frozen: false,
       dialog,
       countdown: dialog && showCountdown(dialog, () => state),
@@ -286,40 +327,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       unwatch: [],
     }
     run = current
-    current.unwatch.push(
-      // While the dialog is open only an answer in it (or the app) dismisses the warning: a
-      // wheel turned over the backdrop or a key pressed in it is not one (react-idle-timer
-      // ignores activity while prompted). Headless, the app decides and page activity counts.
-      watchActivity(
-        window,
-        () => local(false),
-        () => dialog?.isOpen() ?? false,
-        options.activityEvents,
-      ),
-      watchLifecycle(
-        window,
-        (resumed, restored) => {
-          // A frozen tab may have missed messages: it asks the others where things stand
-          // (joining again says hello too).
-          if (current.frozen) current.tabs = join()
-          else if (resumed) current.tabs.post({ type: 'hello' })
-          current.frozen = false
-          visibility(current)
-          // Back from the back/forward cache: the server, not this page, says if it is live;
-          // until it has, nothing of the page shows (the machine veils it).
-          check(restored)
-        },
-        () => {
-          // A frozen leader would keep its lock and its stream, delivering nothing: leaving
-          // the channel hands both to another tab at once.
-          current.tabs.close()
-          current.frozen = true
-          check()
-        },
-      ),
-    )
-    if (options.media)
-      current.unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
+    watch(current, rejoin)
     apply({
       type: 'start',
       now: now(),
