@@ -52,17 +52,17 @@ function terserAfterMinify(module: boolean): Plugin {
         const directive = /^(['"])use client\1;?/.exec(chunk.code)?.[0]
         const format = directive ? { preamble: "'use client';" } : {}
         const first = await minify(chunk.code, {
-          compress: { passes: 2, hoist_funs: true },
+          compress: { passes: 3, hoist_funs: true },
           ecma: 2020,
           module,
           mangle: { properties: { regex: INTERNAL, builtins: true } },
           nameCache,
           format,
         })
-        // Once more over its own output: it finds what the shortened names opened up (about 50
-        // bytes gzipped on the script tag).
+        // Once more over its own output, the first having hoisted function declarations: about
+        // 95 bytes gzipped less on the script tag (10,252 → 10,157 measured), 30 on the others.
         const { code } = await minify(first.code ?? chunk.code, {
-          compress: { passes: 2 },
+          compress: { passes: 3 },
           ecma: 2020,
           module,
           format,
