@@ -32,12 +32,13 @@ const esmEntries = Object.fromEntries([
 ])
 
 /**
- * The script-tag bundle has a 10 KB budget: terser run over the minifier's output (two passes)
- * saves about 200 bytes gzipped more (10,331 → 10,117 bytes measured), more than terser alone
- * as the minifier (10,218). The npm build ships terser's output too (as modules: their own
- * top-level names shortened): an app's bundler minifies it again, and what the app pays is
- * about 70 bytes less than from readable modules (the headless entry 7,192 → 7,118 measured);
- * `src/` ships beside it for reading and source maps.
+ * The script-tag bundle has a 10 KB budget: terser run over the minifier's output saves about
+ * 200 bytes gzipped more (10,331 → 10,117 bytes measured), more than terser alone as the
+ * minifier (10,218). The npm build ships terser's output too (as modules: their own top-level
+ * names shortened): an app's bundler minifies it again, and what the app pays is about 70
+ * bytes less than from readable modules (the headless entry 7,192 → 7,118 measured); `src/`
+ * ships beside it for reading and source maps. Property names that never leave the bundle
+ * (INTERNAL, below) are shortened too, with one name cache per build so its chunks agree.
  */
 function terserAfterMinify(module: boolean): Plugin {
   const nameCache = {}
@@ -73,6 +74,13 @@ function terserAfterMinify(module: boolean): Plugin {
   }
 }
 
+/**
+ * Property names only this package's code reads or writes: the machine's tab-local fields and
+ * effects, the run's parts, the dialog's and the events channel's internal options. Never here:
+ * wire names (tab messages and their `shared` state, the server's JSON), options and the public
+ * API, broadcast-channel's API, the event fields the `debug` line logs, and any name a DOM or
+ * package object is read by (`builtins` lets this list shorten names the DOM also uses).
+ */
 const INTERNAL =
   /^(extendAt|inFlight|channel|channelFailures|channelRetryAt|wokeAt|leaderHidden|veiled|unconfirmed|effects|tellAt|retryAt|own|leave|unwatch|alarm|network|tabs|frozen|countdown|draw|elected|unlisten|isOpen|onStay|onLogout|onLeader|onMessage|kind|post|hide|destroy|shadow|onPolicy|onEnded|onLost)$/
 
