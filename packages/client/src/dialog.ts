@@ -36,24 +36,24 @@ export const HOST = 'sessionward-dialog'
 /**
  * Applied inside the shadow root only. `:host{all:initial}` stops inherited page styles (text
  * transforms, letter spacing…) at the host; custom properties still inherit, so the
- * `--sessionward-*` theme set on the page applies. See the README.
+ * `--sessionward-*` theme set on the page applies. See the README. One rule a line: the
+ * minifier joins them into one string, without line ends.
  */
-export const CSS = `
-:host{all:initial!important}
-dialog{box-sizing:border-box;width:var(--sessionward-width,28rem);padding:1.5rem;border:0;border-radius:var(--sessionward-radius,12px);background:var(--sessionward-bg,#fff);color:var(--sessionward-fg,#1b1b1f);font:var(--sessionward-font,1rem/1.5 system-ui,sans-serif);box-shadow:var(--sessionward-shadow,0 12px 40px rgb(0 0 0/.25))}
-dialog::backdrop{background:var(--sessionward-backdrop,rgb(0 0 0/.5))}
-h2{margin:0 0 .5rem;font-size:1.25em;line-height:1.3}
-p{margin:0 0 1rem}
-[part=countdown]{font-weight:700;font-variant-numeric:tabular-nums}
-[part=status]{position:absolute;clip-path:inset(50%)}
-[part=bar]{height:.375rem;margin:0 0 1.25rem;border-radius:999px;overflow:hidden;background:var(--sessionward-track,#e3e3e8)}
-[part=fill]{height:100%;width:calc(var(--sessionward-progress,1)*100%);background:var(--sessionward-accent,#0b57d0);transition:width 1s linear}
-[part=actions]{display:flex;flex-wrap:wrap;gap:.75rem;justify-content:flex-end}
-button{font:inherit;padding:.5rem 1rem;border:1px solid var(--sessionward-accent,#0b57d0);border-radius:var(--sessionward-button-radius,8px);cursor:pointer;background:none;color:var(--sessionward-accent,#0b57d0)}
-[part=stay]{background:var(--sessionward-accent,#0b57d0);color:var(--sessionward-accent-fg,#fff)}
-button:focus-visible{outline:3px solid var(--sessionward-focus,#0b57d0);outline-offset:2px}
-@media (prefers-reduced-motion:reduce){[part=fill]{transition:none}}
-`
+export const CSS =
+  ':host{all:initial!important}' +
+  'dialog{box-sizing:border-box;width:var(--sessionward-width,28rem);padding:1.5rem;border:0;border-radius:var(--sessionward-radius,12px);background:var(--sessionward-bg,#fff);color:var(--sessionward-fg,#1b1b1f);font:var(--sessionward-font,1rem/1.5 system-ui,sans-serif);box-shadow:var(--sessionward-shadow,0 12px 40px rgb(0 0 0/.25))}' +
+  'dialog::backdrop{background:var(--sessionward-backdrop,rgb(0 0 0/.5))}' +
+  'h2{margin:0 0 .5rem;font-size:1.25em;line-height:1.3}' +
+  'p{margin:0 0 1rem}' +
+  '[part=countdown]{font-weight:700;font-variant-numeric:tabular-nums}' +
+  '[part=status]{position:absolute;clip-path:inset(50%)}' +
+  '[part=bar]{height:.375rem;margin:0 0 1.25rem;border-radius:999px;overflow:hidden;background:var(--sessionward-track,#e3e3e8)}' +
+  '[part=fill]{height:100%;width:calc(var(--sessionward-progress,1)*100%);background:var(--sessionward-accent,#0b57d0);transition:width 1s linear}' +
+  '[part=actions]{display:flex;flex-wrap:wrap;gap:.75rem;justify-content:flex-end}' +
+  'button{font:inherit;padding:.5rem 1rem;border:1px solid var(--sessionward-accent,#0b57d0);border-radius:var(--sessionward-button-radius,8px);cursor:pointer;background:none;color:var(--sessionward-accent,#0b57d0)}' +
+  '[part=stay]{background:var(--sessionward-accent,#0b57d0);color:var(--sessionward-accent-fg,#fff)}' +
+  'button:focus-visible{outline:3px solid var(--sessionward-focus,#0b57d0);outline-offset:2px}' +
+  '@media (prefers-reduced-motion:reduce){[part=fill]{transition:none}}'
 
 const secondsOf = (ms: number): number => Math.ceil(Math.max(0, ms) / 1000)
 

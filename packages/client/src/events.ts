@@ -93,7 +93,7 @@ export function listen(options: EventsOptions): () => void {
     if (type === 'ended') finish(() => options.onEnded(endReason(body)))
     if (type !== 'policy') return
     const answer = readPing(200, body)
-    const view = answer.kind === 'answer' ? answer.view : {}
+    const view = answer.type === 'answer' ? answer.view : {}
     if (view.warnAfter === undefined || view.expireAfter === undefined) return
     heard = true
     options.onPolicy(view.warnAfter, view.expireAfter)
@@ -112,7 +112,7 @@ export function listen(options: EventsOptions): () => void {
       // Only the server's word that the session ended ends it. A bare 401 (e.g. a cookie that
       // does not reach a misconfigured eventsUrl) leaves the decision to the pings.
       const outcome = readPing(401, body)
-      if (outcome.kind === 'ended' && outcome.reason !== 'unauthenticated') {
+      if (outcome.type === 'ended' && outcome.reason !== 'unauthenticated') {
         return finish(() => options.onEnded(outcome.reason))
       }
     }

@@ -81,6 +81,19 @@ describe('issue 25 item 2: @sessionward/client/headless', () => {
     expect(ward.isPaused()).toBe(false)
   })
 
+  test('a bad option: a TypeError naming it and the value it got (the full entry words it in full)', () => {
+    const bad = { pingUrl: '/p', warnAfter: '20' } as never
+    expect(() => createSessionWard(bad)).toThrow(
+      new TypeError('sessionward: warnAfter is not valid, got "20"'),
+    )
+    expect(() => full.createSessionWard(bad)).toThrow(
+      new TypeError('sessionward: warnAfter must be a positive number of seconds, got "20"'),
+    )
+    expect(() => createSessionWard({ pingUrl: '/p', warnafter: 20 } as never)).toThrow(
+      new TypeError('sessionward: unknown option "warnafter"'),
+    )
+  })
+
   test('the full entry is the same ward plus the dialog', async () => {
     expect(full.createSessionWard).not.toBe(createSessionWard)
     ward = full.createSessionWard({ pingUrl: '/session/ping', fetch: server.fetch })

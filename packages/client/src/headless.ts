@@ -5,12 +5,14 @@
  * The full entry is this plus the dialog. Importing this module touches no DOM; `ward.start()`
  * does.
  */
-import type {
-  ExpireDetail,
-  PauseDetail,
-  SessionWardOptions,
-  StateDetail,
-  WarnDetail,
+import {
+  briefly,
+  type ExpireDetail,
+  type PauseDetail,
+  readOptions,
+  type SessionWardOptions,
+  type StateDetail,
+  type WarnDetail,
 } from './options.ts'
 import { createWard, type SessionWard } from './ward-core.ts'
 
@@ -30,14 +32,15 @@ export type { SessionWard } from './ward-core.ts'
 /**
  * Creates a ward without the default dialog, whatever `dialog` says (`locale`, `texts` and
  * `nonce` are checked, and unused): page input dismisses a warning, as with `dialog: false`.
- * Options are validated here (a clear TypeError on bad input); nothing touches the DOM until
- * `start()`.
+ * Options are validated here (a TypeError naming the bad option and its value; the full entry
+ * also says what it must be); nothing touches the DOM until `start()`.
  * @example
  * import { createSessionWard } from '@sessionward/client/headless'
  * const ward = createSessionWard({ pingUrl: '/session/ping', onWarn: ({ remaining }) => showBanner(remaining) })
  * ward.start()
  */
-export const createSessionWard = (input: SessionWardOptions): SessionWard => createWard(input, null)
+export const createSessionWard = (input: SessionWardOptions): SessionWard =>
+  createWard(readOptions(input, briefly), null)
 
 declare global {
   interface WindowEventMap {

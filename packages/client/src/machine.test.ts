@@ -4,8 +4,10 @@ import {
   countdown,
   dueAt,
   type Effect,
+  LOGOUT_WAIT,
   type MachineEvent,
   type MachineState,
+  NEVER,
   nextCheck,
   REQUEST_TIMEOUT,
   remaining,
@@ -47,7 +49,11 @@ function play(rows: Row[]): MachineState {
       state = result.state
       for (const effect of result.effects) {
         if (effect.type === 'ping') seen.push('ping')
-        if (effect.type === 'end') seen.push(effect.own ? 'logout' : 'end')
+        // The one logout request this tab sends when it decides the end; 'end' when it does not.
+        if (effect.type === 'logout') seen.push('logout')
+        if (effect.type === 'end' && !result.effects.some(({ type }) => type === 'logout')) {
+          seen.push('end')
+        }
       }
     }
     if (typeof action === 'object' && 'follower' in action) {
@@ -281,12 +287,13 @@ describe('state machine', () => {
     expect(effects[0]).toEqual({ type: 'ping', idleFor: 234.5 })
   })
 
-  test('nothing happens after expiry or before start', () => {
-    const expired = play([
+  test('nothing happens after expiry (its logout settled) or before start', () => {
+    const ended = play([
       ...opened,
       [1, 'stay', 'active', ['ping']],
       [1, { ended: 'admin' }, 'expired', ['logout']],
     ])
+    const expired = step(ended, { type: 'loggedOut', now: at(1.1), done: true }).state
     for (const state of [expired, STOPPED]) {
       const events: MachineEvent[] = [
         { type: 'check', now: at(100), delay: 0 },
@@ -355,7 +362,8 @@ describe('what tabs share', () => {
     }
     const { state, effects } = step(play(opened), { type: 'sync', shared: ended })
     expect(state).toMatchObject({ status: 'expired', reason: 'idle' })
-    expect(effects).toEqual([{ type: 'end', own: false, logout: false, retry: false }])
+    // It leaves the channel and the page at once: the tab that decided tells the others.
+    expect(effects).toEqual([{ type: 'end' }, { type: 'close' }, { type: 'leave' }])
   })
 
   test('"stay" is sent by the tab where it was chosen, announced before the activity', () => {
@@ -453,7 +461,12 @@ describe('the events channel', () => {
       pushed: true,
     })
     expect(state).toMatchObject({ status: 'expired', reason: 'admin' })
-    expect(effects).toEqual([{ type: 'end', own: true, logout: false, retry: false }])
+    expect(effects).toEqual([
+      { type: 'end' },
+      { type: 'share', message: { type: 'sync', shared: shared(state) } },
+      { type: 'close' },
+      { type: 'leave' },
+    ])
   })
 
   test('a policy pushed to the leader reaches every tab, without a ping answer', () => {
@@ -658,8 +671,9 @@ describe('a paused tab (issue 15, item 2)', () => {
     const { state, pings } = follow(paused, 42, 42)
     expect(pings.at(-1)?.[0]).toBe(42)
     expect(state).toMatchObject({ status: 'expired', reason: 'absolute', paused: true })
-    // Past the end nothing revives it.
-    expect(step(state, { type: 'check', now: at(60), delay: 0 }).effects).toEqual([])
+    // Past the end nothing revives it (its logout settled).
+    const settled = step(state, { type: 'loggedOut', now: at(42.1), done: true }).state
+    expect(step(settled, { type: 'check', now: at(60), delay: 0 }).effects).toEqual([])
   })
 
   test('no report past the end this tab knows of (offline past the absolute end)', () => {
@@ -786,8 +800,8 @@ describe('messages from other tabs (issue 25, item 4: the machine decides)', () 
       effect.type === 'share' ? `share ${effect.message.type}` : effect.type,
     )
 
-  // [name, state, event, effects (share by message type), the end effect's retry]
-  test.each<[string, MachineState, MachineEvent, string[], boolean?]>([
+  // [name, state, event, effects (share by message type)]
+  test.each<[string, MachineState, MachineEvent, string[]]>([
     [
       'a new tab says hello: a follower tells it where things stand',
       live,
@@ -805,28 +819,22 @@ describe('messages from other tabs (issue 25, item 4: the machine decides)', () 
       'an end decided elsewhere, the logout confirmed: this tab sends no request',
       live,
       { type: 'sync', shared: expiredElsewhere },
-      ['end'],
-      false,
+      ['end', 'close', 'leave'],
     ],
     [
       'an end decided elsewhere after "unconfirmed": this tab retries the logout too',
       unconfirmed,
       { type: 'sync', shared: expiredElsewhere },
-      ['end'],
-      true,
+      ['end', 'close'],
     ],
     [
       'an end pushed on the events channel after "unconfirmed": retried here too',
       unconfirmed,
       { type: 'ended', now: at(25), reason: 'revoked', pushed: true },
-      ['end'],
-      true,
+      ['end', 'share sync', 'close'],
     ],
-  ])('%s', (_name, state, event, effects, retry) => {
-    const result = step(state, event)
-    expect(types(result.effects)).toEqual(effects)
-    const ended = result.effects.find((effect) => effect.type === 'end')
-    if (retry !== undefined) expect(ended).toMatchObject({ retry })
+  ])('%s', (_name, state, event, effects) => {
+    expect(types(step(state, event).effects)).toEqual(effects)
   })
 
   test('the leader tells a new tab it is hidden, with the hidden flag it holds', () => {
@@ -874,10 +882,13 @@ describe('one request per deadline (issue 25, item 6)', () => {
                 : m
           pending.push({ at: now + 50, tab: other, event: heard })
         }
-        // The ward tells the other tabs of an end this tab decided (its `finish`).
-        if (effect.type === 'end' && effect.own) {
-          const event: MachineEvent = { type: 'sync', shared: shared(tab.state) }
-          pending.push({ at: now + 50, tab: tab === a ? b : a, event })
+        // The server confirms a logout request after 100 ms.
+        if (effect.type === 'logout') {
+          pending.push({
+            at: now + 100,
+            tab,
+            event: { type: 'loggedOut', now: now + 100, done: true },
+          })
         }
         if (effect.type === 'ping') {
           const idle = Math.floor((now - T0) / 1000)
@@ -966,5 +977,212 @@ describe('the page veil after the back/forward cache (issue 25, item 4: the mach
     const result = step(state, event)
     expect(veils(result.effects)).toEqual(effects)
     expect(result.state.veiled).toBe(after)
+  })
+})
+
+describe('the logout request, its retries and their hand-over (issue 25, item 4: the machine decides)', () => {
+  const live = play(opened)
+  const unconfirmed = step(live, { type: 'unconfirmed' }).state
+  const expiredElsewhere = {
+    ...shared(live),
+    status: 'expired' as const,
+    reason: 'idle',
+    changedAt: at(30),
+  }
+  /** The person chose to log out at 10 s: the request is out, no answer yet. */
+  const sent = step(live, { type: 'logout', now: at(10) }).state
+  /** No answer within LOGOUT_WAIT: the other tabs heard it is unconfirmed. */
+  const told = step(sent, { type: 'check', now: at(10) + LOGOUT_WAIT, delay: 0 }).state
+  /** The request failed before the wait was over: the next one goes out after backoff(1). */
+  const failed = step(sent, { type: 'loggedOut', now: at(10.5), done: false }).state
+  const retryAt = at(10.5) + backoff(1)
+  const retried = step(failed, { type: 'check', now: retryAt, delay: 0 }).state
+  const types = (effects: Effect[]): string[] =>
+    effects.map((effect) =>
+      effect.type === 'share' ? `share ${effect.message.type}` : effect.type,
+    )
+
+  // [name, state, event, effects (share by message type), the state after it (a part)]
+  test.each<[string, MachineState, MachineEvent, string[], Partial<MachineState>]>([
+    [
+      'logout(): expired, one request; the other tabs hear of it at the answer or after LOGOUT_WAIT',
+      live,
+      { type: 'logout', now: at(10) },
+      ['end', 'logout'],
+      {
+        status: 'expired',
+        reason: 'logout',
+        leave: { own: true, failures: 0, retryAt: NEVER, tellAt: at(10) + LOGOUT_WAIT },
+      },
+    ],
+    [
+      'idle past expireAfter (an unreachable server): the same single request',
+      step(live, { type: 'check', now: at(30), delay: 0 }).state,
+      { type: 'unreachable', now: at(30.1) },
+      ['end', 'logout'],
+      { status: 'expired', reason: 'idle', leave: expect.objectContaining({ retryAt: NEVER }) },
+    ],
+    [
+      'the server ended it (401): the same single request',
+      step(live, { type: 'check', now: at(7.5), delay: 0 }).state,
+      { type: 'ended', now: at(7.6), reason: 'revoked' },
+      ['end', 'logout'],
+      { status: 'expired', reason: 'revoked', leave: expect.objectContaining({ retryAt: NEVER }) },
+    ],
+    [
+      'confirmed within LOGOUT_WAIT: the others hear of the end, this tab leaves the channel and the page',
+      sent,
+      { type: 'loggedOut', now: at(10.5), done: true },
+      ['share sync', 'close', 'leave'],
+      { leave: null },
+    ],
+    [
+      'refused or failed within LOGOUT_WAIT: the others hear it is unconfirmed first; retried after backoff(1)',
+      sent,
+      { type: 'loggedOut', now: at(10.5), done: false },
+      ['share unconfirmed', 'share sync', 'close'],
+      { leave: { own: true, failures: 1, retryAt, tellAt: NEVER } },
+    ],
+    [
+      'before LOGOUT_WAIT, without an answer: nothing yet',
+      sent,
+      { type: 'check', now: at(11.9), delay: 0 },
+      [],
+      { leave: sent.leave },
+    ],
+    [
+      'no answer within LOGOUT_WAIT: the others hear it is unconfirmed; the request still counts',
+      sent,
+      { type: 'check', now: at(10) + LOGOUT_WAIT, delay: 0 },
+      ['share unconfirmed', 'share sync', 'close'],
+      { leave: { ...(sent.leave as object), tellAt: NEVER } as MachineState['leave'] },
+    ],
+    [
+      'told, then confirmed: this tab leaves',
+      told,
+      { type: 'loggedOut', now: at(13), done: true },
+      ['leave'],
+      { leave: null },
+    ],
+    [
+      'told, then failed: retried after backoff(1), nothing told twice',
+      told,
+      { type: 'loggedOut', now: at(13), done: false },
+      [],
+      {
+        leave: expect.objectContaining({ failures: 1, retryAt: at(13) + backoff(1) }),
+      },
+    ],
+    [
+      'a retry before its time: nothing',
+      failed,
+      { type: 'check', now: retryAt - 1, delay: 0 },
+      [],
+      { leave: failed.leave },
+    ],
+    [
+      'a retry at its time: the request goes out again',
+      failed,
+      { type: 'check', now: retryAt, delay: 0 },
+      ['logout'],
+      { leave: expect.objectContaining({ failures: 1, retryAt: NEVER }) },
+    ],
+    [
+      'a retry failed too: the next waits twice as long',
+      retried,
+      { type: 'loggedOut', now: retryAt + 100, done: false },
+      [],
+      {
+        leave: expect.objectContaining({
+          failures: 2,
+          retryAt: retryAt + 100 + backoff(2),
+        }),
+      },
+    ],
+    [
+      'a retry confirmed: this tab leaves',
+      retried,
+      { type: 'loggedOut', now: retryAt + 100, done: true },
+      ['leave'],
+      { leave: null },
+    ],
+    [
+      'an end pushed on the events channel: no request; told and left at once',
+      live,
+      { type: 'ended', now: at(5), reason: 'admin', pushed: true },
+      ['end', 'share sync', 'close', 'leave'],
+      { status: 'expired', leave: null },
+    ],
+    [
+      'pushed after "unconfirmed": no request now, this tab retries it after backoff(1)',
+      unconfirmed,
+      { type: 'ended', now: at(5), reason: 'admin', pushed: true },
+      ['end', 'share sync', 'close'],
+      {
+        leave: { own: true, failures: 1, retryAt: at(5) + backoff(1), tellAt: NEVER },
+      },
+    ],
+    [
+      'decided elsewhere: nothing told, no request, left at once',
+      live,
+      { type: 'sync', shared: expiredElsewhere },
+      ['end', 'close', 'leave'],
+      { status: 'expired', leave: null },
+    ],
+    [
+      'decided elsewhere after "unconfirmed": this tab retries it after backoff(1), and tells nothing',
+      unconfirmed,
+      { type: 'sync', shared: expiredElsewhere },
+      ['end', 'close'],
+      {
+        leave: { own: false, failures: 1, retryAt: expect.any(Number), tellAt: NEVER },
+      },
+    ],
+    [
+      'a retry after "unconfirmed" shares nothing: the tab that decided told the others',
+      step(unconfirmed, { type: 'sync', shared: expiredElsewhere }).state,
+      { type: 'loggedOut', now: at(40), done: false },
+      [],
+      {},
+    ],
+    [
+      'a new session started here: the retries stop (a retry would end it: the cookie is shared)',
+      failed,
+      { type: 'start', now: at(11), warnAfter: W, expireAfter: E },
+      ['share activity'],
+      { status: 'active', leave: null },
+    ],
+    [
+      'stop(): the retries go on, and the page is left alone once the server settles it',
+      failed,
+      { type: 'stop' },
+      [],
+      { status: 'stopped', leave: failed.leave },
+    ],
+    [
+      'an answer after a new session started changes nothing',
+      live,
+      { type: 'loggedOut', now: at(11), done: false },
+      [],
+      { leave: null },
+    ],
+  ])('%s', (_name, state, event, effects, after) => {
+    const result = step(state, event)
+    expect(types(result.effects)).toEqual(effects)
+    expect(result.state).toMatchObject(after)
+  })
+
+  test('the logout request waits for nothing else: the timer asks at LOGOUT_WAIT, then at each retry', () => {
+    expect(nextCheck(sent, 0)).toBe(at(10) + LOGOUT_WAIT)
+    expect(nextCheck(told, 0)).toBeNull()
+    expect(nextCheck(failed, 0)).toBe(retryAt)
+    expect(nextCheck(step(failed, { type: 'stop' }).state, 0)).toBe(retryAt)
+    expect(nextCheck(retried, 0)).toBeNull()
+  })
+
+  test('the tab that decided shares the end as it stands when it tells', () => {
+    const { effects } = step(sent, { type: 'loggedOut', now: at(10.5), done: true })
+    expect(effects[0]).toEqual({ type: 'share', message: { type: 'sync', shared: shared(sent) } })
+    expect(shared(sent)).not.toHaveProperty('leave')
   })
 })

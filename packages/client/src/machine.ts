@@ -68,6 +68,27 @@ export interface MachineState extends Shared {
    * the server answers, since it may show a session that ended while it was cached.
    */
   veiled: boolean
+  /** The session ended here and the logout is not settled yet (see {@link Leave}); else null. */
+  leave: Leave | null
+}
+
+/**
+ * What a tab still owes once the session ended in it: the one logout request (retried until the
+ * server settles it), and telling the other tabs. Kept over `stop()`; a new session drops it (a
+ * retry would end the new one: the cookie is shared).
+ */
+export interface Leave {
+  /** This tab decided the end, so it tells the others where things stand. */
+  own: boolean
+  /** Logout requests that failed (or that another tab could not get through: 1). */
+  failures: number
+  /** When the next request goes out; NEVER while one is out (the answer is awaited). */
+  retryAt: number
+  /**
+   * When this tab tells the others and leaves the channel though its request is unanswered
+   * (NEVER: it did already). Until then an answer may come that lets it tell them all is settled.
+   */
+  tellAt: number
 }
 
 /** The server's answer to a ping, validated, in milliseconds. Absent fields are unknown. */
@@ -114,23 +135,31 @@ export type MachineEvent =
   | { type: 'hello'; leader: boolean }
   /** Another tab's logout request did not get through (yet). */
   | { type: 'unconfirmed' }
+  /** This tab's logout request was answered: `done`, the server settled it (any answer below 500). */
+  | { type: 'loggedOut'; now: number; done: boolean }
+  /** The app stopped the ward: a logout owed goes on (see {@link Leave}). */
+  | { type: 'stop' }
 
 export type ShareMessage =
   | { type: 'activity'; at: number; extend: boolean }
   | { type: 'pinged'; at: number }
   | { type: 'sync'; shared: Shared }
   | { type: 'visibility'; hidden: boolean }
+  /** The logout request that ended the session did not get through (yet): every tab retries it. */
+  | { type: 'unconfirmed' }
 
 export type Effect =
   /** Ask the server; `idleFor` in milliseconds. */
   | { type: 'ping'; idleFor: number }
   | { type: 'share'; message: ShareMessage }
-  /**
-   * The session is over. `own`: this tab decided, so it tells the others; `logout`: it sends
-   * the one logout request first; `retry`: another tab's request did not get through, so this
-   * tab sends it until the server settles it (a tab that closes takes no retry with it).
-   */
-  | { type: 'end'; own: boolean; logout: boolean; retry: boolean }
+  /** The session is over here: stop watching (activity, timers, the dialog, the events channel). */
+  | { type: 'end' }
+  /** Send the logout request (the answer is a `loggedOut` event). */
+  | { type: 'logout' }
+  /** Leave the channel between tabs (which hands the election to another tab). */
+  | { type: 'close' }
+  /** The logout is settled: go to `redirectTo` with the reason, or show the page again. */
+  | { type: 'leave' }
   /** Open the events channel / close it. */
   | { type: 'listen' }
   | { type: 'unlisten' }
@@ -156,6 +185,9 @@ export const FOLLOWER_GRACE = 2000
 
 /** Timestamp for "not yet"; finite so that every channel method can carry it. */
 export const NEVER = 0
+
+/** How long an expiring tab waits for its logout request's answer before it tells the others. */
+export const LOGOUT_WAIT = 2000
 
 /** Retry delays after failed pings: 1 s, 2 s, 4 s … at most a minute. */
 export const backoff = (failures: number): number => Math.min(1000 * 2 ** (failures - 1), 60_000)
@@ -183,6 +215,7 @@ export const STOPPED: MachineState = {
   leaderHidden: false,
   unconfirmed: false,
   veiled: false,
+  leave: null,
 }
 
 const live = (s: MachineState): boolean => s.status === 'active' || s.status === 'warning'
@@ -203,6 +236,7 @@ export function shared(s: MachineState): Shared {
     leaderHidden: _leaderHidden,
     unconfirmed: _unconfirmed,
     veiled: _veiled,
+    leave: _leave,
     ...rest
   } = s
   return rest
@@ -277,14 +311,24 @@ export const reportAt = (s: MachineState): number => s.lastActivity + s.warnAfte
  * nextCheck(state, 2000) // dueAt(state) + 2000 for a follower
  */
 export function nextCheck(s: MachineState, delay: number, leader = false): number | null {
-  if (s.inFlight) return null
-  let due = Math.max(dueAt(s), s.wokeAt) + grace(s, delay)
-  // Only the leader reopens the channel, so a follower's timer never waits for it.
-  if (leader && live(s) && s.channel === 'closed') due = Math.min(due, s.channelRetryAt)
-  // A paused tab's report is its own business: no follower delay.
-  if (s.paused && live(s)) due = Math.min(due, reportAt(s))
+  let due = Number.POSITIVE_INFINITY
+  // Once the session ended here, only a logout still owed has deadlines: telling the others
+  // (LOGOUT_WAIT), and the next request.
+  if (!live(s)) {
+    if (s.leave) due = Math.min(pending(s.leave.tellAt), pending(s.leave.retryAt))
+  } else if (s.inFlight) return null
+  else {
+    due = Math.max(dueAt(s), s.wokeAt) + grace(s, delay)
+    // Only the leader reopens the channel, so a follower's timer never waits for it.
+    if (leader && s.channel === 'closed') due = Math.min(due, s.channelRetryAt)
+    // A paused tab's report is its own business: no follower delay.
+    if (s.paused) due = Math.min(due, reportAt(s))
+  }
   return Number.isFinite(due) ? due : null
 }
+
+/** A time that may be NEVER, as a deadline. */
+const pending = (at: number): number => (at === NEVER ? Number.POSITIVE_INFINITY : at)
 
 /**
  * Milliseconds until the session ends without further activity (0 when it is not live).
@@ -315,13 +359,54 @@ export function countdown(s: MachineState, now: number): number {
   return Math.max(0, remaining(s, now) - COUNTDOWN_MARGIN)
 }
 
-/** The session ends here: `own` and `logout` as the `end` effect says. */
-const end = (s: MachineState, own = true, logout = true): Effect => ({
-  type: 'end',
-  own,
-  logout,
-  retry: s.unconfirmed,
-})
+/**
+ * The session ends here, as `ended` says: `own`, this tab decided it (so it tells the others);
+ * `logout`, it sends the one logout request, and tells the others once it is answered, or after
+ * LOGOUT_WAIT (so none of them reaches the login page while the server still knows the
+ * session). Without a request the others hear of it at once and the tab leaves, unless another
+ * tab's request did not get through (`unconfirmed`): then this tab retries it too, so none
+ * leaves for a login page that may send a still signed-in user back.
+ */
+function end(ended: MachineState, own: boolean, logout: boolean): Step {
+  const tellAt = logout ? ended.changedAt + LOGOUT_WAIT : NEVER
+  const state = { ...ended, leave: { own, failures: 0, retryAt: NEVER, tellAt } }
+  if (logout) return { state, effects: [{ type: 'end' }, { type: 'logout' }] }
+  const told = tell(state, true)
+  told.effects.unshift({ type: 'end' })
+  return answered(told, ended.changedAt, !ended.unconfirmed)
+}
+
+/**
+ * Tells the other tabs (the one that decided the end shares it; `unconfirmed` first when its
+ * request did not get through in time) and leaves the channel.
+ */
+function tell(s: MachineState, confirmed: boolean): Step {
+  const leave = s.leave as Leave
+  const effects: Effect[] = confirmed ? [] : [{ type: 'share', message: { type: 'unconfirmed' } }]
+  if (leave.own) effects.push({ type: 'share', message: { type: 'sync', shared: shared(s) } })
+  effects.push({ type: 'close' })
+  return { state: { ...s, leave: { ...leave, tellAt: NEVER } }, effects }
+}
+
+/** The logout request's outcome: settled (`done`), the tab leaves; else the next one waits. */
+function answered({ state, effects }: Step, now: number, done: boolean): Step {
+  if (done) return { state: { ...state, leave: null }, effects: [...effects, { type: 'leave' }] }
+  const leave = state.leave as Leave
+  const failures = leave.failures + 1
+  return {
+    state: { ...state, leave: { ...leave, failures, retryAt: now + backoff(failures) } },
+    effects,
+  }
+}
+
+/** A logout owed, at a `check`: told without an answer after LOGOUT_WAIT, retried at its time. */
+function leaving(s: MachineState, now: number): Step {
+  const { tellAt, retryAt } = s.leave as Leave
+  const told = tellAt !== NEVER && now >= tellAt ? tell(s, false) : same(s)
+  if (retryAt === NEVER || now < retryAt) return told
+  const leave = { ...(told.state.leave as Leave), retryAt: NEVER }
+  return { state: { ...told.state, leave }, effects: [...told.effects, { type: 'logout' }] }
+}
 
 /** Starts this tab's ping now and tells the other tabs, so they do not send one too. */
 function ask(s: MachineState, now: number): Step {
@@ -352,7 +437,7 @@ function wire(s: MachineState, e: { now: number; leader?: boolean }): Step {
 function settle(s: MachineState, now: number): Step {
   const idle = now - s.lastActivity
   if (idle >= s.expireAfter) {
-    return { state: { ...s, status: 'expired', reason: 'idle', changedAt: now }, effects: [end(s)] }
+    return end({ ...s, status: 'expired', reason: 'idle', changedAt: now }, true, true)
   }
   const status: Status = idle >= s.warnAfter ? 'warning' : 'active'
   const state = status === s.status ? s : { ...s, status, changedAt: now }
@@ -403,10 +488,7 @@ function merge(s: MachineState, r: Shared): Step {
     (r.status !== 'warning' || s.lastActivity <= r.lastActivity)
   if (!adopt) return same(next)
   const state = { ...next, status: r.status, reason: r.reason, changedAt: r.changedAt }
-  return {
-    state,
-    effects: r.status === 'expired' ? [end(s, false, false)] : [],
-  }
+  return r.status === 'expired' ? end(state, false, false) : same(state)
 }
 
 /** This tab's activity at `now`, as `activity()` records it. */
@@ -438,7 +520,7 @@ export function step(s: MachineState, e: MachineEvent): Step {
       }
     }
     case 'check': {
-      if (!live(s)) return same(s)
+      if (!live(s)) return s.leave === null ? same(s) : leaving(s, e.now)
       if (e.ask && !s.veiled) {
         const veiled = step({ ...s, veiled: true }, e)
         veiled.effects.unshift({ type: 'veil', hidden: true })
@@ -533,11 +615,12 @@ export function step(s: MachineState, e: MachineEvent): Step {
       return settle({ ...s, inFlight: false, failures: s.failures + 1 }, e.now)
     case 'ended':
       if (!live(s)) return same({ ...s, inFlight: false })
-      return {
-        state: { ...s, inFlight: false, status: 'expired', reason: e.reason, changedAt: e.now },
-        // A pushed end needs no logout request: the session already ended on the server.
-        effects: [end(s, true, !e.pushed)],
-      }
+      // A pushed end needs no logout request: the session already ended on the server.
+      return end(
+        { ...s, inFlight: false, status: 'expired', reason: e.reason, changedAt: e.now },
+        true,
+        !e.pushed,
+      )
     case 'policy': {
       if (!live(s)) return same(s)
       // The thresholds move the deadlines only: the next check asks the server before any
@@ -579,10 +662,7 @@ export function step(s: MachineState, e: MachineEvent): Step {
       }
     case 'logout':
       if (!live(s)) return same(s)
-      return {
-        state: { ...s, status: 'expired', reason: 'logout', changedAt: e.now },
-        effects: [end(s)],
-      }
+      return end({ ...s, status: 'expired', reason: 'logout', changedAt: e.now }, true, true)
     case 'hello': {
       if (!live(s)) return same(s)
       const effects: Effect[] = [{ type: 'share', message: { type: 'sync', shared: shared(s) } }]
@@ -593,5 +673,12 @@ export function step(s: MachineState, e: MachineEvent): Step {
     }
     case 'unconfirmed':
       return same(live(s) ? { ...s, unconfirmed: true } : s)
+    case 'loggedOut':
+      // Not sent here (none is out), or a new session started since: nothing is owed.
+      if (s.leave?.retryAt !== NEVER) return same(s)
+      // Not told yet: the others hear now, that it is settled or that it is not.
+      return answered(s.leave.tellAt === NEVER ? same(s) : tell(s, e.done), e.now, e.done)
+    case 'stop':
+      return same({ ...STOPPED, leave: s.leave })
   }
 }

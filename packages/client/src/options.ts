@@ -124,68 +124,106 @@ const isFunction = (value: unknown): boolean => typeof value === 'function'
 const isFlag = (value: unknown): boolean => typeof value === 'boolean'
 const isSeconds = (value: unknown): boolean =>
   typeof value === 'number' && Number.isFinite(value) && value > 0
+const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null
 
-/** Texts the app set (a locale's, named `locale.texts`), checked by name. */
-function texts(value: unknown, name = 'texts'): Partial<DialogTexts> {
-  if (value === undefined) return {}
-  if (typeof value !== 'object' || value === null) {
-    return fail(`${name} must be an object, got ${describe(value)}`)
-  }
-  for (const [key, entry] of Object.entries(value)) {
-    if (!TEXT_KEYS.includes(key as keyof DialogTexts)) {
-      fail(`unknown text "${key}"; known: ${TEXT_KEYS.join(', ')}`)
-    }
-    if (typeof entry !== 'string') fail(`${name}.${key} must be a string, got ${describe(entry)}`)
-  }
-  return value
-}
+/** A text the app set that is not one: an unknown name, or no string. */
+const wrongText = (value: object): [key: string, entry: unknown] | undefined =>
+  Object.entries(value).find(
+    ([key, entry]) => !TEXT_KEYS.includes(key as keyof DialogTexts) || typeof entry !== 'string',
+  )
+
+/** Texts the app set, checked by name. */
+const isTexts = (value: unknown): boolean => isObject(value) && !wrongText(value)
 
 /** A tag (any string: an unknown one gives English) or a locale object with every text. */
 function isLocale(value: unknown): boolean {
   if (typeof value === 'string') return true
-  const { tag, dir = 'ltr', texts: all } = Object(value)
+  const { tag, dir = 'ltr', texts } = Object(value)
   try {
     // Checked here, not when the warning opens: Intl throws on a tag that is not one.
     new Intl.Locale(tag)
-    return /^(ltr|rtl)$/.test(dir) && Object.keys(texts(all, 'locale.texts')).length > 3
+    return /^(ltr|rtl)$/.test(dir) && isTexts(texts) && Object.keys(texts).length > 3
   } catch {
     return false
   }
 }
 
 /**
- * Every option, with what it must be (the check, and its wording in the error). A key not here
- * is a typo; `pingUrl` is checked even when missing.
+ * Every option's check. A key not here is a typo; `pingUrl` is checked even when missing. The
+ * wording of each error is {@link explainOption}'s, which only the full entry carries.
  */
-const OPTIONS: Record<string, [check: (value: unknown) => boolean, wording: string]> = {
-  pingUrl: [isText, 'a non-empty string'],
-  logoutUrl: [isText, 'a non-empty string'],
-  redirectTo: [(value) => isText(value) || isFunction(value), 'a non-empty string or a function'],
-  eventsUrl: [(value) => isText(value) || value === false, 'a non-empty string or false'],
-  warnAfter: [isSeconds, 'a positive number of seconds'],
-  expireAfter: [isSeconds, 'a positive number of seconds'],
-  headers: [(value) => typeof value === 'object' || isFunction(value), 'an object or a function'],
-  dialog: [isFlag, 'true or false'],
-  locale: [isLocale, 'a language tag or { tag, dir?, texts } with every text'],
-  texts: [(value) => !!texts(value), 'an object'],
-  nonce: [isText, 'a non-empty string'],
-  channelName: [isText, 'a non-empty string'],
-  channelType: [
-    (value) => CHANNEL_TYPES.includes(value as string),
-    `one of ${CHANNEL_TYPES.join(', ')}`,
-  ],
-  fetch: [isFunction, 'a function'],
-  navigate: [isFunction, 'a function'],
-  activityEvents: [
-    (value) => Array.isArray(value) && value.length > 0 && value.every(isText),
-    'a non-empty array of strings',
-  ],
-  media: [isFlag, 'true or false'],
-  debug: [isFlag, 'true or false'],
-  onWarn: [isFunction, 'a function'],
-  onActive: [isFunction, 'a function'],
-  onExpire: [isFunction, 'a function'],
-  onStateChange: [isFunction, 'a function'],
+const CHECKS: Record<string, (value: unknown) => boolean> = {
+  pingUrl: isText,
+  logoutUrl: isText,
+  redirectTo: (value) => isText(value) || isFunction(value),
+  eventsUrl: (value) => isText(value) || value === false,
+  warnAfter: isSeconds,
+  expireAfter: isSeconds,
+  headers: (value) => typeof value === 'object' || isFunction(value),
+  dialog: isFlag,
+  locale: isLocale,
+  texts: isTexts,
+  nonce: isText,
+  channelName: isText,
+  channelType: (value) => CHANNEL_TYPES.includes(value as string),
+  fetch: isFunction,
+  navigate: isFunction,
+  activityEvents: (value) => Array.isArray(value) && value.length > 0 && value.every(isText),
+  media: isFlag,
+  debug: isFlag,
+  onWarn: isFunction,
+  onActive: isFunction,
+  onExpire: isFunction,
+  onStateChange: isFunction,
+}
+
+/** What a bad option's error says of it (after `sessionward: `). */
+export type Explain = (key: string, value: unknown) => string
+
+/**
+ * The headless entry's error for a bad option: which option, and the value it got. (What the
+ * option must be is in its type, `SessionWardOptions`; the full entry says it too.)
+ * @example
+ * briefly('warnAfter', '20') // 'warnAfter is not valid, got "20"'
+ */
+export const briefly: Explain = (key, value) => `${key} is not valid, got ${describe(value)}`
+
+/**
+ * What an option must be, in the full entry's errors: by its check, or by its name. Built when
+ * asked for, so a bundle without {@link explainOption} carries none of it.
+ */
+const wording = (): Map<unknown, string> =>
+  new Map<unknown, string>([
+    [isText, 'a non-empty string'],
+    [isFunction, 'a function'],
+    [isFlag, 'true or false'],
+    [isSeconds, 'a positive number of seconds'],
+    ['redirectTo', 'a non-empty string or a function'],
+    ['eventsUrl', 'a non-empty string or false'],
+    ['headers', 'an object or a function'],
+    ['texts', 'an object'],
+    ['channelType', `one of ${CHANNEL_TYPES.join(', ')}`],
+    ['activityEvents', 'a non-empty array of strings'],
+  ])
+
+/**
+ * The full entry's error for a bad option: what it must be, and the value it got.
+ * @example
+ * explainOption('warnAfter', '20') // 'warnAfter must be a positive number of seconds, got "20"'
+ */
+export const explainOption: Explain = (key, value) => {
+  // The locale's wording is the whole message: it names the shapes a locale may take.
+  if (key === 'locale')
+    return 'locale must be a language tag or { tag, dir?, texts } with every text'
+  const wrong = key === 'texts' && isObject(value) ? wrongText(value) : undefined
+  if (wrong === undefined) {
+    const words = wording()
+    return `${key} must be ${words.get(key) ?? words.get(CHECKS[key])}, got ${describe(value)}`
+  }
+  const [name, entry] = wrong
+  return TEXT_KEYS.includes(name as keyof DialogTexts)
+    ? `texts.${name} must be a string, got ${describe(entry)}`
+    : `unknown text "${name}"; known: ${TEXT_KEYS.join(', ')}`
 }
 
 /**
@@ -217,28 +255,21 @@ export function redirectUrl(
 
 /**
  * Validates options once, at construction, so a typo fails loudly instead of a session silently
- * never expiring.
+ * never expiring; `explain` words the error for a bad option (see {@link briefly}).
  * @example
- * resolveOptions({ pingUrl: '/session/ping', warnAfter: 20, expireAfter: 30 }).expireAfter // 30000
+ * readOptions({ pingUrl: '/session/ping', warnAfter: 20, expireAfter: 30 }, briefly).expireAfter // 30000
  */
-export function resolveOptions(options: SessionWardOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
+export function readOptions(options: SessionWardOptions, explain: Explain): ResolvedOptions {
+  if (!isObject(options)) {
     return fail(`options must be an object with at least pingUrl, got ${describe(options)}`)
   }
   const record = options as unknown as Record<string, unknown>
   for (const key of Object.keys(record)) {
-    if (!Object.hasOwn(OPTIONS, key)) fail(`unknown option "${key}"`)
+    if (!Object.hasOwn(CHECKS, key)) fail(`unknown option "${key}"`)
   }
-  for (const [key, [check, wording]] of Object.entries(OPTIONS)) {
+  for (const [key, check] of Object.entries(CHECKS)) {
     const value = record[key]
-    if ((value !== undefined || key === 'pingUrl') && !check(value)) {
-      // The locale's wording is the whole message: it names the shapes a locale may take.
-      fail(
-        key === 'locale'
-          ? `locale must be ${wording}`
-          : `${key} must be ${wording}, got ${describe(value)}`,
-      )
-    }
+    if ((value !== undefined || key === 'pingUrl') && !check(value)) fail(explain(key, value))
   }
   const { warnAfter = 840, expireAfter = 900, eventsUrl } = options
   if (warnAfter >= expireAfter) {
@@ -257,3 +288,11 @@ export function resolveOptions(options: SessionWardOptions): ResolvedOptions {
     activityEvents: [...(options.activityEvents ?? ACTIVITY_EVENTS)],
   }
 }
+
+/**
+ * {@link readOptions} with the full entry's wording: each error says what the option must be.
+ * @example
+ * resolveOptions({ pingUrl: '/session/ping', warnAfter: 20, expireAfter: 30 }).expireAfter // 30000
+ */
+export const resolveOptions = (options: SessionWardOptions): ResolvedOptions =>
+  readOptions(options, explainOption)

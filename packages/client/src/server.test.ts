@@ -6,7 +6,7 @@ describe('reading ping answers', () => {
     expect(
       readPing(200, { idleFor: 3.5, warnAfter: 20, expireAfter: 30, expiresIn: 3600 }),
     ).toEqual({
-      kind: 'answer',
+      type: 'answer',
       view: { idleFor: 3500, warnAfter: 20_000, expireAfter: 30_000, expiresIn: 3_600_000 },
     })
   })
@@ -16,50 +16,50 @@ describe('reading ping answers', () => {
       '401 session_ended carries the reason',
       401,
       { error: 'session_ended', reason: 'revoked' },
-      { kind: 'ended', reason: 'revoked' },
+      { type: 'ended', reason: 'revoked' },
     ],
     [
       '401 unauthenticated',
       401,
       { error: 'unauthenticated', message: 'No session' },
-      { kind: 'ended', reason: 'unauthenticated' },
+      { type: 'ended', reason: 'unauthenticated' },
     ],
-    ['401 from a proxy, as HTML', 401, undefined, { kind: 'ended', reason: 'unauthenticated' }],
-    ['HTML (a login page after a redirect)', 200, undefined, { kind: 'unreachable' }],
-    ['500', 500, { error: 'oops' }, { kind: 'unreachable' }],
-    ['503 store_unavailable', 503, { error: 'store_unavailable' }, { kind: 'unreachable' }],
-    ['400 invalid_request', 400, { error: 'invalid_request' }, { kind: 'unreachable' }],
-    ['a JSON array', 200, [1, 2], { kind: 'unreachable' }],
-    ['{}: reached, but nothing known', 200, {}, { kind: 'answer', view: {} }],
+    ['401 from a proxy, as HTML', 401, undefined, { type: 'ended', reason: 'unauthenticated' }],
+    ['HTML (a login page after a redirect)', 200, undefined, { type: 'unreachable' }],
+    ['500', 500, { error: 'oops' }, { type: 'unreachable' }],
+    ['503 store_unavailable', 503, { error: 'store_unavailable' }, { type: 'unreachable' }],
+    ['400 invalid_request', 400, { error: 'invalid_request' }, { type: 'unreachable' }],
+    ['a JSON array', 200, [1, 2], { type: 'unreachable' }],
+    ['{}: reached, but nothing known', 200, {}, { type: 'answer', view: {} }],
     [
       'huge numbers are ignored',
       200,
       { idleFor: 1e308, warnAfter: 1e307, expireAfter: 1e308, expiresIn: Number.MAX_VALUE },
-      { kind: 'answer', view: {} },
+      { type: 'answer', view: {} },
     ],
     [
       'negative idleFor is ignored',
       200,
       { idleFor: -5, warnAfter: 20, expireAfter: 30 },
-      { kind: 'answer', view: { warnAfter: 20_000, expireAfter: 30_000 } },
+      { type: 'answer', view: { warnAfter: 20_000, expireAfter: 30_000 } },
     ],
     [
       'numbers as strings are ignored',
       200,
       { idleFor: '3', warnAfter: '20', expireAfter: 30 },
-      { kind: 'answer', view: {} },
+      { type: 'answer', view: {} },
     ],
     [
       'warnAfter not before expireAfter is ignored',
       200,
       { warnAfter: 30, expireAfter: 20 },
-      { kind: 'answer', view: {} },
+      { type: 'answer', view: {} },
     ],
     [
       'warnAfter 0 is ignored',
       200,
       { warnAfter: 0, expireAfter: 20 },
-      { kind: 'answer', view: {} },
+      { type: 'answer', view: {} },
     ],
   ])('%s', (_name, status, body, outcome) => {
     expect(readPing(status, body)).toEqual(outcome)
@@ -82,7 +82,7 @@ describe('requests', () => {
       },
     })
     expect(await server.ping(12_345.6)).toEqual({
-      kind: 'answer',
+      type: 'answer',
       view: { idleFor: 1000, warnAfter: 20_000, expireAfter: 30_000, expiresIn: 60_000 },
     })
     await server.logout()
@@ -123,7 +123,7 @@ describe('requests', () => {
         throw new TypeError('Failed to fetch')
       },
     })
-    expect(await down.ping(0)).toEqual({ kind: 'unreachable' })
+    expect(await down.ping(0)).toEqual({ type: 'unreachable' })
     // A logout that did not reach the server is to be retried.
     await expect(down.logout()).resolves.toBe(false)
     const broken = connect({
@@ -134,7 +134,7 @@ describe('requests', () => {
       },
       fetch: async () => Response.json({}),
     })
-    expect(await broken.ping(0)).toEqual({ kind: 'unreachable' })
+    expect(await broken.ping(0)).toEqual({ type: 'unreachable' })
     const hung = connect({
       pingUrl: '/p',
       logoutUrl: null,
@@ -148,7 +148,7 @@ describe('requests', () => {
     })
     const outcome = hung.ping(0)
     await vi.advanceTimersByTimeAsync(REQUEST_TIMEOUT)
-    expect(await outcome).toEqual({ kind: 'unreachable' })
+    expect(await outcome).toEqual({ type: 'unreachable' })
     expect(vi.getTimerCount()).toBe(0)
   })
 

@@ -1,13 +1,13 @@
 import { REQUEST_TIMEOUT, type ServerView } from './machine.ts'
 import type { HeadersOption } from './options.ts'
 
-/** What a ping came back with. */
+/** What a ping came back with: the machine's event for it, but for the times (ward-network.ts). */
 export type PingOutcome =
-  | { kind: 'answer'; view: ServerView }
+  | { type: 'answer'; view: ServerView }
   /** 401: the server has ended the session (or never knew it). */
-  | { kind: 'ended'; reason: string }
+  | { type: 'ended'; reason: string }
   /** Network error, timeout, 5xx, or an answer that is not the JSON we expect: retry later. */
-  | { kind: 'unreachable' }
+  | { type: 'unreachable' }
 
 export interface Server {
   ping(idleFor: number): Promise<PingOutcome>
@@ -50,15 +50,15 @@ export const endReason = (body: unknown): string =>
  * Turns a ping response into an outcome. Nothing the server sends can throw here: fields that
  * are missing, negative, non-finite or inconsistent are simply unknown.
  * @example
- * readPing(200, { idleFor: 3, warnAfter: 20, expireAfter: 30, expiresIn: 3600 }).kind // 'answer'
- * readPing(401, { error: 'session_ended', reason: 'revoked' }) // { kind: 'ended', reason: 'revoked' }
+ * readPing(200, { idleFor: 3, warnAfter: 20, expireAfter: 30, expiresIn: 3600 }).type // 'answer'
+ * readPing(401, { error: 'session_ended', reason: 'revoked' }) // { type: 'ended', reason: 'revoked' }
  */
 export function readPing(status: number, body: unknown): PingOutcome {
   if (status === 401) {
     const ended = isRecord(body) && body.error === 'session_ended'
-    return { kind: 'ended', reason: ended ? endReason(body) : 'unauthenticated' }
+    return { type: 'ended', reason: ended ? endReason(body) : 'unauthenticated' }
   }
-  if (status < 200 || status > 299 || !isRecord(body)) return { kind: 'unreachable' }
+  if (status < 200 || status > 299 || !isRecord(body)) return { type: 'unreachable' }
   const view: ServerView = {}
   const idleFor = duration(body.idleFor)
   if (idleFor !== undefined) view.idleFor = idleFor
@@ -75,7 +75,7 @@ export function readPing(status: number, body: unknown): PingOutcome {
   }
   const expiresIn = duration(body.expiresIn)
   if (expiresIn !== undefined) view.expiresIn = expiresIn
-  return { kind: 'answer', view }
+  return { type: 'answer', view }
 }
 
 export function json(text: string): unknown {
@@ -120,7 +120,7 @@ export function connect(options: ServerOptions): Server {
         const { status, body: answer } = await send(options.pingUrl, { body })
         return readPing(status, answer)
       } catch {
-        return { kind: 'unreachable' }
+        return { type: 'unreachable' }
       }
     },
     async logout() {

@@ -3,15 +3,8 @@ import { FOLLOWER_GRACE, type Shared, type ShareMessage, type Status } from './m
 import { type Channel, type ChannelApi, type LeaderElector, NATIVE_API } from './native-channel.ts'
 import type { ChannelType } from './options.ts'
 
-/**
- * A message between tabs: what the ward shares, the roster's own `hello` and `bye`, and
- * `unconfirmed`: the logout request that ends the session did not get through (yet).
- */
-export type TabMessage =
-  | ShareMessage
-  | { type: 'hello' }
-  | { type: 'bye' }
-  | { type: 'unconfirmed' }
+/** A message between tabs: what the ward shares, and the roster's own `hello` and `bye`. */
+export type TabMessage = ShareMessage | { type: 'hello' } | { type: 'bye' }
 
 type Envelope = TabMessage & { from: string }
 

@@ -1,32 +1,30 @@
 import { mediaPlaying, watchActivity, watchMedia } from './activity.ts'
 import { explain } from './debug.ts'
 import type { Dialog, DialogOptions } from './dialog.ts'
-import { loadEvents } from './events-loader.ts'
-import { leave } from './leaving.ts'
 import { watchLifecycle } from './lifecycle.ts'
 import {
-  COUNTDOWN_MARGIN,
   countdown,
   type Effect,
   type MachineEvent,
   type MachineState,
   nextCheck,
   STOPPED,
-  shared,
   step,
 } from './machine.ts'
 import {
   type ExpireDetail,
   type PauseDetail,
+  type ResolvedOptions,
   redirectUrl,
-  resolveOptions,
-  type SessionWardOptions,
   type StateDetail,
   type WardState,
   type WarnDetail,
 } from './options.ts'
-import { connect, type Server } from './server.ts'
-import { joinTabs, type TabMessage, type Tabs } from './tabs.ts'
+import type { Tabs } from './tabs.ts'
+import { joinChannel } from './ward-channel.ts'
+import { type Countdown, createVeil, emit, leavePage, showCountdown } from './ward-dom.ts'
+import { createNetwork, type Network } from './ward-network.ts'
+import { type Alarm, createAlarm } from './ward-timers.ts'
 
 /** A running (or stoppable) ward; see {@link createSessionWard}. */
 export interface SessionWard {
@@ -73,21 +71,17 @@ export interface SessionWard {
   isLeader(): boolean
 }
 
-export { LOGOUT_WAIT } from './leaving.ts'
+export { LOGOUT_WAIT } from './machine.ts'
 
-/** setTimeout runs a longer delay at once, so long waits are checked in steps. */
-const MAX_DELAY = 2 ** 31 - 1
-
+/** One run of the ward, from `start()` to the end of its session or `stop()`. */
 interface Run {
+  network: Network
   tabs: Tabs
-  /** The tab left the channel when it froze; it rejoins when it resumes. */
+  /** The tab left the channel when it froze; it joins again when it wakes. */
   frozen: boolean
-  /** Closes the events channel this tab holds. */
-  unlisten: (() => void) | null
-  server: Server
   dialog: Dialog | null
-  timer: ReturnType<typeof setTimeout> | undefined
-  ticker: ReturnType<typeof setTimeout> | undefined
+  countdown: Countdown | null
+  alarm: Alarm
   unwatch: Array<() => void>
 }
 
@@ -98,70 +92,31 @@ interface Run {
 export type MakeDialog = (doc: Document, options: DialogOptions) => Dialog
 
 /**
- * Creates a ward (`createSessionWard` of either entry): options are validated here (a clear
- * TypeError on bad input); nothing touches the DOM until `start()`, so importing and
- * constructing are safe during server rendering. `makeDialog` builds the warning dialog when
- * the `dialog` option is on; null: the app shows the warning itself, as with `dialog: false`.
+ * Creates a ward (`createSessionWard` of either entry) on options its entry validated (each
+ * words the errors its own way: options.ts); nothing touches the DOM until `start()`, so
+ * importing and constructing are safe during server rendering. `makeDialog` builds the warning
+ * dialog when the `dialog` option is on; null: the app shows the warning itself, as with
+ * `dialog: false`. The machine (machine.ts) decides; this only performs its effects, through
+ * the parts that drive the timers (ward-timers.ts), the network (ward-network.ts), the channel
+ * between tabs (ward-channel.ts) and the page (ward-dom.ts).
  * @example
- * const ward = createWard({ pingUrl: '/session/ping', onWarn: ({ remaining }) => console.log(remaining) }, null)
+ * const ward = createWard(readOptions({ pingUrl: '/session/ping' }, briefly), null)
  * ward.start()
  */
-export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | null): SessionWard {
-  const options = resolveOptions(input)
+export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | null): SessionWard {
   let state: MachineState = STOPPED
   let run: Run | null = null
+  /** The run whose session ended and that still owes its logout (`leave` in machine.ts). */
+  let leaving: Run | null = null
   /** What holds this tab paused: the app, media, each pending request. Kept over stop/start. */
   const holders = new Set<unknown>()
-  /** The page is hidden until the server answers (see `veil`). */
-  let veiled = false
-
+  const veil = createVeil()
   const now = (): number => Date.now()
-
-  /**
-   * Hides the whole page (`visibility: hidden` on `<html>`, which also keeps it from taking
-   * input) or shows it again. A page back from the back/forward cache stays hidden until the
-   * server has answered: it may show a session that ended while it was cached.
-   */
-  function veil(hidden: boolean): void {
-    // Only what it hid: the app's own inline style on <html> is left alone.
-    if (hidden || veiled) document.documentElement.style.visibility = hidden ? 'hidden' : ''
-    veiled = hidden
-  }
-  const fetcher = (): typeof fetch => options.fetch ?? ((url, init) => fetch(url, init))
-
-  function emit<T>(name: string, detail: T, callback?: (detail: T) => void): void {
-    try {
-      callback?.(detail)
-    } catch (error) {
-      console.error(`sessionward: on${name} threw`, error)
-    }
-    window.dispatchEvent(new CustomEvent(`sessionward:${name}`, { detail }))
-  }
-
-  function getRemaining(): number {
-    return Math.ceil(countdown(state, now()) / 1000)
-  }
-
-  /**
-   * Draws the dialog, and again when its whole seconds change: on the countdown's own seconds,
-   * not a free-running interval, so every tab shows the same number at the same moment.
-   */
-  function render(current: Run): void {
-    clearTimeout(current.ticker)
-    if (state.status !== 'warning') {
-      current.dialog?.hide()
-      return
-    }
-    const left = countdown(state, now())
-    current.dialog?.show(left, state.expireAfter - state.warnAfter - COUNTDOWN_MARGIN)
-    if (current.dialog !== null && left > 0) {
-      current.ticker = setTimeout(() => render(current), left % 1000 || 1000)
-    }
-  }
+  const getRemaining = (): number => Math.ceil(countdown(state, now()) / 1000)
 
   function announce(previous: WardState): void {
     const status = state.status
-    if (run !== null) render(run)
+    run?.countdown?.draw()
     emit<StateDetail>('state', { state: status, previous }, options.onStateChange)
     if (status === 'warning')
       emit<WarnDetail>('warn', { remaining: getRemaining() }, options.onWarn)
@@ -178,12 +133,10 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
     leader: current.tabs.elected(),
   })
 
+  /** Sets the timer for the next deadline: the run's, or those of a logout still owed. */
   function schedule(): void {
-    if (run === null) return
-    clearTimeout(run.timer)
-    const at = nextCheck(state, run.tabs.delay(), run.tabs.elected())
-    run.timer =
-      at === null ? undefined : setTimeout(check, Math.min(Math.max(0, at - now()), MAX_DELAY))
+    if (run !== null) run.alarm.set(nextCheck(state, run.tabs.delay(), run.tabs.elected()))
+    else leaving?.alarm.set(nextCheck(state, 0))
   }
 
   function advance(event: MachineEvent): void {
@@ -218,6 +171,7 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
     // A playing element removed from the page pauses without an event the document sees.
     if (options.media && run !== null) hold('media', mediaPlaying(document))
     if (run !== null) apply({ ...tick(run), ask })
+    else if (leaving !== null) apply({ type: 'check', now: now(), delay: 0 })
   }
 
   /** Tells the machine whether this tab is hidden; the leader tells the other tabs too. */
@@ -227,99 +181,45 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
   }
 
   function perform(effect: Effect): void {
-    const current = run
+    const current = run ?? leaving
     if (current === null) return
-    if (effect.type === 'ping') void ping(current, state.lastPingAt, effect.idleFor)
-    else if (effect.type === 'share') current.tabs.post(effect.message)
-    else if (effect.type === 'listen') open(current)
-    else if (effect.type === 'unlisten') close(current)
+    const { network, tabs } = current
+    if (effect.type === 'ping') network.ping(state.lastPingAt, effect.idleFor)
+    else if (effect.type === 'share') tabs.post(effect.message)
+    else if (effect.type === 'listen') network.listen()
+    else if (effect.type === 'unlisten') network.unlisten()
     else if (effect.type === 'veil') veil(effect.hidden)
-    else {
+    else if (effect.type === 'logout') network.logout()
+    else if (effect.type === 'close') tabs.close()
+    else if (effect.type === 'end') {
       run = null
+      leaving = current
       release(current)
-      void leave(
-        {
-          server: current.server,
-          tabs: current.tabs,
-          shared: () => shared(state),
-          restarted: () => run !== null,
-          destination: () =>
-            run === null && options.redirectTo && state.status === 'expired'
-              ? redirectUrl(options.redirectTo, state.reason ?? 'idle')
-              : null,
-          navigate: options.navigate ?? ((url) => window.location.assign(url)),
-          veil,
-        },
-        effect,
-      )
+    } else {
+      leaving = null
+      void leave()
     }
   }
 
-  /**
-   * Opens the events channel. Its code (the streamed fetch, the SSE parsing) is a chunk of its
-   * own, loaded when the leader first opens the channel: no page waits for it, and followers
-   * never load it. A chunk that cannot load is a channel that failed: pings go on.
-   */
-  function open(current: Run): void {
-    close(current)
-    let closed = false
-    let stop = (): void => {}
-    current.unlisten = () => {
-      closed = true
-      stop()
-    }
-    const events = (event: MachineEvent): void => {
-      if (!closed && run === current) apply(event)
-    }
-    loadEvents().then(
-      ({ listen }) => {
-        if (closed) return
-        stop = listen({
-          url: options.eventsUrl as string,
-          headers: options.headers,
-          fetch: fetcher(),
-          onPolicy: (warnAfter, expireAfter) =>
-            events({ type: 'policy', now: now(), warnAfter, expireAfter }),
-          onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
-          onLost: () => events({ type: 'lost', now: now() }),
-        })
-      },
-      () => events({ type: 'lost', now: now() }),
-    )
+  /** The logout is settled: to `redirectTo` with the reason, unless the app stopped or restarted. */
+  async function leave(): Promise<void> {
+    // After the end has been announced: listeners see it before the page goes.
+    await undefined
+    const to = options.redirectTo
+    if (run !== null || !to || state.status !== 'expired') return veil(false)
+    const navigate = options.navigate ?? ((url) => window.location.assign(url))
+    leavePage(redirectUrl(to, state.reason ?? 'idle'), navigate, veil, () => run !== null)
   }
 
-  function close(current: Run): void {
-    current.unlisten?.()
-    current.unlisten = null
-  }
-
-  async function ping(current: Run, sentAt: number, idleFor: number): Promise<void> {
-    const outcome = await current.server.ping(idleFor)
-    if (run !== current) return
-    if (outcome.kind === 'answer') apply({ type: 'answer', now: now(), sentAt, view: outcome.view })
-    else if (outcome.kind === 'ended') apply({ type: 'ended', now: now(), reason: outcome.reason })
-    else apply({ type: 'unreachable', now: now() })
-  }
-
+  /** Stops watching: every listener and timer of the run, and its dialog. */
   function release(current: Run): void {
-    close(current)
-    clearTimeout(current.timer)
-    clearTimeout(current.ticker)
+    current.network.unlisten()
+    current.alarm.clear()
+    current.countdown?.stop()
     for (const unwatch of current.unwatch) unwatch()
     // Media that plays on when the ward starts again is found again then.
     holders.delete('media')
     current.dialog?.destroy()
-  }
-
-  /**
-   * Another tab's message, as an event of the machine: it happened there (`remote`), and this
-   * tab's election decides whether it answers a `hello` as the leader. `bye` only tells the
-   * roster (tabs.ts) who is left.
-   */
-  function receive(current: Run, message: TabMessage): void {
-    if (run !== current || message.type === 'bye') return
-    const heard = { ...message, now: now(), remote: true, leader: current.tabs.elected() }
-    apply(heard)
   }
 
   /** `holder` starts (`held`) or stops holding the ward; the machine hears when that flips. */
@@ -342,91 +242,105 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
     apply({ type: 'activity', at, now: at, extend, remote: false })
   }
 
-  return {
-    start() {
-      if (run !== null) return
-      if (typeof window === 'undefined') {
-        throw new TypeError('sessionward: start() needs a browser window')
-      }
-      const dialog =
-        options.dialog && makeDialog
-          ? makeDialog(document, {
-              texts: options.texts,
-              locale: options.locale,
-              nonce: options.nonce,
-              onStay: () => local(true),
-              onLogout: () => apply({ type: 'logout', now: now() }),
-            })
-          : null
-      const join = (): Tabs =>
-        joinTabs({
-          name: options.channelName,
-          type: options.channelType,
-          onMessage: (message) => receive(current, message),
-          onLeader: () => {
-            if (run === current) visibility(current)
-          },
-        })
-      const current: Run = {
-        server: connect({
-          pingUrl: options.pingUrl,
-          logoutUrl: options.logoutUrl,
-          headers: options.headers,
-          fetch: fetcher(),
-        }),
-        dialog,
-        tabs: join(),
-        frozen: false,
-        unlisten: null,
-        timer: undefined,
-        ticker: undefined,
-        unwatch: [],
-      }
-      run = current
-      current.unwatch.push(
-        // While the dialog is open only an answer in it (or the app) dismisses the warning: a
-        // wheel turned over the backdrop or a key pressed in it is not one (react-idle-timer
-        // ignores activity while prompted). Headless, the app decides and page activity counts.
-        watchActivity(
-          window,
-          () => local(false),
-          () => dialog?.isOpen() ?? false,
-          options.activityEvents,
-        ),
-        watchLifecycle(
-          window,
-          (resumed, restored) => {
-            // A frozen tab may have missed messages: ask the others where things stand
-            // (joining again says hello too).
-            if (current.frozen) current.tabs = join()
-            else if (resumed) current.tabs.post({ type: 'hello' })
-            current.frozen = false
-            visibility(current)
-            // Back from the back/forward cache: the server, not this page, says if it is live;
-            // until it has, nothing of the page shows (the machine veils it).
-            check(restored)
-          },
-          () => {
-            // A frozen leader would keep its lock and its stream, delivering nothing: leaving
-            // the channel hands both to another tab at once.
-            current.tabs.close()
-            current.frozen = true
-            check()
-          },
-        ),
+  /**
+   * Watches the page for a run: activity, the tab's life (frozen, woken, restored: `rejoin`
+   * joins the channel again), media.
+   */
+  function watch(current: Run, rejoin: () => Tabs): void {
+    const { dialog, unwatch } = current
+    unwatch.push(
+      // While the dialog is open only an answer in it (or the app) dismisses the warning: a
+      // wheel turned over the backdrop or a key pressed in it is not one (react-idle-timer
+      // ignores activity while prompted). Headless, the app decides and page activity counts.
+      watchActivity(
+        window,
+        () => local(false),
+        () => dialog?.isOpen() ?? false,
+        options.activityEvents,
+      ),
+      watchLifecycle(
+        window,
+        (resumed, restored) => {
+          // A frozen tab may have missed messages: it asks the others where things stand
+          // (joining again says hello too).
+          if (current.frozen) current.tabs = rejoin()
+          else if (resumed) current.tabs.post({ type: 'hello' })
+          current.frozen = false
+          visibility(current)
+          // Back from the back/forward cache: the server, not this page, says if it is live;
+          // until it has, nothing of the page shows (the machine veils it).
+          check(restored)
+        },
+        () => {
+          // A frozen leader would keep its lock and its stream, delivering nothing: leaving
+          // the channel hands both to another tab at once.
+          current.tabs.close()
+          current.frozen = true
+          check()
+        },
+      ),
+    )
+    if (options.media) unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
+  }
+
+  function start(): void {
+    if (run !== null) return
+    if (typeof window === 'undefined') {
+      throw new TypeError('sessionward: start() needs a browser window')
+    }
+    // A new session here: the last one's logout is no longer owed (a retry would end this one).
+    leaving?.alarm.clear()
+    leaving?.tabs.close()
+    leaving = null
+    const dialog =
+      options.dialog && makeDialog
+        ? makeDialog(document, {
+            texts: options.texts,
+            locale: options.locale,
+            nonce: options.nonce,
+            onStay: () => local(true),
+            onLogout: () => apply({ type: 'logout', now: now() }),
+          })
+        : null
+    // What this run hears: the network's outcomes while it runs or owes its logout; the other
+    // tabs' messages while it runs.
+    const owed = (event: MachineEvent): void => {
+      if (run === current || leaving === current) apply(event)
+    }
+    const rejoin = (): Tabs =>
+      joinChannel(
+        options,
+        (event) => {
+          if (run === current) apply(event)
+        },
+        () => {
+          if (run === current) visibility(current)
+        },
       )
-      if (options.media)
-        current.unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
-      apply({
-        type: 'start',
-        now: now(),
-        warnAfter: options.warnAfter,
-        expireAfter: options.expireAfter,
-        events: options.eventsUrl !== null,
-      })
-      if (holders.size > 0) pauseIfHeld()
-      visibility(current)
-    },
+    const current: Run = {
+      network: createNetwork(options, owed),
+      tabs: rejoin(),
+      frozen: false,
+      dialog,
+      countdown: dialog && showCountdown(dialog, () => state),
+      alarm: createAlarm(check),
+      unwatch: [],
+    }
+    run = current
+    watch(current, rejoin)
+    apply({
+      type: 'start',
+      now: now(),
+      warnAfter: options.warnAfter,
+      expireAfter: options.expireAfter,
+      events: options.eventsUrl !== null,
+    })
+    if (holders.size > 0) pauseIfHeld()
+    visibility(current)
+  }
+
+  return {
+    start,
     stop() {
       veil(false)
       const previous = state.status
@@ -435,7 +349,8 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
         run.tabs.close()
         run = null
       }
-      state = STOPPED
+      // A logout still owed goes on (machine.ts, `stop`).
+      state = step(state, { type: 'stop' }).state
       if (previous !== 'stopped') {
         debug(previous, 'stopped (stop)')
         announce(previous)

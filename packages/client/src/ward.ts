@@ -1,5 +1,5 @@
 import { createDialog } from './dialog.ts'
-import type { SessionWardOptions } from './options.ts'
+import { resolveOptions, type SessionWardOptions } from './options.ts'
 import { createWard, type SessionWard } from './ward-core.ts'
 
 export type { SessionWard } from './ward-core.ts'
@@ -14,4 +14,4 @@ export type { SessionWard } from './ward-core.ts'
  * ward.start()
  */
 export const createSessionWard = (input: SessionWardOptions): SessionWard =>
-  createWard(input, createDialog)
+  createWard(resolveOptions(input), createDialog)

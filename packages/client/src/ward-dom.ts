@@ -1,0 +1,87 @@
+import type { Dialog } from './dialog.ts'
+import { COUNTDOWN_MARGIN, countdown, type MachineState } from './machine.ts'
+
+/**
+ * Calls the app's callback (an error in it is reported, not thrown into the ward) and
+ * dispatches the same detail as `sessionward:<name>` on `window`.
+ * @example
+ * emit('warn', { remaining: 58 }, options.onWarn)
+ */
+export function emit<T>(name: string, detail: T, callback?: (detail: T) => void): void {
+  try {
+    callback?.(detail)
+  } catch (error) {
+    console.error(`sessionward: on${name} threw`, error)
+  }
+  window.dispatchEvent(new CustomEvent(`sessionward:${name}`, { detail }))
+}
+
+/**
+ * Hides the whole page (`visibility: hidden` on `<html>`, which also keeps it from taking
+ * input) or shows it again: the `veil` effect. A page back from the back/forward cache stays
+ * hidden until the server has answered: it may show a session that ended while it was cached.
+ * @example
+ * const veil = createVeil()
+ * veil(true)
+ */
+export function createVeil(): (hidden: boolean) => void {
+  let veiled = false
+  return (hidden) => {
+    // Only what it hid: the app's own inline style on <html> is left alone.
+    if (hidden || veiled) document.documentElement.style.visibility = hidden ? 'hidden' : ''
+    veiled = hidden
+  }
+}
+
+/** The dialog's countdown (see {@link showCountdown}). */
+export interface Countdown {
+  /** Shows the state as it is now: the dialog while warning, else hidden. */
+  draw(): void
+  stop(): void
+}
+
+/**
+ * Draws the dialog, and again when its whole seconds change: on the countdown's own seconds,
+ * not a free-running interval, so every tab shows the same number at the same moment.
+ * @example
+ * const view = showCountdown(dialog, () => state)
+ * view.draw() // after every change of status
+ */
+export function showCountdown(dialog: Dialog, state: () => MachineState): Countdown {
+  let ticker: ReturnType<typeof setTimeout> | undefined
+  const draw = (): void => {
+    clearTimeout(ticker)
+    const s = state()
+    if (s.status !== 'warning') {
+      dialog.hide()
+      return
+    }
+    const left = countdown(s, Date.now())
+    dialog.show(left, s.expireAfter - s.warnAfter - COUNTDOWN_MARGIN)
+    if (left > 0) ticker = setTimeout(draw, left % 1000 || 1000)
+  }
+  return { draw, stop: () => clearTimeout(ticker) }
+}
+
+/**
+ * The `leave` effect with a destination: goes there. The back button may restore this page,
+ * signed-in content and all, from the back/forward cache: it is hidden as it goes in (not
+ * before: `navigate` may be an app's router, which keeps this document), and leaves again at
+ * once, unless a new session started here (`restarted`).
+ * @example
+ * leavePage('/login?reason=idle', (url) => location.assign(url), veil, () => false)
+ */
+export function leavePage(
+  url: string,
+  navigate: (url: string) => void,
+  veil: (hidden: boolean) => void,
+  restarted: () => boolean,
+): void {
+  window.addEventListener('pagehide', (event) => {
+    if (event.persisted) veil(true)
+  })
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted && !restarted()) navigate(url)
+  })
+  navigate(url)
+}

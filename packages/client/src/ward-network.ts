@@ -1,0 +1,78 @@
+import { loadEvents } from './events-loader.ts'
+import type { MachineEvent } from './machine.ts'
+import type { ResolvedOptions } from './options.ts'
+import { connect } from './server.ts'
+
+/** The ward's requests and its events channel, each outcome told as an event of the machine. */
+export interface Network {
+  /** The `ping` effect: `sentAt` is the ping's time (`lastPingAt`), `idleFor` the idle time. */
+  ping(sentAt: number, idleFor: number): void
+  /** The `logout` effect: one logout request; its answer is a `loggedOut` event. */
+  logout(): void
+  /** The `listen` effect: opens the events channel. */
+  listen(): void
+  /** The `unlisten` effect, and the end of a run: closes it. */
+  unlisten(): void
+}
+
+/**
+ * The network side of one run of the ward. `deliver` hands each outcome to the machine (the ward
+ * drops it once this run is over). The events channel's code (the streamed fetch, the SSE
+ * parsing) is a chunk of its own, loaded when the leader first opens the channel: no page waits
+ * for it, and followers never load it. A chunk that cannot load is a channel that failed: pings
+ * go on.
+ * @example
+ * const network = createNetwork(options, apply)
+ * network.ping(Date.now(), 0)
+ */
+export function createNetwork(
+  options: ResolvedOptions,
+  deliver: (event: MachineEvent) => void,
+): Network {
+  const fetcher = options.fetch ?? ((url, init) => fetch(url, init))
+  const server = connect({ ...options, fetch: fetcher })
+  const now = (): number => Date.now()
+  let unlisten = (): void => {}
+
+  return {
+    async ping(sentAt, idleFor) {
+      const outcome = await server.ping(idleFor)
+      // Every outcome carries when its ping went out (`sentAt`): the machine reads it on an
+      // answer, and the `debug` line shows it with the others.
+      const event = { ...outcome, now: now(), sentAt }
+      deliver(event)
+    },
+    async logout() {
+      // After the end has been announced (the effect is performed before), and each retry alike.
+      await undefined
+      const done = await server.logout()
+      deliver({ type: 'loggedOut', now: now(), done })
+    },
+    listen() {
+      unlisten()
+      let closed = false
+      let stop = (): void => {}
+      unlisten = () => {
+        closed = true
+        stop()
+      }
+      const events = (event: MachineEvent): void => {
+        if (!closed) deliver(event)
+      }
+      const lost = (): void => events({ type: 'lost', now: now() })
+      loadEvents().then(({ listen }) => {
+        if (closed) return
+        stop = listen({
+          url: options.eventsUrl as string,
+          headers: options.headers,
+          fetch: fetcher,
+          onPolicy: (warnAfter, expireAfter) =>
+            events({ type: 'policy', now: now(), warnAfter, expireAfter }),
+          onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
+          onLost: lost,
+        })
+      }, lost)
+    },
+    unlisten: () => unlisten(),
+  }
+}
