@@ -12,7 +12,10 @@ import type {
   StateDetail,
   WarnDetail,
 } from './options.ts'
+import type { NewDeviceDetail } from './new-device-detail.ts'
 import { createWard, type SessionWard } from './ward-core.ts'
+
+export type { NewDeviceDetail } from './new-device-detail.ts'
 
 export type {
   ChannelType,
@@ -46,5 +49,7 @@ declare global {
     'sessionward:expire': CustomEvent<ExpireDetail>
     'sessionward:state': CustomEvent<StateDetail>
     'sessionward:pause': CustomEvent<PauseDetail>
+    /** A sign-in from a device the user never used (issue 23): see README "New-device sign-ins". */
+    'sessionward:new-device': CustomEvent<NewDeviceDetail>
   }
 }

@@ -85,6 +85,12 @@ export interface SessionWardOptions {
   activityEvents?: readonly string[]
   /** `true`: a playing `<video>` or `<audio>` holds the ward paused (see `pause()`). */
   media?: boolean
+  /**
+   * `true`: a locked screen ends the session in every tab (reason `screen_lock`), where the
+   * browser has the Idle Detection API (Chromium, after `ward.requestScreenLockPermission()` in a
+   * click). Elsewhere it does nothing (and says so once with `debug`).
+   */
+  endOnScreenLock?: boolean
   /** `true`: one `console.debug` line per state change, with its cause. */
   debug?: boolean
   onWarn?: (detail: WarnDetail) => void
@@ -181,6 +187,7 @@ const OPTIONS: Record<string, [check: (value: unknown) => boolean, wording: stri
     'a non-empty array of strings',
   ],
   media: [isFlag, 'true or false'],
+  endOnScreenLock: [isFlag, 'true or false'],
   debug: [isFlag, 'true or false'],
   onWarn: [isFunction, 'a function'],
   onActive: [isFunction, 'a function'],

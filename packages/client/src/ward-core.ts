@@ -2,6 +2,7 @@ import { mediaPlaying, watchActivity, watchMedia } from './activity.ts'
 import { explain } from './debug.ts'
 import type { Dialog, DialogOptions } from './dialog.ts'
 import { loadEvents } from './events-loader.ts'
+import { loadExtras } from './extras-loader.ts'
 import { leave } from './leaving.ts'
 import { watchLifecycle } from './lifecycle.ts'
 import {
@@ -71,6 +72,13 @@ export interface SessionWard {
   whilePending<T>(work: Promise<T>): Promise<T>
   /** True while this tab is the one that pings the server (false when not running). */
   isLeader(): boolean
+  /**
+   * Asks for the Idle Detection permission `endOnScreenLock` needs (Chromium): call it from a
+   * click handler. True when granted; false where the browser has no such API or it was refused.
+   * @example
+   * button.addEventListener('click', () => ward.requestScreenLockPermission())
+   */
+  requestScreenLockPermission(): Promise<boolean>
 }
 
 export { LOGOUT_WAIT } from './leaving.ts'
@@ -282,6 +290,9 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
             events({ type: 'policy', now: now(), warnAfter, expireAfter }),
           onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
           onLost: () => events({ type: 'lost', now: now() }),
+          // New-device sign-ins (issue 23): read and shown by a module loaded on the first one.
+          onNewDevice: (data) =>
+            loadExtras().then((extras) => extras.heard(data, options, !!current.dialog)),
         })
       },
       () => events({ type: 'lost', now: now() }),
@@ -417,6 +428,16 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
       )
       if (options.media)
         current.unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
+      // A locked screen ends the session in every tab, as a server end would (screen-lock.ts).
+      if (options.endOnScreenLock)
+        loadExtras().then((extras) => {
+          if (run === current)
+            current.unwatch.push(
+              extras.watchScreenLock(options, () =>
+                apply({ type: 'ended', now: now(), reason: 'screen_lock' }),
+              ),
+            )
+        })
       apply({
         type: 'start',
         now: now(),
@@ -456,5 +477,6 @@ export function createWard(input: SessionWardOptions, makeDialog: MakeDialog | n
       return work.finally(() => hold(holder, false))
     },
     isLeader: () => run?.tabs.isLeader() === true,
+    requestScreenLockPermission: () => loadExtras().then((extras) => extras.askPermission()),
   }
 }
