@@ -5,6 +5,8 @@
  * The full entry is this plus the dialog. Importing this module touches no DOM; `ward.start()`
  * does.
  */
+
+import type { NewDeviceDetail } from './new-device-detail.ts'
 import type {
   ExpireDetail,
   PauseDetail,
@@ -12,7 +14,6 @@ import type {
   StateDetail,
   WarnDetail,
 } from './options.ts'
-import type { NewDeviceDetail } from './new-device-detail.ts'
 import { createWard, type SessionWard } from './ward-core.ts'
 
 export type { NewDeviceDetail } from './new-device-detail.ts'

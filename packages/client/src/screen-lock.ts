@@ -43,12 +43,14 @@ export function watchScreenLock({ debug }: { debug?: boolean }, onLock: () => vo
   }
   const abort = new AbortController()
   const detector = new Detector()
-  detector.addEventListener('change', () => {
+  const check = (): void => {
     if (detector.screenState === 'locked') onLock()
-  })
+  }
+  detector.addEventListener('change', check)
   const begin = (): void => {
     waiting.delete(begin)
-    detector.start({ threshold: THRESHOLD, signal: abort.signal }).catch(() => {
+    // Locked already when the watch starts (a tab opened on a locked screen): ended as well.
+    detector.start({ threshold: THRESHOLD, signal: abort.signal }).then(check, () => {
       if (abort.signal.aborted) return
       waiting.add(begin)
       sayOnce(debug, 'no permission yet: call ward.requestScreenLockPermission() from a click')
