@@ -137,7 +137,8 @@ export function showNotice(
   notice.append(message, actions)
   stackOf(doc, options.nonce).append(notice)
   setTimeout(() => {
-    message.textContent = sentence
+    // Unless an answer came first (and said what happened).
+    message.textContent ||= sentence
   })
 
   const busy = (on: boolean): void => {

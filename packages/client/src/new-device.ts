@@ -22,7 +22,8 @@ export function readNewDevice(
 ): NewDeviceDetail | null {
   const { sessionId, browser, os, signedInAt, held } = Object(data)
   const at = new Date(signedInAt)
-  if (!/^[\w-]{1,64}$/.test(sessionId) || Number.isNaN(at.getTime())) return null
+  if (typeof sessionId !== 'string' || !/^[\w-]{1,64}$/.test(sessionId)) return null
+  if (Number.isNaN(at.getTime())) return null
   return {
     sessionId,
     browser: text(browser),
