@@ -146,6 +146,7 @@ describe('useNewDevice', () => {
     const seen: { dismiss(): void; text(): string } = { dismiss() {}, text: () => '' }
     const Notice = defineComponent({
       setup() {
+        // biome-ignore lint/correctness/useHookAtTopLevel: a Vue composable, called in setup()
         const { notice, dismiss } = useNewDevice()
         seen.dismiss = dismiss
         return () => h('p', notice.value ? `New sign-in: ${notice.value.browser}` : 'none')
