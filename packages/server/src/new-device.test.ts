@@ -439,6 +439,42 @@ onEachDatabase((open) => {
     expect(seen.reports.map((r) => r.session?.id)).toEqual([stranger.id])
   })
 
+  it('"Not you?" with the session cookie from another origin is refused (CSRF): nothing ends', async () => {
+    const { t } = await app()
+    const mine = await signIn(t, 'alice', null)
+    const stranger = await signIn(t, 'alice', null, FIREFOX_120)
+    const login = await t.app.request('/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': CHROME_120,
+        cookie: `${DEVICE_COOKIE}=${mine.device}`,
+      },
+    })
+    const cookie = login.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('__Host-sessionward='))
+      ?.split(';')[0] as string
+    const path = `/session/sessions/${stranger.id}/report`
+    const forged = await t.call(path, {
+      method: 'POST',
+      headers: { cookie, origin: 'https://evil.example' },
+    })
+    expect(forged.status).toBe(403)
+    expect(await forged.json()).toMatchObject({ error: 'origin_rejected' })
+    expect((await t.call('/api/me', by(stranger))).status).toBe(200)
+    // The same request from the app's own page ends it.
+    const own = await t.call(path, {
+      method: 'POST',
+      headers: { cookie, origin: 'http://localhost', 'sec-fetch-site': 'same-origin' },
+    })
+    expect(own.status).toBe(204)
+    expect(await (await t.call('/api/me', by(stranger))).json()).toMatchObject({
+      reason: 'reported',
+    })
+  })
+
   it('logs no device id and no report token', async () => {
     const { t, seen } = await app()
     const first = await signIn(t, 'alice', null)
