@@ -34,6 +34,8 @@ export const SessionEntity = defineEntity({
     idpIssuer: p.text().nullable(),
     idpSubject: p.text().nullable(),
     idpSessionId: p.text().nullable(),
+    /** Until when a new device's session waits for approval (`newDevice.hold`); null: not held. */
+    heldUntil: p.datetime().nullable(),
   },
   indexes: [
     {

@@ -475,6 +475,103 @@ onEachDatabase((open) => {
     })
   })
 
+  describe('hold mode (newDevice.hold)', () => {
+    const HOLD = { newDevice: { reportUrl: REPORT_URL, hold: true, holdFor: 60 } }
+    const post = (session: SignedIn) => by(session, { method: 'POST' })
+    const ping = (t: TestApp, session: SignedIn) =>
+      t.call('/session/ping', { ...post(session), body: JSON.stringify({ idleFor: 0 }) })
+
+    it('a new device’s session answers only its ping until approved; the notice says it is held', async () => {
+      const { t } = await app(HOLD)
+      const mine = await signIn(t, 'alice', null)
+      const reader = await listen(t, mine)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      const notice = await reader.next()
+      expect(notice?.event).toBe('new-device')
+      expect(JSON.parse(notice?.data ?? '')).toMatchObject({ sessionId: held.id, held: true })
+
+      const refused = await t.call('/api/me', by(held))
+      expect(refused.status).toBe(403)
+      expect(await refused.json()).toEqual({
+        error: 'session_held',
+        message: expect.stringMatching(/waits for approval/),
+      })
+      // Its own heartbeat answers; nothing about the user's other sessions does.
+      expect((await ping(t, held)).status).toBe(200)
+      for (const [path, method] of [
+        ['/session/sessions', 'GET'],
+        [`/session/sessions/${mine.id}`, 'DELETE'],
+        [`/session/sessions/${mine.id}/report`, 'POST'],
+        [`/session/sessions/${held.id}/approve`, 'POST'],
+        ['/session/devices', 'GET'],
+      ] as const) {
+        const response = await t.call(path, by(held, { method }))
+        expect(response.status, `${method} ${path}`).toBe(403)
+        expect(await response.json()).toMatchObject({ error: 'session_held' })
+      }
+      expect((await t.call('/api/me', by(mine))).status).toBe(200)
+      // The user's first device is not held, nor is the same device again.
+      const again = await signIn(t, 'alice', held.device, FIREFOX_120)
+      expect((await t.call('/api/me', by(again))).status).toBe(200)
+    })
+
+    it('is approved by a live session of the same user, not by another user’s', async () => {
+      const { t } = await app(HOLD)
+      const mine = await signIn(t, 'alice', null)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      const bob = await signIn(t, 'bob', null)
+      const notBobs = await t.call(`/session/sessions/${held.id}/approve`, post(bob))
+      expect(notBobs.status).toBe(404)
+      expect(await notBobs.json()).toMatchObject({ error: 'not_found' })
+      expect((await t.call('/api/me', by(held))).status).toBe(403)
+
+      const approved = await t.call(`/session/sessions/${held.id}/approve`, post(mine))
+      expect(approved.status).toBe(204)
+      expect((await t.call('/api/me', by(held))).status).toBe(200)
+      // Approved once: a second approval finds nothing held.
+      expect((await t.call(`/session/sessions/${held.id}/approve`, post(mine))).status).toBe(404)
+    })
+
+    it('unapproved past holdFor, it ends reported (its ping hears it); approval comes too late', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      at(0)
+      const { t } = await app(HOLD)
+      const mine = await signIn(t, 'alice', null)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      at(59)
+      expect((await ping(t, held)).status).toBe(200)
+      at(60)
+      expect((await t.call(`/session/sessions/${held.id}/approve`, post(mine))).status).toBe(404)
+      const lapsed = await ping(t, held)
+      expect(lapsed.status).toBe(401)
+      expect(await lapsed.json()).toMatchObject({ error: 'session_ended', reason: 'reported' })
+      const [row] = await db.sql('select end_reason from sessionward_session where id = ?', [
+        held.id,
+      ])
+      expect(row).toMatchObject({ end_reason: 'reported' })
+      expect((await t.call('/api/me', by(mine))).status).toBe(200)
+    })
+
+    it('"Not you?" ends a held session like any other', async () => {
+      const { t } = await app(HOLD)
+      const mine = await signIn(t, 'alice', null)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      expect((await t.call(`/session/sessions/${held.id}/report`, post(mine))).status).toBe(204)
+      expect(await (await ping(t, held)).json()).toMatchObject({ reason: 'reported' })
+    })
+
+    it('hold and holdFor are checked', async () => {
+      for (const [newDevice, message] of [
+        [{ reportUrl: REPORT_URL, hold: 'yes' }, /newDevice.hold must be true or false/],
+        [{ reportUrl: REPORT_URL, holdFor: 0 }, /newDevice.holdFor/],
+      ] as const) {
+        await expect(deviceApp(db, { newDevice } as unknown as WardOptions)).rejects.toThrow(
+          message,
+        )
+      }
+    })
+  })
+
   it('logs no device id and no report token', async () => {
     const { t, seen } = await app()
     const first = await signIn(t, 'alice', null)

@@ -19,7 +19,7 @@ import { DEFAULT_PAGE, encodeCursor, isSessionId, MAX_PAGE, parsePage } from './
 import { NO_SUCH_SESSION, ORIGIN_REJECTED, type Problem, reportLinkInvalid } from './problems.ts'
 import { parseIdleFor, pingAnswer } from './reconcile.ts'
 import { confirmationPage, messagePage, REPORT_PAGE_CSP } from './report-page.ts'
-import { endsAt, reconcileLastActivity } from './rules.ts'
+import { endsAt, type HeldRoute, reconcileLastActivity } from './rules.ts'
 import type { SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
@@ -174,7 +174,8 @@ export function createRoutes(
   app.post('/report', bodyLimit({ maxSize: MAX_REPORT_BODY, onError: tooLarge }), (c) =>
     report(c, core),
   )
-  app.use('*', createRequireSession(core, accessTokens))
+  // A held session (newDevice.hold) may use its own ping and events only (logout is above).
+  app.use('*', createRequireSession(core, accessTokens, heldRoute))
 
   app.post(
     '/ping',
@@ -364,6 +365,22 @@ export function createRoutes(
     return c.body(null, 204)
   })
 
+  // "Yes, it was me" in a new-device notice: lets a held session of the user in.
+  app.post('/sessions/:id/approve', async (c) => {
+    const { session } = liveEntry(c)
+    if (!core.devices) return problemResponse(c, DEVICES_OFF)
+    const id = c.req.param('id')
+    const approved = isSessionId(id) && (await core.devices.approve(session.userId, id))
+    if (!approved) {
+      return problemResponse(c, {
+        status: 404,
+        error: 'not_found',
+        message: 'no session with this id among yours waits for approval',
+      })
+    }
+    return c.body(null, 204)
+  })
+
   // "Not you?" in a new-device notice: ends another of the user's sessions as reported.
   app.post('/sessions/:id/report', async (c) => {
     const { session } = liveEntry(c)
@@ -398,14 +415,24 @@ function tooLarge(c: Context): Response {
   })
 }
 
-/** A `new-device` event's data: the new session, its browser and OS, when it signed in. */
+/**
+ * A `new-device` event's data: the new session, its browser and OS, when it signed in, and
+ * whether it waits for approval.
+ */
 function newDeviceData(notice: NewDeviceNotice): string {
   return JSON.stringify({
     sessionId: notice.sessionId,
     browser: notice.browser,
     os: notice.os,
     signedInAt: new Date(notice.at).toISOString(),
+    held: notice.held === true,
   })
+}
+
+/** Which of the session routes a request is, as the hold rule sees them (rules.ts). */
+function heldRoute(c: Context): HeldRoute {
+  const last = c.req.path.slice(c.req.path.lastIndexOf('/') + 1)
+  return last === 'ping' || last === 'events' ? last : 'other'
 }
 
 /** A report page: no referrer (the URL holds the link's token), nothing loaded, no framing. */
