@@ -207,6 +207,28 @@ export class Devices {
     return this.#parts.store.approveHeld(userId, id, now)
   }
 
+  /**
+   * Uses a report link the other way ("Yes, it was me" on its page): the link is spent and the
+   * session it names, if held, is let in.
+   *
+   * @example
+   * const use = await devices.approveByLink(token)
+   */
+  async approveByLink(token: string, now = new Date()): Promise<ReportUse> {
+    if (!isReportTokenShaped(token)) return { kind: 'refused', why: 'unknown' }
+    const tokenHash = hashToken(token)
+    const settled = await this.#parts.store.transaction(async (tx) => {
+      const use = await tx.useReport(tokenHash, now)
+      if (use.kind === 'valid') await tx.approveHeld(use.userId, use.sessionId, now)
+      return use
+    })
+    // COMMIT's answer lost: it landed if the link is used now.
+    return landedValue(settled, async () => {
+      const after = await this.#parts.store.findReport(tokenHash, now)
+      return after.kind === 'refused' && after.why === 'used'
+    })
+  }
+
   /** A user's known devices, last seen first (at most DEVICES_LISTED). */
   list(userId: string): Promise<KnownDevice[]> {
     return this.#parts.store.listDevices(userId, DEVICES_LISTED)

@@ -552,6 +552,36 @@ onEachDatabase((open) => {
       expect((await t.call('/api/me', by(mine))).status).toBe(200)
     })
 
+    it('is approved through the report link ("Yes, it was me"), which is spent by it', async () => {
+      const { t, seen } = await app(HOLD)
+      await signIn(t, 'alice', null)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      const token = tokenOf(seen.newDevices[0])
+      const page = await t.call(`/session/report?token=${token}`, {
+        headers: { accept: 'text/html' },
+      })
+      expect(await page.text()).toContain('name="approve" value="true">Yes, it was me')
+      const approved = await t.call('/session/report', {
+        method: 'POST',
+        body: JSON.stringify({ token, approve: true }),
+      })
+      expect(approved.status).toBe(200)
+      expect(await approved.json()).toEqual({ approved: held.id })
+      expect((await t.call('/api/me', by(held))).status).toBe(200)
+      const again = await t.call('/session/report', {
+        method: 'POST',
+        body: JSON.stringify({ token }),
+      })
+      expect(again.status).toBe(400)
+      expect(await again.json()).toMatchObject({ error: 'report_link_invalid' })
+      expect((await t.call('/api/me', by(held))).status).toBe(200)
+      const bad = await t.call('/session/report', {
+        method: 'POST',
+        body: JSON.stringify({ token, approve: 'maybe' }),
+      })
+      expect(await bad.json()).toMatchObject({ message: 'approve must be true or false' })
+    })
+
     it('"Not you?" ends a held session like any other', async () => {
       const { t } = await app(HOLD)
       const mine = await signIn(t, 'alice', null)

@@ -471,7 +471,9 @@ async function showReport(c: Context<WardEnv>, core: WardCore): Promise<Response
 }
 
 /** The report form's fields, from a form post or JSON: the token, and "every other session". */
-async function reportFields(c: Context): Promise<{ token: string; others: boolean } | string> {
+async function reportFields(
+  c: Context,
+): Promise<{ token: string; others: boolean; approve: boolean } | string> {
   const type = c.req.header('content-type') ?? ''
   let fields: Record<string, unknown> = {}
   if (type.startsWith('application/json')) {
@@ -490,11 +492,17 @@ async function reportFields(c: Context): Promise<{ token: string; others: boolea
   }
   const token = fields.token ?? c.req.query('token')
   const others = fields.others ?? false
+  const approve = fields.approve ?? false
   if (typeof token !== 'string') return 'send the report link’s token (token=…)'
-  if (others !== true && others !== false && others !== 'true' && others !== 'false') {
-    return 'others must be true or false'
+  const flag = (value: unknown) =>
+    value === true || value === false || value === 'true' || value === 'false'
+  if (!flag(others)) return 'others must be true or false'
+  if (!flag(approve)) return 'approve must be true or false'
+  return {
+    token,
+    others: others === true || others === 'true',
+    approve: approve === true || approve === 'true',
   }
-  return { token, others: others === true || others === 'true' }
 }
 
 /**
@@ -508,6 +516,7 @@ async function report(c: Context<WardEnv>, core: WardCore): Promise<Response> {
   if (typeof fields === 'string') {
     return refuse({ status: 400, error: 'invalid_request', message: fields })
   }
+  if (fields.approve) return approveByLink(c, core.devices, fields.token)
   const state = requestState(c)
   // "Every other session" keeps the reporter's own, named by its cookie: CSRF rules apply.
   if (fields.others && state?.refusal?.kind === 'origin_rejected') {
@@ -532,4 +541,25 @@ async function report(c: Context<WardEnv>, core: WardCore): Promise<Response> {
     )
   }
   return c.json({ ended: outcome.sessionId, endedOthers: outcome.endedOthers })
+}
+
+/**
+ * POST /report with `approve`: "Yes, it was me" on the link's page. The link is spent and the
+ * session it names, if held (`newDevice.hold`), is let in.
+ */
+async function approveByLink(
+  c: Context<WardEnv>,
+  devices: NonNullable<WardCore['devices']>,
+  token: string,
+): Promise<Response> {
+  const use = await devices.approveByLink(token)
+  if (use.kind === 'refused') return refuseReport(c, reportLinkInvalid(use.why))
+  if (acceptsHtml(c)) {
+    return reportPage(
+      c,
+      messagePage('Thank you', 'That sign-in was yours: nothing was ended.'),
+      200,
+    )
+  }
+  return c.json({ approved: use.sessionId })
 }
