@@ -62,7 +62,7 @@ export function wardScript(policy: PagePolicy): Html {
       data-redirect-to="/login?reason=idle"
       data-warn-after="${policy.warnAfter}"
       data-expire-after="${policy.expireAfter}"
-      data-end-on-screen-lock="${policy.endOnScreenLock === true}"
+      ${policy.endOnScreenLock ? html`data-end-on-screen-lock` : ''}
     ></script>`
 }
 

@@ -70,6 +70,23 @@ async function signIn(
   return { token, id, device: value, userAgent }
 }
 
+/** A sign-in on a known device whose session rides in the cookie: `name=value` of that cookie. */
+async function sessionCookie(t: TestApp, userId: string, device: string): Promise<string> {
+  const response = await t.app.request('/login', {
+    method: 'POST',
+    body: JSON.stringify({ userId }),
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': CHROME_120,
+      cookie: `${DEVICE_COOKIE}=${device}`,
+    },
+  })
+  return response.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('__Host-sessionward='))
+    ?.split(';')[0] as string
+}
+
 /** A session signed in: its token, id, device id and the browser it signed in with. */
 interface SignedIn {
   token: string
@@ -333,20 +350,7 @@ onEachDatabase((open) => {
     const mine = await signIn(t, 'alice', null)
     const stranger = await signIn(t, 'alice', null, FIREFOX_120)
     const token = tokenOf(seen.newDevices[0])
-    const cookie = (
-      await t.app.request('/login', {
-        method: 'POST',
-        body: JSON.stringify({ userId: 'alice' }),
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': CHROME_120,
-          cookie: `${DEVICE_COOKIE}=${mine.device}`,
-        },
-      })
-    ).headers
-      .getSetCookie()
-      .find((c) => c.startsWith('__Host-sessionward='))
-      ?.split(';')[0] as string
+    const cookie = await sessionCookie(t, 'alice', mine.device)
     const response = await t.call('/session/report', {
       method: 'POST',
       headers: { cookie, origin: 'https://evil.example' },
@@ -443,19 +447,7 @@ onEachDatabase((open) => {
     const { t } = await app()
     const mine = await signIn(t, 'alice', null)
     const stranger = await signIn(t, 'alice', null, FIREFOX_120)
-    const login = await t.app.request('/login', {
-      method: 'POST',
-      body: JSON.stringify({ userId: 'alice' }),
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': CHROME_120,
-        cookie: `${DEVICE_COOKIE}=${mine.device}`,
-      },
-    })
-    const cookie = login.headers
-      .getSetCookie()
-      .find((c) => c.startsWith('__Host-sessionward='))
-      ?.split(';')[0] as string
+    const cookie = await sessionCookie(t, 'alice', mine.device)
     const path = `/session/sessions/${stranger.id}/report`
     const forged = await t.call(path, {
       method: 'POST',
@@ -510,6 +502,13 @@ onEachDatabase((open) => {
         expect(await response.json()).toMatchObject({ error: 'session_held' })
       }
       expect((await t.call('/api/me', by(mine))).status).toBe(200)
+      // Outside Hono the same answer (Express, Fastify, Next.js).
+      const outside = await t.ward.authenticate(
+        new Request('http://localhost/api/me', {
+          headers: { authorization: `Bearer ${held.token}`, 'user-agent': held.userAgent },
+        }),
+      )
+      expect(outside).toMatchObject({ problem: { status: 403, error: 'session_held' } })
       // The user's first device is not held, nor is the same device again.
       const again = await signIn(t, 'alice', held.device, FIREFOX_120)
       expect((await t.call('/api/me', by(again))).status).toBe(200)
