@@ -47,6 +47,8 @@ export interface DemoAppOptions extends Partial<DemoConfig> {
    * mail link of `onNewDevice` names it (`http://localhost:3000/session/report`). Off when omitted.
    */
   reportUrl?: string
+  /** With `reportUrl`: a new device's session waits for approval (`newDevice.hold`). */
+  holdNewDevices?: boolean
   /** The SDK ends the session when the screen locks (Chromium, after permission). */
   endOnScreenLock?: boolean
   /** Told of each new-device sign-in, with its report link (the e2e screenshots open it). */
@@ -204,7 +206,9 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     // Ends and activity reach the other instances of `npm run demo:cluster` through Redis.
     ...(config.redisUrl ? { redis: config.redisUrl } : {}),
     ...(config.trustProxy ? { clientIp: forwardedClientIp } : {}),
-    ...(options.reportUrl ? { newDevice: { reportUrl: options.reportUrl } } : {}),
+    ...(options.reportUrl
+      ? { newDevice: { reportUrl: options.reportUrl, hold: options.holdNewDevices === true } }
+      : {}),
     ...(options.onNewDevice ? { hooks: { onNewDevice: options.onNewDevice } } : {}),
     ...(options.identityProvider
       ? {

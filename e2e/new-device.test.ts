@@ -12,10 +12,14 @@ import { LONG, openTab, sessionIdOf, signIn, waitForLogin } from './support/page
 
 const STORE = process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'
 
+/** The second device's browser, as its user agent says. */
+const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0'
+
 /** The notice's parts, in the open shadow root of `<sessionward-notice>` (CSS selectors pierce it). */
 const NOTICE = {
   message: '[data-sessionward="notice-message"]',
   end: '[data-sessionward="notice-end"]',
+  ok: '[data-sessionward="notice-ok"]',
   close: '[data-sessionward="notice-close"]',
 }
 
@@ -155,6 +159,66 @@ describe.skipIf(chromiumSkipReason !== null)(
       )
       // Ended on the server too (the one logout request).
       expect((await demo.row(id))?.endedAt).toBeInstanceOf(Date)
+    })
+  },
+)
+
+describe.skipIf(chromiumSkipReason !== null)(
+  `a held new device approved from the notice in Chromium on ${STORE}${chromiumSkipReason ? ` (skipped: ${chromiumSkipReason})` : ''}`,
+  () => {
+    let browser: Browser
+    let demo: RunningDemo
+
+    beforeAll(async () => {
+      ;[browser, demo] = await startBrowserAndDemo({
+        warnAfter: 600,
+        expireAfter: 900,
+        maxSessions: 5,
+        reportUrl: 'http://localhost/session/report',
+        holdNewDevices: true,
+      })
+    })
+
+    afterAll(async () => {
+      await browser?.close()
+      await demo?.close()
+    })
+
+    it('a second device’s session is held until "Yes, it was me" in the first device’s tab', async ({
+      expect,
+    }) => {
+      const context = await newDevice(browser, 'home')
+      const first = await context.newPage()
+      await signIn(first, demo.url, 'ivan')
+      // The second device signs in through the API (a held session gets no page of the app).
+      const login = await fetch(`${demo.url}/api/login`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': FIREFOX,
+        },
+        body: JSON.stringify({ username: 'ivan', password: 'ivan' }),
+      })
+      const { token } = (await login.json()) as { token: string }
+      const me = () =>
+        fetch(`${demo.url}/api/me`, {
+          headers: {
+            authorization: `Bearer ${token}`,
+            'user-agent': FIREFOX,
+          },
+        })
+      const held = await me()
+      expect(held.status).toBe(403)
+      expect(await held.json()).toMatchObject({ error: 'session_held' })
+
+      const message = first.locator(NOTICE.message)
+      await expect
+        .poll(() => message.textContent(), { timeout: LONG })
+        .toMatch(/^New sign-in: Firefox on Windows, just now\.$/)
+      await first.click(NOTICE.ok)
+      await expect.poll(async () => (await me()).status, { timeout: LONG }).toBe(200)
+      expect(await first.locator(NOTICE.message).count()).toBe(0)
+      await context.close()
     })
   },
 )

@@ -113,6 +113,7 @@ export async function startDemo(options: {
   identityProvider?: DemoIdentityProvider
   /** Known devices on (issue 23): the report route's URL (its origin is not the served one). */
   reportUrl?: string
+  holdNewDevices?: boolean
   endOnScreenLock?: boolean
   onNewDevice?: (event: NewDeviceEvent) => void
 }): Promise<RunningDemo> {
