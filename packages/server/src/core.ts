@@ -363,11 +363,13 @@ export class WardCore {
       now,
       { batch, budget: (this.options.sweepInterval || SWEEP_BUDGET_UNTIMED) * 500 },
     )
+    // A new device's hold that lapsed unapproved ends `reported` even if it asks nothing.
+    const lapsed = this.devices?.holds ? await this.devices.endLapsedHolds(new Date(now), batch) : 0
     await this.endings.trimLogsEndedSince(new Date(this.#trimmedFrom))
     // The next round trims from this one's start, less one write interval for clocks that
     // disagree; a trim that failed is tried again from where it started.
     this.#trimmedFrom = now - this.options.touchInterval * 1000
-    return ended
+    return ended + lapsed
   }
 
   /** Takes in the activity other instances shared for these hashes, where the bus keeps it. */

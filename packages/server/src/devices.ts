@@ -58,6 +58,11 @@ export class Devices {
     this.#parts = parts
   }
 
+  /** Whether new devices' sessions are held until approved (`newDevice.hold`). */
+  get holds(): boolean {
+    return this.#parts.options.newDevice.hold
+  }
+
   /**
    * Records the device a session signed in from (by the hash of its id) and, when the user
    * never used it (and used others), alerts: a report link stored, the user's other sessions
@@ -205,6 +210,21 @@ export class Devices {
    */
   approve(userId: string, id: string, now = new Date()): Promise<boolean> {
     return this.#parts.store.approveHeld(userId, id, now)
+  }
+
+  /**
+   * Ends the sessions whose hold lapsed unapproved (`reported`), up to `batch` of them, through
+   * the one end path: their streams and every instance hear it. The sweep calls it each round.
+   *
+   * @example
+   * const ended = await devices.endLapsedHolds(new Date(), 500)
+   */
+  async endLapsedHolds(now: Date, batch: number): Promise<number> {
+    const ended = await this.#parts.endings.endClaimed(async (tx) => {
+      const ids = await tx.claimLapsedHolds(now, batch)
+      return ids.length > 0 ? [{ target: { ids }, reason: 'reported', endedAt: now }] : []
+    })
+    return ended.length
   }
 
   /**

@@ -45,6 +45,11 @@ export const SessionEntity = defineEntity({
     },
     { name: 'sessionward_session_ended_at_idx', properties: ['endedAt'] },
     {
+      name: 'sessionward_session_held_idx',
+      expression:
+        'create index "sessionward_session_held_idx" on "sessionward_session" ("held_until") where "held_until" is not null and "ended_at" is null',
+    },
+    {
       name: 'sessionward_session_user_log_idx',
       expression:
         'create index "sessionward_session_user_log_idx" on "sessionward_session" ("user_id", "ended_at" desc, "id" desc) where "ended_at" is not null',

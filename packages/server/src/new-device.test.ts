@@ -581,6 +581,26 @@ onEachDatabase((open) => {
       expect(await bad.json()).toMatchObject({ message: 'approve must be true or false' })
     })
 
+    it('the sweep ends a lapsed hold reported, and its stream hears it, though it asks nothing', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      at(0)
+      const { t } = await app(HOLD)
+      await signIn(t, 'alice', null)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      const stream = await listen(t, held)
+      at(59)
+      expect(await t.ward.sweep()).toBe(0)
+      at(60)
+      expect(await t.ward.sweep()).toBe(1)
+      const ended = await stream.next()
+      expect(ended?.event).toBe('ended')
+      expect(JSON.parse(ended?.data ?? '')).toMatchObject({ reason: 'reported' })
+      const [row] = await db.sql('select end_reason from sessionward_session where id = ?', [
+        held.id,
+      ])
+      expect(row).toMatchObject({ end_reason: 'reported' })
+    })
+
     it('"Not you?" ends a held session like any other', async () => {
       const { t } = await app(HOLD)
       const mine = await signIn(t, 'alice', null)

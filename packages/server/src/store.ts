@@ -1153,6 +1153,25 @@ export class Statements {
   }
 
   /**
+   * Claims live sessions whose hold lapsed unapproved (for the sweep to end `reported`),
+   * skipping rows another instance is claiming.
+   *
+   * @example
+   * await tx.claimLapsedHolds(new Date(), 500)
+   */
+  async claimLapsedHolds(now: Date, limit: number): Promise<string[]> {
+    const rows = await this.query(
+      `select id from sessionward_session
+        where held_until <= ? and ended_at is null
+        order by held_until, id
+        limit ?
+        for update skip locked`,
+      [now, limit],
+    )
+    return rows.map((row) => String(row.id))
+  }
+
+  /**
    * Lets a held session of the user in, unless its hold lapsed already; false when no live
    * session of theirs with this id is held.
    *

@@ -11,9 +11,14 @@ export class Migration20261206200000_held_sessions extends Migration {
     this.addSql(
       'alter table "sessionward_session" add column if not exists "held_until" timestamptz null',
     )
+    // The sweep's claim of lapsed holds: a partial index, as small as the held sessions.
+    this.addSql(
+      'create index if not exists "sessionward_session_held_idx" on "sessionward_session" ("held_until") where "held_until" is not null and "ended_at" is null',
+    )
   }
 
   override down(): void {
+    this.addSql('drop index if exists "sessionward_session_held_idx"')
     this.addSql('alter table "sessionward_session" drop column if exists "held_until"')
   }
 }
