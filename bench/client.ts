@@ -238,6 +238,19 @@ export function localeSizes(): string {
 }
 
 /**
+ * What no page loads up front (issue 23): the script tag's extras module, fetched next to the
+ * bundle on the first new-device event or with `endOnScreenLock`, and the npm build's chunks of
+ * the same code, gzipped (level 9).
+ */
+function lazySizes(): string[] {
+  const size = (name: string): number => gzippedSize(join(distPath, name))
+  return [
+    `| \`sessionward.iife.extras.js\` gzipped: the new-device notice (25 locales) and the screen-lock watch, fetched only when needed | **${size('sessionward.iife.extras.js')} bytes** | |`,
+    `| npm chunks of the same, gzipped: \`extras.js\` (on a new-device event or with \`endOnScreenLock\`), then \`new-device-notice.js\` (only when the notice shows) | **${size('extras.js')} bytes**, then ${size('new-device-notice.js')} bytes | |`,
+  ]
+}
+
+/**
  * Measures the client: listener cost, bundle size and pings across tabs.
  * @example
  * console.log(await benchClient()) // '## Client\n\n| measure | …'
@@ -289,6 +302,7 @@ export async function benchClient(): Promise<string> {
       ({ name, size, sizeLimit, passed }) =>
         `| ${name} | **${size} bytes**${passed ? '' : ' (over)'} | ${sizeLimit} bytes | ${TARGETS[name] ?? ''} |`,
     ),
+    ...lazySizes(),
     '',
     "The dialog's locales are not in the bundle (English is): each is fetched, or imported as a chunk, when a page asks for it.",
     '',

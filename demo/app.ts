@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { LOCALES, matchLocale } from '@sessionward/client/locales'
 import {
   createWard,
+  type NewDeviceEvent,
   type SessionPolicy,
   StoreUnavailableError,
   type Ward,
@@ -23,6 +24,7 @@ import {
   languagePage,
   loginPage,
   notFoundPage,
+  type PagePolicy,
   reactPage,
 } from './pages.ts'
 import { reactBundle } from './react/bundle.ts'
@@ -40,6 +42,17 @@ export interface DemoAppOptions extends Partial<DemoConfig> {
    * ward's `/session/backchannel-logout`.
    */
   identityProvider?: DemoIdentityProvider
+  /**
+   * Known devices and new-device alerts (issue 23): the absolute URL of the report route, as the
+   * mail link of `onNewDevice` names it (`http://localhost:3000/session/report`). Off when omitted.
+   */
+  reportUrl?: string
+  /** With `reportUrl`: a new device's session waits for approval (`newDevice.hold`). */
+  holdNewDevices?: boolean
+  /** The SDK ends the session when the screen locks (Chromium, after permission). */
+  endOnScreenLock?: boolean
+  /** Told of each new-device sign-in, with its report link (the e2e screenshots open it). */
+  onNewDevice?: (event: NewDeviceEvent) => void
 }
 
 /** A running demo: serve `app.fetch` with any Hono adapter. */
@@ -74,6 +87,12 @@ function loadAssets(): Map<string, Asset> {
       `demo: ${bundle} is missing: build the client first (npm run build -w @sessionward/client)`,
     )
   }
+  // What the bundle imports next to itself when a page needs it (the new-device notice, the
+  // screen-lock watch), named as it looks for it.
+  assets.set('sessionward.iife.extras.js', {
+    body: readFileSync(require.resolve('@sessionward/client/iife-extras'), 'utf8'),
+    type: 'text/javascript; charset=utf-8',
+  })
   // The dialog's locale files beside the bundle, named as it looks for them.
   for (const tag of LOCALES) {
     assets.set(`sessionward.iife.locale.${tag}.json`, {
@@ -174,6 +193,11 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
         }
       : base
 
+  // What pages start the SDK with: the user's policy, and the demo's client-side switches.
+  const pagePolicy = (user: PublicUser): PagePolicy => ({
+    ...policyFor(user),
+    endOnScreenLock: options.endOnScreenLock === true,
+  })
   const ward = await createWard({
     database: config.database,
     ...base,
@@ -182,6 +206,10 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     // Ends and activity reach the other instances of `npm run demo:cluster` through Redis.
     ...(config.redisUrl ? { redis: config.redisUrl } : {}),
     ...(config.trustProxy ? { clientIp: forwardedClientIp } : {}),
+    ...(options.reportUrl
+      ? { newDevice: { reportUrl: options.reportUrl, hold: options.holdNewDevices === true } }
+      : {}),
+    ...(options.onNewDevice ? { hooks: { onNewDevice: options.onNewDevice } } : {}),
     ...(options.identityProvider
       ? {
           identityProviders: [
@@ -358,14 +386,14 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (!user || !session) return c.redirect('/login', 303)
     c.header('cache-control', 'no-store')
     return c.html(
-      dashboardPage({ user, policy: policyFor(user), lastActivityAt: session.lastActivityAt }),
+      dashboardPage({ user, policy: pagePolicy(user), lastActivityAt: session.lastActivityAt }),
     )
   })
   app.get('/devices', (c) => {
     const user = currentUser(c)
     if (!user) return c.redirect('/login', 303)
     c.header('cache-control', 'no-store')
-    return c.html(devicesPage({ user, policy: policyFor(user) }))
+    return c.html(devicesPage({ user, policy: pagePolicy(user) }))
   })
   // The session through the React hook; its script is bundled on the first visit (a second).
   app.get('/react', async (c) => {
@@ -376,7 +404,7 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (unavailable) logger.warn(`demo: the React page could not be built: ${unavailable}`)
     c.header('cache-control', 'no-store')
     return c.html(
-      reactPage({ user, policy: policyFor(user), unavailable }),
+      reactPage({ user, policy: pagePolicy(user), unavailable }),
       unavailable ? 503 : 200,
     )
   })
@@ -386,7 +414,7 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (!user) return c.redirect('/login', 303)
     if (!assets.has('tailwind-preflight.css')) return c.html(notFoundPage(user), 404)
     c.header('cache-control', 'no-store')
-    return c.html(tailwindPage({ user, policy: policyFor(user) }))
+    return c.html(tailwindPage({ user, policy: pagePolicy(user) }))
   })
   // The SDK's dialog in the page's language (demo/pages.ts: languagePage).
   app.get('/language/:tag', (c) => {
@@ -398,7 +426,7 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     if (!file) return c.html(notFoundPage(user), 404)
     c.header('cache-control', 'no-store')
     const { dir = 'ltr' } = JSON.parse(file.body)
-    return c.html(languagePage({ user, policy: policyFor(user), lang, dir }))
+    return c.html(languagePage({ user, policy: pagePolicy(user), lang, dir }))
   })
   app.notFound((c) =>
     c.req.path.startsWith('/api/')

@@ -25,6 +25,7 @@ export const REASONS: Record<string, string> = {
   idp_logout: 'You were signed out at your identity provider.',
   idp_revoked: 'Your identity provider ended this session. Please sign in again.',
   reported: 'This sign-in was reported as not yours and has been ended.',
+  screen_lock: 'You were signed out because your screen locked.',
 }
 
 /** The neutral text for a reason the demo does not know. */
@@ -48,8 +49,11 @@ interface LayoutProps {
   dir?: 'ltr' | 'rtl'
 }
 
+/** The policy a page starts the SDK with, and the demo's client-side switches. */
+export type PagePolicy = SessionPolicy & { endOnScreenLock?: boolean }
+
 /** The SDK's script tag, started with the user's policy (also used by demo/tailwind.ts). */
-export function wardScript(policy: SessionPolicy): Html {
+export function wardScript(policy: PagePolicy): Html {
   // The SDK starts itself from these attributes; the server's ping answers refine the timings.
   return html`<script
       src="/assets/sessionward.iife.js"
@@ -58,6 +62,7 @@ export function wardScript(policy: SessionPolicy): Html {
       data-redirect-to="/login?reason=idle"
       data-warn-after="${policy.warnAfter}"
       data-expire-after="${policy.expireAfter}"
+      ${policy.endOnScreenLock ? html`data-end-on-screen-lock` : ''}
     ></script>`
 }
 

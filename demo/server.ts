@@ -4,7 +4,9 @@ import { createDemoApp } from './app.ts'
 import { configFromEnv } from './config.ts'
 
 const config = configFromEnv()
-const demo = await createDemoApp(config)
+// New-device alerts on (issue 23): the report link the onNewDevice hook would mail names this.
+const origin = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`
+const demo = await createDemoApp({ ...config, reportUrl: `${origin}/session/report` })
 const store = config.database?.startsWith('postgres')
   ? 'PostgreSQL'
   : config.database

@@ -167,6 +167,8 @@ const ROUTES: [string, string][] = [
   ['GET', '/session/devices'],
   ['DELETE', '/session/devices/:id'],
   ['POST', '/session/sessions/:id/report'],
+  ['POST', '/session/sessions/:id/approve'],
+  ['GET', '/session/sessionward.extras.js'],
   ['GET', '/session/report'],
   ['POST', '/session/report'],
   ['GET', '/admin/sessions'],

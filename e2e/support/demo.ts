@@ -6,7 +6,7 @@ import { serve } from '@hono/node-server'
 import { MikroORM } from '@mikro-orm/core'
 import { PostgreSqlDriver } from '@mikro-orm/postgresql'
 import type { EntityManager } from '@mikro-orm/sql'
-import { SessionEntity } from '@sessionward/server'
+import { type NewDeviceEvent, SessionEntity } from '@sessionward/server'
 import type { Browser } from 'playwright-core'
 import { createDemoApp, type DemoApp } from '../../demo/app.ts'
 import type { DemoIdentityProvider } from '../../demo/identity-provider.ts'
@@ -111,6 +111,11 @@ export async function startDemo(options: {
   expireAfter: number
   maxSessions: number
   identityProvider?: DemoIdentityProvider
+  /** Known devices on (issue 23): the report route's URL (its origin is not the served one). */
+  reportUrl?: string
+  holdNewDevices?: boolean
+  endOnScreenLock?: boolean
+  onNewDevice?: (event: NewDeviceEvent) => void
 }): Promise<RunningDemo> {
   const postgres = process.env.DATABASE_URL ? await freshPostgres(process.env.DATABASE_URL) : null
   const quiet = { info() {}, warn: console.warn, error: console.error }

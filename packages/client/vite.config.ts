@@ -19,6 +19,9 @@ const iifeChannelPackage = fileURLToPath(new URL('./src/channel-package.iife.ts'
 /** The script-tag bundle holds the events channel's code: an IIFE has no chunks to load. */
 const iifeEventsLoader = fileURLToPath(new URL('./src/events-loader.iife.ts', import.meta.url))
 
+/** The script-tag bundle imports its rarely used parts from one file next to itself. */
+const iifeExtrasLoader = fileURLToPath(new URL('./src/extras-loader.iife.ts', import.meta.url))
+
 /**
  * The npm build's entries: the SDK, its headless part (which the SDK imports: one copy of the
  * ward in an app that uses both), and each locale as `dist/locales/<tag>.js` (its own chunk,
@@ -96,6 +99,23 @@ const ESM_EXTERNAL = ['broadcast-channel', '@sessionward/client', 'react', 'vue'
 // for a script tag, everything inside).
 export default defineConfig(({ mode }) => {
   const iife = mode === 'iife'
+  // `--mode extras`: the script-tag bundle's extras (new-device notice, screen lock), one ES
+  // module with no chunks, fetched next to the bundle (src/extras-loader.iife.ts).
+  if (mode === 'extras') {
+    return {
+      plugins: [terserAfterMinify()],
+      build: {
+        target: 'es2022',
+        emptyOutDir: false,
+        lib: {
+          entry: 'src/extras.ts',
+          formats: ['es'],
+          fileName: () => 'sessionward.iife.extras.js',
+        },
+        rolldownOptions: { output: { codeSplitting: false } },
+      },
+    }
+  }
   return {
     plugins: [terserAfterMinify(!iife)],
     resolve: iife
@@ -104,6 +124,7 @@ export default defineConfig(({ mode }) => {
             { find: /^\.\/locale-loader\.ts$/, replacement: iifeLocaleLoader },
             { find: /^\.\/channel-package\.ts$/, replacement: iifeChannelPackage },
             { find: /^\.\/events-loader\.ts$/, replacement: iifeEventsLoader },
+            { find: /^\.\/extras-loader\.ts$/, replacement: iifeExtrasLoader },
           ],
         }
       : {},

@@ -6,6 +6,7 @@
  */
 import {
   createSessionWard,
+  type NewDeviceDetail,
   type SessionWard,
   type SessionWardOptions,
   type WardState,
@@ -203,4 +204,48 @@ export function wardFrom(input: SessionWard | SessionWardOptions): SessionWard {
   return typeof (input as Partial<SessionWard> | undefined)?.start === 'function'
     ? (input as SessionWard)
     : createSessionWard(input as SessionWardOptions)
+}
+
+/**
+ * The latest new-device sign-in the page heard (`sessionward:new-device`, issue 23), as a store
+ * the adapters share: null until one arrives, and again once dismissed.
+ */
+export interface NewDeviceStore {
+  subscribe(listener: () => void): () => void
+  getSnapshot(): NewDeviceDetail | null
+  /** Forgets the current one (the app's notice was closed). */
+  dismiss(): void
+}
+
+let latest: NewDeviceDetail | null = null
+const newDeviceListeners = new Set<() => void>()
+
+function setLatest(detail: NewDeviceDetail | null): void {
+  latest = detail
+  for (const listener of [...newDeviceListeners]) listener()
+}
+
+const heardNewDevice = (event: WindowEventMap['sessionward:new-device']): void =>
+  setLatest(event.detail)
+
+/**
+ * The page's new-device store: it listens on `window` while anything subscribes. Every ward of
+ * the page announces there, so there is one store, not one per ward.
+ * @example
+ * NEW_DEVICE_STORE.subscribe(() => show(NEW_DEVICE_STORE.getSnapshot()))
+ */
+export const NEW_DEVICE_STORE: NewDeviceStore = {
+  subscribe(listener) {
+    newDeviceListeners.add(listener)
+    if (newDeviceListeners.size === 1)
+      window.addEventListener('sessionward:new-device', heardNewDevice)
+    return () => {
+      newDeviceListeners.delete(listener)
+      if (newDeviceListeners.size === 0) {
+        window.removeEventListener('sessionward:new-device', heardNewDevice)
+      }
+    }
+  },
+  getSnapshot: () => latest,
+  dismiss: () => setLatest(null),
 }

@@ -73,6 +73,7 @@ function open(fetch: typeof globalThis.fetch, headers = {}) {
     onPolicy: (warnAfter, expireAfter) => seen.push(`policy ${warnAfter} ${expireAfter}`),
     onEnded: (reason) => seen.push(`ended ${reason}`),
     onLost: () => seen.push('lost'),
+    onNewDevice: (data) => seen.push(`new-device ${JSON.stringify(data)}`),
   })
   return { seen, close }
 }
@@ -104,6 +105,21 @@ describe('listen', () => {
     await wait(120)
     // The inconsistent policy (warnAfter = expireAfter) is ignored; nothing comes after ended.
     expect(seen).toEqual(['policy 20000 30000', 'ended admin'])
+  })
+
+  test('a new-device event is handed on as its data, and the channel stays open', async () => {
+    const server = route()
+    const { seen } = open(server.fetch)
+    await wait(0)
+    server.send('event: policy\ndata: {"warnAfter":20,"expireAfter":30}\n\n')
+    server.send('event: new-device\ndata: {"sessionId":"s2","browser":"Firefox"}\n\n')
+    server.send('event: ended\ndata: {"reason":"admin"}\n\n')
+    await wait(30)
+    expect(seen).toEqual([
+      'policy 20000 30000',
+      'new-device {"sessionId":"s2","browser":"Firefox"}',
+      'ended admin',
+    ])
   })
 
   test('a 401 session_ended at connect is an end with its reason; a bare 401 is not', async () => {

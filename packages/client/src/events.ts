@@ -11,6 +11,8 @@ export interface EventsOptions {
   onEnded(reason: string): void
   /** The channel failed, stalled, or closed without `ended`. Not called after `close`. */
   onLost(): void
+  /** A `new-device` event's data, unread: its reading loads lazily (new-device.ts). */
+  onNewDevice(data: unknown): void
 }
 
 /**
@@ -91,6 +93,7 @@ export function listen(options: EventsOptions): () => void {
     if (done) return
     const body = json(data)
     if (type === 'ended') finish(() => options.onEnded(endReason(body)))
+    if (type === 'new-device') options.onNewDevice(body)
     if (type !== 'policy') return
     const answer = readPing(200, body)
     const view = answer.type === 'answer' ? answer.view : {}

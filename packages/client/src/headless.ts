@@ -5,6 +5,7 @@
  * The full entry is this plus the dialog. Importing this module touches no DOM; `ward.start()`
  * does.
  */
+import type { NewDeviceDetail } from './new-device-detail.ts'
 import {
   briefly,
   type ExpireDetail,
@@ -15,6 +16,8 @@ import {
   type WarnDetail,
 } from './options.ts'
 import { createWard, type SessionWard } from './ward-core.ts'
+
+export type { NewDeviceDetail } from './new-device-detail.ts'
 
 export type {
   ChannelType,
@@ -49,5 +52,7 @@ declare global {
     'sessionward:expire': CustomEvent<ExpireDetail>
     'sessionward:state': CustomEvent<StateDetail>
     'sessionward:pause': CustomEvent<PauseDetail>
+    /** A sign-in from a device the user never used (issue 23): see README "New-device sign-ins". */
+    'sessionward:new-device': CustomEvent<NewDeviceDetail>
   }
 }

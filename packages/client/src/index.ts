@@ -9,6 +9,7 @@ export type {
   ExpireDetail,
   ExpireReason,
   HeadersOption,
+  NewDeviceDetail,
   PauseDetail,
   SessionWardOptions,
   StateDetail,

@@ -10,16 +10,25 @@ import type { DialogLocale, LocaleTag } from './locales/index.ts'
  * // 'https://app.example/session/sessionward.locale.de.json'
  */
 export const localeUrl = (script: string, tag: LocaleTag): string =>
-  script.replace(/\.js(?=[?#]|$)/, `.locale.${tag}.json`)
+  beside(script, `locale.${tag}.json`)
+
+/**
+ * A file next to the bundle: `beside('…/sessionward.js', 'extras.js')` → `…/sessionward.extras.js`.
+ */
+export const beside = (script: string, name: string): string =>
+  script.replace(/\.js(?=[?#]|$)/, `.${name}`)
 
 // Read while the bundle runs: `currentScript` is only set then.
 const script = (document.currentScript as HTMLScriptElement | null)?.src
+
+/** A file next to this bundle (its locales, its extras); see `beside`. */
+export const besideBundle = (name: string): string => beside(script as string, name)
 
 /**
  * Fetches a locale's JSON; rejects when it is not there, or when the bundle has no URL of its
  * own (inlined, or bundled into a module): the dialog then stays in English.
  */
 export async function loadLocale(tag: LocaleTag): Promise<DialogLocale> {
-  const response = await fetch(localeUrl(script as string, tag))
+  const response = await fetch(besideBundle(`locale.${tag}.json`))
   return response.ok ? response.json() : Promise.reject(response.status)
 }

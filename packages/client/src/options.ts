@@ -85,6 +85,12 @@ export interface SessionWardOptions {
   activityEvents?: readonly string[]
   /** `true`: a playing `<video>` or `<audio>` holds the ward paused (see `pause()`). */
   media?: boolean
+  /**
+   * `true`: a locked screen ends the session in every tab (reason `screen_lock`), where the
+   * browser has the Idle Detection API (Chromium, after `ward.requestScreenLockPermission()` in a
+   * click). Elsewhere it does nothing (and says so once with `debug`).
+   */
+  endOnScreenLock?: boolean
   /** `true`: one `console.debug` line per state change, with its cause. */
   debug?: boolean
   onWarn?: (detail: WarnDetail) => void
@@ -170,6 +176,7 @@ const CHECKS: Record<string, (value: unknown) => boolean> = {
   navigate: isFunction,
   activityEvents: (value) => Array.isArray(value) && value.length > 0 && value.every(isText),
   media: isFlag,
+  endOnScreenLock: isFlag,
   debug: isFlag,
   onWarn: isFunction,
   onActive: isFunction,

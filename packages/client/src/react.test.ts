@@ -2,7 +2,7 @@ import { act, cleanup, fireEvent, render, screen } from '@testing-library/react'
 import { createElement as h, StrictMode } from 'react'
 import { afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createSessionWard, type SessionWardOptions } from './index.ts'
-import { SessionWardProvider, useSessionWard } from './react.ts'
+import { SessionWardProvider, useNewDevice, useSessionWard } from './react.ts'
 import { installWebLocks } from './test-support/browser.ts'
 import { type FakeServer, fakeServer } from './test-support/server.ts'
 import { headlessOptions, wait } from './test-support/ward.ts'
@@ -199,5 +199,45 @@ describe('SessionWardProvider and useSessionWard', () => {
       'options must be an object with at least pingUrl',
     )
     vi.mocked(console.error).mockRestore()
+  })
+})
+
+/** An app's own new-device notice, drawn from useNewDevice(). */
+function OwnNotice() {
+  const { notice, dismiss } = useNewDevice()
+  if (notice === null) return h('p', { 'data-testid': 'notice' }, 'none')
+  return h(
+    'p',
+    { 'data-testid': 'notice', role: 'status' },
+    `New sign-in: ${notice.browser} on ${notice.os}`,
+    h('button', { type: 'button', onClick: dismiss }, 'Dismiss'),
+  )
+}
+
+/** A `sessionward:new-device` event as a ward dispatches it. */
+const newDeviceEvent = () =>
+  new CustomEvent('sessionward:new-device', {
+    detail: {
+      sessionId: 's2',
+      browser: 'Firefox',
+      os: 'Windows',
+      signedInAt: new Date(T0),
+      held: false,
+      end: async () => true,
+      approve: async () => true,
+    },
+  })
+
+describe('useNewDevice', () => {
+  test('shows the latest new-device sign-in heard, until dismissed; needs no provider', async () => {
+    render(h(OwnNotice))
+    expect(shown('notice')).toBe('none')
+    await act(async () => {
+      window.dispatchEvent(newDeviceEvent())
+    })
+    expect(shown('notice')).toBe('New sign-in: Firefox on WindowsDismiss')
+    fireEvent.click(screen.getByText('Dismiss'))
+    await pass(0)
+    expect(shown('notice')).toBe('none')
   })
 })

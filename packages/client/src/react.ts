@@ -3,7 +3,7 @@
  * that shows its state. Safe in server rendering (nothing touches `window` while rendering) and
  * under StrictMode (its double mount starts one ward, never two).
  */
-import type { SessionWard, SessionWardOptions } from '@sessionward/client'
+import type { NewDeviceDetail, SessionWard, SessionWardOptions } from '@sessionward/client'
 import {
   createContext,
   createElement,
@@ -16,6 +16,7 @@ import {
 import {
   actionsOf,
   holdWard,
+  NEW_DEVICE_STORE,
   SERVER_SNAPSHOT,
   storeOf,
   type WardActions,
@@ -77,3 +78,29 @@ export function useSessionWard(): SessionWardHandle {
 }
 
 const serverSnapshot = (): WardSnapshot => SERVER_SNAPSHOT
+
+/** What `useNewDevice()` gives: the latest new-device sign-in heard, and how to dismiss it. */
+export interface NewDeviceHandle {
+  /** Null until a sign-in from a new device of this user is heard (and after `dismiss`). */
+  notice: NewDeviceDetail | null
+  dismiss(): void
+}
+
+const noNotice = (): null => null
+
+/**
+ * The latest new-device sign-in heard in this tab (`sessionward:new-device`), for an app that
+ * draws its own notice (`dialog: false`, or the headless entry): `notice.end()` ends that
+ * session as reported, `notice.approve()` lets a held one in. Needs no provider.
+ * @example
+ * const { notice, dismiss } = useNewDevice()
+ * if (notice) return <p role="status">New sign-in: {notice.browser} <button onClick={notice.end}>Not you?</button></p>
+ */
+export function useNewDevice(): NewDeviceHandle {
+  const notice = useSyncExternalStore(
+    NEW_DEVICE_STORE.subscribe,
+    NEW_DEVICE_STORE.getSnapshot,
+    noNotice,
+  )
+  return { notice, dismiss: NEW_DEVICE_STORE.dismiss }
+}

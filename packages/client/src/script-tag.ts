@@ -20,7 +20,7 @@ const STRINGS = [
 ]
 const NUMBERS = ['warnAfter', 'expireAfter']
 const TEXTS = ['title', 'message', 'stay', 'logout']
-const FLAGS = ['dialog', 'media', 'debug']
+const FLAGS = ['dialog', 'media', 'debug', 'endOnScreenLock']
 
 /**
  * Reads options from a script tag's data- attributes: every string or number option as its

@@ -5,7 +5,7 @@ import { createSessionWard, type SessionWard, type SessionWardOptions } from './
 import { installWebLocks } from './test-support/browser.ts'
 import { type FakeServer, fakeServer } from './test-support/server.ts'
 import { headlessOptions, wait } from './test-support/ward.ts'
-import { useSessionWard } from './vue.ts'
+import { useNewDevice, useSessionWard } from './vue.ts'
 
 const T0 = Date.UTC(2030, 0, 1, 9)
 
@@ -138,5 +138,44 @@ describe('useSessionWard (Vue)', () => {
     second.unmount()
     await pass(0)
     expect(ward.getState()).toBe('stopped')
+  })
+})
+
+describe('useNewDevice', () => {
+  test('holds the latest new-device sign-in heard while mounted, until dismissed', async () => {
+    const seen: { dismiss(): void; text(): string } = { dismiss() {}, text: () => '' }
+    const Notice = defineComponent({
+      setup() {
+        // biome-ignore lint/correctness/useHookAtTopLevel: a Vue composable, called in setup()
+        const { notice, dismiss } = useNewDevice()
+        seen.dismiss = dismiss
+        return () => h('p', notice.value ? `New sign-in: ${notice.value.browser}` : 'none')
+      },
+    })
+    const root = document.createElement('div')
+    document.body.append(root)
+    const app = createApp(Notice)
+    app.mount(root)
+    expect(root.textContent).toBe('none')
+    window.dispatchEvent(
+      new CustomEvent('sessionward:new-device', {
+        detail: {
+          sessionId: 's2',
+          browser: 'Firefox',
+          os: 'Windows',
+          signedInAt: new Date(),
+          held: false,
+          end: async () => true,
+          approve: async () => true,
+        },
+      }),
+    )
+    await nextTick()
+    expect(root.textContent).toBe('New sign-in: Firefox')
+    seen.dismiss()
+    await nextTick()
+    expect(root.textContent).toBe('none')
+    app.unmount()
+    root.remove()
   })
 })

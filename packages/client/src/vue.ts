@@ -2,11 +2,17 @@
  * `@sessionward/client/vue`: a composable that runs a ward while the component is mounted and
  * shows its state as refs. Nothing runs in server rendering (no `onMounted` there).
  */
-import type { SessionWard, SessionWardOptions, WardState } from '@sessionward/client'
+import type {
+  NewDeviceDetail,
+  SessionWard,
+  SessionWardOptions,
+  WardState,
+} from '@sessionward/client'
 import { onMounted, onUnmounted, type Ref, readonly, shallowRef } from 'vue'
 import {
   actionsOf,
   holdWard,
+  NEW_DEVICE_STORE,
   SERVER_SNAPSHOT,
   storeOf,
   type WardActions,
@@ -60,5 +66,36 @@ export function useSessionWard(input: SessionWardOptions | SessionWard): Session
     remaining: readonly(remaining),
     paused: readonly(paused),
     ...actionsOf(ward),
+  }
+}
+
+/** What `useNewDevice()` gives: the latest new-device sign-in heard, as a ref. */
+export interface NewDeviceRefs {
+  /** Null until a sign-in from a new device of this user is heard (and after `dismiss`). */
+  notice: Readonly<Ref<NewDeviceDetail | null>>
+  dismiss(): void
+}
+
+/**
+ * The latest new-device sign-in heard in this tab (`sessionward:new-device`) while the calling
+ * component is mounted, for an app that draws its own notice: `notice.value.end()` ends that
+ * session as reported, `notice.value.approve()` lets a held one in.
+ * @example
+ * const { notice, dismiss } = useNewDevice()
+ */
+export function useNewDevice(): NewDeviceRefs {
+  const notice = shallowRef<NewDeviceDetail | null>(null)
+  const show = (): void => {
+    notice.value = NEW_DEVICE_STORE.getSnapshot()
+  }
+  let unsubscribe: (() => void) | null = null
+  onMounted(() => {
+    unsubscribe = NEW_DEVICE_STORE.subscribe(show)
+    show()
+  })
+  onUnmounted(() => unsubscribe?.())
+  return {
+    notice: readonly(notice) as Readonly<Ref<NewDeviceDetail | null>>,
+    dismiss: NEW_DEVICE_STORE.dismiss,
   }
 }

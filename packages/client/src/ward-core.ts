@@ -1,6 +1,7 @@
 import { mediaPlaying, watchActivity, watchMedia } from './activity.ts'
 import { explain } from './debug.ts'
 import type { Dialog, DialogOptions } from './dialog.ts'
+import { loadExtras } from './extras-loader.ts'
 import { watchLifecycle } from './lifecycle.ts'
 import {
   countdown,
@@ -69,6 +70,13 @@ export interface SessionWard {
   whilePending<T>(work: Promise<T>): Promise<T>
   /** True while this tab is the one that pings the server (false when not running). */
   isLeader(): boolean
+  /**
+   * Asks for the Idle Detection permission `endOnScreenLock` needs (Chromium): call it from a
+   * click handler. True when granted; false where the browser has no such API or it was refused.
+   * @example
+   * button.addEventListener('click', () => ward.requestScreenLockPermission())
+   */
+  requestScreenLockPermission(): Promise<boolean>
 }
 
 export { LOGOUT_WAIT } from './machine.ts'
@@ -281,6 +289,16 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       ),
     )
     if (options.media) unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
+    // A locked screen ends the session in every tab, as a server end would (screen-lock.ts).
+    if (options.endOnScreenLock)
+      loadExtras().then((extras) => {
+        if (run === current)
+          unwatch.push(
+            extras.watchScreenLock(options, () =>
+              apply({ type: 'ended', now: now(), reason: 'screen_lock' }),
+            ),
+          )
+      })
   }
 
   function start(): void {
@@ -318,7 +336,10 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
         },
       )
     const current: Run = {
-      network: createNetwork(options, owed),
+      // New-device sign-ins (issue 23): read and shown by a module loaded on the first one.
+      network: createNetwork(options, owed, (data) =>
+        loadExtras().then((extras) => extras.heard(data, options, !!dialog)),
+      ),
       tabs: rejoin(),
       frozen: false,
       dialog,
@@ -371,5 +392,6 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       return work.finally(() => hold(holder, false))
     },
     isLeader: () => run?.tabs.isLeader() === true,
+    requestScreenLockPermission: () => loadExtras().then((extras) => extras.askPermission()),
   }
 }

@@ -22,12 +22,13 @@ export interface Network {
  * for it, and followers never load it. A chunk that cannot load is a channel that failed: pings
  * go on.
  * @example
- * const network = createNetwork(options, apply)
+ * const network = createNetwork(options, apply, (data) => console.log(data))
  * network.ping(Date.now(), 0)
  */
 export function createNetwork(
   options: ResolvedOptions,
   deliver: (event: MachineEvent) => void,
+  onNewDevice: (data: unknown) => void,
 ): Network {
   const fetcher = options.fetch ?? ((url, init) => fetch(url, init))
   const server = connect({ ...options, fetch: fetcher })
@@ -70,6 +71,9 @@ export function createNetwork(
             events({ type: 'policy', now: now(), warnAfter, expireAfter }),
           onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
           onLost: lost,
+          onNewDevice: (data) => {
+            if (!closed) onNewDevice(data)
+          },
         })
       }, lost)
     },

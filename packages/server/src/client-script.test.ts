@@ -9,6 +9,7 @@ import {
   ClientScriptFile,
   clientScriptRoutes,
   locateClientBundle,
+  locateClientExtras,
   locateClientLocale,
 } from './client-script.ts'
 import type { WardEnv } from './middleware.ts'
@@ -79,6 +80,23 @@ describe('the served browser script', () => {
     expect(response.headers.get('content-type')).toBe(SCRIPT_TYPE)
     expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
     expect(response.headers.get('etag')).toBe(`"${integrity}"`)
+  })
+
+  it('serves the extras module beside the bundle and beside its versioned name (issue 23)', async () => {
+    const extras = readFileSync(locateClientExtras())
+    const plain = await host.app.request('/session/sessionward.extras.js')
+    expect(plain.status).toBe(200)
+    expect(Buffer.from(await plain.arrayBuffer()).equals(extras)).toBe(true)
+    expect(plain.headers.get('content-type')).toBe(SCRIPT_TYPE)
+    expect(plain.headers.get('cache-control')).toBe('public, max-age=300')
+    expect(plain.headers.get('access-control-allow-origin')).toBe('*')
+    const { path } = host.ward.clientScript()
+    const versioned = await host.app.request(`/session/${path.replace(/\.js$/, '.extras.js')}`)
+    expect(versioned.status).toBe(200)
+    expect(versioned.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    const other = await host.app.request('/session/sessionward-9.9.9-0000000000.extras.js')
+    expect(other.status).toBe(404)
+    expect(await other.json()).toMatchObject({ error: 'not_found' })
   })
 
   it('answers another version with 404 JSON that names the current path', async () => {

@@ -26,6 +26,11 @@ interface Served {
 interface Bundle extends ClientScript, Served {
   /** The dialog's locale files by tag (`de`, `pt-BR`): JSON the bundle fetches next to itself. */
   locales: Map<string, Served>
+  /**
+   * What the bundle imports next to itself only when a page needs it (the new-device notice,
+   * the screen-lock watch): an ES module; null for a client older than it.
+   */
+  extras: Served | null
 }
 
 const BUILD_HINT =
@@ -41,6 +46,11 @@ const require = createRequire(import.meta.url)
 /** Where the installed client package keeps its script-tag bundle. */
 export function locateClientBundle(): string {
   return require.resolve('@sessionward/client/iife')
+}
+
+/** Where the installed client package keeps the bundle's extras (`@sessionward/client/iife-extras`). */
+export function locateClientExtras(): string {
+  return require.resolve('@sessionward/client/iife-extras')
 }
 
 /** Where the installed client package keeps a locale's JSON (`@sessionward/client/locales/de.json`). */
@@ -67,14 +77,30 @@ function readLocales(locate: (tag: string) => string): Map<string, Served> {
   return locales
 }
 
-function readBundle(file: string, locateLocale: (tag: string) => string): Bundle {
+/** The bundle's extras, or null when the client has none (answered 404). */
+function readExtras(locate: () => string): Served | null {
+  try {
+    return served(new Uint8Array(readFileSync(locate())))
+  } catch {
+    return null
+  }
+}
+
+function readBundle(
+  file: string,
+  locateLocale: (tag: string) => string,
+  locateExtras: () => string,
+): Bundle {
   const bytes = new Uint8Array(readFileSync(file))
   const { version } = JSON.parse(readFileSync(join(dirname(file), '..', 'package.json'), 'utf8'))
   const digest = sha384(bytes)
   const locales = readLocales(locateLocale)
-  // The versioned name covers the locale files too: a changed text never reuses an immutable URL.
+  const extras = readExtras(locateExtras)
+  // The versioned name covers the locale files and the extras too: a changed file never reuses
+  // an immutable URL.
   const build = createHash('sha384').update(bytes)
   for (const [tag, locale] of locales) build.update(tag).update(locale.bytes)
+  if (extras) build.update('extras').update(extras.bytes)
   return {
     bytes,
     etag: `"sha384-${digest.toString('base64')}"`,
@@ -82,6 +108,7 @@ function readBundle(file: string, locateLocale: (tag: string) => string): Bundle
     path: `sessionward-${version}-${build.digest('hex').slice(0, 10)}.js`,
     integrity: `sha384-${digest.toString('base64')}`,
     locales,
+    extras,
   }
 }
 
@@ -98,6 +125,7 @@ export class ClientScriptFile {
   readonly #logger: WardLogger
   readonly #locate: () => string
   readonly #locateLocale: (tag: string) => string
+  readonly #locateExtras: () => string
   #bundle: Bundle | undefined
   #warned = false
 
@@ -105,17 +133,19 @@ export class ClientScriptFile {
     logger: WardLogger,
     locate: () => string = locateClientBundle,
     locateLocale: (tag: string) => string = locateClientLocale,
+    locateExtras: () => string = locateClientExtras,
   ) {
     this.#logger = logger
     this.#locate = locate
     this.#locateLocale = locateLocale
+    this.#locateExtras = locateExtras
   }
 
   /** The bundle, or null when it cannot be read (logged once). */
   load(): Bundle | null {
     if (this.#bundle) return this.#bundle
     try {
-      this.#bundle = readBundle(this.#locate(), this.#locateLocale)
+      this.#bundle = readBundle(this.#locate(), this.#locateLocale, this.#locateExtras)
       return this.#bundle
     } catch (error) {
       if (!this.#warned) {
@@ -157,13 +187,26 @@ function serve(c: Context<WardEnv>, file: Served, type: string, immutable: boole
  * public and passive, with an ETag answered by 304. Beside each, the dialog's locale files the
  * bundle fetches from its own URL: `sessionward.locale.<tag>.json` and
  * `sessionward-<version>-<digest>.locale.<tag>.json`, only for the tags the client ships (any
- * other name, a path included, is a 404). Mounted before the session guard.
+ * other name, a path included, is a 404), and the module it imports when a page needs it
+ * (`sessionward.extras.js`: the new-device notice, the screen-lock watch). Mounted before the session guard.
  *
  * @example
  * app.route('/', clientScriptRoutes(new ClientScriptFile(console)))
  */
 export function clientScriptRoutes(script: ClientScriptFile): Hono<WardEnv> {
   const app = new Hono<WardEnv>()
+  // Before the bundle's route, whose pattern would take `sessionward-<version>.extras.js` too.
+  app.get('/:file{sessionward(?:-[^/]+?)?\\.extras\\.js}', etag(), (c) => {
+    markPassive(c)
+    const name = c.req.param('file').slice(0, -'.extras.js'.length)
+    const bundle = script.load()
+    if (!bundle) return notFound(c, BUILD_HINT)
+    if (name !== 'sessionward' && `${name}.js` !== bundle.path) return otherBuild(c, bundle)
+    if (!bundle.extras) return notFound(c, 'this client has no extras file')
+    // Public code, no cookies: a page on another origin may import it (a module needs CORS).
+    c.header('Access-Control-Allow-Origin', '*')
+    return serve(c, bundle.extras, 'text/javascript; charset=utf-8', name !== 'sessionward')
+  })
   app.get('/:file{sessionward(?:-[^/]+)?\\.js}', etag(), (c) => {
     // Fetching the script is page loading, not something the user did.
     markPassive(c)

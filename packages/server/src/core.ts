@@ -10,7 +10,7 @@ import { resolvePolicy } from './options.ts'
 import type { PageRequest } from './paging.ts'
 import { PostgresBus } from './postgres-bus.ts'
 import { RedisChannel } from './redis-channel.ts'
-import { endsAt, judge, type Verdict } from './rules.ts'
+import { endsAt, holdVerdict, judge, type Verdict } from './rules.ts'
 import { type LoadedSession, type SessionInfo, toSessionInfo } from './session.ts'
 import { type CachedSession, SessionCache } from './session-cache.ts'
 import { SessionWatchers } from './session-watchers.ts'
@@ -157,6 +157,7 @@ export class WardCore {
           store: this.store,
           endings: this.endings,
           tell: (notice) => this.#tellNewDevice(notice),
+          evict: (tokenHash) => this.sessions.evict(tokenHash),
         })
       : null
   }
@@ -238,6 +239,11 @@ export class WardCore {
       }
       this.sessions.update(entry, fresh, entry.policy, now)
       verdict = judged()
+    }
+    // A new device's hold that lapsed unapproved ends it as reported (newDevice.hold).
+    if (verdict.kind === 'live' && holdVerdict(entry.heldUntil, now) === 'lapsed') {
+      await this.endings.end({ ids: [entry.session.id] }, 'reported')
+      return { kind: 'ended', reason: 'reported' }
     }
     if (verdict.kind === 'ended') {
       if (verdict.endNow) {
@@ -357,11 +363,13 @@ export class WardCore {
       now,
       { batch, budget: (this.options.sweepInterval || SWEEP_BUDGET_UNTIMED) * 500 },
     )
+    // A new device's hold that lapsed unapproved ends `reported` even if it asks nothing.
+    const lapsed = this.devices?.holds ? await this.devices.endLapsedHolds(new Date(now), batch) : 0
     await this.endings.trimLogsEndedSince(new Date(this.#trimmedFrom))
     // The next round trims from this one's start, less one write interval for clocks that
     // disagree; a trim that failed is tried again from where it started.
     this.#trimmedFrom = now - this.options.touchInterval * 1000
-    return ended
+    return ended + lapsed
   }
 
   /** Takes in the activity other instances shared for these hashes, where the bus keeps it. */

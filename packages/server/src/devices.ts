@@ -26,6 +26,8 @@ export interface DevicesParts {
   }
   store: Store
   endings: Endings
+  /** Drops a session from this instance's cache: a held one must be read on each request. */
+  evict(tokenHash: string): void
   /** Tells this instance's streams, and (through the bus) every other instance's. */
   tell(notice: NewDeviceNotice): void
 }
@@ -54,6 +56,11 @@ export class Devices {
 
   constructor(parts: DevicesParts) {
     this.#parts = parts
+  }
+
+  /** Whether new devices' sessions are held until approved (`newDevice.hold`). */
+  get holds(): boolean {
+    return this.#parts.options.newDevice.hold
   }
 
   /**
@@ -88,10 +95,16 @@ export class Devices {
 
   /** A new device's alerts: the report link, the other sessions' streams, the hook. */
   async #alert(record: SessionRecord, device: KnownDevice, now: Date): Promise<void> {
-    const { store, options, tell } = this.#parts
+    const { store, options, tell, evict } = this.#parts
     const token = generateSecret(REPORT_PREFIX)
     const expiresAt = new Date(now.getTime() + options.newDevice.reportTtl * 1000)
     await store.insertReport(hashToken(token), record, expiresAt, now)
+    const { hold, holdFor } = options.newDevice
+    if (hold) {
+      // Before its token leaves this instance: no other instance has it cached yet.
+      await store.holdSession(record.id, new Date(now.getTime() + holdFor * 1000))
+      evict(record.tokenHash)
+    }
     const others = await store.listLive(record.userId)
     tell({
       toSessionIds: others.map(({ record: other }) => other.id).filter((id) => id !== record.id),
@@ -99,6 +112,7 @@ export class Devices {
       browser: device.browser,
       os: device.os,
       at: now.getTime(),
+      ...(hold ? { held: true } : {}),
     })
     const reportUrl = new URL(options.newDevice.reportUrl)
     reportUrl.searchParams.set('token', token)
@@ -185,6 +199,54 @@ export class Devices {
       options.hooks.onReport?.({ userId, sessionId: id, session, endedOthers: 0 }),
     )
     return session
+  }
+
+  /**
+   * Lets one of the user's held sessions in ("Yes, it was me"); false when no live session of
+   * theirs with this id waits for approval (or its hold lapsed).
+   *
+   * @example
+   * await devices.approve(session.userId, id)
+   */
+  approve(userId: string, id: string, now = new Date()): Promise<boolean> {
+    return this.#parts.store.approveHeld(userId, id, now)
+  }
+
+  /**
+   * Ends the sessions whose hold lapsed unapproved (`reported`), up to `batch` of them, through
+   * the one end path: their streams and every instance hear it. The sweep calls it each round.
+   *
+   * @example
+   * const ended = await devices.endLapsedHolds(new Date(), 500)
+   */
+  async endLapsedHolds(now: Date, batch: number): Promise<number> {
+    const ended = await this.#parts.endings.endClaimed(async (tx) => {
+      const ids = await tx.claimLapsedHolds(now, batch)
+      return ids.length > 0 ? [{ target: { ids }, reason: 'reported', endedAt: now }] : []
+    })
+    return ended.length
+  }
+
+  /**
+   * Uses a report link the other way ("Yes, it was me" on its page): the link is spent and the
+   * session it names, if held, is let in.
+   *
+   * @example
+   * const use = await devices.approveByLink(token)
+   */
+  async approveByLink(token: string, now = new Date()): Promise<ReportUse> {
+    if (!isReportTokenShaped(token)) return { kind: 'refused', why: 'unknown' }
+    const tokenHash = hashToken(token)
+    const settled = await this.#parts.store.transaction(async (tx) => {
+      const use = await tx.useReport(tokenHash, now)
+      if (use.kind === 'valid') await tx.approveHeld(use.userId, use.sessionId, now)
+      return use
+    })
+    // COMMIT's answer lost: it landed if the link is used now.
+    return landedValue(settled, async () => {
+      const after = await this.#parts.store.findReport(tokenHash, now)
+      return after.kind === 'refused' && after.why === 'used'
+    })
   }
 
   /** A user's known devices, last seen first (at most DEVICES_LISTED). */

@@ -34,6 +34,8 @@ export const SessionEntity = defineEntity({
     idpIssuer: p.text().nullable(),
     idpSubject: p.text().nullable(),
     idpSessionId: p.text().nullable(),
+    /** Until when a new device's session waits for approval (`newDevice.hold`); null: not held. */
+    heldUntil: p.datetime().nullable(),
   },
   indexes: [
     {
@@ -42,6 +44,11 @@ export const SessionEntity = defineEntity({
         'create index "sessionward_session_live_user_created_idx" on "sessionward_session" ("user_id", "created_at" desc, "id" desc) where "ended_at" is null',
     },
     { name: 'sessionward_session_ended_at_idx', properties: ['endedAt'] },
+    {
+      name: 'sessionward_session_held_idx',
+      expression:
+        'create index "sessionward_session_held_idx" on "sessionward_session" ("held_until") where "held_until" is not null and "ended_at" is null',
+    },
     {
       name: 'sessionward_session_user_log_idx',
       expression:

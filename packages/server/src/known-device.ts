@@ -41,6 +41,8 @@ export interface NewDeviceNotice {
   os: string | null
   /** When it signed in (ms). */
   at: number
+  /** It waits for approval (`newDevice.hold`): "Yes, it was me" lets it in. */
+  held?: boolean
 }
 
 /**

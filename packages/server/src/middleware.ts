@@ -9,11 +9,13 @@ import {
   NO_TOKEN,
   ORIGIN_REJECTED,
   type Problem,
+  SESSION_HELD,
   sessionEnded,
   storeUnavailable,
   tooManyGuesses,
   UNKNOWN_TOKEN,
 } from './problems.ts'
+import { type HeldRoute, holdAllows, holdVerdict } from './rules.ts'
 import type { SessionInfo } from './session.ts'
 import { type CachedSession, sessionView } from './session-cache.ts'
 import { StoreFailure } from './store.ts'
@@ -164,7 +166,7 @@ export function createMiddleware(
   core: WardCore,
   accessTokens?: AccessTokens,
 ): MiddlewareHandler<WardEnv> {
-  return (c, next) => (requestStates.get(c) ? next() : guard(c, next, core, accessTokens, false))
+  return (c, next) => (requestStates.get(c) ? next() : guard(c, next, core, accessTokens, null))
 }
 
 /**
@@ -175,13 +177,30 @@ export function createMiddleware(
 export function createRequireSession(
   core: WardCore,
   accessTokens?: AccessTokens,
+  routeOf: (c: Context) => HeldRoute = () => 'other',
 ): MiddlewareHandler<WardEnv> {
   return (c, next) => {
     const state = requestStates.get(c)
-    if (!state) return guard(c, next, core, accessTokens, true)
+    if (!state) return guard(c, next, core, accessTokens, routeOf)
     if (!state.entry) return Promise.resolve(problemResponse(c, refusalAnswer(state, NO_TOKEN)))
+    if (refusesHeld(c, state.entry, routeOf))
+      return Promise.resolve(problemResponse(c, SESSION_HELD))
     return next()
   }
+}
+
+/**
+ * A held session (`newDevice.hold`) asking for a route it may not use yet: the verdict is the
+ * rules' (rules.ts); a lapsed hold was ended when the session was looked up.
+ */
+export function refusesHeld(
+  c: Context,
+  entry: CachedSession,
+  routeOf: (c: Context) => HeldRoute,
+): boolean {
+  return (
+    entry.heldUntil !== null && !holdAllows(holdVerdict(entry.heldUntil, Date.now()), routeOf(c))
+  )
 }
 
 /** Identifies the request, answers it when a session is required and missing, then records activity. */
@@ -190,7 +209,7 @@ function guard(
   next: Next,
   core: WardCore,
   accessTokens: AccessTokens | undefined,
-  required: boolean,
+  required: ((c: Context) => HeldRoute) | null,
 ): ReturnType<MiddlewareHandler<WardEnv>> {
   const now = Date.now()
   const identified = identify(c, core, accessTokens, now)
@@ -205,13 +224,16 @@ function proceed(
   next: Next,
   core: WardCore,
   state: RequestState,
-  required: boolean,
+  required: ((c: Context) => HeldRoute) | null,
   now: number,
 ): ReturnType<MiddlewareHandler<WardEnv>> {
   const { entry } = state
   if (!entry) {
     if (required) return Promise.resolve(problemResponse(c, refusalAnswer(state, NO_TOKEN)))
     return next()
+  }
+  if (required && refusesHeld(c, entry, required)) {
+    return Promise.resolve(problemResponse(c, SESSION_HELD))
   }
   // Within the second of the last activity, with no write due, the request adds nothing to
   // record (activity and address are kept to the second): nothing to do after the handler.
@@ -364,7 +386,8 @@ function refuse(
 
 function live(c: Context<WardEnv>, state: RequestState, entry: CachedSession): RequestState {
   state.admit(entry)
-  c.set('session', sessionView(entry))
+  // A held session is not the app's to see until approved (requireSession answers it 403).
+  c.set('session', entry.heldUntil === null ? sessionView(entry) : null)
   return state
 }
 

@@ -70,6 +70,23 @@ async function signIn(
   return { token, id, device: value, userAgent }
 }
 
+/** A sign-in on a known device whose session rides in the cookie: `name=value` of that cookie. */
+async function sessionCookie(t: TestApp, userId: string, device: string): Promise<string> {
+  const response = await t.app.request('/login', {
+    method: 'POST',
+    body: JSON.stringify({ userId }),
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': CHROME_120,
+      cookie: `${DEVICE_COOKIE}=${device}`,
+    },
+  })
+  return response.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('__Host-sessionward='))
+    ?.split(';')[0] as string
+}
+
 /** A session signed in: its token, id, device id and the browser it signed in with. */
 interface SignedIn {
   token: string
@@ -333,20 +350,7 @@ onEachDatabase((open) => {
     const mine = await signIn(t, 'alice', null)
     const stranger = await signIn(t, 'alice', null, FIREFOX_120)
     const token = tokenOf(seen.newDevices[0])
-    const cookie = (
-      await t.app.request('/login', {
-        method: 'POST',
-        body: JSON.stringify({ userId: 'alice' }),
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': CHROME_120,
-          cookie: `${DEVICE_COOKIE}=${mine.device}`,
-        },
-      })
-    ).headers
-      .getSetCookie()
-      .find((c) => c.startsWith('__Host-sessionward='))
-      ?.split(';')[0] as string
+    const cookie = await sessionCookie(t, 'alice', mine.device)
     const response = await t.call('/session/report', {
       method: 'POST',
       headers: { cookie, origin: 'https://evil.example' },
@@ -437,6 +441,184 @@ onEachDatabase((open) => {
     const refused = await t.call('/api/me', by(stranger))
     expect(await refused.json()).toMatchObject({ error: 'session_ended', reason: 'reported' })
     expect(seen.reports.map((r) => r.session?.id)).toEqual([stranger.id])
+  })
+
+  it('"Not you?" with the session cookie from another origin is refused (CSRF): nothing ends', async () => {
+    const { t } = await app()
+    const mine = await signIn(t, 'alice', null)
+    const stranger = await signIn(t, 'alice', null, FIREFOX_120)
+    const cookie = await sessionCookie(t, 'alice', mine.device)
+    const path = `/session/sessions/${stranger.id}/report`
+    const forged = await t.call(path, {
+      method: 'POST',
+      headers: { cookie, origin: 'https://evil.example' },
+    })
+    expect(forged.status).toBe(403)
+    expect(await forged.json()).toMatchObject({ error: 'origin_rejected' })
+    expect((await t.call('/api/me', by(stranger))).status).toBe(200)
+    // The same request from the app's own page ends it.
+    const own = await t.call(path, {
+      method: 'POST',
+      headers: { cookie, origin: 'http://localhost', 'sec-fetch-site': 'same-origin' },
+    })
+    expect(own.status).toBe(204)
+    expect(await (await t.call('/api/me', by(stranger))).json()).toMatchObject({
+      reason: 'reported',
+    })
+  })
+
+  describe('hold mode (newDevice.hold)', () => {
+    const HOLD = { newDevice: { reportUrl: REPORT_URL, hold: true, holdFor: 60 } }
+    const post = (session: SignedIn) => by(session, { method: 'POST' })
+    const ping = (t: TestApp, session: SignedIn) =>
+      t.call('/session/ping', { ...post(session), body: JSON.stringify({ idleFor: 0 }) })
+
+    it('a new device’s session answers only its ping until approved; the notice says it is held', async () => {
+      const { t } = await app(HOLD)
+      const mine = await signIn(t, 'alice', null)
+      const reader = await listen(t, mine)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      const notice = await reader.next()
+      expect(notice?.event).toBe('new-device')
+      expect(JSON.parse(notice?.data ?? '')).toMatchObject({ sessionId: held.id, held: true })
+
+      const refused = await t.call('/api/me', by(held))
+      expect(refused.status).toBe(403)
+      expect(await refused.json()).toEqual({
+        error: 'session_held',
+        message: expect.stringMatching(/waits for approval/),
+      })
+      // Its own heartbeat answers; nothing about the user's other sessions does.
+      expect((await ping(t, held)).status).toBe(200)
+      for (const [path, method] of [
+        ['/session/sessions', 'GET'],
+        [`/session/sessions/${mine.id}`, 'DELETE'],
+        [`/session/sessions/${mine.id}/report`, 'POST'],
+        [`/session/sessions/${held.id}/approve`, 'POST'],
+        ['/session/devices', 'GET'],
+      ] as const) {
+        const response = await t.call(path, by(held, { method }))
+        expect(response.status, `${method} ${path}`).toBe(403)
+        expect(await response.json()).toMatchObject({ error: 'session_held' })
+      }
+      expect((await t.call('/api/me', by(mine))).status).toBe(200)
+      // Outside Hono the same answer (Express, Fastify, Next.js).
+      const outside = await t.ward.authenticate(
+        new Request('http://localhost/api/me', {
+          headers: { authorization: `Bearer ${held.token}`, 'user-agent': held.userAgent },
+        }),
+      )
+      expect(outside).toMatchObject({ problem: { status: 403, error: 'session_held' } })
+      // The user's first device is not held, nor is the same device again.
+      const again = await signIn(t, 'alice', held.device, FIREFOX_120)
+      expect((await t.call('/api/me', by(again))).status).toBe(200)
+    })
+
+    it('is approved by a live session of the same user, not by another user’s', async () => {
+      const { t } = await app(HOLD)
+      const mine = await signIn(t, 'alice', null)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      const bob = await signIn(t, 'bob', null)
+      const notBobs = await t.call(`/session/sessions/${held.id}/approve`, post(bob))
+      expect(notBobs.status).toBe(404)
+      expect(await notBobs.json()).toMatchObject({ error: 'not_found' })
+      expect((await t.call('/api/me', by(held))).status).toBe(403)
+
+      const approved = await t.call(`/session/sessions/${held.id}/approve`, post(mine))
+      expect(approved.status).toBe(204)
+      expect((await t.call('/api/me', by(held))).status).toBe(200)
+      // Approved once: a second approval finds nothing held.
+      expect((await t.call(`/session/sessions/${held.id}/approve`, post(mine))).status).toBe(404)
+    })
+
+    it('unapproved past holdFor, it ends reported (its ping hears it); approval comes too late', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      at(0)
+      const { t } = await app(HOLD)
+      const mine = await signIn(t, 'alice', null)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      at(59)
+      expect((await ping(t, held)).status).toBe(200)
+      at(60)
+      expect((await t.call(`/session/sessions/${held.id}/approve`, post(mine))).status).toBe(404)
+      const lapsed = await ping(t, held)
+      expect(lapsed.status).toBe(401)
+      expect(await lapsed.json()).toMatchObject({ error: 'session_ended', reason: 'reported' })
+      const [row] = await db.sql('select end_reason from sessionward_session where id = ?', [
+        held.id,
+      ])
+      expect(row).toMatchObject({ end_reason: 'reported' })
+      expect((await t.call('/api/me', by(mine))).status).toBe(200)
+    })
+
+    it('is approved through the report link ("Yes, it was me"), which is spent by it', async () => {
+      const { t, seen } = await app(HOLD)
+      await signIn(t, 'alice', null)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      const token = tokenOf(seen.newDevices[0])
+      const page = await t.call(`/session/report?token=${token}`, {
+        headers: { accept: 'text/html' },
+      })
+      expect(await page.text()).toContain('name="approve" value="true">Yes, it was me')
+      const approved = await t.call('/session/report', {
+        method: 'POST',
+        body: JSON.stringify({ token, approve: true }),
+      })
+      expect(approved.status).toBe(200)
+      expect(await approved.json()).toEqual({ approved: held.id })
+      expect((await t.call('/api/me', by(held))).status).toBe(200)
+      const again = await t.call('/session/report', {
+        method: 'POST',
+        body: JSON.stringify({ token }),
+      })
+      expect(again.status).toBe(400)
+      expect(await again.json()).toMatchObject({ error: 'report_link_invalid' })
+      expect((await t.call('/api/me', by(held))).status).toBe(200)
+      const bad = await t.call('/session/report', {
+        method: 'POST',
+        body: JSON.stringify({ token, approve: 'maybe' }),
+      })
+      expect(await bad.json()).toMatchObject({ message: 'approve must be true or false' })
+    })
+
+    it('the sweep ends a lapsed hold reported, and its stream hears it, though it asks nothing', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      at(0)
+      const { t } = await app(HOLD)
+      await signIn(t, 'alice', null)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      const stream = await listen(t, held)
+      at(59)
+      expect(await t.ward.sweep()).toBe(0)
+      at(60)
+      expect(await t.ward.sweep()).toBe(1)
+      const ended = await stream.next()
+      expect(ended?.event).toBe('ended')
+      expect(JSON.parse(ended?.data ?? '')).toMatchObject({ reason: 'reported' })
+      const [row] = await db.sql('select end_reason from sessionward_session where id = ?', [
+        held.id,
+      ])
+      expect(row).toMatchObject({ end_reason: 'reported' })
+    })
+
+    it('"Not you?" ends a held session like any other', async () => {
+      const { t } = await app(HOLD)
+      const mine = await signIn(t, 'alice', null)
+      const held = await signIn(t, 'alice', null, FIREFOX_120)
+      expect((await t.call(`/session/sessions/${held.id}/report`, post(mine))).status).toBe(204)
+      expect(await (await ping(t, held)).json()).toMatchObject({ reason: 'reported' })
+    })
+
+    it('hold and holdFor are checked', async () => {
+      for (const [newDevice, message] of [
+        [{ reportUrl: REPORT_URL, hold: 'yes' }, /newDevice.hold must be true or false/],
+        [{ reportUrl: REPORT_URL, holdFor: 0 }, /newDevice.holdFor/],
+      ] as const) {
+        await expect(deviceApp(db, { newDevice } as unknown as WardOptions)).rejects.toThrow(
+          message,
+        )
+      }
+    })
   })
 
   it('logs no device id and no report token', async () => {

@@ -58,6 +58,14 @@ export interface NewDeviceOptions {
   reportUrl: string
   /** Seconds a report link stays usable (default 3600). */
   reportTtl?: number
+  /**
+   * Holds a new device's session until approved: only its own ping, events and logout answer
+   * (others 403 `session_held`) until another live session of the user approves it ("Yes, it
+   * was me" in the notice); unapproved after `holdFor`, it ends `reported`. Default false.
+   */
+  hold?: boolean
+  /** Seconds a held session waits for approval (default 900). */
+  holdFor?: number
 }
 
 /** Cookie transport. `false` turns it off (header tokens only). */
@@ -304,6 +312,10 @@ const OPTION_CHECKS = {
       }
     },
     reportTtl: seconds({ min: 1 }),
+    hold: (value, name) => {
+      if (typeof value !== 'boolean') fail(`${name} must be true or false, got ${describe(value)}`)
+    },
+    holdFor: seconds({ min: 1 }),
   } satisfies Record<keyof NewDeviceOptions, Check>),
   cookie: (value, name) => {
     if (value === false) return
@@ -521,5 +533,10 @@ function resolveNewDevice(options: NewDeviceOptions): Required<NewDeviceOptions>
   if (options.reportUrl === undefined) {
     fail('newDevice.reportUrl is required: the absolute URL of the report route')
   }
-  return { reportUrl: options.reportUrl, reportTtl: options.reportTtl ?? 3600 }
+  return {
+    reportUrl: options.reportUrl,
+    reportTtl: options.reportTtl ?? 3600,
+    hold: options.hold ?? false,
+    holdFor: options.holdFor ?? 900,
+  }
 }

@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception'
 import { problemResponse } from './errors.ts'
 import type { CreateSessionOptions } from './idp-options.ts'
 import { markPassive, refusalAnswer, requestState, type WardEnv } from './middleware.ts'
-import { type ErrorCode, NO_TOKEN, type Problem } from './problems.ts'
+import { type ErrorCode, NO_TOKEN, type Problem, SESSION_HELD } from './problems.ts'
 import type { CreatedSession, SessionInfo } from './session.ts'
 import type { EndReason } from './vocabulary.ts'
 
@@ -125,7 +125,8 @@ export function createAuthenticate(
       env.outcome = c.var.session
       return c.body(null, 204)
     }
-    env.problem = refusalAnswer(state, NO_TOKEN)
+    // A new device's session waiting for approval (newDevice.hold) is no session to the app yet.
+    env.problem = state?.entry?.heldUntil != null ? SESSION_HELD : refusalAnswer(state, NO_TOKEN)
     return problemResponse(c, env.problem)
   })
   gate.onError(rethrow)

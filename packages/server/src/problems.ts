@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'store_unavailable'
   | 'too_many_requests'
   | 'report_link_invalid'
+  | 'session_held'
   | 'internal'
 
 /** The statuses the library answers errors with. */
@@ -76,6 +77,17 @@ export const NO_SUCH_SESSION: Problem = {
   status: 404,
   error: 'not_found',
   message: 'no live session with this id among yours',
+}
+
+/**
+ * A new device's session held until approved (`newDevice.hold`): only its own ping, events and
+ * logout answer until another of the user's sessions (or the mailed link) approves it.
+ */
+export const SESSION_HELD: Problem = {
+  status: 403,
+  error: 'session_held',
+  message:
+    'this sign-in from a new device waits for approval from another of your signed-in devices',
 }
 
 export const ORIGIN_REJECTED: Problem = {

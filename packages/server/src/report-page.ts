@@ -43,6 +43,7 @@ export function confirmationPage(token: string, signIn: ReportedSignIn): string 
 <input type="hidden" name="token" value="${escapeHtml(token)}">
 <p><label><input type="checkbox" name="others" value="true"> and every other session (except this browser's)</label></p>
 <p><button type="submit">It was not me: end that session</button></p>
+<p><button type="submit" name="approve" value="true">Yes, it was me</button></p>
 </form>`,
   )
 }

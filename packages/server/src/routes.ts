@@ -19,7 +19,7 @@ import { DEFAULT_PAGE, encodeCursor, isSessionId, MAX_PAGE, parsePage } from './
 import { NO_SUCH_SESSION, ORIGIN_REJECTED, type Problem, reportLinkInvalid } from './problems.ts'
 import { parseIdleFor, pingAnswer } from './reconcile.ts'
 import { confirmationPage, messagePage, REPORT_PAGE_CSP } from './report-page.ts'
-import { endsAt, reconcileLastActivity } from './rules.ts'
+import { endsAt, type HeldRoute, reconcileLastActivity } from './rules.ts'
 import type { SessionInfo } from './session.ts'
 import type { CachedSession } from './session-cache.ts'
 import { hashToken, isTokenShaped } from './tokens.ts'
@@ -174,7 +174,8 @@ export function createRoutes(
   app.post('/report', bodyLimit({ maxSize: MAX_REPORT_BODY, onError: tooLarge }), (c) =>
     report(c, core),
   )
-  app.use('*', createRequireSession(core, accessTokens))
+  // A held session (newDevice.hold) may use its own ping and events only (logout is above).
+  app.use('*', createRequireSession(core, accessTokens, heldRoute))
 
   app.post(
     '/ping',
@@ -364,6 +365,22 @@ export function createRoutes(
     return c.body(null, 204)
   })
 
+  // "Yes, it was me" in a new-device notice: lets a held session of the user in.
+  app.post('/sessions/:id/approve', async (c) => {
+    const { session } = liveEntry(c)
+    if (!core.devices) return problemResponse(c, DEVICES_OFF)
+    const id = c.req.param('id')
+    const approved = isSessionId(id) && (await core.devices.approve(session.userId, id))
+    if (!approved) {
+      return problemResponse(c, {
+        status: 404,
+        error: 'not_found',
+        message: 'no session with this id among yours waits for approval',
+      })
+    }
+    return c.body(null, 204)
+  })
+
   // "Not you?" in a new-device notice: ends another of the user's sessions as reported.
   app.post('/sessions/:id/report', async (c) => {
     const { session } = liveEntry(c)
@@ -398,14 +415,24 @@ function tooLarge(c: Context): Response {
   })
 }
 
-/** A `new-device` event's data: the new session, its browser and OS, when it signed in. */
+/**
+ * A `new-device` event's data: the new session, its browser and OS, when it signed in, and
+ * whether it waits for approval.
+ */
 function newDeviceData(notice: NewDeviceNotice): string {
   return JSON.stringify({
     sessionId: notice.sessionId,
     browser: notice.browser,
     os: notice.os,
     signedInAt: new Date(notice.at).toISOString(),
+    held: notice.held === true,
   })
+}
+
+/** Which of the session routes a request is, as the hold rule sees them (rules.ts). */
+function heldRoute(c: Context): HeldRoute {
+  const last = c.req.path.slice(c.req.path.lastIndexOf('/') + 1)
+  return last === 'ping' || last === 'events' ? last : 'other'
 }
 
 /** A report page: no referrer (the URL holds the link's token), nothing loaded, no framing. */
@@ -444,7 +471,9 @@ async function showReport(c: Context<WardEnv>, core: WardCore): Promise<Response
 }
 
 /** The report form's fields, from a form post or JSON: the token, and "every other session". */
-async function reportFields(c: Context): Promise<{ token: string; others: boolean } | string> {
+async function reportFields(
+  c: Context,
+): Promise<{ token: string; others: boolean; approve: boolean } | string> {
   const type = c.req.header('content-type') ?? ''
   let fields: Record<string, unknown> = {}
   if (type.startsWith('application/json')) {
@@ -463,11 +492,17 @@ async function reportFields(c: Context): Promise<{ token: string; others: boolea
   }
   const token = fields.token ?? c.req.query('token')
   const others = fields.others ?? false
+  const approve = fields.approve ?? false
   if (typeof token !== 'string') return 'send the report link’s token (token=…)'
-  if (others !== true && others !== false && others !== 'true' && others !== 'false') {
-    return 'others must be true or false'
+  const flag = (value: unknown) =>
+    value === true || value === false || value === 'true' || value === 'false'
+  if (!flag(others)) return 'others must be true or false'
+  if (!flag(approve)) return 'approve must be true or false'
+  return {
+    token,
+    others: others === true || others === 'true',
+    approve: approve === true || approve === 'true',
   }
-  return { token, others: others === true || others === 'true' }
 }
 
 /**
@@ -481,6 +516,7 @@ async function report(c: Context<WardEnv>, core: WardCore): Promise<Response> {
   if (typeof fields === 'string') {
     return refuse({ status: 400, error: 'invalid_request', message: fields })
   }
+  if (fields.approve) return approveByLink(c, core.devices, fields.token)
   const state = requestState(c)
   // "Every other session" keeps the reporter's own, named by its cookie: CSRF rules apply.
   if (fields.others && state?.refusal?.kind === 'origin_rejected') {
@@ -505,4 +541,25 @@ async function report(c: Context<WardEnv>, core: WardCore): Promise<Response> {
     )
   }
   return c.json({ ended: outcome.sessionId, endedOthers: outcome.endedOthers })
+}
+
+/**
+ * POST /report with `approve`: "Yes, it was me" on the link's page. The link is spent and the
+ * session it names, if held (`newDevice.hold`), is let in.
+ */
+async function approveByLink(
+  c: Context<WardEnv>,
+  devices: NonNullable<WardCore['devices']>,
+  token: string,
+): Promise<Response> {
+  const use = await devices.approveByLink(token)
+  if (use.kind === 'refused') return refuseReport(c, reportLinkInvalid(use.why))
+  if (acceptsHtml(c)) {
+    return reportPage(
+      c,
+      messagePage('Thank you', 'That sign-in was yours: nothing was ended.'),
+      200,
+    )
+  }
+  return c.json({ approved: use.sessionId })
 }

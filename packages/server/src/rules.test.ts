@@ -2,6 +2,10 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   expiryReason,
+  type HeldRoute,
+  type HoldVerdict,
+  holdAllows,
+  holdVerdict,
   judge,
   type Limits,
   passesAsCached,
@@ -313,5 +317,32 @@ describe('reconcileLastActivity', () => {
     ['server activity in the future (clock step): capped at now', NOW + 5_000, 10, NOW],
   ])('%s', (_name, serverLastActivity, idleFor, expected) => {
     expect(reconcileLastActivity(serverLastActivity, NOW, idleFor)).toBe(expected)
+  })
+})
+
+describe('holdVerdict and holdAllows (newDevice.hold)', () => {
+  it.each([
+    [null, 'pass'],
+    [NOW + 1, 'held'],
+    [NOW + 900_000, 'held'],
+    [NOW, 'lapsed'],
+    [NOW - 1, 'lapsed'],
+  ] as const)('held until %s → %s', (heldUntil, verdict) => {
+    expect(holdVerdict(heldUntil, NOW)).toBe(verdict)
+  })
+
+  const table: [HoldVerdict, HeldRoute, boolean][] = [
+    ['pass', 'ping', true],
+    ['pass', 'other', true],
+    ['held', 'ping', true],
+    ['held', 'events', true],
+    ['held', 'logout', true],
+    ['held', 'other', false],
+    ['lapsed', 'ping', false],
+    ['lapsed', 'logout', false],
+    ['lapsed', 'other', false],
+  ]
+  it.each(table)('%s session to %s → %s', (verdict, route, allowed) => {
+    expect(holdAllows(verdict, route)).toBe(allowed)
   })
 })

@@ -296,3 +296,40 @@ export function planSignIn(
   )
   return { expired, evict: leastRecentFirst.slice(0, excess).map((s) => s.id), deny: false }
 }
+
+/**
+ * Where a new device's held session stands (`newDevice.hold`, issue 23): `pass` when it is not
+ * held (or was approved), `held` while it waits for approval (only its own ping, events and
+ * logout may pass), `lapsed` once the bound has passed unapproved (it ends `reported`).
+ */
+export type HoldVerdict = 'pass' | 'held' | 'lapsed'
+
+/**
+ * The hold's verdict at `now` for a session held until `heldUntil` (ms, null when not held).
+ *
+ * @example
+ * holdVerdict(null, now) // 'pass'
+ * holdVerdict(now + 60_000, now) // 'held'
+ * holdVerdict(now, now) // 'lapsed'
+ */
+export function holdVerdict(heldUntil: number | null, now: number): HoldVerdict {
+  if (heldUntil === null) return 'pass'
+  return now < heldUntil ? 'held' : 'lapsed'
+}
+
+/** The routes a held session may use: its own heartbeat, its stream, and logout. */
+export type HeldRoute = 'ping' | 'events' | 'logout' | 'other'
+
+/**
+ * Whether a request of a session in `verdict` may go on to `route`: a held session only to its
+ * own ping, events and logout (never to list, end or report the user's other sessions, nor to
+ * approve itself, nor to any app route). A lapsed one never (it is ended first).
+ *
+ * @example
+ * holdAllows('held', 'ping') // true
+ * holdAllows('held', 'other') // false
+ */
+export function holdAllows(verdict: HoldVerdict, route: HeldRoute): boolean {
+  if (verdict === 'pass') return true
+  return verdict === 'held' && route !== 'other'
+}

@@ -60,6 +60,11 @@ export interface CachedSession {
   writing: Promise<void> | null
   /** The read-only copy handlers see; null after a change, until the next request needs it. */
   view: Readonly<SessionInfo> | null
+  /**
+   * Until when a new device's session waits for approval (ms), or null. A held session is never
+   * cached (each of its requests reads the row), so an approval needs no invalidation.
+   */
+  heldUntil: number | null
 }
 
 /** What a token hash stands for: a live cached session, an ended one, or nothing known. */
@@ -215,6 +220,17 @@ export class SessionCache<R> {
     const gone = this.#gone.get(tokenHash)
     if (gone !== undefined) return goneLookup(gone)
     if (abandoned.aborted) return UNKNOWN
+    if (loaded.heldUntil != null) {
+      const held = newEntry(
+        tokenHash,
+        toSessionInfo(record),
+        policy,
+        this.#writeInterval(policy),
+        now,
+      )
+      held.heldUntil = loaded.heldUntil
+      return { kind: 'live', entry: held }
+    }
     const entry = this.#sessions.peek(tokenHash) ?? cached
     if (entry) this.#reread(entry, record, policy, now)
     const stored =
@@ -260,6 +276,11 @@ export class SessionCache<R> {
       tokenHash,
       newEntry(tokenHash, { ...session }, policy, this.#writeInterval(policy), now),
     )
+  }
+
+  /** Drops a cached session (it was just held: its requests must read the row). */
+  evict(tokenHash: string): void {
+    this.#sessions.delete(tokenHash)
   }
 
   /** Why the session of this hash ended, when this cache knows it ended. */
@@ -428,6 +449,7 @@ function newEntry(
     adoptedUserAgent: null,
     writing: null,
     view: null,
+    heldUntil: null,
   }
 }
 

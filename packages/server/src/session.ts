@@ -46,6 +46,11 @@ export interface SessionRecord {
 export interface LoadedSession {
   record: SessionRecord
   expireAfter: number | null
+  /**
+   * Until when a new device's session waits for approval (ms; `newDevice.hold`), null when it
+   * is not held. Read only where a request's session is looked up.
+   */
+  heldUntil?: number | null
 }
 
 /** What the host app and hooks see of a session: everything but the token hash. */

@@ -64,6 +64,7 @@ function toLoaded(row: Row): LoadedSession {
   return {
     record: toRecord(row),
     expireAfter: row.expire_after == null ? null : Number(row.expire_after),
+    heldUntil: row.held_until == null ? null : toDate(row.held_until).getTime(),
   }
 }
 
@@ -628,7 +629,7 @@ export class Statements {
    */
   async findByTokenHash(tokenHash: string): Promise<LoadedSession | null> {
     const [row] = await this.query(
-      `select ${COLUMNS}, expire_after from sessionward_session where token_hash = ?`,
+      `select ${COLUMNS}, expire_after, held_until from sessionward_session where token_hash = ?`,
       [tokenHash],
     )
     return row ? toLoaded(row) : null
@@ -1133,6 +1134,56 @@ export class Statements {
     const rows = await this.query(
       'delete from sessionward_device where user_id = ? and id = ? returning id',
       [userId, id],
+    )
+    return rows.length > 0
+  }
+
+  /**
+   * Holds a new device's live session until `until` (`newDevice.hold`): only its own ping,
+   * events and logout answer meanwhile.
+   *
+   * @example
+   * await store.holdSession(session.id, new Date(now + 900_000))
+   */
+  async holdSession(id: string, until: Date): Promise<void> {
+    await this.query(
+      'update sessionward_session set held_until = ? where id = ? and ended_at is null',
+      [until, id],
+    )
+  }
+
+  /**
+   * Claims live sessions whose hold lapsed unapproved (for the sweep to end `reported`),
+   * skipping rows another instance is claiming.
+   *
+   * @example
+   * await tx.claimLapsedHolds(new Date(), 500)
+   */
+  async claimLapsedHolds(now: Date, limit: number): Promise<string[]> {
+    const rows = await this.query(
+      `select id from sessionward_session
+        where held_until <= ? and ended_at is null
+        order by held_until, id
+        limit ?
+        for update skip locked`,
+      [now, limit],
+    )
+    return rows.map((row) => String(row.id))
+  }
+
+  /**
+   * Lets a held session of the user in, unless its hold lapsed already; false when no live
+   * session of theirs with this id is held.
+   *
+   * @example
+   * await store.approveHeld('alice', id, new Date())
+   */
+  async approveHeld(userId: string, id: string, now: Date): Promise<boolean> {
+    const rows = await this.query(
+      `update sessionward_session set held_until = null
+        where id = ? and user_id = ? and ended_at is null and held_until > ?
+        returning id`,
+      [id, userId, now],
     )
     return rows.length > 0
   }

@@ -1,0 +1,224 @@
+// New-device sign-ins and the screen lock (issue 23), in Chromium: two browser contexts are two
+// devices of one user; the notice in the first device's open tab ends the second's session; a
+// locked screen (DevTools protocol) logs every tab out. Writes the README's screenshots of the
+// notice and of the report link's confirmation page.
+import { join } from 'node:path'
+import type { NewDeviceEvent } from '@sessionward/server'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, it } from 'vitest'
+import { chromiumSkipReason, logOf, newDevice } from './support/chromium.ts'
+import { IMAGES, type RunningDemo, startBrowserAndDemo } from './support/demo.ts'
+import { LONG, openTab, sessionIdOf, signIn, waitForLogin } from './support/pages.ts'
+
+const STORE = process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'
+
+/** The second device's browser, as its user agent says. */
+const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0'
+
+/** The notice's parts, in the open shadow root of `<sessionward-notice>` (CSS selectors pierce it). */
+const NOTICE = {
+  message: '[data-sessionward="notice-message"]',
+  end: '[data-sessionward="notice-end"]',
+  ok: '[data-sessionward="notice-ok"]',
+  close: '[data-sessionward="notice-close"]',
+}
+
+/** Grants the Idle Detection permission to one context (one device), as a user's click would. */
+async function grantIdleDetection(browser: Browser, page: Page, origin: string): Promise<void> {
+  const target = await page.context().newCDPSession(page)
+  const { targetInfo } = await target.send('Target.getTargetInfo')
+  const session = await browser.newBrowserCDPSession()
+  await session.send('Browser.grantPermissions', {
+    permissions: ['idleDetection'],
+    origin,
+    browserContextId: targetInfo.browserContextId,
+  })
+}
+
+/** Locks the "screen" of one tab through the DevTools protocol. */
+async function lockScreen(page: Page, locked: boolean): Promise<void> {
+  const session = await page.context().newCDPSession(page)
+  await session.send('Emulation.setIdleOverride', {
+    isUserActive: !locked,
+    isScreenUnlocked: !locked,
+  })
+}
+
+describe.skipIf(chromiumSkipReason !== null)(
+  `new-device sign-ins and the screen lock in Chromium on ${STORE}${chromiumSkipReason ? ` (skipped: ${chromiumSkipReason})` : ''}`,
+  () => {
+    let browser: Browser
+    let demo: RunningDemo
+    const alerts: NewDeviceEvent[] = []
+    const contexts: BrowserContext[] = []
+
+    beforeAll(async () => {
+      ;[browser, demo] = await startBrowserAndDemo({
+        // Long enough that no idle warning interferes with these scenarios.
+        warnAfter: 600,
+        expireAfter: 900,
+        maxSessions: 5,
+        // The report route's origin is not the served one (a random port): only its token is used.
+        reportUrl: 'http://localhost/session/report',
+        endOnScreenLock: true,
+        onNewDevice: (event) => alerts.push(event),
+      })
+    })
+
+    afterAll(async () => {
+      for (const context of contexts) await context.close().catch(() => {})
+      await browser?.close()
+      await demo?.close()
+    })
+
+    async function device(name: string): Promise<Page> {
+      const context = await newDevice(browser, name)
+      contexts.push(context)
+      return context.newPage()
+    }
+
+    it('a sign-in on a second device shows the notice in the first one’s tab; "Not you?" ends it, and its tab lands on the login page with the reason', async ({
+      expect,
+    }) => {
+      const first = await device('laptop')
+      await signIn(first, demo.url, 'erin')
+      const focusedBefore = await first.evaluate(() => document.activeElement?.tagName)
+
+      const second = await device('stolen')
+      await signIn(second, demo.url, 'erin')
+      const stolenId = await sessionIdOf(second)
+      expect(alerts.map((alert) => alert.session.id)).toContain(stolenId)
+
+      // The notice, heard on the first tab's events channel: a polite live region, no focus taken.
+      const message = first.locator(NOTICE.message)
+      await expect.poll(() => message.textContent(), { timeout: LONG }).toMatch(/^New sign-in: /)
+      expect(await message.textContent()).toMatch(/^New sign-in: .+, just now\.$/)
+      expect(await message.getAttribute('role')).toBe('status')
+      expect(await first.evaluate(() => document.activeElement?.tagName)).toBe(focusedBefore)
+      // Non-modal: the page behind still takes clicks.
+      expect(await first.evaluate(() => document.querySelector('dialog[open]'))).toBeNull()
+      // Keyboard reachable: Tab reaches its buttons.
+      let reached = false
+      for (let presses = 0; presses < 40 && !reached; presses++) {
+        await first.keyboard.press('Tab')
+        reached = await first.evaluate(
+          () =>
+            document.activeElement?.tagName === 'SESSIONWARD-NOTICE' &&
+            document.activeElement.shadowRoot?.activeElement?.getAttribute('part') === 'end',
+        )
+      }
+      expect(reached).toBe(true)
+      await first.screenshot({ path: join(IMAGES, 'new-device-notice.png') })
+
+      await first.keyboard.press('Enter')
+      expect(await waitForLogin(second)).toBe('reported')
+      await expect(second.locator('[data-testid="login-reason"]').textContent()).resolves.toMatch(
+        /reported as not yours/,
+      )
+      expect((await demo.row(stolenId))?.endReason).toBe('reported')
+      await expect
+        .poll(() => message.textContent(), { timeout: LONG })
+        .toBe('That session has ended.')
+      // The first device is still signed in.
+      expect(first.url()).toBe(`${demo.url}/`)
+      expect(logOf(first).cspViolations).toEqual([])
+    })
+
+    it('the report link’s GET shows a confirmation page and changes nothing', async ({
+      expect,
+    }) => {
+      const first = await device('desk')
+      await signIn(first, demo.url, 'frank')
+      const second = await device('phone')
+      await signIn(second, demo.url, 'frank')
+      const id = await sessionIdOf(second)
+      const alert = alerts.find((candidate) => candidate.session.id === id)
+      const token = new URL(alert?.reportUrl ?? 'http://x/').searchParams.get('token')
+      expect(token).toMatch(/^swr_/)
+      const page = await device('mail-client')
+      await page.goto(`${demo.url}/session/report?token=${token}`)
+      expect(await page.textContent('h1')).toBe('Was this you?')
+      await page.screenshot({ path: join(IMAGES, 'report-confirmation.png') })
+      expect((await demo.row(id))?.endedAt).toBeNull()
+    })
+
+    it('a locked screen logs every tab out with the reason screen_lock', async ({ expect }) => {
+      const first = await device('office')
+      await grantIdleDetection(browser, first, demo.url)
+      const extras = first.waitForResponse((response) => response.url().endsWith('.extras.js'))
+      await signIn(first, demo.url, 'grace')
+      await extras
+      const second = await openTab(first.context(), `${demo.url}/devices`)
+      const id = await sessionIdOf(first)
+
+      await lockScreen(first, true)
+      expect(await waitForLogin(first)).toBe('screen_lock')
+      expect(await waitForLogin(second)).toBe('screen_lock')
+      await expect(first.locator('[data-testid="login-reason"]').textContent()).resolves.toMatch(
+        /screen locked/,
+      )
+      // Ended on the server too (the one logout request).
+      expect((await demo.row(id))?.endedAt).toBeInstanceOf(Date)
+    })
+  },
+)
+
+describe.skipIf(chromiumSkipReason !== null)(
+  `a held new device approved from the notice in Chromium on ${STORE}${chromiumSkipReason ? ` (skipped: ${chromiumSkipReason})` : ''}`,
+  () => {
+    let browser: Browser
+    let demo: RunningDemo
+
+    beforeAll(async () => {
+      ;[browser, demo] = await startBrowserAndDemo({
+        warnAfter: 600,
+        expireAfter: 900,
+        maxSessions: 5,
+        reportUrl: 'http://localhost/session/report',
+        holdNewDevices: true,
+      })
+    })
+
+    afterAll(async () => {
+      await browser?.close()
+      await demo?.close()
+    })
+
+    it('a second device’s session is held until "Yes, it was me" in the first device’s tab', async ({
+      expect,
+    }) => {
+      const context = await newDevice(browser, 'home')
+      const first = await context.newPage()
+      await signIn(first, demo.url, 'ivan')
+      // The second device signs in through the API (a held session gets no page of the app).
+      const login = await fetch(`${demo.url}/api/login`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': FIREFOX,
+        },
+        body: JSON.stringify({ username: 'ivan', password: 'ivan' }),
+      })
+      const { token } = (await login.json()) as { token: string }
+      const me = () =>
+        fetch(`${demo.url}/api/me`, {
+          headers: {
+            authorization: `Bearer ${token}`,
+            'user-agent': FIREFOX,
+          },
+        })
+      const held = await me()
+      expect(held.status).toBe(403)
+      expect(await held.json()).toMatchObject({ error: 'session_held' })
+
+      const message = first.locator(NOTICE.message)
+      await expect
+        .poll(() => message.textContent(), { timeout: LONG })
+        .toMatch(/^New sign-in: Firefox on Windows, just now\.$/)
+      await first.click(NOTICE.ok)
+      await expect.poll(async () => (await me()).status, { timeout: LONG }).toBe(200)
+      expect(await first.locator(NOTICE.message).count()).toBe(0)
+      await context.close()
+    })
+  },
+)

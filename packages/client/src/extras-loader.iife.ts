@@ -1,0 +1,13 @@
+import type * as Extras from './extras.ts'
+import { besideBundle } from './locale-loader.iife.ts'
+
+/**
+ * The script-tag build's `extras-loader.ts`: an IIFE has no chunks, so what runs rarely (the
+ * new-device notice, the screen-lock watch) is one ES module next to the bundle
+ * (`dist/sessionward.iife.extras.js`), imported from the bundle's own URL:
+ * `…/sessionward.js` → `…/sessionward.extras.js`.
+ * @example
+ * const { heard } = await loadExtras()
+ */
+export const loadExtras = (): Promise<typeof Extras> =>
+  import(/* @vite-ignore */ besideBundle('extras.js'))
