@@ -2,8 +2,14 @@ import { randomUUID } from 'node:crypto'
 import type { Endings } from './ending.ts'
 import { ProblemError, sessionLimit } from './problems.ts'
 import { planSignIn, storedSession } from './rules.ts'
-import type { IdpLink, SessionRecord } from './session.ts'
-import { landedValue, type Statements, type Store } from './store.ts'
+import type { IdpLink, LoadedSession, SessionRecord } from './session.ts'
+import {
+  landedValue,
+  type NewSession,
+  type Statements,
+  type Store,
+  settleStatement,
+} from './store.ts'
 import { generateToken, hashToken } from './tokens.ts'
 import type { EndReason, SessionPolicy } from './vocabulary.ts'
 
@@ -40,22 +46,30 @@ export interface SignedIn {
   evicted: SessionRecord[]
 }
 
+// Optimistic capped sign-ins tried before the locked transaction: each fails only when another
+// sign-in of the same user committed in between, so a few cover all but a burst on one user.
+const OPTIMISTIC_ATTEMPTS = 3
+
 /**
- * Starts a session under the cap, with no HTTP in sight (the edge sets the cookie): inside one
- * transaction that locks the user, so N concurrent sign-ins with cap K leave exactly K live
- * sessions, expired sessions end with their true reason and never count, and the rules choose
- * whom to evict (or refuse: a `ProblemError` answering 403 `session_limit`). When the COMMIT's
- * answer is lost, the new row decides whether it landed.
+ * Starts a session under the cap, with no HTTP in sight (the edge sets the cookie), so N
+ * concurrent sign-ins with cap K leave exactly K live sessions, expired sessions end with their
+ * true reason and never count, and the rules choose whom to evict (or refuse: a `ProblemError`
+ * answering 403 `session_limit`). A capped sign-in reads the user's live sessions, lets the
+ * rules plan, and carries the plan out in one statement under the user's lock that first checks
+ * the live sessions are still those (`signInUnderCap`): two round trips, no transaction held
+ * open. A few plans overtaken by another sign-in of the same user: the locked transaction
+ * (lock, read, plan, write) instead. When an answer is lost, the new row decides whether it
+ * landed.
  *
  * @example
  * const { token, record } = await signIn(parts, { userId, policy, userAgent, ip, now: new Date() })
  */
 export async function signIn(parts: SignInParts, request: SignInRequest): Promise<SignedIn> {
-  const { userId, policy, now } = request
+  const { policy, now } = request
   const token = generateToken()
   const record: SessionRecord = {
     id: randomUUID(),
-    userId,
+    userId: request.userId,
     tokenHash: hashToken(token),
     createdAt: now,
     lastActivityAt: now,
@@ -68,40 +82,129 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
     detail: null,
     idp: request.idp ?? null,
   }
-  const endedBefore: { records: SessionRecord[]; reason: EndReason }[] = []
   const started = { record, expireAfter: policy.expireAfter }
-  /**
-   * Ends what the cap says must go and stores the new session, inside the sign-in's
-   * transaction; returns the evicted.
-   */
-  const startUnderCap = async (tx: Statements): Promise<SessionRecord[]> => {
+  let ended: Ended[] | null = []
+  if (policy.maxSessions === 0) {
+    await storeAlone(parts, started)
+  } else {
+    ended = null
+    for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS && ended === null; attempt++) {
+      ended = await startPlanned(parts, request, started)
+    }
+    ended ??= await startLocked(parts, request, started)
+  }
+  // Ends by expiry first, then the evictions, as the plan lists them.
+  for (const reason of new Set(ended.map((end) => end.reason))) {
+    const records = ended.filter((end) => end.reason === reason).map((end) => end.record)
+    await parts.endings.afterEnd(records, reason)
+  }
+  const evicted = ended.filter((end) => end.reason === 'evicted').map((end) => end.record)
+  return { token, record, evicted }
+}
+
+/** A session a sign-in ended (as stored after the end), and why. */
+interface Ended {
+  record: SessionRecord
+  reason: EndReason
+}
+
+/** An uncapped sign-in: the new row alone, one statement; a lost answer reads it back. */
+async function storeAlone(parts: SignInParts, started: NewSession): Promise<void> {
+  const outcome = await settleStatement(parts.store.insertSession(started))
+  if (outcome.outcome === 'answered') return
+  const landed = await parts.store.findById(started.record.id).catch(() => null)
+  if (!landed) throw outcome.error
+}
+
+/** What the rules make of the user's live sessions: 403 when they deny, else the ends in order. */
+function plan(parts: SignInParts, request: SignInRequest, live: LoadedSession[]): Ended[] {
+  const { policy, now } = request
+  const stored = live.map((row) =>
+    storedSession(row, parts.latestActivity(row.record.tokenHash), policy.expireAfter),
+  )
+  const planned = planSignIn(stored, policy, now.getTime(), parts.margin)
+  if (planned.deny) throw new ProblemError(sessionLimit(policy.maxSessions))
+  const byId = new Map(live.map((row) => [row.record.id, row.record]))
+  const ends: [EndReason, string[]][] = [...planned.expired, ['evicted', planned.evict]]
+  return ends.flatMap(([reason, ids]) =>
+    ids.flatMap((id) => {
+      const found = byId.get(id)
+      return found ? [{ record: { ...found, endedAt: now, endReason: reason }, reason }] : []
+    }),
+  )
+}
+
+/**
+ * One optimistic capped sign-in: the live sessions read without a lock, the rules' plan carried
+ * out by `signInUnderCap`. The ends that landed, or null when the live sessions changed first.
+ */
+async function startPlanned(
+  parts: SignInParts,
+  request: SignInRequest,
+  started: NewSession,
+): Promise<Ended[] | null> {
+  const live = await parts.store.listLive(request.userId)
+  const ends = plan(parts, request, live)
+  const notices = parts.endings.endPayloads(ends, request.now)
+  const outcome = await settleStatement(
+    parts.store.signInUnderCap({
+      userId: request.userId,
+      started,
+      seen: live.map((row) => row.record.id),
+      ends: ends.map((end, i) => ({
+        id: end.record.id,
+        reason: end.reason,
+        notice: notices[i] ?? null,
+      })),
+      endedAt: request.now,
+      logLimit: parts.trimLog ? parts.endings.logLimit : null,
+    }),
+  )
+  if (outcome.outcome === 'answered') {
+    if (outcome.value === null) return null
+    const done = new Set(outcome.value)
+    return ends.filter((end) => done.has(end.record.id))
+  }
+  // The answer was lost: it landed if the new row is there, with the ends it made.
+  const ids = [started.record.id, ...ends.map((end) => end.record.id)]
+  const stored = await parts.store.findByIds(ids).catch(() => null)
+  if (!stored?.some((row) => row.id === started.record.id)) throw outcome.error
+  const endedHere = new Set(
+    stored
+      .filter((row) => row.endedAt?.getTime() === request.now.getTime())
+      .map((row) => `${row.id}:${row.endReason}`),
+  )
+  return ends.filter((end) => endedHere.has(`${end.record.id}:${end.reason}`))
+}
+
+/**
+ * A capped sign-in in one transaction that locks the user first, so N concurrent ones cannot
+ * all see room for one more: for plans overtaken again and again. When the COMMIT's answer is
+ * lost, the new row decides whether it landed.
+ */
+async function startLocked(
+  parts: SignInParts,
+  request: SignInRequest,
+  started: NewSession,
+): Promise<Ended[]> {
+  const { userId } = request
+  const settled = await parts.store.transaction(async (tx: Statements) => {
     // Serializes this user's sign-ins so N concurrent ones cannot all see room for one more.
     await tx.lockUser(userId)
-    const stored = (await tx.listLive(userId)).map((row) =>
-      storedSession(row, parts.latestActivity(row.record.tokenHash), policy.expireAfter),
-    )
-    const plan = planSignIn(stored, policy, now.getTime(), parts.margin)
-    if (plan.deny) throw new ProblemError(sessionLimit(policy.maxSessions))
-    for (const [reason, ids] of plan.expired) {
-      const end = { target: { ids }, reason, endedAt: now }
-      const records = await parts.endings.endIn(tx, end, parts.trimLog)
-      endedBefore.push({ reason, records })
+    const ends = plan(parts, request, await tx.listLive(userId))
+    const done: Ended[] = []
+    const reasons = [...new Set(ends.map((end) => end.reason))]
+    for (const [i, reason] of reasons.entries()) {
+      const ids = ends.filter((end) => end.reason === reason).map((end) => end.record.id)
+      const end = { target: { ids }, reason, endedAt: request.now }
+      // The last end stores the new row in the same statement: one round trip fewer.
+      const last = i === reasons.length - 1
+      const records = await parts.endings.endIn(tx, end, parts.trimLog, last ? started : undefined)
+      done.push(...records.map((record) => ({ record, reason })))
     }
-    // The eviction and the new row in one statement: one round trip fewer under the lock.
-    const eviction = { target: { ids: plan.evict }, reason: 'evicted' as const, endedAt: now }
-    return parts.endings.endIn(tx, eviction, parts.trimLog, started)
-  }
-  const settled = await parts.store.transaction(async (tx) => {
-    if (policy.maxSessions > 0) return startUnderCap(tx)
-    await tx.insertSession(started)
-    return []
+    if (reasons.length === 0) await tx.insertSession(started)
+    return done
   })
   // COMMIT's answer lost: the sign-in (and the ends it made) landed if its row is there.
-  const evicted = await landedValue(
-    settled,
-    async () => (await parts.store.findById(record.id)) !== null,
-  )
-  for (const { records, reason } of endedBefore) await parts.endings.afterEnd(records, reason)
-  await parts.endings.afterEnd(evicted, 'evicted')
-  return { token, record, evicted }
+  return landedValue(settled, async () => (await parts.store.findById(started.record.id)) !== null)
 }

@@ -67,6 +67,13 @@ function toLoaded(row: Row): LoadedSession {
   }
 }
 
+/** A uuid[] as the driver returns it: an array, or PostgreSQL's text form (`{a,b}`). */
+function toIds(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String)
+  const text = String(value).replace(/^\{|\}$/g, '')
+  return text === '' ? [] : text.split(',')
+}
+
 function toRecord(row: Row): SessionRecord {
   return { ...toSessionInfoRow(row), tokenHash: String(row.token_hash) }
 }
@@ -221,6 +228,49 @@ export async function landedValue<T>(
   if (settled.outcome === 'committed') return settled.value
   if (!(await landed(settled.value).catch(() => false))) throw settled.error
   return settled.value
+}
+
+/**
+ * How a statement that writes on its own (autocommit: its own transaction) ended, when the store
+ * did not answer that it failed: `answered` with its value, or `unknown` when the answer was lost
+ * after it may have been sent (past storeTimeout, a connection broken): the caller reads the
+ * rows back by id to learn whether it landed, and answers `error` if it did not.
+ */
+export type StatementOutcome<T> =
+  | { outcome: 'answered'; value: T }
+  | { outcome: 'unknown'; error: StoreFailure }
+
+/**
+ * `run` (one statement's promise) settled as a `StatementOutcome`. A failure the store answered
+ * (a SQLSTATE that is not a lost connection) or one raised before anything was sent (bad input)
+ * rejects: nothing of it landed.
+ *
+ * @example
+ * const outcome = await settleStatement(store.insertSession(started))
+ */
+export async function settleStatement<T>(run: Promise<T>): Promise<StatementOutcome<T>> {
+  try {
+    return { outcome: 'answered', value: await run }
+  } catch (error) {
+    if (!(error instanceof StoreFailure) || !commitAnswerLost(error)) throw storeError(error)
+    return { outcome: 'unknown', error }
+  }
+}
+
+/**
+ * A capped sign-in as planned by the rules from the user's live sessions read just before, for
+ * `signInUnderCap` to carry out under the user's lock.
+ */
+export interface CappedSignIn {
+  userId: string
+  started: NewSession
+  /** The ids of the user's live sessions the plan was made on. */
+  seen: string[]
+  /** The sessions to end, why, and each one's NOTIFY payload (null: no bus in the database). */
+  ends: { id: string; reason: EndReason; notice: string | null }[]
+  endedAt: Date
+  /** Trims the user's log to this many ended rows in the same statement; null: the sweep does. */
+  logLimit: number | null
 }
 
 /**
@@ -813,6 +863,50 @@ export class Statements {
       [since],
     )
     return rows.map((row) => String(row.user_id))
+  }
+
+  /**
+   * Carries out a capped sign-in in one statement on its own (`sessionward_sign_in`, migration
+   * 20261206200000): under the user's lock, if the user's live sessions are still `seen`, ends
+   * the planned ones still live (sending each one's notice with it), stores the new session and
+   * trims the log when asked, all in one transaction. Returns the ids it ended, or null when the
+   * live sessions changed since they were read (nothing done: plan again). The lock is waited
+   * for at most half of storeTimeout, so the statement gives up well before its caller does.
+   *
+   * @example
+   * const ended = await store.signInUnderCap({ userId, started, seen, ends, endedAt, logLimit: null })
+   */
+  async signInUnderCap(plan: CappedSignIn): Promise<string[] | null> {
+    const { record, expireAfter } = plan.started
+    const ends = plan.ends.map(() => '?').join(', ')
+    const [row] = await this.query(
+      `select sessionward_sign_in(?, array[${plan.seen.map(() => '?').join(', ')}]::uuid[],
+          array[${ends}]::uuid[], array[${ends}]::text[], array[${ends}]::text[], ?, ?, ?, ?,
+          ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) as ended`,
+      [
+        plan.userId,
+        ...plan.seen,
+        ...plan.ends.map((end) => end.id),
+        ...plan.ends.map((end) => end.reason),
+        ...plan.ends.map((end) => end.notice),
+        plan.endedAt,
+        BUS_CHANNEL,
+        plan.logLimit,
+        this.#bound === undefined ? 0 : Math.ceil(this.#bound / 2),
+        record.id,
+        record.tokenHash,
+        record.createdAt,
+        record.expiresAt,
+        record.ip,
+        record.userAgent,
+        record.idp?.issuer ?? null,
+        record.idp?.sub ?? null,
+        record.idp?.sid ?? null,
+        expireAfter,
+      ],
+    )
+    const ended = row?.ended
+    return ended == null ? null : toIds(ended)
   }
 
   /**

@@ -7,6 +7,7 @@ import { Migration20261125000000_live_page_index } from './Migration202611250000
 import { Migration20261206000000_scale_indexes } from './Migration20261206000000_scale_indexes.ts'
 import { Migration20261206010000_identity_providers } from './Migration20261206010000_identity_providers.ts'
 import { Migration20261206100000_known_devices } from './Migration20261206100000_known_devices.ts'
+import { Migration20261206200000_sign_in } from './Migration20261206200000_sign_in.ts'
 
 /** Every schema migration, oldest first. `ward.migrate()` applies the pending ones. */
 export const migrationsList = [
@@ -25,4 +26,5 @@ export const migrationsList = [
     class: Migration20261206010000_identity_providers,
   },
   { name: 'Migration20261206100000_known_devices', class: Migration20261206100000_known_devices },
+  { name: 'Migration20261206200000_sign_in', class: Migration20261206200000_sign_in },
 ]

@@ -1,0 +1,90 @@
+import { Migration } from '@mikro-orm/migrations'
+
+/**
+ * A capped sign-in in one statement (issue 21, logins at scale): `sessionward_sign_in` takes the
+ * user's lock, checks that the user's live sessions are still the ones the sign-in planned on
+ * (read just before, without the lock; the rules stay in rules.ts), and if so ends the planned
+ * ones with their reasons (NOTIFY for each that it ended, when the bus is PostgreSQL), stores
+ * the new session, and trims the user's log when asked. Run on its own (autocommit), a login is
+ * one round trip under the lock instead of BEGIN, lock, read, write, COMMIT.
+ *
+ * A function and not one statement with CTEs: a statement's snapshot is taken before its lock
+ * is, so it would miss a sign-in that committed while it waited; in a PL/pgSQL function each
+ * statement after the lock reads what committed before it (READ COMMITTED).
+ *
+ * Returns the ids it ended, or null when the live sessions changed (nothing done: plan again).
+ */
+export class Migration20261206200000_sign_in extends Migration {
+  override name = 'Migration20261206200000_sign_in'
+
+  override up(): void {
+    this.addSql(`create or replace function sessionward_sign_in(
+        p_user_id text,
+        p_seen uuid[],
+        p_end_ids uuid[],
+        p_end_reasons text[],
+        p_notices text[],
+        p_ended_at timestamptz,
+        p_channel text,
+        p_log_limit integer,
+        p_lock_timeout integer,
+        p_id uuid,
+        p_token_hash text,
+        p_created_at timestamptz,
+        p_expires_at timestamptz,
+        p_ip text,
+        p_user_agent text,
+        p_idp_issuer text,
+        p_idp_subject text,
+        p_idp_session_id text,
+        p_expire_after integer
+      ) returns uuid[] language plpgsql volatile as $$
+      declare
+        v_ended uuid[] := '{}';
+        v_id uuid;
+        v_notice text;
+      begin
+        -- Bounded below storeTimeout, so the wait gives up before the caller does.
+        if p_lock_timeout > 0 then
+          perform set_config('lock_timeout', p_lock_timeout || 'ms', true);
+        end if;
+        perform pg_advisory_xact_lock(hashtextextended('sessionward:' || p_user_id, 0));
+        if (select coalesce(array_agg(id order by id), '{}') from sessionward_session
+             where user_id = p_user_id and ended_at is null)
+           is distinct from
+           (select coalesce(array_agg(seen order by seen), '{}') from unnest(p_seen) as seen) then
+          return null;
+        end if;
+        for v_id, v_notice in
+          update sessionward_session as s set ended_at = p_ended_at, end_reason = e.reason
+            from unnest(p_end_ids, p_end_reasons, p_notices) as e(id, reason, notice)
+           where s.id = e.id and s.user_id = p_user_id and s.ended_at is null
+          returning s.id, e.notice
+        loop
+          v_ended := v_ended || v_id;
+          if v_notice is not null then
+            perform pg_notify(p_channel, v_notice);
+          end if;
+        end loop;
+        insert into sessionward_session (id, user_id, token_hash, created_at, last_activity_at,
+            expires_at, ip, last_ip, user_agent, idp_issuer, idp_subject, idp_session_id,
+            expire_after)
+          values (p_id, p_user_id, p_token_hash, p_created_at, p_created_at, p_expires_at, p_ip,
+            p_ip, p_user_agent, p_idp_issuer, p_idp_subject, p_idp_session_id, p_expire_after);
+        if p_log_limit is not null and cardinality(v_ended) > 0 then
+          delete from sessionward_session where id in (
+            select id from sessionward_session
+             where user_id = p_user_id and ended_at is not null
+             order by ended_at desc, id desc
+            offset p_log_limit);
+        end if;
+        return v_ended;
+      end $$`)
+  }
+
+  override down(): void {
+    this.addSql(
+      'drop function if exists sessionward_sign_in(text, uuid[], uuid[], text[], text[], timestamptz, text, integer, integer, uuid, text, timestamptz, timestamptz, text, text, text, text, text, integer)',
+    )
+  }
+}
