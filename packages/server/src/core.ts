@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core'
+import { LRUCache } from 'lru-cache'
 import type { Bus, ChannelListener } from './bus.ts'
 import { busConnector } from './database.ts'
 import { Devices } from './devices.ts'
@@ -89,6 +90,8 @@ export class WardCore {
   readonly #postgresBus: PostgresBus | null = null
   /** Writes no answer waits for (activity, policy): `close()` waits for them. */
   readonly #writing = new Set<Promise<void>>()
+  /** Users' live sessions as this instance's last capped sign-in of each left them. */
+  readonly #liveByUser: LRUCache<string, LoadedSession[]>
   /** Where the next sweep round's log trim starts (ms): ends at or after it are trimmed. */
   #trimmedFrom = Date.now() - FIRST_TRIM_LOOKBACK
 
@@ -96,6 +99,7 @@ export class WardCore {
     this.options = options
     this.orm = orm
     this.store = new Store(orm, options.storeTimeout)
+    this.#liveByUser = new LRUCache({ max: options.cacheSize })
     const listener: ChannelListener = {
       ended: ({ tokenHash, sessionId, reason, endedAt }) =>
         this.sessions.markEnded(tokenHash, sessionId, reason, new Date(endedAt)),
@@ -306,6 +310,7 @@ export class WardCore {
         margin: this.options.touchInterval * 1000,
         latestActivity: (tokenHash) => this.sessions.latestActivity(tokenHash),
         trimLog: this.options.sweepInterval === 0,
+        liveByUser: this.#liveByUser,
       },
       request,
     )

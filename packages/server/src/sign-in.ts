@@ -26,6 +26,18 @@ export interface SignInParts {
    * sweep, which otherwise trims them within one round, off the login path.
    */
   trimLog: boolean
+  /**
+   * Each user's live sessions as this instance's last capped sign-in of them left them, for the
+   * next one to plan on without reading them first (checked under the lock all the same).
+   */
+  liveByUser: LiveByUser
+}
+
+/** Users' live sessions as last seen here (an LRU cache fits). */
+export interface LiveByUser {
+  get(userId: string): LoadedSession[] | undefined
+  set(userId: string, live: LoadedSession[]): unknown
+  delete(userId: string): unknown
 }
 
 /** Who signs in, under which policy, from where. */
@@ -54,12 +66,12 @@ const OPTIMISTIC_ATTEMPTS = 3
  * Starts a session under the cap, with no HTTP in sight (the edge sets the cookie), so N
  * concurrent sign-ins with cap K leave exactly K live sessions, expired sessions end with their
  * true reason and never count, and the rules choose whom to evict (or refuse: a `ProblemError`
- * answering 403 `session_limit`). A capped sign-in reads the user's live sessions, lets the
- * rules plan, and carries the plan out in one statement under the user's lock that first checks
- * the live sessions are still those (`signInUnderCap`): two round trips, no transaction held
- * open. A few plans overtaken by another sign-in of the same user: the locked transaction
- * (lock, read, plan, write) instead. When an answer is lost, the new row decides whether it
- * landed.
+ * answering 403 `session_limit`). A capped sign-in lets the rules plan on the user's live
+ * sessions (as this instance's last sign-in of the user left them, else read first) and
+ * carries the plan out in one statement that checks, under the user's lock, that they are still
+ * those (`signInUnderCap`): one round trip, or two, no transaction held open. Plans overtaken
+ * a few times: the locked transaction (lock, read, plan, write) instead. When an answer is lost,
+ * the new row decides whether it landed.
  *
  * @example
  * const { token, record } = await signIn(parts, { userId, policy, userAgent, ip, now: new Date() })
@@ -83,16 +95,11 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
     idp: request.idp ?? null,
   }
   const started = { record, expireAfter: policy.expireAfter }
-  let ended: Ended[] | null = []
-  if (policy.maxSessions === 0) {
-    await storeAlone(parts, started)
-  } else {
-    ended = null
-    for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS && ended === null; attempt++) {
-      ended = await startPlanned(parts, request, started)
-    }
-    ended ??= await startLocked(parts, request, started)
-  }
+  const ended =
+    policy.maxSessions === 0
+      ? await storeAlone(parts, started)
+      : ((await startPlanned(parts, request, started)) ??
+        (await startLocked(parts, request, started)))
   // Ends by expiry first, then the evictions, as the plan lists them.
   for (const reason of new Set(ended.map((end) => end.reason))) {
     const records = ended.filter((end) => end.reason === reason).map((end) => end.record)
@@ -109,72 +116,111 @@ interface Ended {
 }
 
 /** An uncapped sign-in: the new row alone, one statement; a lost answer reads it back. */
-async function storeAlone(parts: SignInParts, started: NewSession): Promise<void> {
+async function storeAlone(parts: SignInParts, started: NewSession): Promise<Ended[]> {
   const outcome = await settleStatement(parts.store.insertSession(started))
-  if (outcome.outcome === 'answered') return
+  if (outcome.outcome === 'answered') return []
   const landed = await parts.store.findById(started.record.id).catch(() => null)
   if (!landed) throw outcome.error
+  return []
 }
 
-/** What the rules make of the user's live sessions: 403 when they deny, else the ends in order. */
-function plan(parts: SignInParts, request: SignInRequest, live: LoadedSession[]): Ended[] {
+/** What the rules make of the user's live sessions: null when they deny, else the ends in order. */
+function plan(
+  parts: SignInParts,
+  request: SignInRequest,
+  live: LoadedSession[],
+): { id: string; reason: EndReason; record: SessionRecord }[] | null {
   const { policy, now } = request
   const stored = live.map((row) =>
     storedSession(row, parts.latestActivity(row.record.tokenHash), policy.expireAfter),
   )
   const planned = planSignIn(stored, policy, now.getTime(), parts.margin)
-  if (planned.deny) throw new ProblemError(sessionLimit(policy.maxSessions))
+  if (planned.deny) return null
   const byId = new Map(live.map((row) => [row.record.id, row.record]))
   const ends: [EndReason, string[]][] = [...planned.expired, ['evicted', planned.evict]]
   return ends.flatMap(([reason, ids]) =>
     ids.flatMap((id) => {
       const found = byId.get(id)
-      return found ? [{ record: { ...found, endedAt: now, endReason: reason }, reason }] : []
+      return found ? [{ id, reason, record: found }] : []
     }),
   )
 }
 
 /**
- * One optimistic capped sign-in: the live sessions read without a lock, the rules' plan carried
- * out by `signInUnderCap`. The ends that landed, or null when the live sessions changed first.
+ * The optimistic capped sign-in: plans on the live sessions this instance last saw of the user
+ * (read now if none), carried out by `signInUnderCap`, planned again on what it answers when
+ * they changed. The ends that landed, or null after OPTIMISTIC_ATTEMPTS overtaken plans. A
+ * refusal is only ever answered on sessions read just now.
  */
 async function startPlanned(
   parts: SignInParts,
   request: SignInRequest,
   started: NewSession,
 ): Promise<Ended[] | null> {
-  const live = await parts.store.listLive(request.userId)
-  const ends = plan(parts, request, live)
-  const notices = parts.endings.endPayloads(ends, request.now)
-  const outcome = await settleStatement(
-    parts.store.signInUnderCap({
-      userId: request.userId,
-      started,
-      seen: live.map((row) => row.record.id),
-      ends: ends.map((end, i) => ({
-        id: end.record.id,
-        reason: end.reason,
-        notice: notices[i] ?? null,
-      })),
-      endedAt: request.now,
-      logLimit: parts.trimLog ? parts.endings.logLimit : null,
-    }),
-  )
-  if (outcome.outcome === 'answered') {
-    if (outcome.value === null) return null
-    const done = new Set(outcome.value)
-    return ends.filter((end) => done.has(end.record.id))
+  const { userId, now, policy } = request
+  const known = parts.liveByUser.get(userId)
+  parts.liveByUser.delete(userId)
+  let live = known ?? (await parts.store.listLive(userId))
+  let fresh = known === undefined
+  for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
+    let ends = plan(parts, request, live)
+    if (!ends && !fresh) {
+      live = await parts.store.listLive(userId)
+      fresh = true
+      ends = plan(parts, request, live)
+    }
+    if (!ends) throw new ProblemError(sessionLimit(policy.maxSessions))
+    const notices = parts.endings.endPayloads(ends, now)
+    const outcome = await settleStatement(
+      parts.store.signInUnderCap({
+        userId,
+        started,
+        seen: live,
+        ends: ends.map((end, i) => ({
+          id: end.id,
+          reason: end.reason,
+          notice: notices[i] ?? null,
+        })),
+        endedAt: now,
+        logLimit: parts.trimLog ? parts.endings.logLimit : null,
+      }),
+    )
+    if (outcome.outcome === 'unknown') return readBack(parts, request, started, ends, outcome.error)
+    if (outcome.value.state === 'done') {
+      parts.liveByUser.set(userId, outcome.value.live)
+      const reasons = new Map(ends.map((end) => [end.id, end.reason]))
+      return outcome.value.ended.map((record) => ({
+        record,
+        reason: reasons.get(record.id) ?? 'evicted',
+      }))
+    }
+    live = outcome.value.live
+    fresh = true
   }
-  // The answer was lost: it landed if the new row is there, with the ends it made.
-  const ids = [started.record.id, ...ends.map((end) => end.record.id)]
-  const stored = await parts.store.findByIds(ids).catch(() => null)
-  if (!stored?.some((row) => row.id === started.record.id)) throw outcome.error
-  const endedHere = new Set(
-    stored
-      .filter((row) => row.endedAt?.getTime() === request.now.getTime())
-      .map((row) => `${row.id}:${row.endReason}`),
-  )
-  return ends.filter((end) => endedHere.has(`${end.record.id}:${end.reason}`))
+  return null
+}
+
+/**
+ * A sign-in whose answer was lost: it landed if the new row is there, with the ends it made
+ * (rows ended at its time with its reasons); else the store's failure.
+ */
+async function readBack(
+  parts: SignInParts,
+  request: SignInRequest,
+  started: NewSession,
+  ends: { id: string; reason: EndReason }[],
+  error: Error,
+): Promise<Ended[]> {
+  const stored = await parts.store
+    .findByIds([started.record.id, ...ends.map((end) => end.id)])
+    .catch(() => null)
+  if (!stored?.some((row) => row.id === started.record.id)) throw error
+  return ends.flatMap(({ id, reason }) => {
+    const record = stored.find((row) => row.id === id)
+    const endedHere =
+      record?.endReason === reason && record.endedAt?.getTime() === request.now.getTime()
+    return endedHere ? [{ record, reason }] : []
+  })
 }
 
 /**
@@ -187,15 +233,16 @@ async function startLocked(
   request: SignInRequest,
   started: NewSession,
 ): Promise<Ended[]> {
-  const { userId } = request
+  const { userId, policy } = request
   const settled = await parts.store.transaction(async (tx: Statements) => {
     // Serializes this user's sign-ins so N concurrent ones cannot all see room for one more.
     await tx.lockUser(userId)
     const ends = plan(parts, request, await tx.listLive(userId))
+    if (!ends) throw new ProblemError(sessionLimit(policy.maxSessions))
     const done: Ended[] = []
     const reasons = [...new Set(ends.map((end) => end.reason))]
     for (const [i, reason] of reasons.entries()) {
-      const ids = ends.filter((end) => end.reason === reason).map((end) => end.record.id)
+      const ids = ends.filter((end) => end.reason === reason).map((end) => end.id)
       const end = { target: { ids }, reason, endedAt: request.now }
       // The last end stores the new row in the same statement: one round trip fewer.
       const last = i === reasons.length - 1

@@ -67,13 +67,6 @@ function toLoaded(row: Row): LoadedSession {
   }
 }
 
-/** A uuid[] as the driver returns it: an array, or PostgreSQL's text form (`{a,b}`). */
-function toIds(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map(String)
-  const text = String(value).replace(/^\{|\}$/g, '')
-  return text === '' ? [] : text.split(',')
-}
-
 function toRecord(row: Row): SessionRecord {
   return { ...toSessionInfoRow(row), tokenHash: String(row.token_hash) }
 }
@@ -264,14 +257,22 @@ export async function settleStatement<T>(run: Promise<T>): Promise<StatementOutc
 export interface CappedSignIn {
   userId: string
   started: NewSession
-  /** The ids of the user's live sessions the plan was made on. */
-  seen: string[]
+  /** The user's live sessions the plan was made on, as read. */
+  seen: LoadedSession[]
   /** The sessions to end, why, and each one's NOTIFY payload (null: no bus in the database). */
   ends: { id: string; reason: EndReason; notice: string | null }[]
   endedAt: Date
   /** Trims the user's log to this many ended rows in the same statement; null: the sweep does. */
   logLimit: number | null
 }
+
+/**
+ * What `signInUnderCap` did: `done`, with the rows it ended and the user's live sessions after
+ * (the new one among them); or `stale`, nothing done, with the live sessions as they are.
+ */
+export type CappedOutcome =
+  | { state: 'done'; ended: SessionRecord[]; live: LoadedSession[] }
+  | { state: 'stale'; live: LoadedSession[] }
 
 /**
  * Which live sessions `endSessions` ends. `activeBefore` spares a session whose row shows
@@ -867,25 +868,33 @@ export class Statements {
 
   /**
    * Carries out a capped sign-in in one statement on its own (`sessionward_sign_in`, migration
-   * 20261206200000): under the user's lock, if the user's live sessions are still `seen`, ends
-   * the planned ones still live (sending each one's notice with it), stores the new session and
-   * trims the log when asked, all in one transaction. Returns the ids it ended, or null when the
-   * live sessions changed since they were read (nothing done: plan again). The lock is waited
-   * for at most half of storeTimeout, so the statement gives up well before its caller does.
+   * 20261206200000): under the user's lock, if the user's live sessions are still `seen` (ids,
+   * activity and limits, to the millisecond), ends the planned ones still live (sending each
+   * one's notice with it), stores the new session and trims the log when asked, all in one
+   * transaction; answers the rows it ended and the user's live sessions after. Otherwise it
+   * changes nothing and answers the live sessions as they are (`stale`: plan again). The lock
+   * is waited for at most half of storeTimeout, so the statement gives up before its caller.
    *
    * @example
-   * const ended = await store.signInUnderCap({ userId, started, seen, ends, endedAt, logLimit: null })
+   * const outcome = await store.signInUnderCap({ userId, started, seen, ends, endedAt, logLimit: null })
    */
-  async signInUnderCap(plan: CappedSignIn): Promise<string[] | null> {
+  async signInUnderCap(plan: CappedSignIn): Promise<CappedOutcome> {
     const { record, expireAfter } = plan.started
-    const ends = plan.ends.map(() => '?').join(', ')
-    const [row] = await this.query(
-      `select sessionward_sign_in(?, array[${plan.seen.map(() => '?').join(', ')}]::uuid[],
-          array[${ends}]::uuid[], array[${ends}]::text[], array[${ends}]::text[], ?, ?, ?, ?,
-          ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) as ended`,
+    const list = (n: number) => Array.from({ length: n }, () => '?').join(', ')
+    const seen = list(plan.seen.length)
+    const ends = list(plan.ends.length)
+    const rows = await this.query(
+      `select * from sessionward_sign_in(?,
+          array[${seen}]::uuid[], array[${seen}]::timestamptz[], array[${seen}]::timestamptz[],
+          array[${seen}]::integer[],
+          array[${ends}]::uuid[], array[${ends}]::text[], array[${ends}]::text[],
+          ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         plan.userId,
-        ...plan.seen,
+        ...plan.seen.map(({ record }) => record.id),
+        ...plan.seen.map(({ record }) => record.lastActivityAt),
+        ...plan.seen.map(({ record }) => record.expiresAt),
+        ...plan.seen.map(({ expireAfter }) => expireAfter),
         ...plan.ends.map((end) => end.id),
         ...plan.ends.map((end) => end.reason),
         ...plan.ends.map((end) => end.notice),
@@ -905,8 +914,10 @@ export class Statements {
         expireAfter,
       ],
     )
-    const ended = row?.ended
-    return ended == null ? null : toIds(ended)
+    const live = rows.filter((row) => row.state !== 'ended').map(toLoaded)
+    if (rows.some((row) => row.state === 'stale')) return { state: 'stale', live }
+    const ended = rows.filter((row) => row.state === 'ended').map(toRecord)
+    return { state: 'done', ended, live }
   }
 
   /**

@@ -1,18 +1,28 @@
 import { Migration } from '@mikro-orm/migrations'
 
+// The rows the function answers with, as `select` lists them (store.ts reads them by name).
+const ROW = `id, user_id, token_hash, created_at, last_activity_at, expires_at, ended_at, end_reason,
+  ip, last_ip, user_agent, detail, idp_issuer, idp_subject, idp_session_id, expire_after`
+
+// What a sign-in plans on, per live session, to the millisecond (a JS Date's precision).
+const PLANNED_ON = `(id, date_trunc('milliseconds', last_activity_at),
+  date_trunc('milliseconds', expires_at), expire_after)::text`
+
 /**
  * A capped sign-in in one statement (issue 21, logins at scale): `sessionward_sign_in` takes the
- * user's lock, checks that the user's live sessions are still the ones the sign-in planned on
- * (read just before, without the lock; the rules stay in rules.ts), and if so ends the planned
- * ones with their reasons (NOTIFY for each that it ended, when the bus is PostgreSQL), stores
- * the new session, and trims the user's log when asked. Run on its own (autocommit), a login is
- * one round trip under the lock instead of BEGIN, lock, read, write, COMMIT.
+ * user's lock and checks that the user's live sessions are still the ones the sign-in planned on
+ * (ids, activity, limits: the rules' inputs, read before without the lock, so the rules stay in
+ * rules.ts). If so it ends the planned ones still live with their reasons (a NOTIFY for each it
+ * ended, when the bus is PostgreSQL), stores the new session, trims the user's log when asked,
+ * and answers the rows it ended (`ended`) and the user's live sessions after (`live`): the
+ * next sign-in of that user on this instance can plan on them at once. If not, it changes
+ * nothing and answers the live sessions as they are (`stale`): plan again. Run on its own
+ * (autocommit), a capped login is one or two round trips instead of BEGIN, lock, read, write,
+ * COMMIT.
  *
  * A function and not one statement with CTEs: a statement's snapshot is taken before its lock
  * is, so it would miss a sign-in that committed while it waited; in a PL/pgSQL function each
  * statement after the lock reads what committed before it (READ COMMITTED).
- *
- * Returns the ids it ended, or null when the live sessions changed (nothing done: plan again).
  */
 export class Migration20261206200000_sign_in extends Migration {
   override name = 'Migration20261206200000_sign_in'
@@ -21,6 +31,9 @@ export class Migration20261206200000_sign_in extends Migration {
     this.addSql(`create or replace function sessionward_sign_in(
         p_user_id text,
         p_seen uuid[],
+        p_seen_activity timestamptz[],
+        p_seen_expires timestamptz[],
+        p_seen_expire_after integer[],
         p_end_ids uuid[],
         p_end_reasons text[],
         p_notices text[],
@@ -38,7 +51,13 @@ export class Migration20261206200000_sign_in extends Migration {
         p_idp_subject text,
         p_idp_session_id text,
         p_expire_after integer
-      ) returns uuid[] language plpgsql volatile as $$
+      ) returns table (state text, id uuid, user_id text, token_hash text,
+        created_at timestamptz, last_activity_at timestamptz, expires_at timestamptz,
+        ended_at timestamptz, end_reason text, ip text, last_ip text, user_agent text,
+        detail text, idp_issuer text, idp_subject text, idp_session_id text,
+        expire_after integer)
+      language plpgsql volatile as $$
+      #variable_conflict use_column
       declare
         v_ended uuid[] := '{}';
         v_id uuid;
@@ -49,11 +68,15 @@ export class Migration20261206200000_sign_in extends Migration {
           perform set_config('lock_timeout', p_lock_timeout || 'ms', true);
         end if;
         perform pg_advisory_xact_lock(hashtextextended('sessionward:' || p_user_id, 0));
-        if (select coalesce(array_agg(id order by id), '{}') from sessionward_session
-             where user_id = p_user_id and ended_at is null)
+        if (select coalesce(array_agg(${PLANNED_ON} order by id), '{}')
+              from sessionward_session where user_id = p_user_id and ended_at is null)
            is distinct from
-           (select coalesce(array_agg(seen order by seen), '{}') from unnest(p_seen) as seen) then
-          return null;
+           (select coalesce(array_agg(${PLANNED_ON} order by id), '{}')
+              from unnest(p_seen, p_seen_activity, p_seen_expires, p_seen_expire_after)
+                as seen(id, last_activity_at, expires_at, expire_after)) then
+          return query select 'stale', ${ROW} from sessionward_session
+            where user_id = p_user_id and ended_at is null;
+          return;
         end if;
         for v_id, v_notice in
           update sessionward_session as s set ended_at = p_ended_at, end_reason = e.reason
@@ -73,18 +96,20 @@ export class Migration20261206200000_sign_in extends Migration {
             p_ip, p_user_agent, p_idp_issuer, p_idp_subject, p_idp_session_id, p_expire_after);
         if p_log_limit is not null and cardinality(v_ended) > 0 then
           delete from sessionward_session where id in (
-            select id from sessionward_session
-             where user_id = p_user_id and ended_at is not null
-             order by ended_at desc, id desc
+            select logged.id from sessionward_session as logged
+             where logged.user_id = p_user_id and logged.ended_at is not null
+             order by logged.ended_at desc, logged.id desc
             offset p_log_limit);
         end if;
-        return v_ended;
+        return query select 'ended', ${ROW} from sessionward_session where id = any(v_ended);
+        return query select 'live', ${ROW} from sessionward_session
+          where user_id = p_user_id and ended_at is null;
       end $$`)
   }
 
   override down(): void {
     this.addSql(
-      'drop function if exists sessionward_sign_in(text, uuid[], uuid[], text[], text[], timestamptz, text, integer, integer, uuid, text, timestamptz, timestamptz, text, text, text, text, text, integer)',
+      'drop function if exists sessionward_sign_in(text, uuid[], timestamptz[], timestamptz[], integer[], uuid[], text[], text[], timestamptz, text, integer, integer, uuid, text, timestamptz, timestamptz, text, text, text, text, text, integer)',
     )
   }
 }
