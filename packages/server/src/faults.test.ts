@@ -19,8 +19,9 @@ const ANSWER_BOUND_MS = STORE_TIMEOUT * 1000 + ALLOWANCE_MS
 // How long a probe keeps asking before the test gives up on a state it expects.
 const PROBE_LIMIT_MS = CACHE_TTL * 1000 + ANSWER_BOUND_MS
 const TICK_MS = 50
-// SQL the proxy recognises: a login's insert and an end's update.
-const LOGIN_INSERT = 'insert into sessionward_session'
+// SQL the proxy recognises: a login's one statement (store.ts, signInUnderCap; it inserts the
+// session) and an end's update.
+const LOGIN_STATEMENT = 'sessionward_sign_in('
 const END_UPDATE = 'update sessionward_session set ended_at'
 // pg's default pool size, which a pool the ward opens keeps.
 const POOL_SIZE = 10
@@ -278,9 +279,10 @@ for (const [bus, busOptions, busSkip] of BUSES) {
       it('cut during login (createSession), more times than the pool has connections: 503 each time, nothing stored, and the next login works', async () => {
         const app = await start()
         const signIns: Answer[] = []
-        // Each cut kills a connection in the middle of a transaction: none may keep its pool slot.
+        // Each cut kills a connection with the login's statement in flight: none may keep its
+        // pool slot.
         for (let attempt = 0; attempt < POOL_SIZE + 2; attempt++) {
-          proxy.faultOn(LOGIN_INSERT, 'cut')
+          proxy.faultOn(LOGIN_STATEMENT, 'cut')
           signIns.push(
             await answer(() =>
               app.call('/login', { method: 'POST', body: JSON.stringify({ userId: 'alice' }) }),

@@ -97,7 +97,7 @@ export async function signIn(parts: SignInParts, request: SignInRequest): Promis
   const started = { record, expireAfter: policy.expireAfter }
   const ended =
     policy.maxSessions === 0
-      ? await storeAlone(parts, started)
+      ? await storeAlone(parts, request, started)
       : ((await startPlanned(parts, request, started)) ??
         (await startLocked(parts, request, started)))
   // Ends by expiry first, then the evictions, as the plan lists them.
@@ -115,12 +115,30 @@ interface Ended {
   reason: EndReason
 }
 
-/** An uncapped sign-in: the new row alone, one statement; a lost answer reads it back. */
-async function storeAlone(parts: SignInParts, started: NewSession): Promise<Ended[]> {
-  const outcome = await settleStatement(parts.store.insertSession(started))
-  if (outcome.outcome === 'answered') return []
-  const landed = await parts.store.findById(started.record.id).catch(() => null)
-  if (!landed) throw outcome.error
+/**
+ * An uncapped sign-in: the new row alone, one statement (`signInUnderCap` without a check); a
+ * lost answer asks whether it landed. Arrived too late to land: a transaction instead.
+ */
+async function storeAlone(
+  parts: SignInParts,
+  request: SignInRequest,
+  started: NewSession,
+): Promise<Ended[]> {
+  const outcome = await settleStatement(
+    parts.store.signInUnderCap({
+      userId: request.userId,
+      capped: false,
+      started,
+      seen: [],
+      ends: [],
+      endedAt: request.now,
+      logLimit: null,
+    }),
+  )
+  if (outcome.outcome === 'unknown') return readBack(parts, request, started, [], outcome.error)
+  if (outcome.value.state !== 'late') return []
+  const settled = await parts.store.transaction((tx) => tx.insertSession(started))
+  await landedValue(settled, async () => (await parts.store.findById(started.record.id)) !== null)
   return []
 }
 
@@ -174,6 +192,7 @@ async function startPlanned(
     const outcome = await settleStatement(
       parts.store.signInUnderCap({
         userId,
+        capped: true,
         started,
         seen: live,
         ends: ends.map((end, i) => ({
@@ -186,6 +205,9 @@ async function startPlanned(
       }),
     )
     if (outcome.outcome === 'unknown') return readBack(parts, request, started, ends, outcome.error)
+    // Reached the lock past its deadline (a slow way there, or this clock behind the
+    // database's): the locked transaction, which keeps its deadline on this side.
+    if (outcome.value.state === 'late') return null
     if (outcome.value.state === 'done') {
       parts.liveByUser.set(userId, outcome.value.live)
       const reasons = new Map(ends.map((end) => [end.id, end.reason]))
@@ -201,20 +223,28 @@ async function startPlanned(
 }
 
 /**
- * A sign-in whose answer was lost: it landed if the new row is there, with the ends it made
- * (rows ended at its time with its reasons); else the store's failure.
+ * A sign-in whose answer was lost: it landed if the new row is there, asked under the user's
+ * lock (a call still running commits first; one arriving later lands nothing), with the ends it
+ * made (rows ended at its time with its reasons); else the store's failure.
  */
 async function readBack(
   parts: SignInParts,
   request: SignInRequest,
   started: NewSession,
-  ends: { id: string; reason: EndReason }[],
+  ends: { id: string; reason: EndReason; record: SessionRecord }[],
   error: Error,
 ): Promise<Ended[]> {
-  const stored = await parts.store
-    .findByIds([started.record.id, ...ends.map((end) => end.id)])
-    .catch(() => null)
-  if (!stored?.some((row) => row.id === started.record.id)) throw error
+  const { userId } = request
+  if (!(await parts.store.signInLanded(userId, started.record.id).catch(() => false))) throw error
+  if (ends.length === 0) return []
+  const stored = await parts.store.findByIds(ends.map((end) => end.id)).catch(() => null)
+  // Landed, so its check passed: the planned rows were live under the lock. Unreadable now:
+  // announced as planned rather than not at all.
+  if (!stored)
+    return ends.map(({ record, reason }) => ({
+      record: { ...record, endedAt: request.now, endReason: reason },
+      reason,
+    }))
   return ends.flatMap(({ id, reason }) => {
     const record = stored.find((row) => row.id === id)
     const endedHere =

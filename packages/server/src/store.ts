@@ -256,6 +256,8 @@ export async function settleStatement<T>(run: Promise<T>): Promise<StatementOutc
  */
 export interface CappedSignIn {
   userId: string
+  /** False: no cap, so no check of the live sessions (and no ends). */
+  capped: boolean
   started: NewSession
   /** The user's live sessions the plan was made on, as read. */
   seen: LoadedSession[]
@@ -273,6 +275,7 @@ export interface CappedSignIn {
 export type CappedOutcome =
   | { state: 'done'; ended: SessionRecord[]; live: LoadedSession[] }
   | { state: 'stale'; live: LoadedSession[] }
+  | { state: 'late' }
 
 /**
  * Which live sessions `endSessions` ends. `activeBefore` spares a session whose row shows
@@ -873,7 +876,8 @@ export class Statements {
    * one's notice with it), stores the new session and trims the log when asked, all in one
    * transaction; answers the rows it ended and the user's live sessions after. Otherwise it
    * changes nothing and answers the live sessions as they are (`stale`: plan again). The lock
-   * is waited for at most half of storeTimeout, so the statement gives up before its caller.
+   * is waited for at most half of storeTimeout; a call that gets it after storeTimeout (held on
+   * the way) does nothing and answers `late`.
    *
    * @example
    * const outcome = await store.signInUnderCap({ userId, started, seen, ends, endedAt, logLimit: null })
@@ -884,13 +888,16 @@ export class Statements {
     const seen = list(plan.seen.length)
     const ends = list(plan.ends.length)
     const rows = await this.query(
-      `select * from sessionward_sign_in(?,
+      `select * from sessionward_sign_in(?, ?, ?,
           array[${seen}]::uuid[], array[${seen}]::timestamptz[], array[${seen}]::timestamptz[],
           array[${seen}]::integer[],
           array[${ends}]::uuid[], array[${ends}]::text[], array[${ends}]::text[],
           ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         plan.userId,
+        // When this call's caller gives up: arriving later, it does nothing (see the migration).
+        this.#bound === undefined ? null : new Date(Date.now() + this.#bound),
+        plan.capped,
         ...plan.seen.map(({ record }) => record.id),
         ...plan.seen.map(({ record }) => record.lastActivityAt),
         ...plan.seen.map(({ record }) => record.expiresAt),
@@ -914,10 +921,27 @@ export class Statements {
         expireAfter,
       ],
     )
+    if (rows.some((row) => row.state === 'late')) return { state: 'late' }
     const live = rows.filter((row) => row.state !== 'ended').map(toLoaded)
     if (rows.some((row) => row.state === 'stale')) return { state: 'stale', live }
     const ended = rows.filter((row) => row.state === 'ended').map(toRecord)
     return { state: 'done', ended, live }
+  }
+
+  /**
+   * Whether the sign-in that stores session `id` landed, asked under the user's lock (as
+   * `signInUnderCap` runs): a call still holding it commits first; one that gets it later is
+   * past its deadline and lands nothing. For a sign-in whose answer was lost.
+   *
+   * @example
+   * if (!(await store.signInLanded(userId, id))) throw lost
+   */
+  async signInLanded(userId: string, id: string): Promise<boolean> {
+    const [row] = await this.query('select sessionward_sign_in_landed(?, ?) as landed', [
+      userId,
+      id,
+    ])
+    return row?.landed === true
   }
 
   /**

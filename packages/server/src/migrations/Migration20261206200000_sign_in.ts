@@ -20,6 +20,13 @@ const PLANNED_ON = `(id, date_trunc('milliseconds', last_activity_at),
  * (autocommit), a capped login is one or two round trips instead of BEGIN, lock, read, write,
  * COMMIT.
  *
+ * `p_deadline` is when the caller gives up (its storeTimeout, on its clock): a call that reaches
+ * the lock later does nothing and answers `late`, so a statement held on the way cannot land
+ * after its caller answered 503. A caller whose answer was lost asks
+ * `sessionward_sign_in_landed`, which takes the same lock: a call holding it commits first, and
+ * one that gets it later finds its deadline passed. Uncapped sign-ins (`p_capped` false) skip
+ * the check of the live sessions and do not answer them.
+ *
  * A function and not one statement with CTEs: a statement's snapshot is taken before its lock
  * is, so it would miss a sign-in that committed while it waited; in a PL/pgSQL function each
  * statement after the lock reads what committed before it (READ COMMITTED).
@@ -30,6 +37,8 @@ export class Migration20261206200000_sign_in extends Migration {
   override up(): void {
     this.addSql(`create or replace function sessionward_sign_in(
         p_user_id text,
+        p_deadline timestamptz,
+        p_capped boolean,
         p_seen uuid[],
         p_seen_activity timestamptz[],
         p_seen_expires timestamptz[],
@@ -68,7 +77,14 @@ export class Migration20261206200000_sign_in extends Migration {
           perform set_config('lock_timeout', p_lock_timeout || 'ms', true);
         end if;
         perform pg_advisory_xact_lock(hashtextextended('sessionward:' || p_user_id, 0));
-        if (select coalesce(array_agg(${PLANNED_ON} order by id), '{}')
+        -- Arrived after its caller gave up (held on the way: a stalled network): nothing lands.
+        -- Checked under the lock, which sessionward_sign_in_landed takes too.
+        if clock_timestamp() > p_deadline then
+          state := 'late';
+          return next;
+          return;
+        end if;
+        if p_capped and (select coalesce(array_agg(${PLANNED_ON} order by id), '{}')
               from sessionward_session where user_id = p_user_id and ended_at is null)
            is distinct from
            (select coalesce(array_agg(${PLANNED_ON} order by id), '{}')
@@ -102,14 +118,23 @@ export class Migration20261206200000_sign_in extends Migration {
             offset p_log_limit);
         end if;
         return query select 'ended', ${ROW} from sessionward_session where id = any(v_ended);
-        return query select 'live', ${ROW} from sessionward_session
-          where user_id = p_user_id and ended_at is null;
+        if p_capped then
+          return query select 'live', ${ROW} from sessionward_session
+            where user_id = p_user_id and ended_at is null;
+        end if;
+      end $$`)
+    this.addSql(`create or replace function sessionward_sign_in_landed(p_user_id text, p_id uuid)
+      returns boolean language plpgsql volatile as $$
+      begin
+        perform pg_advisory_xact_lock(hashtextextended('sessionward:' || p_user_id, 0));
+        return exists (select 1 from sessionward_session where id = p_id);
       end $$`)
   }
 
   override down(): void {
+    this.addSql('drop function if exists sessionward_sign_in_landed(text, uuid)')
     this.addSql(
-      'drop function if exists sessionward_sign_in(text, uuid[], timestamptz[], timestamptz[], integer[], uuid[], text[], text[], timestamptz, text, integer, integer, uuid, text, timestamptz, timestamptz, text, text, text, text, text, integer)',
+      'drop function if exists sessionward_sign_in(text, timestamptz, boolean, uuid[], timestamptz[], timestamptz[], integer[], uuid[], text[], text[], timestamptz, text, integer, integer, uuid, text, timestamptz, timestamptz, text, text, text, text, text, integer)',
     )
   }
 }
