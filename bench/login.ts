@@ -206,7 +206,7 @@ export async function benchLogin(): Promise<string> {
     '',
     `- Target (issue 21): ≥ ${TARGET.perSecond} logins/s and p99 ≤ ${TARGET.p99} ms with the default: ${met ? 'met' : '**NOT met**'} in this run.`,
     '',
-    "Where the default case's time goes (statements timed as the ward sends them; a login is the read of the user's live sessions, then one statement, `sessionward_sign_in`, that takes the lock, checks they are unchanged, evicts, inserts and commits: two round trips, was five in a transaction; `BEGIN`/`COMMIT` rows appear only for logins whose plan another login of the same user overtook three times):",
+    "Where the default case's time goes (statements timed as the ward sends them, each with its wait for a pooled connection; a login is one statement, `sessionward_sign_in`, that takes the user's lock, checks the user's live sessions are those the rules planned on, evicts, inserts and commits; the plan starts from the sessions this instance's last sign-in of the user left, else from a read of them first; was five round trips in a transaction: `BEGIN`, lock, read, evict + insert, `COMMIT`, whose rows appear now only for plans overtaken three times):",
     '',
     ...breakdown(byRound),
   ].join('\n')

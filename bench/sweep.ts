@@ -17,12 +17,10 @@ const TARGET = 10_000
 
 // What each statement a sweep round sends is, by its text.
 const STATEMENT_KINDS: [string, RegExp][] = [
-  ['claim and end a batch (`sessionward_sweep`)', /sessionward_sweep/],
   ['claim a batch (`for update skip locked`)', /for update skip locked/],
   ['end the batch (`update … returning`)', /^\s*update sessionward_session set ended_at/],
   ['users ended since the last round', /select distinct user_id/],
   ['trim their logs', /cross join lateral/],
-  ['`BEGIN` / `COMMIT` / `set local`', /^\s*(begin|commit|set local)/i],
 ]
 
 let spent: Map<string, [ms: number, count: number]> | null = null
@@ -97,17 +95,18 @@ export async function benchSweep(): Promise<string> {
   const rate = ended / seconds
   const load = loadavg()[0]?.toFixed(1) ?? '?'
   const round = seconds * 1000
+  // Batches overlap (two in flight), so statement times add up to more than the round: shares
+  // are of their sum.
   const statements = [...measured.values()].reduce((sum, [ms]) => sum + ms, 0)
   const rows: [string, number, number][] = [...measured].map(([kind, [ms, count]]) => [
     kind,
     ms,
     count,
   ])
-  rows.push(['the rest (rules, cache, hooks, the bus)', round - statements, 0])
   return [
     title,
     '',
-    `One ward, \`ward.sweep()\` once, default batch; ${PER_USER} expired sessions per user, ${LIVE.toLocaleString('en')} live ones left alone. Load is the 1-minute load average at the end (2 shared cores).`,
+    `One ward, \`ward.sweep()\` once, default batches (1,000 rows, two in flight); ${PER_USER} expired sessions per user, ${LIVE.toLocaleString('en')} live ones left alone. Load is the 1-minute load average at the end (2 shared cores).`,
     '',
     '| rows ended | seconds | rows/s | load |',
     '|---:|---:|---:|---:|',
@@ -115,16 +114,15 @@ export async function benchSweep(): Promise<string> {
     '',
     `- Target (issue 21): ≥ ${TARGET.toLocaleString('en')} rows/s: ${rate >= TARGET ? 'met' : '**NOT met**'} in this run.`,
     '',
-    'Where the round goes (statements timed as the ward sends them, their wait for a pooled connection included):',
+    `Where the round's ${round.toFixed(0)} ms go (statements timed as the ward sends them, each with its wait for a pooled connection; two batches in flight, so their times overlap and add up to more than the round; \`BEGIN\`/\`COMMIT\`, the rules, the cache and the hooks are in neither):`,
     '',
-    '| part of the round | statements | ms | share |',
+    '| statement | count | ms (summed) | share of the sum |',
     '|---|---:|---:|---:|',
     ...rows
       .filter(([, ms]) => ms > 0)
       .map(
         ([kind, ms, count]) =>
-          `| ${kind} | ${count || ''} | ${ms.toFixed(0)} | ${((ms / round) * 100).toFixed(0)}% |`,
+          `| ${kind} | ${count} | ${ms.toFixed(0)} | ${((ms / statements) * 100).toFixed(0)}% |`,
       ),
-    `| the round | | ${round.toFixed(0)} | 100% |`,
   ].join('\n')
 }
