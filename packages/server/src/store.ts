@@ -896,7 +896,10 @@ export class Statements {
       [
         plan.userId,
         // When this call's caller gives up: arriving later, it does nothing (see the migration).
-        this.#bound === undefined ? null : new Date(Date.now() + this.#bound),
+        // Real time, as the database's clock counts it: not a `now` an app or a test may set.
+        this.#bound === undefined
+          ? null
+          : new Date(performance.timeOrigin + performance.now() + this.#bound),
         plan.capped,
         ...plan.seen.map(({ record }) => record.id),
         ...plan.seen.map(({ record }) => record.lastActivityAt),
