@@ -3,9 +3,11 @@ import { MikroORM } from '@mikro-orm/core'
 import { PostgreSqlDriver } from '@mikro-orm/postgresql'
 import { createWard, SessionEntity, type WardEnv, type WardOptions } from '@sessionward/server'
 import { Hono } from 'hono'
-import { Statements, Store } from '../packages/server/src/store.ts'
+import type { Statements } from '../packages/server/src/store.ts'
+import { Store } from '../packages/server/src/store.ts'
 import { freshDatabase, postgresSkipReason } from '../packages/server/src/test-support/postgres.ts'
 import { skipOutsideCi } from '../packages/server/src/test-support/services.ts'
+import { kindOf, timeStatements } from './statement-timing.ts'
 
 const LOGINS = 3000
 const CONCURRENCY = 16
@@ -47,19 +49,7 @@ function note(kind: string, ms: number): void {
   spent?.set(kind, (spent.get(kind) ?? 0) + ms)
 }
 
-// Timing only: the statements run as they are.
-const query = Statements.prototype.query
-Statements.prototype.query = async function (sql, params) {
-  const started = performance.now()
-  try {
-    return await query.call(this, sql, params)
-  } finally {
-    note(
-      STATEMENT_KINDS.find(([, pattern]) => pattern.test(sql))?.[0] ?? 'other',
-      performance.now() - started,
-    )
-  }
-}
+timeStatements((sql, ms) => note(kindOf(sql, STATEMENT_KINDS), ms))
 const transaction = Store.prototype.transaction
 Store.prototype.transaction = async function <T>(
   this: Store,

@@ -3,9 +3,9 @@ import { MikroORM } from '@mikro-orm/core'
 import { PostgreSqlDriver } from '@mikro-orm/postgresql'
 import type { EntityManager } from '@mikro-orm/sql'
 import { createWard, SessionEntity } from '@sessionward/server'
-import { Statements } from '../packages/server/src/store.ts'
 import { freshDatabase, postgresSkipReason } from '../packages/server/src/test-support/postgres.ts'
 import { skipOutsideCi } from '../packages/server/src/test-support/services.ts'
+import { kindOf, timeStatements } from './statement-timing.ts'
 
 // A backlog the sweep ends in one round: idle past the limit, three sessions per user (so a
 // batch trims many users' logs), beside live sessions it must leave alone.
@@ -24,19 +24,12 @@ const STATEMENT_KINDS: [string, RegExp][] = [
 ]
 
 let spent: Map<string, [ms: number, count: number]> | null = null
-const query = Statements.prototype.query
-Statements.prototype.query = async function (sql, params) {
-  const started = performance.now()
-  try {
-    return await query.call(this, sql, params)
-  } finally {
-    if (spent) {
-      const kind = STATEMENT_KINDS.find(([, pattern]) => pattern.test(sql))?.[0] ?? 'other'
-      const [ms, count] = spent.get(kind) ?? [0, 0]
-      spent.set(kind, [ms + performance.now() - started, count + 1])
-    }
-  }
-}
+timeStatements((sql, ms) => {
+  if (!spent) return
+  const kind = kindOf(sql, STATEMENT_KINDS)
+  const [sum, count] = spent.get(kind) ?? [0, 0]
+  spent.set(kind, [sum + ms, count + 1])
+})
 
 /**
  * The sweep at a small scale (the million-user bench has the large one): one ward, one round
