@@ -186,6 +186,21 @@ onEachDatabase((open) => {
     expect(await liveCount(db, 'alice')).toBe(2)
   })
 
+  it('issue 21: a sign-in after the user logged out of every session here stores its session (the remembered sessions are gone)', async () => {
+    const { login, call } = await testApp(db, { maxSessions: 3 })
+    const first = await login('mallory')
+    expect((await call('/session/logout', { method: 'POST', token: first.token })).status).toBe(204)
+    const second = await login('mallory')
+    expect((await call('/api/me', { token: second.token })).status).toBe(200)
+    const rows = await db.sql<{ id: string; live: boolean }>(
+      "select id, ended_at is null as live from sessionward_session where user_id = 'mallory' order by created_at",
+    )
+    expect(rows).toEqual([
+      { id: first.id, live: false },
+      { id: second.id, live: true },
+    ])
+  })
+
   it('maxSessions 0 means no cap', async () => {
     const { login } = await testApp(db)
     for (let i = 0; i < 10; i++) await login('alice')

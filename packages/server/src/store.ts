@@ -924,11 +924,16 @@ export class Statements {
         expireAfter,
       ],
     )
-    if (rows.some((row) => row.state === 'late')) return { state: 'late' }
-    const live = rows.filter((row) => row.state !== 'ended').map(toLoaded)
-    if (rows.some((row) => row.state === 'stale')) return { state: 'stale', live }
-    const ended = rows.filter((row) => row.state === 'ended').map(toRecord)
-    return { state: 'done', ended, live }
+    // The first row says what happened; the others are sessions.
+    const [outcome, ...sessions] = rows
+    const state = outcome?.state
+    if (state === 'late') return { state }
+    const live = sessions.filter((row) => row.state === 'live').map(toLoaded)
+    if (state === 'stale') return { state, live }
+    if (state !== 'done')
+      throw new StoreFailure(new Error('sessionward_sign_in gave no outcome'), false)
+    const ended = sessions.filter((row) => row.state === 'ended').map(toRecord)
+    return { state, ended, live }
   }
 
   /**

@@ -14,9 +14,10 @@ const PLANNED_ON = `(id, date_trunc('milliseconds', last_activity_at),
  * (ids, activity, limits: the rules' inputs, read before without the lock, so the rules stay in
  * rules.ts). If so it ends the planned ones still live with their reasons (a NOTIFY for each it
  * ended, when the bus is PostgreSQL), stores the new session, trims the user's log when asked,
- * and answers the rows it ended (`ended`) and the user's live sessions after (`live`): the
- * next sign-in of that user on this instance can plan on them at once. If not, it changes
- * nothing and answers the live sessions as they are (`stale`): plan again. Run on its own
+ * and answers `done`, the rows it ended (`ended`) and the user's live sessions after (`live`):
+ * the next sign-in of that user on this instance can plan on them at once. If not, it changes
+ * nothing and answers `stale` and the live sessions as they are: plan again. The first row
+ * always says which (its other columns null): a user without live sessions has no other rows. Run on its own
  * (autocommit), a capped login is one or two round trips instead of BEGIN, lock, read, write,
  * COMMIT.
  *
@@ -90,7 +91,9 @@ export class Migration20261206200000_sign_in extends Migration {
            (select coalesce(array_agg(${PLANNED_ON} order by id), '{}')
               from unnest(p_seen, p_seen_activity, p_seen_expires, p_seen_expire_after)
                 as seen(id, last_activity_at, expires_at, expire_after)) then
-          return query select 'stale', ${ROW} from sessionward_session
+          state := 'stale';
+          return next;
+          return query select 'live', ${ROW} from sessionward_session
             where user_id = p_user_id and ended_at is null;
           return;
         end if;
@@ -117,6 +120,8 @@ export class Migration20261206200000_sign_in extends Migration {
              order by logged.ended_at desc, logged.id desc
             offset p_log_limit);
         end if;
+        state := 'done';
+        return next;
         return query select 'ended', ${ROW} from sessionward_session where id = any(v_ended);
         if p_capped then
           return query select 'live', ${ROW} from sessionward_session
