@@ -40,6 +40,8 @@ export interface DemoAppOptions extends Partial<DemoConfig> {
    * ward's `/session/backchannel-logout`.
    */
   identityProvider?: DemoIdentityProvider
+  /** `'postgres'`: the instances hear each other through PostgreSQL (a test's choice). */
+  bus?: 'postgres'
 }
 
 /** A running demo: serve `app.fetch` with any Hono adapter. */
@@ -181,6 +183,7 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     passive: ['/api/poll'],
     // Ends and activity reach the other instances of `npm run demo:cluster` through Redis.
     ...(config.redisUrl ? { redis: config.redisUrl } : {}),
+    ...(options.bus ? { bus: options.bus } : {}),
     ...(config.trustProxy ? { clientIp: forwardedClientIp } : {}),
     ...(options.identityProvider
       ? {
