@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     const generation = await generate(sql)
     captureStatements({
       'cache-miss authenticate': /where token_hash = \?/,
-      'login: live sessions of the user (under the lock)':
+      'login: live sessions of the user (read before the lock, when this instance has none)':
         /where user_id = \? and ended_at is null\s+order by last_activity_at/,
       'devices list, first page': /where user_id = \? and ended_at is null and not/,
       'admin first page': /from sessionward_session\s+order by created_at desc/,

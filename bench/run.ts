@@ -10,11 +10,13 @@ import { benchCluster } from './cluster.ts'
 import { benchLogin } from './login.ts'
 import { BENCHMARKS_FILE, keptSections, replaceSection } from './sections.ts'
 import { benchServer } from './server.ts'
+import { benchSweep } from './sweep.ts'
 
 const parts: Record<string, () => Promise<string>> = {
   server: benchServer,
   propagation: benchCluster,
   login: benchLogin,
+  sweep: benchSweep,
   client: benchClient,
   admin: benchAdmin,
   memory: async () => benchCacheMemory(),

@@ -53,6 +53,8 @@ export interface DemoAppOptions extends Partial<DemoConfig> {
   endOnScreenLock?: boolean
   /** Told of each new-device sign-in, with its report link (the e2e screenshots open it). */
   onNewDevice?: (event: NewDeviceEvent) => void
+  /** `'postgres'`: the instances hear each other through PostgreSQL (a test's choice). */
+  bus?: 'postgres'
 }
 
 /** A running demo: serve `app.fetch` with any Hono adapter. */
@@ -205,6 +207,7 @@ export async function createDemoApp(options: DemoAppOptions = {}): Promise<DemoA
     passive: ['/api/poll'],
     // Ends and activity reach the other instances of `npm run demo:cluster` through Redis.
     ...(config.redisUrl ? { redis: config.redisUrl } : {}),
+    ...(options.bus ? { bus: options.bus } : {}),
     ...(config.trustProxy ? { clientIp: forwardedClientIp } : {}),
     ...(options.reportUrl
       ? { newDevice: { reportUrl: options.reportUrl, hold: options.holdNewDevices === true } }

@@ -22,6 +22,7 @@ import {
   startTestProvider,
   type TestProvider,
 } from '../packages/server/src/test-support/identity-provider.ts'
+import { redisSkipReason } from '../packages/server/src/test-support/instances.ts'
 import { findLeaks, logLine, maskLeaks } from '../packages/server/src/test-support/leaks.ts'
 import { freshDatabase, postgresSkipReason } from '../packages/server/src/test-support/postgres.ts'
 import { rawRequest } from '../packages/server/src/test-support/raw-http.ts'
@@ -91,9 +92,12 @@ async function jwtHost(
   demo: DemoApp,
   logger: DemoLogger,
   provider: TestProvider,
+  bus: BusChoice,
 ): Promise<{ ward: Ward; app: Hono<WardEnv> }> {
   const ward = await createWard({
     database: demo.ward.orm,
+    ...(bus.redisUrl ? { redis: bus.redisUrl } : {}),
+    ...(bus.bus ? { bus: bus.bus } : {}),
     jwt: { secret: JWT_SECRET, rotateOnRefresh: true },
     // Known devices on: the device cookie, the devices routes and the report link get fuzzed.
     newDevice: { reportUrl: 'http://localhost/session/report' },
@@ -226,6 +230,12 @@ async function refill(pool: Pool, jwt: Served, provider: TestProvider): Promise<
     list.splice(0, Math.max(0, list.length - 12))
 }
 
+/** The bus both wards of a round ride on (issue 21: hostile input with each bus). */
+interface BusChoice {
+  redisUrl?: string
+  bus?: 'postgres'
+}
+
 const databases: [string, string | null, () => Promise<string | undefined>][] = [
   ['PGlite', null, async () => undefined],
   [
@@ -250,7 +260,23 @@ beforeAll(() => {
   )
 })
 
-describe.each(databases)('hostile input on %s', (name, skipReason, database) => {
+const BUSES: [string, (store: string) => string | null, () => BusChoice][] = [
+  ['no bus', () => null, () => ({})],
+  ['the Redis bus', () => redisSkipReason, () => ({ redisUrl: String(process.env.REDIS_URL) })],
+  [
+    'the PostgreSQL bus',
+    (store) => (store === 'PGlite' ? 'the PostgreSQL bus needs PostgreSQL' : null),
+    () => ({ bus: 'postgres' }),
+  ],
+]
+const rounds = databases.flatMap(([store, storeSkip, database]) =>
+  BUSES.map(
+    ([busName, busSkip, bus]) =>
+      [`${store} with ${busName}`, storeSkip ?? busSkip(store), database, bus] as const,
+  ),
+)
+
+describe.each(rounds)('hostile input on %s', (name, skipReason, database, bus) => {
   let demo: DemoApp
   let jwt: Ward
   let provider: TestProvider
@@ -259,9 +285,9 @@ describe.each(databases)('hostile input on %s', (name, skipReason, database) => 
 
   beforeAll(async () => {
     if (skipReason) return
-    demo = await createDemoApp({ database: await database(), logger })
+    demo = await createDemoApp({ database: await database(), logger, ...bus() })
     provider = await startTestProvider()
-    const host = await jwtHost(demo, logger, provider)
+    const host = await jwtHost(demo, logger, provider, bus())
     jwt = host.ward
     apps = { demo: await served(demo.app), jwt: await served(host.app) }
   })

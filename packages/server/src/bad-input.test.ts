@@ -1,15 +1,54 @@
 import fc from 'fast-check'
-import { beforeEach, describe, expect, it } from 'vitest'
-import { testApp } from './test-support/app.ts'
-import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { WardOptions } from './options.ts'
+import { testApp as openApp, type TestApp } from './test-support/app.ts'
+import { postgresSkipReason, type TestDatabase, testDatabase } from './test-support/db.ts'
+import { redisSkipReason } from './test-support/instances.ts'
 import { findLeaks } from './test-support/leaks.ts'
 
-// Every kind of bad input a client can send, with the documented answer. Never a 500.
-onEachDatabase((open) => {
+// Every kind of bad input a client can send, with the documented answer. Never a 500, and
+// never a hang: on each store, with each bus (issue 21), every ward closed after its test (a
+// bus holds connections open until then).
+const BUSES: [string, () => WardOptions, (store: TestDatabase['name']) => string | null][] = [
+  ['no bus', () => ({}), () => null],
+  ['the Redis bus', () => ({ redis: String(process.env.REDIS_URL) }), () => redisSkipReason],
+  [
+    'the PostgreSQL bus',
+    () => ({ bus: 'postgres' }),
+    (store) => (store === 'PGlite' ? 'the PostgreSQL bus needs PostgreSQL' : null),
+  ],
+]
+const STORES: [TestDatabase['name'], string | null][] = [
+  ['PGlite', null],
+  ['PostgreSQL', postgresSkipReason],
+]
+
+for (const [store, storeSkip] of STORES) {
+  for (const [busName, busOptions, busSkip] of BUSES) {
+    const skip = storeSkip ?? busSkip(store)
+    describe.skipIf(skip !== null)(
+      `on ${store} with ${busName}${skip ? ` (skipped: ${skip})` : ''}`,
+      () => badInput(store, busOptions),
+    )
+  }
+}
+
+function badInput(store: TestDatabase['name'], busOptions: () => WardOptions): void {
   let db: TestDatabase
+  const opened: TestApp[] = []
   beforeEach(async () => {
-    db = await open()
+    db = await testDatabase(store)
+    await db.reset()
   })
+  afterEach(async () => {
+    for (const t of opened.splice(0)) await t.ward.close()
+  })
+  /** A test app with this round's bus, closed after the test. */
+  const testApp = async (database: TestDatabase, options: WardOptions = {}) => {
+    const t = await openApp(database, { ...busOptions(), ...options })
+    opened.push(t)
+    return t
+  }
 
   describe('POST /session/ping with a bad body answers 400 invalid_request', () => {
     const cases: Array<[string, string]> = [
@@ -150,4 +189,4 @@ onEachDatabase((open) => {
       expect(await response.json()).toMatchObject({ error: 'invalid_request' })
     })
   })
-})
+}

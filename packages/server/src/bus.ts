@@ -34,6 +34,11 @@ export interface Bus {
    */
   sendEndsIn(tx: Statements, notices: EndNotice[]): Promise<void>
   /**
+   * What `sendEndsIn` would send, one payload per end (null each: a bus outside the database),
+   * for a statement that sends each one itself, only for the rows it does end (a sign-in's).
+   */
+  endPayloads(notices: EndNotice[]): (string | null)[]
+  /**
    * Tells the others that these sessions ended: ends that committed (unless `sendEndsIn` sent
    * them already) and ends refused here while the store is out. Never waits, never throws.
    */

@@ -145,6 +145,62 @@ onEachDatabase((open) => {
     expect([second.id, third.id]).not.toContain(first.id)
   })
 
+  it('issue 21: an instance that remembers the user at the cap still lets them in once another instance ended a session (deny is judged on sessions read now)', async () => {
+    const options = { maxSessions: 2, onLimit: 'deny' as const }
+    const a = await testApp(db, options)
+    const b = await testApp(db, options)
+    await a.login('alice')
+    const second = await a.login('alice') // a remembers alice at the cap
+    expect((await b.call('/session/logout', { method: 'POST', token: second.token })).status).toBe(
+      204,
+    )
+    const third = await a.call('/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+    })
+    expect(third.status).toBe(200)
+    expect(await liveCount(db, 'alice')).toBe(2)
+    const fourth = await a.call('/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+    })
+    expect(fourth.status).toBe(403)
+    expect(await fourth.json()).toMatchObject({ error: 'session_limit' })
+  })
+
+  it('issue 21: a sign-in planned on sessions another instance changed plans again: the cap holds, the least recently active goes', async () => {
+    const options = { maxSessions: 2 }
+    const a = await testApp(db, options)
+    const b = await testApp(db, options)
+    const first = await a.login('alice')
+    await a.login('alice') // a remembers alice's two sessions
+    const third = await b.login('alice') // b evicts the first: a's memory is stale
+    const fourth = await a.call('/login', {
+      method: 'POST',
+      body: JSON.stringify({ userId: 'alice' }),
+    })
+    expect(fourth.status).toBe(200)
+    const { evicted } = (await fourth.json()) as { evicted: string[] }
+    expect(evicted).not.toContain(first.id) // already ended by b
+    expect(evicted).not.toContain(third.id) // the most recent
+    expect(await liveCount(db, 'alice')).toBe(2)
+  })
+
+  it('issue 21: a sign-in after the user logged out of every session here stores its session (the remembered sessions are gone)', async () => {
+    const { login, call } = await testApp(db, { maxSessions: 3 })
+    const first = await login('mallory')
+    expect((await call('/session/logout', { method: 'POST', token: first.token })).status).toBe(204)
+    const second = await login('mallory')
+    expect((await call('/api/me', { token: second.token })).status).toBe(200)
+    const rows = await db.sql<{ id: string; live: boolean }>(
+      "select id, ended_at is null as live from sessionward_session where user_id = 'mallory' order by created_at",
+    )
+    expect(rows).toEqual([
+      { id: first.id, live: false },
+      { id: second.id, live: true },
+    ])
+  })
+
   it('maxSessions 0 means no cap', async () => {
     const { login } = await testApp(db)
     for (let i = 0; i < 10; i++) await login('alice')

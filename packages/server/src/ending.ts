@@ -258,6 +258,23 @@ export class Endings {
     return deleted
   }
 
+  /** The log limit of the ward's options (null: logs kept whole). */
+  get logLimit(): number | null {
+    return this.#parts.options.logLimit
+  }
+
+  /**
+   * The bus payload of each of these ends, for a statement that ends the rows and sends each one
+   * itself (see `Bus.endPayloads`): nulls without a bus in the database.
+   */
+  endPayloads(
+    ends: { record: SessionRecord; reason: EndReason }[],
+    endedAt: Date,
+  ): (string | null)[] {
+    const notices = ends.map(({ record, reason }) => endNotice({ ...record, endedAt }, reason))
+    return this.#parts.channel?.endPayloads(notices) ?? notices.map(() => null)
+  }
+
   /** Tells the other instances (the bus), then this one's cache, that these sessions ended. */
   #announce(notices: EndNotice[]): void {
     this.#parts.channel?.publishEnds(notices)

@@ -12,6 +12,8 @@ import type { EndReason } from './vocabulary.ts'
 
 // Short, so the test is quick; the COMMIT's acknowledgement comes well after it.
 const STORE_TIMEOUT = 1
+// A capped login commits in this one statement (store.ts, signInUnderCap): no COMMIT is sent.
+const SIGN_IN = 'sessionward_sign_in'
 
 /**
  * A store whose next COMMIT lands but is acknowledged after storeTimeout. PostgreSQL: a proxy
@@ -21,8 +23,11 @@ const STORE_TIMEOUT = 1
 interface LateCommits {
   /** Where the ward opens its store. */
   database: Pick<TestDatabase, 'orm'> | string
-  /** The next COMMIT is acknowledged late. */
-  arm(): Promise<void>
+  /**
+   * The next COMMIT is acknowledged late; with `statement`, the next statement containing it,
+   * which commits on its own (a capped login's `sessionward_sign_in`), is.
+   */
+  arm(statement?: string): Promise<void>
   /** The acknowledgement (if still held) goes through; COMMITs are acknowledged on time again. */
   disarm(): Promise<void>
   /** Reads rows as they are stored. */
@@ -46,7 +51,7 @@ async function lateOnPostgres(): Promise<LateCommits & { proxy: StallProxy }> {
   return {
     proxy,
     database: viaProxy.toString(),
-    arm: async () => proxy.holdAnswerTo('commit'),
+    arm: async (statement = 'commit') => proxy.holdAnswerTo(statement),
     disarm: async () => proxy.resume(),
     sql: (query, params = []) => reader.em.fork().getConnection().execute(query, params, 'all'),
     close: async () => {
@@ -127,7 +132,7 @@ describe.each(kinds)(
 
     it('a login whose COMMIT landed is answered with its session (onLimit deny: no 403 retry needed)', async () => {
       const { call } = await start({ maxSessions: 1, onLimit: 'deny' })
-      await late.arm()
+      await late.arm(SIGN_IN)
       const answer = await call('/login', loginOf('alice'))
       await late.disarm()
       expect(answer.status).toBe(200)
@@ -141,7 +146,7 @@ describe.each(kinds)(
       const { call, login } = await start({ maxSessions: 1 })
       const first = await login('alice')
       expect((await call('/api/me', { token: first.token })).status).toBe(200) // cached here
-      await late.arm()
+      await late.arm(SIGN_IN)
       const answer = await call('/login', loginOf('alice'))
       await late.disarm()
       expect(answer.status).toBe(200)

@@ -133,6 +133,10 @@ export class PostgresBus implements Bus {
     await tx.notify(this.#messages('ends', notices.map(endEntry), ENDS_PER_MESSAGE))
   }
 
+  endPayloads(notices: EndNotice[]): string[] {
+    return this.#messages('ends', notices.map(endEntry), 1)
+  }
+
   /**
    * Nothing: an end that committed was sent by its own transaction (rule 1), and one the store
    * has not taken cannot travel through the store.

@@ -136,6 +136,11 @@ export class RedisChannel implements Bus {
   /** Nothing: Redis is outside the transaction, so ends are published once they committed. */
   async sendEndsIn(): Promise<void> {}
 
+  /** None: see `sendEndsIn`. */
+  endPayloads(notices: EndNotice[]): null[] {
+    return notices.map(() => null)
+  }
+
   /** Tells every other instance that these sessions ended. Never waits, never throws. */
   publishEnds(notices: EndNotice[]): void {
     if (notices.length === 0) return

@@ -225,6 +225,60 @@ export async function landedValue<T>(
 }
 
 /**
+ * How a statement that writes on its own (autocommit: its own transaction) ended, when the store
+ * did not answer that it failed: `answered` with its value, or `unknown` when the answer was lost
+ * after it may have been sent (past storeTimeout, a connection broken): the caller reads the
+ * rows back by id to learn whether it landed, and answers `error` if it did not.
+ */
+export type StatementOutcome<T> =
+  | { outcome: 'answered'; value: T }
+  | { outcome: 'unknown'; error: StoreFailure }
+
+/**
+ * `run` (one statement's promise) settled as a `StatementOutcome`. A failure the store answered
+ * (a SQLSTATE that is not a lost connection) or one raised before anything was sent (bad input)
+ * rejects: nothing of it landed.
+ *
+ * @example
+ * const outcome = await settleStatement(store.insertSession(started))
+ */
+export async function settleStatement<T>(run: Promise<T>): Promise<StatementOutcome<T>> {
+  try {
+    return { outcome: 'answered', value: await run }
+  } catch (error) {
+    if (!(error instanceof StoreFailure) || !commitAnswerLost(error)) throw storeError(error)
+    return { outcome: 'unknown', error }
+  }
+}
+
+/**
+ * A capped sign-in as planned by the rules from the user's live sessions read just before, for
+ * `signInUnderCap` to carry out under the user's lock.
+ */
+export interface CappedSignIn {
+  userId: string
+  /** False: no cap, so no check of the live sessions (and no ends). */
+  capped: boolean
+  started: NewSession
+  /** The user's live sessions the plan was made on, as read. */
+  seen: LoadedSession[]
+  /** The sessions to end, why, and each one's NOTIFY payload (null: no bus in the database). */
+  ends: { id: string; reason: EndReason; notice: string | null }[]
+  endedAt: Date
+  /** Trims the user's log to this many ended rows in the same statement; null: the sweep does. */
+  logLimit: number | null
+}
+
+/**
+ * What `signInUnderCap` did: `done`, with the rows it ended and the user's live sessions after
+ * (the new one among them); or `stale`, nothing done, with the live sessions as they are.
+ */
+export type CappedOutcome =
+  | { state: 'done'; ended: SessionRecord[]; live: LoadedSession[] }
+  | { state: 'stale'; live: LoadedSession[] }
+  | { state: 'late' }
+
+/**
  * Which live sessions `endSessions` ends. `activeBefore` spares a session whose row shows
  * activity since (written by another instance after it was chosen).
  */
@@ -814,6 +868,89 @@ export class Statements {
       [since],
     )
     return rows.map((row) => String(row.user_id))
+  }
+
+  /**
+   * Carries out a capped sign-in in one statement on its own (`sessionward_sign_in`, migration
+   * 20261206300000): under the user's lock, if the user's live sessions are still `seen` (ids,
+   * activity and limits, to the millisecond), ends the planned ones still live (sending each
+   * one's notice with it), stores the new session and trims the log when asked, all in one
+   * transaction; answers the rows it ended and the user's live sessions after. Otherwise it
+   * changes nothing and answers the live sessions as they are (`stale`: plan again). The lock
+   * is waited for at most half of storeTimeout; a call that gets it after storeTimeout (held on
+   * the way) does nothing and answers `late`.
+   *
+   * @example
+   * const outcome = await store.signInUnderCap({ userId, started, seen, ends, endedAt, logLimit: null })
+   */
+  async signInUnderCap(plan: CappedSignIn): Promise<CappedOutcome> {
+    const { record, expireAfter } = plan.started
+    const list = (n: number) => Array.from({ length: n }, () => '?').join(', ')
+    const seen = list(plan.seen.length)
+    const ends = list(plan.ends.length)
+    const rows = await this.query(
+      `select * from sessionward_sign_in(?, ?, ?,
+          array[${seen}]::uuid[], array[${seen}]::timestamptz[], array[${seen}]::timestamptz[],
+          array[${seen}]::integer[],
+          array[${ends}]::uuid[], array[${ends}]::text[], array[${ends}]::text[],
+          ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        plan.userId,
+        // When this call's caller gives up: arriving later, it does nothing (see the migration).
+        // Real time, as the database's clock counts it: not a `now` an app or a test may set.
+        this.#bound === undefined
+          ? null
+          : new Date(performance.timeOrigin + performance.now() + this.#bound),
+        plan.capped,
+        ...plan.seen.map(({ record }) => record.id),
+        ...plan.seen.map(({ record }) => record.lastActivityAt),
+        ...plan.seen.map(({ record }) => record.expiresAt),
+        ...plan.seen.map(({ expireAfter }) => expireAfter),
+        ...plan.ends.map((end) => end.id),
+        ...plan.ends.map((end) => end.reason),
+        ...plan.ends.map((end) => end.notice),
+        plan.endedAt,
+        BUS_CHANNEL,
+        plan.logLimit,
+        this.#bound === undefined ? 0 : Math.ceil(this.#bound / 2),
+        record.id,
+        record.tokenHash,
+        record.createdAt,
+        record.expiresAt,
+        record.ip,
+        record.userAgent,
+        record.idp?.issuer ?? null,
+        record.idp?.sub ?? null,
+        record.idp?.sid ?? null,
+        expireAfter,
+      ],
+    )
+    // The first row says what happened; the others are sessions.
+    const [outcome, ...sessions] = rows
+    const state = outcome?.state
+    if (state === 'late') return { state }
+    const live = sessions.filter((row) => row.state === 'live').map(toLoaded)
+    if (state === 'stale') return { state, live }
+    if (state !== 'done')
+      throw new StoreFailure(new Error('sessionward_sign_in gave no outcome'), false)
+    const ended = sessions.filter((row) => row.state === 'ended').map(toRecord)
+    return { state, ended, live }
+  }
+
+  /**
+   * Whether the sign-in that stores session `id` landed, asked under the user's lock (as
+   * `signInUnderCap` runs): a call still holding it commits first; one that gets it later is
+   * past its deadline and lands nothing. For a sign-in whose answer was lost.
+   *
+   * @example
+   * if (!(await store.signInLanded(userId, id))) throw lost
+   */
+  async signInLanded(userId: string, id: string): Promise<boolean> {
+    const [row] = await this.query('select sessionward_sign_in_landed(?, ?) as landed', [
+      userId,
+      id,
+    ])
+    return row?.landed === true
   }
 
   /**

@@ -20,6 +20,11 @@ export interface SweepLimits {
   batch: number
   /** A round starts no new batch once this much time has passed since it began. */
   budget: number
+  /**
+   * Batches in flight at once (each its own transaction and pooled connection): while one
+   * waits for the database or runs hooks, another is being written.
+   */
+  parallel: number
 }
 
 /**
@@ -75,27 +80,32 @@ function plannedEnds(
  * One sweep round: ends the sessions expired at `now` (absolute, or idle past the limit in
  * force plus one write interval by their rows) with their reason, through the one end path
  * (hooks fire), batch after batch while a batch comes back full, until `limits.budget` runs
- * out. Each batch claims its rows in its own transaction, skipping rows another instance is
- * sweeping, so instances share a backlog and each row ends once. Returns how many ended.
+ * out, `limits.parallel` batches at a time. Each batch claims its rows in its own transaction,
+ * skipping rows another batch or instance is sweeping, so batches and instances share a
+ * backlog and each row ends once. Returns how many ended.
  *
  * @example
- * await sweep(parts, Date.now(), { batch: 500, budget: 30_000 })
+ * await sweep(parts, Date.now(), { batch: 1000, budget: 30_000, parallel: 2 })
  */
 export async function sweep(parts: SweepParts, now: number, limits: SweepLimits): Promise<number> {
   const started = performance.now()
   let ended = 0
-  for (;;) {
-    let claimed = 0
-    const records = await parts.endings.endClaimed(async (tx) => {
-      const candidates = await tx.claimExpired(expiryAt(now, parts), limits.batch)
-      claimed = candidates.length
-      const hashes = candidates.map(({ record }) => record.tokenHash)
-      return plannedEnds(parts, candidates, await parts.knownActivity(hashes), now)
-    })
-    ended += records.length
-    // A short batch: nothing else is due. Nothing ended: what is left is spared (activity
-    // this instance knows), and claiming it again would end nothing more.
-    const more = claimed === limits.batch && records.length > 0
-    if (!more || performance.now() - started >= limits.budget) return ended
+  const worker = async () => {
+    for (;;) {
+      let claimed = 0
+      const records = await parts.endings.endClaimed(async (tx) => {
+        const candidates = await tx.claimExpired(expiryAt(now, parts), limits.batch)
+        claimed = candidates.length
+        const hashes = candidates.map(({ record }) => record.tokenHash)
+        return plannedEnds(parts, candidates, await parts.knownActivity(hashes), now)
+      })
+      ended += records.length
+      // A short batch: nothing else is due. Nothing ended: what is left is spared (activity
+      // this instance knows), and claiming it again would end nothing more.
+      const more = claimed === limits.batch && records.length > 0
+      if (!more || performance.now() - started >= limits.budget) return
+    }
   }
+  await Promise.all(Array.from({ length: Math.max(1, limits.parallel) }, worker))
+  return ended
 }
