@@ -17,9 +17,13 @@ export const loadChannelPackage = (): Promise<ChannelApi> => import('broadcast-c
  * localStorage and message-based election fallbacks, only elsewhere, loaded then: an app
  * bundles it as a chunk its users on current browsers never fetch.
  * @example
- * channelApi(null) // native-channel.ts in a current browser, a promise of the package elsewhere
+ * channelApi({ type: null }) // native-channel.ts in a current browser, a promise of the package elsewhere
  */
-export function channelApi(type?: ChannelType | null): ChannelApi | Promise<ChannelApi> {
+export function channelApi({
+  type,
+}: {
+  type?: ChannelType | null
+}): ChannelApi | Promise<ChannelApi> {
   const nativeWorks =
     typeof globalThis.BroadcastChannel === 'function' && !!globalThis.navigator?.locks
   return (!type || type === 'native') && nativeWorks ? NATIVE_API : loadChannelPackage()

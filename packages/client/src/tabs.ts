@@ -140,7 +140,7 @@ export function joinTabs(options: TabsOptions): Tabs {
   const send = (envelope: Envelope): void => {
     channel?.postMessage(envelope).catch(ignore)
   }
-  Promise.resolve(channelApi(options.type)).then(open, () => open())
+  Promise.resolve(channelApi(options)).then(open, () => open())
   const leads = (): boolean => alone || elector?.isLeader === true
   const post = (message: TabMessage): void => {
     if (closed) return
