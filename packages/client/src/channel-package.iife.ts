@@ -2,9 +2,11 @@ import { type ChannelApi, NATIVE_API } from './native-channel.ts'
 
 /**
  * The script-tag build's `channel-package.ts`: no package inside, the browser's own channel for
- * every method. Its es2022 browsers all have BroadcastChannel; where Web Locks is missing
- * (Firefox 93–95) the election throws and every tab pings for itself.
+ * every method and every `channelType` (what the npm build would load the package for gets the
+ * same API there, a microtask later all the same). Its es2022 browsers all have
+ * BroadcastChannel; where Web Locks is missing (Firefox 93–95) the election throws and every
+ * tab pings for itself.
  * @example
- * const { BroadcastChannel } = await loadChannelPackage()
+ * channelApi({ type: 'idb' }) // NATIVE_API
  */
-export const loadChannelPackage = async (): Promise<ChannelApi> => NATIVE_API
+export const channelApi = (_options: unknown): ChannelApi => NATIVE_API

@@ -1,5 +1,8 @@
 import type { DialogLocale, LocaleTag } from './locales/index.ts'
 
+/** The end of the bundle's name: a file beside it replaces it (`.js` → `.extras.js`). */
+const BUNDLE_JS = /\.js(?=[?#]|$)/
+
 /**
  * The script-tag build's loader (it replaces `locale-loader.ts` there): the bundle carries no
  * texts; each locale is a JSON file the server serves next to the bundle. Its URL comes from the
@@ -10,19 +13,14 @@ import type { DialogLocale, LocaleTag } from './locales/index.ts'
  * // 'https://app.example/session/sessionward.locale.de.json'
  */
 export const localeUrl = (script: string, tag: LocaleTag): string =>
-  beside(script, `locale.${tag}.json`)
-
-/**
- * A file next to the bundle: `beside('…/sessionward.js', 'extras.js')` → `…/sessionward.extras.js`.
- */
-export const beside = (script: string, name: string): string =>
-  script.replace(/\.js(?=[?#]|$)/, `.${name}`)
+  script.replace(BUNDLE_JS, `.locale.${tag}.json`)
 
 // Read while the bundle runs: `currentScript` is only set then.
 const script = (document.currentScript as HTMLScriptElement | null)?.src
 
-/** A file next to this bundle (its locales, its extras); see `beside`. */
-export const besideBundle = (name: string): string => beside(script as string, name)
+/** A file next to this bundle (its locales, its extras): `extras.js` → `…/sessionward.extras.js`. */
+export const besideBundle = (name: string): string =>
+  (script as string).replace(BUNDLE_JS, `.${name}`)
 
 /**
  * Fetches a locale's JSON; rejects when it is not there, or when the bundle has no URL of its

@@ -44,7 +44,7 @@ export class BroadcastChannel<T> {
   onClose: (() => void) | null = null
   readonly #channel: globalThis.BroadcastChannel
 
-  constructor(name: string, _options?: unknown) {
+  constructor(name: string) {
     this.name = name
     this.#channel = new globalThis.BroadcastChannel(name)
     this.#channel.onmessage = (event: MessageEvent<Envelope<T>>) => {
@@ -53,16 +53,15 @@ export class BroadcastChannel<T> {
     }
   }
 
-  postMessage(data: T): Promise<void> {
+  // Async, as the package's: a failure is a rejection the caller catches (tabs.ts), not a throw.
+  async postMessage(data: T): Promise<void> {
     const envelope: Envelope<T> = { time: envelopeTime(), type: 'message', data }
     this.#channel.postMessage(envelope)
-    return Promise.resolve()
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.onClose?.()
     this.#channel.close()
-    return Promise.resolve()
   }
 }
 
@@ -77,7 +76,9 @@ export interface LeaderElector {
  */
 export function createLeaderElection<T>(channel: BroadcastChannel<T>): LeaderElector {
   const locks = globalThis.navigator?.locks
-  if (!locks) throw new Error('no Web Locks')
+  // Caught where the channel opens (tabs.ts): every tab then pings for itself. No message: it
+  // is never shown, and the script tag's bytes are counted.
+  if (!locks) throw new Error()
   const abort = new AbortController()
   let release = (): void => {}
   const elector: LeaderElector = {

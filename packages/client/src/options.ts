@@ -118,7 +118,8 @@ export interface ResolvedOptions extends Omit<SessionWardOptions, 'eventsUrl'> {
 
 const CHANNEL_TYPES: readonly string[] = ['native', 'idb', 'localstorage', 'simulate']
 
-const fail = (message: string): never => {
+/** Throws the package's TypeError: `sessionward: <message>`. */
+export const fail = (message: string): never => {
   throw new TypeError(`sessionward: ${message}`)
 }
 
@@ -130,7 +131,9 @@ const isFunction = (value: unknown): boolean => typeof value === 'function'
 const isFlag = (value: unknown): boolean => typeof value === 'boolean'
 const isSeconds = (value: unknown): boolean =>
   typeof value === 'number' && Number.isFinite(value) && value > 0
-const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null
+/** An object, not null (the tabs' messages are checked with it too: one copy in the bundle). */
+export const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null
 
 /** A text the app set that is not one: an unknown name, or no string. */
 const wrongText = (value: object): [key: string, entry: unknown] | undefined =>

@@ -1,3 +1,4 @@
+import { TEXT_KEYS } from './locales/index.ts'
 import type { SessionWardOptions } from './options.ts'
 import { createSessionWard, type SessionWard } from './ward.ts'
 
@@ -19,7 +20,6 @@ const STRINGS = [
   'locale',
 ]
 const NUMBERS = ['warnAfter', 'expireAfter']
-const TEXTS = ['title', 'message', 'stay', 'logout']
 const FLAGS = ['dialog', 'media', 'debug', 'endOnScreenLock']
 
 /**
@@ -57,7 +57,7 @@ export function optionsFromDataset(data: DOMStringMap): SessionWardOptions | nul
     record.activityEvents = data.activityEvents.split(/[\s,]+/).filter(Boolean)
   }
   const texts: Record<string, string> = {}
-  for (const key of TEXTS) {
+  for (const key of TEXT_KEYS) {
     const value = data[`text${key[0]?.toUpperCase()}${key.slice(1)}`]
     if (value !== undefined) texts[key] = value
   }

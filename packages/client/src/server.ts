@@ -1,5 +1,5 @@
 import { REQUEST_TIMEOUT, type ServerView } from './machine.ts'
-import type { HeadersOption } from './options.ts'
+import { type HeadersOption, isObject } from './options.ts'
 
 /** What a ping came back with: the machine's event for it, but for the times (ward-network.ts). */
 export type PingOutcome =
@@ -29,7 +29,7 @@ export interface ServerOptions {
 export { REQUEST_TIMEOUT }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
+  isObject(value) && !Array.isArray(value)
 
 /** Seconds from the server as milliseconds, or undefined when not a usable duration. */
 function duration(value: unknown): number | undefined {

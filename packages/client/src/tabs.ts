@@ -1,7 +1,7 @@
-import { loadChannelPackage } from './channel-package.ts'
+import { channelApi } from './channel-package.ts'
 import { FOLLOWER_GRACE, type Shared, type ShareMessage, type Status } from './machine.ts'
-import { type Channel, type ChannelApi, type LeaderElector, NATIVE_API } from './native-channel.ts'
-import type { ChannelType } from './options.ts'
+import type { Channel, ChannelApi, LeaderElector } from './native-channel.ts'
+import { type ChannelType, isObject } from './options.ts'
 
 /** A message between tabs: what the ward shares, and the roster's own `hello` and `bye`. */
 export type TabMessage = ShareMessage | { type: 'hello' } | { type: 'bye' }
@@ -36,19 +36,17 @@ export interface TabsOptions {
   onLeader(): void
 }
 
+export { channelApi } from './channel-package.ts'
 export { FOLLOWER_GRACE }
 
 const STATUSES: readonly Status[] = ['stopped', 'active', 'warning', 'expired']
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null
 
 const isTime = (value: unknown): value is number =>
   typeof value === 'number' && Number.isFinite(value)
 
 function isShared(value: unknown): value is Shared {
   return (
-    isRecord(value) &&
+    isObject(value) &&
     STATUSES.includes(value.status as Status) &&
     (value.reason === null || typeof value.reason === 'string') &&
     [
@@ -72,7 +70,7 @@ function isShared(value: unknown): value is Shared {
  * readMessage({ type: 'pinged' }) // null
  */
 export function readMessage(data: unknown): Envelope | null {
-  if (!isRecord(data) || typeof data.from !== 'string') return null
+  if (!isObject(data) || typeof data.from !== 'string') return null
   const valid =
     data.type === 'hello' ||
     data.type === 'bye' ||
@@ -82,20 +80,6 @@ export function readMessage(data: unknown): Envelope | null {
     (data.type === 'activity' && isTime(data.at) && typeof data.extend === 'boolean') ||
     (data.type === 'sync' && isShared(data.shared))
   return valid ? (data as Envelope) : null
-}
-
-/**
- * The browser's own BroadcastChannel and Web Locks where it has both and no other method is
- * asked for (every current engine); the broadcast-channel package, with its IndexedDB,
- * localStorage and message-based election fallbacks, only elsewhere, loaded then: an app
- * bundles it as a chunk its users on current browsers never fetch.
- * @example
- * channelApi(null) // native-channel.ts in a current browser, a promise of the package elsewhere
- */
-export function channelApi(type?: ChannelType | null): ChannelApi | Promise<ChannelApi> {
-  const nativeWorks =
-    typeof globalThis.BroadcastChannel === 'function' && !!globalThis.navigator?.locks
-  return (!type || type === 'native') && nativeWorks ? NATIVE_API : loadChannelPackage()
 }
 
 /**
@@ -156,7 +140,7 @@ export function joinTabs(options: TabsOptions): Tabs {
   const send = (envelope: Envelope): void => {
     channel?.postMessage(envelope).catch(ignore)
   }
-  Promise.resolve(channelApi(options.type)).then(open, () => open())
+  Promise.resolve(channelApi(options)).then(open, () => open())
   const leads = (): boolean => alone || elector?.isLeader === true
   const post = (message: TabMessage): void => {
     if (closed) return

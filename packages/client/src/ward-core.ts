@@ -14,6 +14,7 @@ import {
 } from './machine.ts'
 import {
   type ExpireDetail,
+  fail,
   type PauseDetail,
   type ResolvedOptions,
   redirectUrl,
@@ -289,23 +290,16 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       ),
     )
     if (options.media) unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
-    // A locked screen ends the session in every tab, as a server end would (screen-lock.ts).
+    // A locked screen ends the session in every tab, as a server end would (extras.ts).
     if (options.endOnScreenLock)
       loadExtras().then((extras) => {
-        if (run === current)
-          unwatch.push(
-            extras.watchScreenLock(options, () =>
-              apply({ type: 'ended', now: now(), reason: 'screen_lock' }),
-            ),
-          )
+        if (run === current) unwatch.push(extras.endOnScreenLock(options, apply))
       })
   }
 
   function start(): void {
     if (run !== null) return
-    if (typeof window === 'undefined') {
-      throw new TypeError('sessionward: start() needs a browser window')
-    }
+    if (typeof window === 'undefined') fail('start() needs a browser window')
     // A new session here: the last one's logout is no longer owed (a retry would end this one).
     leaving?.alarm.clear()
     leaving?.tabs.close()
@@ -392,6 +386,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       return work.finally(() => hold(holder, false))
     },
     isLeader: () => run?.tabs.isLeader() === true,
-    requestScreenLockPermission: () => loadExtras().then((extras) => extras.askPermission()),
+    requestScreenLockPermission: () =>
+      loadExtras().then((extras) => extras.requestScreenLockPermission()),
   }
 }

@@ -71,9 +71,8 @@ export function createNetwork(
             events({ type: 'policy', now: now(), warnAfter, expireAfter }),
           onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
           onLost: lost,
-          onNewDevice: (data) => {
-            if (!closed) onNewDevice(data)
-          },
+          // Not after `stop`: the channel hears nothing once it is closed (events.ts).
+          onNewDevice,
         })
       }, lost)
     },
