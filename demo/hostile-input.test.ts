@@ -260,19 +260,22 @@ beforeAll(() => {
   )
 })
 
-const BUSES: [string, (store: string) => string | null, () => BusChoice][] = [
-  ['no bus', () => null, () => ({})],
-  ['the Redis bus', () => redisSkipReason, () => ({ redisUrl: String(process.env.REDIS_URL) })],
+// The PostgreSQL bus is PostgreSQL's LISTEN: PGlite has no round with it (a combination that
+// cannot exist, not a skipped one).
+const BUSES: [string, string | null, () => BusChoice, (store: string) => boolean][] = [
+  ['no bus', null, () => ({}), () => true],
   [
-    'the PostgreSQL bus',
-    (store) => (store === 'PGlite' ? 'the PostgreSQL bus needs PostgreSQL' : null),
-    () => ({ bus: 'postgres' }),
+    'the Redis bus',
+    redisSkipReason,
+    () => ({ redisUrl: String(process.env.REDIS_URL) }),
+    () => true,
   ],
+  ['the PostgreSQL bus', null, () => ({ bus: 'postgres' }), (store) => store !== 'PGlite'],
 ]
 const rounds = databases.flatMap(([store, storeSkip, database]) =>
-  BUSES.map(
+  BUSES.filter(([, , , runsOn]) => runsOn(store)).map(
     ([busName, busSkip, bus]) =>
-      [`${store} with ${busName}`, storeSkip ?? busSkip(store), database, bus] as const,
+      [`${store} with ${busName}`, storeSkip ?? busSkip, database, bus] as const,
   ),
 )
 

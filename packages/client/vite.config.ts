@@ -55,10 +55,8 @@ function terserAfterMinify(module: boolean): Plugin {
         // terser drops a directive it does not know: the React adapter's 'use client' (below).
         const directive = /^(['"])use client\1;?/.exec(chunk.code)?.[0]
         const format = directive ? { preamble: "'use client';" } : {}
-        // unsafe_methods and unsafe_arrows: method shorthand and arrows where no `this` is read
-        // (nothing here is called with `new`): 6 bytes gzipped off the script tag.
         const first = await minify(chunk.code, {
-          compress: { passes: 3, hoist_funs: true, unsafe_methods: true, unsafe_arrows: true },
+          compress: { passes: 3, hoist_funs: true },
           ecma: 2020,
           module,
           mangle: { properties: { regex: INTERNAL, builtins: true } },

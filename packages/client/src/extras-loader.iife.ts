@@ -9,5 +9,6 @@ import { besideBundle } from './locale-loader.iife.ts'
  * @example
  * const { heard } = await loadExtras()
  */
-export const loadExtras = (): Promise<typeof Extras> =>
+export const loadExtras = async (): Promise<typeof Extras> =>
+  // async: a bundle with no URL of its own (no `currentScript`) rejects, as a failed fetch does.
   import(/* @vite-ignore */ besideBundle('extras.js'))

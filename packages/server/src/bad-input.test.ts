@@ -7,16 +7,18 @@ import { redisSkipReason } from './test-support/instances.ts'
 import { findLeaks } from './test-support/leaks.ts'
 
 // Every kind of bad input a client can send, with the documented answer. Never a 500, and
-// never a hang: on each store, with each bus (issue 21), every ward closed after its test (a
-// bus holds connections open until then).
-const BUSES: [string, () => WardOptions, (store: TestDatabase['name']) => string | null][] = [
-  ['no bus', () => ({}), () => null],
-  ['the Redis bus', () => ({ redis: String(process.env.REDIS_URL) }), () => redisSkipReason],
+// never a hang: on each store, with each bus it can have (issue 21), every ward closed after its
+// test (a bus holds connections open until then). The PostgreSQL bus is PostgreSQL's LISTEN:
+// PGlite has no round with it (a combination that cannot exist, not a skipped one).
+const BUSES: [string, () => WardOptions, string | null, TestDatabase['name'][]][] = [
+  ['no bus', () => ({}), null, ['PGlite', 'PostgreSQL']],
   [
-    'the PostgreSQL bus',
-    () => ({ bus: 'postgres' }),
-    (store) => (store === 'PGlite' ? 'the PostgreSQL bus needs PostgreSQL' : null),
+    'the Redis bus',
+    () => ({ redis: String(process.env.REDIS_URL) }),
+    redisSkipReason,
+    ['PGlite', 'PostgreSQL'],
   ],
+  ['the PostgreSQL bus', () => ({ bus: 'postgres' }), null, ['PostgreSQL']],
 ]
 const STORES: [TestDatabase['name'], string | null][] = [
   ['PGlite', null],
@@ -24,8 +26,9 @@ const STORES: [TestDatabase['name'], string | null][] = [
 ]
 
 for (const [store, storeSkip] of STORES) {
-  for (const [busName, busOptions, busSkip] of BUSES) {
-    const skip = storeSkip ?? busSkip(store)
+  for (const [busName, busOptions, busSkip, stores] of BUSES) {
+    if (!stores.includes(store)) continue
+    const skip = storeSkip ?? busSkip
     describe.skipIf(skip !== null)(
       `on ${store} with ${busName}${skip ? ` (skipped: ${skip})` : ''}`,
       () => badInput(store, busOptions),
