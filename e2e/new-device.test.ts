@@ -50,6 +50,8 @@ describe.skipIf(chromiumSkipReason !== null)(
     let browser: Browser
     let demo: RunningDemo
     const alerts: NewDeviceEvent[] = []
+    /** When the server told the app of each alert (ms), for the notice's latency figure. */
+    const alertedAt = new Map<string, number>()
     const contexts: BrowserContext[] = []
 
     beforeAll(async () => {
@@ -61,7 +63,10 @@ describe.skipIf(chromiumSkipReason !== null)(
         // The report route's origin is not the served one (a random port): only its token is used.
         reportUrl: 'http://localhost/session/report',
         endOnScreenLock: true,
-        onNewDevice: (event) => alerts.push(event),
+        onNewDevice: (event) => {
+          alerts.push(event)
+          alertedAt.set(event.session.id, Date.now())
+        },
       })
     })
 
@@ -84,6 +89,14 @@ describe.skipIf(chromiumSkipReason !== null)(
       await signIn(first, demo.url, 'erin')
       const focusedBefore = await first.evaluate(() => document.activeElement?.tagName)
 
+      // When the first tab hears of it (the browser's clock is this machine's): a figure for the
+      // note, printed, never asserted (the machine may be loaded).
+      const heardAt = first.evaluate(
+        () =>
+          new Promise<number>((resolve) =>
+            addEventListener('sessionward:new-device', () => resolve(Date.now()), { once: true }),
+          ),
+      )
       const second = await device('stolen')
       await signIn(second, demo.url, 'erin')
       const stolenId = await sessionIdOf(second)
@@ -94,6 +107,8 @@ describe.skipIf(chromiumSkipReason !== null)(
       await expect.poll(() => message.textContent(), { timeout: LONG }).toMatch(/^New sign-in: /)
       expect(await message.textContent()).toMatch(/^New sign-in: .+, just now\.$/)
       expect(await message.getAttribute('role')).toBe('status')
+      const latency = (await heardAt) - (alertedAt.get(stolenId) ?? Number.NaN)
+      console.log(`new-device: the first device's tab heard the sign-in ${latency} ms after it`)
       expect(await first.evaluate(() => document.activeElement?.tagName)).toBe(focusedBefore)
       // Non-modal: the page behind still takes clicks.
       expect(await first.evaluate(() => document.querySelector('dialog[open]'))).toBeNull()
