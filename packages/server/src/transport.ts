@@ -32,7 +32,8 @@ export function header(c: Context, name: string): string | undefined {
   let value: string | undefined
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const field = raw[i] as string
-    if (field.length !== name.length || field.toLowerCase() !== name) continue
+    // Most clients send lower-case names (HTTP/2 must): compared as they are, no copy made.
+    if (field !== name && (field.length !== name.length || field.toLowerCase() !== name)) continue
     const next = raw[i + 1] as string
     value = value === undefined ? next : `${value}, ${next}`
   }
@@ -81,7 +82,8 @@ function authorizationCredentials(value: string): Credentials {
   if (value.length > MAX_AUTHORIZATION_LENGTH) return MALFORMED
   const space = value.indexOf(' ')
   if (space < 0) return MALFORMED
-  const scheme = value.slice(0, space).toLowerCase()
+  // `Bearer` as written by nearly every client is recognised without a lower-case copy.
+  const scheme = value.startsWith('Bearer ') ? 'bearer' : value.slice(0, space).toLowerCase()
   if (scheme !== 'bearer' && scheme !== 'token') return MALFORMED
   let start = space + 1
   while (value.charCodeAt(start) === SPACE) start++
