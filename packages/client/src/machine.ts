@@ -155,7 +155,7 @@ export type ShareMessage =
   | { type: 'visibility'; hidden: boolean }
   /** The logout request that ended the session did not get through (yet): every tab retries it. */
   | { type: 'unconfirmed' }
-  /** The leader heard of a new-device sign-in: every tab shows it. */
+  /** The tab holding the events channel heard of a new-device sign-in: every tab shows it. */
   | { type: 'new-device'; data: unknown }
 
 export type Effect =
@@ -175,7 +175,10 @@ export type Effect =
   | { type: 'unlisten' }
   /** Hide the whole page, or show it again (see `veiled`). */
   | { type: 'veil'; hidden: boolean }
-  /** Tell this tab's app of a new-device sign-in, and show the notice (where there is one). */
+  /**
+   * Tell this tab's app of a new-device sign-in, and show the notice (where there is one): the
+   * `new-device` event itself.
+   */
   | { type: 'new-device'; data: unknown }
 
 export interface Step {

@@ -63,6 +63,7 @@ export function createNetwork(
       loadEvents().then(({ listen }) => {
         if (closed) return
         stop = listen({
+          // The ward's `headers`, as pings send them.
           ...options,
           url: options.eventsUrl as string,
           fetch: fetcher,
