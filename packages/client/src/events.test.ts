@@ -227,6 +227,34 @@ describe('the channel in the ward: one per browser, held by the leader', () => {
     expect([server.connects, server.streams]).toEqual([2, 1])
   })
 
+  test('a new-device sign-in heard by the leader reaches every tab of the session; an ended tab’s none', async () => {
+    const { server, tabs } = openTabs(3)
+    const heard: string[] = []
+    const record = (event: WindowEventMap['sessionward:new-device']): void => {
+      heard.push(event.detail.sessionId)
+    }
+    window.addEventListener('sessionward:new-device', record)
+    try {
+      await start(tabs)
+      await wait(1)
+      expect(server.streams).toBe(1)
+      const signIn = { sessionId: 's2', browser: 'Firefox', os: 'Windows', signedInAt: T0 }
+      server.push(`event: new-device\ndata: ${JSON.stringify(signIn)}\n\n`)
+      // Each tab's ward dispatches it (here all share one window): the leader, and both others.
+      await vi.waitFor(() => expect(heard).toEqual(['s2', 's2', 's2']))
+      // A tab whose session ended (here: stopped) is no longer told.
+      const follower = tabs.find((tab) => tab !== holder()) as Tab
+      follower.ward.stop()
+      await wait(0.1)
+      server.push(`event: new-device\ndata: ${JSON.stringify({ ...signIn, sessionId: 's3' })}\n\n`)
+      await vi.waitFor(() => expect(heard.filter((id) => id === 's3')).toHaveLength(2))
+      await wait(1)
+      expect(heard.filter((id) => id === 's3')).toHaveLength(2)
+    } finally {
+      window.removeEventListener('sessionward:new-device', record)
+    }
+  })
+
   test('ended: every tab logs out at once with the reason, with no logout request and no ping', async () => {
     const { server, tabs } = openTabs(3)
     const expired: string[] = []

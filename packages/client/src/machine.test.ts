@@ -1186,3 +1186,34 @@ describe('the logout request, its retries and their hand-over (issue 25, item 4:
     expect(shared(sent)).not.toHaveProperty('leave')
   })
 })
+
+describe('a new-device sign-in reaches every tab (issue 23: the machine decides)', () => {
+  const live = play(opened)
+  const ended = step(live, { type: 'ended', now: at(5), reason: 'admin', pushed: true }).state
+  const DATA = { sessionId: 'b1e2', browser: 'Firefox' }
+
+  const heard = { type: 'new-device', data: DATA } as const
+  const told = { ...heard, remote: true, now: at(5), leader: false }
+
+  // [name, state, event, effects in full]: the `new-device` effect is the event as heard.
+  test.each<[string, MachineState, MachineEvent, Effect[]]>([
+    [
+      'heard on this tab’s events channel: shown here, and told to the other tabs',
+      live,
+      heard,
+      [heard, { type: 'share', message: { type: 'new-device', data: DATA } }],
+    ],
+    [
+      'told by the tab that heard it: shown here, told to nobody (it reached every tab at once)',
+      live,
+      told,
+      [told],
+    ],
+    ['a tab whose session ended here shows nothing and tells nobody', ended, told, []],
+    ['a stopped tab shows nothing', STOPPED, heard, []],
+  ])('%s', (_name, state, event, effects) => {
+    const result = step(state, event)
+    expect(result.effects).toEqual(effects)
+    expect(result.state).toBe(state)
+  })
+})

@@ -111,8 +111,11 @@ export type MachineEvent =
    * may have missed any end: Safari drops messages from other tabs to cached pages).
    */
   | { type: 'check'; now: number; delay: number; leader?: boolean; ask?: boolean }
-  /** Activity at `at`, seen at `now`. `extend` asks for a ping at once (stay, extend()). */
-  | { type: 'activity'; at: number; now: number; extend: boolean; remote: boolean }
+  /**
+   * Activity at `at`, seen at `now`. `extend` asks for a ping at once (stay, extend()).
+   * `remote`: another tab saw it (the channel between tabs sets it on what it delivers).
+   */
+  | { type: 'activity'; at: number; now: number; extend: boolean; remote?: boolean }
   | { type: 'pinged'; at: number }
   | { type: 'answer'; now: number; sentAt: number; view: ServerView }
   | { type: 'unreachable'; now: number }
@@ -130,7 +133,7 @@ export type MachineEvent =
    * This tab was hidden or shown (`remote`: the leader said so of itself). `leader`: this tab
    * won the election, so it tells the others.
    */
-  | { type: 'visibility'; hidden: boolean; leader: boolean; remote: boolean }
+  | { type: 'visibility'; hidden: boolean; leader: boolean; remote?: boolean }
   /** A tab joined (or woke) and asks where things stand; `leader`: this tab won the election. */
   | { type: 'hello'; leader: boolean }
   /** Another tab's logout request did not get through (yet). */
@@ -139,6 +142,11 @@ export type MachineEvent =
   | { type: 'loggedOut'; now: number; done: boolean }
   /** The app stopped the ward: a logout owed goes on (see {@link Leave}). */
   | { type: 'stop' }
+  /**
+   * A new-device sign-in of this user (the events channel's data, read where it is shown):
+   * heard on this tab's channel, or told by the tab that heard it (`remote`).
+   */
+  | { type: 'new-device'; data: unknown; remote?: boolean }
 
 export type ShareMessage =
   | { type: 'activity'; at: number; extend: boolean }
@@ -147,6 +155,8 @@ export type ShareMessage =
   | { type: 'visibility'; hidden: boolean }
   /** The logout request that ended the session did not get through (yet): every tab retries it. */
   | { type: 'unconfirmed' }
+  /** The tab holding the events channel heard of a new-device sign-in: every tab shows it. */
+  | { type: 'new-device'; data: unknown }
 
 export type Effect =
   /** Ask the server; `idleFor` in milliseconds. */
@@ -165,6 +175,11 @@ export type Effect =
   | { type: 'unlisten' }
   /** Hide the whole page, or show it again (see `veiled`). */
   | { type: 'veil'; hidden: boolean }
+  /**
+   * Tell this tab's app of a new-device sign-in, and show the notice (where there is one): the
+   * `new-device` event itself.
+   */
+  | { type: 'new-device'; data: unknown }
 
 export interface Step {
   state: MachineState
@@ -493,7 +508,7 @@ function merge(s: MachineState, r: Shared): Step {
 
 /** This tab's activity at `now`, as `activity()` records it. */
 const report = (s: MachineState, now: number): Step =>
-  step(s, { type: 'activity', at: now, now, extend: false, remote: false })
+  step(s, { type: 'activity', at: now, now, extend: false })
 
 /**
  * Advances the state by one event and says what to do about it.
@@ -680,5 +695,12 @@ export function step(s: MachineState, e: MachineEvent): Step {
       return answered(s.leave.tellAt === NEVER ? same(s) : tell(s, e.done), e.now, e.done)
     case 'stop':
       return same({ ...STOPPED, leave: s.leave })
+    case 'new-device': {
+      // Only the leader holds the events channel, and the tab in use may be another: the one
+      // that heard it tells every other tab of the session. Once the session ended here, the
+      // sign-in is no longer this tab's business.
+      if (!live(s)) return same(s)
+      return { state: s, effects: e.remote ? [e] : [e, { type: 'share', message: e }] }
+    }
   }
 }

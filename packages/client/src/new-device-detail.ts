@@ -20,8 +20,12 @@ export interface NewDeviceDetail {
   approve(): Promise<boolean>
 }
 
-/** What reading a `new-device` event needs of the ward's options. */
+/**
+ * What reading a `new-device` event needs of the ward's options (`channelName`: the notices of
+ * one sign-in in the app's tabs close together; `sessionward` when not given).
+ */
 export type NewDeviceOptions = Pick<
   ResolvedOptions,
   'eventsUrl' | 'headers' | 'fetch' | 'locale' | 'nonce' | 'debug'
->
+> &
+  Partial<Pick<ResolvedOptions, 'channelName'>>

@@ -96,18 +96,32 @@ function stackOf(doc: Document, nonce: string | null | undefined): HTMLElement {
 }
 
 /**
+ * The channel on which a tab tells the app's other tabs that a sign-in was answered (its
+ * session id), so that their notices of it close: one per notice, closed with it. The lazy
+ * module's own, on the browser's BroadcastChannel (every engine the notice targets has it;
+ * without it each tab's notice stays until answered there): the script tag has no bytes left
+ * for another message on the ward's channel, and only a tab showing a notice listens.
+ */
+function answersOf(channelName = 'sessionward'): BroadcastChannel | null {
+  return typeof BroadcastChannel === 'function'
+    ? new BroadcastChannel(`${channelName}:new-device`)
+    : null
+}
+
+/**
  * Shows the default new-device notice: a non-modal region in a corner of the page, whose
  * sentence is a polite live region (announced without taking focus), with "Not you? End that
  * session" (ends it `reported`) and "Yes, it was me" (dismisses it; approves a held session).
  * Built with DOM calls in a shadow root, like the dialog: no inline style, the page's CSS does
- * not reach it. Returns the notice's element.
+ * not reach it. Once the sign-in is answered in one tab (ended, or let in), its notice closes
+ * in the app's other tabs (`channelName`). Returns the notice's element.
  * @example
  * showNotice(document, detail, { locale: 'de', nonce: null })
  */
 export function showNotice(
   doc: Document,
   detail: NewDeviceDetail,
-  options: Pick<NewDeviceOptions, 'locale' | 'nonce'>,
+  options: Pick<NewDeviceOptions, 'locale' | 'nonce' | 'channelName'>,
   now = Date.now(),
 ): HTMLElement {
   const locale = noticeLocale(options.locale, doc.documentElement.lang)
@@ -136,6 +150,18 @@ export function showNotice(
   actions.append(question, end, ok)
   notice.append(message, actions)
   stackOf(doc, options.nonce).append(notice)
+  const answers = answersOf(options.channelName)
+  const close = (): void => {
+    notice.remove()
+    answers?.close()
+  }
+  if (answers) {
+    answers.onmessage = ({ data }) => {
+      if (data === detail.sessionId) close()
+    }
+  }
+  /** Answered here: the other tabs' notices of this sign-in close. */
+  const tell = (): void => answers?.postMessage(detail.sessionId)
   setTimeout(() => {
     // Unless an answer came first (and said what happened).
     message.textContent ||= sentence
@@ -148,13 +174,14 @@ export function showNotice(
   end.addEventListener('click', async () => {
     busy(true)
     if (await detail.end()) {
+      tell()
       message.textContent = texts.ended
-      const close = el('button', 'close', texts.close)
-      close.setAttribute('type', 'button')
-      close.addEventListener('click', () => notice.remove())
-      actions.replaceChildren(close)
+      const closer = el('button', 'close', texts.close)
+      closer.setAttribute('type', 'button')
+      closer.addEventListener('click', close)
+      actions.replaceChildren(closer)
       // The button pressed is gone: focus moves to the one that replaced it, not to the page.
-      close.focus()
+      closer.focus()
       return
     }
     message.textContent = `${sentence} ${texts.failed}`
@@ -163,8 +190,10 @@ export function showNotice(
   ok.addEventListener('click', async () => {
     busy(true)
     // A held session is let in; otherwise "it was me" only dismisses the notice.
-    if (!detail.held || (await detail.approve())) notice.remove()
-    else {
+    if (!detail.held || (await detail.approve())) {
+      tell()
+      close()
+    } else {
       message.textContent = `${sentence} ${texts.failed}`
       busy(false)
     }

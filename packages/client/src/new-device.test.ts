@@ -155,6 +155,35 @@ describe('the notice', () => {
     expect(part('message')).toBeNull()
   })
 
+  test('answered in one tab, the sign-in’s notices in the app’s other tabs close', async () => {
+    // Each notice stands for one tab's (a document each in the browser; one here): the channel
+    // between them is the app's (`channelName`).
+    const channelName = `notices-${Math.random()}`
+    const notices = (sessionId: string) =>
+      [...(document.querySelector(NOTICE_HOST)?.shadowRoot?.querySelectorAll('section') ?? [])]
+        .filter((notice) => notice.dataset.session === sessionId)
+        .map((notice) => notice.querySelector('p')?.textContent)
+    const show = (sessionId: string) => {
+      const notice = showNotice(document, detail({ sessionId }), { channelName }, AT.getTime())
+      notice.dataset.session = sessionId
+      return notice
+    }
+    const [here] = [show('b1e2'), show('b1e2'), show('b1e2')]
+    const other = show('c3d4')
+    await tick()
+    expect(notices('b1e2')).toHaveLength(3)
+
+    here?.querySelector<HTMLButtonElement>('[part=end]')?.click()
+    // This tab says it ended; the other tabs' notices of that sign-in close, another stays.
+    await vi.waitFor(() => expect(notices('b1e2')).toEqual(['That session has ended.']))
+    expect(notices('c3d4')).toHaveLength(1)
+
+    const [, elsewhere] = [show('c3d4'), show('c3d4')]
+    other.querySelector<HTMLButtonElement>('[part=ok]')?.click()
+    await vi.waitFor(() => expect(notices('c3d4')).toEqual([]))
+    expect(elsewhere?.isConnected).toBe(false)
+  })
+
   test('a refused end says so and keeps its buttons', async () => {
     showNotice(document, detail({ end: async () => false }), {}, AT.getTime())
     await tick()

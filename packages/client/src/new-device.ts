@@ -3,9 +3,10 @@ import { headersFrom } from './server.ts'
 
 export type { NewDeviceDetail } from './new-device-detail.ts'
 
-// New-device sign-ins (issue 23), as a tab hears them on the events channel. This module and the
-// notice load lazily, on the first `new-device` event: no page pays for them up front (the
-// script-tag build fetches them as `<bundle>.extras.js`, see extras-loader.iife.ts).
+// New-device sign-ins (issue 23), as every tab of the session hears them: the one holding the
+// events channel, and the others from it (machine.ts, `new-device`). This module and the notice
+// load lazily, on the first `new-device` event: no page pays for them up front (the script-tag
+// build fetches them as `<bundle>.extras.js`, see extras-loader.iife.ts).
 
 const text = (value: unknown): string | null =>
   typeof value === 'string' && value !== '' ? value.slice(0, 100) : null
@@ -59,9 +60,9 @@ function poster(options: NewDeviceOptions): (path: string) => Promise<boolean> {
 }
 
 /**
- * A `new-device` event heard on this tab's events channel: `sessionward:new-device` on `window`
- * for apps that draw their own notice, and the default notice when `notice` (the full entry with
- * `dialog` on).
+ * A `new-device` event, heard on this tab's events channel or told by the tab that holds it:
+ * `sessionward:new-device` on `window` for apps that draw their own notice, and the default
+ * notice when `notice` (the full entry with `dialog` on).
  * @example
  * heard(data, options, true)
  */

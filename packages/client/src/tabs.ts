@@ -75,6 +75,8 @@ export function readMessage(data: unknown): Envelope | null {
     data.type === 'hello' ||
     data.type === 'bye' ||
     data.type === 'unconfirmed' ||
+    // Its data is read where it is shown (new-device.ts), as the events channel's is.
+    data.type === 'new-device' ||
     (data.type === 'pinged' && isTime(data.at)) ||
     (data.type === 'visibility' && typeof data.hidden === 'boolean') ||
     (data.type === 'activity' && isTime(data.at) && typeof data.extend === 'boolean') ||
@@ -152,7 +154,7 @@ export function joinTabs(options: TabsOptions): Tabs {
   return {
     post,
     isLeader: leads,
-    elected: () => !closed && elector !== null && elector.isLeader,
+    elected: () => !closed && elector?.isLeader === true,
     delay() {
       if (leads()) return 0
       let rank = 0

@@ -144,7 +144,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
 
   /** Sets the timer for the next deadline: the run's, or those of a logout still owed. */
   function schedule(): void {
-    if (run !== null) run.alarm.set(nextCheck(state, run.tabs.delay(), run.tabs.elected()))
+    if (run) run.alarm.set(nextCheck(state, run.tabs.delay(), run.tabs.elected()))
     else leaving?.alarm.set(nextCheck(state, 0))
   }
 
@@ -163,7 +163,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     const previous = state.status
     advance(event)
     let cause = event
-    if (event.type !== 'check' && run !== null) {
+    if (event.type !== 'check' && run) {
       const following = tick(run)
       // A change the event did not make comes from the check that follows every event.
       if (state.status === previous) cause = following
@@ -178,20 +178,19 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
 
   function check(ask?: boolean): void {
     // A playing element removed from the page pauses without an event the document sees.
-    if (options.media && run !== null) hold('media', mediaPlaying(document))
-    if (run !== null) apply({ ...tick(run), ask })
-    else if (leaving !== null) apply({ type: 'check', now: now(), delay: 0 })
+    if (options.media && run) hold('media', mediaPlaying(document))
+    if (run) apply({ ...tick(run), ask })
+    else if (leaving) apply({ type: 'check', now: now(), delay: 0 })
   }
 
   /** Tells the machine whether this tab is hidden; the leader tells the other tabs too. */
   function visibility(current: Run): void {
-    const leader = current.tabs.elected()
-    apply({ type: 'visibility', hidden: document.hidden, leader, remote: false })
+    apply({ type: 'visibility', hidden: document.hidden, leader: current.tabs.elected() })
   }
 
   function perform(effect: Effect): void {
     const current = run ?? leaving
-    if (current === null) return
+    if (!current) return
     const { network, tabs } = current
     if (effect.type === 'ping') network.ping(state.lastPingAt, effect.idleFor)
     else if (effect.type === 'share') tabs.post(effect.message)
@@ -200,6 +199,9 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     else if (effect.type === 'veil') veil(effect.hidden)
     else if (effect.type === 'logout') network.logout()
     else if (effect.type === 'close') tabs.close()
+    // New-device sign-ins (issue 23): read and shown by a module loaded on the first one.
+    else if (effect.type === 'new-device')
+      loadExtras().then((extras) => extras.heard(effect.data, options, !!current.dialog))
     else if (effect.type === 'end') {
       run = null
       leaving = current
@@ -215,7 +217,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     // After the end has been announced: listeners see it before the page goes.
     await undefined
     const to = options.redirectTo
-    if (run !== null || !to || state.status !== 'expired') return veil(false)
+    if (run || !to || state.status !== 'expired') return veil(false)
     const navigate = options.navigate ?? ((url) => window.location.assign(url))
     leavePage(redirectUrl(to, state.reason ?? 'idle'), navigate, veil, () => run !== null)
   }
@@ -243,12 +245,12 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   }
 
   function pauseIfHeld(): void {
-    if (run !== null) apply({ type: 'pause', now: now(), paused: holders.size > 0 })
+    if (run) apply({ type: 'pause', now: now(), paused: holders.size > 0 })
   }
 
   function local(extend: boolean): void {
     const at = now()
-    apply({ type: 'activity', at, now: at, extend, remote: false })
+    apply({ type: 'activity', at, now: at, extend })
   }
 
   /**
@@ -298,7 +300,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   }
 
   function start(): void {
-    if (run !== null) return
+    if (run) return
     if (typeof window === 'undefined') fail('start() needs a browser window')
     // A new session here: the last one's logout is no longer owed (a retry would end this one).
     leaving?.alarm.clear()
@@ -330,10 +332,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
         },
       )
     const current: Run = {
-      // New-device sign-ins (issue 23): read and shown by a module loaded on the first one.
-      network: createNetwork(options, owed, (data) =>
-        loadExtras().then((extras) => extras.heard(data, options, !!dialog)),
-      ),
+      network: createNetwork(options, owed),
       tabs: rejoin(),
       frozen: false,
       dialog,
@@ -359,7 +358,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     stop() {
       veil(false)
       const previous = state.status
-      if (run !== null) {
+      if (run) {
         release(run)
         run.tabs.close()
         run = null

@@ -20,15 +20,14 @@ export interface Network {
  * drops it once this run is over). The events channel's code (the streamed fetch, the SSE
  * parsing) is a chunk of its own, loaded when the leader first opens the channel: no page waits
  * for it, and followers never load it. A chunk that cannot load is a channel that failed: pings
- * go on.
+ * go on. A `new-device` event's data goes to the machine unread (its reading loads lazily).
  * @example
- * const network = createNetwork(options, apply, (data) => console.log(data))
+ * const network = createNetwork(options, apply)
  * network.ping(Date.now(), 0)
  */
 export function createNetwork(
   options: ResolvedOptions,
   deliver: (event: MachineEvent) => void,
-  onNewDevice: (data: unknown) => void,
 ): Network {
   const fetcher = options.fetch ?? ((url, init) => fetch(url, init))
   const server = connect({ ...options, fetch: fetcher })
@@ -64,15 +63,15 @@ export function createNetwork(
       loadEvents().then(({ listen }) => {
         if (closed) return
         stop = listen({
+          // The ward's `headers`, as pings send them.
+          ...options,
           url: options.eventsUrl as string,
-          headers: options.headers,
           fetch: fetcher,
           onPolicy: (warnAfter, expireAfter) =>
             events({ type: 'policy', now: now(), warnAfter, expireAfter }),
           onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
           onLost: lost,
-          // Not after `stop`: the channel hears nothing once it is closed (events.ts).
-          onNewDevice,
+          onNewDevice: (data) => events({ type: 'new-device', data }),
         })
       }, lost)
     },
