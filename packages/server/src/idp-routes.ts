@@ -5,7 +5,7 @@ import { problemResponse } from './errors.ts'
 import type { Received } from './identity-providers.ts'
 import { isRefusal, type Refusal } from './idp-tokens.ts'
 import type { WardEnv } from './middleware.ts'
-import { invalidRequest, tooManyInvalidIdpTokens } from './problems.ts'
+import { bodyTooLarge, invalidRequest, tooManyInvalidIdpTokens } from './problems.ts'
 import { addressKey } from './throttle.ts'
 
 // The identity providers' routes under the session mount: server to server, so they read no
@@ -52,7 +52,7 @@ export function identityProviderRoutes(core: WardCore): Hono<WardEnv> {
   const limit = (refuse: (c: Context, message: string) => Response) =>
     bodyLimit({
       maxSize: MAX_BODY,
-      onError: (c) => refuse(c, `the body must be at most ${MAX_BODY} bytes`),
+      onError: (c) => refuse(c, bodyTooLarge(MAX_BODY).message),
     })
   const logoutRefusal = (c: Context, message: string) => problemResponse(c, invalidRequest(message))
   const eventRefusal = (c: Context, message: string, err: Refusal['refused'] = 'invalid_request') =>

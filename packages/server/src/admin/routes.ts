@@ -7,7 +7,14 @@ import { answerUnmatched, mountErrors, problemResponse, WardOptionsError } from 
 import { describeDevice } from '../known-device.ts'
 import { refusalAnswer, requestState, type WardEnv } from '../middleware.ts'
 import { encodeCursor, isSessionId } from '../paging.ts'
-import type { Problem } from '../problems.ts'
+import {
+  ADMIN_FORBIDDEN,
+  ADMIN_UNAUTHENTICATED,
+  invalidRequest,
+  NO_SUCH_ADMIN_SESSION,
+  notFound,
+  type Problem,
+} from '../problems.ts'
 import type { AdminFilters, AdminSession, HourlyActivity } from '../store.ts'
 import { expiryAt } from '../sweep.ts'
 import { clearSessionCookie } from '../transport.ts'
@@ -26,18 +33,6 @@ export interface AdminRoutesOptions {
 }
 
 const CHART_TTL = 30_000
-
-const UNAUTHENTICATED: Problem = {
-  status: 401,
-  error: 'unauthenticated',
-  message: 'sign in to use the admin view',
-}
-
-const FORBIDDEN: Problem = {
-  status: 403,
-  error: 'forbidden',
-  message: 'this account may not use the admin view',
-}
 
 // The admin pages' own policy, on top of whatever the host sends: no framing (the End buttons
 // must not be clickjacked), forms post only to this origin, nothing inline.
@@ -75,7 +70,7 @@ function refuse(c: Context, problem: Problem): Response | Promise<Response> {
 }
 
 function invalid(c: Context, message: string): Response {
-  return problemResponse(c, { status: 400, error: 'invalid_request', message })
+  return problemResponse(c, invalidRequest(message))
 }
 
 /** The mount path: the request path minus the route's own `depth` trailing segments. */
@@ -159,7 +154,7 @@ export function createAdminRoutes(
   const guard: MiddlewareHandler<WardEnv> = async (c, next) => {
     const state = requestState(c)
     // No live session: the middleware's reason (ended, cross-origin cookie, store down) or 401.
-    if (!state?.entry) return refuse(c, refusalAnswer(state, UNAUTHENTICATED))
+    if (!state?.entry) return refuse(c, refusalAnswer(state, ADMIN_UNAUTHENTICATED))
     let allowed = false
     try {
       allowed = (await authorize(c)) === true
@@ -168,7 +163,7 @@ export function createAdminRoutes(
       // Fail closed: an authorize that throws lets nobody in.
       core.options.logger.error('sessionward: adminRoutes authorize threw', error)
     }
-    if (!allowed) return refuse(c, FORBIDDEN)
+    if (!allowed) return refuse(c, ADMIN_FORBIDDEN)
     c.header('Cache-Control', 'no-store')
     await next()
   }
@@ -219,17 +214,13 @@ export function createAdminRoutes(
 
   const endOne = async (c: Context<WardEnv>, depth: number) => {
     const id = c.req.param('id') ?? ''
-    if (!isSessionId(id)) return refuse(c, notFound())
+    if (!isSessionId(id)) return refuse(c, NO_SUCH_ADMIN_SESSION)
     // Never revived: if the store is out, refused here at once and retried until stored.
     const ended = await core.endings.endForGood({ id }, 'admin')
     if (ended.length === 0) {
       const existing = await core.store.adminSession(id)
-      return refuse(
-        c,
-        notFound(
-          existing ? `the session already ended (${existing.endReason ?? 'unknown'})` : undefined,
-        ),
-      )
+      const why = existing && `the session already ended (${existing.endReason ?? 'unknown'})`
+      return refuse(c, why ? notFound(why) : NO_SUCH_ADMIN_SESSION)
     }
     if (id === c.var.session?.id) clearSessionCookie(c, core.options)
     if (preferred(c, JSON_TYPE) !== HTML || c.req.method === 'DELETE') return c.body(null, 204)
@@ -251,17 +242,13 @@ export function createAdminRoutes(
   app.get('/:id', async (c) => {
     const id = c.req.param('id')
     const session = isSessionId(id) ? await core.store.adminSession(id) : null
-    if (!session) return refuse(c, notFound())
+    if (!session) return refuse(c, NO_SUCH_ADMIN_SESSION)
     if (preferred(c, HTML) === JSON_TYPE) return c.json({ session: describe(session) })
     return html(c, detailPage({ base: baseOf(c, 1), now: Date.now() }, session))
   })
 
   answerUnmatched(app)
   return app
-}
-
-function notFound(message = 'no session with this id'): Problem {
-  return { status: 404, error: 'not_found', message }
 }
 
 export type { PageContext }
