@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception'
 import {
   BODY_CUT_SHORT,
   INTERNAL,
+  invalidRequest,
   methodNotAllowed,
   notFound,
   type Problem,
@@ -34,6 +35,16 @@ export function problemResponse(c: Context, problem: Problem): Response {
   if (problem.retryAfter !== undefined) c.header('Retry-After', String(problem.retryAfter))
   c.header('Cache-Control', 'no-store')
   return c.json(problemBody(problem), problem.status)
+}
+
+/**
+ * Answers 400 `invalid_request` with `message`: input the client got wrong.
+ *
+ * @example
+ * if ('message' in paged) return badRequest(c, paged.message)
+ */
+export function badRequest(c: Context, message: string): Response {
+  return problemResponse(c, invalidRequest(message))
 }
 
 /**

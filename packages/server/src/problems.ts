@@ -72,40 +72,19 @@ export const EXPIRED_ACCESS_TOKEN: Problem = {
   invalidToken: true,
 }
 
-/** A session id that is none of the caller's live sessions (revoke, report). */
-export const NO_SUCH_SESSION: Problem = {
-  status: 404,
-  error: 'not_found',
-  message: 'no live session with this id among yours',
-}
-
-/** The devices routes and report links without the `newDevice` option. */
-export const DEVICES_OFF: Problem = {
-  status: 404,
-  error: 'not_found',
-  message: 'known devices are off: set the newDevice option of createWard',
-}
-
-/** A device id that is none of the caller's known devices (forget). */
-export const NO_SUCH_DEVICE: Problem = {
-  status: 404,
-  error: 'not_found',
-  message: 'no known device with this id among yours',
-}
-
-/** A session id that is none of the caller's held sessions (approve; also a hold that lapsed). */
-export const NO_SUCH_HELD_SESSION: Problem = {
-  status: 404,
-  error: 'not_found',
-  message: 'no session with this id among yours waits for approval',
-}
-
-/** `POST /session/token` without the `jwt` option. */
-export const ACCESS_TOKENS_OFF: Problem = {
-  status: 404,
-  error: 'not_found',
-  message: 'JWT access tokens are off: set the jwt option of createWard',
-}
+// The 404s of a route: what the caller names is none of theirs, or the option it needs is off.
+/** Revoke, report. */
+export const NO_SUCH_SESSION = notFound('no live session with this id among yours')
+/** Approve; also a hold that lapsed. */
+export const NO_SUCH_HELD_SESSION = notFound(
+  'no session with this id among yours waits for approval',
+)
+export const NO_SUCH_DEVICE = notFound('no known device with this id among yours')
+export const NO_SUCH_ADMIN_SESSION = notFound('no session with this id')
+export const DEVICES_OFF = notFound('known devices are off: set the newDevice option of createWard')
+export const ACCESS_TOKENS_OFF = notFound(
+  'JWT access tokens are off: set the jwt option of createWard',
+)
 
 /** `POST /session/token` with an access token: only the session token buys one. */
 export const SESSION_TOKEN_REQUIRED: Problem = {
@@ -113,12 +92,6 @@ export const SESSION_TOKEN_REQUIRED: Problem = {
   error: 'unauthenticated',
   message: 'POST /session/token needs the session token, not an access token',
   invalidToken: true,
-}
-
-export const NO_SUCH_ADMIN_SESSION: Problem = {
-  status: 404,
-  error: 'not_found',
-  message: 'no session with this id',
 }
 
 export const ADMIN_UNAUTHENTICATED: Problem = {
@@ -134,11 +107,7 @@ export const ADMIN_FORBIDDEN: Problem = {
   message: 'this account may not use the admin view',
 }
 
-export const BODY_CUT_SHORT: Problem = {
-  status: 400,
-  error: 'invalid_request',
-  message: 'the request ended before its body was complete',
-}
+export const BODY_CUT_SHORT = invalidRequest('the request ended before its body was complete')
 
 /** Something the ward did not expect threw: a bug, logged, never an answer to bad input. */
 export const INTERNAL: Problem = {

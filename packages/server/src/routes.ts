@@ -4,7 +4,7 @@ import { type SSEStreamingApi, streamSSE } from 'hono/streaming'
 import { type ClientScriptFile, clientScriptRoutes } from './client-script.ts'
 import type { WardCore } from './core.ts'
 import type { Devices } from './devices.ts'
-import { answerUnmatched, mountErrors, problemResponse } from './errors.ts'
+import { answerUnmatched, badRequest, mountErrors, problemResponse } from './errors.ts'
 import { identityProviderRoutes } from './idp-routes.ts'
 import type { AccessTokens } from './jwt.ts'
 import { describeDevice, type NewDeviceNotice } from './known-device.ts'
@@ -64,10 +64,6 @@ function readPage(c: Context, defaultLimit: number): ReturnType<typeof parsePage
     { limit: c.req.query('limit'), cursor: c.req.query('cursor') },
     { defaultLimit, max: MAX_PAGE },
   )
-}
-
-function badRequest(c: Context, message: string): Response {
-  return problemResponse(c, invalidRequest(message))
 }
 
 /** The hash of the session token the request sent (not a JWT, not garbage), or null. */

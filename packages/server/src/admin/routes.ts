@@ -3,14 +3,19 @@ import { Hono } from 'hono'
 import { accepts } from 'hono/accepts'
 import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from '../core.ts'
-import { answerUnmatched, mountErrors, problemResponse, WardOptionsError } from '../errors.ts'
+import {
+  answerUnmatched,
+  badRequest,
+  mountErrors,
+  problemResponse,
+  WardOptionsError,
+} from '../errors.ts'
 import { describeDevice } from '../known-device.ts'
 import { refusalAnswer, requestState, type WardEnv } from '../middleware.ts'
 import { encodeCursor, isSessionId } from '../paging.ts'
 import {
   ADMIN_FORBIDDEN,
   ADMIN_UNAUTHENTICATED,
-  invalidRequest,
   NO_SUCH_ADMIN_SESSION,
   notFound,
   type Problem,
@@ -67,10 +72,6 @@ function refuse(c: Context, problem: Problem): Response | Promise<Response> {
   if (problem.status === 401) c.header('WWW-Authenticate', 'Bearer realm="sessionward"')
   const status = ([401, 403, 404, 400, 503] as const).find((s) => s === problem.status) ?? 400
   return html(c, errorPage(problem.error, problem.message), status)
-}
-
-function invalid(c: Context, message: string): Response {
-  return problemResponse(c, invalidRequest(message))
 }
 
 /** The mount path: the request path minus the route's own `depth` trailing segments. */
@@ -177,7 +178,7 @@ export function createAdminRoutes(
 
   app.get('/', async (c) => {
     const parsed = parseListQuery(c.req.query())
-    if ('message' in parsed) return invalid(c, parsed.message)
+    if ('message' in parsed) return badRequest(c, parsed.message)
     const { filters } = parsed
     const result = await core.store.adminPage(filters, expiryAt(Date.now(), core.options))
     if (preferred(c, HTML) === JSON_TYPE) {
@@ -195,13 +196,16 @@ export function createAdminRoutes(
     const query = c.req.query()
     const user = query.user
     if (Object.keys(query).some((name) => name !== 'user' && name !== 'limit')) {
-      return invalid(c, 'only user may be given: ?user=ID')
+      return badRequest(c, 'only user may be given: ?user=ID')
     }
     if (user === undefined || user === '') {
-      return invalid(c, 'user is required (?user=ID): the admin ends one user’s sessions at a time')
+      return badRequest(
+        c,
+        'user is required (?user=ID): the admin ends one user’s sessions at a time',
+      )
     }
     const problem = userProblem(user)
-    if (problem) return invalid(c, problem)
+    if (problem) return badRequest(c, problem)
     const ended = await core.endings.end({ userId: user }, 'admin')
     if (ended.some((record) => record.id === c.var.session?.id)) clearSessionCookie(c, core.options)
     if (preferred(c, JSON_TYPE) !== HTML || c.req.method === 'DELETE')
@@ -231,7 +235,7 @@ export function createAdminRoutes(
   app.get('/devices', async (c) => {
     const user = c.req.query('user') ?? ''
     const problem = user === '' ? 'user is required (?user=ID)' : userProblem(user)
-    if (problem) return invalid(c, problem)
+    if (problem) return badRequest(c, problem)
     const devices = core.devices ? await core.devices.list(user) : []
     return c.json({ devices: devices.map(describeDevice) })
   })
