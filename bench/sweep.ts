@@ -1,9 +1,11 @@
 import { loadavg } from 'node:os'
-import { MikroORM } from '@mikro-orm/core'
-import { PostgreSqlDriver } from '@mikro-orm/postgresql'
-import type { EntityManager } from '@mikro-orm/sql'
-import { createWard, SessionEntity } from '@sessionward/server'
-import { freshDatabase, postgresSkipReason } from '../packages/server/src/test-support/postgres.ts'
+import { createWard } from '@sessionward/server'
+import {
+  freshDatabase,
+  postgresSkipReason,
+  seedSweepBacklog,
+  sqlConnection,
+} from '../packages/server/src/test-support/postgres.ts'
 import { skipOutsideCi } from '../packages/server/src/test-support/services.ts'
 import { kindOf, timeStatements } from './statement-timing.ts'
 
@@ -45,12 +47,7 @@ export async function benchSweep(): Promise<string> {
     base,
     `${new URL(base).pathname.slice(1) || 'postgres'}_bench_sweep`,
   )
-  const setup = await MikroORM.init({
-    driver: PostgreSqlDriver,
-    clientUrl: url,
-    entities: [SessionEntity],
-  })
-  const sql = (text: string) => (setup.em.fork() as EntityManager).execute(text, [], 'all')
+  const fixtures = await sqlConnection(url)
   let ended = 0
   let seconds = 0
   const measured = new Map<string, [number, number]>()
@@ -63,18 +60,12 @@ export async function benchSweep(): Promise<string> {
       hooks: { onSessionEnd: () => undefined },
     })
     await ward.migrate()
-    await sql(`insert into sessionward_session
-        (id, user_id, token_hash, created_at, last_activity_at, expires_at, user_agent, expire_after)
-      select gen_random_uuid(), 'user-' || (g % ${EXPIRED / PER_USER}), md5(g::text) || md5('t' || g),
-             now() - interval '2 hours', now() - interval '1 hour', now() + interval '10 hours',
-             'bench', ${EXPIRE_AFTER}
-        from generate_series(1, ${EXPIRED}) as g`)
-    await sql(`insert into sessionward_session
-        (id, user_id, token_hash, created_at, last_activity_at, expires_at, user_agent, expire_after)
-      select gen_random_uuid(), 'live-' || g, md5('live' || g), now(), now(),
-             now() + interval '10 hours', 'bench', ${EXPIRE_AFTER}
-        from generate_series(1, ${LIVE}) as g`)
-    await sql('vacuum analyze sessionward_session')
+    await seedSweepBacklog(fixtures.sql, {
+      expired: EXPIRED,
+      live: LIVE,
+      expireAfter: EXPIRE_AFTER,
+      perUser: PER_USER,
+    })
     spent = measured
     const started = performance.now()
     ended = await ward.sweep()
@@ -83,7 +74,7 @@ export async function benchSweep(): Promise<string> {
     await ward.close()
   } finally {
     spent = null
-    await setup.close(true)
+    await fixtures.close()
   }
   const rate = ended / seconds
   const load = loadavg()[0]?.toFixed(1) ?? '?'

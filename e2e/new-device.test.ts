@@ -16,6 +16,16 @@ const STORE = process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'
 /** The second device's browser, as its user agent says. */
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0'
 
+/** The demo both scenarios start. */
+const DEMO_OPTIONS = {
+  // Long enough that no idle warning interferes with these scenarios.
+  warnAfter: 600,
+  expireAfter: 900,
+  maxSessions: 5,
+  // The report route's origin is not the served one (a random port): only its token is used.
+  reportUrl: 'http://localhost/session/report',
+}
+
 /** The notice's parts, in the open shadow root of `<sessionward-notice>` (CSS selectors pierce it). */
 const NOTICE = {
   message: '[data-sessionward="notice-message"]',
@@ -57,12 +67,7 @@ describe.skipIf(chromiumSkipReason !== null)(
 
     beforeAll(async () => {
       ;[browser, demo] = await startBrowserAndDemo({
-        // Long enough that no idle warning interferes with these scenarios.
-        warnAfter: 600,
-        expireAfter: 900,
-        maxSessions: 5,
-        // The report route's origin is not the served one (a random port): only its token is used.
-        reportUrl: 'http://localhost/session/report',
+        ...DEMO_OPTIONS,
         endOnScreenLock: true,
         onNewDevice: (event) => {
           alerts.push(event)
@@ -216,10 +221,7 @@ describe.skipIf(chromiumSkipReason !== null)(
 
     beforeAll(async () => {
       ;[browser, demo] = await startBrowserAndDemo({
-        warnAfter: 600,
-        expireAfter: 900,
-        maxSessions: 5,
-        reportUrl: 'http://localhost/session/report',
+        ...DEMO_OPTIONS,
         holdNewDevices: true,
       })
     })

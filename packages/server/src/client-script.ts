@@ -8,6 +8,7 @@ import { etag } from 'hono/etag'
 import { problemResponse } from './errors.ts'
 import { markPassive, type WardEnv } from './middleware.ts'
 import type { WardLogger } from './options.ts'
+import { notFound } from './problems.ts'
 
 /** What an app needs to write the script tag of the versioned URL. */
 export interface ClientScript {
@@ -164,15 +165,14 @@ export class ClientScriptFile {
   }
 }
 
-/** A 404 that no cache keeps (the file may be built, or the page fixed, a moment later). */
-function notFound(c: Context<WardEnv>, message: string): Response {
-  c.header('Cache-Control', 'no-store')
-  return problemResponse(c, { status: 404, error: 'not_found', message })
+/** A 404 (no-store: the file may be built, or the page fixed, a moment later). */
+function missing(c: Context<WardEnv>, message: string): Response {
+  return problemResponse(c, notFound(message))
 }
 
 /** The versioned name's answer when the page asks for another build's. */
 const otherBuild = (c: Context<WardEnv>, bundle: Bundle): Response =>
-  notFound(c, `this server serves ${bundle.path}; take the path from ward.clientScript()`)
+  missing(c, `this server serves ${bundle.path}; take the path from ward.clientScript()`)
 
 function serve(c: Context<WardEnv>, file: Served, type: string, immutable: boolean): Response {
   c.header('Content-Type', type)
@@ -200,9 +200,9 @@ export function clientScriptRoutes(script: ClientScriptFile): Hono<WardEnv> {
     markPassive(c)
     const name = c.req.param('file').slice(0, -'.extras.js'.length)
     const bundle = script.load()
-    if (!bundle) return notFound(c, BUILD_HINT)
+    if (!bundle) return missing(c, BUILD_HINT)
     if (name !== 'sessionward' && `${name}.js` !== bundle.path) return otherBuild(c, bundle)
-    if (!bundle.extras) return notFound(c, 'this client has no extras file')
+    if (!bundle.extras) return missing(c, 'this client has no extras file')
     // Public code, no cookies: a page on another origin may import it (a module needs CORS).
     c.header('Access-Control-Allow-Origin', '*')
     return serve(c, bundle.extras, 'text/javascript; charset=utf-8', name !== 'sessionward')
@@ -212,7 +212,7 @@ export function clientScriptRoutes(script: ClientScriptFile): Hono<WardEnv> {
     markPassive(c)
     const file = c.req.param('file')
     const bundle = script.load()
-    if (!bundle) return notFound(c, BUILD_HINT)
+    if (!bundle) return missing(c, BUILD_HINT)
     if (file !== 'sessionward.js' && file !== bundle.path) return otherBuild(c, bundle)
     return serve(c, bundle, 'text/javascript; charset=utf-8', file !== 'sessionward.js')
   })
@@ -220,12 +220,12 @@ export function clientScriptRoutes(script: ClientScriptFile): Hono<WardEnv> {
     markPassive(c)
     const [, name = '', tag = ''] = /^(.+?)\.locale\.(.+)\.json$/.exec(c.req.param('file')) ?? []
     const bundle = script.load()
-    if (!bundle) return notFound(c, BUILD_HINT)
+    if (!bundle) return missing(c, BUILD_HINT)
     if (name !== 'sessionward' && `${name}.js` !== bundle.path) return otherBuild(c, bundle)
     // Only a tag the client ships, looked up by name: the request never becomes a file path.
     const locale = bundle.locales.get(tag)
     if (!locale) {
-      return notFound(
+      return missing(
         c,
         `no locale ${JSON.stringify(tag)}; served: ${[...bundle.locales.keys()].join(', ')}`,
       )

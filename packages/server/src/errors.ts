@@ -1,14 +1,27 @@
 import type { Context, Env, ErrorHandler, Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import { type Problem, ProblemError } from './problems.ts'
+import {
+  BODY_CUT_SHORT,
+  INTERNAL,
+  invalidRequest,
+  methodNotAllowed,
+  notFound,
+  type Problem,
+  ProblemError,
+} from './problems.ts'
 import { describeStoreError, StoreFailure } from './store.ts'
+
+/** A problem's JSON body: `{"error","message"}` plus its extra fields. */
+function problemBody(problem: Problem) {
+  return { error: problem.error, message: problem.message, ...problem.extra }
+}
 
 /**
  * Answers a problem as JSON. A 401 carries `WWW-Authenticate` (RFC 6750), so clients know
  * which scheme to use.
  *
  * @example
- * return problemResponse(c, { status: 401, error: 'unauthenticated', message: 'no session token' })
+ * return problemResponse(c, NO_TOKEN)
  */
 export function problemResponse(c: Context, problem: Problem): Response {
   if (problem.status === 401) {
@@ -21,10 +34,17 @@ export function problemResponse(c: Context, problem: Problem): Response {
   }
   if (problem.retryAfter !== undefined) c.header('Retry-After', String(problem.retryAfter))
   c.header('Cache-Control', 'no-store')
-  return c.json(
-    { error: problem.error, message: problem.message, ...problem.extra },
-    problem.status,
-  )
+  return c.json(problemBody(problem), problem.status)
+}
+
+/**
+ * Answers 400 `invalid_request` with `message`: input the client got wrong.
+ *
+ * @example
+ * if ('message' in paged) return badRequest(c, paged.message)
+ */
+export function badRequest(c: Context, message: string): Response {
+  return problemResponse(c, invalidRequest(message))
 }
 
 /**
@@ -35,13 +55,12 @@ export function problemResponse(c: Context, problem: Problem): Response {
  * new HTTPException(503, { res: problemAnswer(problem) })
  */
 function problemAnswer(problem: Problem): Response {
-  const body = { error: problem.error, message: problem.message, ...problem.extra }
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
   }
   if (problem.retryAfter !== undefined) headers['retry-after'] = String(problem.retryAfter)
-  return new Response(JSON.stringify(body), { status: problem.status, headers })
+  return new Response(JSON.stringify(problemBody(problem)), { status: problem.status, headers })
 }
 
 /**
@@ -49,7 +68,7 @@ function problemAnswer(problem: Problem): Response {
  * routes (`createSession`): Hono's default error handler answers it as is.
  *
  * @example
- * throw problemException({ status: 403, error: 'origin_rejected', message: '…' })
+ * throw problemException(ORIGIN_REJECTED)
  */
 export function problemException(problem: Problem): HTTPException {
   return new HTTPException(problem.status, {
@@ -125,20 +144,10 @@ export function answerUnmatched<E extends Env>(app: Hono<E>): void {
     const allow = METHOD_ORDER.filter((method) => methods.has(method)).join(', ')
     app.all(path, (c) => {
       c.header('Allow', allow)
-      return problemResponse(c, {
-        status: 405,
-        error: 'method_not_allowed',
-        message: `${c.req.method} is not allowed here; use ${allow}`,
-      })
+      return problemResponse(c, methodNotAllowed(c.req.method, allow))
     })
   }
-  app.all('*', (c) =>
-    problemResponse(c, {
-      status: 404,
-      error: 'not_found',
-      message: `no route ${c.req.method} ${c.req.path}`,
-    }),
-  )
+  app.all('*', (c) => problemResponse(c, notFound(`no route ${c.req.method} ${c.req.path}`)))
 }
 
 /**
@@ -157,11 +166,7 @@ export function answerClientAbort(
   if (!c.req.raw.signal.aborted) return null
   // The route's pattern, not the path: a path is the client's text and could carry anything.
   logger.debug?.(`sessionward: client aborted ${c.req.method} ${c.req.routePath} before its end`)
-  return problemResponse(c, {
-    status: 400,
-    error: 'invalid_request',
-    message: 'the request ended before its body was complete',
-  })
+  return problemResponse(c, BODY_CUT_SHORT)
 }
 
 /** Where a ward mount logs: errors, and client aborts at debug when it can. */
@@ -197,7 +202,7 @@ export function mountErrors(
     if (error instanceof ProblemError) return refuse(c, error.problem)
     if (error instanceof HTTPException) return error.getResponse()
     logger.error(`sessionward: ${where} failed: ${describeStoreError(error)}`)
-    return c.json({ error: 'internal', message: 'unexpected server error' }, 500)
+    return c.json(problemBody(INTERNAL), INTERNAL.status)
   }
 }
 

@@ -1,11 +1,11 @@
 import { type Context, Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { WardCore } from './core.ts'
-import { problemResponse } from './errors.ts'
+import { badRequest, problemResponse } from './errors.ts'
 import type { Received } from './identity-providers.ts'
 import { isRefusal, type Refusal } from './idp-tokens.ts'
 import type { WardEnv } from './middleware.ts'
-import { invalidRequest, tooManyInvalidIdpTokens } from './problems.ts'
+import { bodyTooLarge, tooManyInvalidIdpTokens } from './problems.ts'
 import { addressKey } from './throttle.ts'
 
 // The identity providers' routes under the session mount: server to server, so they read no
@@ -52,19 +52,18 @@ export function identityProviderRoutes(core: WardCore): Hono<WardEnv> {
   const limit = (refuse: (c: Context, message: string) => Response) =>
     bodyLimit({
       maxSize: MAX_BODY,
-      onError: (c) => refuse(c, `the body must be at most ${MAX_BODY} bytes`),
+      onError: (c) => refuse(c, bodyTooLarge(MAX_BODY).message),
     })
-  const logoutRefusal = (c: Context, message: string) => problemResponse(c, invalidRequest(message))
   const eventRefusal = (c: Context, message: string, err: Refusal['refused'] = 'invalid_request') =>
     c.json({ err, description: message }, 400)
 
-  app.post('/backchannel-logout', limit(logoutRefusal), async (c) => {
+  app.post('/backchannel-logout', limit(badRequest), async (c) => {
     if (mediaType(c) !== 'application/x-www-form-urlencoded') {
-      return logoutRefusal(c, 'the body must be application/x-www-form-urlencoded')
+      return badRequest(c, 'the body must be application/x-www-form-urlencoded')
     }
     const tokens = new URLSearchParams(await c.req.text()).getAll('logout_token')
     if (tokens.length !== 1 || !tokens[0]) {
-      return logoutRefusal(c, 'the body must hold exactly one logout_token')
+      return badRequest(c, 'the body must hold exactly one logout_token')
     }
     const token = tokens[0]
     const answer = await throttled(
@@ -72,7 +71,7 @@ export function identityProviderRoutes(core: WardCore): Hono<WardEnv> {
       c,
       () => core.identityProviders.backchannelLogout(token),
       // §2.8: every invalid logout token is a 400; the message says which rule it broke.
-      (refusal) => logoutRefusal(c, refusal.message),
+      (refusal) => badRequest(c, refusal.message),
     )
     return answer instanceof Response ? answer : c.body(null, 200)
   })

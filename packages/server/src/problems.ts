@@ -72,11 +72,48 @@ export const EXPIRED_ACCESS_TOKEN: Problem = {
   invalidToken: true,
 }
 
-/** A session id that is none of the caller's live sessions (revoke, report). */
-export const NO_SUCH_SESSION: Problem = {
-  status: 404,
-  error: 'not_found',
-  message: 'no live session with this id among yours',
+// The 404s of a route: what the caller names is none of theirs, or the option it needs is off.
+/** Revoke, report. */
+export const NO_SUCH_SESSION = notFound('no live session with this id among yours')
+/** Approve; also a hold that lapsed. */
+export const NO_SUCH_HELD_SESSION = notFound(
+  'no session with this id among yours waits for approval',
+)
+export const NO_SUCH_DEVICE = notFound('no known device with this id among yours')
+export const NO_SUCH_ADMIN_SESSION = notFound('no session with this id')
+export const DEVICES_OFF = notFound('known devices are off: set the newDevice option of createWard')
+export const ACCESS_TOKENS_OFF = notFound(
+  'JWT access tokens are off: set the jwt option of createWard',
+)
+
+/** `POST /session/token` with an access token: only the session token buys one. */
+export const SESSION_TOKEN_REQUIRED: Problem = {
+  status: 401,
+  error: 'unauthenticated',
+  message: 'POST /session/token needs the session token, not an access token',
+  invalidToken: true,
+}
+
+export const ADMIN_UNAUTHENTICATED: Problem = {
+  status: 401,
+  error: 'unauthenticated',
+  message: 'sign in to use the admin view',
+}
+
+/** The admin view for a signed-in caller that `authorize(c)` does not allow. */
+export const ADMIN_FORBIDDEN: Problem = {
+  status: 403,
+  error: 'forbidden',
+  message: 'this account may not use the admin view',
+}
+
+export const BODY_CUT_SHORT = invalidRequest('the request ended before its body was complete')
+
+/** Something the ward did not expect threw: a bug, logged, never an answer to bad input. */
+export const INTERNAL: Problem = {
+  status: 500,
+  error: 'internal',
+  message: 'unexpected server error',
 }
 
 /**
@@ -159,6 +196,40 @@ export function storeUnavailable(retryable: boolean): Problem {
  */
 export function invalidRequest(message: string): Problem {
   return { status: 400, error: 'invalid_request', message }
+}
+
+/**
+ * The 400 for a body over a route's limit.
+ *
+ * @example
+ * bodyTooLarge(1024) // the body must be at most 1024 bytes
+ */
+export function bodyTooLarge(maxBytes: number): Problem {
+  return invalidRequest(`the body must be at most ${maxBytes} bytes`)
+}
+
+/**
+ * The 404 for what is not here: an unknown path, a file not built; `message` says which.
+ *
+ * @example
+ * notFound('this client has no extras file')
+ */
+export function notFound(message: string): Problem {
+  return { status: 404, error: 'not_found', message }
+}
+
+/**
+ * The 405 for a known path asked with a method it does not take; `allow` lists those it does.
+ *
+ * @example
+ * methodNotAllowed('PUT', 'GET, HEAD')
+ */
+export function methodNotAllowed(method: string, allow: string): Problem {
+  return {
+    status: 405,
+    error: 'method_not_allowed',
+    message: `${method} is not allowed here; use ${allow}`,
+  }
 }
 
 /**

@@ -3,7 +3,8 @@ import { bodyLimit } from 'hono/body-limit'
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming'
 import { type ClientScriptFile, clientScriptRoutes } from './client-script.ts'
 import type { WardCore } from './core.ts'
-import { answerUnmatched, mountErrors, problemResponse } from './errors.ts'
+import type { Devices } from './devices.ts'
+import { answerUnmatched, badRequest, mountErrors, problemResponse } from './errors.ts'
 import { identityProviderRoutes } from './idp-routes.ts'
 import type { AccessTokens } from './jwt.ts'
 import { describeDevice, type NewDeviceNotice } from './known-device.ts'
@@ -16,7 +17,19 @@ import {
   type WardEnv,
 } from './middleware.ts'
 import { DEFAULT_PAGE, encodeCursor, isSessionId, MAX_PAGE, parsePage } from './paging.ts'
-import { NO_SUCH_SESSION, ORIGIN_REJECTED, type Problem, reportLinkInvalid } from './problems.ts'
+import {
+  ACCESS_TOKENS_OFF,
+  bodyTooLarge,
+  DEVICES_OFF,
+  invalidRequest,
+  NO_SUCH_DEVICE,
+  NO_SUCH_HELD_SESSION,
+  NO_SUCH_SESSION,
+  ORIGIN_REJECTED,
+  type Problem,
+  reportLinkInvalid,
+  SESSION_TOKEN_REQUIRED,
+} from './problems.ts'
 import { parseIdleFor, pingAnswer } from './reconcile.ts'
 import { confirmationPage, messagePage, REPORT_PAGE_CSP } from './report-page.ts'
 import { endsAt, type HeldRoute, reconcileLastActivity } from './rules.ts'
@@ -51,10 +64,6 @@ function readPage(c: Context, defaultLimit: number): ReturnType<typeof parsePage
     { limit: c.req.query('limit'), cursor: c.req.query('cursor') },
     { defaultLimit, max: MAX_PAGE },
   )
-}
-
-function badQuery(c: Context, message: string): Response {
-  return problemResponse(c, { status: 400, error: 'invalid_request', message })
 }
 
 /** The hash of the session token the request sent (not a JWT, not garbage), or null. */
@@ -181,12 +190,7 @@ export function createRoutes(
     '/ping',
     bodyLimit({
       maxSize: MAX_PING_BODY,
-      onError: (c) =>
-        problemResponse(c, {
-          status: 400,
-          error: 'invalid_request',
-          message: `the body must be at most ${MAX_PING_BODY} bytes`,
-        }),
+      onError: (c) => problemResponse(c, bodyTooLarge(MAX_PING_BODY)),
     }),
     async (c) => {
       markPassive(c)
@@ -194,20 +198,10 @@ export function createRoutes(
       try {
         body = JSON.parse(await c.req.text())
       } catch {
-        return problemResponse(c, {
-          status: 400,
-          error: 'invalid_request',
-          message: 'the body must be JSON like {"idleFor": 12}',
-        })
+        return badRequest(c, 'the body must be JSON like {"idleFor": 12}')
       }
       const parsed = parseIdleFor(body)
-      if ('message' in parsed) {
-        return problemResponse(c, {
-          status: 400,
-          error: 'invalid_request',
-          message: parsed.message,
-        })
-      }
+      if ('message' in parsed) return badRequest(c, parsed.message)
       const entry = liveEntry(c)
       const now = Date.now()
       const lastActivityAt = reconcileLastActivity(
@@ -239,7 +233,7 @@ export function createRoutes(
   app.get('/sessions', async (c) => {
     const { session } = liveEntry(c)
     const paged = readPage(c, DEFAULT_PAGE)
-    if ('message' in paged) return badQuery(c, paged.message)
+    if ('message' in paged) return badRequest(c, paged.message)
     const { rows, next } = await core.liveSessions(session.userId, paged.page)
     return c.json({
       sessions: rows.map((record) => ({
@@ -270,11 +264,7 @@ export function createRoutes(
     const { session } = liveEntry(c)
     const others = c.req.query('others')
     if (others !== undefined && others !== 'true' && others !== 'false') {
-      return problemResponse(c, {
-        status: 400,
-        error: 'invalid_request',
-        message: 'others must be true or false',
-      })
+      return badRequest(c, 'others must be true or false')
     }
     const keepCurrent = others === 'true'
     const endedRecords = await core.endings.end(
@@ -288,7 +278,7 @@ export function createRoutes(
   app.get('/history', async (c) => {
     const { session } = liveEntry(c)
     const paged = readPage(c, HISTORY_PAGE)
-    if ('message' in paged) return badQuery(c, paged.message)
+    if ('message' in paged) return badRequest(c, paged.message)
     const { rows, next } = await core.store.listEndedPage(session.userId, paged.page)
     return c.json({
       sessions: rows.map((record) => ({
@@ -303,23 +293,12 @@ export function createRoutes(
   app.post('/token', async (c) => {
     // Issuing a token is bookkeeping, not something the user did.
     markPassive(c)
-    if (!accessTokens) {
-      return problemResponse(c, {
-        status: 404,
-        error: 'not_found',
-        message: 'JWT access tokens are off: set the jwt option of createWard',
-      })
-    }
+    if (!accessTokens) return problemResponse(c, ACCESS_TOKENS_OFF)
     const credentials = readCredentials(c, core.options)
     const entry = liveEntry(c)
     // Only the session token buys an access token: a leaked JWT cannot renew itself.
     if (credentials.kind !== 'token' || !isTokenShaped(credentials.token)) {
-      return problemResponse(c, {
-        status: 401,
-        error: 'unauthenticated',
-        message: 'POST /session/token needs the session token, not an access token',
-        invalidToken: true,
-      })
+      return problemResponse(c, SESSION_TOKEN_REQUIRED)
     }
     const tokenHash = hashToken(credentials.token)
     let token: string | undefined
@@ -350,49 +329,30 @@ export function createRoutes(
     return c.json({ devices: devices.map(describeDevice) })
   })
 
-  app.delete('/devices/:id', async (c) => {
-    const { session } = liveEntry(c)
-    if (!core.devices) return problemResponse(c, DEVICES_OFF)
-    const id = c.req.param('id')
-    const forgotten = isSessionId(id) && (await core.devices.forget(session.userId, id))
-    if (!forgotten) {
-      return problemResponse(c, {
-        status: 404,
-        error: 'not_found',
-        message: 'no known device with this id among yours',
-      })
-    }
-    return c.body(null, 204)
-  })
+  app.delete(
+    '/devices/:id',
+    deviceRoute(core, NO_SUCH_DEVICE, ({ devices, session, id }) =>
+      devices.forget(session.userId, id),
+    ),
+  )
 
   // "Yes, it was me" in a new-device notice: lets a held session of the user in.
-  app.post('/sessions/:id/approve', async (c) => {
-    const { session } = liveEntry(c)
-    if (!core.devices) return problemResponse(c, DEVICES_OFF)
-    const id = c.req.param('id')
-    const approved = isSessionId(id) && (await core.devices.approve(session.userId, id))
-    if (!approved) {
-      return problemResponse(c, {
-        status: 404,
-        error: 'not_found',
-        message: 'no session with this id among yours waits for approval',
-      })
-    }
-    return c.body(null, 204)
-  })
+  app.post(
+    '/sessions/:id/approve',
+    deviceRoute(core, NO_SUCH_HELD_SESSION, ({ devices, session, id }) =>
+      devices.approve(session.userId, id),
+    ),
+  )
 
   // "Not you?" in a new-device notice: ends another of the user's sessions as reported.
-  app.post('/sessions/:id/report', async (c) => {
-    const { session } = liveEntry(c)
-    if (!core.devices) return problemResponse(c, DEVICES_OFF)
-    const id = c.req.param('id')
-    const reported = isSessionId(id) ? await core.devices.reportSession(session.userId, id) : null
-    if (!reported) {
-      return problemResponse(c, NO_SUCH_SESSION)
-    }
-    if (id === session.id) clearSessionCookie(c, core.options)
-    return c.body(null, 204)
-  })
+  app.post(
+    '/sessions/:id/report',
+    deviceRoute(core, NO_SUCH_SESSION, async ({ devices, session, id, c }) => {
+      if (!(await devices.reportSession(session.userId, id))) return false
+      if (id === session.id) clearSessionCookie(c, core.options)
+      return true
+    }),
+  )
 
   answerUnmatched(app)
   return app
@@ -401,18 +361,32 @@ export function createRoutes(
 // A report form's body is a token and a checkbox.
 const MAX_REPORT_BODY = 1024
 
-const DEVICES_OFF: Problem = {
-  status: 404,
-  error: 'not_found',
-  message: 'known devices are off: set the newDevice option of createWard',
+function tooLarge(c: Context): Response {
+  return problemResponse(c, bodyTooLarge(MAX_REPORT_BODY))
 }
 
-function tooLarge(c: Context): Response {
-  return problemResponse(c, {
-    status: 400,
-    error: 'invalid_request',
-    message: `the body must be at most ${MAX_REPORT_BODY} bytes`,
-  })
+/**
+ * A new-device route on one of the caller's sessions or devices (`:id`): 404 `DEVICES_OFF`
+ * without the newDevice option; 204 when `act`, given a well-formed id, found it among the
+ * caller's, else `notFound`.
+ */
+function deviceRoute(
+  core: WardCore,
+  notFound: Problem,
+  act: (target: {
+    devices: Devices
+    session: SessionInfo
+    id: string
+    c: Context
+  }) => Promise<boolean>,
+): (c: Context<WardEnv>) => Promise<Response> {
+  return async (c) => {
+    const { session } = liveEntry(c)
+    if (!core.devices) return problemResponse(c, DEVICES_OFF)
+    const id = c.req.param('id') ?? ''
+    const found = isSessionId(id) && (await act({ devices: core.devices, session, id, c }))
+    return found ? c.body(null, 204) : problemResponse(c, notFound)
+  }
 }
 
 /**
@@ -514,7 +488,7 @@ async function report(c: Context<WardEnv>, core: WardCore): Promise<Response> {
   if (!core.devices) return refuse(DEVICES_OFF)
   const fields = await reportFields(c)
   if (typeof fields === 'string') {
-    return refuse({ status: 400, error: 'invalid_request', message: fields })
+    return refuse(invalidRequest(fields))
   }
   if (fields.approve) return approveByLink(c, core.devices, fields.token)
   const state = requestState(c)
@@ -549,7 +523,7 @@ async function report(c: Context<WardEnv>, core: WardCore): Promise<Response> {
  */
 async function approveByLink(
   c: Context<WardEnv>,
-  devices: NonNullable<WardCore['devices']>,
+  devices: Devices,
   token: string,
 ): Promise<Response> {
   const use = await devices.approveByLink(token)

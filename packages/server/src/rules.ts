@@ -1,4 +1,4 @@
-import type { LoadedSession } from './session.ts'
+import type { LoadedSession, SessionRecord } from './session.ts'
 import { userAgentMatches } from './user-agent.ts'
 import type { EndReason, SessionPolicy, UserAgentBinding } from './vocabulary.ts'
 
@@ -24,14 +24,10 @@ import type { EndReason, SessionPolicy, UserAgentBinding } from './vocabulary.ts
 export type Limits = Pick<SessionPolicy, 'expireAfter' | 'maxAge'>
 
 /** What the rules read of a session. */
-export interface SessionFacts {
-  createdAt: Date
-  lastActivityAt: Date
-  expiresAt: Date
-  endedAt: Date | null
-  endReason: EndReason | null
-  userAgent: string
-}
+export type SessionFacts = Pick<
+  SessionRecord,
+  'createdAt' | 'lastActivityAt' | 'expiresAt' | 'endedAt' | 'endReason' | 'userAgent'
+>
 
 /** Why a session must end now. */
 export type ExpiryReason = 'absolute' | 'idle'

@@ -1,10 +1,11 @@
-import { MikroORM } from '@mikro-orm/core'
-import { PostgreSqlDriver } from '@mikro-orm/postgresql'
-import type { EntityManager } from '@mikro-orm/sql'
 import { describe, expect, it } from 'vitest'
-import { SessionEntity } from './entity.ts'
 import { createWard, type Ward } from './index.ts'
-import { freshDatabase, postgresSkipReason } from './test-support/postgres.ts'
+import {
+  freshDatabase,
+  postgresSkipReason,
+  seedSweepBacklog,
+  sqlConnection,
+} from './test-support/postgres.ts'
 
 // Issue 21, item 2: a backlog of expired sessions on two instances sharing one PostgreSQL. A
 // round loops while its batches come back full, and the instances claim rows past each other's
@@ -24,13 +25,7 @@ describe.skipIf(postgresSkipReason !== null)(
       const hooked: string[][] = [[], []]
       const wards: Ward[] = []
       // The rows are written apart from the wards, whose statements are bounded by storeTimeout.
-      const setup = await MikroORM.init({
-        driver: PostgreSqlDriver,
-        clientUrl: url,
-        entities: [SessionEntity],
-      })
-      const sql = (query: string) =>
-        (setup.em.fork() as EntityManager).execute<Record<string, number>[]>(query, [], 'all')
+      const { sql, close } = await sqlConnection(url)
       try {
         for (const calls of hooked) {
           wards.push(
@@ -48,19 +43,12 @@ describe.skipIf(postgresSkipReason !== null)(
         await a.migrate()
         // Half idle past their limit, half past their absolute end; one user each, so the log
         // limit never deletes one; and live sessions the sweep must leave alone.
-        await sql(`insert into sessionward_session
-            (id, user_id, token_hash, created_at, last_activity_at, expires_at, user_agent, expire_after)
-          select gen_random_uuid(), 'user-' || g, md5(g::text) || md5('t' || g),
-                 now() - interval '2 hours', now() - interval '1 hour',
-                 case when g % 2 = 0 then now() - interval '1 minute' else now() + interval '10 hours' end,
-                 'bench', ${EXPIRE_AFTER}
-            from generate_series(1, ${BACKLOG}) as g`)
-        await sql(`insert into sessionward_session
-            (id, user_id, token_hash, created_at, last_activity_at, expires_at, user_agent, expire_after)
-          select gen_random_uuid(), 'live-' || g, md5('live' || g), now(), now(),
-                 now() + interval '10 hours', 'bench', ${EXPIRE_AFTER}
-            from generate_series(1, 1000) as g`)
-        await sql('analyze sessionward_session')
+        await seedSweepBacklog(sql, {
+          expired: BACKLOG,
+          live: 1000,
+          expireAfter: EXPIRE_AFTER,
+          halfPastAbsoluteEnd: true,
+        })
 
         const rounds: number[][] = []
         for (let round = 0; round < 2; round++) {
@@ -88,7 +76,7 @@ describe.skipIf(postgresSkipReason !== null)(
         })
       } finally {
         for (const ward of wards) await ward.close()
-        await setup.close(true)
+        await close()
       }
     }, 300_000)
   },

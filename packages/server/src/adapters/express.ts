@@ -5,13 +5,13 @@ import express, {
   type Response as ExpressResponse,
   type RequestHandler,
 } from 'express'
-import type { AuthenticateOutcome } from '../outside-hono.ts'
 import type { CreatedSession, SessionInfo } from '../session.ts'
 import type { Ward } from '../ward.ts'
 import {
   appendSetCookies,
   bodilessRequest,
   type NodeRequest,
+  oncePerRequest,
   requestWithBody,
   writeResponse,
 } from './node.ts'
@@ -81,21 +81,13 @@ function seen(req: ExpressRequest): NodeRequest {
  * app.get('/api/me', sw.requireSession(), (req, res) => res.json({ userId: req.session.userId }))
  */
 export function expressWard(ward: Ward): ExpressWard {
-  // One decision per request, however many of middleware() and requireSession() it meets.
-  const decided = new WeakMap<ExpressRequest, Promise<AuthenticateOutcome>>()
+  const decide = oncePerRequest((req: ExpressRequest) =>
+    ward.authenticate(bodilessRequest(seen(req)), { ip: req.ip }),
+  )
   // Where routes() sub-apps are mounted (Express tells a sub-app on mount): middleware() leaves
   // those requests to the routes, which decide themselves (ping is not activity, logout of an
   // ended session is not an error).
   const routeMounts = new Set<string>()
-
-  function decide(req: ExpressRequest): Promise<AuthenticateOutcome> {
-    let outcome = decided.get(req)
-    if (!outcome) {
-      outcome = ward.authenticate(bodilessRequest(seen(req)), { ip: req.ip })
-      decided.set(req, outcome)
-    }
-    return outcome
-  }
 
   function underRoutes(req: ExpressRequest): boolean {
     const path = req.originalUrl.split('?')[0] ?? ''

@@ -5,10 +5,9 @@ import type {
   FastifyRequest,
   preHandlerAsyncHookHandler,
 } from 'fastify'
-import type { AuthenticateOutcome } from '../outside-hono.ts'
 import type { CreatedSession, SessionInfo } from '../session.ts'
 import type { Ward } from '../ward.ts'
-import { bodilessRequest, type NodeRequest, requestWithBody } from './node.ts'
+import { bodilessRequest, type NodeRequest, oncePerRequest, requestWithBody } from './node.ts'
 import { mountedRoutes } from './routes-at.ts'
 
 declare module 'fastify' {
@@ -81,16 +80,9 @@ function addSetCookies(reply: FastifyReply, headers: Headers): void {
 const plugin: FastifyPluginAsync<FastifyWardOptions> = async (app, options) => {
   const { ward } = options
   const base = (options.prefix ?? '/session').replace(/\/+$/, '')
-  // One decision per request, whether the hook or requireSession asks first.
-  const decided = new WeakMap<FastifyRequest, Promise<AuthenticateOutcome>>()
-  const decide = (request: FastifyRequest) => {
-    let outcome = decided.get(request)
-    if (!outcome) {
-      outcome = ward.authenticate(bodilessRequest(seen(request)), { ip: request.ip })
-      decided.set(request, outcome)
-    }
-    return outcome
-  }
+  const decide = oncePerRequest((request: FastifyRequest) =>
+    ward.authenticate(bodilessRequest(seen(request)), { ip: request.ip }),
+  )
   const underRoutes = (request: FastifyRequest) => {
     const path = request.url.split('?')[0] ?? ''
     return path === base || path.startsWith(`${base}/`)

@@ -27,6 +27,21 @@ function fetchHeaders(headers: IncomingHttpHeaders): Headers {
 }
 
 /**
+ * `decide` once per request, however many of an adapter's hooks ask (the middleware,
+ * requireSession): the first call's answer is every later call's.
+ *
+ * @example
+ * const decide = oncePerRequest((req: Request) => ward.authenticate(req))
+ */
+export function oncePerRequest<R extends object, T>(decide: (request: R) => T): (request: R) => T {
+  const decided = new WeakMap<R, T>()
+  return (request) => {
+    if (!decided.has(request)) decided.set(request, decide(request))
+    return decided.get(request) as T
+  }
+}
+
+/**
  * The request without its body: what `ward.authenticate` and `ward.signIn` read (headers, URL,
  * method), so a body the app's parser has read or will read stays the app's.
  */

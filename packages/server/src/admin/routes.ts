@@ -3,11 +3,23 @@ import { Hono } from 'hono'
 import { accepts } from 'hono/accepts'
 import { HTTPException } from 'hono/http-exception'
 import type { WardCore } from '../core.ts'
-import { answerUnmatched, mountErrors, problemResponse, WardOptionsError } from '../errors.ts'
+import {
+  answerUnmatched,
+  badRequest,
+  mountErrors,
+  problemResponse,
+  WardOptionsError,
+} from '../errors.ts'
 import { describeDevice } from '../known-device.ts'
 import { refusalAnswer, requestState, type WardEnv } from '../middleware.ts'
 import { encodeCursor, isSessionId } from '../paging.ts'
-import type { Problem } from '../problems.ts'
+import {
+  ADMIN_FORBIDDEN,
+  ADMIN_UNAUTHENTICATED,
+  NO_SUCH_ADMIN_SESSION,
+  notFound,
+  type Problem,
+} from '../problems.ts'
 import type { AdminFilters, AdminSession, HourlyActivity } from '../store.ts'
 import { expiryAt } from '../sweep.ts'
 import { clearSessionCookie } from '../transport.ts'
@@ -26,18 +38,6 @@ export interface AdminRoutesOptions {
 }
 
 const CHART_TTL = 30_000
-
-const UNAUTHENTICATED: Problem = {
-  status: 401,
-  error: 'unauthenticated',
-  message: 'sign in to use the admin view',
-}
-
-const FORBIDDEN: Problem = {
-  status: 403,
-  error: 'forbidden',
-  message: 'this account may not use the admin view',
-}
 
 // The admin pages' own policy, on top of whatever the host sends: no framing (the End buttons
 // must not be clickjacked), forms post only to this origin, nothing inline.
@@ -72,10 +72,6 @@ function refuse(c: Context, problem: Problem): Response | Promise<Response> {
   if (problem.status === 401) c.header('WWW-Authenticate', 'Bearer realm="sessionward"')
   const status = ([401, 403, 404, 400, 503] as const).find((s) => s === problem.status) ?? 400
   return html(c, errorPage(problem.error, problem.message), status)
-}
-
-function invalid(c: Context, message: string): Response {
-  return problemResponse(c, { status: 400, error: 'invalid_request', message })
 }
 
 /** The mount path: the request path minus the route's own `depth` trailing segments. */
@@ -159,7 +155,7 @@ export function createAdminRoutes(
   const guard: MiddlewareHandler<WardEnv> = async (c, next) => {
     const state = requestState(c)
     // No live session: the middleware's reason (ended, cross-origin cookie, store down) or 401.
-    if (!state?.entry) return refuse(c, refusalAnswer(state, UNAUTHENTICATED))
+    if (!state?.entry) return refuse(c, refusalAnswer(state, ADMIN_UNAUTHENTICATED))
     let allowed = false
     try {
       allowed = (await authorize(c)) === true
@@ -168,7 +164,7 @@ export function createAdminRoutes(
       // Fail closed: an authorize that throws lets nobody in.
       core.options.logger.error('sessionward: adminRoutes authorize threw', error)
     }
-    if (!allowed) return refuse(c, FORBIDDEN)
+    if (!allowed) return refuse(c, ADMIN_FORBIDDEN)
     c.header('Cache-Control', 'no-store')
     await next()
   }
@@ -182,7 +178,7 @@ export function createAdminRoutes(
 
   app.get('/', async (c) => {
     const parsed = parseListQuery(c.req.query())
-    if ('message' in parsed) return invalid(c, parsed.message)
+    if ('message' in parsed) return badRequest(c, parsed.message)
     const { filters } = parsed
     const result = await core.store.adminPage(filters, expiryAt(Date.now(), core.options))
     if (preferred(c, HTML) === JSON_TYPE) {
@@ -200,13 +196,16 @@ export function createAdminRoutes(
     const query = c.req.query()
     const user = query.user
     if (Object.keys(query).some((name) => name !== 'user' && name !== 'limit')) {
-      return invalid(c, 'only user may be given: ?user=ID')
+      return badRequest(c, 'only user may be given: ?user=ID')
     }
     if (user === undefined || user === '') {
-      return invalid(c, 'user is required (?user=ID): the admin ends one user’s sessions at a time')
+      return badRequest(
+        c,
+        'user is required (?user=ID): the admin ends one user’s sessions at a time',
+      )
     }
     const problem = userProblem(user)
-    if (problem) return invalid(c, problem)
+    if (problem) return badRequest(c, problem)
     const ended = await core.endings.end({ userId: user }, 'admin')
     if (ended.some((record) => record.id === c.var.session?.id)) clearSessionCookie(c, core.options)
     if (preferred(c, JSON_TYPE) !== HTML || c.req.method === 'DELETE')
@@ -219,17 +218,13 @@ export function createAdminRoutes(
 
   const endOne = async (c: Context<WardEnv>, depth: number) => {
     const id = c.req.param('id') ?? ''
-    if (!isSessionId(id)) return refuse(c, notFound())
+    if (!isSessionId(id)) return refuse(c, NO_SUCH_ADMIN_SESSION)
     // Never revived: if the store is out, refused here at once and retried until stored.
     const ended = await core.endings.endForGood({ id }, 'admin')
     if (ended.length === 0) {
       const existing = await core.store.adminSession(id)
-      return refuse(
-        c,
-        notFound(
-          existing ? `the session already ended (${existing.endReason ?? 'unknown'})` : undefined,
-        ),
-      )
+      const why = existing && `the session already ended (${existing.endReason ?? 'unknown'})`
+      return refuse(c, why ? notFound(why) : NO_SUCH_ADMIN_SESSION)
     }
     if (id === c.var.session?.id) clearSessionCookie(c, core.options)
     if (preferred(c, JSON_TYPE) !== HTML || c.req.method === 'DELETE') return c.body(null, 204)
@@ -240,7 +235,7 @@ export function createAdminRoutes(
   app.get('/devices', async (c) => {
     const user = c.req.query('user') ?? ''
     const problem = user === '' ? 'user is required (?user=ID)' : userProblem(user)
-    if (problem) return invalid(c, problem)
+    if (problem) return badRequest(c, problem)
     const devices = core.devices ? await core.devices.list(user) : []
     return c.json({ devices: devices.map(describeDevice) })
   })
@@ -251,17 +246,13 @@ export function createAdminRoutes(
   app.get('/:id', async (c) => {
     const id = c.req.param('id')
     const session = isSessionId(id) ? await core.store.adminSession(id) : null
-    if (!session) return refuse(c, notFound())
+    if (!session) return refuse(c, NO_SUCH_ADMIN_SESSION)
     if (preferred(c, HTML) === JSON_TYPE) return c.json({ session: describe(session) })
     return html(c, detailPage({ base: baseOf(c, 1), now: Date.now() }, session))
   })
 
   answerUnmatched(app)
   return app
-}
-
-function notFound(message = 'no session with this id'): Problem {
-  return { status: 404, error: 'not_found', message }
 }
 
 export type { PageContext }

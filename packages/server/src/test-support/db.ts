@@ -5,7 +5,7 @@ import type { EntityManager } from '@mikro-orm/sql'
 import { beforeEach, describe } from 'vitest'
 import { migrate } from '../database.ts'
 import { SessionEntity } from '../entity.ts'
-import { freshDatabase, postgresSkipReason } from './postgres.ts'
+import { postgresSkipReason, workerDatabase } from './postgres.ts'
 
 export { postgresSkipReason }
 
@@ -46,8 +46,6 @@ export async function refuseActivityWrites(
   }
 }
 
-const DATABASE_URL = process.env.DATABASE_URL
-
 const opened = new Map<string, Promise<TestDatabase>>()
 
 // The host-app way of sharing an ORM: its own MikroORM with the library's entity registered.
@@ -66,7 +64,8 @@ async function open(name: TestDatabase['name']): Promise<TestDatabase> {
   if (name === 'PGlite') {
     orm = await MikroORM.init({ ...common, driver: PgliteDriver, dbName: 'memory://' })
   } else {
-    url = await workerDatabase(String(DATABASE_URL))
+    // One per test worker, so parallel workers never truncate each other's rows.
+    url = await workerDatabase('w')
     orm = await MikroORM.init({ ...common, driver: PostgreSqlDriver, clientUrl: url })
   }
   await migrate(orm)
@@ -84,12 +83,6 @@ async function open(name: TestDatabase['name']): Promise<TestDatabase> {
     },
     sql: (query, params = []) => em().execute(query, params, 'all'),
   }
-}
-
-/** A fresh database per test worker, so parallel workers never truncate each other's rows. */
-function workerDatabase(baseUrl: string): Promise<string> {
-  const base = new URL(baseUrl).pathname.slice(1) || 'postgres'
-  return freshDatabase(baseUrl, `${base}_w${process.env.VITEST_POOL_ID ?? '0'}`)
 }
 
 /**
