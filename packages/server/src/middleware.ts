@@ -102,6 +102,13 @@ export class RequestState {
   /** Set by `markPassive(c)`: this request does not count as user activity. */
   passive = false
 
+  /** When the request was identified (ms): the one clock reading all its checks share. */
+  readonly at: number
+
+  constructor(at: number) {
+    this.at = at
+  }
+
   get entry(): CachedSession | null {
     return this.#entry
   }
@@ -183,7 +190,7 @@ export function createRequireSession(
     const state = requestStates.get(c)
     if (!state) return guard(c, next, core, accessTokens, routeOf)
     if (!state.entry) return Promise.resolve(problemResponse(c, refusalAnswer(state, NO_TOKEN)))
-    if (refusesHeld(c, state.entry, routeOf))
+    if (refusesHeld(c, state.entry, routeOf, state.at))
       return Promise.resolve(problemResponse(c, SESSION_HELD))
     return next()
   }
@@ -193,14 +200,13 @@ export function createRequireSession(
  * A held session (`newDevice.hold`) asking for a route it may not use yet: the verdict is the
  * rules' (rules.ts); a lapsed hold was ended when the session was looked up.
  */
-export function refusesHeld(
+function refusesHeld(
   c: Context,
   entry: CachedSession,
   routeOf: (c: Context) => HeldRoute,
+  now: number,
 ): boolean {
-  return (
-    entry.heldUntil !== null && !holdAllows(holdVerdict(entry.heldUntil, Date.now()), routeOf(c))
-  )
+  return entry.heldUntil !== null && !holdAllows(holdVerdict(entry.heldUntil, now), routeOf(c))
 }
 
 /** Identifies the request, answers it when a session is required and missing, then records activity. */
@@ -232,7 +238,7 @@ function proceed(
     if (required) return Promise.resolve(problemResponse(c, refusalAnswer(state, NO_TOKEN)))
     return next()
   }
-  if (required && refusesHeld(c, entry, required)) {
+  if (required && refusesHeld(c, entry, required, now)) {
     return Promise.resolve(problemResponse(c, SESSION_HELD))
   }
   // Within the second of the last activity, with no write due, the request adds nothing to
@@ -255,7 +261,7 @@ function identify(
   accessTokens: AccessTokens | undefined,
   now: number,
 ): RequestState | Promise<RequestState> {
-  const state = new RequestState()
+  const state = new RequestState(now)
   requestStates.set(c, state)
   const credentials = readCredentials(c, core.options)
   if (credentials.kind === 'none') {
