@@ -90,11 +90,12 @@ control.post('/login', async (c) => c.json(await ward.createSession(c, `bench-${
 control.route('/session', ward.routes())
 control.get('/stats', (c) => c.json({ ...statements, cpu: process.cpuUsage() }))
 // The in-process measure (in-process.ts), run here between the socket rounds: the same apps,
-// the requests' raw header lines sent by the parent (the session token, the JWT).
+// the requests' raw header lines sent by the parent (the session token, the JWT, the cookie).
 control.post('/in-process', async (c) => {
-  const { opaque, jwt, rounds, batch } = await c.req.json<{
+  const { opaque, jwt, cookie, rounds, batch } = await c.req.json<{
     opaque: string[]
     jwt: string[]
+    cookie: string[]
     rounds: number
     batch: number
   }>()
@@ -105,6 +106,7 @@ control.post('/in-process', async (c) => {
     d: { fetch: guarded.fetch, rawHeaders: jwt },
     e: { fetch: noop.fetch, rawHeaders: opaque },
     f: { fetch: hashed.fetch, rawHeaders: opaque },
+    k: { fetch: guarded.fetch, rawHeaders: cookie },
   }
   return c.json(await cpuPerRequest(cases, rounds, batch))
 })

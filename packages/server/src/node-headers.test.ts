@@ -5,9 +5,9 @@ import { CHROME_120, CHROME_121, FIREFOX_120, type TestApp, testApp } from './te
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
 import { rawRequest } from './test-support/raw-http.ts'
 
-// Over @hono/node-server the ward reads Authorization and User-Agent from the Node request's raw
-// header list (no Fetch Headers built on a cache hit): the answers must be the ones the Fetch
-// API's view of the same bytes gives, repeated fields included.
+// Over @hono/node-server the ward reads Authorization, Cookie and User-Agent from the Node
+// request's raw header list (no Fetch Headers built on a cache hit): the answers must be the ones
+// the Fetch API's view of the same bytes gives, repeated fields included.
 onEachDatabase((open) => {
   let db: TestDatabase
   let t: TestApp
@@ -68,6 +68,31 @@ onEachDatabase((open) => {
         ],
       })
       expect({ status: inProcess.status, body: await inProcess.json() }).toEqual(repeated)
+    })
+
+    it('a session cookie among others, and in two Cookie lines, as the Fetch API joins them', async () => {
+      const alice = await t.login('alice')
+      const cookie = `__Host-sessionward=${alice.token}`
+      const among = await me([`User-Agent: ${CHROME_120}`, `Cookie: theme=dark; ${cookie}; _ga=1`])
+      expect(among).toEqual({ status: 200, body: { userId: 'alice' } })
+      // Repeated Cookie fields are one list joined with "; " (HTTP/2 sends one field per cookie).
+      const lines = [`User-Agent: ${CHROME_120}`, 'Cookie: theme=dark', `Cookie: ${cookie}`]
+      const split = await me(lines)
+      expect(split).toEqual({ status: 200, body: { userId: 'alice' } })
+      const inProcess = await t.app.request('/api/me', {
+        headers: [
+          ['user-agent', CHROME_120],
+          ['cookie', 'theme=dark'],
+          ['cookie', cookie],
+        ],
+      })
+      expect({ status: inProcess.status, body: await inProcess.json() }).toEqual(split)
+      // The value as a Fetch view reads it: quotes taken off, percent-escapes decoded.
+      const quoted = await me([
+        `User-Agent: ${CHROME_120}`,
+        `Cookie: __Host-sessionward="${alice.token}"`,
+      ])
+      expect(quoted).toEqual({ status: 200, body: { userId: 'alice' } })
     })
 
     it('the user-agent binding sees the header as sent: another browser ends the session', async () => {

@@ -1,10 +1,11 @@
 import fc from 'fast-check'
 import type { Context } from 'hono'
+import { parse } from 'hono/utils/cookie'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import type { ResolvedOptions, WardOptions } from './options.ts'
 import { CHROME_120, testApp } from './test-support/app.ts'
 import { type TestDatabase, testDatabase } from './test-support/db.ts'
-import { readCredentials } from './transport.ts'
+import { cookieValue, readCredentials } from './transport.ts'
 
 const ORIGIN = 'http://localhost'
 
@@ -240,6 +241,43 @@ describe('the Authorization header', () => {
         )
       }),
       { numRuns: 2000 },
+    )
+  })
+})
+
+describe('the Cookie header', () => {
+  // hono's own parser is the oracle: the hand-written reader walks the header in place because
+  // it runs on every cookie request, and must give the value hono's `getCookie` would.
+  const NAME = '__Host-sessionward'
+  it("reads the session cookie's value exactly as hono's parse does", () => {
+    const name = fc.constantFrom(NAME, ` ${NAME}`, `${NAME}\t`, `${NAME}x`, `x${NAME}`, 'theme', '')
+    const value = fc.oneof(
+      fc.constantFrom(
+        'swt_abc',
+        '"swt_abc"',
+        '"',
+        '""',
+        '%41b',
+        '%zz',
+        'a b',
+        ' a ',
+        'a\\b',
+        'a"b',
+      ),
+      fc.string({ maxLength: 8 }),
+    )
+    const pair = fc.oneof(
+      fc.tuple(name, fc.constantFrom('=', ' = ', '=='), value).map((parts) => parts.join('')),
+      fc.string({ maxLength: 6 }),
+    )
+    const header = fc
+      .tuple(fc.array(pair, { maxLength: 5 }), fc.constantFrom(';', '; ', ';\t', ' ;'))
+      .map(([pairs, separator]) => pairs.join(separator))
+    fc.assert(
+      fc.property(header, (cookies) => {
+        expect(cookieValue(cookies, NAME)).toBe(parse(cookies, NAME)[NAME])
+      }),
+      { numRuns: 5000 },
     )
   })
 })

@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import { deleteCookie, setCookie } from 'hono/cookie'
+import { tryDecodeURIComponent } from 'hono/utils/url'
 import { DEVICE_KEPT } from './known-device.ts'
 import type { CookieOptions, NodeBindings, ResolvedOptions } from './options.ts'
 import { isDeviceIdShaped } from './tokens.ts'
@@ -19,7 +20,7 @@ export function userAgentOf(c: Context): string {
 
 /**
  * A request header (`name` in lower case) as the Fetch API gives it, repeated fields joined
- * with ", ", read from the Node request's raw header list when @hono/node-server passes one:
+ * with ", " (Cookie's with "; "), read from the Node request's raw header list when @hono/node-server passes one:
  * the cache-hit path then never builds a Fetch `Headers` of the whole request, which costs more
  * than the rest of the ward's check (BENCHMARKS.md). Elsewhere, through `c.req`.
  *
@@ -35,9 +36,65 @@ export function header(c: Context, name: string): string | undefined {
     // Most clients send lower-case names (HTTP/2 must): compared as they are, no copy made.
     if (field !== name && (field.length !== name.length || field.toLowerCase() !== name)) continue
     const next = raw[i + 1] as string
-    value = value === undefined ? next : `${value}, ${next}`
+    value = value === undefined ? next : `${value}${name === 'cookie' ? '; ' : ', '}${next}`
   }
   return value
+}
+
+/**
+ * The value of the request's cookie `name`, as hono's `getCookie(c, name)` gives it, from the
+ * header as `header` reads it: a cookie session's cache hit builds no Fetch `Headers` either.
+ *
+ * @example
+ * cookieOf(c, '__Host-sessionward') // 'swt_…'
+ */
+function cookieOf(c: Context, name: string): string | undefined {
+  const cookies = header(c, 'cookie')
+  return cookies ? cookieValue(cookies, name) : undefined
+}
+
+// hono's rule for a cookie value it returns (utils/cookie.ts `validCookieValueRegEx`).
+const COOKIE_VALUE = /^[ !#-:<-[\]-~]*$/
+
+/**
+ * The first valid value of cookie `name` in a Cookie header, exactly as hono's
+ * `parse(cookies, name)[name]` gives it (pairs split at `;`, name and value trimmed of spaces and
+ * tabs, one pair of quotes taken off, percent-escapes decoded), but walking the header in place:
+ * hono splits every pair into new strings, which made a cookie hit cost ~1.3 µs more than a
+ * Bearer one (BENCHMARKS.md). transport.test.ts checks the two agree on generated headers.
+ *
+ * @example
+ * cookieValue('theme=dark; __Host-sessionward=swt_abc', '__Host-sessionward') // 'swt_abc'
+ */
+export function cookieValue(cookies: string, name: string): string | undefined {
+  for (let start = 0; start < cookies.length; ) {
+    const semicolon = cookies.indexOf(';', start)
+    const end = semicolon === -1 ? cookies.length : semicolon
+    const equals = cookies.indexOf('=', start)
+    if (equals !== -1 && equals < end && isNameAt(cookies, start, equals, name)) {
+      let value = trimmed(cookies, equals + 1, end)
+      if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
+      if (COOKIE_VALUE.test(value)) return tryDecodeURIComponent(value)
+    }
+    start = end + 1
+  }
+  return undefined
+}
+
+const isBlank = (code: number) => code === 0x20 || code === 0x09
+
+/** Whether `text[from, to)`, trimmed of spaces and tabs, is `name`. */
+function isNameAt(text: string, from: number, to: number, name: string): boolean {
+  while (from < to && isBlank(text.charCodeAt(from))) from++
+  while (to > from && isBlank(text.charCodeAt(to - 1))) to--
+  return to - from === name.length && text.startsWith(name, from)
+}
+
+/** `text[from, to)` trimmed of spaces and tabs. */
+function trimmed(text: string, from: number, to: number): string {
+  while (from < to && isBlank(text.charCodeAt(from))) from++
+  while (to > from && isBlank(text.charCodeAt(to - 1))) to--
+  return text.slice(from, to)
 }
 
 /**
@@ -66,7 +123,7 @@ export function readCredentials(c: Context, options: ResolvedOptions): Credentia
   const authorization = header(c, 'authorization')
   if (authorization !== undefined) return authorizationCredentials(authorization)
   if (options.cookie) {
-    const token = getCookie(c, options.cookie.name)
+    const token = cookieOf(c, options.cookie.name)
     if (token !== undefined && token !== '') return { kind: 'token', token, source: 'cookie' }
   }
   return { kind: 'none' }
@@ -196,7 +253,7 @@ function deviceCookieName(cookie: Required<CookieOptions>): string {
  */
 export function readDeviceCookie(c: Context, options: ResolvedOptions): string | null {
   if (!options.cookie) return null
-  const value = getCookie(c, deviceCookieName(options.cookie))
+  const value = cookieOf(c, deviceCookieName(options.cookie))
   return value !== undefined && isDeviceIdShaped(value) ? value : null
 }
 
