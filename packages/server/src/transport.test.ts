@@ -264,6 +264,8 @@ describe('the Cookie header', () => {
         'a\\b',
         'a"b',
       ),
+      // Percent-escapes: valid, malformed, and a cut UTF-8 sequence beside a whole one.
+      fc.constantFrom('%41%zz%42', '%E2%82', '%E2%82%AC', '%E2%82x%E2%82%AC', 'a%2', '%%41'),
       fc.string({ maxLength: 8 }),
     )
     const pair = fc.oneof(

@@ -1,6 +1,5 @@
 import type { Context } from 'hono'
 import { deleteCookie, setCookie } from 'hono/cookie'
-import { tryDecodeURIComponent } from 'hono/utils/url'
 import { DEVICE_KEPT } from './known-device.ts'
 import type { CookieOptions, NodeBindings, ResolvedOptions } from './options.ts'
 import { isDeviceIdShaped } from './tokens.ts'
@@ -74,7 +73,7 @@ export function cookieValue(cookies: string, name: string): string | undefined {
     if (equals !== -1 && equals < end && isNameAt(cookies, start, equals, name)) {
       let value = trimmed(cookies, equals + 1, end)
       if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
-      if (COOKIE_VALUE.test(value)) return tryDecodeURIComponent(value)
+      if (COOKIE_VALUE.test(value)) return decodeCookieValue(value)
     }
     start = end + 1
   }
@@ -88,6 +87,25 @@ function isNameAt(text: string, from: number, to: number, name: string): boolean
   while (from < to && isBlank(text.charCodeAt(from))) from++
   while (to > from && isBlank(text.charCodeAt(to - 1))) to--
   return to - from === name.length && text.startsWith(name, from)
+}
+
+/**
+ * A cookie value's percent-escapes decoded as hono decodes them (`tryDecodeURIComponent`, not
+ * exported by every hono the peer range allows): a run that does not decode is kept as sent.
+ */
+function decodeCookieValue(value: string): string {
+  if (!value.includes('%')) return value
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run)
+      } catch {
+        return run
+      }
+    })
+  }
 }
 
 /** `text[from, to)` trimmed of spaces and tabs. */
