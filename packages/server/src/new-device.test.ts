@@ -46,14 +46,9 @@ async function deviceApp(
   return { t, seen }
 }
 
-/** A sign-in from a browser holding `device` (its device cookie) or none. */
-async function signIn(
-  t: TestApp,
-  userId: string,
-  device: string | null,
-  userAgent = CHROME_120,
-): Promise<SignedIn> {
-  const response = await t.app.request('/login', {
+/** POST /login for `userId` from `userAgent`, with the device cookie when `device` is given. */
+function postLogin(t: TestApp, userId: string, device: string | null, userAgent: string) {
+  return t.app.request('/login', {
     method: 'POST',
     body: JSON.stringify({ userId }),
     headers: {
@@ -62,6 +57,16 @@ async function signIn(
       ...(device ? { cookie: `${DEVICE_COOKIE}=${device}` } : {}),
     },
   })
+}
+
+/** A sign-in from a browser holding `device` (its device cookie) or none. */
+async function signIn(
+  t: TestApp,
+  userId: string,
+  device: string | null,
+  userAgent = CHROME_120,
+): Promise<SignedIn> {
+  const response = await postLogin(t, userId, device, userAgent)
   expect(response.status).toBe(200)
   const set = response.headers.getSetCookie().find((c) => c.startsWith(`${DEVICE_COOKIE}=`))
   if (!set) throw new Error('the sign-in set no device cookie')
@@ -72,15 +77,7 @@ async function signIn(
 
 /** A sign-in on a known device whose session rides in the cookie: `name=value` of that cookie. */
 async function sessionCookie(t: TestApp, userId: string, device: string): Promise<string> {
-  const response = await t.app.request('/login', {
-    method: 'POST',
-    body: JSON.stringify({ userId }),
-    headers: {
-      'content-type': 'application/json',
-      'user-agent': CHROME_120,
-      cookie: `${DEVICE_COOKIE}=${device}`,
-    },
-  })
+  const response = await postLogin(t, userId, device, CHROME_120)
   return response.headers
     .getSetCookie()
     .find((c) => c.startsWith('__Host-sessionward='))
