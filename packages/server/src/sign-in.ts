@@ -138,7 +138,7 @@ async function storeAlone(
   if (outcome.outcome === 'unknown') return readBack(parts, request, started, [], outcome.error)
   if (outcome.value.state !== 'late') return []
   const settled = await parts.store.transaction((tx) => tx.insertSession(started))
-  await landedValue(settled, async () => (await parts.store.findById(started.record.id)) !== null)
+  await landedValue(settled, () => isStored(parts, started))
   return []
 }
 
@@ -283,5 +283,10 @@ async function startLocked(
     return done
   })
   // COMMIT's answer lost: the sign-in (and the ends it made) landed if its row is there.
-  return landedValue(settled, async () => (await parts.store.findById(started.record.id)) !== null)
+  return landedValue(settled, () => isStored(parts, started))
+}
+
+/** Whether the new session's row is stored: a sign-in whose COMMIT answer was lost landed. */
+async function isStored(parts: SignInParts, started: NewSession): Promise<boolean> {
+  return (await parts.store.findById(started.record.id)) !== null
 }
