@@ -19,9 +19,10 @@ export function userAgentOf(c: Context): string {
 
 /**
  * A request header (`name` in lower case) as the Fetch API gives it, repeated fields joined
- * with ", " (Cookie's with "; "), read from the Node request's raw header list when @hono/node-server passes one:
- * the cache-hit path then never builds a Fetch `Headers` of the whole request, which costs more
- * than the rest of the ward's check (BENCHMARKS.md). Elsewhere, through `c.req`.
+ * with ", " (Cookie's with "; "), read from the Node request's raw header list when
+ * @hono/node-server passes one: the cache-hit path then never builds a Fetch `Headers` of the
+ * whole request, which costs more than the rest of the ward's check (BENCHMARKS.md). Elsewhere,
+ * through `c.req`.
  *
  * @example
  * header(c, 'authorization') // 'Bearer swt_…'
@@ -66,12 +67,19 @@ const COOKIE_VALUE = /^[ !#-:<-[\]-~]*$/
  * cookieValue('theme=dark; __Host-sessionward=swt_abc', '__Host-sessionward') // 'swt_abc'
  */
 export function cookieValue(cookies: string, name: string): string | undefined {
+  // The next '=' is looked for again only once passed: one walk of the header however many
+  // pairs lack one (a search per pair to the header's end would be quadratic in its length).
+  let equals = -1
   for (let start = 0; start < cookies.length; ) {
+    if (equals < start) {
+      equals = cookies.indexOf('=', start)
+      if (equals === -1) return undefined
+    }
     const semicolon = cookies.indexOf(';', start)
     const end = semicolon === -1 ? cookies.length : semicolon
-    const equals = cookies.indexOf('=', start)
-    if (equals !== -1 && equals < end && isNameAt(cookies, start, equals, name)) {
-      let value = trimmed(cookies, equals + 1, end)
+    if (equals < end && isNameAt(cookies, start, equals, name)) {
+      const from = skipBlanks(cookies, equals + 1, end)
+      let value = cookies.slice(from, backOverBlanks(cookies, from, end))
       if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
       if (COOKIE_VALUE.test(value)) return decodeCookieValue(value)
     }
@@ -82,11 +90,22 @@ export function cookieValue(cookies: string, name: string): string | undefined {
 
 const isBlank = (code: number) => code === 0x20 || code === 0x09
 
-/** Whether `text[from, to)`, trimmed of spaces and tabs, is `name`. */
-function isNameAt(text: string, from: number, to: number, name: string): boolean {
+/** The first index in `text[from, to)` past its leading spaces and tabs. */
+function skipBlanks(text: string, from: number, to: number): number {
   while (from < to && isBlank(text.charCodeAt(from))) from++
+  return from
+}
+
+/** The end of `text[from, to)` before its trailing spaces and tabs. */
+function backOverBlanks(text: string, from: number, to: number): number {
   while (to > from && isBlank(text.charCodeAt(to - 1))) to--
-  return to - from === name.length && text.startsWith(name, from)
+  return to
+}
+
+/** Whether `text[from, to)`, trimmed of spaces and tabs, is `name` (compared in place). */
+function isNameAt(text: string, from: number, to: number, name: string): boolean {
+  const start = skipBlanks(text, from, to)
+  return backOverBlanks(text, start, to) - start === name.length && text.startsWith(name, start)
 }
 
 /**
@@ -106,13 +125,6 @@ function decodeCookieValue(value: string): string {
       }
     })
   }
-}
-
-/** `text[from, to)` trimmed of spaces and tabs. */
-function trimmed(text: string, from: number, to: number): string {
-  while (from < to && isBlank(text.charCodeAt(from))) from++
-  while (to > from && isBlank(text.charCodeAt(to - 1))) to--
-  return text.slice(from, to)
 }
 
 /**
