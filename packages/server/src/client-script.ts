@@ -188,7 +188,8 @@ function serve(c: Context<WardEnv>, file: Served, type: string, immutable: boole
  * bundle fetches from its own URL: `sessionward.locale.<tag>.json` and
  * `sessionward-<version>-<digest>.locale.<tag>.json`, only for the tags the client ships (any
  * other name, a path included, is a 404), and the module it imports when a page needs it
- * (`sessionward.extras.js`: the new-device notice, the screen-lock watch). Mounted before the session guard.
+ * (`sessionward.extras.js`: the new-device notice, the screen-lock watch). Mounted before the
+ * session guard.
  *
  * @example
  * app.route('/', clientScriptRoutes(new ClientScriptFile(console)))
