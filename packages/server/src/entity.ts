@@ -43,7 +43,11 @@ export const SessionEntity = defineEntity({
       expression:
         'create index "sessionward_session_live_user_created_idx" on "sessionward_session" ("user_id", "created_at" desc, "id" desc) where "ended_at" is null',
     },
-    { name: 'sessionward_session_ended_at_idx', properties: ['endedAt'] },
+    {
+      name: 'sessionward_session_ended_at_idx',
+      expression:
+        'create index "sessionward_session_ended_at_idx" on "sessionward_session" ("ended_at") where "ended_at" is not null',
+    },
     {
       name: 'sessionward_session_held_idx',
       expression:
@@ -79,7 +83,7 @@ export const SessionEntity = defineEntity({
     {
       name: 'sessionward_session_retired_idx',
       expression:
-        'create index "sessionward_session_retired_idx" on "sessionward_session" using gin ("retired_token_hashes")',
+        'create index "sessionward_session_retired_idx" on "sessionward_session" using gin ("retired_token_hashes") where "retired_token_hashes" is not null',
     },
     {
       name: 'sessionward_session_idp_idx',

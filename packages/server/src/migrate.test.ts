@@ -55,3 +55,46 @@ describe('concurrent migrate() on one empty database', () => {
     },
   )
 })
+
+describe('indexes a sign-in does not write (Migration20261206400000_lean_indexes)', () => {
+  it.skipIf(postgresSkipReason !== null)(
+    `PostgreSQL: a live, never-rotated session is in neither the retired-hash nor the ended-at index, and the reuse check and ended ranges still use them${postgresSkipReason ? ` (skipped: ${postgresSkipReason})` : ''}`,
+    async () => {
+      const base = String(process.env.DATABASE_URL)
+      const url = await freshDatabase(base, `${new URL(base).pathname.slice(1)}_lean_indexes`)
+      const orm = await MikroORM.init({
+        driver: PostgreSqlDriver,
+        clientUrl: url,
+        entities: [SessionEntity],
+      })
+      try {
+        await migrate(orm)
+        const em = orm.em.fork() as EntityManager
+        const definitions = await em.execute<{ indexname: string; indexdef: string }[]>(
+          `select indexname, indexdef from pg_indexes
+            where indexname in ('sessionward_session_retired_idx', 'sessionward_session_ended_at_idx')
+            order by indexname`,
+        )
+        expect(definitions.map((row) => row.indexdef.replace(/^.* USING /, ''))).toEqual([
+          'btree (ended_at) WHERE (ended_at IS NOT NULL)',
+          'gin (retired_token_hashes) WHERE (retired_token_hashes IS NOT NULL)',
+        ])
+        await em.execute('set enable_seqscan = off')
+        const plan = async (query: string) =>
+          (await em.execute<{ 'QUERY PLAN': string }[]>(`explain ${query}`))
+            .map((row) => row['QUERY PLAN'])
+            .join('\n')
+        expect(
+          await plan(
+            "select id from sessionward_session where retired_token_hashes @> array['x']::text[] limit 1",
+          ),
+        ).toContain('sessionward_session_retired_idx')
+        expect(
+          await plan('select id from sessionward_session where ended_at >= now() order by ended_at'),
+        ).toContain('sessionward_session_ended_at_idx')
+      } finally {
+        await orm.close(true)
+      }
+    },
+  )
+})

@@ -9,6 +9,7 @@ import { Migration20261206010000_identity_providers } from './Migration202612060
 import { Migration20261206100000_known_devices } from './Migration20261206100000_known_devices.ts'
 import { Migration20261206200000_held_sessions } from './Migration20261206200000_held_sessions.ts'
 import { Migration20261206300000_sign_in } from './Migration20261206300000_sign_in.ts'
+import { Migration20261206400000_lean_indexes } from './Migration20261206400000_lean_indexes.ts'
 
 /** Every schema migration, oldest first. `ward.migrate()` applies the pending ones. */
 export const migrationsList = [
@@ -29,4 +30,5 @@ export const migrationsList = [
   { name: 'Migration20261206100000_known_devices', class: Migration20261206100000_known_devices },
   { name: 'Migration20261206200000_held_sessions', class: Migration20261206200000_held_sessions },
   { name: 'Migration20261206300000_sign_in', class: Migration20261206300000_sign_in },
+  { name: 'Migration20261206400000_lean_indexes', class: Migration20261206400000_lean_indexes },
 ]
