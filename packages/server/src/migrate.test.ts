@@ -90,7 +90,9 @@ describe('indexes a sign-in does not write (Migration20261206400000_lean_indexes
           ),
         ).toContain('sessionward_session_retired_idx')
         expect(
-          await plan('select id from sessionward_session where ended_at >= now() order by ended_at'),
+          await plan(
+            'select id from sessionward_session where ended_at >= now() order by ended_at',
+          ),
         ).toContain('sessionward_session_ended_at_idx')
       } finally {
         await orm.close(true)
