@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { type CappedOutcome, Store } from './store.ts'
 import { testApp } from './test-support/app.ts'
 import { at } from './test-support/clock.ts'
 import { onEachDatabase, type TestDatabase } from './test-support/db.ts'
@@ -199,6 +200,36 @@ onEachDatabase((open) => {
       { id: first.id, live: false },
       { id: second.id, live: true },
     ])
+  })
+
+  it('issue 21: repeat sign-ins on one instance plan on the sessions the last one left: one statement each, never overtaken', async () => {
+    const signIns = vi.spyOn(Store.prototype, 'signInUnderCap')
+    const reads = vi.spyOn(Store.prototype, 'listLive')
+    try {
+      const { login } = await testApp(db, { maxSessions: 2 })
+      const sessions = []
+      for (let i = 0; i < 5; i++) sessions.push(await login('carol'))
+      const states = await Promise.all(
+        signIns.mock.results.map(async (result) => ((await result.value) as CappedOutcome).state),
+      )
+      // The first sign-in reads carol's sessions; every later one plans on what the last left.
+      expect(reads).toHaveBeenCalledTimes(1)
+      expect(states).toEqual(['done', 'done', 'done', 'done', 'done'])
+      const rows = await db.sql<{ id: string; end_reason: string | null }>(
+        "select id, end_reason from sessionward_session where user_id = 'carol' order by created_at",
+      )
+      expect(rows.map((row) => row.end_reason)).toEqual([
+        'evicted',
+        'evicted',
+        'evicted',
+        null,
+        null,
+      ])
+      expect(rows.map((row) => row.id)).toEqual(sessions.map((session) => session.id))
+    } finally {
+      signIns.mockRestore()
+      reads.mockRestore()
+    }
   })
 
   it('maxSessions 0 means no cap', async () => {

@@ -21,7 +21,7 @@ const PROBE_LIMIT_MS = CACHE_TTL * 1000 + ANSWER_BOUND_MS
 const TICK_MS = 50
 // SQL the proxy recognises: a login's one statement (store.ts, signInUnderCap; it inserts the
 // session) and an end's update.
-const LOGIN_STATEMENT = 'sessionward_sign_in('
+const LOGIN_STATEMENT = 'sessionward_sign_in_2('
 const END_UPDATE = 'update sessionward_session set ended_at'
 // pg's default pool size, which a pool the ward opens keeps.
 const POOL_SIZE = 10

@@ -25,7 +25,7 @@ interface LateCommits {
   database: Pick<TestDatabase, 'orm'> | string
   /**
    * The next COMMIT is acknowledged late; with `statement`, the next statement containing it,
-   * which commits on its own (a capped login's `sessionward_sign_in`), is.
+   * which commits on its own (a capped login's `sessionward_sign_in_2`), is.
    */
   arm(statement?: string): Promise<void>
   /** The acknowledgement (if still held) goes through; COMMITs are acknowledged on time again. */

@@ -209,12 +209,16 @@ async function startPlanned(
     // database's): the locked transaction, which keeps its deadline on this side.
     if (outcome.value.state === 'late') return null
     if (outcome.value.state === 'done') {
-      parts.liveByUser.set(userId, outcome.value.live)
-      const reasons = new Map(ends.map((end) => [end.id, end.reason]))
-      return outcome.value.ended.map((record) => ({
-        record,
-        reason: reasons.get(record.id) ?? 'evicted',
-      }))
+      const ended = new Set(outcome.value.endedIds)
+      // The statement checked under the lock that the live sessions were `live`: after it, they
+      // are those it did not end, and the new one.
+      parts.liveByUser.set(userId, [
+        ...live.filter(({ record }) => !ended.has(record.id)),
+        { ...started, heldUntil: null },
+      ])
+      return ends.flatMap(({ id, record, reason }) =>
+        ended.has(id) ? [{ record: { ...record, endedAt: now, endReason: reason }, reason }] : [],
+      )
     }
     live = outcome.value.live
     fresh = true

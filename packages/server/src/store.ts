@@ -270,11 +270,11 @@ export interface CappedSignIn {
 }
 
 /**
- * What `signInUnderCap` did: `done`, with the rows it ended and the user's live sessions after
- * (the new one among them); or `stale`, nothing done, with the live sessions as they are.
+ * What `signInUnderCap` did: `done`, with the ids of the sessions it ended; or `stale`, nothing
+ * done, with the live sessions as they are.
  */
 export type CappedOutcome =
-  | { state: 'done'; ended: SessionRecord[]; live: LoadedSession[] }
+  | { state: 'done'; endedIds: string[] }
   | { state: 'stale'; live: LoadedSession[] }
   | { state: 'late' }
 
@@ -871,11 +871,11 @@ export class Statements {
   }
 
   /**
-   * Carries out a capped sign-in in one statement on its own (`sessionward_sign_in`, migration
-   * 20261206300000): under the user's lock, if the user's live sessions are still `seen` (ids,
-   * activity and limits, to the millisecond), ends the planned ones still live (sending each
-   * one's notice with it), stores the new session and trims the log when asked, all in one
-   * transaction; answers the rows it ended and the user's live sessions after. Otherwise it
+   * Carries out a capped sign-in in one statement on its own (`sessionward_sign_in_2`,
+   * migrations 20261206300000 and 20261206500000): under the user's lock, if the user's live
+   * sessions are still `seen` (ids, activity and limits, to the millisecond), ends the planned
+   * ones still live (sending each one's notice with it), stores the new session and trims the
+   * log when asked, all in one transaction; answers the ids it ended. Otherwise it
    * changes nothing and answers the live sessions as they are (`stale`: plan again). The lock
    * is waited for at most half of storeTimeout; a call that gets it after storeTimeout (held on
    * the way) does nothing and answers `late`.
@@ -889,7 +889,7 @@ export class Statements {
     const seen = list(plan.seen.length)
     const ends = list(plan.ends.length)
     const rows = await this.query(
-      `select * from sessionward_sign_in(?, ?, ?,
+      `select * from sessionward_sign_in_2(?, ?, ?,
           array[${seen}]::uuid[], array[${seen}]::timestamptz[], array[${seen}]::timestamptz[],
           array[${seen}]::integer[],
           array[${ends}]::uuid[], array[${ends}]::text[], array[${ends}]::text[],
@@ -925,16 +925,14 @@ export class Statements {
         expireAfter,
       ],
     )
-    // The first row says what happened; the others are sessions.
+    // The first row says what happened; the others are sessions (`stale`) or ended ids (`done`).
     const [outcome, ...sessions] = rows
     const state = outcome?.state
     if (state === 'late') return { state }
-    const live = sessions.filter((row) => row.state === 'live').map(toLoaded)
-    if (state === 'stale') return { state, live }
+    if (state === 'stale') return { state, live: sessions.map(toLoaded) }
     if (state !== 'done')
-      throw new StoreFailure(new Error('sessionward_sign_in gave no outcome'), false)
-    const ended = sessions.filter((row) => row.state === 'ended').map(toRecord)
-    return { state, ended, live }
+      throw new StoreFailure(new Error('sessionward_sign_in_2 gave no outcome'), false)
+    return { state, endedIds: sessions.map((row) => String(row.id)) }
   }
 
   /**

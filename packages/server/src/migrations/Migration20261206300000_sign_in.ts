@@ -9,34 +9,13 @@ const PLANNED_ON = `(id, date_trunc('milliseconds', last_activity_at),
   date_trunc('milliseconds', expires_at), expire_after)::text`
 
 /**
- * A capped sign-in in one statement (issue 21, logins at scale): `sessionward_sign_in` takes the
- * user's lock and checks that the user's live sessions are still the ones the sign-in planned on
- * (ids, activity, limits: the rules' inputs, read before without the lock, so the rules stay in
- * rules.ts). If so it ends the planned ones still live with their reasons (a NOTIFY for each it
- * ended, when the bus is PostgreSQL), stores the new session, trims the user's log when asked,
- * and answers `done`, the rows it ended (`ended`) and the user's live sessions after (`live`):
- * the next sign-in of that user on this instance can plan on them at once. If not, it changes
- * nothing and answers `stale` and the live sessions as they are: plan again. The first row
- * always says which (its other columns null): a user without live sessions has no other rows. Run on its own
- * (autocommit), a capped login is one or two round trips instead of BEGIN, lock, read, write,
- * COMMIT.
- *
- * `p_deadline` is when the caller gives up (its storeTimeout, on its clock): a call that reaches
- * the lock later does nothing and answers `late`, so a statement held on the way cannot land
- * after its caller answered 503. A caller whose answer was lost asks
- * `sessionward_sign_in_landed`, which takes the same lock: a call holding it commits first, and
- * one that gets it later finds its deadline passed. Uncapped sign-ins (`p_capped` false) skip
- * the check of the live sessions and do not answer them.
- *
- * A function and not one statement with CTEs: a statement's snapshot is taken before its lock
- * is, so it would miss a sign-in that committed while it waited; in a PL/pgSQL function each
- * statement after the lock reads what committed before it (READ COMMITTED).
+ * The `create or replace` of a sign-in function named `name`, answering the `done` path with
+ * `done` (PL/pgSQL run after the work, with `v_ended` the ids it ended). Shared by the first
+ * version and the one that answers ids only (Migration20261206500000_sign_in_ids): everything
+ * but the answer is the same function.
  */
-export class Migration20261206300000_sign_in extends Migration {
-  override name = 'Migration20261206300000_sign_in'
-
-  override up(): void {
-    this.addSql(`create or replace function sessionward_sign_in(
+export function signInFunction(name: string, done: string): string {
+  return `create or replace function ${name}(
         p_user_id text,
         p_deadline timestamptz,
         p_capped boolean,
@@ -120,14 +99,50 @@ export class Migration20261206300000_sign_in extends Migration {
              order by logged.ended_at desc, logged.id desc
             offset p_log_limit);
         end if;
-        state := 'done';
+${done}      end $$`
+}
+
+/**
+ * A capped sign-in in one statement (issue 21, logins at scale): `sessionward_sign_in` takes the
+ * user's lock and checks that the user's live sessions are still the ones the sign-in planned on
+ * (ids, activity, limits: the rules' inputs, read before without the lock, so the rules stay in
+ * rules.ts). If so it ends the planned ones still live with their reasons (a NOTIFY for each it
+ * ended, when the bus is PostgreSQL), stores the new session, trims the user's log when asked,
+ * and answers `done`, the rows it ended (`ended`) and the user's live sessions after (`live`):
+ * the next sign-in of that user on this instance can plan on them at once. If not, it changes
+ * nothing and answers `stale` and the live sessions as they are: plan again. The first row
+ * always says which (its other columns null): a user without live sessions has no other rows. Run on its own
+ * (autocommit), a capped login is one or two round trips instead of BEGIN, lock, read, write,
+ * COMMIT.
+ *
+ * `p_deadline` is when the caller gives up (its storeTimeout, on its clock): a call that reaches
+ * the lock later does nothing and answers `late`, so a statement held on the way cannot land
+ * after its caller answered 503. A caller whose answer was lost asks
+ * `sessionward_sign_in_landed`, which takes the same lock: a call holding it commits first, and
+ * one that gets it later finds its deadline passed. Uncapped sign-ins (`p_capped` false) skip
+ * the check of the live sessions and do not answer them.
+ *
+ * A function and not one statement with CTEs: a statement's snapshot is taken before its lock
+ * is, so it would miss a sign-in that committed while it waited; in a PL/pgSQL function each
+ * statement after the lock reads what committed before it (READ COMMITTED).
+ */
+export class Migration20261206300000_sign_in extends Migration {
+  override name = 'Migration20261206300000_sign_in'
+
+  override up(): void {
+    this.addSql(
+      signInFunction(
+        'sessionward_sign_in',
+        `        state := 'done';
         return next;
         return query select 'ended', ${ROW} from sessionward_session where id = any(v_ended);
         if p_capped then
           return query select 'live', ${ROW} from sessionward_session
             where user_id = p_user_id and ended_at is null;
         end if;
-      end $$`)
+`,
+      ),
+    )
     this.addSql(`create or replace function sessionward_sign_in_landed(p_user_id text, p_id uuid)
       returns boolean language plpgsql volatile as $$
       begin

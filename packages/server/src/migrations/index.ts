@@ -10,6 +10,7 @@ import { Migration20261206100000_known_devices } from './Migration20261206100000
 import { Migration20261206200000_held_sessions } from './Migration20261206200000_held_sessions.ts'
 import { Migration20261206300000_sign_in } from './Migration20261206300000_sign_in.ts'
 import { Migration20261206400000_lean_indexes } from './Migration20261206400000_lean_indexes.ts'
+import { Migration20261206500000_sign_in_ids } from './Migration20261206500000_sign_in_ids.ts'
 
 /** Every schema migration, oldest first. `ward.migrate()` applies the pending ones. */
 export const migrationsList = [
@@ -31,4 +32,5 @@ export const migrationsList = [
   { name: 'Migration20261206200000_held_sessions', class: Migration20261206200000_held_sessions },
   { name: 'Migration20261206300000_sign_in', class: Migration20261206300000_sign_in },
   { name: 'Migration20261206400000_lean_indexes', class: Migration20261206400000_lean_indexes },
+  { name: 'Migration20261206500000_sign_in_ids', class: Migration20261206500000_sign_in_ids },
 ]
