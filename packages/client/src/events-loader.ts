@@ -1,4 +1,4 @@
-import type { listen } from './events.ts'
+import type { listenForWard } from './events.ts'
 
 /**
  * The events channel's code (the streamed fetch, the SSE parsing), imported when the leader
@@ -6,6 +6,7 @@ import type { listen } from './events.ts'
  * followers never fetch. The script-tag build replaces this module with
  * `events-loader.iife.ts` (one file, nothing to fetch).
  * @example
- * const { listen } = await loadEvents()
+ * const { listenForWard } = await loadEvents()
  */
-export const loadEvents = (): Promise<{ listen: typeof listen }> => import('./events.ts')
+export const loadEvents = (): Promise<{ listenForWard: typeof listenForWard }> =>
+  import('./events.ts')

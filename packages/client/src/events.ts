@@ -1,4 +1,5 @@
-import type { HeadersOption } from './options.ts'
+import type { MachineEvent } from './machine.ts'
+import type { HeadersOption, ResolvedOptions } from './options.ts'
 import { endReason, headersFrom, json, readPing } from './server.ts'
 
 export interface EventsOptions {
@@ -135,3 +136,26 @@ export function listen(options: EventsOptions): () => void {
   run().catch(() => finish(options.onLost))
   return () => finish()
 }
+
+/**
+ * The events channel as the ward hears it (ward-network.ts): on the `eventsUrl` with the ward's
+ * `headers` and `fetch`, each event told to `deliver` as the machine's event. Here, in the lazy
+ * chunk, rather than in the ward: no page pays for it up front.
+ * @example
+ * const close = listenForWard(options, fetch, apply)
+ */
+export const listenForWard = (
+  options: ResolvedOptions,
+  fetcher: typeof fetch,
+  deliver: (event: MachineEvent) => void,
+): (() => void) =>
+  listen({
+    ...options,
+    url: options.eventsUrl as string,
+    fetch: fetcher,
+    onPolicy: (warnAfter, expireAfter) =>
+      deliver({ type: 'policy', now: Date.now(), warnAfter, expireAfter }),
+    onEnded: (reason) => deliver({ type: 'ended', now: Date.now(), reason, pushed: true }),
+    onLost: () => deliver({ type: 'lost', now: Date.now() }),
+    onNewDevice: (data) => deliver({ type: 'new-device', data }),
+  })

@@ -1,6 +1,5 @@
 import { mediaPlaying, watchActivity, watchMedia } from './activity.ts'
 import { explain } from './debug.ts'
-import type { Dialog, DialogOptions } from './dialog.ts'
 import { loadExtras } from './extras-loader.ts'
 import { watchLifecycle } from './lifecycle.ts'
 import {
@@ -24,7 +23,7 @@ import {
 } from './options.ts'
 import type { Tabs } from './tabs.ts'
 import { joinChannel } from './ward-channel.ts'
-import { type Countdown, createVeil, emit, leavePage, showCountdown } from './ward-dom.ts'
+import { createVeil, emit, leavePage, type WardDialog } from './ward-dom.ts'
 import { createNetwork, type Network } from './ward-network.ts'
 import { type Alarm, createAlarm } from './ward-timers.ts'
 
@@ -88,17 +87,22 @@ interface Run {
   tabs: Tabs
   /** The tab left the channel when it froze; it joins again when it wakes. */
   frozen: boolean
-  dialog: Dialog | null
-  countdown: Countdown | null
+  dialog: WardDialog | null
   alarm: Alarm
   unwatch: Array<() => void>
 }
 
 /**
- * Builds the default warning dialog, or null for none: `createDialog` in the full entry, null
- * in `@sessionward/client/headless`, which carries no dialog, styles or locales.
+ * Builds the default warning dialog on the ward's options, reading the ward's `state` and
+ * answering through `onStay` and `onLogout`: the full entry's (ward.ts), null in
+ * `@sessionward/client/headless`, which carries no dialog, countdown, styles or locales.
  */
-export type MakeDialog = (doc: Document, options: DialogOptions) => Dialog
+export type MakeDialog = (
+  options: ResolvedOptions,
+  state: () => MachineState,
+  onStay: () => void,
+  onLogout: () => void,
+) => WardDialog
 
 /**
  * Creates a ward (`createSessionWard` of either entry) on options its entry validated (each
@@ -125,7 +129,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
 
   function announce(previous: WardState): void {
     const status = state.status
-    run?.countdown?.draw()
+    run?.dialog?.draw()
     emit<StateDetail>('state', { state: status, previous }, options.onStateChange)
     if (status === 'warning')
       emit<WarnDetail>('warn', { remaining: getRemaining() }, options.onWarn)
@@ -226,7 +230,6 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   function release(current: Run): void {
     current.network.unlisten()
     current.alarm.clear()
-    current.countdown?.stop()
     for (const unwatch of current.unwatch) unwatch()
     // Media that plays on when the ward starts again is found again then.
     holders.delete('media')
@@ -308,13 +311,12 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     leaving = null
     const dialog =
       options.dialog && makeDialog
-        ? makeDialog(document, {
-            texts: options.texts,
-            locale: options.locale,
-            nonce: options.nonce,
-            onStay: () => local(true),
-            onLogout: () => apply({ type: 'logout', now: now() }),
-          })
+        ? makeDialog(
+            options,
+            () => state,
+            () => local(true),
+            () => apply({ type: 'logout', now: now() }),
+          )
         : null
     // What this run hears: the network's outcomes while it runs or owes its logout; the other
     // tabs' messages while it runs.
@@ -336,7 +338,6 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       tabs: rejoin(),
       frozen: false,
       dialog,
-      countdown: dialog && showCountdown(dialog, () => state),
       alarm: createAlarm(check),
       unwatch: [],
     }

@@ -33,21 +33,25 @@ export function createVeil(): (hidden: boolean) => void {
   }
 }
 
-/** The dialog's countdown (see {@link showCountdown}). */
-export interface Countdown {
-  /** Shows the state as it is now: the dialog while warning, else hidden. */
+/** The warning dialog as the ward drives it (the full entry's, ward.ts). */
+export interface WardDialog {
+  /** Shows the state as it is now: open with its countdown while warning, else hidden. */
   draw(): void
-  stop(): void
+  /** While it is open, only an answer in it (or the app) dismisses the warning. */
+  isOpen(): boolean
+  /** Stops its countdown and removes it. */
+  destroy(): void
 }
 
 /**
- * Draws the dialog, and again when its whole seconds change: on the countdown's own seconds,
- * not a free-running interval, so every tab shows the same number at the same moment.
+ * The dialog as the ward drives it: drawn, and again when its whole seconds change, on the
+ * countdown's own seconds, not a free-running interval, so every tab shows the same number at
+ * the same moment. Only the full entry carries it (ward.ts).
  * @example
- * const view = showCountdown(dialog, () => state)
+ * const view = showCountdown(createDialog(document, options), () => state)
  * view.draw() // after every change of status
  */
-export function showCountdown(dialog: Dialog, state: () => MachineState): Countdown {
+export function showCountdown(dialog: Dialog, state: () => MachineState): WardDialog {
   let ticker: ReturnType<typeof setTimeout> | undefined
   const draw = (): void => {
     clearTimeout(ticker)
@@ -60,7 +64,14 @@ export function showCountdown(dialog: Dialog, state: () => MachineState): Countd
     dialog.show(left, s.expireAfter - s.warnAfter - COUNTDOWN_MARGIN)
     if (left > 0) ticker = setTimeout(draw, left % 1000 || 1000)
   }
-  return { draw, stop: () => clearTimeout(ticker) }
+  return {
+    draw,
+    isOpen: dialog.isOpen,
+    destroy() {
+      clearTimeout(ticker)
+      dialog.destroy()
+    },
+  }
 }
 
 /**

@@ -59,21 +59,12 @@ export function createNetwork(
       const events = (event: MachineEvent): void => {
         if (!closed) deliver(event)
       }
-      const lost = (): void => events({ type: 'lost', now: now() })
-      loadEvents().then(({ listen }) => {
-        if (closed) return
-        stop = listen({
-          // The ward's `headers`, as pings send them.
-          ...options,
-          url: options.eventsUrl as string,
-          fetch: fetcher,
-          onPolicy: (warnAfter, expireAfter) =>
-            events({ type: 'policy', now: now(), warnAfter, expireAfter }),
-          onEnded: (reason) => events({ type: 'ended', now: now(), reason, pushed: true }),
-          onLost: lost,
-          onNewDevice: (data) => events({ type: 'new-device', data }),
-        })
-      }, lost)
+      loadEvents().then(
+        ({ listenForWard }) => {
+          if (!closed) stop = listenForWard(options, fetcher, events)
+        },
+        () => events({ type: 'lost', now: now() }),
+      )
     },
     unlisten: () => unlisten(),
   }

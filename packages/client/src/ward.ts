@@ -1,8 +1,13 @@
 import { createDialog } from './dialog.ts'
 import { resolveOptions, type SessionWardOptions } from './options.ts'
-import { createWard, type SessionWard } from './ward-core.ts'
+import { createWard, type MakeDialog, type SessionWard } from './ward-core.ts'
+import { showCountdown } from './ward-dom.ts'
 
 export type { SessionWard } from './ward-core.ts'
+
+/** The default dialog with its countdown: what the full entry adds to the headless ward. */
+const withDialog: MakeDialog = (options, state, onStay, onLogout) =>
+  showCountdown(createDialog(document, { ...options, onStay, onLogout }), state)
 
 /**
  * Creates a ward with the default warning dialog (`dialog: false` leaves it out). Options are
@@ -14,4 +19,4 @@ export type { SessionWard } from './ward-core.ts'
  * ward.start()
  */
 export const createSessionWard = (input: SessionWardOptions): SessionWard =>
-  createWard(resolveOptions(input), createDialog)
+  createWard(resolveOptions(input), withDialog)
