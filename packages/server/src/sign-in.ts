@@ -216,8 +216,9 @@ async function startPlanned(
         ...live.filter(({ record }) => !ended.has(record.id)),
         { ...started, heldUntil: null },
       ])
-      return ends.flatMap(({ id, record, reason }) =>
-        ended.has(id) ? [{ record: { ...record, endedAt: now, endReason: reason }, reason }] : [],
+      return endedAsPlanned(
+        ends.filter((end) => ended.has(end.id)),
+        now,
       )
     }
     live = outcome.value.live
@@ -244,17 +245,21 @@ async function readBack(
   const stored = await parts.store.findByIds(ends.map((end) => end.id)).catch(() => null)
   // Landed, so its check passed: the planned rows were live under the lock. Unreadable now:
   // announced as planned rather than not at all.
-  if (!stored)
-    return ends.map(({ record, reason }) => ({
-      record: { ...record, endedAt: request.now, endReason: reason },
-      reason,
-    }))
+  if (!stored) return endedAsPlanned(ends, request.now)
   return ends.flatMap(({ id, reason }) => {
     const record = stored.find((row) => row.id === id)
     const endedHere =
       record?.endReason === reason && record.endedAt?.getTime() === request.now.getTime()
     return endedHere ? [{ record, reason }] : []
   })
+}
+
+/** Planned ends as they are stored once carried out: ended at `at`, for their reason. */
+function endedAsPlanned(ends: { reason: EndReason; record: SessionRecord }[], at: Date): Ended[] {
+  return ends.map(({ record, reason }) => ({
+    record: { ...record, endedAt: at, endReason: reason },
+    reason,
+  }))
 }
 
 /**
