@@ -79,21 +79,24 @@ describe('indexes a sign-in does not write (Migration20261206400000_lean_indexes
           'btree (ended_at) WHERE (ended_at IS NOT NULL)',
           'gin (retired_token_hashes) WHERE (retired_token_hashes IS NOT NULL)',
         ])
-        await em.execute('set enable_seqscan = off')
-        const plan = async (query: string) =>
-          (await em.execute<{ 'QUERY PLAN': string }[]>(`explain ${query}`))
-            .map((row) => row['QUERY PLAN'])
-            .join('\n')
-        expect(
-          await plan(
-            "select id from sessionward_session where retired_token_hashes @> array['x']::text[] limit 1",
-          ),
-        ).toContain('sessionward_session_retired_idx')
-        expect(
-          await plan(
-            'select id from sessionward_session where ended_at >= now() order by ended_at',
-          ),
-        ).toContain('sessionward_session_ended_at_idx')
+        // One transaction, so the setting and the plans share a connection of the pool.
+        const [reuse, ended] = await em.transactional(async (tx) => {
+          await tx.execute('set local enable_seqscan = off')
+          const plan = async (query: string) =>
+            (await tx.execute<{ 'QUERY PLAN': string }[]>(`explain ${query}`))
+              .map((row) => row['QUERY PLAN'])
+              .join('\n')
+          return [
+            await plan(
+              "select id from sessionward_session where retired_token_hashes @> array['x']::text[] limit 1",
+            ),
+            await plan(
+              'select id from sessionward_session where ended_at >= now() order by ended_at',
+            ),
+          ]
+        })
+        expect(reuse).toContain('sessionward_session_retired_idx')
+        expect(ended).toContain('sessionward_session_ended_at_idx')
       } finally {
         await orm.close(true)
       }
