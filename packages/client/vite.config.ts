@@ -56,7 +56,10 @@ function terserAfterMinify(module: boolean): Plugin {
         const directive = /^(['"])use client\1;?/.exec(chunk.code)?.[0]
         const format = directive ? { preamble: "'use client';" } : {}
         const first = await minify(chunk.code, {
-          compress: { passes: 3, hoist_funs: true },
+          // unsafe_methods: `{ f: (x) => … }` as `{ f(x) { … } }` (12 bytes gzipped less on the
+          // headless entry, 5 on the script tag). Unsafe only for a function called with `new`:
+          // none is (the only one, broadcast-channel's, is a class).
+          compress: { passes: 3, hoist_funs: true, unsafe_methods: true },
           ecma: 2020,
           module,
           mangle: { properties: { regex: INTERNAL, builtins: true } },
