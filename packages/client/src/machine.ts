@@ -81,7 +81,7 @@ export interface Leave {
   /** This tab decided the end, so it tells the others where things stand. */
   own: boolean
   /** Logout requests that failed (or that another tab could not get through: 1). */
-  failures: number
+  logoutFailures: number
   /** When the next request goes out; NEVER while one is out (the answer is awaited). */
   retryAt: number
   /**
@@ -384,7 +384,7 @@ export function countdown(s: MachineState, now: number): number {
  */
 function end(ended: MachineState, own: boolean, logout: boolean): Step {
   const tellAt = logout ? ended.changedAt + LOGOUT_WAIT : NEVER
-  const state = { ...ended, leave: { own, failures: 0, retryAt: NEVER, tellAt } }
+  const state = { ...ended, leave: { own, logoutFailures: 0, retryAt: NEVER, tellAt } }
   if (logout) return { state, effects: [{ type: 'end' }, { type: 'logout' }] }
   const told = tell(state, true)
   told.effects.unshift({ type: 'end' })
@@ -407,9 +407,12 @@ function tell(s: MachineState, confirmed: boolean): Step {
 function answered({ state, effects }: Step, now: number, done: boolean): Step {
   if (done) return { state: { ...state, leave: null }, effects: [...effects, { type: 'leave' }] }
   const leave = state.leave as Leave
-  const failures = leave.failures + 1
+  const logoutFailures = leave.logoutFailures + 1
   return {
-    state: { ...state, leave: { ...leave, failures, retryAt: now + backoff(failures) } },
+    state: {
+      ...state,
+      leave: { ...leave, logoutFailures, retryAt: now + backoff(logoutFailures) },
+    },
     effects,
   }
 }
