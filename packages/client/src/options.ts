@@ -208,6 +208,7 @@ const wording = (): Map<unknown, string> =>
     [isFunction, 'a function'],
     [isFlag, 'true or false'],
     [isSeconds, 'a positive number of seconds'],
+    ['options', 'an object with at least pingUrl'],
     ['redirectTo', 'a non-empty string or a function'],
     ['eventsUrl', 'a non-empty string or false'],
     ['headers', 'an object or a function'],
@@ -270,9 +271,7 @@ export function redirectUrl(
  * readOptions({ pingUrl: '/session/ping', warnAfter: 20, expireAfter: 30 }, briefly).expireAfter // 30000
  */
 export function readOptions(options: SessionWardOptions, explain: Explain): ResolvedOptions {
-  if (!isObject(options)) {
-    return fail(`options must be an object with at least pingUrl, got ${describe(options)}`)
-  }
+  if (!isObject(options)) return fail(explain('options', options))
   const record = options as unknown as Record<string, unknown>
   for (const key of Object.keys(record)) {
     if (!Object.hasOwn(CHECKS, key)) fail(`unknown option "${key}"`)
