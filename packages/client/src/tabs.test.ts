@@ -275,13 +275,13 @@ describe('the channel', () => {
     expect(a.delay()).toBe(0)
     expect([FOLLOWER_GRACE, 2 * FOLLOWER_GRACE]).toContain(b.delay())
     expect(received[0]).toEqual([{ type: 'hello' }])
-    b.close()
+    b.leave()
     b.post({ type: 'pinged', at: 1 })
     a.post({ type: 'pinged', at: 2 })
     await wait(0.1)
     expect(received[0]).toEqual([{ type: 'hello' }, { type: 'bye' }])
     expect(received[1]).toEqual([])
-    a.close()
+    a.leave()
   })
 })
 
@@ -323,7 +323,7 @@ test('where the channel cannot be opened, a tab works alone as its own leader', 
   expect(tabs.isLeader()).toBe(true)
   expect(tabs.delay()).toBe(0)
   tabs.post({ type: 'hello' })
-  tabs.close()
+  tabs.leave()
 })
 
 describe('tabs that wake together past expireAfter (issue 13, item 4)', () => {

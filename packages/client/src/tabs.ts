@@ -25,7 +25,8 @@ export interface Tabs {
    * a frozen leader costs one extra ping, not one per tab.
    */
   delay(): number
-  close(): void
+  /** Leaves the channel, which hands the election to another tab. */
+  leave(): void
 }
 
 export interface TabsOptions {
@@ -161,7 +162,7 @@ export function joinTabs(options: TabsOptions): Tabs {
       for (const peer of peers) if (peer < id) rank++
       return FOLLOWER_GRACE * (1 + rank)
     },
-    close() {
+    leave() {
       if (closed) return
       post({ type: 'bye' })
       closed = true
