@@ -1,5 +1,5 @@
 import { REQUEST_TIMEOUT, type ServerView } from './machine.ts'
-import { type HeadersOption, isObject } from './options.ts'
+import { type HeadersOption, isObject, isTime } from './options.ts'
 
 /** What a ping came back with: the machine's event for it, but for the times (ward-network.ts). */
 export type PingOutcome =
@@ -33,9 +33,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 
 /** Seconds from the server as milliseconds, or undefined when not a usable duration. */
 function duration(value: unknown): number | undefined {
-  if (typeof value !== 'number' || !(value >= 0)) return undefined
-  const ms = value * 1000
-  return Number.isFinite(ms) ? ms : undefined
+  // Seconds that are finite may still not be as milliseconds (1e308).
+  return isTime(value) && value >= 0 && isTime(value * 1000) ? value * 1000 : undefined
 }
 
 /** The `headers` option, evaluated now so that a refreshed token is picked up. */

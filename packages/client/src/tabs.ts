@@ -1,7 +1,7 @@
 import { channelApi } from './channel-package.ts'
 import { FOLLOWER_GRACE, type Shared, type ShareMessage, type Status } from './machine.ts'
 import type { Channel, ChannelApi, LeaderElector } from './native-channel.ts'
-import { type ChannelType, isObject } from './options.ts'
+import { type ChannelType, isObject, isTime } from './options.ts'
 
 /** A message between tabs: what the ward shares, and the roster's own `hello` and `bye`. */
 export type TabMessage = ShareMessage | { type: 'hello' } | { type: 'bye' }
@@ -41,9 +41,6 @@ export { channelApi } from './channel-package.ts'
 export { FOLLOWER_GRACE }
 
 const STATUSES: readonly Status[] = ['stopped', 'active', 'warning', 'expired']
-
-const isTime = (value: unknown): value is number =>
-  typeof value === 'number' && Number.isFinite(value)
 
 function isShared(value: unknown): value is Shared {
   return (
