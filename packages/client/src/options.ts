@@ -135,9 +135,12 @@ const isFlag = (value: unknown): boolean => typeof value === 'boolean'
  */
 export const isTime = (value: unknown): value is number => Number.isFinite(value)
 const isSeconds = (value: unknown): boolean => isTime(value) && value > 0
-/** An object, not null (the tabs' messages are checked with it too: one copy in the bundle). */
+/**
+ * An object with named fields: not null, not an array (the tabs' messages and the server's
+ * answers are checked with it too: one copy in the bundle).
+ */
 export const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** A text the app set that is not one: an unknown name, or no string. */
 const wrongText = (value: object): [key: string, entry: unknown] | undefined =>

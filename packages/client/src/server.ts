@@ -28,9 +28,6 @@ export interface ServerOptions {
 
 export { REQUEST_TIMEOUT }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  isObject(value) && !Array.isArray(value)
-
 /** Seconds from the server as milliseconds, or undefined when not a usable duration. */
 function duration(value: unknown): number | undefined {
   // Seconds that are finite may still not be as milliseconds (1e308).
@@ -43,7 +40,7 @@ export const headersFrom = async (option: HeadersOption): Promise<Headers> =>
 
 /** The `reason` of a session end the server reported, `unauthenticated` when it gave none. */
 export const endReason = (body: unknown): string =>
-  isRecord(body) && typeof body.reason === 'string' ? body.reason : 'unauthenticated'
+  isObject(body) && typeof body.reason === 'string' ? body.reason : 'unauthenticated'
 
 /**
  * Turns a ping response into an outcome. Nothing the server sends can throw here: fields that
@@ -54,10 +51,10 @@ export const endReason = (body: unknown): string =>
  */
 export function readPing(status: number, body: unknown): PingOutcome {
   if (status === 401) {
-    const ended = isRecord(body) && body.error === 'session_ended'
+    const ended = isObject(body) && body.error === 'session_ended'
     return { type: 'ended', reason: ended ? endReason(body) : 'unauthenticated' }
   }
-  if (status < 200 || status > 299 || !isRecord(body)) return { type: 'unreachable' }
+  if (status < 200 || status > 299 || !isObject(body)) return { type: 'unreachable' }
   const view: ServerView = {}
   const idleFor = duration(body.idleFor)
   if (idleFor !== undefined) view.idleFor = idleFor
