@@ -276,7 +276,8 @@ export function dueAt(s: MachineState): number {
   if (s.lastPingAt === NEVER) due.push(s.changedAt)
   if (s.extendAt > s.lastPingAt) due.push(s.extendAt)
   due.push(deadlineDue(s))
-  if (s.absoluteEnd !== null) due.push(unchecked(s, s.absoluteEnd))
+  // The absolute end, once the server told it (an unknown one is never due).
+  due.push(unchecked(s, s.absoluteEnd ?? Number.POSITIVE_INFINITY))
   return Math.min(...due)
 }
 
@@ -352,8 +353,7 @@ const pending = (at: number): number => (at === NEVER ? Number.POSITIVE_INFINITY
  */
 export function remaining(s: MachineState, now: number): number {
   if (!live(s)) return 0
-  let end = s.lastActivity + s.expireAfter
-  if (s.absoluteEnd !== null) end = Math.min(end, s.absoluteEnd)
+  const end = Math.min(s.lastActivity + s.expireAfter, s.absoluteEnd ?? Number.POSITIVE_INFINITY)
   return Math.max(0, end - now)
 }
 
