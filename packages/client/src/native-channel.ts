@@ -11,7 +11,7 @@ import type { ChannelType } from './options.ts'
 
 /** A channel between tabs as `tabs.ts` uses it: the package's or this module's. */
 export interface Channel<T> {
-  onmessage: ((data: T) => void) | null
+  onmessage?: ((data: T) => void) | null
   postMessage(data: T): Promise<void>
   close(): Promise<void>
 }
@@ -39,9 +39,10 @@ const envelopeTime = (): number => Date.now() * 1000 + 999
 
 export class BroadcastChannel<T> {
   readonly name: string
-  onmessage: ((data: T) => void) | null = null
-  /** Stops the election when the channel closes, as the package does. */
-  onClose: (() => void) | null = null
+  /** Set by whoever listens (tabs.ts): until then what arrives is dropped. */
+  declare onmessage?: ((data: T) => void) | null
+  /** Stops the election when the channel closes, as the package does (set by the election). */
+  declare onClose?: () => void
   readonly #channel: globalThis.BroadcastChannel
 
   constructor(name: string) {
