@@ -158,7 +158,7 @@ function isLocale(value: unknown): boolean {
   try {
     // Checked here, not when the warning opens: Intl throws on a tag that is not one.
     new Intl.Locale(tag)
-    return /^(ltr|rtl)$/.test(dir) && isTexts(texts) && Object.keys(texts).length > 3
+    return ['ltr', 'rtl'].includes(dir) && isTexts(texts) && Object.keys(texts).length > 3
   } catch {
     return false
   }

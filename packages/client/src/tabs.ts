@@ -141,7 +141,7 @@ export function joinTabs(options: TabsOptions): Tabs {
     channel?.postMessage(envelope).catch(ignore)
   }
   Promise.resolve(channelApi(options)).then(open, () => open())
-  const leads = (): boolean => alone || elector?.isLeader === true
+  const leads = (): boolean => alone || !!elector?.isLeader
   const post = (message: TabMessage): void => {
     if (closed) return
     const envelope = { ...message, from: id }
@@ -152,7 +152,7 @@ export function joinTabs(options: TabsOptions): Tabs {
   return {
     post,
     isLeader: leads,
-    elected: () => !closed && elector?.isLeader === true,
+    elected: () => !closed && !!elector?.isLeader,
     delay() {
       if (leads()) return 0
       let rank = 0

@@ -385,7 +385,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       // A new promise settled like `work`: a rejection nobody handles is still reported.
       return work.finally(() => hold(holder, false))
     },
-    isLeader: () => run?.tabs.isLeader() === true,
+    isLeader: () => !!run?.tabs.isLeader(),
     requestScreenLockPermission: () =>
       loadExtras().then((extras) => extras.requestScreenLockPermission()),
   }
