@@ -326,7 +326,7 @@ export const reportAt = (s: MachineState): number => s.lastActivity + s.warnAfte
  * @example
  * nextCheck(state, 2000) // dueAt(state) + 2000 for a follower
  */
-export function nextCheck(s: MachineState, delay: number, leader = false): number | null {
+export function nextCheck(s: MachineState, delay: number, leader?: boolean): number | null {
   let due = Number.POSITIVE_INFINITY
   // Once the session ended here, only a logout still owed has deadlines: telling the others
   // (LOGOUT_WAIT), and the next request.
