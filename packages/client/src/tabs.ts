@@ -29,9 +29,10 @@ export interface Tabs {
   leave(): void
 }
 
+/** The options' channel (the app's `channelName` and `channelType`) and what this tab hears. */
 export interface TabsOptions {
-  name: string
-  type?: ChannelType | null
+  channelName: string
+  channelType?: ChannelType | null
   onMessage(message: TabMessage): void
   /** Called when this tab becomes the leader. */
   onLeader(): void
@@ -87,7 +88,7 @@ export function readMessage(data: unknown): Envelope | null {
  * The channel opens a microtask later, or once the package has loaded where it is needed:
  * until then messages wait and the tab follows.
  * @example
- * const tabs = joinTabs({ name: 'sessionward', type: null, onMessage: console.log, onLeader() {} })
+ * const tabs = joinTabs({ channelName: 'sessionward', onMessage: console.log, onLeader() {} })
  * tabs.post({ type: 'activity', at: Date.now(), extend: false })
  */
 export function joinTabs(options: TabsOptions): Tabs {
@@ -111,9 +112,10 @@ export function joinTabs(options: TabsOptions): Tabs {
     try {
       // No API (the package could not be loaded) throws here, as a channel that cannot open does.
       const { BroadcastChannel, createLeaderElection } = api as ChannelApi
+      const { channelName, channelType } = options
       channel = new BroadcastChannel<Envelope>(
-        options.name,
-        options.type ? { type: options.type } : undefined,
+        channelName,
+        channelType ? { type: channelType } : undefined,
       )
       channel.onmessage = (data) => {
         const message = readMessage(data)

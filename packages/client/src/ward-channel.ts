@@ -20,8 +20,7 @@ export function joinChannel(
   onLeader: () => void,
 ): Tabs {
   const tabs = joinTabs({
-    name: options.channelName,
-    type: options.channelType,
+    ...options,
     onMessage: (message) => {
       if (message.type === 'bye') return
       const heard = { ...message, now: Date.now(), remote: true, leader: tabs.elected() }
