@@ -96,7 +96,7 @@ export function connect(options: ServerOptions): Server {
     const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT)
     try {
       const headers = await headersFrom(options.headers)
-      if (init.body !== undefined) headers.set('Content-Type', 'application/json')
+      if (init.body) headers.set('Content-Type', 'application/json')
       const response = await options.fetch(url, {
         ...init,
         method: 'POST',
