@@ -80,29 +80,29 @@ export function createLeaderElection<T>(channel: BroadcastChannel<T>): LeaderEle
   // Caught where the channel opens (tabs.ts): every tab then pings for itself. No message: it
   // is never shown, and the script tag's bytes are counted.
   if (!locks) throw new Error()
+  // Closing the channel aborts: a request still waiting fails, a lock held is released.
   const abort = new AbortController()
-  let release = (): void => {}
+  const { signal } = abort
   const elector: LeaderElector = {
     isLeader: false,
     awaitLeadership: () =>
       new Promise<void>((resolve, reject) => {
         locks
-          .request(`pubkey-bc||native||${channel.name}`, { signal: abort.signal }, () => {
+          .request(`pubkey-bc||native||${channel.name}`, { signal }, () => {
             elector.isLeader = true
             resolve()
-            return new Promise<void>((done) => {
-              release = done
+            return new Promise((release) => {
+              signal.onabort = release
             })
           })
           .catch((error: unknown) => {
-            if (!abort.signal.aborted) reject(error)
+            if (!signal.aborted) reject(error)
           })
       }),
   }
   channel.onClose = () => {
     elector.isLeader = false
     abort.abort()
-    release()
   }
   return elector
 }
