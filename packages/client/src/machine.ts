@@ -468,7 +468,7 @@ function settle(s: MachineState, now: number): Step {
  */
 function clamp(s: MachineState, now: number): MachineState {
   const ahead =
-    Math.max(s.lastActivity, s.lastPingAt, s.syncedAt, s.extendAt, s.changedAt, s.policyAt) - now
+    Math.max(s.changedAt, s.lastActivity, s.lastPingAt, s.syncedAt, s.policyAt, s.extendAt) - now
   if (ahead <= 0) return s
   const back = (t: number): number => (t === NEVER ? t : t - ahead)
   return {
@@ -477,8 +477,8 @@ function clamp(s: MachineState, now: number): MachineState {
     lastActivity: back(s.lastActivity),
     lastPingAt: back(s.lastPingAt),
     syncedAt: back(s.syncedAt),
-    extendAt: back(s.extendAt),
     policyAt: back(s.policyAt),
+    extendAt: back(s.extendAt),
     channelRetryAt: back(s.channelRetryAt),
     wokeAt: back(s.wokeAt),
     absoluteEnd: s.absoluteEnd === null ? null : s.absoluteEnd - ahead,
