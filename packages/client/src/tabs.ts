@@ -105,13 +105,14 @@ export function joinTabs(options: TabsOptions): Tabs {
   /**
    * Opens the channel and the election, always a microtask after joining (the package may have
    * to load first): the ward already runs with this tab as a follower, and hears of it
-   * (`onLeader`) when this tab turns out to lead alone.
+   * (`onLeader`) when this tab turns out to lead alone. `loaded`: the API, or the error of a
+   * package that could not be loaded.
    */
-  function open(api?: ChannelApi): void {
+  function open(loaded: unknown): void {
     if (closed) return
     try {
-      // No API (the package could not be loaded) throws here, as a channel that cannot open does.
-      const { BroadcastChannel, createLeaderElection } = api as ChannelApi
+      // An error is no API: it throws here, as a channel that cannot open does.
+      const { BroadcastChannel, createLeaderElection } = loaded as ChannelApi
       const { channelName, channelType } = options
       channel = new BroadcastChannel<Envelope>(
         channelName,
@@ -142,7 +143,7 @@ export function joinTabs(options: TabsOptions): Tabs {
   const send = (envelope: Envelope): void => {
     channel?.postMessage(envelope).catch(ignore)
   }
-  Promise.resolve(channelApi(options)).then(open, () => open())
+  Promise.resolve(channelApi(options)).then(open, open)
   const leads = (): boolean => alone || !!elector?.isLeader
   const post = (message: TabMessage): void => {
     if (closed) return
