@@ -74,14 +74,6 @@ export function readPing(status: number, body: unknown): PingOutcome {
   return { type: 'answer', view }
 }
 
-export function json(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * The two requests the ward makes. Cookies go along (`credentials: 'same-origin'`), plus the
  * `headers` option, evaluated per request so a refreshed token is picked up.
@@ -104,7 +96,8 @@ export function connect(options: ServerOptions): Server {
         credentials: 'same-origin',
         signal: abort.signal,
       })
-      return { status: response.status, body: json(await response.text()) }
+      // A body that is no JSON is as good as none.
+      return { status: response.status, body: await response.json().catch(() => undefined) }
     } finally {
       clearTimeout(timer)
     }
