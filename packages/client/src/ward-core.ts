@@ -222,7 +222,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     await undefined
     const to = options.redirectTo
     if (run || !to || state.status !== 'expired') return veil(false)
-    const navigate = options.navigate ?? ((url) => window.location.assign(url))
+    const navigate = options.navigate ?? ((url) => location.assign(url))
     leavePage(redirectUrl(to, state.reason ?? 'idle'), navigate, veil, () => run !== null)
   }
 
