@@ -91,13 +91,14 @@ export interface Leave {
   tellAt: number
 }
 
-/** The server's answer to a ping, validated, in milliseconds. Absent fields are unknown. */
-export interface ServerView {
-  idleFor?: number
-  warnAfter?: number
-  expireAfter?: number
-  expiresIn?: number
-}
+/**
+ * The server's answer to a ping, validated, in milliseconds. Absent fields are unknown; the
+ * thresholds come as a pair or not at all (`readPing`).
+ */
+export type ServerView = { idleFor?: number; expiresIn?: number } & (
+  | { warnAfter?: undefined; expireAfter?: undefined }
+  | { warnAfter: number; expireAfter: number }
+)
 
 export type MachineEvent =
   /** `events`: the events channel is configured. */
@@ -613,7 +614,7 @@ export function step(s: MachineState, e: MachineEvent): Step {
       if (view.idleFor !== undefined) {
         state.lastActivity = Math.max(s.lastActivity, e.sentAt - view.idleFor)
       }
-      if (view.warnAfter !== undefined && view.expireAfter !== undefined) {
+      if (view.warnAfter !== undefined) {
         state.warnAfter = view.warnAfter
         state.expireAfter = view.expireAfter
         state.policyAt = e.now

@@ -55,7 +55,7 @@ export function readPing(status: number, body: unknown): PingOutcome {
     return { type: 'ended', reason: ended ? endReason(body) : 'unauthenticated' }
   }
   if (status < 200 || status > 299 || !isObject(body)) return { type: 'unreachable' }
-  const view: ServerView = {}
+  const view: { [Field in keyof ServerView]?: number } = {}
   const idleFor = duration(body.idleFor)
   if (idleFor !== undefined) view.idleFor = idleFor
   const warnAfter = duration(body.warnAfter)
@@ -71,7 +71,8 @@ export function readPing(status: number, body: unknown): PingOutcome {
   }
   const expiresIn = duration(body.expiresIn)
   if (expiresIn !== undefined) view.expiresIn = expiresIn
-  return { type: 'answer', view }
+  // The thresholds are set together or not at all, as ServerView says.
+  return { type: 'answer', view: view as ServerView }
 }
 
 /**
