@@ -259,13 +259,13 @@ export function shared(s: MachineState): Shared {
 }
 
 /**
- * When the server must next be asked, or Infinity. The leader asks at this time, followers a
- * little later, so a frozen or closed leader costs at most one extra ping per deadline.
+ * When the server must next be asked about a live session, or Infinity. The leader asks at this
+ * time, followers a little later, so a frozen or closed leader costs at most one extra ping per
+ * deadline.
  * @example
  * dueAt({ ...state, status: 'active', lastActivity: 0, warnAfter: 840_000 }) // 840000 at most
  */
 export function dueAt(s: MachineState): number {
-  if (!live(s)) return Number.POSITIVE_INFINITY
   const due: number[] = []
   if (s.lastPingAt !== NEVER && (s.failures > 0 || s.lastActivity > s.syncedAt)) {
     // Heartbeat while the user is active, or retry after a failure.
