@@ -5,13 +5,20 @@ import { trusted } from './test-support/browser.ts'
 /** Real input: the browser marks it trusted. */
 const user = (type: string, init: EventInit = {}): Event => trusted(new Event(type, init))
 
+/** Watches `window` for the default events, ignoring none, unless told otherwise. */
+const watch = (
+  onActivity: (at: number) => void,
+  ignore: (event: Event) => boolean = () => false,
+  types: readonly string[] = ACTIVITY_EVENTS,
+): (() => void) => watchActivity(window, onActivity, ignore, types)
+
 describe('activity', () => {
   beforeEach(() => vi.useFakeTimers({ now: Date.UTC(2030, 0, 1) }))
   afterEach(() => vi.useRealTimers())
 
   test.each(ACTIVITY_EVENTS)('a synthetic %s (isTrusted false) does not count', async (type) => {
     const seen: number[] = []
-    const stop = watchActivity(window, (at) => seen.push(at))
+    const stop = watch((at) => seen.push(at))
     document.body.dispatchEvent(new Event(type, { bubbles: true }))
     window.dispatchEvent(new Event(type))
     expect(seen).toEqual([])
@@ -25,7 +32,7 @@ describe('activity', () => {
 
   test('issue 25 item 5: a script’s loop of 10,000 dispatches calls the listener once', async () => {
     const seen: number[] = []
-    const stop = watchActivity(window, (at) => seen.push(at))
+    const stop = watch((at) => seen.push(at))
     let calls = 0
     const event = new MouseEvent('mousemove', { bubbles: true })
     // The listener reads isTrusted first: each read is one call.
@@ -53,7 +60,7 @@ describe('activity', () => {
     ['scroll', false],
   ])('a trusted %s anywhere on the page is activity: %s', (type, counts) => {
     const seen: number[] = []
-    const stop = watchActivity(window, (at) => seen.push(at))
+    const stop = watch((at) => seen.push(at))
     const inner = document.createElement('input')
     document.body.append(inner)
     // The capture phase on window sees events that do not bubble to it (focus, scroll).
@@ -65,7 +72,7 @@ describe('activity', () => {
 
   test('one timestamp per second at most, however many events', () => {
     const seen: number[] = []
-    const stop = watchActivity(window, (at) => seen.push(at))
+    const stop = watch((at) => seen.push(at))
     const start = Date.now()
     for (let i = 0; i < 1000; i++) window.dispatchEvent(user('mousemove'))
     vi.advanceTimersByTime(THROTTLE - 1)
@@ -78,7 +85,7 @@ describe('activity', () => {
 
   test('a clock set back does not silence activity', () => {
     const seen: number[] = []
-    const stop = watchActivity(window, (at) => seen.push(at))
+    const stop = watch((at) => seen.push(at))
     window.dispatchEvent(user('mousemove'))
     vi.setSystemTime(Date.now() - 60_000)
     vi.advanceTimersByTime(THROTTLE)
@@ -89,7 +96,7 @@ describe('activity', () => {
 
   test('the returned function also cancels the pending re-listen', () => {
     let count = 0
-    const stop = watchActivity(window, () => count++)
+    const stop = watch(() => count++)
     window.dispatchEvent(user('mousemove'))
     stop()
     expect(vi.getTimerCount()).toBe(0)
@@ -102,8 +109,7 @@ describe('activity', () => {
     const seen: string[] = []
     const dialog = document.createElement('div')
     document.body.append(dialog)
-    const stop = watchActivity(
-      window,
+    const stop = watch(
       () => seen.push('activity'),
       (event) => event.target === dialog,
     )
@@ -117,7 +123,7 @@ describe('activity', () => {
 
   test('the returned function removes every listener', () => {
     let count = 0
-    const stop = watchActivity(window, () => count++)
+    const stop = watch(() => count++)
     stop()
     for (const type of ACTIVITY_EVENTS) {
       window.dispatchEvent(user(type))
@@ -128,7 +134,7 @@ describe('activity', () => {
 
   test('a custom list of events replaces the defaults', () => {
     const seen: string[] = []
-    const stop = watchActivity(window, (at) => seen.push(String(at)), undefined, ['scroll'])
+    const stop = watch((at) => seen.push(String(at)), undefined, ['scroll'])
     window.dispatchEvent(user('mousemove'))
     expect(seen).toEqual([])
     window.dispatchEvent(user('scroll'))

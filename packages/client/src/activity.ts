@@ -24,16 +24,16 @@ export const THROTTLE = 1000
  * (a microtask): a loop of `dispatchEvent` calls costs one call of the listener, and no input a
  * person makes can arrive before the running script ends (the browser dispatches it as a task of
  * its own). `ignore` filters events (e.g. all of them while the warning is open).
- * `types` replaces the default events (the `activityEvents` option).
- * Returns a function that removes every listener and timer.
+ * `types`: the events to watch (the `activityEvents` option: ACTIVITY_EVENTS unless the app
+ * replaced them). Returns a function that removes every listener and timer.
  * @example
- * const stop = watchActivity(window, (at) => console.log('active at', at))
+ * const stop = watchActivity(window, (at) => console.log('active at', at), () => false, ACTIVITY_EVENTS)
  */
 export function watchActivity(
   target: EventTarget,
   onActivity: (at: number) => void,
-  ignore: (event: Event) => boolean = () => false,
-  types: readonly string[] = ACTIVITY_EVENTS,
+  ignore: (event: Event) => boolean,
+  types: readonly string[],
 ): () => void {
   const options: AddEventListenerOptions = { capture: true, passive: true }
   let timer: ReturnType<typeof setTimeout> | undefined

@@ -7,6 +7,6 @@ import { type ChannelApi, NATIVE_API } from './native-channel.ts'
  * BroadcastChannel; where Web Locks is missing (Firefox 93–95) the election throws and every
  * tab pings for itself.
  * @example
- * channelApi({ type: 'idb' }) // NATIVE_API
+ * channelApi({ channelType: 'idb' }) // NATIVE_API
  */
 export const channelApi = (_options: unknown): ChannelApi => NATIVE_API

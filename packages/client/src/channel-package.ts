@@ -17,12 +17,12 @@ export const loadChannelPackage = (): Promise<ChannelApi> => import('broadcast-c
  * localStorage and message-based election fallbacks, only elsewhere, loaded then: an app
  * bundles it as a chunk its users on current browsers never fetch.
  * @example
- * channelApi({ type: null }) // native-channel.ts in a current browser, a promise of the package elsewhere
+ * channelApi({ channelType: null }) // native-channel.ts in a current browser, a promise of the package elsewhere
  */
 export function channelApi({
-  type,
+  channelType: type,
 }: {
-  type?: ChannelType | null
+  channelType?: ChannelType | null
 }): ChannelApi | Promise<ChannelApi> {
   const nativeWorks =
     typeof globalThis.BroadcastChannel === 'function' && !!globalThis.navigator?.locks

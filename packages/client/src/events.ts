@@ -1,6 +1,6 @@
 import type { MachineEvent } from './machine.ts'
 import type { HeadersOption, ResolvedOptions } from './options.ts'
-import { endReason, headersFrom, json, readPing } from './server.ts'
+import { endReason, headersFrom, readPing } from './server.ts'
 
 export interface EventsOptions {
   url: string
@@ -63,6 +63,15 @@ export function sseParser(onEvent: (type: string, data: string) => void): (chunk
       if (field === 'event') type = value
       else if (field === 'data') data.push(value)
     }
+  }
+}
+
+/** An event's data (or a refused request's body) as JSON; undefined when it is none. */
+function json(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
   }
 }
 

@@ -92,6 +92,12 @@ describe('issue 25 item 2: @sessionward/client/headless', () => {
     expect(() => createSessionWard({ pingUrl: '/p', warnafter: 20 } as never)).toThrow(
       new TypeError('sessionward: unknown option "warnafter"'),
     )
+    expect(() => createSessionWard(undefined as never)).toThrow(
+      new TypeError('sessionward: options is not valid, got undefined'),
+    )
+    expect(() => full.createSessionWard(undefined as never)).toThrow(
+      new TypeError('sessionward: options must be an object with at least pingUrl, got undefined'),
+    )
   })
 
   test('the full entry is the same ward plus the dialog', async () => {

@@ -8,10 +8,14 @@ const pageshow = (persisted: boolean): Event =>
 test('visibility, focus, back/forward cache and resume from freeze all wake the ward', () => {
   const wakes: boolean[] = []
   const restores: boolean[] = []
-  const stop = watchLifecycle(window, (resumed, restored) => {
-    wakes.push(resumed)
-    restores.push(restored)
-  })
+  const stop = watchLifecycle(
+    window,
+    (resumed, restored) => {
+      wakes.push(resumed)
+      restores.push(restored)
+    },
+    () => {},
+  )
   document.dispatchEvent(new Event('visibilitychange'))
   window.dispatchEvent(new Event('focus'))
   window.dispatchEvent(pageshow(false))

@@ -12,7 +12,7 @@
 export function watchLifecycle(
   win: Window,
   onWake: (resumed: boolean, restored: boolean) => void,
-  onFreeze: () => void = () => {},
+  onFreeze: () => void,
 ): () => void {
   const doc = win.document
   const done = new AbortController()

@@ -1012,7 +1012,7 @@ describe('the logout request, its retries and their hand-over (issue 25, item 4:
       {
         status: 'expired',
         reason: 'logout',
-        leave: { own: true, failures: 0, retryAt: NEVER, tellAt: at(10) + LOGOUT_WAIT },
+        leave: { own: true, logoutFailures: 0, retryAt: NEVER, tellAt: at(10) + LOGOUT_WAIT },
       },
     ],
     [
@@ -1041,7 +1041,7 @@ describe('the logout request, its retries and their hand-over (issue 25, item 4:
       sent,
       { type: 'loggedOut', now: at(10.5), done: false },
       ['share unconfirmed', 'share sync', 'close'],
-      { leave: { own: true, failures: 1, retryAt, tellAt: NEVER } },
+      { leave: { own: true, logoutFailures: 1, retryAt, tellAt: NEVER } },
     ],
     [
       'before LOGOUT_WAIT, without an answer: nothing yet',
@@ -1070,7 +1070,7 @@ describe('the logout request, its retries and their hand-over (issue 25, item 4:
       { type: 'loggedOut', now: at(13), done: false },
       [],
       {
-        leave: expect.objectContaining({ failures: 1, retryAt: at(13) + backoff(1) }),
+        leave: expect.objectContaining({ logoutFailures: 1, retryAt: at(13) + backoff(1) }),
       },
     ],
     [
@@ -1085,7 +1085,7 @@ describe('the logout request, its retries and their hand-over (issue 25, item 4:
       failed,
       { type: 'check', now: retryAt, delay: 0 },
       ['logout'],
-      { leave: expect.objectContaining({ failures: 1, retryAt: NEVER }) },
+      { leave: expect.objectContaining({ logoutFailures: 1, retryAt: NEVER }) },
     ],
     [
       'a retry failed too: the next waits twice as long',
@@ -1094,7 +1094,7 @@ describe('the logout request, its retries and their hand-over (issue 25, item 4:
       [],
       {
         leave: expect.objectContaining({
-          failures: 2,
+          logoutFailures: 2,
           retryAt: retryAt + 100 + backoff(2),
         }),
       },
@@ -1119,7 +1119,7 @@ describe('the logout request, its retries and their hand-over (issue 25, item 4:
       { type: 'ended', now: at(5), reason: 'admin', pushed: true },
       ['end', 'share sync', 'close'],
       {
-        leave: { own: true, failures: 1, retryAt: at(5) + backoff(1), tellAt: NEVER },
+        leave: { own: true, logoutFailures: 1, retryAt: at(5) + backoff(1), tellAt: NEVER },
       },
     ],
     [
@@ -1135,7 +1135,7 @@ describe('the logout request, its retries and their hand-over (issue 25, item 4:
       { type: 'sync', shared: expiredElsewhere },
       ['end', 'close'],
       {
-        leave: { own: false, failures: 1, retryAt: expect.any(Number), tellAt: NEVER },
+        leave: { own: false, logoutFailures: 1, retryAt: expect.any(Number), tellAt: NEVER },
       },
     ],
     [

@@ -81,7 +81,7 @@ export interface Leave {
   /** This tab decided the end, so it tells the others where things stand. */
   own: boolean
   /** Logout requests that failed (or that another tab could not get through: 1). */
-  failures: number
+  logoutFailures: number
   /** When the next request goes out; NEVER while one is out (the answer is awaited). */
   retryAt: number
   /**
@@ -91,13 +91,14 @@ export interface Leave {
   tellAt: number
 }
 
-/** The server's answer to a ping, validated, in milliseconds. Absent fields are unknown. */
-export interface ServerView {
-  idleFor?: number
-  warnAfter?: number
-  expireAfter?: number
-  expiresIn?: number
-}
+/**
+ * The server's answer to a ping, validated, in milliseconds. Absent fields are unknown; the
+ * thresholds come as a pair or not at all (`readPing`).
+ */
+export type ServerView = { idleFor?: number; expiresIn?: number } & (
+  | { warnAfter?: undefined; expireAfter?: undefined }
+  | { warnAfter: number; expireAfter: number }
+)
 
 export type MachineEvent =
   /** `events`: the events channel is configured. */
@@ -258,13 +259,13 @@ export function shared(s: MachineState): Shared {
 }
 
 /**
- * When the server must next be asked, or Infinity. The leader asks at this time, followers a
- * little later, so a frozen or closed leader costs at most one extra ping per deadline.
+ * When the server must next be asked about a live session, or Infinity. The leader asks at this
+ * time, followers a little later, so a frozen or closed leader costs at most one extra ping per
+ * deadline.
  * @example
  * dueAt({ ...state, status: 'active', lastActivity: 0, warnAfter: 840_000 }) // 840000 at most
  */
 export function dueAt(s: MachineState): number {
-  if (!live(s)) return Number.POSITIVE_INFINITY
   const due: number[] = []
   if (s.lastPingAt !== NEVER && (s.failures > 0 || s.lastActivity > s.syncedAt)) {
     // Heartbeat while the user is active, or retry after a failure.
@@ -276,7 +277,8 @@ export function dueAt(s: MachineState): number {
   if (s.lastPingAt === NEVER) due.push(s.changedAt)
   if (s.extendAt > s.lastPingAt) due.push(s.extendAt)
   due.push(deadlineDue(s))
-  if (s.absoluteEnd !== null) due.push(unchecked(s, s.absoluteEnd))
+  // The absolute end, once the server told it (an unknown one is never due).
+  due.push(unchecked(s, s.absoluteEnd ?? Number.POSITIVE_INFINITY))
   return Math.min(...due)
 }
 
@@ -325,7 +327,7 @@ export const reportAt = (s: MachineState): number => s.lastActivity + s.warnAfte
  * @example
  * nextCheck(state, 2000) // dueAt(state) + 2000 for a follower
  */
-export function nextCheck(s: MachineState, delay: number, leader = false): number | null {
+export function nextCheck(s: MachineState, delay: number, leader?: boolean): number | null {
   let due = Number.POSITIVE_INFINITY
   // Once the session ended here, only a logout still owed has deadlines: telling the others
   // (LOGOUT_WAIT), and the next request.
@@ -352,8 +354,7 @@ const pending = (at: number): number => (at === NEVER ? Number.POSITIVE_INFINITY
  */
 export function remaining(s: MachineState, now: number): number {
   if (!live(s)) return 0
-  let end = s.lastActivity + s.expireAfter
-  if (s.absoluteEnd !== null) end = Math.min(end, s.absoluteEnd)
+  const end = Math.min(s.lastActivity + s.expireAfter, s.absoluteEnd ?? Number.POSITIVE_INFINITY)
   return Math.max(0, end - now)
 }
 
@@ -384,7 +385,7 @@ export function countdown(s: MachineState, now: number): number {
  */
 function end(ended: MachineState, own: boolean, logout: boolean): Step {
   const tellAt = logout ? ended.changedAt + LOGOUT_WAIT : NEVER
-  const state = { ...ended, leave: { own, failures: 0, retryAt: NEVER, tellAt } }
+  const state = { ...ended, leave: { own, logoutFailures: 0, retryAt: NEVER, tellAt } }
   if (logout) return { state, effects: [{ type: 'end' }, { type: 'logout' }] }
   const told = tell(state, true)
   told.effects.unshift({ type: 'end' })
@@ -407,9 +408,12 @@ function tell(s: MachineState, confirmed: boolean): Step {
 function answered({ state, effects }: Step, now: number, done: boolean): Step {
   if (done) return { state: { ...state, leave: null }, effects: [...effects, { type: 'leave' }] }
   const leave = state.leave as Leave
-  const failures = leave.failures + 1
+  const logoutFailures = leave.logoutFailures + 1
   return {
-    state: { ...state, leave: { ...leave, failures, retryAt: now + backoff(failures) } },
+    state: {
+      ...state,
+      leave: { ...leave, logoutFailures, retryAt: now + backoff(logoutFailures) },
+    },
     effects,
   }
 }
@@ -465,7 +469,7 @@ function settle(s: MachineState, now: number): Step {
  */
 function clamp(s: MachineState, now: number): MachineState {
   const ahead =
-    Math.max(s.lastActivity, s.lastPingAt, s.syncedAt, s.extendAt, s.changedAt, s.policyAt) - now
+    Math.max(s.changedAt, s.lastActivity, s.lastPingAt, s.syncedAt, s.policyAt, s.extendAt) - now
   if (ahead <= 0) return s
   const back = (t: number): number => (t === NEVER ? t : t - ahead)
   return {
@@ -474,8 +478,8 @@ function clamp(s: MachineState, now: number): MachineState {
     lastActivity: back(s.lastActivity),
     lastPingAt: back(s.lastPingAt),
     syncedAt: back(s.syncedAt),
-    extendAt: back(s.extendAt),
     policyAt: back(s.policyAt),
+    extendAt: back(s.extendAt),
     channelRetryAt: back(s.channelRetryAt),
     wokeAt: back(s.wokeAt),
     absoluteEnd: s.absoluteEnd === null ? null : s.absoluteEnd - ahead,
@@ -610,7 +614,7 @@ export function step(s: MachineState, e: MachineEvent): Step {
       if (view.idleFor !== undefined) {
         state.lastActivity = Math.max(s.lastActivity, e.sentAt - view.idleFor)
       }
-      if (view.warnAfter !== undefined && view.expireAfter !== undefined) {
+      if (view.warnAfter !== undefined) {
         state.warnAfter = view.warnAfter
         state.expireAfter = view.expireAfter
         state.policyAt = e.now

@@ -14,7 +14,7 @@ function channel<T>(name: string): BroadcastChannel<T> {
   return created
 }
 
-const received = <T>(target: { onmessage: ((data: T) => void) | null }): Promise<T> =>
+const received = <T>(target: { onmessage?: ((data: T) => void) | null }): Promise<T> =>
   new Promise((resolve) => {
     target.onmessage = resolve
   })

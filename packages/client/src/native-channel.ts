@@ -11,7 +11,7 @@ import type { ChannelType } from './options.ts'
 
 /** A channel between tabs as `tabs.ts` uses it: the package's or this module's. */
 export interface Channel<T> {
-  onmessage: ((data: T) => void) | null
+  onmessage?: ((data: T) => void) | null
   postMessage(data: T): Promise<void>
   close(): Promise<void>
 }
@@ -39,9 +39,10 @@ const envelopeTime = (): number => Date.now() * 1000 + 999
 
 export class BroadcastChannel<T> {
   readonly name: string
-  onmessage: ((data: T) => void) | null = null
-  /** Stops the election when the channel closes, as the package does. */
-  onClose: (() => void) | null = null
+  /** Set by whoever listens (tabs.ts): until then what arrives is dropped. */
+  declare onmessage?: ((data: T) => void) | null
+  /** Stops the election when the channel closes, as the package does (set by the election). */
+  declare onClose?: () => void
   readonly #channel: globalThis.BroadcastChannel
 
   constructor(name: string) {
@@ -79,29 +80,29 @@ export function createLeaderElection<T>(channel: BroadcastChannel<T>): LeaderEle
   // Caught where the channel opens (tabs.ts): every tab then pings for itself. No message: it
   // is never shown, and the script tag's bytes are counted.
   if (!locks) throw new Error()
+  // Closing the channel aborts: a request still waiting fails, a lock held is released.
   const abort = new AbortController()
-  let release = (): void => {}
+  const { signal } = abort
   const elector: LeaderElector = {
     isLeader: false,
     awaitLeadership: () =>
       new Promise<void>((resolve, reject) => {
         locks
-          .request(`pubkey-bc||native||${channel.name}`, { signal: abort.signal }, () => {
+          .request(`pubkey-bc||native||${channel.name}`, { signal }, () => {
             elector.isLeader = true
             resolve()
-            return new Promise<void>((done) => {
-              release = done
+            return new Promise((release) => {
+              signal.onabort = release
             })
           })
           .catch((error: unknown) => {
-            if (!abort.signal.aborted) reject(error)
+            if (!signal.aborted) reject(error)
           })
       }),
   }
   channel.onClose = () => {
     elector.isLeader = false
     abort.abort()
-    release()
   }
   return elector
 }

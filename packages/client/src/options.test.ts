@@ -123,6 +123,7 @@ describe('options', () => {
       { pingUrl: '/p', texts: { titel: 'x' } },
       'unknown text "titel"; known: title, message, stay, logout',
     ],
+    ['texts as an array', { pingUrl: '/p', texts: [] }, 'texts must be an object, got []'],
     [
       'a text that is no string',
       { pingUrl: '/p', texts: { stay: 1 } },

@@ -129,11 +129,18 @@ const describe = (value: unknown): string =>
 const isText = (value: unknown): boolean => typeof value === 'string' && value.trim() !== ''
 const isFunction = (value: unknown): boolean => typeof value === 'function'
 const isFlag = (value: unknown): boolean => typeof value === 'boolean'
-const isSeconds = (value: unknown): boolean =>
-  typeof value === 'number' && Number.isFinite(value) && value > 0
-/** An object, not null (the tabs' messages are checked with it too: one copy in the bundle). */
+/**
+ * A finite number (`Number.isFinite` is false for any other type). The tabs' messages and the
+ * server's answers are checked with it too: one copy in the bundle.
+ */
+export const isTime = (value: unknown): value is number => Number.isFinite(value)
+const isSeconds = (value: unknown): boolean => isTime(value) && value > 0
+/**
+ * An object with named fields: not null, not an array (the tabs' messages and the server's
+ * answers are checked with it too: one copy in the bundle).
+ */
 export const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** A text the app set that is not one: an unknown name, or no string. */
 const wrongText = (value: object): [key: string, entry: unknown] | undefined =>
@@ -151,7 +158,7 @@ function isLocale(value: unknown): boolean {
   try {
     // Checked here, not when the warning opens: Intl throws on a tag that is not one.
     new Intl.Locale(tag)
-    return /^(ltr|rtl)$/.test(dir) && isTexts(texts) && Object.keys(texts).length > 3
+    return ['ltr', 'rtl'].includes(dir) && isTexts(texts) && Object.keys(texts).length > 3
   } catch {
     return false
   }
@@ -208,6 +215,7 @@ const wording = (): Map<unknown, string> =>
     [isFunction, 'a function'],
     [isFlag, 'true or false'],
     [isSeconds, 'a positive number of seconds'],
+    ['options', 'an object with at least pingUrl'],
     ['redirectTo', 'a non-empty string or a function'],
     ['eventsUrl', 'a non-empty string or false'],
     ['headers', 'an object or a function'],
@@ -270,9 +278,7 @@ export function redirectUrl(
  * readOptions({ pingUrl: '/session/ping', warnAfter: 20, expireAfter: 30 }, briefly).expireAfter // 30000
  */
 export function readOptions(options: SessionWardOptions, explain: Explain): ResolvedOptions {
-  if (!isObject(options)) {
-    return fail(`options must be an object with at least pingUrl, got ${describe(options)}`)
-  }
+  if (!isObject(options)) return fail(explain('options', options))
   const record = options as unknown as Record<string, unknown>
   for (const key of Object.keys(record)) {
     if (!Object.hasOwn(CHECKS, key)) fail(`unknown option "${key}"`)

@@ -1,5 +1,5 @@
 import { REQUEST_TIMEOUT, type ServerView } from './machine.ts'
-import { type HeadersOption, isObject } from './options.ts'
+import { type HeadersOption, isObject, isTime } from './options.ts'
 
 /** What a ping came back with: the machine's event for it, but for the times (ward-network.ts). */
 export type PingOutcome =
@@ -28,14 +28,10 @@ export interface ServerOptions {
 
 export { REQUEST_TIMEOUT }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  isObject(value) && !Array.isArray(value)
-
 /** Seconds from the server as milliseconds, or undefined when not a usable duration. */
 function duration(value: unknown): number | undefined {
-  if (typeof value !== 'number' || !(value >= 0)) return undefined
-  const ms = value * 1000
-  return Number.isFinite(ms) ? ms : undefined
+  // Seconds that are finite may still not be as milliseconds (1e308).
+  return isTime(value) && value >= 0 && isTime(value * 1000) ? value * 1000 : undefined
 }
 
 /** The `headers` option, evaluated now so that a refreshed token is picked up. */
@@ -44,7 +40,7 @@ export const headersFrom = async (option: HeadersOption): Promise<Headers> =>
 
 /** The `reason` of a session end the server reported, `unauthenticated` when it gave none. */
 export const endReason = (body: unknown): string =>
-  isRecord(body) && typeof body.reason === 'string' ? body.reason : 'unauthenticated'
+  isObject(body) && typeof body.reason === 'string' ? body.reason : 'unauthenticated'
 
 /**
  * Turns a ping response into an outcome. Nothing the server sends can throw here: fields that
@@ -55,11 +51,11 @@ export const endReason = (body: unknown): string =>
  */
 export function readPing(status: number, body: unknown): PingOutcome {
   if (status === 401) {
-    const ended = isRecord(body) && body.error === 'session_ended'
+    const ended = isObject(body) && body.error === 'session_ended'
     return { type: 'ended', reason: ended ? endReason(body) : 'unauthenticated' }
   }
-  if (status < 200 || status > 299 || !isRecord(body)) return { type: 'unreachable' }
-  const view: ServerView = {}
+  if (status < 200 || status > 299 || !isObject(body)) return { type: 'unreachable' }
+  const view: { [Field in keyof ServerView]?: number } = {}
   const idleFor = duration(body.idleFor)
   if (idleFor !== undefined) view.idleFor = idleFor
   const warnAfter = duration(body.warnAfter)
@@ -75,15 +71,8 @@ export function readPing(status: number, body: unknown): PingOutcome {
   }
   const expiresIn = duration(body.expiresIn)
   if (expiresIn !== undefined) view.expiresIn = expiresIn
-  return { type: 'answer', view }
-}
-
-export function json(text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
+  // The thresholds are set together or not at all, as ServerView says.
+  return { type: 'answer', view: view as ServerView }
 }
 
 /**
@@ -100,7 +89,7 @@ export function connect(options: ServerOptions): Server {
     const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT)
     try {
       const headers = await headersFrom(options.headers)
-      if (init.body !== undefined) headers.set('Content-Type', 'application/json')
+      if (init.body) headers.set('Content-Type', 'application/json')
       const response = await options.fetch(url, {
         ...init,
         method: 'POST',
@@ -108,7 +97,8 @@ export function connect(options: ServerOptions): Server {
         credentials: 'same-origin',
         signal: abort.signal,
       })
-      return { status: response.status, body: json(await response.text()) }
+      // A body that is no JSON is as good as none.
+      return { status: response.status, body: await response.json().catch(() => undefined) }
     } finally {
       clearTimeout(timer)
     }

@@ -266,7 +266,12 @@ describe('the channel', () => {
     const name = uniqueChannel()
     const received: TabMessage[][] = [[], []]
     const join = (inbox: TabMessage[]) =>
-      joinTabs({ name, type: 'simulate', onMessage: (m) => inbox.push(m), onLeader() {} })
+      joinTabs({
+        channelName: name,
+        channelType: 'simulate',
+        onMessage: (m) => inbox.push(m),
+        onLeader() {},
+      })
     const a = join(received[0] as TabMessage[])
     await wait(0.1)
     const b = join(received[1] as TabMessage[])
@@ -275,31 +280,33 @@ describe('the channel', () => {
     expect(a.delay()).toBe(0)
     expect([FOLLOWER_GRACE, 2 * FOLLOWER_GRACE]).toContain(b.delay())
     expect(received[0]).toEqual([{ type: 'hello' }])
-    b.close()
+    b.leave()
     b.post({ type: 'pinged', at: 1 })
     a.post({ type: 'pinged', at: 2 })
     await wait(0.1)
     expect(received[0]).toEqual([{ type: 'hello' }, { type: 'bye' }])
     expect(received[1]).toEqual([])
-    a.close()
+    a.leave()
   })
 })
 
 describe('issue 25 item 1: the broadcast-channel package only where the browser lacks its own', () => {
   test('BroadcastChannel and Web Locks (every current engine): the browser’s own, no import', () => {
     expect(typeof globalThis.BroadcastChannel).toBe('function')
-    expect(channelApi({ type: null })).toBe(NATIVE_API)
-    expect(channelApi({ type: 'native' })).toBe(NATIVE_API)
+    expect(channelApi({ channelType: null })).toBe(NATIVE_API)
+    expect(channelApi({ channelType: 'native' })).toBe(NATIVE_API)
   })
 
   test('another method asked for, or no Web Locks: the package, imported then', async () => {
-    const loaded = channelApi({ type: 'simulate' })
+    const loaded = channelApi({ channelType: 'simulate' })
     expect(loaded).toBeInstanceOf(Promise)
     expect((await loaded).BroadcastChannel).toBe(BroadcastChannel)
     const locks = navigator.locks
     Object.defineProperty(navigator, 'locks', { value: null, configurable: true })
     try {
-      expect((await channelApi({ type: null })).createLeaderElection).toBe(createLeaderElection)
+      expect((await channelApi({ channelType: null })).createLeaderElection).toBe(
+        createLeaderElection,
+      )
     } finally {
       Object.defineProperty(navigator, 'locks', { value: locks, configurable: true })
     }
@@ -310,8 +317,8 @@ test('where the channel cannot be opened, a tab works alone as its own leader', 
   // happy-dom has no IndexedDB, so forcing that method fails the way an old browser would.
   let told = false
   const tabs = joinTabs({
-    name: uniqueChannel(),
-    type: 'idb',
+    channelName: uniqueChannel(),
+    channelType: 'idb',
     onMessage() {},
     onLeader: () => {
       told = true
@@ -323,7 +330,7 @@ test('where the channel cannot be opened, a tab works alone as its own leader', 
   expect(tabs.isLeader()).toBe(true)
   expect(tabs.delay()).toBe(0)
   tabs.post({ type: 'hello' })
-  tabs.close()
+  tabs.leave()
 })
 
 describe('tabs that wake together past expireAfter (issue 13, item 4)', () => {

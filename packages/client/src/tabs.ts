@@ -1,7 +1,7 @@
 import { channelApi } from './channel-package.ts'
 import { FOLLOWER_GRACE, type Shared, type ShareMessage, type Status } from './machine.ts'
 import type { Channel, ChannelApi, LeaderElector } from './native-channel.ts'
-import { type ChannelType, isObject } from './options.ts'
+import { type ChannelType, isObject, isTime } from './options.ts'
 
 /** A message between tabs: what the ward shares, and the roster's own `hello` and `bye`. */
 export type TabMessage = ShareMessage | { type: 'hello' } | { type: 'bye' }
@@ -25,12 +25,14 @@ export interface Tabs {
    * a frozen leader costs one extra ping, not one per tab.
    */
   delay(): number
-  close(): void
+  /** Leaves the channel, which hands the election to another tab. */
+  leave(): void
 }
 
+/** The options' channel (the app's `channelName` and `channelType`) and what this tab hears. */
 export interface TabsOptions {
-  name: string
-  type?: ChannelType | null
+  channelName: string
+  channelType?: ChannelType | null
   onMessage(message: TabMessage): void
   /** Called when this tab becomes the leader. */
   onLeader(): void
@@ -40,9 +42,6 @@ export { channelApi } from './channel-package.ts'
 export { FOLLOWER_GRACE }
 
 const STATUSES: readonly Status[] = ['stopped', 'active', 'warning', 'expired']
-
-const isTime = (value: unknown): value is number =>
-  typeof value === 'number' && Number.isFinite(value)
 
 function isShared(value: unknown): value is Shared {
   return (
@@ -89,7 +88,7 @@ export function readMessage(data: unknown): Envelope | null {
  * The channel opens a microtask later, or once the package has loaded where it is needed:
  * until then messages wait and the tab follows.
  * @example
- * const tabs = joinTabs({ name: 'sessionward', type: null, onMessage: console.log, onLeader() {} })
+ * const tabs = joinTabs({ channelName: 'sessionward', onMessage: console.log, onLeader() {} })
  * tabs.post({ type: 'activity', at: Date.now(), extend: false })
  */
 export function joinTabs(options: TabsOptions): Tabs {
@@ -106,16 +105,18 @@ export function joinTabs(options: TabsOptions): Tabs {
   /**
    * Opens the channel and the election, always a microtask after joining (the package may have
    * to load first): the ward already runs with this tab as a follower, and hears of it
-   * (`onLeader`) when this tab turns out to lead alone.
+   * (`onLeader`) when this tab turns out to lead alone. `loaded`: the API, or the error of a
+   * package that could not be loaded.
    */
-  function open(api?: ChannelApi): void {
+  function open(loaded: unknown): void {
     if (closed) return
     try {
-      // No API (the package could not be loaded) throws here, as a channel that cannot open does.
-      const { BroadcastChannel, createLeaderElection } = api as ChannelApi
+      // An error is no API: it throws here, as a channel that cannot open does.
+      const { BroadcastChannel, createLeaderElection } = loaded as ChannelApi
+      const { channelName, channelType } = options
       channel = new BroadcastChannel<Envelope>(
-        options.name,
-        options.type ? { type: options.type } : undefined,
+        channelName,
+        channelType ? { type: channelType } : undefined,
       )
       channel.onmessage = (data) => {
         const message = readMessage(data)
@@ -142,8 +143,8 @@ export function joinTabs(options: TabsOptions): Tabs {
   const send = (envelope: Envelope): void => {
     channel?.postMessage(envelope).catch(ignore)
   }
-  Promise.resolve(channelApi(options)).then(open, () => open())
-  const leads = (): boolean => alone || elector?.isLeader === true
+  Promise.resolve(channelApi(options)).then(open, open)
+  const leads = (): boolean => alone || !!elector?.isLeader
   const post = (message: TabMessage): void => {
     if (closed) return
     const envelope = { ...message, from: id }
@@ -154,14 +155,14 @@ export function joinTabs(options: TabsOptions): Tabs {
   return {
     post,
     isLeader: leads,
-    elected: () => !closed && elector?.isLeader === true,
+    elected: () => !closed && !!elector?.isLeader,
     delay() {
       if (leads()) return 0
       let rank = 0
       for (const peer of peers) if (peer < id) rank++
       return FOLLOWER_GRACE * (1 + rank)
     },
-    close() {
+    leave() {
       if (closed) return
       post({ type: 'bye' })
       closed = true

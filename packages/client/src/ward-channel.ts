@@ -5,7 +5,7 @@ import { joinTabs, type Tabs } from './tabs.ts'
 /**
  * Joins the app's channel between tabs for one run of the ward (again after the tab was
  * frozen: joining says hello, so the others tell it what it missed). What the machine shares
- * goes out by `post` (the `share` effect) and `close` leaves (the `close` effect, `stop()`, a
+ * goes out by `post` (the `share` effect) and `leave` leaves (the `close` effect, `stop()`, a
  * freeze: which hands the election to another tab). Another tab's message reaches the machine
  * (`deliver`) as an event: it happened there (`remote`), and this tab's election decides whether
  * it answers a `hello` as the leader. `bye` only tells the roster (tabs.ts) who is left.
@@ -20,8 +20,7 @@ export function joinChannel(
   onLeader: () => void,
 ): Tabs {
   const tabs = joinTabs({
-    name: options.channelName,
-    type: options.channelType,
+    ...options,
     onMessage: (message) => {
       if (message.type === 'bye') return
       const heard = { ...message, now: Date.now(), remote: true, leader: tabs.elected() }

@@ -202,7 +202,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     else if (effect.type === 'unlisten') network.unlisten()
     else if (effect.type === 'veil') veil(effect.hidden)
     else if (effect.type === 'logout') network.logout()
-    else if (effect.type === 'close') tabs.close()
+    else if (effect.type === 'close') tabs.leave()
     // New-device sign-ins (issue 23): read and shown by a module loaded on the first one.
     else if (effect.type === 'new-device')
       loadExtras().then((extras) => extras.heard(effect.data, options, !!current.dialog))
@@ -222,7 +222,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     await undefined
     const to = options.redirectTo
     if (run || !to || state.status !== 'expired') return veil(false)
-    const navigate = options.navigate ?? ((url) => window.location.assign(url))
+    const navigate = options.navigate ?? ((url) => location.assign(url))
     leavePage(redirectUrl(to, state.reason ?? 'idle'), navigate, veil, () => run !== null)
   }
 
@@ -288,7 +288,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
         () => {
           // A frozen leader would keep its lock and its stream, delivering nothing: leaving
           // the channel hands both to another tab at once.
-          current.tabs.close()
+          current.tabs.leave()
           current.frozen = true
           check()
         },
@@ -307,7 +307,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     if (typeof window === 'undefined') fail('start() needs a browser window')
     // A new session here: the last one's logout is no longer owed (a retry would end this one).
     leaving?.alarm.clear()
-    leaving?.tabs.close()
+    leaving?.tabs.leave()
     leaving = null
     const dialog =
       options.dialog && makeDialog
@@ -361,7 +361,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       const previous = state.status
       if (run) {
         release(run)
-        run.tabs.close()
+        run.tabs.leave()
         run = null
       }
       // A logout still owed goes on (machine.ts, `stop`).
@@ -385,7 +385,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       // A new promise settled like `work`: a rejection nobody handles is still reported.
       return work.finally(() => hold(holder, false))
     },
-    isLeader: () => run?.tabs.isLeader() === true,
+    isLeader: () => !!run?.tabs.isLeader(),
     requestScreenLockPermission: () =>
       loadExtras().then((extras) => extras.requestScreenLockPermission()),
   }

@@ -20,10 +20,8 @@ export function createAlarm(fire: () => void): Alarm {
   return {
     set(at) {
       clearTimeout(timer)
-      timer =
-        at === null
-          ? undefined
-          : setTimeout(fire, Math.min(Math.max(0, at - Date.now()), MAX_DELAY))
+      // A negative delay (a deadline past) is 0 to setTimeout.
+      timer = at === null ? undefined : setTimeout(fire, Math.min(at - Date.now(), MAX_DELAY))
     },
     clear: () => clearTimeout(timer),
   }
