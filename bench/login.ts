@@ -82,7 +82,7 @@ async function run(database: WardOptions['database'], options: WardOptions): Pro
   app.post('/login/:user', async (c) => c.json(await ward.createSession(c, c.req.param('user'))))
   // A server that has run a while holds its pool's connections open and each has planned the
   // sign-in: open and warm them first, on users outside the measured ones (measured: opening ten
-  // connections at once costs the first 16 logins 25–48 ms each, a p99 of its own).
+  // connections at once costs the first 16 logins 21–48 ms each, a p99 of its own).
   for (let round = 0; round < 4; round++) {
     await Promise.all(
       Array.from({ length: CONCURRENCY }, (_, i) =>

@@ -274,7 +274,7 @@ async function measure(
   }
   // A server that has run a while holds its pool's connections open and each has planned the
   // sign-in: open and warm them first, on users outside the measured ones (measured: opening ten
-  // connections at once costs the first 16 logins 25–48 ms each, a run's p99 on its own).
+  // connections at once costs the first 16 logins 21–48 ms each, a run's p99 on its own).
   await timed('warm-up logins (not reported)', WARM_UP, CONCURRENCY, async (i) => {
     const response = await app.request(`/login/warm-up-${i % CONCURRENCY}`, {
       method: 'POST',
