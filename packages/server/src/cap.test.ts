@@ -188,9 +188,13 @@ onEachDatabase((open) => {
   })
 
   it('issue 21: a sign-in after the user logged out of every session here stores its session (the remembered sessions are gone)', async () => {
+    // The two sign-ins a second apart, so their order by created_at is theirs.
+    vi.useFakeTimers({ toFake: ['Date'] })
+    at(0)
     const { login, call } = await testApp(db, { maxSessions: 3 })
     const first = await login('mallory')
     expect((await call('/session/logout', { method: 'POST', token: first.token })).status).toBe(204)
+    at(1)
     const second = await login('mallory')
     expect((await call('/api/me', { token: second.token })).status).toBe(200)
     const rows = await db.sql<{ id: string; live: boolean }>(
@@ -206,9 +210,16 @@ onEachDatabase((open) => {
     const signIns = vi.spyOn(Store.prototype, 'signInUnderCap')
     const reads = vi.spyOn(Store.prototype, 'listLive')
     try {
+      // Each sign-in at its own second: two in one millisecond tie on created_at and on activity,
+      // and which of them is evicted (and their order below) would be the database's pick.
+      vi.useFakeTimers({ toFake: ['Date'] })
+      at(0)
       const { login } = await testApp(db, { maxSessions: 2 })
       const sessions = []
-      for (let i = 0; i < 5; i++) sessions.push(await login('carol'))
+      for (let i = 0; i < 5; i++) {
+        at(i)
+        sessions.push(await login('carol'))
+      }
       const states = await Promise.all(
         signIns.mock.results.map(async (result) => ((await result.value) as CappedOutcome).state),
       )
