@@ -102,6 +102,11 @@ export function signInFunction(name: string, done: string): string {
 ${done}      end $$`
 }
 
+/** The `drop` of a sign-in function `signInFunction` made: its parameters' types name it. */
+export function dropSignInFunction(name: string): string {
+  return `drop function if exists ${name}(text, timestamptz, boolean, uuid[], timestamptz[], timestamptz[], integer[], uuid[], text[], text[], timestamptz, text, integer, integer, uuid, text, timestamptz, timestamptz, text, text, text, text, text, integer)`
+}
+
 /**
  * A capped sign-in in one statement (issue 21, logins at scale): `sessionward_sign_in` takes the
  * user's lock and checks that the user's live sessions are still the ones the sign-in planned on
@@ -153,8 +158,6 @@ export class Migration20261206300000_sign_in extends Migration {
 
   override down(): void {
     this.addSql('drop function if exists sessionward_sign_in_landed(text, uuid)')
-    this.addSql(
-      'drop function if exists sessionward_sign_in(text, timestamptz, boolean, uuid[], timestamptz[], timestamptz[], integer[], uuid[], text[], text[], timestamptz, text, integer, integer, uuid, text, timestamptz, timestamptz, text, text, text, text, text, integer)',
-    )
+    this.addSql(dropSignInFunction('sessionward_sign_in'))
   }
 }

@@ -1,5 +1,5 @@
 import { Migration } from '@mikro-orm/migrations'
-import { signInFunction } from './Migration20261206300000_sign_in.ts'
+import { dropSignInFunction, signInFunction } from './Migration20261206300000_sign_in.ts'
 
 /**
  * `sessionward_sign_in_2`: `sessionward_sign_in` (Migration20261206300000_sign_in) answering a
@@ -33,8 +33,6 @@ export class Migration20261206500000_sign_in_ids extends Migration {
   }
 
   override down(): void {
-    this.addSql(
-      'drop function if exists sessionward_sign_in_2(text, timestamptz, boolean, uuid[], timestamptz[], timestamptz[], integer[], uuid[], text[], text[], timestamptz, text, integer, integer, uuid, text, timestamptz, timestamptz, text, text, text, text, text, integer)',
-    )
+    this.addSql(dropSignInFunction('sessionward_sign_in_2'))
   }
 }
