@@ -550,7 +550,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         // Activity after the session's end (as this tab knows it) revives nothing: only the
         // server can tell of newer activity elsewhere, and without it the session is over
         // (fail safe, e.g. waking offline from a sleep longer than expireAfter).
-        if (!live(s) || remaining(s, e.at) === 0) return
+        if (remaining(s, e.at) === 0) return
         const newer = e.at > s.lastActivity
         const dismiss = newer && s.status === 'warning'
         const extend = e.extend || dismiss
