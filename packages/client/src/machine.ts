@@ -264,20 +264,23 @@ export function shared(s: MachineState): Shared {
  * dueAt({ ...state, status: 'active', lastActivity: 0, warnAfter: 840_000 }) // 840000 at most
  */
 export function dueAt(s: MachineState): number {
-  const due: number[] = []
-  if (s.lastPingAt !== NEVER && (s.failures > 0 || s.lastActivity > s.syncedAt)) {
-    // Heartbeat while the user is active, or retry after a failure.
-    const heartbeat = s.expireAfter / 4
-    due.push(s.lastPingAt + (s.failures > 0 ? Math.min(backoff(s.failures), heartbeat) : heartbeat))
-  }
-  // A tab that neither pinged nor heard of a ping learns the server's timings first. A tab
-  // opened next to others learns them from their answer to its hello instead.
-  if (s.lastPingAt === NEVER) due.push(s.changedAt)
-  if (s.extendAt > s.lastPingAt) due.push(s.extendAt)
-  due.push(deadlineDue(s))
-  // The absolute end, once the server told it (an unknown one is never due).
-  due.push(unchecked(s, s.absoluteEnd ?? Number.POSITIVE_INFINITY))
-  return Math.min(...due)
+  const heartbeat = s.expireAfter / 4
+  return Math.min(
+    // A tab that neither pinged nor heard of a ping learns the server's timings first. A tab
+    // opened next to others learns them from their answer to its hello instead.
+    s.lastPingAt === NEVER
+      ? s.changedAt
+      : // Retry after a failure, or heartbeat while the user is active.
+        s.failures > 0
+        ? s.lastPingAt + Math.min(backoff(s.failures), heartbeat)
+        : s.lastActivity > s.syncedAt
+          ? s.lastPingAt + heartbeat
+          : Number.POSITIVE_INFINITY,
+    s.extendAt > s.lastPingAt ? s.extendAt : Number.POSITIVE_INFINITY,
+    deadlineDue(s),
+    // The absolute end, once the server told it (an unknown one is never due).
+    unchecked(s, s.absoluteEnd ?? Number.POSITIVE_INFINITY),
+  )
 }
 
 /** When the warn deadline (while active) or the expire deadline (while warning) must be asked about. */
