@@ -378,14 +378,15 @@ export function countdown(s: MachineState, now: number): number {
 
 /**
  * Advances the state by one event and says what to do about it. The state is not changed: the
- * step changes its own copy, and its parts below change that copy and add their effects in order
- * (a new object for each change cost the headless entry 272 bytes gzipped more).
+ * step changes its own copy (its `leave` copied too), and its parts below change that copy and
+ * add their effects in order (a new object for each change cost the headless entry 272 bytes
+ * gzipped more).
  * @example
  * const { state, effects } = step(STOPPED, { type: 'start', now: 0, warnAfter: 20e3, expireAfter: 30e3 })
  * step(state, { type: 'check', now: 0, delay: 0 }).effects[0] // { type: 'ping', idleFor: 0 }
  */
 export function step(state: MachineState, event: MachineEvent): Step {
-  const s: MachineState = { ...state }
+  const s: MachineState = { ...state, leave: state.leave && { ...state.leave } }
   const effects: Effect[] = []
   const share = (message: ShareMessage): void => {
     effects.push({ type: 'share', message })
@@ -441,7 +442,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
     if (!confirmed) share({ type: 'unconfirmed' })
     if (leave.own) sync()
     effects.push({ type: 'close' })
-    s.leave = { ...leave, tellAt: NEVER }
+    leave.tellAt = NEVER
   }
 
   /** The logout request's outcome: settled (`done`), the tab leaves; else the next one waits. */
@@ -451,8 +452,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
       effects.push({ type: 'leave' })
     } else {
       const leave = s.leave as Leave
-      const logoutFailures = leave.logoutFailures + 1
-      s.leave = { ...leave, logoutFailures, retryAt: now + backoff(logoutFailures) }
+      leave.retryAt = now + backoff(++leave.logoutFailures)
     }
   }
 
@@ -512,7 +512,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
           const { tellAt, retryAt } = s.leave
           if (tellAt !== NEVER && e.now >= tellAt) tell(false)
           if (retryAt === NEVER || e.now < retryAt) return
-          s.leave = { ...(s.leave as Leave), retryAt: NEVER }
+          s.leave.retryAt = NEVER
           effects.push({ type: 'logout' })
           return
         }
