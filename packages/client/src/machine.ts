@@ -495,37 +495,71 @@ export function step(state: MachineState, event: MachineEvent): Step {
     // The event's time, read once (10 bytes gzipped less than `e.now` in each rule): only the
     // rules for events that carry one read it.
     const { now } = e as { now: number }
+    // First what an event changes whether or not the session is live here.
     switch (e.type) {
       case 'start':
-        if (live(s)) return
-        Object.assign(s, STOPPED, {
-          status: 'active',
-          changedAt: now,
-          lastActivity: now,
-          warnAfter: e.warnAfter,
-          expireAfter: e.expireAfter,
-          channel: e.events ? 'closed' : 'off',
-        } satisfies Partial<MachineState>)
-        share({ type: 'activity', at: now, extend: false })
-        return
-      case 'check': {
         if (!live(s)) {
-          // A logout owed: told without an answer after LOGOUT_WAIT, retried at its time.
-          if (s.leave === null) return
+          Object.assign(s, STOPPED, {
+            status: 'active',
+            changedAt: now,
+            lastActivity: now,
+            warnAfter: e.warnAfter,
+            expireAfter: e.expireAfter,
+            channel: e.events ? 'closed' : 'off',
+          } satisfies Partial<MachineState>)
+          share({ type: 'activity', at: now, extend: false })
+        }
+        return
+      case 'check':
+        // A logout owed once the session ended: told without an answer after LOGOUT_WAIT,
+        // retried at its time.
+        if (!live(s) && s.leave) {
           const { tellAt, retryAt } = s.leave
           if (tellAt !== NEVER && now >= tellAt) tell(false)
-          if (retryAt === NEVER || now < retryAt) return
-          s.leave.retryAt = NEVER
-          effects.push({ type: 'logout' })
-          return
+          if (retryAt !== NEVER && now >= retryAt) {
+            s.leave.retryAt = NEVER
+            effects.push({ type: 'logout' })
+          }
         }
+        break
+      case 'answer':
+      case 'unreachable':
+      case 'ended':
+        s.inFlight = false
+        break
+      case 'pause':
+        s.paused = e.paused
+        break
+      case 'visibility':
+        if (e.remote) s.leaderHidden = e.hidden
+        else {
+          s.hidden = e.hidden
+          if (e.leader) share({ type: 'visibility', hidden: e.hidden })
+        }
+        return
+      case 'loggedOut':
+        // Not sent here (none is out), or a new session started since: nothing is owed.
+        if (s.leave?.retryAt !== NEVER) return
+        // Not told yet: the others hear now, that it is settled or that it is not.
+        if (s.leave.tellAt !== NEVER) tell(e.done)
+        answered(now, e.done)
+        return
+      case 'stop':
+        Object.assign(s, STOPPED, { leave: s.leave })
+        return
+    }
+    // The rest is about a live session: once it ended here (or before it started), other tabs'
+    // news, the server's answers and the events channel change nothing.
+    if (!live(s)) return
+    switch (e.type) {
+      case 'check': {
         if (e.ask && !s.veiled) {
           s.veiled = true
           effects.push({ type: 'veil', hidden: true })
         }
         if (s.paused && now >= reportAt(s) && remaining(s, now) > 0) {
           // This tab's activity at `now`, as `activity()` records it.
-          run({ type: 'activity', at: now, now: now, extend: false })
+          run({ type: 'activity', at: now, now, extend: false })
         }
         // Only the elected leader holds the events channel: one stream per browser, so other
         // tabs keep HTTP/1.1's six connections per origin for the app.
@@ -577,11 +611,9 @@ export function step(state: MachineState, event: MachineEvent): Step {
         return
       }
       case 'pinged':
-        if (live(s)) s.lastPingAt = Math.max(s.lastPingAt, e.at)
+        s.lastPingAt = Math.max(s.lastPingAt, e.at)
         return
       case 'answer': {
-        s.inFlight = false
-        if (!live(s)) return
         const { view } = e
         s.failures = 0
         s.syncedAt = Math.max(s.syncedAt, e.sentAt)
@@ -602,19 +634,15 @@ export function step(state: MachineState, event: MachineEvent): Step {
         return
       }
       case 'unreachable':
-        s.inFlight = false
-        if (!live(s)) return
         // Settling on local idle is the fail-safe: past expireAfter it ends the session.
         s.failures++
         settle(now)
         return
       case 'ended':
-        s.inFlight = false
         // A pushed end needs no logout request: the session already ended on the server.
-        if (live(s)) end(e.reason, now, true, !e.pushed)
+        end(e.reason, now, true, !e.pushed)
         return
       case 'policy':
-        if (!live(s)) return
         // The thresholds move the deadlines only: the next check asks the server before any
         // warning, as after a ping answer. Hearing from the channel also proves it works.
         adoptPolicy(e, now)
@@ -622,13 +650,12 @@ export function step(state: MachineState, event: MachineEvent): Step {
         sync()
         return
       case 'lost':
-        if (!live(s) || s.channel !== 'open') return
+        if (s.channel !== 'open') return
         // Pings go on meanwhile: a broken channel alone never ends a session.
         s.channel = 'closed'
         s.channelRetryAt = now + backoff(++s.channelFailures)
         return
       case 'sync': {
-        if (!live(s)) return
         const r = e.shared
         if (r.syncedAt > s.syncedAt) {
           s.syncedAt = r.syncedAt
@@ -658,46 +685,25 @@ export function step(state: MachineState, event: MachineEvent): Step {
         return
       }
       case 'pause':
-        s.paused = e.paused
         // Pausing and resuming are activity at that moment: the idle time starts from the
         // resume, and a warning open when pause() is called is dismissed, as activity() does.
-        if (live(s)) run({ type: 'activity', at: now, now: now, extend: false })
-        return
-      case 'visibility':
-        if (e.remote) {
-          s.leaderHidden = e.hidden
-          return
-        }
-        s.hidden = e.hidden
-        if (e.leader) share({ type: 'visibility', hidden: e.hidden })
+        run({ type: 'activity', at: now, now, extend: false })
         return
       case 'logout':
-        if (live(s)) end('logout', now, true, true)
+        end('logout', now, true, true)
         return
       case 'hello':
-        if (!live(s)) return
         sync()
         // The new tab learns whether the leader is hidden (see `grace`) from the leader itself.
         if (e.leader) share({ type: 'visibility', hidden: s.hidden })
         return
       case 'unconfirmed':
-        if (live(s)) s.unconfirmed = true
-        return
-      case 'loggedOut':
-        // Not sent here (none is out), or a new session started since: nothing is owed.
-        if (s.leave?.retryAt !== NEVER) return
-        // Not told yet: the others hear now, that it is settled or that it is not.
-        if (s.leave.tellAt !== NEVER) tell(e.done)
-        answered(now, e.done)
-        return
-      case 'stop':
-        Object.assign(s, STOPPED, { leave: s.leave })
+        s.unconfirmed = true
         return
       case 'new-device':
         // Only the leader holds the events channel, and the tab in use may be another: the one
         // that heard it tells every other tab of the session. Once the session ended here, the
         // sign-in is no longer this tab's business.
-        if (!live(s)) return
         effects.push(e)
         if (!e.remote) share(e)
     }
