@@ -388,9 +388,10 @@ export function countdown(s: MachineState, now: number): number {
 export function step(state: MachineState, event: MachineEvent): Step {
   const s: MachineState = { ...state, leave: state.leave && { ...state.leave } }
   const effects: Effect[] = []
-  const share = (message: ShareMessage): void => {
-    effects.push({ type: 'share', message })
+  const emit = (effect: Effect): void => {
+    effects.push(effect)
   }
+  const share = (message: ShareMessage): void => emit({ type: 'share', message })
   const sync = (): void => share({ type: 'sync', shared: shared(s) })
 
   /** Thresholds the server told (a ping answer, a policy event, another tab) at `policyAt`. */
@@ -405,7 +406,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
 
   /** Starts this tab's ping now and tells the other tabs, so they do not send one too. */
   const ask = (now: number): void => {
-    effects.push({ type: 'ping', idleFor: now - s.lastActivity })
+    emit({ type: 'ping', idleFor: now - s.lastActivity })
     share({ type: 'pinged', at: now })
     s.lastPingAt = now
     s.inFlight = true
@@ -424,9 +425,9 @@ export function step(state: MachineState, event: MachineEvent): Step {
     s.reason = reason
     s.changedAt = now
     s.leave = { own, logoutFailures: 0, retryAt: NEVER, tellAt: logout ? now + LOGOUT_WAIT : NEVER }
-    effects.push({ type: 'end' })
+    emit({ type: 'end' })
     if (logout) {
-      effects.push({ type: 'logout' })
+      emit({ type: 'logout' })
     } else {
       tell(true)
       answered(now, !s.unconfirmed)
@@ -441,7 +442,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
     const leave = s.leave as Leave
     if (!confirmed) share({ type: 'unconfirmed' })
     if (leave.own) sync()
-    effects.push({ type: 'close' })
+    emit({ type: 'close' })
     leave.tellAt = NEVER
   }
 
@@ -449,7 +450,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
   const answered = (now: number, done: boolean): void => {
     if (done) {
       s.leave = null
-      effects.push({ type: 'leave' })
+      emit({ type: 'leave' })
     } else {
       const leave = s.leave as Leave
       leave.retryAt = now + backoff(++leave.logoutFailures)
@@ -518,7 +519,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
           if (tellAt !== NEVER && now >= tellAt) tell(false)
           if (retryAt !== NEVER && now >= retryAt) {
             s.leave.retryAt = NEVER
-            effects.push({ type: 'logout' })
+            emit({ type: 'logout' })
           }
         }
         break
@@ -555,7 +556,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
       case 'check': {
         if (e.ask && !s.veiled) {
           s.veiled = true
-          effects.push({ type: 'veil', hidden: true })
+          emit({ type: 'veil', hidden: true })
         }
         if (s.paused && now >= reportAt(s) && remaining(s, now) > 0) {
           // This tab's activity at `now`, as `activity()` records it.
@@ -565,10 +566,10 @@ export function step(state: MachineState, event: MachineEvent): Step {
         // tabs keep HTTP/1.1's six connections per origin for the app.
         if (s.channel === 'open' && !e.leader) {
           s.channel = 'closed'
-          effects.push({ type: 'unlisten' })
+          emit({ type: 'unlisten' })
         } else if (s.channel === 'closed' && e.leader && now >= s.channelRetryAt) {
           s.channel = 'open'
-          effects.push({ type: 'listen' })
+          emit({ type: 'listen' })
         }
         if (s.inFlight) return
         clamp(now)
@@ -629,7 +630,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         // Still live: the server has spoken, a veiled page may show. An end leaves it hidden.
         if (s.veiled && live(s)) {
           s.veiled = false
-          effects.push({ type: 'veil', hidden: false })
+          emit({ type: 'veil', hidden: false })
         }
         return
       }
@@ -704,7 +705,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         // Only the leader holds the events channel, and the tab in use may be another: the one
         // that heard it tells every other tab of the session. Once the session ended here, the
         // sign-in is no longer this tab's business.
-        effects.push(e)
+        emit(e)
         if (!e.remote) share(e)
     }
   }
