@@ -208,6 +208,24 @@ export const LOGOUT_WAIT = 2000
 /** Retry delays after failed pings: 1 s, 2 s, 4 s … at most a minute. */
 export const backoff = (failures: number): number => Math.min(1000 * 2 ** (failures - 1), 60_000)
 
+/**
+ * The times the state holds but `absoluteEnd`. The first six are in the past when they are set:
+ * one later than now means the clock was set back (see `clamp`).
+ */
+const timeFields = {
+  changedAt: NEVER,
+  lastActivity: NEVER,
+  lastPingAt: NEVER,
+  syncedAt: NEVER,
+  policyAt: NEVER,
+  extendAt: NEVER,
+  channelRetryAt: NEVER,
+  wokeAt: NEVER,
+} satisfies Partial<MachineState>
+/** Read from an object's keys, so that the build's shortened names (INTERNAL) are read too. */
+const TIMES = Object.keys(timeFields) as Array<keyof typeof timeFields>
+const PAST_TIMES = TIMES.slice(0, 6)
+
 export const STOPPED: MachineState = {
   status: 'stopped',
   reason: null,
@@ -477,18 +495,9 @@ export function step(state: MachineState, event: MachineEvent): Step {
    * moved back by the same amount, which keeps the order of events (and so what is unreported).
    */
   const clamp = (now: number): void => {
-    const ahead =
-      Math.max(s.changedAt, s.lastActivity, s.lastPingAt, s.syncedAt, s.policyAt, s.extendAt) - now
+    const ahead = Math.max(...PAST_TIMES.map((key) => s[key])) - now
     if (ahead <= 0) return
-    const back = (t: number): number => (t === NEVER ? t : t - ahead)
-    s.changedAt = back(s.changedAt)
-    s.lastActivity = back(s.lastActivity)
-    s.lastPingAt = back(s.lastPingAt)
-    s.syncedAt = back(s.syncedAt)
-    s.policyAt = back(s.policyAt)
-    s.extendAt = back(s.extendAt)
-    s.channelRetryAt = back(s.channelRetryAt)
-    s.wokeAt = back(s.wokeAt)
+    for (const key of TIMES) if (s[key] !== NEVER) s[key] -= ahead
     if (s.absoluteEnd !== null) s.absoluteEnd -= ahead
   }
 
