@@ -226,18 +226,8 @@ const timeFields = {
 const TIMES = Object.keys(timeFields) as Array<keyof typeof timeFields>
 const PAST_TIMES = TIMES.slice(0, 6)
 
-export const STOPPED: MachineState = {
-  status: 'stopped',
-  reason: null,
-  changedAt: NEVER,
-  lastActivity: NEVER,
-  lastPingAt: NEVER,
-  syncedAt: NEVER,
-  failures: 0,
-  warnAfter: 0,
-  expireAfter: 0,
-  policyAt: NEVER,
-  absoluteEnd: null,
+/** The fields only this tab knows, as they are before a session starts. */
+const LOCAL_STOPPED: Omit<MachineState, keyof Shared> = {
   extendAt: NEVER,
   inFlight: false,
   channel: 'off',
@@ -252,26 +242,28 @@ export const STOPPED: MachineState = {
   leave: null,
 }
 
+export const STOPPED: MachineState = {
+  status: 'stopped',
+  reason: null,
+  changedAt: NEVER,
+  lastActivity: NEVER,
+  lastPingAt: NEVER,
+  syncedAt: NEVER,
+  failures: 0,
+  warnAfter: 0,
+  expireAfter: 0,
+  policyAt: NEVER,
+  absoluteEnd: null,
+  ...LOCAL_STOPPED,
+}
+
 const live = (s: MachineState): boolean => s.status === 'active' || s.status === 'warning'
 
-/** The part of the state other tabs need. */
+/** The part of the state other tabs need: every field but this tab's own (LOCAL_STOPPED's). */
 export function shared(s: MachineState): Shared {
-  const {
-    extendAt: _extendAt,
-    inFlight: _inFlight,
-    channel: _channel,
-    channelFailures: _channelFailures,
-    channelRetryAt: _channelRetryAt,
-    wokeAt: _wokeAt,
-    paused: _paused,
-    hidden: _hidden,
-    leaderHidden: _leaderHidden,
-    unconfirmed: _unconfirmed,
-    veiled: _veiled,
-    leave: _leave,
-    ...rest
-  } = s
-  return rest
+  return Object.fromEntries(
+    Object.entries(s).filter(([key]) => !(key in LOCAL_STOPPED)),
+  ) as unknown as Shared
 }
 
 /**
