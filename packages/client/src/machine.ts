@@ -339,20 +339,23 @@ export const reportAt = (s: MachineState): number => s.lastActivity + s.warnAfte
  * nextCheck(state, 2000) // dueAt(state) + 2000 for a follower
  */
 export function nextCheck(s: MachineState, delay: number, leader?: boolean): number | null {
-  let due = Number.POSITIVE_INFINITY
-  // Once the session ended here, only a logout still owed has deadlines: telling the others
-  // (LOGOUT_WAIT), and the next request.
-  if (!live(s)) {
-    if (s.leave) due = Math.min(pending(s.leave.tellAt), pending(s.leave.retryAt))
-  } else if (s.inFlight) return null
-  else {
-    due = Math.max(dueAt(s), s.wokeAt) + grace(s, delay)
-    // Only the leader reopens the channel, so a follower's timer never waits for it.
-    if (leader && s.channel === 'closed') due = Math.min(due, s.channelRetryAt)
-    // A paused tab's report is its own business: no follower delay.
-    if (s.paused) due = Math.min(due, reportAt(s))
-  }
-  return Number.isFinite(due) ? due : null
+  const due = live(s)
+    ? // Nothing while this tab's ping is out: its answer or timeout comes first.
+      s.inFlight
+      ? Number.POSITIVE_INFINITY
+      : Math.min(
+          Math.max(dueAt(s), s.wokeAt) + grace(s, delay),
+          // Only the leader reopens the channel, so a follower's timer never waits for it.
+          leader && s.channel === 'closed' ? s.channelRetryAt : Number.POSITIVE_INFINITY,
+          // A paused tab's report is its own business: no follower delay.
+          s.paused ? reportAt(s) : Number.POSITIVE_INFINITY,
+        )
+    : // Once the session ended here, only a logout still owed has deadlines: telling the
+      // others (LOGOUT_WAIT), and the next request.
+      s.leave
+      ? Math.min(pending(s.leave.tellAt), pending(s.leave.retryAt))
+      : Number.POSITIVE_INFINITY
+  return due < Number.POSITIVE_INFINITY ? due : null
 }
 
 /** A time that may be NEVER, as a deadline. */
