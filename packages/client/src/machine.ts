@@ -367,9 +367,12 @@ const pending = (at: number): number => (at === NEVER ? Number.POSITIVE_INFINITY
  * remaining({ ...state, status: 'warning', lastActivity: 0, expireAfter: 900_000 }, 870_000) // 30000
  */
 export function remaining(s: MachineState, now: number): number {
-  if (!live(s)) return 0
-  const end = Math.min(s.lastActivity + s.expireAfter, s.absoluteEnd ?? Number.POSITIVE_INFINITY)
-  return Math.max(0, end - now)
+  return live(s)
+    ? Math.max(
+        0,
+        Math.min(s.lastActivity + s.expireAfter, s.absoluteEnd ?? Number.POSITIVE_INFINITY) - now,
+      )
+    : 0
 }
 
 /**
