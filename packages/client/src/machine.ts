@@ -351,15 +351,12 @@ export function nextCheck(s: MachineState, delay: number, leader?: boolean): num
           s.paused ? reportAt(s) : Number.POSITIVE_INFINITY,
         )
     : // Once the session ended here, only a logout still owed has deadlines: telling the
-      // others (LOGOUT_WAIT), and the next request.
+      // others (LOGOUT_WAIT), and the next request, each unless NEVER (none: Infinity).
       s.leave
-      ? Math.min(pending(s.leave.tellAt), pending(s.leave.retryAt))
+      ? Math.min(...[s.leave.tellAt, s.leave.retryAt].filter((at) => at !== NEVER))
       : Number.POSITIVE_INFINITY
   return due < Number.POSITIVE_INFINITY ? due : null
 }
-
-/** A time that may be NEVER, as a deadline. */
-const pending = (at: number): number => (at === NEVER ? Number.POSITIVE_INFINITY : at)
 
 /**
  * Milliseconds until the session ends without further activity (0 when it is not live).
