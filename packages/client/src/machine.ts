@@ -34,7 +34,10 @@ export interface Shared {
 export interface MachineState extends Shared {
   /** The server must hear about activity at this time (stay, extend). */
   extendAt: number
-  /** This tab awaits the answer to its own ping. */
+  /**
+   * This tab awaits the answer to its own ping. Read only while the session is live: one that
+   * ended leaves it as it was, and a new one starts without.
+   */
   inFlight: boolean
   /**
    * The events channel (`/session/events`) as this tab sees it: `off` when turned off, `open`
@@ -527,11 +530,6 @@ export function step(state: MachineState, event: MachineEvent): Step {
           }
         }
         break
-      case 'answer':
-      case 'unreachable':
-      case 'ended':
-        s.inFlight = false
-        break
       case 'pause':
         s.paused = e.paused
         break
@@ -620,6 +618,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         return
       case 'answer': {
         const { view } = e
+        s.inFlight = false
         s.failures = 0
         s.syncedAt = Math.max(s.syncedAt, e.sentAt)
         // The server measured between sending and now: counting from `sentAt` never puts its
@@ -640,6 +639,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
       }
       case 'unreachable':
         // Settling on local idle is the fail-safe: past expireAfter it ends the session.
+        s.inFlight = false
         s.failures++
         settle(now)
         return
