@@ -598,7 +598,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         const dismiss = newer && s.status === 'warning'
         const extend = e.extend || dismiss
         if (!newer && !extend) return
-        if (newer) s.lastActivity = e.at
+        s.lastActivity = Math.max(s.lastActivity, e.at)
         if (extend) s.extendAt = Math.max(s.extendAt, e.at)
         if (dismiss) {
           s.status = 'active'
