@@ -300,6 +300,9 @@ describe('state machine', () => {
         { type: 'activity', at: at(100), now: at(100), extend: true, remote: false },
         { type: 'logout', now: at(100) },
         { type: 'sync', shared: { ...shared(expired), status: 'active', changedAt: at(200) } },
+        { type: 'answer', now: at(100), sentAt: at(99), view: { idleFor: 0 } },
+        { type: 'unreachable', now: at(100) },
+        { type: 'ended', now: at(100), reason: 'admin' },
       ]
       for (const event of events) expect(step(state, event)).toEqual({ state, effects: [] })
     }
