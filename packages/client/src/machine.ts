@@ -209,7 +209,7 @@ export const NEVER = 0
 export const LOGOUT_WAIT = 2000
 
 /** Retry delays after failed pings: 1 s, 2 s, 4 s … at most a minute. */
-export const backoff = (failures: number): number => Math.min(1000 * 2 ** (failures - 1), 60_000)
+export const backoff = (failures: number): number => Math.min(500 * 2 ** failures, 60_000)
 
 /**
  * The times the state holds but `absoluteEnd`. The first six are in the past when they are set:
