@@ -34,7 +34,10 @@ export interface Shared {
 export interface MachineState extends Shared {
   /** The server must hear about activity at this time (stay, extend). */
   extendAt: number
-  /** This tab awaits the answer to its own ping. */
+  /**
+   * This tab awaits the answer to its own ping. Read only while the session is live: one that
+   * ended leaves it as it was, and a new one starts without.
+   */
   inFlight: boolean
   /**
    * The events channel (`/session/events`) as this tab sees it: `off` when turned off, `open`
@@ -206,20 +209,28 @@ export const NEVER = 0
 export const LOGOUT_WAIT = 2000
 
 /** Retry delays after failed pings: 1 s, 2 s, 4 s … at most a minute. */
-export const backoff = (failures: number): number => Math.min(1000 * 2 ** (failures - 1), 60_000)
+export const backoff = (failures: number): number => Math.min(500 * 2 ** failures, 60_000)
 
-export const STOPPED: MachineState = {
-  status: 'stopped',
-  reason: null,
+/**
+ * The times the state holds but `absoluteEnd`. The first six are in the past when they are set:
+ * one later than now means the clock was set back (see `clamp`).
+ */
+const timeFields = {
   changedAt: NEVER,
   lastActivity: NEVER,
   lastPingAt: NEVER,
   syncedAt: NEVER,
-  failures: 0,
-  warnAfter: 0,
-  expireAfter: 0,
   policyAt: NEVER,
-  absoluteEnd: null,
+  extendAt: NEVER,
+  channelRetryAt: NEVER,
+  wokeAt: NEVER,
+} satisfies Partial<MachineState>
+/** Read from an object's keys, so that the build's shortened names (INTERNAL) are read too. */
+const TIMES = Object.keys(timeFields) as Array<keyof typeof timeFields>
+const PAST_TIMES = TIMES.slice(0, 6)
+
+/** The fields only this tab knows, as they are before a session starts. */
+const LOCAL_STOPPED: Omit<MachineState, keyof Shared> = {
   extendAt: NEVER,
   inFlight: false,
   channel: 'off',
@@ -234,28 +245,28 @@ export const STOPPED: MachineState = {
   leave: null,
 }
 
+export const STOPPED: MachineState = {
+  status: 'stopped',
+  reason: null,
+  changedAt: NEVER,
+  lastActivity: NEVER,
+  lastPingAt: NEVER,
+  syncedAt: NEVER,
+  failures: 0,
+  warnAfter: 0,
+  expireAfter: 0,
+  policyAt: NEVER,
+  absoluteEnd: null,
+  ...LOCAL_STOPPED,
+}
+
 const live = (s: MachineState): boolean => s.status === 'active' || s.status === 'warning'
 
-const same = (state: MachineState): Step => ({ state, effects: [] })
-
-/** The part of the state other tabs need. */
+/** The part of the state other tabs need: every field but this tab's own (LOCAL_STOPPED's). */
 export function shared(s: MachineState): Shared {
-  const {
-    extendAt: _extendAt,
-    inFlight: _inFlight,
-    channel: _channel,
-    channelFailures: _channelFailures,
-    channelRetryAt: _channelRetryAt,
-    wokeAt: _wokeAt,
-    paused: _paused,
-    hidden: _hidden,
-    leaderHidden: _leaderHidden,
-    unconfirmed: _unconfirmed,
-    veiled: _veiled,
-    leave: _leave,
-    ...rest
-  } = s
-  return rest
+  return Object.fromEntries(
+    Object.entries(s).filter(([key]) => !(key in LOCAL_STOPPED)),
+  ) as unknown as Shared
 }
 
 /**
@@ -266,20 +277,23 @@ export function shared(s: MachineState): Shared {
  * dueAt({ ...state, status: 'active', lastActivity: 0, warnAfter: 840_000 }) // 840000 at most
  */
 export function dueAt(s: MachineState): number {
-  const due: number[] = []
-  if (s.lastPingAt !== NEVER && (s.failures > 0 || s.lastActivity > s.syncedAt)) {
-    // Heartbeat while the user is active, or retry after a failure.
-    const heartbeat = s.expireAfter / 4
-    due.push(s.lastPingAt + (s.failures > 0 ? Math.min(backoff(s.failures), heartbeat) : heartbeat))
-  }
-  // A tab that neither pinged nor heard of a ping learns the server's timings first. A tab
-  // opened next to others learns them from their answer to its hello instead.
-  if (s.lastPingAt === NEVER) due.push(s.changedAt)
-  if (s.extendAt > s.lastPingAt) due.push(s.extendAt)
-  due.push(deadlineDue(s))
-  // The absolute end, once the server told it (an unknown one is never due).
-  due.push(unchecked(s, s.absoluteEnd ?? Number.POSITIVE_INFINITY))
-  return Math.min(...due)
+  const heartbeat = s.expireAfter / 4
+  return Math.min(
+    // A tab that neither pinged nor heard of a ping learns the server's timings first. A tab
+    // opened next to others learns them from their answer to its hello instead.
+    s.lastPingAt === NEVER
+      ? s.changedAt
+      : // Retry after a failure, or heartbeat while the user is active.
+        s.failures > 0
+        ? s.lastPingAt + Math.min(backoff(s.failures), heartbeat)
+        : s.lastActivity > s.syncedAt
+          ? s.lastPingAt + heartbeat
+          : Number.POSITIVE_INFINITY,
+    s.extendAt > s.lastPingAt ? s.extendAt : Number.POSITIVE_INFINITY,
+    deadlineDue(s),
+    // The absolute end, once the server told it (an unknown one is never due).
+    unchecked(s, s.absoluteEnd ?? Number.POSITIVE_INFINITY),
+  )
 }
 
 /** When the warn deadline (while active) or the expire deadline (while warning) must be asked about. */
@@ -328,24 +342,24 @@ export const reportAt = (s: MachineState): number => s.lastActivity + s.warnAfte
  * nextCheck(state, 2000) // dueAt(state) + 2000 for a follower
  */
 export function nextCheck(s: MachineState, delay: number, leader?: boolean): number | null {
-  let due = Number.POSITIVE_INFINITY
-  // Once the session ended here, only a logout still owed has deadlines: telling the others
-  // (LOGOUT_WAIT), and the next request.
-  if (!live(s)) {
-    if (s.leave) due = Math.min(pending(s.leave.tellAt), pending(s.leave.retryAt))
-  } else if (s.inFlight) return null
-  else {
-    due = Math.max(dueAt(s), s.wokeAt) + grace(s, delay)
-    // Only the leader reopens the channel, so a follower's timer never waits for it.
-    if (leader && s.channel === 'closed') due = Math.min(due, s.channelRetryAt)
-    // A paused tab's report is its own business: no follower delay.
-    if (s.paused) due = Math.min(due, reportAt(s))
-  }
-  return Number.isFinite(due) ? due : null
+  const due = live(s)
+    ? // Nothing while this tab's ping is out: its answer or timeout comes first.
+      s.inFlight
+      ? Number.POSITIVE_INFINITY
+      : Math.min(
+          Math.max(dueAt(s), s.wokeAt) + grace(s, delay),
+          // Only the leader reopens the channel, so a follower's timer never waits for it.
+          leader && s.channel === 'closed' ? s.channelRetryAt : Number.POSITIVE_INFINITY,
+          // A paused tab's report is its own business: no follower delay.
+          s.paused ? reportAt(s) : Number.POSITIVE_INFINITY,
+        )
+    : // Once the session ended here, only a logout still owed has deadlines: telling the
+      // others (LOGOUT_WAIT), and the next request, each unless NEVER (none: Infinity).
+      s.leave
+      ? Math.min(...[s.leave.tellAt, s.leave.retryAt].filter((at) => at !== NEVER))
+      : Number.POSITIVE_INFINITY
+  return due < Number.POSITIVE_INFINITY ? due : null
 }
-
-/** A time that may be NEVER, as a deadline. */
-const pending = (at: number): number => (at === NEVER ? Number.POSITIVE_INFINITY : at)
 
 /**
  * Milliseconds until the session ends without further activity (0 when it is not live).
@@ -353,9 +367,12 @@ const pending = (at: number): number => (at === NEVER ? Number.POSITIVE_INFINITY
  * remaining({ ...state, status: 'warning', lastActivity: 0, expireAfter: 900_000 }, 870_000) // 30000
  */
 export function remaining(s: MachineState, now: number): number {
-  if (!live(s)) return 0
-  const end = Math.min(s.lastActivity + s.expireAfter, s.absoluteEnd ?? Number.POSITIVE_INFINITY)
-  return Math.max(0, end - now)
+  return live(s)
+    ? Math.max(
+        0,
+        Math.min(s.lastActivity + s.expireAfter, s.absoluteEnd ?? Number.POSITIVE_INFINITY) - now,
+      )
+    : 0
 }
 
 /**
@@ -376,335 +393,326 @@ export function countdown(s: MachineState, now: number): number {
 }
 
 /**
- * The session ends here, as `ended` says: `own`, this tab decided it (so it tells the others);
- * `logout`, it sends the one logout request, and tells the others once it is answered, or after
- * LOGOUT_WAIT (so none of them reaches the login page while the server still knows the
- * session). Without a request the others hear of it at once and the tab leaves, unless another
- * tab's request did not get through (`unconfirmed`): then this tab retries it too, so none
- * leaves for a login page that may send a still signed-in user back.
- */
-function end(ended: MachineState, own: boolean, logout: boolean): Step {
-  const tellAt = logout ? ended.changedAt + LOGOUT_WAIT : NEVER
-  const state = { ...ended, leave: { own, logoutFailures: 0, retryAt: NEVER, tellAt } }
-  if (logout) return { state, effects: [{ type: 'end' }, { type: 'logout' }] }
-  const told = tell(state, true)
-  told.effects.unshift({ type: 'end' })
-  return answered(told, ended.changedAt, !ended.unconfirmed)
-}
-
-/**
- * Tells the other tabs (the one that decided the end shares it; `unconfirmed` first when its
- * request did not get through in time) and leaves the channel.
- */
-function tell(s: MachineState, confirmed: boolean): Step {
-  const leave = s.leave as Leave
-  const effects: Effect[] = confirmed ? [] : [{ type: 'share', message: { type: 'unconfirmed' } }]
-  if (leave.own) effects.push({ type: 'share', message: { type: 'sync', shared: shared(s) } })
-  effects.push({ type: 'close' })
-  return { state: { ...s, leave: { ...leave, tellAt: NEVER } }, effects }
-}
-
-/** The logout request's outcome: settled (`done`), the tab leaves; else the next one waits. */
-function answered({ state, effects }: Step, now: number, done: boolean): Step {
-  if (done) return { state: { ...state, leave: null }, effects: [...effects, { type: 'leave' }] }
-  const leave = state.leave as Leave
-  const logoutFailures = leave.logoutFailures + 1
-  return {
-    state: {
-      ...state,
-      leave: { ...leave, logoutFailures, retryAt: now + backoff(logoutFailures) },
-    },
-    effects,
-  }
-}
-
-/** A logout owed, at a `check`: told without an answer after LOGOUT_WAIT, retried at its time. */
-function leaving(s: MachineState, now: number): Step {
-  const { tellAt, retryAt } = s.leave as Leave
-  const told = tellAt !== NEVER && now >= tellAt ? tell(s, false) : same(s)
-  if (retryAt === NEVER || now < retryAt) return told
-  const leave = { ...(told.state.leave as Leave), retryAt: NEVER }
-  return { state: { ...told.state, leave }, effects: [...told.effects, { type: 'logout' }] }
-}
-
-/** Starts this tab's ping now and tells the other tabs, so they do not send one too. */
-function ask(s: MachineState, now: number): Step {
-  return {
-    state: { ...s, lastPingAt: now, inFlight: true },
-    effects: [
-      { type: 'ping', idleFor: now - s.lastActivity },
-      { type: 'share', message: { type: 'pinged', at: now } },
-    ],
-  }
-}
-
-/**
- * Only the elected leader holds the events channel: one stream per browser, so other tabs
- * keep HTTP/1.1's six connections per origin for the app.
- */
-function wire(s: MachineState, e: { now: number; leader?: boolean }): Step {
-  if (s.channel === 'open' && !e.leader) {
-    return { state: { ...s, channel: 'closed' }, effects: [{ type: 'unlisten' }] }
-  }
-  if (s.channel === 'closed' && e.leader && e.now >= s.channelRetryAt) {
-    return { state: { ...s, channel: 'open' }, effects: [{ type: 'listen' }] }
-  }
-  return same(s)
-}
-
-/** The status a tab's own ping result leads to, judged on reconciled idle time. */
-function settle(s: MachineState, now: number): Step {
-  const idle = now - s.lastActivity
-  if (idle >= s.expireAfter) {
-    return end({ ...s, status: 'expired', reason: 'idle', changedAt: now }, true, true)
-  }
-  const status: Status = idle >= s.warnAfter ? 'warning' : 'active'
-  const state = status === s.status ? s : { ...s, status, changedAt: now }
-  return { state, effects: [{ type: 'share', message: { type: 'sync', shared: shared(state) } }] }
-}
-
-/**
- * A clock set back must not postpone deadlines into the future: everything this tab knows is
- * moved back by the same amount, which keeps the order of events (and so what is unreported).
- */
-function clamp(s: MachineState, now: number): MachineState {
-  const ahead =
-    Math.max(s.changedAt, s.lastActivity, s.lastPingAt, s.syncedAt, s.policyAt, s.extendAt) - now
-  if (ahead <= 0) return s
-  const back = (t: number): number => (t === NEVER ? t : t - ahead)
-  return {
-    ...s,
-    changedAt: back(s.changedAt),
-    lastActivity: back(s.lastActivity),
-    lastPingAt: back(s.lastPingAt),
-    syncedAt: back(s.syncedAt),
-    policyAt: back(s.policyAt),
-    extendAt: back(s.extendAt),
-    channelRetryAt: back(s.channelRetryAt),
-    wokeAt: back(s.wokeAt),
-    absoluteEnd: s.absoluteEnd === null ? null : s.absoluteEnd - ahead,
-  }
-}
-
-function merge(s: MachineState, r: Shared): Step {
-  const next: MachineState = {
-    ...s,
-    lastActivity: Math.max(s.lastActivity, r.lastActivity),
-    lastPingAt: Math.max(s.lastPingAt, r.lastPingAt),
-    syncedAt: Math.max(s.syncedAt, r.syncedAt),
-  }
-  if (r.syncedAt > s.syncedAt) next.absoluteEnd = r.absoluteEnd
-  if (r.policyAt > s.policyAt) {
-    next.warnAfter = r.warnAfter
-    next.expireAfter = r.expireAfter
-    next.policyAt = r.policyAt
-  }
-  if (r.lastPingAt >= s.lastPingAt) next.failures = r.failures
-  // Activity this tab saw after the sender decided outranks the sender's warning.
-  const adopt =
-    r.changedAt > s.changedAt &&
-    r.status !== 'stopped' &&
-    (r.status !== 'warning' || s.lastActivity <= r.lastActivity)
-  if (!adopt) return same(next)
-  const state = { ...next, status: r.status, reason: r.reason, changedAt: r.changedAt }
-  return r.status === 'expired' ? end(state, false, false) : same(state)
-}
-
-/** This tab's activity at `now`, as `activity()` records it. */
-const report = (s: MachineState, now: number): Step =>
-  step(s, { type: 'activity', at: now, now, extend: false })
-
-/**
- * Advances the state by one event and says what to do about it.
+ * Advances the state by one event and says what to do about it. The state is not changed: the
+ * step changes its own copy (its `leave` copied too), and its parts below change that copy and
+ * add their effects in order (a new object for each change cost the headless entry 272 bytes
+ * gzipped more).
  * @example
  * const { state, effects } = step(STOPPED, { type: 'start', now: 0, warnAfter: 20e3, expireAfter: 30e3 })
  * step(state, { type: 'check', now: 0, delay: 0 }).effects[0] // { type: 'ping', idleFor: 0 }
  */
-export function step(s: MachineState, e: MachineEvent): Step {
-  switch (e.type) {
-    case 'start': {
-      if (live(s)) return same(s)
-      const state: MachineState = {
-        ...STOPPED,
-        status: 'active',
-        changedAt: e.now,
-        lastActivity: e.now,
-        warnAfter: e.warnAfter,
-        expireAfter: e.expireAfter,
-        channel: e.events ? 'closed' : 'off',
-      }
-      return {
-        state,
-        effects: [{ type: 'share', message: { type: 'activity', at: e.now, extend: false } }],
-      }
-    }
-    case 'check': {
-      if (!live(s)) return s.leave === null ? same(s) : leaving(s, e.now)
-      if (e.ask && !s.veiled) {
-        const veiled = step({ ...s, veiled: true }, e)
-        veiled.effects.unshift({ type: 'veil', hidden: true })
-        return veiled
-      }
-      if (s.paused && e.now >= reportAt(s) && remaining(s, e.now) > 0) {
-        const reported = report(s, e.now)
-        const checked = step(reported.state, e)
-        checked.effects.unshift(...reported.effects)
-        return checked
-      }
-      const wired = wire(s, e)
-      if (s.inFlight) return wired
-      const state = clamp(wired.state, e.now)
-      const due = dueAt(state)
-      if (!e.ask) {
-        if (e.now < Math.max(due, state.wokeAt) + grace(state, e.delay)) {
-          return { state, effects: wired.effects }
-        }
-        // A follower that runs at least its delay late (the laptop slept, the tab was frozen)
-        // woke with the leader: it waits its delay from now, so the leader alone asks (and
-        // sends the one logout) when every tab wakes together.
-        if (e.delay > 0 && state.wokeAt < due && e.now >= due + 2 * e.delay) {
-          return { state: { ...state, wokeAt: e.now }, effects: wired.effects }
-        }
-      }
-      const asked = ask(state, e.now)
-      asked.effects.unshift(...wired.effects)
-      return asked
-    }
-    case 'activity': {
-      // Activity after the session's end (as this tab knows it) revives nothing: only the
-      // server can tell of newer activity elsewhere, and without it the session is over
-      // (fail safe, e.g. waking offline from a sleep longer than expireAfter).
-      if (!live(s) || remaining(s, e.at) === 0) return same(s)
-      const newer = e.at > s.lastActivity
-      const dismiss = newer && s.status === 'warning'
-      const extend = e.extend || dismiss
-      if (!newer && !extend) return same(s)
-      const state: MachineState = {
-        ...s,
-        lastActivity: Math.max(s.lastActivity, e.at),
-        extendAt: extend ? Math.max(s.extendAt, e.at) : s.extendAt,
-      }
-      if (dismiss) {
-        state.status = 'active'
-        state.changedAt = e.now
-      }
-      if (e.remote) return same(state)
-      // The tab where the person chose to stay tells the server itself, at once: a leader that
-      // is frozen or whose request hangs would otherwise announce a ping that never arrives,
-      // and the others would trust it past the deadline. `pinged` goes out before the activity,
-      // so the leader does not send a second ping for it.
-      const next = extend && !s.inFlight ? ask(state, e.now) : same(state)
-      next.effects.push({ type: 'share', message: { type: 'activity', at: e.at, extend } })
-      return next
-    }
-    case 'pinged':
-      return same(live(s) ? { ...s, lastPingAt: Math.max(s.lastPingAt, e.at) } : s)
-    case 'answer': {
-      if (!live(s)) return same({ ...s, inFlight: false })
-      const { view } = e
-      const state: MachineState = {
-        ...s,
-        inFlight: false,
-        failures: 0,
-        syncedAt: Math.max(s.syncedAt, e.sentAt),
-      }
-      // The server measured between sending and now: counting from `sentAt` never puts its
-      // activity later than it is by more than its rounding (which would promise time it does
-      // not give), and activity it reports is not owed to it again.
-      if (view.idleFor !== undefined) {
-        state.lastActivity = Math.max(s.lastActivity, e.sentAt - view.idleFor)
-      }
-      if (view.warnAfter !== undefined) {
-        state.warnAfter = view.warnAfter
-        state.expireAfter = view.expireAfter
-        state.policyAt = e.now
-      }
-      if (view.expiresIn !== undefined) state.absoluteEnd = e.sentAt + view.expiresIn
-      const settled = settle(state, e.now)
-      // Still live: the server has spoken, a veiled page may show. An end leaves it hidden.
-      if (!s.veiled || !live(settled.state)) return settled
-      return {
-        state: { ...settled.state, veiled: false },
-        effects: [...settled.effects, { type: 'veil', hidden: false }],
-      }
-    }
-    case 'unreachable':
-      if (!live(s)) return same({ ...s, inFlight: false })
-      // Settling on local idle is the fail-safe: past expireAfter it ends the session.
-      return settle({ ...s, inFlight: false, failures: s.failures + 1 }, e.now)
-    case 'ended':
-      if (!live(s)) return same({ ...s, inFlight: false })
-      // A pushed end needs no logout request: the session already ended on the server.
-      return end(
-        { ...s, inFlight: false, status: 'expired', reason: e.reason, changedAt: e.now },
-        true,
-        !e.pushed,
-      )
-    case 'policy': {
-      if (!live(s)) return same(s)
-      // The thresholds move the deadlines only: the next check asks the server before any
-      // warning, as after a ping answer. Hearing from the channel also proves it works.
-      const state: MachineState = {
-        ...s,
-        warnAfter: e.warnAfter,
-        expireAfter: e.expireAfter,
-        policyAt: e.now,
-        channelFailures: 0,
-      }
-      return {
-        state,
-        effects: [{ type: 'share', message: { type: 'sync', shared: shared(state) } }],
-      }
-    }
-    case 'lost': {
-      if (!live(s) || s.channel !== 'open') return same(s)
-      // Pings go on meanwhile: a broken channel alone never ends a session.
-      const channelFailures = s.channelFailures + 1
-      const channelRetryAt = e.now + backoff(channelFailures)
-      return same({ ...s, channel: 'closed', channelFailures, channelRetryAt })
-    }
-    case 'sync':
-      return live(s) ? merge(s, e.shared) : same(s)
-    case 'pause': {
-      const state = { ...s, paused: e.paused }
-      // Pausing and resuming are activity at that moment: the idle time starts from the resume,
-      // and a warning open when pause() is called is dismissed, as activity() dismisses it.
-      return live(s) ? report(state, e.now) : same(state)
-    }
-    case 'visibility':
-      if (e.remote) return same({ ...s, leaderHidden: e.hidden })
-      return {
-        state: { ...s, hidden: e.hidden },
-        effects: e.leader
-          ? [{ type: 'share', message: { type: 'visibility', hidden: e.hidden } }]
-          : [],
-      }
-    case 'logout':
-      if (!live(s)) return same(s)
-      return end({ ...s, status: 'expired', reason: 'logout', changedAt: e.now }, true, true)
-    case 'hello': {
-      if (!live(s)) return same(s)
-      const effects: Effect[] = [{ type: 'share', message: { type: 'sync', shared: shared(s) } }]
-      // The new tab learns whether the leader is hidden (see `grace`) from the leader itself.
-      if (e.leader)
-        effects.push({ type: 'share', message: { type: 'visibility', hidden: s.hidden } })
-      return { state: s, effects }
-    }
-    case 'unconfirmed':
-      return same(live(s) ? { ...s, unconfirmed: true } : s)
-    case 'loggedOut':
-      // Not sent here (none is out), or a new session started since: nothing is owed.
-      if (s.leave?.retryAt !== NEVER) return same(s)
-      // Not told yet: the others hear now, that it is settled or that it is not.
-      return answered(s.leave.tellAt === NEVER ? same(s) : tell(s, e.done), e.now, e.done)
-    case 'stop':
-      return same({ ...STOPPED, leave: s.leave })
-    case 'new-device': {
-      // Only the leader holds the events channel, and the tab in use may be another: the one
-      // that heard it tells every other tab of the session. Once the session ended here, the
-      // sign-in is no longer this tab's business.
-      if (!live(s)) return same(s)
-      return { state: s, effects: e.remote ? [e] : [e, { type: 'share', message: e }] }
+export function step(state: MachineState, event: MachineEvent): Step {
+  const s: MachineState = { ...state, leave: state.leave && { ...state.leave } }
+  const effects: Effect[] = []
+  const emit = (effect: Effect): void => {
+    effects.push(effect)
+  }
+  const share = (message: ShareMessage): void => emit({ type: 'share', message })
+  const sync = (): void => share({ type: 'sync', shared: shared(s) })
+
+  /** Thresholds the server told (a ping answer, a policy event, another tab) at `policyAt`. */
+  const adoptPolicy = (
+    policy: Pick<Shared, 'warnAfter' | 'expireAfter'>,
+    policyAt: number,
+  ): void => {
+    s.warnAfter = policy.warnAfter
+    s.expireAfter = policy.expireAfter
+    s.policyAt = policyAt
+  }
+
+  /** Starts this tab's ping now and tells the other tabs, so they do not send one too. */
+  const ask = (now: number): void => {
+    emit({ type: 'ping', idleFor: now - s.lastActivity })
+    share({ type: 'pinged', at: now })
+    s.lastPingAt = now
+    s.inFlight = true
+  }
+
+  /**
+   * The session ends here, for `reason` at `now`: `own`, this tab decided it (so it tells the
+   * others); `logout`, it sends the one logout request, and tells the others once it is answered,
+   * or after LOGOUT_WAIT (so none of them reaches the login page while the server still knows
+   * the session). Without a request the others hear of it at once and the tab leaves, unless
+   * another tab's request did not get through (`unconfirmed`): then this tab retries it too, so
+   * none leaves for a login page that may send a still signed-in user back.
+   */
+  const end = (reason: string | null, now: number, own: boolean, logout: boolean): void => {
+    s.status = 'expired'
+    s.reason = reason
+    s.changedAt = now
+    s.leave = { own, logoutFailures: 0, retryAt: NEVER, tellAt: logout ? now + LOGOUT_WAIT : NEVER }
+    emit({ type: 'end' })
+    if (logout) {
+      emit({ type: 'logout' })
+    } else {
+      tell(true)
+      answered(now, !s.unconfirmed)
     }
   }
+
+  /**
+   * Tells the other tabs (the one that decided the end shares it; `unconfirmed` first when its
+   * request did not get through in time) and leaves the channel.
+   */
+  const tell = (confirmed: boolean): void => {
+    const leave = s.leave as Leave
+    if (!confirmed) share({ type: 'unconfirmed' })
+    if (leave.own) sync()
+    emit({ type: 'close' })
+    leave.tellAt = NEVER
+  }
+
+  /** The logout request's outcome: settled (`done`), the tab leaves; else the next one waits. */
+  const answered = (now: number, done: boolean): void => {
+    if (done) {
+      s.leave = null
+      emit({ type: 'leave' })
+    } else {
+      const leave = s.leave as Leave
+      leave.retryAt = now + backoff(++leave.logoutFailures)
+    }
+  }
+
+  /** The status a tab's own ping result leads to, judged on reconciled idle time. */
+  const settle = (now: number): void => {
+    const idle = now - s.lastActivity
+    if (idle >= s.expireAfter) {
+      end('idle', now, true, true)
+      return
+    }
+    const status: Status = idle >= s.warnAfter ? 'warning' : 'active'
+    if (status !== s.status) {
+      s.status = status
+      s.changedAt = now
+    }
+    sync()
+  }
+
+  /**
+   * A clock set back must not postpone deadlines into the future: everything this tab knows is
+   * moved back by the same amount, which keeps the order of events (and so what is unreported).
+   */
+  const clamp = (now: number): void => {
+    const ahead = Math.max(...PAST_TIMES.map((key) => s[key])) - now
+    if (ahead <= 0) return
+    for (const key of TIMES) if (s[key] !== NEVER) s[key] -= ahead
+    if (s.absoluteEnd !== null) s.absoluteEnd -= ahead
+  }
+
+  const run = (e: MachineEvent): void => {
+    // The event's time, read once (10 bytes gzipped less than `e.now` in each rule): only the
+    // rules for events that carry one read it.
+    const { now } = e as { now: number }
+    // First what an event changes whether or not the session is live here.
+    switch (e.type) {
+      case 'start':
+        if (!live(s)) {
+          Object.assign(s, STOPPED, {
+            status: 'active',
+            changedAt: now,
+            lastActivity: now,
+            warnAfter: e.warnAfter,
+            expireAfter: e.expireAfter,
+            channel: e.events ? 'closed' : 'off',
+          } satisfies Partial<MachineState>)
+          share({ type: 'activity', at: now, extend: false })
+        }
+        return
+      case 'check':
+        // A logout owed once the session ended: told without an answer after LOGOUT_WAIT,
+        // retried at its time.
+        if (!live(s) && s.leave) {
+          const { tellAt, retryAt } = s.leave
+          if (tellAt !== NEVER && now >= tellAt) tell(false)
+          if (retryAt !== NEVER && now >= retryAt) {
+            s.leave.retryAt = NEVER
+            emit({ type: 'logout' })
+          }
+        }
+        break
+      case 'pause':
+        s.paused = e.paused
+        break
+      case 'visibility':
+        if (e.remote) s.leaderHidden = e.hidden
+        else {
+          s.hidden = e.hidden
+          if (e.leader) share({ type: 'visibility', hidden: e.hidden })
+        }
+        return
+      case 'loggedOut':
+        // Not sent here (none is out), or a new session started since: nothing is owed.
+        if (s.leave?.retryAt !== NEVER) return
+        // Not told yet: the others hear now, that it is settled or that it is not.
+        if (s.leave.tellAt !== NEVER) tell(e.done)
+        answered(now, e.done)
+        return
+      case 'stop':
+        Object.assign(s, STOPPED, { leave: s.leave })
+        return
+    }
+    // The rest is about a live session: once it ended here (or before it started), other tabs'
+    // news, the server's answers and the events channel change nothing.
+    if (!live(s)) return
+    switch (e.type) {
+      case 'check': {
+        if (e.ask && !s.veiled) {
+          s.veiled = true
+          emit({ type: 'veil', hidden: true })
+        }
+        if (s.paused && now >= reportAt(s) && remaining(s, now) > 0) {
+          // This tab's activity at `now`, as `activity()` records it.
+          run({ type: 'activity', at: now, now, extend: false })
+        }
+        // Only the elected leader holds the events channel: one stream per browser, so other
+        // tabs keep HTTP/1.1's six connections per origin for the app.
+        if (s.channel === 'open' && !e.leader) {
+          s.channel = 'closed'
+          emit({ type: 'unlisten' })
+        } else if (s.channel === 'closed' && e.leader && now >= s.channelRetryAt) {
+          s.channel = 'open'
+          emit({ type: 'listen' })
+        }
+        if (s.inFlight) return
+        clamp(now)
+        const due = dueAt(s)
+        if (!e.ask) {
+          if (now < Math.max(due, s.wokeAt) + grace(s, e.delay)) return
+          // A follower that runs at least its delay late (the laptop slept, the tab was frozen)
+          // woke with the leader: it waits its delay from now, so the leader alone asks (and
+          // sends the one logout) when every tab wakes together.
+          if (e.delay > 0 && s.wokeAt < due && now >= due + 2 * e.delay) {
+            s.wokeAt = now
+            return
+          }
+        }
+        ask(now)
+        return
+      }
+      case 'activity': {
+        // Activity after the session's end (as this tab knows it) revives nothing: only the
+        // server can tell of newer activity elsewhere, and without it the session is over
+        // (fail safe, e.g. waking offline from a sleep longer than expireAfter).
+        if (remaining(s, e.at) === 0) return
+        const newer = e.at > s.lastActivity
+        const dismiss = newer && s.status === 'warning'
+        const extend = e.extend || dismiss
+        if (!newer && !extend) return
+        s.lastActivity = Math.max(s.lastActivity, e.at)
+        if (extend) s.extendAt = Math.max(s.extendAt, e.at)
+        if (dismiss) {
+          s.status = 'active'
+          s.changedAt = now
+        }
+        if (e.remote) return
+        // The tab where the person chose to stay tells the server itself, at once: a leader that
+        // is frozen or whose request hangs would otherwise announce a ping that never arrives,
+        // and the others would trust it past the deadline. `pinged` goes out before the
+        // activity, so the leader does not send a second ping for it.
+        if (extend && !s.inFlight) ask(now)
+        share({ type: 'activity', at: e.at, extend })
+        return
+      }
+      case 'pinged':
+        s.lastPingAt = Math.max(s.lastPingAt, e.at)
+        return
+      case 'answer': {
+        const { view } = e
+        s.inFlight = false
+        s.failures = 0
+        s.syncedAt = Math.max(s.syncedAt, e.sentAt)
+        // The server measured between sending and now: counting from `sentAt` never puts its
+        // activity later than it is by more than its rounding (which would promise time it does
+        // not give), and activity it reports is not owed to it again.
+        if (view.idleFor !== undefined) {
+          s.lastActivity = Math.max(s.lastActivity, e.sentAt - view.idleFor)
+        }
+        if (view.warnAfter !== undefined) adoptPolicy(view, now)
+        if (view.expiresIn !== undefined) s.absoluteEnd = e.sentAt + view.expiresIn
+        settle(now)
+        // Still live: the server has spoken, a veiled page may show. An end leaves it hidden.
+        if (s.veiled && live(s)) {
+          s.veiled = false
+          emit({ type: 'veil', hidden: false })
+        }
+        return
+      }
+      case 'unreachable':
+        // Settling on local idle is the fail-safe: past expireAfter it ends the session.
+        s.inFlight = false
+        s.failures++
+        settle(now)
+        return
+      case 'ended':
+        // A pushed end needs no logout request: the session already ended on the server.
+        end(e.reason, now, true, !e.pushed)
+        return
+      case 'policy':
+        // The thresholds move the deadlines only: the next check asks the server before any
+        // warning, as after a ping answer. Hearing from the channel also proves it works.
+        adoptPolicy(e, now)
+        s.channelFailures = 0
+        sync()
+        return
+      case 'lost':
+        if (s.channel !== 'open') return
+        // Pings go on meanwhile: a broken channel alone never ends a session.
+        s.channel = 'closed'
+        s.channelRetryAt = now + backoff(++s.channelFailures)
+        return
+      case 'sync': {
+        const r = e.shared
+        if (r.syncedAt > s.syncedAt) {
+          s.syncedAt = r.syncedAt
+          s.absoluteEnd = r.absoluteEnd
+        }
+        if (r.policyAt > s.policyAt) adoptPolicy(r, r.policyAt)
+        if (r.lastPingAt >= s.lastPingAt) {
+          s.lastPingAt = r.lastPingAt
+          s.failures = r.failures
+        }
+        s.lastActivity = Math.max(s.lastActivity, r.lastActivity)
+        // Activity this tab saw after the sender decided outranks the sender's warning.
+        if (
+          r.changedAt <= s.changedAt ||
+          r.status === 'stopped' ||
+          (r.status === 'warning' && s.lastActivity > r.lastActivity)
+        ) {
+          return
+        }
+        if (r.status === 'expired') {
+          end(r.reason, r.changedAt, false, false)
+          return
+        }
+        s.status = r.status
+        s.reason = r.reason
+        s.changedAt = r.changedAt
+        return
+      }
+      case 'pause':
+        // Pausing and resuming are activity at that moment: the idle time starts from the
+        // resume, and a warning open when pause() is called is dismissed, as activity() does.
+        run({ type: 'activity', at: now, now, extend: false })
+        return
+      case 'logout':
+        end('logout', now, true, true)
+        return
+      case 'hello':
+        sync()
+        // The new tab learns whether the leader is hidden (see `grace`) from the leader itself.
+        if (e.leader) share({ type: 'visibility', hidden: s.hidden })
+        return
+      case 'unconfirmed':
+        s.unconfirmed = true
+        return
+      case 'new-device':
+        // Only the leader holds the events channel, and the tab in use may be another: the one
+        // that heard it tells every other tab of the session. Once the session ended here, the
+        // sign-in is no longer this tab's business.
+        emit(e)
+        if (!e.remote) share(e)
+    }
+  }
+  run(event)
+  return { state: s, effects }
 }
