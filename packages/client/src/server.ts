@@ -55,23 +55,19 @@ export function readPing(status: number, body: unknown): PingOutcome {
     return { type: 'ended', reason: ended ? endReason(body) : 'unauthenticated' }
   }
   if (status < 200 || status > 299 || !isObject(body)) return { type: 'unreachable' }
-  const view: { [Field in keyof ServerView]?: number } = {}
-  const idleFor = duration(body.idleFor)
-  if (idleFor !== undefined) view.idleFor = idleFor
-  const warnAfter = duration(body.warnAfter)
-  const expireAfter = duration(body.expireAfter)
-  if (
-    warnAfter !== undefined &&
-    expireAfter !== undefined &&
-    0 < warnAfter &&
-    warnAfter < expireAfter
-  ) {
+  // A field the server did not tell (or not usably) is there as undefined: unknown.
+  const view: { [Field in keyof ServerView]?: number } = {
+    idleFor: duration(body.idleFor),
+    expiresIn: duration(body.expiresIn),
+  }
+  // The thresholds are set together or not at all, as ServerView says: one the server did not
+  // tell is 0 here, which fails the check.
+  const warnAfter = duration(body.warnAfter) ?? 0
+  const expireAfter = duration(body.expireAfter) ?? 0
+  if (0 < warnAfter && warnAfter < expireAfter) {
     view.warnAfter = warnAfter
     view.expireAfter = expireAfter
   }
-  const expiresIn = duration(body.expiresIn)
-  if (expiresIn !== undefined) view.expiresIn = expiresIn
-  // The thresholds are set together or not at all, as ServerView says.
   return { type: 'answer', view: view as ServerView }
 }
 
