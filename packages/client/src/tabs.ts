@@ -95,8 +95,6 @@ export function joinTabs(options: TabsOptions): Tabs {
   const id = Math.random().toString(36).slice(2)
   const peers = new Set<string>()
   let closed = false
-  /** Messages posted before the channel opened, sent once it has. */
-  let queue: Envelope[] | null = []
   let channel: TabChannel<Envelope> | null = null
   /** Whether this tab leads the election; null until one is held, and where none can be. */
   let leading: (() => boolean) | null = null
@@ -129,18 +127,16 @@ export function joinTabs(options: TabsOptions): Tabs {
       // Locks API): every tab pings for itself.
       alone = true
     }
-    for (const envelope of queue ?? []) channel?.post(envelope)
-    queue = null
     if (alone) options.onLeader()
   }
 
-  Promise.resolve(channelApi(options)).then(open, open)
+  /** Settles once the channel is open (or cannot be): what is posted waits for it. */
+  const opened = Promise.resolve(channelApi(options)).then(open, open)
   const leads = (): boolean => alone || !!leading?.()
   const post = (message: TabMessage): void => {
     if (closed) return
     const envelope = { ...message, from: id }
-    if (queue === null) channel?.post(envelope)
-    else queue.push(envelope)
+    opened.then(() => channel?.post(envelope))
   }
   post({ type: 'hello' })
   return {
@@ -158,7 +154,7 @@ export function joinTabs(options: TabsOptions): Tabs {
       post({ type: 'bye' })
       closed = true
       // Closing also ends the election, which hands leadership to another tab.
-      channel?.close()
+      opened.then(() => channel?.close())
     },
   }
 }
