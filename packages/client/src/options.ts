@@ -153,12 +153,16 @@ const isTexts = (value: unknown): boolean => isObject(value) && !wrongText(value
 
 /** A tag (any string: an unknown one gives English) or a locale object with every text. */
 function isLocale(value: unknown): boolean {
-  if (typeof value === 'string') return true
   const { tag, dir = 'ltr', texts } = Object(value)
   try {
-    // Checked here, not when the warning opens: Intl throws on a tag that is not one.
-    new Intl.Locale(tag)
-    return ['ltr', 'rtl'].includes(dir) && isTexts(texts) && Object.keys(texts).length > 3
+    return (
+      typeof value === 'string' ||
+      // Checked here, not when the warning opens: Intl throws on a tag that is not one.
+      (!!new Intl.Locale(tag) &&
+        ['ltr', 'rtl'].includes(dir) &&
+        isTexts(texts) &&
+        Object.keys(texts).length > 3)
+    )
   } catch {
     return false
   }
