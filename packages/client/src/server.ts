@@ -79,8 +79,11 @@ export function readPing(status: number, body: unknown): PingOutcome {
  * const outcome = await server.ping(12_000) // sends {"idleFor":12}
  */
 export function connect(options: ServerOptions): Server {
-  /** Sends a POST and reads the answer, all within REQUEST_TIMEOUT. */
-  async function send(url: string, init: RequestInit): Promise<{ status: number; body: unknown }> {
+  /**
+   * Sends a POST and reads the answer, all within REQUEST_TIMEOUT. A request that fails (network
+   * error, timeout, a `headers` function that throws) answers as a server error: retried later.
+   */
+  async function send(url: string, init: RequestInit): Promise<{ status: number; body?: unknown }> {
     const abort = new AbortController()
     const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT)
     try {
@@ -95,29 +98,23 @@ export function connect(options: ServerOptions): Server {
       })
       // A body that is no JSON is as good as none.
       return { status: response.status, body: await response.json().catch(() => undefined) }
+    } catch {
+      return { status: 500 }
     } finally {
       clearTimeout(timer)
     }
   }
   return {
     async ping(idleFor) {
-      try {
-        const body = JSON.stringify({ idleFor: Math.max(0, Math.round(idleFor)) / 1000 })
-        const { status, body: answer } = await send(options.pingUrl, { body })
-        return readPing(status, answer)
-      } catch {
-        return { type: 'unreachable' }
-      }
+      const body = JSON.stringify({ idleFor: Math.max(0, Math.round(idleFor)) / 1000 })
+      const { status, body: answer } = await send(options.pingUrl, { body })
+      return readPing(status, answer)
     },
     async logout() {
       if (!options.logoutUrl) return true
-      try {
-        // keepalive: the request must outlive the navigation that follows it.
-        const { status } = await send(options.logoutUrl, { keepalive: true })
-        return status < 500
-      } catch {
-        return false
-      }
+      // keepalive: the request must outlive the navigation that follows it.
+      const { status } = await send(options.logoutUrl, { keepalive: true })
+      return status < 500
     },
   }
 }
