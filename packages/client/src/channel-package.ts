@@ -15,9 +15,8 @@ export function channelApi({
 }: {
   channelType?: ChannelType | null
 }): OpenChannel | Promise<OpenChannel> {
-  const nativeWorks =
-    typeof globalThis.BroadcastChannel === 'function' && !!globalThis.navigator?.locks
-  return (!type || type === 'native') && nativeWorks
+  // Asked for once a browser window runs the ward (start()): `navigator` is there.
+  return (!type || type === 'native') && globalThis.BroadcastChannel && navigator.locks
     ? openChannel
     : import('./package-channel.ts').then((module) => module.openChannel)
 }
