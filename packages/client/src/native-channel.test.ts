@@ -4,14 +4,14 @@ import * as Package from 'broadcast-channel'
 import { afterEach, describe, expect, test } from 'vitest'
 import { openChannel, type TabChannel } from './native-channel.ts'
 
-const open: Array<{ close(): unknown }> = []
+const open: Array<() => unknown> = []
 let counter = 0
 const uniqueName = (): string => `native-channel-test-${process.pid}-${counter++}`
 
 /** A native channel of `name`; `hear` gets what the others post. */
 function channel<T>(name: string, hear: (data: T) => void = () => {}): TabChannel<T> {
   const created = openChannel<T>({ channelName: name }, hear)
-  open.push(created)
+  open.push(() => created.leave())
   return created
 }
 
@@ -27,7 +27,7 @@ function elect(target: TabChannel<unknown>): { led: Promise<void>; leads: () => 
 const sleep = (ms: number): Promise<unknown> => new Promise((resolve) => setTimeout(resolve, ms))
 
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((each) => each.close()))
+  await Promise.all(open.splice(0).map((leave) => leave()))
 })
 
 describe('native channel', () => {
@@ -42,7 +42,7 @@ describe('native channel', () => {
     expect(heard).toEqual([])
   })
 
-  test('one tab leads; the next leads once the leader closes its channel', async () => {
+  test('one tab leads; the next leads once the leader leaves its channel', async () => {
     const name = uniqueName()
     const [a, b] = [channel(name), channel(name)]
     const first = elect(a)
@@ -54,12 +54,12 @@ describe('native channel', () => {
     })
     await sleep(50)
     expect([first.leads(), secondLeads]).toEqual([true, false])
-    a.close()
+    a.leave()
     await handedOver
     expect([first.leads(), second.leads()]).toEqual([false, true])
   })
 
-  test('a closed channel that never led stops waiting without an error', async () => {
+  test('a channel left before it led stops waiting without an error', async () => {
     const name = uniqueName()
     const [a, b] = [channel(name), channel(name)]
     await elect(a).led
@@ -68,7 +68,7 @@ describe('native channel', () => {
       waiting.led.then(() => 'led'),
       sleep(100).then(() => 'still waiting'),
     ])
-    b.close()
+    b.leave()
     expect(await outcome).toBe('still waiting')
     expect(waiting.leads()).toBe(false)
   })
@@ -78,7 +78,7 @@ describe('native channel', () => {
     let toOurs: (data: string) => void = () => {}
     const ours = channel<string>(name, (data) => toOurs(data))
     const theirs = new Package.BroadcastChannel<string>(name, { type: 'native' })
-    open.push(theirs)
+    open.push(() => theirs.close())
     const heardByTheirs = new Promise((resolve) => {
       theirs.onmessage = resolve
     })

@@ -19,7 +19,7 @@ export interface TabChannel<T> {
    */
   elect(onLeader: () => void): () => boolean
   /** Leaves the channel and its election, which hands the lead to another tab. */
-  close(): void
+  leave(): void
 }
 
 /**
@@ -83,7 +83,7 @@ export const openChannel: OpenChannel = <T>(
         .catch(() => {})
       return () => leads
     },
-    close() {
+    leave() {
       leads = false
       done.abort()
       channel.close()

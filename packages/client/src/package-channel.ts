@@ -23,6 +23,6 @@ export const openChannel: OpenChannel = ({ channelName, channelType }, hear) => 
       return () => elector.isLeader
     },
     // Closing also ends the election, which hands the lead to another tab.
-    close: () => void channel.close().catch(ignore),
+    leave: () => void channel.close().catch(ignore),
   }
 }

@@ -154,7 +154,7 @@ export function joinTabs(options: TabsOptions): Tabs {
       post({ type: 'bye' })
       closed = true
       // Closing also ends the election, which hands leadership to another tab.
-      opened.then(() => channel?.close())
+      opened.then(() => channel?.leave())
     },
   }
 }
