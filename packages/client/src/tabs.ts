@@ -57,8 +57,9 @@ function isShared(value: unknown): value is Shared {
       value.warnAfter,
       value.expireAfter,
       value.policyAt,
-    ].every(isTime) &&
-    (value.absoluteEnd === null || isTime(value.absoluteEnd))
+      // None (null) passes as 0.
+      value.absoluteEnd === null ? 0 : value.absoluteEnd,
+    ].every(isTime)
   )
 }
 
