@@ -7,6 +7,6 @@ import { type OpenChannel, openChannel } from './native-channel.ts'
  * BroadcastChannel; where Web Locks is missing (Firefox 93–95) the election throws and every
  * tab pings for itself.
  * @example
- * channelApi({ channelType: 'idb' }) // native-channel.ts's openChannel
+ * await channelApi({ channelType: 'idb' }) // native-channel.ts's openChannel
  */
-export const channelApi = (_options: unknown): OpenChannel => openChannel
+export const channelApi = (_options: unknown): Promise<OpenChannel> => Promise.resolve(openChannel)

@@ -6,17 +6,17 @@ import type { ChannelType } from './options.ts'
  * asked for (every current engine); the broadcast-channel package, with its IndexedDB,
  * localStorage and message-based election fallbacks, only elsewhere, loaded then
  * (`package-channel.ts`, a dynamic import): an app bundles it as a chunk its users on current
- * browsers never fetch. The script-tag build replaces this module with `channel-package.iife.ts`.
+ * browsers never fetch. A promise either way: the channel opens a microtask after joining. The script-tag build replaces this module with `channel-package.iife.ts`.
  * @example
- * channelApi({ channelType: null }) // native-channel.ts in a current browser, a promise of the package elsewhere
+ * await channelApi({ channelType: null }) // native-channel.ts's opener in a current browser, the package's elsewhere
  */
-export function channelApi({
+export async function channelApi({
   channelType: type,
 }: {
   channelType?: ChannelType | null
-}): OpenChannel | Promise<OpenChannel> {
+}): Promise<OpenChannel> {
   // Asked for once a browser window runs the ward (start()): `navigator` is there.
   return (!type || type === 'native') && globalThis.BroadcastChannel && navigator.locks
     ? openChannel
-    : import('./package-channel.ts').then((module) => module.openChannel)
+    : (await import('./package-channel.ts')).openChannel
 }

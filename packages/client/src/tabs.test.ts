@@ -292,10 +292,10 @@ describe('the channel', () => {
 })
 
 describe('issue 25 item 1: the broadcast-channel package only where the browser lacks its own', () => {
-  test('BroadcastChannel and Web Locks (every current engine): the browser’s own, no import', () => {
+  test('BroadcastChannel and Web Locks (every current engine): the browser’s own, no import', async () => {
     expect(typeof globalThis.BroadcastChannel).toBe('function')
-    expect(channelApi({ channelType: null })).toBe(openChannel)
-    expect(channelApi({ channelType: 'native' })).toBe(openChannel)
+    expect(await channelApi({ channelType: null })).toBe(openChannel)
+    expect(await channelApi({ channelType: 'native' })).toBe(openChannel)
   })
 
   test('another method asked for, or no Web Locks: the package, imported then', async () => {

@@ -132,7 +132,7 @@ export function joinTabs(options: TabsOptions): Tabs {
   }
 
   /** Settles once the channel is open (or cannot be): what is posted waits for it. */
-  const opened = Promise.resolve(channelApi(options)).then(open, open)
+  const opened = channelApi(options).then(open, open)
   const leads = (): boolean => alone || !!leading?.()
   const post = (message: TabMessage): void => {
     if (closed) return
