@@ -126,7 +126,7 @@ export const fail = (message: string): never => {
 const describe = (value: unknown): string =>
   typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value)
 
-const isText = (value: unknown): boolean => typeof value === 'string' && value.trim() !== ''
+const isText = (value: unknown): boolean => typeof value === 'string' && !!value.trim()
 const isFunction = (value: unknown): boolean => typeof value === 'function'
 const isFlag = (value: unknown): boolean => typeof value === 'boolean'
 /**
