@@ -66,12 +66,10 @@ export const openChannel: OpenChannel = <T>(
       channel.postMessage(envelope)
     },
     elect(onLeader) {
-      const locks = globalThis.navigator?.locks
-      // Caught where the channel opens (tabs.ts): every tab then pings for itself. No message:
-      // it is never shown, and the script tag's bytes are counted.
-      if (!locks) throw new Error()
       const { signal } = done
-      locks
+      // Without Web Locks (null or undefined) this throws a TypeError, caught where the channel
+      // opens (tabs.ts): every tab then pings for itself.
+      navigator.locks
         .request(`pubkey-bc||native||${channelName}`, { signal }, () => {
           leads = true
           onLeader()
