@@ -62,8 +62,11 @@ export const openChannel: OpenChannel = <T>(
   let leads = false
   return {
     post(data) {
-      const envelope: Envelope<T> = { time: Date.now() * 1000 + 999, type: 'message', data }
-      channel.postMessage(envelope)
+      channel.postMessage({
+        time: Date.now() * 1000 + 999,
+        type: 'message',
+        data,
+      } satisfies Envelope<T>)
     },
     elect(onLeader) {
       const { signal } = done
