@@ -83,7 +83,7 @@ export function connect(options: ServerOptions): Server {
    * Sends a POST and reads the answer, all within REQUEST_TIMEOUT. A request that fails (network
    * error, timeout, a `headers` function that throws) answers as a server error: retried later.
    */
-  async function send(url: string, init: RequestInit): Promise<{ status: number; body?: unknown }> {
+  async function send(url: string, init: RequestInit): Promise<[status: number, body?: unknown]> {
     const abort = new AbortController()
     const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT)
     try {
@@ -97,9 +97,9 @@ export function connect(options: ServerOptions): Server {
         signal: abort.signal,
       })
       // A body that is no JSON is as good as none.
-      return { status: response.status, body: await response.json().catch(() => undefined) }
+      return [response.status, await response.json().catch(() => undefined)]
     } catch {
-      return { status: 500 }
+      return [500]
     } finally {
       clearTimeout(timer)
     }
@@ -107,13 +107,12 @@ export function connect(options: ServerOptions): Server {
   return {
     async ping(idleFor) {
       const body = JSON.stringify({ idleFor: Math.max(0, Math.round(idleFor)) / 1000 })
-      const { status, body: answer } = await send(options.pingUrl, { body })
-      return readPing(status, answer)
+      return readPing(...(await send(options.pingUrl, { body })))
     },
     async logout() {
       if (!options.logoutUrl) return true
       // keepalive: the request must outlive the navigation that follows it.
-      const { status } = await send(options.logoutUrl, { keepalive: true })
+      const [status] = await send(options.logoutUrl, { keepalive: true })
       return status < 500
     },
   }
