@@ -51,8 +51,10 @@ export const endReason = (body: unknown): string =>
  */
 export function readPing(status: number, body: unknown): PingOutcome {
   if (status === 401) {
+    // Not a session the server ended (a proxy's 401, `unauthenticated`): no reason, so
+    // endReason answers `unauthenticated`.
     const ended = isObject(body) && body.error === 'session_ended'
-    return { type: 'ended', reason: ended ? endReason(body) : 'unauthenticated' }
+    return { type: 'ended', reason: endReason(ended && body) }
   }
   if (status < 200 || status > 299 || !isObject(body)) return { type: 'unreachable' }
   // A field the server did not tell (or not usably) is there as undefined: unknown.
