@@ -13,8 +13,8 @@ export interface TabChannel<T> {
   /** Tells every other tab on the channel. */
   post(data: T): void
   /**
-   * Enters the election: `onLeader` runs once this tab leads, which it does until the channel
-   * closes (or the page goes away). Returns whether it leads now. Throws where no election can
+   * Enters the election: `onLeader` runs once this tab leads, which it does until it leaves the
+   * channel (or the page goes away). Returns whether it leads now. Throws where no election can
    * be held (the channel still carries messages then).
    */
   elect(onLeader: () => void): () => boolean
@@ -57,7 +57,7 @@ export const openChannel: OpenChannel = <T>(
   channel.onmessage = ({ data }: MessageEvent<Envelope<T> | null>) => {
     if (data?.type === 'message') hear(data.data)
   }
-  // Closing aborts: a lock request still waiting fails, a lock held is released.
+  // Leaving aborts: a lock request still waiting fails, a lock held is released.
   const done = new AbortController()
   let leads = false
   return {
@@ -80,7 +80,7 @@ export const openChannel: OpenChannel = <T>(
             signal.onabort = release
           })
         })
-        // Aborted by closing, or a broken Web Locks API: this tab simply never leads.
+        // Aborted by leaving, or a broken Web Locks API: this tab simply never leads.
         .catch(() => {})
       return () => leads
     },
