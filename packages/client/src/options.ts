@@ -269,10 +269,12 @@ export function redirectUrl(
   reason: string,
 ): string {
   if (typeof to === 'function') return to(reason)
-  const [, path, query, hash = ''] = /^([^?#]*)\??([^#]*)(.*)$/.exec(to) as RegExpExecArray
-  const params = new URLSearchParams(query)
-  params.set('reason', reason)
-  return `${path}?${params}${hash}`
+  // The path and its query; the hash after them stays as it is.
+  return to.replace(/^([^?#]*)\??([^#]*)/, (_match, path: string, query: string) => {
+    const params = new URLSearchParams(query)
+    params.set('reason', reason)
+    return `${path}?${params}`
+  })
 }
 
 /**
