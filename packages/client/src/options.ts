@@ -254,7 +254,7 @@ export const explainOption: Explain = (key, value) => {
  * eventsUrlFor('/session/ping') // '/session/events'
  */
 export function eventsUrlFor(pingUrl: string): string | null {
-  const url = pingUrl.replace(/(^|\/)ping([?#]|$)/, '$1events$2')
+  const url = pingUrl.replace(/(^|\/)ping(?=[?#]|$)/, '$1events')
   return url === pingUrl ? null : url
 }
 
