@@ -127,8 +127,8 @@ export function joinTabs(options: TabsOptions): Tabs {
       // No channel (this tab works alone, as its own leader), or no election (e.g. a broken Web
       // Locks API): every tab pings for itself.
       alone = true
+      options.onLeader()
     }
-    if (alone) options.onLeader()
   }
 
   /** Settles once the channel is open (or cannot be): what is posted waits for it. */
