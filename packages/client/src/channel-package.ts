@@ -15,8 +15,8 @@ export async function channelApi({
 }: {
   channelType?: ChannelType | null
 }): Promise<OpenChannel> {
-  // Asked for once a browser window runs the ward (start()): `navigator` is there.
-  return (!type || type === 'native') && globalThis.BroadcastChannel && navigator.locks
+  // Asked for once a browser window runs the ward (start()): `window` and `navigator` are there.
+  return (!type || type === 'native') && window.BroadcastChannel && navigator.locks
     ? openChannel
     : (await import('./package-channel.ts')).openChannel
 }
