@@ -133,7 +133,7 @@ const isFlag = (value: unknown): boolean => typeof value === 'boolean'
  * A finite number (`Number.isFinite` is false for any other type). The tabs' messages and the
  * server's answers are checked with it too: one copy in the bundle.
  */
-export const isTime = (value: unknown): value is number => Number.isFinite(value)
+export const isTime = Number.isFinite as (value: unknown) => value is number
 const isSeconds = (value: unknown): boolean => isTime(value) && value > 0
 /**
  * An object with named fields: not null, not an array (the tabs' messages and the server's
