@@ -88,10 +88,10 @@ export const mediaPlaying = (doc: Document): boolean =>
  */
 export function watchMedia(doc: Document, onChange: (playing: boolean) => void): () => void {
   const listener = (): void => onChange(mediaPlaying(doc))
-  const done = new AbortController()
-  for (const type of MEDIA_EVENTS) {
-    doc.addEventListener(type, listener, { capture: true, signal: done.signal })
-  }
+  // `true`: on the capture phase.
+  for (const type of MEDIA_EVENTS) doc.addEventListener(type, listener, true)
   listener()
-  return () => done.abort()
+  return () => {
+    for (const type of MEDIA_EVENTS) doc.removeEventListener(type, listener, true)
+  }
 }

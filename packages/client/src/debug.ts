@@ -11,10 +11,11 @@ import type { MachineEvent, MachineState } from './machine.ts'
  * // 'warning (answer: idle 840 s, expires in 3600 s)'
  */
 export function explain(s: MachineState, e: MachineEvent): string {
-  // The server's own seconds again (it answers whole ones); NaN for what it did not tell.
+  // The server's own seconds again (it answers whole ones); NaN for what it did not tell
+  // (undefined divides to NaN).
   const cause =
     e.type === 'answer'
-      ? `answer: idle ${Number(e.view.idleFor) / 1000} s, expires in ${Number(e.view.expiresIn) / 1000} s`
+      ? `answer: idle ${(e.view.idleFor as number) / 1000} s, expires in ${(e.view.expiresIn as number) / 1000} s`
       : e.type
   return `${s.status} (${cause}${s.status === 'expired' ? `; reason ${s.reason}` : ''})`
 }

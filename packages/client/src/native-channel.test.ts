@@ -2,95 +2,101 @@
 // Node has the browser's BroadcastChannel and Web Locks, as the script tag's browsers do.
 import * as Package from 'broadcast-channel'
 import { afterEach, describe, expect, test } from 'vitest'
-import { BroadcastChannel, createLeaderElection } from './native-channel.ts'
+import { openChannel, type TabChannel } from './native-channel.ts'
 
-const open: Array<{ close(): Promise<void> }> = []
+const open: Array<() => unknown> = []
 let counter = 0
 const uniqueName = (): string => `native-channel-test-${process.pid}-${counter++}`
 
-function channel<T>(name: string): BroadcastChannel<T> {
-  const created = new BroadcastChannel<T>(name)
-  open.push(created)
+/** A native channel of `name`; `hear` gets what the others post. */
+function channel<T>(name: string, hear: (data: T) => void = () => {}): TabChannel<T> {
+  const created = openChannel<T>({ channelName: name }, hear)
+  open.push(() => created.leave())
   return created
 }
 
-const received = <T>(target: { onmessage?: ((data: T) => void) | null }): Promise<T> =>
-  new Promise((resolve) => {
-    target.onmessage = resolve
+/** Resolves once this tab leads; `leads` tells whether it does now. */
+function elect(target: TabChannel<unknown>): { led: Promise<void>; leads: () => boolean } {
+  let leads = (): boolean => false
+  const led = new Promise<void>((resolve) => {
+    leads = target.elect(resolve)
   })
+  return { led, leads }
+}
+
+const sleep = (ms: number): Promise<unknown> => new Promise((resolve) => setTimeout(resolve, ms))
 
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((each) => each.close()))
+  await Promise.all(open.splice(0).map((leave) => leave()))
 })
 
 describe('native channel', () => {
   test('delivers a message to the other channels of the name, not to itself or other names', async () => {
     const name = uniqueName()
-    const [a, b] = [channel<string>(name), channel<string>(name)]
-    const other = channel<string>(uniqueName())
     const heard: string[] = []
-    a.onmessage = (data) => heard.push(`a:${data}`)
-    other.onmessage = (data) => heard.push(`other:${data}`)
-    const arrival = received(b)
-    await a.postMessage('hello')
+    const a = channel<string>(name, (data) => heard.push(`a:${data}`))
+    const arrival = new Promise((resolve) => channel<string>(name, resolve))
+    channel<string>(uniqueName(), (data) => heard.push(`other:${data}`))
+    a.post('hello')
     expect(await arrival).toBe('hello')
     expect(heard).toEqual([])
   })
 
-  test('one tab leads; the next leads once the leader closes its channel', async () => {
+  test('one tab leads; the next leads once the leader leaves its channel', async () => {
     const name = uniqueName()
     const [a, b] = [channel(name), channel(name)]
-    const first = createLeaderElection(a)
-    const second = createLeaderElection(b)
-    await first.awaitLeadership()
+    const first = elect(a)
+    await first.led
     let secondLeads = false
-    const handedOver = second.awaitLeadership().then(() => {
+    const second = elect(b)
+    const handedOver = second.led.then(() => {
       secondLeads = true
     })
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    expect([first.isLeader, secondLeads]).toEqual([true, false])
-    await a.close()
+    await sleep(50)
+    expect([first.leads(), secondLeads]).toEqual([true, false])
+    a.leave()
     await handedOver
-    expect([first.isLeader, second.isLeader]).toEqual([false, true])
+    expect([first.leads(), second.leads()]).toEqual([false, true])
   })
 
-  test('a closed channel that never led stops waiting without an error', async () => {
+  test('a channel left before it led stops waiting without an error', async () => {
     const name = uniqueName()
     const [a, b] = [channel(name), channel(name)]
-    await createLeaderElection(a).awaitLeadership()
-    const waiting = createLeaderElection(b)
+    await elect(a).led
+    const waiting = elect(b)
     const outcome = Promise.race([
-      waiting.awaitLeadership().then(
-        () => 'led',
-        () => 'failed',
-      ),
-      new Promise((resolve) => setTimeout(resolve, 100, 'still waiting')),
+      waiting.led.then(() => 'led'),
+      sleep(100).then(() => 'still waiting'),
     ])
-    await b.close()
+    b.leave()
     expect(await outcome).toBe('still waiting')
-    expect(waiting.isLeader).toBe(false)
+    expect(waiting.leads()).toBe(false)
   })
 
   test('shares messages and one election with the broadcast-channel package', async () => {
     const name = uniqueName()
-    const ours = channel<string>(name)
+    let toOurs: (data: string) => void = () => {}
+    const ours = channel<string>(name, (data) => toOurs(data))
     const theirs = new Package.BroadcastChannel<string>(name, { type: 'native' })
-    open.push(theirs)
-    const toTheirs = received(theirs)
-    await ours.postMessage('from the script tag')
-    expect(await toTheirs).toBe('from the script tag')
-    const toOurs = received(ours)
+    open.push(() => theirs.close())
+    const heardByTheirs = new Promise((resolve) => {
+      theirs.onmessage = resolve
+    })
+    ours.post('from the script tag')
+    expect(await heardByTheirs).toBe('from the script tag')
+    const heardByOurs = new Promise((resolve) => {
+      toOurs = resolve
+    })
     await theirs.postMessage('from the npm build')
-    expect(await toOurs).toBe('from the npm build')
+    expect(await heardByOurs).toBe('from the npm build')
 
     const theirElector = Package.createLeaderElection(theirs)
     await theirElector.awaitLeadership()
-    const ourElector = createLeaderElection(ours)
-    const leads = ourElector.awaitLeadership()
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    expect(ourElector.isLeader).toBe(false)
+    const ourElection = elect(ours)
+    await sleep(50)
+    expect(ourElection.leads()).toBe(false)
     await theirs.close()
-    await leads
-    expect(ourElector.isLeader).toBe(true)
+    await ourElection.led
+    expect(ourElection.leads()).toBe(true)
   })
 })

@@ -1,28 +1,37 @@
 /**
- * broadcast-channel's API as far as `tabs.ts` uses it, on the browser's own BroadcastChannel and
- * Web Locks: the script-tag bundle uses this instead of the package (about 1.9 KB gzipped less).
- * Every browser the bundle targets (es2022) has both, so the package's IndexedDB, localStorage
- * and message-based election fallbacks could never be chosen there. The envelope and the lock
- * name are broadcast-channel's own, so a tab on the npm build and one on the script tag still
- * share messages and one election.
+ * The channel between tabs and its election on the browser's own BroadcastChannel and Web
+ * Locks: every current engine has both, so the npm build loads the broadcast-channel package
+ * only where one is missing (`package-channel.ts`), and the script-tag bundle never (about 1.9
+ * KB gzipped less). The envelope and the lock name are broadcast-channel's own, so a tab on the
+ * package and one on this module still share messages and one election.
  */
 
 import type { ChannelType } from './options.ts'
 
-/** A channel between tabs as `tabs.ts` uses it: the package's or this module's. */
-export interface Channel<T> {
-  onmessage?: ((data: T) => void) | null
-  postMessage(data: T): Promise<void>
-  close(): Promise<void>
+/** A channel between tabs and its election, as `tabs.ts` uses them: this module's or the package's. */
+export interface TabChannel<T> {
+  /** Tells every other tab on the channel. */
+  post(data: T): void
+  /**
+   * Enters the election: `onLeader` runs once this tab leads, which it does until it leaves the
+   * channel (or the page goes away). Returns whether it leads now. Throws where no election can
+   * be held (the channel still carries messages then).
+   */
+  elect(onLeader: () => void): () => boolean
+  /** Leaves the channel and its election, which hands the lead to another tab. */
+  leave(): void
 }
 
-/** broadcast-channel's API as far as `tabs.ts` uses it: the package's or this module's. */
-export interface ChannelApi {
-  BroadcastChannel: new <T>(name: string, options?: { type: ChannelType }) => Channel<T>
-  /** Each API's own channel class (a method's parameter is bivariant: either fits). */
-  createLeaderElection<T>(channel: Channel<T>): LeaderElector
-}
+/**
+ * Opens the app's channel (`channelType`: the package's method, where it is the package's);
+ * `hear` gets what the other tabs post. Throws where it cannot be opened.
+ */
+export type OpenChannel = <T>(
+  options: { channelName: string; channelType?: ChannelType | null },
+  hear: (data: T) => void,
+) => TabChannel<T>
 
+/** broadcast-channel's envelope around a message. */
 interface Envelope<T> {
   time: number
   type: string
@@ -30,82 +39,55 @@ interface Envelope<T> {
 }
 
 /**
- * The envelope's time, in microseconds. The package drops a message older than its listener,
- * with its own clock counting up within a millisecond, so a message from this realm carries the
- * end of its millisecond: one sent after the listener never looks older. (A native channel
- * delivers nothing sent before it opened, so no check is needed on this side.)
+ * The channel on the browser's own BroadcastChannel and Web Locks. `channelType` is not read:
+ * where this module serves, the native method is the one asked for (or, in the script tag, the
+ * only one there is). Messages posted before another tab opened never reach it, so no envelope
+ * is checked for its age here; the package drops one older than its listener, with its own clock
+ * counting up within a millisecond, so the envelope's time (microseconds) is the end of its
+ * millisecond: one sent after the listener never looks older.
+ * @example
+ * const channel = openChannel({ channelName: 'sessionward' }, console.log)
+ * const leads = channel.elect(() => console.log('leading'))
  */
-const envelopeTime = (): number => Date.now() * 1000 + 999
-
-export class BroadcastChannel<T> {
-  readonly name: string
-  /** Set by whoever listens (tabs.ts): until then what arrives is dropped. */
-  declare onmessage?: ((data: T) => void) | null
-  /** Stops the election when the channel closes, as the package does (set by the election). */
-  declare onClose?: () => void
-  readonly #channel: globalThis.BroadcastChannel
-
-  constructor(name: string) {
-    this.name = name
-    this.#channel = new globalThis.BroadcastChannel(name)
-    this.#channel.onmessage = (event: MessageEvent<Envelope<T>>) => {
-      const envelope = event.data
-      if (envelope?.type === 'message') this.onmessage?.(envelope.data)
-    }
+export const openChannel: OpenChannel = <T>(
+  { channelName }: { channelName: string },
+  hear: (data: T) => void,
+): TabChannel<T> => {
+  const channel = new BroadcastChannel(channelName)
+  channel.onmessage = ({ data }: MessageEvent<Envelope<T> | null>) => {
+    if (data?.type === 'message') hear(data.data)
   }
-
-  // Async, as the package's: a failure is a rejection the caller catches (tabs.ts), not a throw.
-  async postMessage(data: T): Promise<void> {
-    const envelope: Envelope<T> = { time: envelopeTime(), type: 'message', data }
-    this.#channel.postMessage(envelope)
-  }
-
-  async close(): Promise<void> {
-    this.onClose?.()
-    this.#channel.close()
-  }
-}
-
-export interface LeaderElector {
-  isLeader: boolean
-  awaitLeadership(): Promise<void>
-}
-
-/**
- * The tab holding the Web Lock named as broadcast-channel names it leads until its channel
- * closes (or the page goes away: the browser releases the lock). Throws without Web Locks.
- */
-export function createLeaderElection<T>(channel: BroadcastChannel<T>): LeaderElector {
-  const locks = globalThis.navigator?.locks
-  // Caught where the channel opens (tabs.ts): every tab then pings for itself. No message: it
-  // is never shown, and the script tag's bytes are counted.
-  if (!locks) throw new Error()
-  // Closing the channel aborts: a request still waiting fails, a lock held is released.
-  const abort = new AbortController()
-  const { signal } = abort
-  const elector: LeaderElector = {
-    isLeader: false,
-    awaitLeadership: () =>
-      new Promise<void>((resolve, reject) => {
-        locks
-          .request(`pubkey-bc||native||${channel.name}`, { signal }, () => {
-            elector.isLeader = true
-            resolve()
-            return new Promise((release) => {
-              signal.onabort = release
-            })
+  // Leaving aborts: a lock request still waiting fails, a lock held is released.
+  const done = new AbortController()
+  let leads = false
+  return {
+    post(data) {
+      channel.postMessage({
+        time: Date.now() * 1000 + 999,
+        type: 'message',
+        data,
+      } satisfies Envelope<T>)
+    },
+    elect(onLeader) {
+      const { signal } = done
+      // Without Web Locks (null or undefined) this throws a TypeError, caught where the channel
+      // opens (tabs.ts): every tab then pings for itself.
+      navigator.locks
+        .request(`pubkey-bc||native||${channelName}`, { signal }, () => {
+          leads = true
+          onLeader()
+          return new Promise((release) => {
+            signal.onabort = release
           })
-          .catch((error: unknown) => {
-            if (!signal.aborted) reject(error)
-          })
-      }),
+        })
+        // Aborted by leaving, or a broken Web Locks API: this tab simply never leads.
+        .catch(() => {})
+      return () => leads
+    },
+    leave() {
+      leads = false
+      done.abort()
+      channel.close()
+    },
   }
-  channel.onClose = () => {
-    elector.isLeader = false
-    abort.abort()
-  }
-  return elector
 }
-
-/** This module as broadcast-channel's API (an object, not a namespace: smaller in the bundle). */
-export const NATIVE_API: ChannelApi = { BroadcastChannel, createLeaderElection }

@@ -126,14 +126,14 @@ export const fail = (message: string): never => {
 const describe = (value: unknown): string =>
   typeof value === 'string' || Array.isArray(value) ? JSON.stringify(value) : String(value)
 
-const isText = (value: unknown): boolean => typeof value === 'string' && value.trim() !== ''
+const isText = (value: unknown): boolean => typeof value === 'string' && !!value.trim()
 const isFunction = (value: unknown): boolean => typeof value === 'function'
 const isFlag = (value: unknown): boolean => typeof value === 'boolean'
 /**
  * A finite number (`Number.isFinite` is false for any other type). The tabs' messages and the
  * server's answers are checked with it too: one copy in the bundle.
  */
-export const isTime = (value: unknown): value is number => Number.isFinite(value)
+export const isTime = Number.isFinite as (value: unknown) => value is number
 const isSeconds = (value: unknown): boolean => isTime(value) && value > 0
 /**
  * An object with named fields: not null, not an array (the tabs' messages and the server's
@@ -153,12 +153,16 @@ const isTexts = (value: unknown): boolean => isObject(value) && !wrongText(value
 
 /** A tag (any string: an unknown one gives English) or a locale object with every text. */
 function isLocale(value: unknown): boolean {
-  if (typeof value === 'string') return true
   const { tag, dir = 'ltr', texts } = Object(value)
   try {
-    // Checked here, not when the warning opens: Intl throws on a tag that is not one.
-    new Intl.Locale(tag)
-    return ['ltr', 'rtl'].includes(dir) && isTexts(texts) && Object.keys(texts).length > 3
+    return (
+      typeof value === 'string' ||
+      // Checked here, not when the warning opens: Intl throws on a tag that is not one.
+      (!!new Intl.Locale(tag) &&
+        ['ltr', 'rtl'].includes(dir) &&
+        isTexts(texts) &&
+        Object.keys(texts).length > 3)
+    )
   } catch {
     return false
   }
@@ -250,7 +254,7 @@ export const explainOption: Explain = (key, value) => {
  * eventsUrlFor('/session/ping') // '/session/events'
  */
 export function eventsUrlFor(pingUrl: string): string | null {
-  const url = pingUrl.replace(/(^|\/)ping([?#]|$)/, '$1events$2')
+  const url = pingUrl.replace(/(^|\/)ping(?=[?#]|$)/, '$1events')
   return url === pingUrl ? null : url
 }
 
@@ -265,10 +269,12 @@ export function redirectUrl(
   reason: string,
 ): string {
   if (typeof to === 'function') return to(reason)
-  const [, path, query, hash = ''] = /^([^?#]*)\??([^#]*)(.*)$/.exec(to) as RegExpExecArray
-  const params = new URLSearchParams(query)
-  params.set('reason', reason)
-  return `${path}?${params}${hash}`
+  // The path and its query; the hash after them stays as it is.
+  return to.replace(/^([^?#]*)\??([^#]*)/, (_match, path: string, query: string) => {
+    const params = new URLSearchParams(query)
+    params.set('reason', reason)
+    return `${path}?${params}`
+  })
 }
 
 /**

@@ -51,27 +51,25 @@ export const endReason = (body: unknown): string =>
  */
 export function readPing(status: number, body: unknown): PingOutcome {
   if (status === 401) {
+    // Not a session the server ended (a proxy's 401, `unauthenticated`): no reason, so
+    // endReason answers `unauthenticated`.
     const ended = isObject(body) && body.error === 'session_ended'
-    return { type: 'ended', reason: ended ? endReason(body) : 'unauthenticated' }
+    return { type: 'ended', reason: endReason(ended && body) }
   }
   if (status < 200 || status > 299 || !isObject(body)) return { type: 'unreachable' }
-  const view: { [Field in keyof ServerView]?: number } = {}
-  const idleFor = duration(body.idleFor)
-  if (idleFor !== undefined) view.idleFor = idleFor
-  const warnAfter = duration(body.warnAfter)
-  const expireAfter = duration(body.expireAfter)
-  if (
-    warnAfter !== undefined &&
-    expireAfter !== undefined &&
-    0 < warnAfter &&
-    warnAfter < expireAfter
-  ) {
+  // A field the server did not tell (or not usably) is there as undefined: unknown.
+  const view: { [Field in keyof ServerView]?: number } = {
+    idleFor: duration(body.idleFor),
+    expiresIn: duration(body.expiresIn),
+  }
+  // The thresholds are set together or not at all, as ServerView says: one the server did not
+  // tell is 0 here, which fails the check.
+  const warnAfter = duration(body.warnAfter) ?? 0
+  const expireAfter = duration(body.expireAfter) ?? 0
+  if (0 < warnAfter && warnAfter < expireAfter) {
     view.warnAfter = warnAfter
     view.expireAfter = expireAfter
   }
-  const expiresIn = duration(body.expiresIn)
-  if (expiresIn !== undefined) view.expiresIn = expiresIn
-  // The thresholds are set together or not at all, as ServerView says.
   return { type: 'answer', view: view as ServerView }
 }
 
@@ -83,8 +81,11 @@ export function readPing(status: number, body: unknown): PingOutcome {
  * const outcome = await server.ping(12_000) // sends {"idleFor":12}
  */
 export function connect(options: ServerOptions): Server {
-  /** Sends a POST and reads the answer, all within REQUEST_TIMEOUT. */
-  async function send(url: string, init: RequestInit): Promise<{ status: number; body: unknown }> {
+  /**
+   * Sends a POST and reads the answer, all within REQUEST_TIMEOUT. A request that fails (network
+   * error, timeout, a `headers` function that throws) answers as a server error: retried later.
+   */
+  async function send(url: string, init: RequestInit): Promise<[status: number, body?: unknown]> {
     const abort = new AbortController()
     const timer = setTimeout(() => abort.abort(), REQUEST_TIMEOUT)
     try {
@@ -98,30 +99,23 @@ export function connect(options: ServerOptions): Server {
         signal: abort.signal,
       })
       // A body that is no JSON is as good as none.
-      return { status: response.status, body: await response.json().catch(() => undefined) }
+      return [response.status, await response.json().catch(() => undefined)]
+    } catch {
+      return [500]
     } finally {
       clearTimeout(timer)
     }
   }
   return {
     async ping(idleFor) {
-      try {
-        const body = JSON.stringify({ idleFor: Math.max(0, Math.round(idleFor)) / 1000 })
-        const { status, body: answer } = await send(options.pingUrl, { body })
-        return readPing(status, answer)
-      } catch {
-        return { type: 'unreachable' }
-      }
+      const body = JSON.stringify({ idleFor: Math.max(0, Math.round(idleFor)) / 1000 })
+      return readPing(...(await send(options.pingUrl, { body })))
     },
     async logout() {
       if (!options.logoutUrl) return true
-      try {
-        // keepalive: the request must outlive the navigation that follows it.
-        const { status } = await send(options.logoutUrl, { keepalive: true })
-        return status < 500
-      } catch {
-        return false
-      }
+      // keepalive: the request must outlive the navigation that follows it.
+      const [status] = await send(options.logoutUrl, { keepalive: true })
+      return status < 500
     },
   }
 }

@@ -1,6 +1,6 @@
 import { channelApi } from './channel-package.ts'
 import { FOLLOWER_GRACE, type Shared, type ShareMessage, type Status } from './machine.ts'
-import type { Channel, ChannelApi, LeaderElector } from './native-channel.ts'
+import type { OpenChannel, TabChannel } from './native-channel.ts'
 import { type ChannelType, isObject, isTime } from './options.ts'
 
 /** A message between tabs: what the ward shares, and the roster's own `hello` and `bye`. */
@@ -57,8 +57,9 @@ function isShared(value: unknown): value is Shared {
       value.warnAfter,
       value.expireAfter,
       value.policyAt,
-    ].every(isTime) &&
-    (value.absoluteEnd === null || isTime(value.absoluteEnd))
+      // None (null) passes as 0.
+      value.absoluteEnd === null ? 0 : value.absoluteEnd,
+    ].every(isTime)
   )
 }
 
@@ -95,67 +96,54 @@ export function joinTabs(options: TabsOptions): Tabs {
   const id = Math.random().toString(36).slice(2)
   const peers = new Set<string>()
   let closed = false
-  /** Messages posted before the channel opened, sent once it has. */
-  let queue: Envelope[] | null = []
-  let channel: Channel<Envelope> | null = null
-  let elector: LeaderElector | null = null
+  let channel: TabChannel<Envelope> | null = null
+  /** Whether this tab leads the election; null until one is held, and where none can be. */
+  let leading: (() => boolean) | null = null
   /** No channel could be opened, or no election held: this tab pings for itself. */
   let alone = false
 
   /**
    * Opens the channel and the election, always a microtask after joining (the package may have
    * to load first): the ward already runs with this tab as a follower, and hears of it
-   * (`onLeader`) when this tab turns out to lead alone. `loaded`: the API, or the error of a
-   * package that could not be loaded.
+   * (`onLeader`) when this tab turns out to lead alone. `loaded`: the channel's opener, or the
+   * error of a package that could not be loaded.
    */
   function open(loaded: unknown): void {
     if (closed) return
     try {
-      // An error is no API: it throws here, as a channel that cannot open does.
-      const { BroadcastChannel, createLeaderElection } = loaded as ChannelApi
-      const { channelName, channelType } = options
-      channel = new BroadcastChannel<Envelope>(
-        channelName,
-        channelType ? { type: channelType } : undefined,
-      )
-      channel.onmessage = (data) => {
+      // An error is no opener: it throws here, as a channel that cannot open does.
+      channel = (loaded as OpenChannel)<Envelope>(options, (data) => {
         const message = readMessage(data)
         if (closed || message === null) return
         if (message.type === 'bye') peers.delete(message.from)
         else peers.add(message.from)
         const { from: _from, ...rest } = message
         options.onMessage(rest as TabMessage)
-      }
-      elector = createLeaderElection(channel)
-      elector.awaitLeadership().then(() => {
+      })
+      leading = channel.elect(() => {
         if (!closed) options.onLeader()
-      }, ignore)
+      })
     } catch {
       // No channel (this tab works alone, as its own leader), or no election (e.g. a broken Web
       // Locks API): every tab pings for itself.
       alone = true
+      options.onLeader()
     }
-    for (const envelope of queue ?? []) send(envelope)
-    queue = null
-    if (alone) options.onLeader()
   }
 
-  const send = (envelope: Envelope): void => {
-    channel?.postMessage(envelope).catch(ignore)
-  }
-  Promise.resolve(channelApi(options)).then(open, open)
-  const leads = (): boolean => alone || !!elector?.isLeader
+  /** Settles once the channel is open (or cannot be): what is posted waits for it. */
+  const opened = channelApi(options).then(open, open)
+  const leads = (): boolean => alone || !!leading?.()
   const post = (message: TabMessage): void => {
     if (closed) return
     const envelope = { ...message, from: id }
-    if (queue === null) send(envelope)
-    else queue.push(envelope)
+    opened.then(() => channel?.post(envelope))
   }
   post({ type: 'hello' })
   return {
     post,
     isLeader: leads,
-    elected: () => !closed && !!elector?.isLeader,
+    elected: () => !closed && !!leading?.(),
     delay() {
       if (leads()) return 0
       let rank = 0
@@ -167,9 +155,7 @@ export function joinTabs(options: TabsOptions): Tabs {
       post({ type: 'bye' })
       closed = true
       // Closing also ends the election, which hands leadership to another tab.
-      channel?.close().catch(ignore)
+      opened.then(() => channel?.leave())
     },
   }
 }
-
-function ignore(): void {}

@@ -4,12 +4,13 @@ import { locks } from 'node:worker_threads'
  * happy-dom's navigator.locks is null, which breaks broadcast-channel's leader election.
  * Node's own Web Locks implementation fills the gap, as Node's BroadcastChannel would for
  * messaging: tabs in one test process share locks like tabs of one browser. Loads the
- * broadcast-channel package too: the tests' `simulate` method comes from it, and `tabs.ts`
- * imports it lazily, which under fake time must settle in a microtask, as a cached module does.
+ * broadcast-channel package's channel too: the tests' `simulate` method comes from it, and
+ * `tabs.ts` imports it lazily, which under fake time must settle in a microtask, as a cached
+ * module does.
  */
 export async function installWebLocks(): Promise<void> {
   Object.defineProperty(navigator, 'locks', { value: locks, configurable: true })
-  await import('broadcast-channel')
+  await import('../package-channel.ts')
 }
 
 let channels = 0
