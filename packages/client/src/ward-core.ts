@@ -148,8 +148,8 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
 
   /** Sets the timer for the next deadline: the run's, or those of a logout still owed. */
   function schedule(): void {
-    if (run) run.alarm.set(nextCheck(state, run.tabs.delay(), run.tabs.elected()))
-    else leaving?.alarm.set(nextCheck(state, 0))
+    if (run) run.alarm(nextCheck(state, run.tabs.delay(), run.tabs.elected()))
+    else leaving?.alarm(nextCheck(state, 0))
   }
 
   function advance(event: MachineEvent): void {
@@ -229,7 +229,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   /** Stops watching: every listener and timer of the run, and its dialog. */
   function release(current: Run): void {
     current.network.unlisten()
-    current.alarm.clear()
+    current.alarm(null)
     for (const unwatch of current.unwatch) unwatch()
     // Media that plays on when the ward starts again is found again then.
     holders.delete('media')
@@ -306,7 +306,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     if (run) return
     if (typeof window === 'undefined') fail('start() needs a browser window')
     // A new session here: the last one's logout is no longer owed (a retry would end this one).
-    leaving?.alarm.clear()
+    leaving?.alarm(null)
     leaving?.tabs.leave()
     leaving = null
     const dialog =
