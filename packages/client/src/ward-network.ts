@@ -31,7 +31,6 @@ export function createNetwork(
 ): Network {
   const fetcher = options.fetch ?? ((url, init) => fetch(url, init))
   const server = connect({ ...options, fetch: fetcher })
-  const now = (): number => Date.now()
   let unlisten = (): void => {}
 
   return {
@@ -39,14 +38,14 @@ export function createNetwork(
       const outcome = await server.ping(idleFor)
       // Every outcome carries when its ping went out (`sentAt`): the machine reads it on an
       // answer, and the `debug` line shows it with the others.
-      const event = { ...outcome, now: now(), sentAt }
+      const event = { ...outcome, now: Date.now(), sentAt }
       deliver(event)
     },
     async logout() {
       // After the end has been announced (the effect is performed before), and each retry alike.
       await undefined
       const done = await server.logout()
-      deliver({ type: 'loggedOut', now: now(), done })
+      deliver({ type: 'loggedOut', now: Date.now(), done })
     },
     listen() {
       unlisten()
@@ -56,14 +55,12 @@ export function createNetwork(
         closed = true
         stop()
       }
-      const events = (event: MachineEvent): void => {
-        if (!closed) deliver(event)
-      }
+      // Once closed, the channel tells nothing more (events.ts): only its loading is guarded.
       loadEvents().then(
         ({ listenForWard }) => {
-          if (!closed) stop = listenForWard(options, fetcher, events)
+          if (!closed) stop = listenForWard(options, fetcher, deliver)
         },
-        () => events({ type: 'lost', now: now() }),
+        () => closed || deliver({ type: 'lost', now: Date.now() }),
       )
     },
     unlisten: () => unlisten(),
