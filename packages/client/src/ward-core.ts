@@ -124,8 +124,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   /** What holds this tab paused: the app, media, each pending request. Kept over stop/start. */
   const holders = new Set<unknown>()
   const veil = createVeil()
-  const now = (): number => Date.now()
-  const getRemaining = (): number => Math.ceil(countdown(state, now()) / 1000)
+  const getRemaining = (): number => Math.ceil(countdown(state, Date.now()) / 1000)
 
   function announce(previous: WardState): void {
     const status = state.status
@@ -141,7 +140,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
 
   const tick = (current: Run) => ({
     type: 'check' as const,
-    now: now(),
+    now: Date.now(),
     delay: current.tabs.delay(),
     leader: current.tabs.elected(),
   })
@@ -184,7 +183,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     // A playing element removed from the page pauses without an event the document sees.
     if (options.media && run) hold('media', mediaPlaying(document))
     if (run) apply({ ...tick(run), ask })
-    else if (leaving) apply({ type: 'check', now: now(), delay: 0 })
+    else if (leaving) apply({ type: 'check', now: Date.now(), delay: 0 })
   }
 
   /** Tells the machine whether this tab is hidden; the leader tells the other tabs too. */
@@ -248,11 +247,11 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   }
 
   function pauseIfHeld(): void {
-    if (run) apply({ type: 'pause', now: now(), paused: holders.size > 0 })
+    if (run) apply({ type: 'pause', now: Date.now(), paused: holders.size > 0 })
   }
 
   function local(extend: boolean): void {
-    const at = now()
+    const at = Date.now()
     apply({ type: 'activity', at, now: at, extend })
   }
 
@@ -315,7 +314,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
             options,
             () => state,
             () => local(true),
-            () => apply({ type: 'logout', now: now() }),
+            () => apply({ type: 'logout', now: Date.now() }),
           )
         : null
     // What this run hears: the network's outcomes while it runs or owes its logout; the other
@@ -345,7 +344,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     watch(current, rejoin)
     apply({
       type: 'start',
-      now: now(),
+      now: Date.now(),
       warnAfter: options.warnAfter,
       expireAfter: options.expireAfter,
       events: options.eventsUrl !== null,
@@ -373,7 +372,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     },
     activity: () => local(false),
     extend: () => local(true),
-    logout: () => apply({ type: 'logout', now: now() }),
+    logout: () => apply({ type: 'logout', now: Date.now() }),
     getState: () => state.status,
     getRemaining,
     pause: () => hold('app', true),
