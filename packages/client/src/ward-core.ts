@@ -255,52 +255,6 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     apply({ type: 'activity', at, now: at, extend })
   }
 
-  /**
-   * Watches the page for a run: activity, the tab's life (frozen, woken, restored: `rejoin`
-   * joins the channel again), media.
-   */
-  function watch(current: Run, rejoin: () => Tabs): void {
-    const { dialog, unwatch } = current
-    unwatch.push(
-      // While the dialog is open only an answer in it (or the app) dismisses the warning: a
-      // wheel turned over the backdrop or a key pressed in it is not one (react-idle-timer
-      // ignores activity while prompted). Headless, the app decides and page activity counts.
-      watchActivity(
-        window,
-        () => local(false),
-        () => dialog?.isOpen() ?? false,
-        options.activityEvents,
-      ),
-      watchLifecycle(
-        window,
-        (resumed, restored) => {
-          // A frozen tab may have missed messages: it asks the others where things stand
-          // (joining again says hello too).
-          if (current.frozen) current.tabs = rejoin()
-          else if (resumed) current.tabs.post({ type: 'hello' })
-          current.frozen = false
-          visibility(current)
-          // Back from the back/forward cache: the server, not this page, says if it is live;
-          // until it has, nothing of the page shows (the machine veils it).
-          check(restored)
-        },
-        () => {
-          // A frozen leader would keep its lock and its stream, delivering nothing: leaving
-          // the channel hands both to another tab at once.
-          current.tabs.leave()
-          current.frozen = true
-          check()
-        },
-      ),
-    )
-    if (options.media) unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
-    // A locked screen ends the session in every tab, as a server end would (extras.ts).
-    if (options.endOnScreenLock)
-      loadExtras().then((extras) => {
-        if (run === current) unwatch.push(extras.endOnScreenLock(options, apply))
-      })
-  }
-
   function start(): void {
     if (run) return
     if (typeof window === 'undefined') fail('start() needs a browser window')
@@ -332,16 +286,56 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
           if (run === current) visibility(current)
         },
       )
+    const unwatch: Array<() => void> = []
     const current: Run = {
       network: createNetwork(options, owed),
       tabs: rejoin(),
       frozen: false,
       dialog,
       alarm: createAlarm(check),
-      unwatch: [],
+      unwatch,
     }
     run = current
-    watch(current, rejoin)
+    // Watches the page for the run: activity, the tab's life (frozen, woken, restored: `rejoin`
+    // joins the channel again), media.
+    unwatch.push(
+      // While the dialog is open only an answer in it (or the app) dismisses the warning: a
+      // wheel turned over the backdrop or a key pressed in it is not one (react-idle-timer
+      // ignores activity while prompted). Headless, the app decides and page activity counts.
+      watchActivity(
+        window,
+        () => local(false),
+        () => current.dialog?.isOpen() ?? false,
+        options.activityEvents,
+      ),
+      watchLifecycle(
+        window,
+        (resumed, restored) => {
+          // A frozen tab may have missed messages: it asks the others where things stand
+          // (joining again says hello too).
+          if (current.frozen) current.tabs = rejoin()
+          else if (resumed) current.tabs.post({ type: 'hello' })
+          current.frozen = false
+          visibility(current)
+          // Back from the back/forward cache: the server, not this page, says if it is live;
+          // until it has, nothing of the page shows (the machine veils it).
+          check(restored)
+        },
+        () => {
+          // A frozen leader would keep its lock and its stream, delivering nothing: leaving
+          // the channel hands both to another tab at once.
+          current.tabs.leave()
+          current.frozen = true
+          check()
+        },
+      ),
+    )
+    if (options.media) unwatch.push(watchMedia(document, (playing) => hold('media', playing)))
+    // A locked screen ends the session in every tab, as a server end would (extras.ts).
+    if (options.endOnScreenLock)
+      loadExtras().then((extras) => {
+        if (run === current) unwatch.push(extras.endOnScreenLock(options, apply))
+      })
     apply({
       type: 'start',
       now: Date.now(),
