@@ -21,8 +21,7 @@ import {
   type WardState,
   type WarnDetail,
 } from './options.ts'
-import type { Tabs } from './tabs.ts'
-import { joinChannel } from './ward-channel.ts'
+import { joinTabs, type Tabs } from './tabs.ts'
 import { createVeil, emit, leavePage, type WardDialog } from './ward-dom.ts'
 import { createNetwork, type Network } from './ward-network.ts'
 import { type Alarm, createAlarm } from './ward-timers.ts'
@@ -110,8 +109,8 @@ export type MakeDialog = (
  * importing and constructing are safe during server rendering. `makeDialog` builds the warning
  * dialog when the `dialog` option is on; null: the app shows the warning itself, as with
  * `dialog: false`. The machine (machine.ts) decides; this only performs its effects, through
- * the parts that drive the timers (ward-timers.ts), the network (ward-network.ts), the channel
- * between tabs (ward-channel.ts) and the page (ward-dom.ts).
+ * the parts that drive the timers (ward-timers.ts), the network (ward-network.ts) and the page
+ * (ward-dom.ts), and the channel between tabs (tabs.ts) as `start()` joins it.
  * @example
  * const ward = createWard(readOptions({ pingUrl: '/session/ping' }, briefly), null)
  * ward.start()
@@ -276,16 +275,25 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     const owed = (event: MachineEvent): void => {
       if (run === current || leaving === current) apply(event)
     }
-    const rejoin = (): Tabs =>
-      joinChannel(
-        options,
-        (event) => {
-          if (run === current) apply(event)
+    // Joins the channel between tabs (again after the tab was frozen: joining says hello, so the
+    // others tell it what it missed). Another tab's message reaches the machine as an event: it
+    // happened there (`remote`), and this tab's election decides whether it answers a `hello`
+    // as the leader; `bye` only tells the roster (tabs.ts) who is left. A new leader tells the
+    // others whether it is hidden.
+    const rejoin = (): Tabs => {
+      const tabs = joinTabs({
+        ...options,
+        onMessage: (message) => {
+          if (message.type === 'bye' || run !== current) return
+          const heard = { ...message, now: Date.now(), remote: true, leader: tabs.elected() }
+          apply(heard)
         },
-        () => {
+        onLeader: () => {
           if (run === current) visibility(current)
         },
-      )
+      })
+      return tabs
+    }
     const unwatch: Array<() => void> = []
     const current: Run = {
       network: createNetwork(options, owed),
