@@ -194,12 +194,12 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     const current = run ?? leaving
     if (!current) return
     const { network, tabs } = current
-    if (effect.type === 'ping') network.ping(state.lastPingAt, effect.idleFor)
+    // The network's methods are named for the effects they perform (ward-network.ts); `never`:
+    // TypeScript cannot pair each effect with its method.
+    if (effect.type in network)
+      network[effect.type as keyof Network](effect as never, state.lastPingAt)
     else if (effect.type === 'share') tabs.post(effect.message)
-    else if (effect.type === 'listen') network.listen()
-    else if (effect.type === 'unlisten') network.unlisten()
     else if (effect.type === 'veil') veil(effect.hidden)
-    else if (effect.type === 'logout') network.logout()
     else if (effect.type === 'close') tabs.leave()
     // New-device sign-ins (issue 23): read and shown by a module loaded on the first one.
     else if (effect.type === 'new-device')

@@ -1,12 +1,15 @@
 import { loadEvents } from './events-loader.ts'
-import type { MachineEvent } from './machine.ts'
+import type { Effect, MachineEvent } from './machine.ts'
 import type { ResolvedOptions } from './options.ts'
 import { connect } from './server.ts'
 
-/** The ward's requests and its events channel, each outcome told as an event of the machine. */
+/**
+ * The ward's requests and its events channel, each outcome told as an event of the machine. Each
+ * method performs the machine's effect of its name: the ward hands it any effect it has one for.
+ */
 export interface Network {
-  /** The `ping` effect: `sentAt` is the ping's time (`lastPingAt`), `idleFor` the idle time. */
-  ping(sentAt: number, idleFor: number): void
+  /** The `ping` effect, sent at `sentAt` (`lastPingAt`). */
+  ping(effect: Extract<Effect, { type: 'ping' }>, sentAt: number): void
   /** The `logout` effect: one logout request; its answer is a `loggedOut` event. */
   logout(): void
   /** The `listen` effect: opens the events channel. */
@@ -23,7 +26,7 @@ export interface Network {
  * go on. A `new-device` event's data goes to the machine unread (its reading loads lazily).
  * @example
  * const network = createNetwork(options, apply)
- * network.ping(Date.now(), 0)
+ * network.ping({ type: 'ping', idleFor: 0 }, Date.now())
  */
 export function createNetwork(
   options: ResolvedOptions,
@@ -34,7 +37,7 @@ export function createNetwork(
   let unlisten = (): void => {}
 
   return {
-    async ping(sentAt, idleFor) {
+    async ping({ idleFor }, sentAt) {
       const outcome = await server.ping(idleFor)
       // Every outcome carries when its ping went out (`sentAt`): the machine reads it on an
       // answer, and the `debug` line shows it with the others.
