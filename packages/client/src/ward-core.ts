@@ -84,8 +84,6 @@ export { LOGOUT_WAIT } from './machine.ts'
 interface Run {
   network: Network
   tabs: Tabs
-  /** The tab left the channel when it froze; it joins again when it wakes. */
-  frozen: boolean
   dialog: WardDialog | null
   alarm: Alarm
   unwatch: Array<() => void>
@@ -295,10 +293,11 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       return tabs
     }
     const unwatch: Array<() => void> = []
+    /** The tab left the channel when it froze; it joins again when it wakes. */
+    let frozen = false
     const current: Run = {
       network: createNetwork(options, owed),
       tabs: rejoin(),
-      frozen: false,
       dialog,
       alarm: createAlarm(check),
       unwatch,
@@ -321,9 +320,9 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
         (resumed, restored) => {
           // A frozen tab may have missed messages: it asks the others where things stand
           // (joining again says hello too).
-          if (current.frozen) current.tabs = rejoin()
+          if (frozen) current.tabs = rejoin()
           else if (resumed) current.tabs.post({ type: 'hello' })
-          current.frozen = false
+          frozen = false
           visibility(current)
           // Back from the back/forward cache: the server, not this page, says if it is live;
           // until it has, nothing of the page shows (the machine veils it).
@@ -333,7 +332,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
           // A frozen leader would keep its lock and its stream, delivering nothing: leaving
           // the channel hands both to another tab at once.
           current.tabs.leave()
-          current.frozen = true
+          frozen = true
           check()
         },
       ),
