@@ -96,7 +96,7 @@ function terserAfterMinify(module: boolean): Plugin {
  * package object is read by (`builtins` lets this list shorten names the DOM also uses).
  */
 const INTERNAL =
-  /^(onClose|logoutFailures|extendAt|inFlight|channel|channelFailures|channelRetryAt|wokeAt|leaderHidden|veiled|unconfirmed|effects|tellAt|retryAt|own|leave|unwatch|alarm|network|tabs|countdown|draw|elected|isOpen|onStay|onLogout|onLeader|onMessage|kind|post|hide|destroy|shadow|onPolicy|onEnded|onLost|onNewDevice)$/
+  /^(onClose|logoutFailures|extendAt|inFlight|channel|channelFailures|channelRetryAt|wokeAt|leaderHidden|veiled|unconfirmed|effects|tellAt|retryAt|own|leave|unwatch|network|tabs|countdown|draw|elected|isOpen|onStay|onLogout|onLeader|onMessage|kind|post|hide|destroy|shadow|onPolicy|onEnded|onLost|onNewDevice)$/
 
 /**
  * What the ESM build leaves to the app's bundler. The adapters import the core by the package's

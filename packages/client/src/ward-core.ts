@@ -24,7 +24,7 @@ import {
 import { joinTabs, type Tabs } from './tabs.ts'
 import { createVeil, emit, leavePage, type WardDialog } from './ward-dom.ts'
 import { createNetwork, type Network } from './ward-network.ts'
-import { type Alarm, createAlarm } from './ward-timers.ts'
+import { createAlarm } from './ward-timers.ts'
 
 /** A running (or stoppable) ward; see {@link createSessionWard}. */
 export interface SessionWard {
@@ -85,7 +85,6 @@ interface Run {
   network: Network
   tabs: Tabs
   dialog: WardDialog | null
-  alarm: Alarm
   unwatch: Array<() => void>
 }
 
@@ -121,6 +120,11 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   /** What holds this tab paused: the app, media, each pending request. Kept over stop/start. */
   const holders = new Set<unknown>()
   const veil = createVeil()
+  /**
+   * The timer for the next deadline: the run's, or the logout's it still owes (never both: a
+   * new run drops the logout owed).
+   */
+  const alarm = createAlarm(check)
   const getRemaining = (): number => Math.ceil(countdown(state, Date.now()) / 1000)
 
   function announce(previous: WardState): void {
@@ -144,8 +148,8 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
 
   /** Sets the timer for the next deadline: the run's, or those of a logout still owed. */
   function schedule(): void {
-    if (run) run.alarm(nextCheck(state, run.tabs.delay(), run.tabs.elected()))
-    else leaving?.alarm(nextCheck(state, 0))
+    if (run) alarm(nextCheck(state, run.tabs.delay(), run.tabs.elected()))
+    else if (leaving) alarm(nextCheck(state, 0))
   }
 
   function advance(event: MachineEvent): void {
@@ -225,7 +229,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   /** Stops watching: every listener and timer of the run, and its dialog. */
   function release(current: Run): void {
     current.network.unlisten()
-    current.alarm(null)
+    alarm(null)
     for (const unwatch of current.unwatch) unwatch()
     // Media that plays on when the ward starts again is found again then.
     holders.delete('media')
@@ -255,8 +259,8 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   function start(): void {
     if (run) return
     if (typeof window === 'undefined') fail('start() needs a browser window')
-    // A new session here: the last one's logout is no longer owed (a retry would end this one).
-    leaving?.alarm(null)
+    // A new session here: the last one's logout is no longer owed (a retry would end this one;
+    // the start sets the timer for this run's deadlines instead).
     leaving?.tabs.leave()
     leaving = null
     const dialog =
@@ -299,7 +303,6 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       network: createNetwork(options, owed),
       tabs: rejoin(),
       dialog,
-      alarm: createAlarm(check),
       unwatch,
     }
     run = current
