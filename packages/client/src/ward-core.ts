@@ -117,7 +117,10 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   let run: Run | null = null
   /** The run whose session ended and that still owes its logout (`leave` in machine.ts). */
   let leaving: Run | null = null
-  /** What holds this tab paused: the app, media, each pending request. Kept over stop/start. */
+  /**
+   * What holds this tab paused: the app, media, each pending request (its promise: the same
+   * promise twice settles at once). Kept over stop/start.
+   */
   const holders = new Set<unknown>()
   const veil = createVeil()
   /**
@@ -383,10 +386,9 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     resume: () => hold('app', false),
     isPaused: () => holders.size > 0,
     whilePending<T>(work: Promise<T>): Promise<T> {
-      const holder = {}
-      hold(holder, true)
+      hold(work, true)
       // A new promise settled like `work`: a rejection nobody handles is still reported.
-      return work.finally(() => hold(holder, false))
+      return work.finally(() => hold(work, false))
     },
     isLeader: () => !!run?.tabs.isLeader(),
     requestScreenLockPermission: () =>
