@@ -17,6 +17,6 @@ export function createAlarm(fire: () => void): Alarm {
   return (at) => {
     clearTimeout(timer)
     // A negative delay (a deadline past) is 0 to setTimeout.
-    timer = at === null ? undefined : setTimeout(fire, Math.min(at - Date.now(), MAX_DELAY))
+    if (at !== null) timer = setTimeout(fire, Math.min(at - Date.now(), MAX_DELAY))
   }
 }
