@@ -1,5 +1,8 @@
-/** setTimeout runs a longer delay at once, so long waits are checked in steps. */
-const MAX_DELAY = 2 ** 31 - 1
+/**
+ * setTimeout runs a delay over 2 ** 31 - 1 ms (24.8 days) at once, so long waits are checked in
+ * steps: of 10 ** 9 ms (11.6 days), shorter to write.
+ */
+const MAX_DELAY = 1e9
 
 /** One timer, set for `at` (a time, in milliseconds since the epoch), or cleared by null. */
 export type Alarm = (at: number | null) => void
