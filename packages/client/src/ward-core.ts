@@ -247,7 +247,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     if (was === holders.size > 0) return
     pauseIfHeld()
     // Media and pending requests flip it too, not only the app: whoever shows it must hear.
-    if (typeof window !== 'undefined') emit<PauseDetail>('pause', { paused: !was })
+    emit<PauseDetail>('pause', { paused: !was })
   }
 
   function pauseIfHeld(): void {
