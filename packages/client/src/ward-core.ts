@@ -84,7 +84,6 @@ export { LOGOUT_WAIT } from './machine.ts'
 interface Run {
   network: Network
   tabs: Tabs
-  dialog: WardDialog | null
   unwatch: Array<() => void>
 }
 
@@ -122,6 +121,8 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
    * promise twice settles at once). Kept over stop/start.
    */
   const holders = new Set<unknown>()
+  /** The run's warning dialog: null without a run (it goes with the run), and headless. */
+  let dialog: WardDialog | null = null
   const veil = createVeil()
   /**
    * The timer for the next deadline: the run's, or the logout's it still owes (never both: a
@@ -132,7 +133,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
 
   function announce(previous: WardState): void {
     const status = state.status
-    run?.dialog?.draw()
+    dialog?.draw()
     emit<StateDetail>('state', { state: status, previous }, options.onStateChange)
     if (status === 'warning')
       emit<WarnDetail>('warn', { remaining: getRemaining() }, options.onWarn)
@@ -208,7 +209,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     else if (effect.type === 'close') tabs.leave()
     // New-device sign-ins (issue 23): read and shown by a module loaded on the first one.
     else if (effect.type === 'new-device')
-      loadExtras().then((extras) => extras.heard(effect.data, options, !!current.dialog))
+      loadExtras().then((extras) => extras.heard(effect.data, options, !!dialog))
     else if (effect.type === 'end') {
       run = null
       leaving = current
@@ -236,7 +237,8 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     for (const unwatch of current.unwatch) unwatch()
     // Media that plays on when the ward starts again is found again then.
     holders.delete('media')
-    current.dialog?.destroy()
+    dialog?.destroy()
+    dialog = null
   }
 
   /** `holder` starts (`held`) or stops holding the ward; the machine hears when that flips. */
@@ -266,7 +268,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     // the start sets the timer for this run's deadlines instead).
     leaving?.tabs.leave()
     leaving = null
-    const dialog =
+    dialog =
       options.dialog && makeDialog
         ? makeDialog(
             options,
@@ -305,7 +307,6 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     const current: Run = {
       network: createNetwork(options, owed),
       tabs: rejoin(),
-      dialog,
       unwatch,
     }
     run = current
@@ -318,7 +319,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       watchActivity(
         window,
         () => local(false),
-        () => current.dialog?.isOpen() ?? false,
+        () => dialog?.isOpen() ?? false,
         options.activityEvents,
       ),
       watchLifecycle(
