@@ -131,7 +131,12 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   const alarm = createAlarm(check)
   const getRemaining = (): number => Math.ceil(countdown(state, Date.now()) / 1000)
 
-  function announce(previous: WardState): void {
+  /**
+   * Tells of a change of status: the `debug` line (`sessionward: active → warning (answer: idle
+   * 840 s, …)`, and the event), the dialog, the app's callbacks and the DOM events.
+   */
+  function announce(previous: WardState, change: string, ...cause: MachineEvent[]): void {
+    if (options.debug) console.debug(`sessionward: ${previous} → ${change}`, ...cause)
     const status = state.status
     dialog?.draw()
     emit<StateDetail>('state', { state: status, previous }, options.onStateChange)
@@ -162,11 +167,6 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     for (const effect of result.effects) perform(effect)
   }
 
-  /** The `debug` line: `sessionward: active → warning (answer: idle 840 s, …)`, and the event. */
-  function debug(previous: WardState, change: string, ...cause: MachineEvent[]): void {
-    if (options.debug) console.debug(`sessionward: ${previous} → ${change}`, ...cause)
-  }
-
   function apply(event: MachineEvent): void {
     const previous = state.status
     advance(event)
@@ -177,10 +177,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       if (state.status === previous) cause = following
       advance(following)
     }
-    if (state.status !== previous) {
-      debug(previous, explain(state, cause), cause)
-      announce(previous)
-    }
+    if (state.status !== previous) announce(previous, explain(state, cause), cause)
     schedule()
   }
 
@@ -373,10 +370,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       }
       // A logout still owed goes on (machine.ts, `stop`).
       state = step(state, { type: 'stop' }).state
-      if (previous !== 'stopped') {
-        debug(previous, 'stopped (stop)')
-        announce(previous)
-      }
+      if (previous !== 'stopped') announce(previous, 'stopped (stop)')
     },
     activity: () => local(false),
     extend: () => local(true),
