@@ -362,15 +362,13 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     start,
     stop() {
       veil(false)
-      const previous = state.status
       if (run) {
         release(run)
         run.tabs.leave()
         run = null
       }
       // A logout still owed goes on (machine.ts, `stop`).
-      state = step(state, { type: 'stop' }).state
-      if (previous !== 'stopped') announce(previous, 'stopped (stop)')
+      apply({ type: 'stop' })
     },
     activity: () => local(false),
     extend: () => local(true),
