@@ -131,23 +131,6 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   const alarm = createAlarm(check)
   const getRemaining = (): number => Math.ceil(countdown(state, Date.now()) / 1000)
 
-  /**
-   * Tells of a change of status: the `debug` line (`sessionward: active → warning (answer: idle
-   * 840 s, …)`, and the event), the dialog, the app's callbacks and the DOM events.
-   */
-  function announce(previous: WardState, change: string, ...cause: MachineEvent[]): void {
-    if (options.debug) console.debug(`sessionward: ${previous} → ${change}`, ...cause)
-    const status = state.status
-    dialog?.draw()
-    emit<StateDetail>('state', { state: status, previous }, options.onStateChange)
-    if (status === 'warning')
-      emit<WarnDetail>('warn', { remaining: getRemaining() }, options.onWarn)
-    if (status === 'active' && previous === 'warning') emit('active', {}, options.onActive)
-    if (status === 'expired') {
-      emit<ExpireDetail>('expire', { reason: state.reason ?? 'idle' }, options.onExpire)
-    }
-  }
-
   const tick = (current: Run) => ({
     type: 'check' as const,
     now: Date.now(),
@@ -177,7 +160,20 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       if (state.status === previous) cause = following
       advance(following)
     }
-    if (state.status !== previous) announce(previous, explain(state, cause), cause)
+    if (state.status !== previous) {
+      // A change of status: the `debug` line (`sessionward: active → warning (answer: idle 840 s,
+      // …)`, and the event), the dialog, the app's callbacks and the DOM events.
+      if (options.debug) console.debug(`sessionward: ${previous} → ${explain(state, cause)}`, cause)
+      const status = state.status
+      dialog?.draw()
+      emit<StateDetail>('state', { state: status, previous }, options.onStateChange)
+      if (status === 'warning')
+        emit<WarnDetail>('warn', { remaining: getRemaining() }, options.onWarn)
+      if (status === 'active' && previous === 'warning') emit('active', {}, options.onActive)
+      if (status === 'expired') {
+        emit<ExpireDetail>('expire', { reason: state.reason ?? 'idle' }, options.onExpire)
+      }
+    }
     schedule()
   }
 
