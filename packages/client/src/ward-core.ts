@@ -273,7 +273,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     // What this run hears: the network's outcomes while it runs or owes its logout; the other
     // tabs' messages while it runs.
     const owed = (event: MachineEvent): void => {
-      if (run === current || leaving === current) apply(event)
+      if ((run ?? leaving) === current) apply(event)
     }
     // Joins the channel between tabs (again after the tab was frozen: joining says hello, so the
     // others tell it what it missed). Another tab's message reaches the machine as an event: it
