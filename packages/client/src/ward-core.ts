@@ -240,13 +240,9 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     if (held) holders.add(holder)
     else holders.delete(holder)
     if (was === holders.size > 0) return
-    pauseIfHeld()
+    if (run) apply({ type: 'pause', now: Date.now(), paused: !was })
     // Media and pending requests flip it too, not only the app: whoever shows it must hear.
     emit<PauseDetail>('pause', { paused: !was })
-  }
-
-  function pauseIfHeld(): void {
-    if (run) apply({ type: 'pause', now: Date.now(), paused: holders.size > 0 })
   }
 
   function local(extend: boolean): void {
@@ -350,7 +346,8 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       expireAfter: options.expireAfter,
       events: options.eventsUrl !== null,
     })
-    if (holders.size > 0) pauseIfHeld()
+    // Held before it started (holders are kept over stop/start): the machine hears it now.
+    if (holders.size > 0) apply({ type: 'pause', now: Date.now(), paused: true })
     visibility(current)
   }
 
