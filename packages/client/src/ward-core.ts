@@ -138,10 +138,11 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     leader: current.tabs.elected(),
   })
 
-  /** Sets the timer for the next deadline: the run's, or those of a logout still owed. */
+  /** Sets the timer for the next deadline: the run's, or those of a logout still owed (or none). */
   function schedule(): void {
-    if (run) alarm(nextCheck(state, run.tabs.delay(), run.tabs.elected()))
-    else if (leaving) alarm(nextCheck(state, 0))
+    alarm(
+      run ? nextCheck(state, run.tabs.delay(), run.tabs.elected()) : leaving && nextCheck(state, 0),
+    )
   }
 
   function advance(event: MachineEvent): void {
@@ -223,10 +224,12 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     leavePage(redirectUrl(to, state.reason ?? 'idle'), navigate, veil, () => run !== null)
   }
 
-  /** Stops watching: every listener and timer of the run, and its dialog. */
+  /**
+   * Stops watching: every listener of the run, its events channel and its dialog. Always within
+   * or before an apply(), which sets the timer again (none once nothing is owed).
+   */
   function release(current: Run): void {
     current.network.unlisten()
-    alarm(null)
     for (const unwatch of current.unwatch) unwatch()
     // Media that plays on when the ward starts again is found again then.
     holders.delete('media')
