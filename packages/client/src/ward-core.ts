@@ -193,14 +193,13 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   function perform(effect: Effect): void {
     const current = run ?? leaving
     if (!current) return
-    const { network, tabs } = current
     // The network's methods are named for the effects they perform (ward-network.ts); `never`:
     // TypeScript cannot pair each effect with its method.
-    if (effect.type in network)
-      network[effect.type as keyof Network](effect as never, state.lastPingAt)
-    else if (effect.type === 'share') tabs.post(effect.message)
+    if (effect.type in current.network)
+      current.network[effect.type as keyof Network](effect as never, state.lastPingAt)
+    else if (effect.type === 'share') current.tabs.post(effect.message)
     else if (effect.type === 'veil') veil(effect.hidden)
-    else if (effect.type === 'close') tabs.leave()
+    else if (effect.type === 'close') current.tabs.leave()
     // New-device sign-ins (issue 23): read and shown by a module loaded on the first one.
     else if (effect.type === 'new-device')
       loadExtras().then((extras) => extras.heard(effect.data, options, !!dialog))
