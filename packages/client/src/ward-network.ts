@@ -37,8 +37,8 @@ export function createNetwork(
   let unlisten = (): void => {}
 
   return {
-    async ping({ idleFor }, sentAt) {
-      const outcome = await server.ping(idleFor)
+    async ping(effect, sentAt) {
+      const outcome = await server.ping(effect.idleFor)
       // Every outcome carries when its ping went out (`sentAt`): the machine reads it on an
       // answer, and the `debug` line shows it with the others.
       const event = { ...outcome, now: Date.now(), sentAt }
@@ -60,8 +60,8 @@ export function createNetwork(
       }
       // Once closed, the channel tells nothing more (events.ts): only its loading is guarded.
       loadEvents().then(
-        ({ listenForWard }) => {
-          if (!closed) stop = listenForWard(options, fetcher, deliver)
+        (events) => {
+          if (!closed) stop = events.listenForWard(options, fetcher, deliver)
         },
         () => closed || deliver({ type: 'lost', now: Date.now() }),
       )
