@@ -131,12 +131,14 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   const alarm = createAlarm(check)
   const getRemaining = (): number => Math.ceil(countdown(state, Date.now()) / 1000)
 
-  const tick = (current: Run) => ({
-    type: 'check' as const,
-    now: Date.now(),
-    delay: current.tabs.delay(),
-    leader: current.tabs.elected(),
-  })
+  function tick(current: Run) {
+    return {
+      type: 'check' as const,
+      now: Date.now(),
+      delay: current.tabs.delay(),
+      leader: current.tabs.elected(),
+    }
+  }
 
   /** Sets the timer for the next deadline: the run's, or those of a logout still owed (or none). */
   function schedule(): void {
