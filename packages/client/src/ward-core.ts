@@ -256,7 +256,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
 
   function start(): void {
     if (run) return
-    if (typeof window === 'undefined') fail('start() needs a browser window')
+    if (!globalThis.window) fail('start() needs a browser window')
     // A new session here: the last one's logout is no longer owed (a retry would end this one;
     // the start sets the timer for this run's deadlines instead).
     leaving?.tabs.leave()
