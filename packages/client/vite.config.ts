@@ -90,13 +90,15 @@ function terserAfterMinify(module: boolean): Plugin {
 
 /**
  * Property names only this package's code reads or writes: the machine's tab-local fields and
- * effects, the run's parts, the network's methods, the native channel's close hook, the dialog's and the events channel's internal options. Never here:
- * wire names (tab messages and their `shared` state, the server's JSON), options and the public
- * API, broadcast-channel's API, the event fields the `debug` line logs, and any name a DOM or
- * package object is read by (`builtins` lets this list shorten names the DOM also uses).
+ * effects, the run's parts, the tab channel's election and its `leave`, the dialog's and the
+ * events channel's internal options. Never here: the network's methods (named for the effects
+ * they perform, which the ward hands them by type), wire names (tab messages and their `shared`
+ * state, the server's JSON), options and the public API, broadcast-channel's API, the event
+ * fields the `debug` line logs, and any name a DOM or package object is read by (`builtins`
+ * lets this list shorten names the DOM also uses).
  */
 const INTERNAL =
-  /^(ping|listen|logoutFailures|extendAt|inFlight|channel|channelFailures|channelRetryAt|wokeAt|leaderHidden|veiled|unconfirmed|effects|tellAt|retryAt|own|leave|unwatch|alarm|network|tabs|frozen|countdown|draw|elected|unlisten|isOpen|onStay|onLogout|onLeader|onMessage|kind|post|hide|destroy|shadow|onPolicy|onEnded|onLost|onNewDevice|elect)$/
+  /^(logoutFailures|extendAt|inFlight|channel|channelFailures|channelRetryAt|wokeAt|leaderHidden|veiled|unconfirmed|effects|tellAt|retryAt|own|leave|unwatch|network|tabs|countdown|draw|elected|isOpen|onStay|onLogout|onLeader|onMessage|kind|post|hide|destroy|shadow|onPolicy|onEnded|onLost|onNewDevice|elect)$/
 
 /**
  * What the ESM build leaves to the app's bundler. The adapters import the core by the package's

@@ -10,3 +10,13 @@ test('importing and constructing touch no DOM (server rendering); start() says w
   expect(DEFAULT_TEXTS.stay).toBe('Stay signed in')
   expect(() => ward.start()).toThrow('sessionward: start() needs a browser window')
 })
+
+test('pause() and whilePending() hold the ward during server rendering, with no window to tell', async () => {
+  const { createSessionWard } = await import('./index.ts')
+  const ward = createSessionWard({ pingUrl: '/session/ping' })
+  ward.pause()
+  expect(ward.isPaused()).toBe(true)
+  await ward.whilePending(Promise.resolve())
+  ward.resume()
+  expect(ward.isPaused()).toBe(false)
+})

@@ -21,11 +21,10 @@ import {
   type WardState,
   type WarnDetail,
 } from './options.ts'
-import type { Tabs } from './tabs.ts'
-import { joinChannel } from './ward-channel.ts'
+import { joinTabs, type Tabs } from './tabs.ts'
 import { createVeil, emit, leavePage, type WardDialog } from './ward-dom.ts'
 import { createNetwork, type Network } from './ward-network.ts'
-import { type Alarm, createAlarm } from './ward-timers.ts'
+import { createAlarm } from './ward-timers.ts'
 
 /** A running (or stoppable) ward; see {@link createSessionWard}. */
 export interface SessionWard {
@@ -85,10 +84,6 @@ export { LOGOUT_WAIT } from './machine.ts'
 interface Run {
   network: Network
   tabs: Tabs
-  /** The tab left the channel when it froze; it joins again when it wakes. */
-  frozen: boolean
-  dialog: WardDialog | null
-  alarm: Alarm
   unwatch: Array<() => void>
 }
 
@@ -110,8 +105,8 @@ export type MakeDialog = (
  * importing and constructing are safe during server rendering. `makeDialog` builds the warning
  * dialog when the `dialog` option is on; null: the app shows the warning itself, as with
  * `dialog: false`. The machine (machine.ts) decides; this only performs its effects, through
- * the parts that drive the timers (ward-timers.ts), the network (ward-network.ts), the channel
- * between tabs (ward-channel.ts) and the page (ward-dom.ts).
+ * the parts that drive the timers (ward-timers.ts), the network (ward-network.ts) and the page
+ * (ward-dom.ts), and the channel between tabs (tabs.ts) as `start()` joins it.
  * @example
  * const ward = createWard(readOptions({ pingUrl: '/session/ping' }, briefly), null)
  * ward.start()
@@ -121,46 +116,41 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   let run: Run | null = null
   /** The run whose session ended and that still owes its logout (`leave` in machine.ts). */
   let leaving: Run | null = null
-  /** What holds this tab paused: the app, media, each pending request. Kept over stop/start. */
+  /**
+   * What holds this tab paused: the app, media, each pending request (its promise: the same
+   * promise twice settles at once). Kept over stop/start.
+   */
   const holders = new Set<unknown>()
+  /** The run's warning dialog: null without a run (it goes with the run), and headless. */
+  let dialog: WardDialog | null = null
   const veil = createVeil()
-  const now = (): number => Date.now()
-  const getRemaining = (): number => Math.ceil(countdown(state, now()) / 1000)
+  /**
+   * The timer for the next deadline: the run's, or the logout's it still owes (never both: a
+   * new run drops the logout owed).
+   */
+  const alarm = createAlarm(check)
+  const getRemaining = (): number => Math.ceil(countdown(state, Date.now()) / 1000)
 
-  function announce(previous: WardState): void {
-    const status = state.status
-    run?.dialog?.draw()
-    emit<StateDetail>('state', { state: status, previous }, options.onStateChange)
-    if (status === 'warning')
-      emit<WarnDetail>('warn', { remaining: getRemaining() }, options.onWarn)
-    if (status === 'active' && previous === 'warning') emit('active', {}, options.onActive)
-    if (status === 'expired') {
-      emit<ExpireDetail>('expire', { reason: state.reason ?? 'idle' }, options.onExpire)
+  function tick(current: Run) {
+    return {
+      type: 'check' as const,
+      now: Date.now(),
+      delay: current.tabs.delay(),
+      leader: current.tabs.elected(),
     }
   }
 
-  const tick = (current: Run) => ({
-    type: 'check' as const,
-    now: now(),
-    delay: current.tabs.delay(),
-    leader: current.tabs.elected(),
-  })
-
-  /** Sets the timer for the next deadline: the run's, or those of a logout still owed. */
+  /** Sets the timer for the next deadline: the run's, or those of a logout still owed (or none). */
   function schedule(): void {
-    if (run) run.alarm.set(nextCheck(state, run.tabs.delay(), run.tabs.elected()))
-    else leaving?.alarm.set(nextCheck(state, 0))
+    alarm(
+      run ? nextCheck(state, run.tabs.delay(), run.tabs.elected()) : leaving && nextCheck(state, 0),
+    )
   }
 
   function advance(event: MachineEvent): void {
     const result = step(state, event)
     state = result.state
     for (const effect of result.effects) perform(effect)
-  }
-
-  /** The `debug` line: `sessionward: active → warning (answer: idle 840 s, …)`, and the event. */
-  function debug(previous: WardState, change: string, ...cause: MachineEvent[]): void {
-    if (options.debug) console.debug(`sessionward: ${previous} → ${change}`, ...cause)
   }
 
   function apply(event: MachineEvent): void {
@@ -174,8 +164,18 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       advance(following)
     }
     if (state.status !== previous) {
-      debug(previous, explain(state, cause), cause)
-      announce(previous)
+      // A change of status: the `debug` line (`sessionward: active → warning (answer: idle 840 s,
+      // …)`, and the event), the dialog, the app's callbacks and the DOM events.
+      if (options.debug) console.debug(`sessionward: ${previous} → ${explain(state, cause)}`, cause)
+      const status = state.status
+      dialog?.draw()
+      emit<StateDetail>('state', { state: status, previous }, options.onStateChange)
+      if (status === 'warning')
+        emit<WarnDetail>('warn', { remaining: getRemaining() }, options.onWarn)
+      if (status === 'active' && previous === 'warning') emit('active', {}, options.onActive)
+      if (status === 'expired') {
+        emit<ExpireDetail>('expire', { reason: state.reason ?? 'idle' }, options.onExpire)
+      }
     }
     schedule()
   }
@@ -184,7 +184,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     // A playing element removed from the page pauses without an event the document sees.
     if (options.media && run) hold('media', mediaPlaying(document))
     if (run) apply({ ...tick(run), ask })
-    else if (leaving) apply({ type: 'check', now: now(), delay: 0 })
+    else if (leaving) apply({ type: 'check', now: Date.now(), delay: 0 })
   }
 
   /** Tells the machine whether this tab is hidden; the leader tells the other tabs too. */
@@ -195,17 +195,16 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
   function perform(effect: Effect): void {
     const current = run ?? leaving
     if (!current) return
-    const { network, tabs } = current
-    if (effect.type === 'ping') network.ping(state.lastPingAt, effect.idleFor)
-    else if (effect.type === 'share') tabs.post(effect.message)
-    else if (effect.type === 'listen') network.listen()
-    else if (effect.type === 'unlisten') network.unlisten()
+    // The network's methods are named for the effects they perform (ward-network.ts); `never`:
+    // TypeScript cannot pair each effect with its method.
+    if (effect.type in current.network)
+      current.network[effect.type as keyof Network](effect as never, state.lastPingAt)
+    else if (effect.type === 'share') current.tabs.post(effect.message)
     else if (effect.type === 'veil') veil(effect.hidden)
-    else if (effect.type === 'logout') network.logout()
-    else if (effect.type === 'close') tabs.leave()
+    else if (effect.type === 'close') current.tabs.leave()
     // New-device sign-ins (issue 23): read and shown by a module loaded on the first one.
     else if (effect.type === 'new-device')
-      loadExtras().then((extras) => extras.heard(effect.data, options, !!current.dialog))
+      loadExtras().then((extras) => extras.heard(effect.data, options, !!dialog))
     else if (effect.type === 'end') {
       run = null
       leaving = current
@@ -226,14 +225,17 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     leavePage(redirectUrl(to, state.reason ?? 'idle'), navigate, veil, () => run !== null)
   }
 
-  /** Stops watching: every listener and timer of the run, and its dialog. */
+  /**
+   * Stops watching: every listener of the run, its events channel and its dialog. Always within
+   * or before an apply(), which sets the timer again (none once nothing is owed).
+   */
   function release(current: Run): void {
     current.network.unlisten()
-    current.alarm.clear()
     for (const unwatch of current.unwatch) unwatch()
     // Media that plays on when the ward starts again is found again then.
     holders.delete('media')
-    current.dialog?.destroy()
+    dialog?.destroy()
+    dialog = null
   }
 
   /** `holder` starts (`held`) or stops holding the ward; the machine hears when that flips. */
@@ -242,26 +244,67 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     if (held) holders.add(holder)
     else holders.delete(holder)
     if (was === holders.size > 0) return
-    pauseIfHeld()
+    if (run) apply({ type: 'pause', now: Date.now(), paused: !was })
     // Media and pending requests flip it too, not only the app: whoever shows it must hear.
-    if (typeof window !== 'undefined') emit<PauseDetail>('pause', { paused: !was })
-  }
-
-  function pauseIfHeld(): void {
-    if (run) apply({ type: 'pause', now: now(), paused: holders.size > 0 })
+    emit<PauseDetail>('pause', { paused: !was })
   }
 
   function local(extend: boolean): void {
-    const at = now()
+    const at = Date.now()
     apply({ type: 'activity', at, now: at, extend })
   }
 
-  /**
-   * Watches the page for a run: activity, the tab's life (frozen, woken, restored: `rejoin`
-   * joins the channel again), media.
-   */
-  function watch(current: Run, rejoin: () => Tabs): void {
-    const { dialog, unwatch } = current
+  function start(): void {
+    if (run) return
+    if (!globalThis.window) fail('start() needs a browser window')
+    // A new session here: the last one's logout is no longer owed (a retry would end this one;
+    // the start sets the timer for this run's deadlines instead).
+    leaving?.tabs.leave()
+    leaving = null
+    dialog =
+      options.dialog && makeDialog
+        ? makeDialog(
+            options,
+            () => state,
+            () => local(true),
+            () => apply({ type: 'logout', now: Date.now() }),
+          )
+        : null
+    // What this run hears: the network's outcomes while it runs or owes its logout; the other
+    // tabs' messages while it runs.
+    const owed = (event: MachineEvent): void => {
+      if ((run ?? leaving) === current) apply(event)
+    }
+    // Joins the channel between tabs (again after the tab was frozen: joining says hello, so the
+    // others tell it what it missed). Another tab's message reaches the machine as an event: it
+    // happened there (`remote`), and this tab's election decides whether it answers a `hello`
+    // as the leader; `bye` only tells the roster (tabs.ts) who is left. A new leader tells the
+    // others whether it is hidden.
+    const rejoin = (): Tabs => {
+      const tabs = joinTabs({
+        ...options,
+        onMessage: (message) => {
+          if (message.type === 'bye' || run !== current) return
+          const heard = { ...message, now: Date.now(), remote: true, leader: tabs.elected() }
+          apply(heard)
+        },
+        onLeader: () => {
+          if (run === current) visibility(current)
+        },
+      })
+      return tabs
+    }
+    const unwatch: Array<() => void> = []
+    /** The tab left the channel when it froze; it joins again when it wakes. */
+    let frozen = false
+    const current: Run = {
+      network: createNetwork(options, owed),
+      tabs: rejoin(),
+      unwatch,
+    }
+    run = current
+    // Watches the page for the run: activity, the tab's life (frozen, woken, restored: `rejoin`
+    // joins the channel again), media.
     unwatch.push(
       // While the dialog is open only an answer in it (or the app) dismisses the warning: a
       // wheel turned over the backdrop or a key pressed in it is not one (react-idle-timer
@@ -277,9 +320,9 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
         (resumed, restored) => {
           // A frozen tab may have missed messages: it asks the others where things stand
           // (joining again says hello too).
-          if (current.frozen) current.tabs = rejoin()
+          if (frozen) current.tabs = rejoin()
           else if (resumed) current.tabs.post({ type: 'hello' })
-          current.frozen = false
+          frozen = false
           visibility(current)
           // Back from the back/forward cache: the server, not this page, says if it is live;
           // until it has, nothing of the page shows (the machine veils it).
@@ -289,7 +332,7 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
           // A frozen leader would keep its lock and its stream, delivering nothing: leaving
           // the channel hands both to another tab at once.
           current.tabs.leave()
-          current.frozen = true
+          frozen = true
           check()
         },
       ),
@@ -300,57 +343,15 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
       loadExtras().then((extras) => {
         if (run === current) unwatch.push(extras.endOnScreenLock(options, apply))
       })
-  }
-
-  function start(): void {
-    if (run) return
-    if (typeof window === 'undefined') fail('start() needs a browser window')
-    // A new session here: the last one's logout is no longer owed (a retry would end this one).
-    leaving?.alarm.clear()
-    leaving?.tabs.leave()
-    leaving = null
-    const dialog =
-      options.dialog && makeDialog
-        ? makeDialog(
-            options,
-            () => state,
-            () => local(true),
-            () => apply({ type: 'logout', now: now() }),
-          )
-        : null
-    // What this run hears: the network's outcomes while it runs or owes its logout; the other
-    // tabs' messages while it runs.
-    const owed = (event: MachineEvent): void => {
-      if (run === current || leaving === current) apply(event)
-    }
-    const rejoin = (): Tabs =>
-      joinChannel(
-        options,
-        (event) => {
-          if (run === current) apply(event)
-        },
-        () => {
-          if (run === current) visibility(current)
-        },
-      )
-    const current: Run = {
-      network: createNetwork(options, owed),
-      tabs: rejoin(),
-      frozen: false,
-      dialog,
-      alarm: createAlarm(check),
-      unwatch: [],
-    }
-    run = current
-    watch(current, rejoin)
     apply({
       type: 'start',
-      now: now(),
+      now: Date.now(),
       warnAfter: options.warnAfter,
       expireAfter: options.expireAfter,
       events: options.eventsUrl !== null,
     })
-    if (holders.size > 0) pauseIfHeld()
+    // Held before it started (holders are kept over stop/start): the machine hears it now.
+    if (holders.size > 0) apply({ type: 'pause', now: Date.now(), paused: true })
     visibility(current)
   }
 
@@ -358,32 +359,26 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     start,
     stop() {
       veil(false)
-      const previous = state.status
       if (run) {
         release(run)
         run.tabs.leave()
         run = null
       }
       // A logout still owed goes on (machine.ts, `stop`).
-      state = step(state, { type: 'stop' }).state
-      if (previous !== 'stopped') {
-        debug(previous, 'stopped (stop)')
-        announce(previous)
-      }
+      apply({ type: 'stop' })
     },
     activity: () => local(false),
     extend: () => local(true),
-    logout: () => apply({ type: 'logout', now: now() }),
+    logout: () => apply({ type: 'logout', now: Date.now() }),
     getState: () => state.status,
     getRemaining,
     pause: () => hold('app', true),
     resume: () => hold('app', false),
     isPaused: () => holders.size > 0,
     whilePending<T>(work: Promise<T>): Promise<T> {
-      const holder = {}
-      hold(holder, true)
+      hold(work, true)
       // A new promise settled like `work`: a rejection nobody handles is still reported.
-      return work.finally(() => hold(holder, false))
+      return work.finally(() => hold(work, false))
     },
     isLeader: () => !!run?.tabs.isLeader(),
     requestScreenLockPermission: () =>

@@ -3,7 +3,8 @@ import { COUNTDOWN_MARGIN, countdown, type MachineState } from './machine.ts'
 
 /**
  * Calls the app's callback (an error in it is reported, not thrown into the ward) and
- * dispatches the same detail as `sessionward:<name>` on `window`.
+ * dispatches the same detail as `sessionward:<name>` on `window`: in a browser only (a
+ * `whilePending` during server rendering holds the ward too, with no window to tell).
  * @example
  * emit('warn', { remaining: 58 }, options.onWarn)
  */
@@ -13,7 +14,7 @@ export function emit<T>(name: string, detail: T, callback?: (detail: T) => void)
   } catch (error) {
     console.error(`sessionward: on${name} threw`, error)
   }
-  window.dispatchEvent(new CustomEvent(`sessionward:${name}`, { detail }))
+  globalThis.dispatchEvent?.(new CustomEvent(`sessionward:${name}`, { detail }))
 }
 
 /**

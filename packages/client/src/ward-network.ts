@@ -1,12 +1,15 @@
 import { loadEvents } from './events-loader.ts'
-import type { MachineEvent } from './machine.ts'
+import type { Effect, MachineEvent } from './machine.ts'
 import type { ResolvedOptions } from './options.ts'
 import { connect } from './server.ts'
 
-/** The ward's requests and its events channel, each outcome told as an event of the machine. */
+/**
+ * The ward's requests and its events channel, each outcome told as an event of the machine. Each
+ * method performs the machine's effect of its name: the ward hands it any effect it has one for.
+ */
 export interface Network {
-  /** The `ping` effect: `sentAt` is the ping's time (`lastPingAt`), `idleFor` the idle time. */
-  ping(sentAt: number, idleFor: number): void
+  /** The `ping` effect, sent at `sentAt` (`lastPingAt`). */
+  ping(effect: Extract<Effect, { type: 'ping' }>, sentAt: number): void
   /** The `logout` effect: one logout request; its answer is a `loggedOut` event. */
   logout(): void
   /** The `listen` effect: opens the events channel. */
@@ -23,7 +26,7 @@ export interface Network {
  * go on. A `new-device` event's data goes to the machine unread (its reading loads lazily).
  * @example
  * const network = createNetwork(options, apply)
- * network.ping(Date.now(), 0)
+ * network.ping({ type: 'ping', idleFor: 0 }, Date.now())
  */
 export function createNetwork(
   options: ResolvedOptions,
@@ -31,22 +34,21 @@ export function createNetwork(
 ): Network {
   const fetcher = options.fetch ?? ((url, init) => fetch(url, init))
   const server = connect({ ...options, fetch: fetcher })
-  const now = (): number => Date.now()
   let unlisten = (): void => {}
 
   return {
-    async ping(sentAt, idleFor) {
-      const outcome = await server.ping(idleFor)
+    async ping(effect, sentAt) {
+      const outcome = await server.ping(effect.idleFor)
       // Every outcome carries when its ping went out (`sentAt`): the machine reads it on an
       // answer, and the `debug` line shows it with the others.
-      const event = { ...outcome, now: now(), sentAt }
+      const event = { ...outcome, now: Date.now(), sentAt }
       deliver(event)
     },
     async logout() {
       // After the end has been announced (the effect is performed before), and each retry alike.
       await undefined
       const done = await server.logout()
-      deliver({ type: 'loggedOut', now: now(), done })
+      deliver({ type: 'loggedOut', now: Date.now(), done })
     },
     listen() {
       unlisten()
@@ -56,14 +58,12 @@ export function createNetwork(
         closed = true
         stop()
       }
-      const events = (event: MachineEvent): void => {
-        if (!closed) deliver(event)
-      }
+      // Once closed, the channel tells nothing more (events.ts): only its loading is guarded.
       loadEvents().then(
-        ({ listenForWard }) => {
-          if (!closed) stop = listenForWard(options, fetcher, events)
+        (events) => {
+          if (!closed) stop = events.listenForWard(options, fetcher, deliver)
         },
-        () => events({ type: 'lost', now: now() }),
+        () => closed || deliver({ type: 'lost', now: Date.now() }),
       )
     },
     unlisten: () => unlisten(),
