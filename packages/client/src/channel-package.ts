@@ -6,7 +6,8 @@ import type { ChannelType } from './options.ts'
  * asked for (every current engine); the broadcast-channel package, with its IndexedDB,
  * localStorage and message-based election fallbacks, only elsewhere, loaded then
  * (`package-channel.ts`, a dynamic import): an app bundles it as a chunk its users on current
- * browsers never fetch. A promise either way: the channel opens a microtask after joining. The script-tag build replaces this module with `channel-package.iife.ts`.
+ * browsers never fetch. A promise either way: the channel opens a microtask after joining. The
+ * script-tag build replaces this module with `channel-package.iife.ts`.
  * @example
  * await channelApi({ channelType: null }) // native-channel.ts's opener in a current browser, the package's elsewhere
  */
