@@ -162,10 +162,11 @@ export type ShareMessage =
   /** The tab holding the events channel heard of a new-device sign-in: every tab shows it. */
   | { type: 'new-device'; data: unknown }
 
+/** What this tab does: a message for the other tabs is itself the effect that shares it. */
 export type Effect =
+  | ShareMessage
   /** Ask the server; `idleFor` in milliseconds. */
   | { type: 'ping'; idleFor: number }
-  | { type: 'share'; message: ShareMessage }
   /** The session is over here: stop watching (activity, timers, the dialog, the events channel). */
   | { type: 'end' }
   /** Send the logout request (the answer is a `loggedOut` event). */
@@ -180,10 +181,10 @@ export type Effect =
   /** Hide the whole page, or show it again (see `veiled`). */
   | { type: 'veil'; hidden: boolean }
   /**
-   * Tell this tab's app of a new-device sign-in, and show the notice (where there is one): the
-   * `new-device` event itself.
+   * Tell this tab's app of a new-device sign-in, and show the notice (where there is one); the
+   * `new-device` message shares it.
    */
-  | { type: 'new-device'; data: unknown }
+  | { type: 'heard'; data: unknown }
 
 export interface Step {
   state: MachineState
@@ -407,7 +408,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
   const emit = (effect: Effect): void => {
     effects.push(effect)
   }
-  const share = (message: ShareMessage): void => emit({ type: 'share', message })
+  const share: (message: ShareMessage) => void = emit
   const sync = (): void => share({ type: 'sync', shared: shared(s) })
 
   /** Thresholds the server told (a ping answer, a policy event, another tab) at `policyAt`. */
@@ -709,7 +710,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         // Only the leader holds the events channel, and the tab in use may be another: the one
         // that heard it tells every other tab of the session. Once the session ended here, the
         // sign-in is no longer this tab's business.
-        emit(e)
+        emit({ type: 'heard', data: e.data })
         if (!e.remote) share(e)
     }
   }
