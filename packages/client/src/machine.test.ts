@@ -1187,20 +1187,20 @@ describe('a new-device sign-in reaches every tab (issue 23: the machine decides)
   const heard = { type: 'new-device', data: DATA } as const
   const told = { ...heard, remote: true, now: at(5), leader: false }
 
-  // [name, state, event, effects in full]: `heard` shows it here; the message shares it.
-  const shown = { type: 'heard', data: DATA } as const
+  // [name, state, event, effects in full]: `heard`, the event as heard, shows it here; the
+  // message shares it.
   test.each<[string, MachineState, MachineEvent, Effect[]]>([
     [
       'heard on this tab’s events channel: shown here, and told to the other tabs',
       live,
       heard,
-      [shown, { type: 'new-device', data: DATA }],
+      [{ ...heard, type: 'heard' }, heard],
     ],
     [
       'told by the tab that heard it: shown here, told to nobody (it reached every tab at once)',
       live,
       told,
-      [shown],
+      [{ ...told, type: 'heard' }],
     ],
     ['a tab whose session ended here shows nothing and tells nobody', ended, told, []],
     ['a stopped tab shows nothing', STOPPED, heard, []],

@@ -181,8 +181,8 @@ export type Effect =
   /** Hide the whole page, or show it again (see `veiled`). */
   | { type: 'veil'; hidden: boolean }
   /**
-   * Tell this tab's app of a new-device sign-in, and show the notice (where there is one); the
-   * `new-device` message shares it.
+   * Tell this tab's app of a new-device sign-in, and show the notice (where there is one): the
+   * `new-device` event as heard, retyped (the `new-device` message shares it).
    */
   | { type: 'heard'; data: unknown }
 
@@ -710,7 +710,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         // Only the leader holds the events channel, and the tab in use may be another: the one
         // that heard it tells every other tab of the session. Once the session ended here, the
         // sign-in is no longer this tab's business.
-        emit({ type: 'heard', data: e.data })
+        emit({ ...e, type: 'heard' })
         if (!e.remote) share(e)
     }
   }
