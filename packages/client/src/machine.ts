@@ -408,8 +408,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
   const emit = (effect: Effect): void => {
     effects.push(effect)
   }
-  const share: (message: ShareMessage) => void = emit
-  const sync = (): void => share({ type: 'sync', shared: shared(s) })
+  const sync = (): void => emit({ type: 'sync', shared: shared(s) })
 
   /** Thresholds the server told (a ping answer, a policy event, another tab) at `policyAt`. */
   const adoptPolicy = (
@@ -424,7 +423,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
   /** Starts this tab's ping now and tells the other tabs, so they do not send one too. */
   const ask = (now: number): void => {
     emit({ type: 'ping', idleFor: now - s.lastActivity })
-    share({ type: 'pinged', at: now })
+    emit({ type: 'pinged', at: now })
     s.lastPingAt = now
     s.inFlight = true
   }
@@ -457,7 +456,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
    */
   const tell = (confirmed: boolean): void => {
     const leave = s.leave as Leave
-    if (!confirmed) share({ type: 'unconfirmed' })
+    if (!confirmed) emit({ type: 'unconfirmed' })
     if (leave.own) sync()
     emit({ type: 'close' })
     leave.tellAt = NEVER
@@ -516,7 +515,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
             expireAfter: e.expireAfter,
             channel: e.events ? 'closed' : 'off',
           } satisfies Partial<MachineState>)
-          share({ type: 'activity', at: now, extend: false })
+          emit({ type: 'activity', at: now, extend: false })
         }
         return
       case 'check':
@@ -538,7 +537,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         if (e.remote) s.leaderHidden = e.hidden
         else {
           s.hidden = e.hidden
-          if (e.leader) share({ type: 'visibility', hidden: e.hidden })
+          if (e.leader) emit({ type: 'visibility', hidden: e.hidden })
         }
         return
       case 'loggedOut':
@@ -611,7 +610,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         // and the others would trust it past the deadline. `pinged` goes out before the
         // activity, so the leader does not send a second ping for it.
         if (extend && !s.inFlight) ask(now)
-        share({ type: 'activity', at: e.at, extend })
+        emit({ type: 'activity', at: e.at, extend })
         return
       }
       case 'pinged':
@@ -701,7 +700,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
       case 'hello':
         sync()
         // The new tab learns whether the leader is hidden (see `grace`) from the leader itself.
-        if (e.leader) share({ type: 'visibility', hidden: s.hidden })
+        if (e.leader) emit({ type: 'visibility', hidden: s.hidden })
         return
       case 'unconfirmed':
         s.unconfirmed = true
@@ -711,7 +710,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         // that heard it tells every other tab of the session. Once the session ended here, the
         // sign-in is no longer this tab's business.
         emit({ ...e, type: 'heard' })
-        if (!e.remote) share(e)
+        if (!e.remote) emit(e)
     }
   }
   run(event)
