@@ -13,6 +13,7 @@ import {
   remaining,
   reportAt,
   type ServerView,
+  type ShareMessage,
   STOPPED,
   type Status,
   shared,
@@ -34,6 +35,12 @@ type Action =
   | { answer: ServerView }
   | { ended: string }
   | { follower: number }
+
+/** The effects that share a message with the other tabs: each is the message itself. */
+const SHARED = ['activity', 'pinged', 'sync', 'visibility', 'unconfirmed', 'new-device']
+const isShare = (effect: Effect): effect is ShareMessage => SHARED.includes(effect.type)
+/** An effect by its type; a shared message as `share` and its type. */
+const label = (effect: Effect): string => (isShare(effect) ? `share ${effect.type}` : effect.type)
 
 /** [second, action, status after it, effects other than sharing]. */
 type Row = [number, Action, Status, string[]?]
@@ -377,10 +384,7 @@ describe('what tabs share', () => {
       extend: true,
       remote: false,
     })
-    expect(here.effects.map((effect) => effect.type)).toEqual(['ping', 'share', 'share'])
-    expect(
-      here.effects.map((effect) => (effect.type === 'share' ? effect.message.type : effect.type)),
-    ).toEqual(['ping', 'pinged', 'activity'])
+    expect(here.effects.map(label)).toEqual(['ping', 'share pinged', 'share activity'])
     // The leader learns of the ping first, so the activity owes the server nothing more.
     let leader = step(warned, { type: 'pinged', at: at(25) }).state
     leader = step(leader, {
@@ -419,7 +423,7 @@ describe('the events channel', () => {
     events: true,
   }).state
   const kinds = (effects: Effect[]): string[] =>
-    effects.map((effect) => effect.type).filter((type) => type !== 'share')
+    effects.filter((effect) => !isShare(effect)).map((effect) => effect.type)
 
   test('only the elected leader opens it; after a failure it waits 1 s, 2 s, … and resets on a policy event', () => {
     expect(kinds(step(started, { type: 'check', now: T0, delay: s(2) }).effects)).toEqual([])
@@ -466,7 +470,7 @@ describe('the events channel', () => {
     expect(state).toMatchObject({ status: 'expired', reason: 'admin' })
     expect(effects).toEqual([
       { type: 'end' },
-      { type: 'share', message: { type: 'sync', shared: shared(state) } },
+      { type: 'sync', shared: shared(state) },
       { type: 'close' },
       { type: 'leave' },
     ])
@@ -477,10 +481,8 @@ describe('the events channel', () => {
     const follower = play(opened)
     const pushed = step(leader, { type: 'policy', now: at(5), warnAfter: s(5), expireAfter: s(10) })
     expect(pushed.state).toMatchObject({ status: 'active', warnAfter: s(5), expireAfter: s(10) })
-    const shares = pushed.effects.filter((effect) => effect.type === 'share')
-    expect(shares).toEqual([
-      { type: 'share', message: { type: 'sync', shared: shared(pushed.state) } },
-    ])
+    const shares = pushed.effects.filter(isShare)
+    expect(shares).toEqual([{ type: 'sync', shared: shared(pushed.state) }])
     const { state } = step(follower, { type: 'sync', shared: shared(pushed.state) })
     expect([state.warnAfter, state.expireAfter]).toEqual([s(5), s(10)])
     // An older ping answer from elsewhere does not bring the old thresholds back.
@@ -625,9 +627,7 @@ describe('a paused tab (issue 15, item 2)', () => {
     return { state, pings }
   }
   const reported = (effects: Effect[]): number[] =>
-    effects.flatMap((effect) =>
-      effect.type === 'share' && effect.message.type === 'activity' ? [effect.message.at] : [],
-    )
+    effects.flatMap((effect) => (effect.type === 'activity' ? [effect.at] : []))
 
   test('reports itself active every warnAfter/2, without a follower delay', () => {
     const paused = step(play(opened), event(1, true))
@@ -664,7 +664,7 @@ describe('a paused tab (issue 15, item 2)', () => {
     expect(warned.status).toBe('warning')
     const { state, effects } = step(warned, event(22, true))
     expect(state.status).toBe('active')
-    expect(effects.map((effect) => effect.type)).toEqual(['ping', 'share', 'share'])
+    expect(effects.map((effect) => label(effect).split(' ')[0])).toEqual(['ping', 'share', 'share'])
   })
 
   test('the absolute end still ends a paused session, with its reason and one logout', () => {
@@ -723,9 +723,7 @@ describe('a hidden leader (issue 13, item 12)', () => {
     const tab = play(opened)
     const leader = step(tab, { type: 'visibility', hidden: true, leader: true, remote: false })
     expect(leader.state.hidden).toBe(true)
-    expect(leader.effects).toEqual([
-      { type: 'share', message: { type: 'visibility', hidden: true } },
-    ])
+    expect(leader.effects).toEqual([{ type: 'visibility', hidden: true }])
     const follower = step(tab, { type: 'visibility', hidden: true, leader: false, remote: false })
     expect(follower.effects).toEqual([])
     const told = step(tab, { type: 'visibility', hidden: true, leader: false, remote: true })
@@ -737,10 +735,7 @@ describe('a hidden leader (issue 13, item 12)', () => {
     expect(nextCheck(follower, grace)).toBe(at(20))
     const asked = step(follower, { type: 'check', now: at(20), delay: grace })
     expect(pings(asked.effects)).toBe(1)
-    expect(asked.effects).toContainEqual({
-      type: 'share',
-      message: { type: 'pinged', at: at(20) },
-    })
+    expect(asked.effects).toContainEqual({ type: 'pinged', at: at(20) })
     // The hidden leader's timer fires on the next whole second and hears of that ping first.
     const leader = step(play(opened), { type: 'pinged', at: at(20) }).state
     expect(pings(step(leader, { type: 'check', now: at(20.9), delay: 0 }).effects)).toBe(0)
@@ -798,10 +793,7 @@ describe('messages from other tabs (issue 25, item 4: the machine decides)', () 
     changedAt: at(30),
   }
   const unconfirmed = step(live, { type: 'unconfirmed' }).state
-  const types = (effects: Effect[]): string[] =>
-    effects.map((effect) =>
-      effect.type === 'share' ? `share ${effect.message.type}` : effect.type,
-    )
+  const types = (effects: Effect[]): string[] => effects.map(label)
 
   // [name, state, event, effects (share by message type)]
   test.each<[string, MachineState, MachineEvent, string[]]>([
@@ -842,8 +834,8 @@ describe('messages from other tabs (issue 25, item 4: the machine decides)', () 
 
   test('the leader tells a new tab it is hidden, with the hidden flag it holds', () => {
     const { effects } = step(hiddenHere.state, { type: 'hello', leader: true })
-    expect(effects[1]).toEqual({ type: 'share', message: { type: 'visibility', hidden: true } })
-    expect(effects[0]).toEqual({ type: 'share', message: { type: 'sync', shared: shared(live) } })
+    expect(effects[1]).toEqual({ type: 'visibility', hidden: true })
+    expect(effects[0]).toEqual({ type: 'sync', shared: shared(live) })
   })
 
   test('"unconfirmed" after this tab stopped changes nothing', () => {
@@ -874,9 +866,9 @@ describe('one request per deadline (issue 25, item 6)', () => {
       const result = step(tab.state, event)
       tab.state = result.state
       for (const effect of result.effects) {
-        if (effect.type === 'share') {
+        if (isShare(effect)) {
           const other = tab === a ? b : a
-          const m = effect.message
+          const m = effect
           const heard: MachineEvent =
             m.type === 'activity'
               ? { ...m, now: now + 50, remote: true }
@@ -946,7 +938,7 @@ describe('the page veil after the back/forward cache (issue 25, item 4: the mach
   const late = step(live, { type: 'check', now: at(31), delay: 0, ask: true }).state
 
   test('restored: the page is hidden first, then the server is asked', () => {
-    expect(restored.effects.map((effect) => effect.type)).toEqual(['veil', 'ping', 'share'])
+    expect(restored.effects.map(label)).toEqual(['veil', 'ping', 'share pinged'])
     expect(veils(restored.effects)).toEqual([true])
     expect(veiled.veiled).toBe(true)
   })
@@ -1000,10 +992,7 @@ describe('the logout request, its retries and their hand-over (issue 25, item 4:
   const failed = step(sent, { type: 'loggedOut', now: at(10.5), done: false }).state
   const retryAt = at(10.5) + backoff(1)
   const retried = step(failed, { type: 'check', now: retryAt, delay: 0 }).state
-  const types = (effects: Effect[]): string[] =>
-    effects.map((effect) =>
-      effect.type === 'share' ? `share ${effect.message.type}` : effect.type,
-    )
+  const types = (effects: Effect[]): string[] => effects.map(label)
 
   // [name, state, event, effects (share by message type), the state after it (a part)]
   test.each<[string, MachineState, MachineEvent, string[], Partial<MachineState>]>([
@@ -1185,7 +1174,7 @@ describe('the logout request, its retries and their hand-over (issue 25, item 4:
 
   test('the tab that decided shares the end as it stands when it tells', () => {
     const { effects } = step(sent, { type: 'loggedOut', now: at(10.5), done: true })
-    expect(effects[0]).toEqual({ type: 'share', message: { type: 'sync', shared: shared(sent) } })
+    expect(effects[0]).toEqual({ type: 'sync', shared: shared(sent) })
     expect(shared(sent)).not.toHaveProperty('leave')
   })
 })
@@ -1198,19 +1187,20 @@ describe('a new-device sign-in reaches every tab (issue 23: the machine decides)
   const heard = { type: 'new-device', data: DATA } as const
   const told = { ...heard, remote: true, now: at(5), leader: false }
 
-  // [name, state, event, effects in full]: the `new-device` effect is the event as heard.
+  // [name, state, event, effects in full]: `heard`, the event as heard, shows it here; the
+  // message shares it.
   test.each<[string, MachineState, MachineEvent, Effect[]]>([
     [
       'heard on this tab’s events channel: shown here, and told to the other tabs',
       live,
       heard,
-      [heard, { type: 'share', message: { type: 'new-device', data: DATA } }],
+      [{ ...heard, type: 'heard' }, heard],
     ],
     [
       'told by the tab that heard it: shown here, told to nobody (it reached every tab at once)',
       live,
       told,
-      [told],
+      [{ ...told, type: 'heard' }],
     ],
     ['a tab whose session ended here shows nothing and tells nobody', ended, told, []],
     ['a stopped tab shows nothing', STOPPED, heard, []],

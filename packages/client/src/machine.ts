@@ -162,10 +162,11 @@ export type ShareMessage =
   /** The tab holding the events channel heard of a new-device sign-in: every tab shows it. */
   | { type: 'new-device'; data: unknown }
 
+/** What this tab does: a message for the other tabs is itself the effect that shares it. */
 export type Effect =
+  | ShareMessage
   /** Ask the server; `idleFor` in milliseconds. */
   | { type: 'ping'; idleFor: number }
-  | { type: 'share'; message: ShareMessage }
   /** The session is over here: stop watching (activity, timers, the dialog, the events channel). */
   | { type: 'end' }
   /** Send the logout request (the answer is a `loggedOut` event). */
@@ -181,9 +182,9 @@ export type Effect =
   | { type: 'veil'; hidden: boolean }
   /**
    * Tell this tab's app of a new-device sign-in, and show the notice (where there is one): the
-   * `new-device` event itself.
+   * `new-device` event as heard, retyped (the `new-device` message shares it).
    */
-  | { type: 'new-device'; data: unknown }
+  | { type: 'heard'; data: unknown }
 
 export interface Step {
   state: MachineState
@@ -407,8 +408,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
   const emit = (effect: Effect): void => {
     effects.push(effect)
   }
-  const share = (message: ShareMessage): void => emit({ type: 'share', message })
-  const sync = (): void => share({ type: 'sync', shared: shared(s) })
+  const sync = (): void => emit({ type: 'sync', shared: shared(s) })
 
   /** Thresholds the server told (a ping answer, a policy event, another tab) at `policyAt`. */
   const adoptPolicy = (
@@ -423,7 +423,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
   /** Starts this tab's ping now and tells the other tabs, so they do not send one too. */
   const ask = (now: number): void => {
     emit({ type: 'ping', idleFor: now - s.lastActivity })
-    share({ type: 'pinged', at: now })
+    emit({ type: 'pinged', at: now })
     s.lastPingAt = now
     s.inFlight = true
   }
@@ -456,7 +456,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
    */
   const tell = (confirmed: boolean): void => {
     const leave = s.leave as Leave
-    if (!confirmed) share({ type: 'unconfirmed' })
+    if (!confirmed) emit({ type: 'unconfirmed' })
     if (leave.own) sync()
     emit({ type: 'close' })
     leave.tellAt = NEVER
@@ -515,7 +515,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
             expireAfter: e.expireAfter,
             channel: e.events ? 'closed' : 'off',
           } satisfies Partial<MachineState>)
-          share({ type: 'activity', at: now, extend: false })
+          emit({ type: 'activity', at: now, extend: false })
         }
         return
       case 'check':
@@ -537,7 +537,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         if (e.remote) s.leaderHidden = e.hidden
         else {
           s.hidden = e.hidden
-          if (e.leader) share({ type: 'visibility', hidden: e.hidden })
+          if (e.leader) emit({ type: 'visibility', hidden: e.hidden })
         }
         return
       case 'loggedOut':
@@ -610,7 +610,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
         // and the others would trust it past the deadline. `pinged` goes out before the
         // activity, so the leader does not send a second ping for it.
         if (extend && !s.inFlight) ask(now)
-        share({ type: 'activity', at: e.at, extend })
+        emit({ type: 'activity', at: e.at, extend })
         return
       }
       case 'pinged':
@@ -700,7 +700,7 @@ export function step(state: MachineState, event: MachineEvent): Step {
       case 'hello':
         sync()
         // The new tab learns whether the leader is hidden (see `grace`) from the leader itself.
-        if (e.leader) share({ type: 'visibility', hidden: s.hidden })
+        if (e.leader) emit({ type: 'visibility', hidden: s.hidden })
         return
       case 'unconfirmed':
         s.unconfirmed = true
@@ -709,8 +709,8 @@ export function step(state: MachineState, event: MachineEvent): Step {
         // Only the leader holds the events channel, and the tab in use may be another: the one
         // that heard it tells every other tab of the session. Once the session ended here, the
         // sign-in is no longer this tab's business.
-        emit(e)
-        if (!e.remote) share(e)
+        emit({ ...e, type: 'heard' })
+        if (!e.remote) emit(e)
     }
   }
   run(event)

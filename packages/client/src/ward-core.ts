@@ -8,6 +8,7 @@ import {
   type MachineEvent,
   type MachineState,
   nextCheck,
+  type ShareMessage,
   STOPPED,
   step,
 } from './machine.ts'
@@ -199,20 +200,21 @@ export function createWard(options: ResolvedOptions, makeDialog: MakeDialog | nu
     // TypeScript cannot pair each effect with its method.
     if (effect.type in current.network)
       current.network[effect.type as keyof Network](effect as never, state.lastPingAt)
-    else if (effect.type === 'share') current.tabs.post(effect.message)
     else if (effect.type === 'veil') veil(effect.hidden)
     else if (effect.type === 'close') current.tabs.leave()
     // New-device sign-ins (issue 23): read and shown by a module loaded on the first one.
-    else if (effect.type === 'new-device')
+    else if (effect.type === 'heard')
       loadExtras().then((extras) => extras.heard(effect.data, options, !!dialog))
     else if (effect.type === 'end') {
       run = null
       leaving = current
       release(current)
-    } else {
+    } else if (effect.type === 'leave') {
       leaving = null
       void leave()
     }
+    // The rest are messages for the other tabs, each its own effect (machine.ts).
+    else current.tabs.post(effect as ShareMessage)
   }
 
   /** The logout is settled: to `redirectTo` with the reason, unless the app stopped or restarted. */
