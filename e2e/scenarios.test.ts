@@ -27,6 +27,7 @@ import {
   signIn,
   stateOf,
   tokenOf,
+  until,
   waitForLogin,
   waitForState,
 } from './support/pages.ts'
@@ -52,17 +53,6 @@ async function apiLogin(baseUrl: string, username: string, userAgent: string) {
   })
   if (response.status !== 200) throw new Error(`login of ${username}: ${response.status}`)
   return (await response.json()) as { token: string; session: { id: string } }
-}
-
-/** Polls `read` until `accept` holds; returns the last value. */
-async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeout = LONG) {
-  const end = Date.now() + timeout
-  let value = await read()
-  while (!accept(value) && Date.now() < end) {
-    await sleep(200)
-    value = await read()
-  }
-  return value
 }
 
 /** The text the login page shows for why the user is there. */

@@ -19,6 +19,7 @@ import {
   sessionIdOf,
   signIn,
   stateOf,
+  until,
   waitForLogin,
   waitForState,
 } from './support/pages.ts'
@@ -404,15 +405,6 @@ async function signInAndLeave(page: Page, requests: Traffic): Promise<string> {
   return id
 }
 
-/** Resolves once `ready()` holds, polled every 50 ms for up to LONG. */
-async function untilTrue(ready: () => boolean): Promise<void> {
-  const end = Date.now() + LONG
-  while (!ready()) {
-    if (Date.now() > end) throw new Error(`not true within ${LONG} ms: ${ready}`)
-    await sleep(50)
-  }
-}
-
 /** A page's requests as {@link traffic} counts them. */
 interface Traffic {
   /** Pings answered so far. */
@@ -437,7 +429,10 @@ function traffic(page: Page): Traffic {
   })
   return {
     pings: () => pings,
-    settled: (before) => untilTrue(() => pings > before && inFlight.size === 0),
+    settled: async (before) => {
+      const quiet = async () => pings > before && inFlight.size === 0
+      if (!(await until(quiet, Boolean))) throw new Error(`still busy after ${LONG} ms`)
+    },
   }
 }
 

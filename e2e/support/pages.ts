@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { BrowserContext, Page } from 'playwright-core'
 
 /** The states the SDK reports (`[data-ward="state"]` on every signed-in page). */
@@ -7,6 +8,21 @@ export type WardState = 'active' | 'warning' | 'expired' | 'stopped'
 
 /** Generous waits: the machine is small and shared; assert outcomes, never durations. */
 export const LONG = 30_000
+
+/** Polls `read` until `accept` holds or `timeout` passes; returns the last value. */
+export async function until<T>(
+  read: () => Promise<T>,
+  accept: (value: T) => boolean,
+  timeout = LONG,
+): Promise<T> {
+  const end = Date.now() + timeout
+  let value = await read()
+  while (!accept(value) && Date.now() < end) {
+    await sleep(200)
+    value = await read()
+  }
+  return value
+}
 
 /** Signs in through the /login form, as a person would, and waits for the SDK to start. */
 export async function signIn(page: Page, baseUrl: string, username: string): Promise<void> {
